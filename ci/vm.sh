@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# ci/vm.sh: run one command as root inside a QEMU guest that boots Debian's own
+# kernel, and exit with that command's exit status.
+#
+# Why: the build machines' kernel cannot load modules and has no RDMA, so every
+# kernel and RDMA test runs in a guest (see shared/notes/test-machine.md).
+#
+# How: a tiny busybox initramfs loads virtio + 9p + overlay, mounts the host's /
+# read-only over virtio-9p, lays a tmpfs overlay on top and switch_roots into
+# it; ci/guest-init.sh then sets up /proc, /sys, cgroup2, configfs, Soft-RoCE
+# (when asked) and runs the command from a writable 9p share that also carries
+# the exit status back. QEMU runs under TCG: /dev/kvm cannot run this kernel here.
+#
+# Usage: ci/vm.sh [--timeout SEC] [--mem MIB] [--cpus N] [--rxe] [--keep-console]
+#                 [--kernel VERSION] [--] COMMAND...
+# Exit: the command's status; 124 on time-out; 125 when the guest did not boot
+# or did not report a status. On any failure the console log is kept and its
+# path printed.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+timeout_s=900
+mem=4096
+cpus=2
+rxe=0
+keep=0
+kver=""
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--timeout) timeout_s=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--rxe) rxe=1; shift ;;
+	--keep-console) keep=1; shift ;;
+	--kernel) kver=$2; shift 2 ;;
+	-h|--help) usage 0 ;;
+	--) shift; break ;;
+	-*) echo "vm.sh: unknown option $1" >&2; usage 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "vm.sh: no command given" >&2; exit 2; }
+case "$timeout_s$mem$cpus" in *[!0-9]*) echo "vm.sh: --timeout, --mem, --cpus take numbers" >&2; exit 2 ;; esac
+
+# shellcheck source=ci/lib.sh
+. "$here/lib.sh"
+[ -n "$kver" ] || kver=$(memx_guest_kernel) || { echo "vm.sh: no Debian kernel (linux-image-amd64) installed" >&2; exit 125; }
+vmlinuz=/boot/vmlinuz-$kver
+[ -r "$vmlinuz" ] || { echo "vm.sh: $vmlinuz missing" >&2; exit 125; }
+
+cache=${MEMX_VM_CACHE:-$root/build/guest}
+mkdir -p "$cache"
+initrd=$cache/initramfs-$kver.cpio.gz
+if [ ! -s "$initrd" ] || [ "$here/mkinitramfs.sh" -nt "$initrd" ]; then
+	"$here/mkinitramfs.sh" "$kver" "$initrd"
+fi
+
+job=$(mktemp -d /tmp/memx-vm.XXXXXX)
+console=$job/console.log
+cleanup() {
+	local rc=$?
+	if [ "$keep" = 1 ] || [ "$rc" != 0 ]; then
+		echo "vm.sh: guest console kept in $console" >&2
+	else
+		rm -rf "$job"
+	fi
+}
+trap cleanup EXIT
+
+# The command and its environment travel through the writable share.
+{
+	printf 'cd %q\n' "$PWD"
+	printf 'export MEMX_ROOT=%q MEMX_GUEST=1\n' "$root"
+	[ "$rxe" = 1 ] && printf 'export MEMX_WANT_RXE=1\n'
+	printf '%q ' "$@"
+	printf '\n'
+} > "$job/cmd"
+mkdir -p "$job/out"
+
+# One guest at a time: the machines have two cores.
+exec 9> /tmp/memx-vm.lock
+flock 9
+
+set +e
+timeout --foreground -k 10 "$timeout_s" \
+	qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
+	-nodefaults -no-user-config -display none -no-reboot \
+	-serial stdio \
+	-kernel "$vmlinuz" -initrd "$initrd" \
+	-append "console=ttyS0 panic=-1 loglevel=4 memx.init=$here/guest-init.sh" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs local,path="$job",mount_tag=memxjob,security_model=none,multidevs=remap \
+	< /dev/null 2>&1 | tee "$console" | sed -u -n '/^memx-guest: output begins/,/^memx-guest: output ends/{/^memx-guest: output/d;p}'
+qemu_rc=${PIPESTATUS[0]}
+set -e
+exec 9>&-
+
+if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+	echo "vm.sh: guest timed out after ${timeout_s}s" >&2
+	exit 124
+fi
+if [ ! -s "$job/rc" ]; then
+	echo "vm.sh: guest did not report an exit status (boot failure?); last console lines:" >&2
+	tail -n 30 "$console" >&2
+	exit 125
+fi
+rc=$(cat "$job/rc")
+# Copy results the command left in the share's out/ to where the caller asked.
+if [ -n "${MEMX_VM_OUT:-}" ]; then
+	mkdir -p "$MEMX_VM_OUT"
+	cp -r "$job/out/." "$MEMX_VM_OUT/"
+fi
+exit "$rc"

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Encode and decode the client <-> donor wire messages of <memx/proto.h>.
+ * Decoders check every field, reserved ones included, before anything else
+ * sees the message; on rejection they fill a reject code and a reason.
+ */
+#ifndef MEMXD_WIRE_H
+#define MEMXD_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <memx/proto.h>
+
+/* A decoded hello, in host byte order. */
+struct memx_hello_info {
+	uint16_t role;
+	uint32_t flags;
+	uint8_t volume_id[16];
+};
+
+/* A decoded welcome, in host byte order. */
+struct memx_welcome_info {
+	uint64_t memory_total;
+	uint64_t memory_free;
+	uint32_t max_slab_shift;
+	uint8_t donor_id[16];
+};
+
+/* Why a decoder refused a message. */
+struct memx_wire_error {
+	uint16_t code;		/* enum memx_reject_code */
+	const char *reason;	/* static string */
+};
+
+/* Writes a hello into buf (len >= sizeof(struct memx_hello)). Returns its size or -EINVAL. */
+int memx_hello_encode(void *buf, size_t len, const struct memx_hello_info *in);
+
+/*
+ * Checks and decodes a hello received as connect private data of len bytes
+ * (bytes past the hello must be zero: rdma_cm pads). Returns 0, or -EPROTO
+ * with *err saying why.
+ */
+int memx_hello_decode(const void *buf, size_t len, struct memx_hello_info *out,
+		      struct memx_wire_error *err);
+
+/* Writes a welcome into buf. Returns its size or -EINVAL. */
+int memx_welcome_encode(void *buf, size_t len, const struct memx_welcome_info *in);
+
+/* Checks and decodes a welcome. Returns 0, or -EPROTO with *err saying why. */
+int memx_welcome_decode(const void *buf, size_t len, struct memx_welcome_info *out,
+			struct memx_wire_error *err);
+
+/* Writes a reject with a code and a reason (truncated to fit). Returns its size or -EINVAL. */
+int memx_reject_encode(void *buf, size_t len, uint16_t code, const char *reason);
+
+/*
+ * Decodes a reject into *code and reason (always NUL-terminated).
+ * Returns 0, or -EPROTO when the peer's reject is not a memx reject.
+ */
+int memx_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason,
+		       size_t reason_len);
+
+/* A short name for a reject code, for logs ("version", "malformed", ...). */
+const char *memx_reject_code_name(uint16_t code);
+
+#endif /* MEMXD_WIRE_H */

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * memx client <-> donor wire protocol.
+ *
+ * Every field is little-endian and fixed-size. A connection starts with an
+ * rdma_cm connect request whose private data is a struct memx_hello; the
+ * passive side answers with a struct memx_welcome in the accept's private data
+ * or a struct memx_reject in the reject's private data.
+ *
+ * rdma_cm limits for RC on IB/RoCE: connect private data 56 bytes, accept 196,
+ * reject 148. The receiver of a connect request sees the private data padded
+ * with zeros to 56 bytes, so the hello carries its own length and every byte
+ * after it must be zero.
+ */
+#ifndef MEMX_PROTO_H
+#define MEMX_PROTO_H
+
+#include <linux/types.h>
+
+#define MEMX_PROTO_MAGIC	0x584d454dU	/* "MEMX" read as little-endian bytes */
+#define MEMX_PROTO_VERSION	1
+#define MEMX_DEFAULT_PORT	7471
+
+#define MEMX_CM_CONNECT_PDATA_MAX	56
+#define MEMX_CM_ACCEPT_PDATA_MAX	196
+#define MEMX_CM_REJECT_PDATA_MAX	148
+
+/* Who is connecting (hello.role). */
+enum memx_role {
+	MEMX_ROLE_CLIENT = 1,	/* a client engine that wants slabs */
+	MEMX_ROLE_PROBE = 2,	/* a tool that only checks the donor answers */
+};
+
+/* Hello flags: none defined yet; non-zero bits are rejected. */
+#define MEMX_HELLO_F_ALL	0U
+
+/* Sent by the active side as connect private data. Written by the client, read by the donor. */
+struct memx_hello {
+	__le32 magic;		/* MEMX_PROTO_MAGIC */
+	__le16 version;		/* MEMX_PROTO_VERSION */
+	__le16 length;		/* sizeof(struct memx_hello) */
+	__le16 role;		/* enum memx_role */
+	__le16 reserved0;	/* must be zero */
+	__le32 flags;		/* MEMX_HELLO_F_*, unknown bits rejected */
+	__u8 volume_id[16];	/* random identity of the client's volume */
+	__le64 credential;	/* reserved for authenticated join; must be zero */
+	__le64 reserved1;	/* must be zero */
+};
+
+/* Sent by the passive side as accept private data. Written by the donor, read by the client. */
+struct memx_welcome {
+	__le32 magic;
+	__le16 version;
+	__le16 length;		/* sizeof(struct memx_welcome) */
+	__le64 memory_total;	/* bytes the donor lends in all */
+	__le64 memory_free;	/* bytes not yet granted */
+	__le32 max_slab_shift;	/* largest slab the donor grants, log2 bytes */
+	__le32 reserved0;	/* must be zero */
+	__u8 donor_id[16];	/* random identity of this donor process */
+};
+
+/* Why a connection was refused (reject.code). */
+enum memx_reject_code {
+	MEMX_REJ_MALFORMED = 1,	/* a field has a value that is not allowed */
+	MEMX_REJ_BAD_MAGIC = 2,	/* not a memx peer */
+	MEMX_REJ_VERSION = 3,	/* protocol version not spoken here */
+	MEMX_REJ_LENGTH = 4,	/* declared length is not sizeof(struct memx_hello) */
+	MEMX_REJ_ROLE = 5,	/* role not accepted by this listener */
+	MEMX_REJ_BUSY = 6,	/* listener cannot take another connection now */
+	MEMX_REJ_AUTH = 7,	/* credential refused */
+};
+
+#define MEMX_REJECT_REASON_LEN	96
+
+/* Sent by the passive side as reject private data. */
+struct memx_reject {
+	__le32 magic;
+	__le16 version;		/* the version the rejecting side speaks */
+	__le16 code;		/* enum memx_reject_code */
+	char reason[MEMX_REJECT_REASON_LEN];	/* NUL-terminated, human readable */
+};
+
+#ifdef __KERNEL__
+#define MEMX_PROTO_ASSERT(c, m) static_assert(c, m)
+#else
+#include <assert.h>
+#define MEMX_PROTO_ASSERT(c, m) static_assert(c, m)
+#endif
+
+MEMX_PROTO_ASSERT(sizeof(struct memx_hello) == 48, "hello size is part of the protocol");
+MEMX_PROTO_ASSERT(sizeof(struct memx_hello) <= MEMX_CM_CONNECT_PDATA_MAX, "hello must fit CM");
+MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) == 48, "welcome size is part of the protocol");
+MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) <= MEMX_CM_ACCEPT_PDATA_MAX, "welcome must fit CM");
+MEMX_PROTO_ASSERT(sizeof(struct memx_reject) == 104, "reject size is part of the protocol");
+MEMX_PROTO_ASSERT(sizeof(struct memx_reject) <= MEMX_CM_REJECT_PDATA_MAX, "reject must fit CM");
+
+#endif /* MEMX_PROTO_H */

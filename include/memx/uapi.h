@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * memx kernel <-> engine ABI.
+ *
+ * Everything goes through one misc device, /dev/memx-control (root only).
+ *
+ * Volume lifetime:
+ *   1. MEMX_CTRL_ADD_DEV on a control fd creates volume N (tag set, per-queue
+ *      buffers) but no disk yet. That fd OWNS the volume: when it is closed
+ *      (engine exit or death) the volume is marked dead, every request it holds
+ *      or receives later fails with EIO, and it is removed once nobody has
+ *      /dev/memxN open.
+ *   2. For each hardware queue q the engine opens /dev/memx-control again and
+ *      calls MEMX_IO_BIND_QUEUE: that fd now serves queue q of volume N. It
+ *      mmaps the queue area (struct memx_queue_layout) and polls for POLLIN.
+ *      Closing a bound queue fd while the volume is live fails that queue's
+ *      in-flight and later requests with EIO.
+ *   3. MEMX_CTRL_START_DEV on the owner fd adds /dev/memxN once every queue is
+ *      bound.
+ *   4. MEMX_CTRL_DEL_DEV on the owner fd removes the disk; refused with EBUSY
+ *      while /dev/memxN is open (mounted, swapon, or any opener).
+ *
+ * Request path, per queue:
+ *   - The kernel takes a request with tag t, copies WRITE data into buffer t,
+ *     fills desc[t], appends t to the submission ring and wakes pollers.
+ *   - The engine consumes ring entries from its own head to ring->tail (reading
+ *     tail with acquire semantics), publishes its head (used by the kernel only
+ *     for poll readiness), does the I/O on buffer t, and commits results in
+ *     batches with MEMX_IO_COMMIT. The kernel copies READ data out of buffer t
+ *     and ends the request.
+ *   - Each tag is in the ring at most once, so the ring (ring_entries >= depth)
+ *     never overflows and the kernel never reads the engine's head for safety.
+ */
+#ifndef MEMX_UAPI_H
+#define MEMX_UAPI_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define MEMX_ABI_VERSION	1
+#define MEMX_CONTROL_NAME	"memx-control"
+#define MEMX_DISK_NAME		"memx"		/* /dev/memx<N> */
+
+/* Feature bits reported by GET_FEATURES and accepted in memx_dev_params.flags. */
+#define MEMX_F_DISCARD		(1ULL << 0)	/* pass DISCARD to the engine */
+#define MEMX_F_WRITE_ZEROES	(1ULL << 1)	/* pass WRITE_ZEROES to the engine */
+#define MEMX_F_ALL		(MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES)
+
+/* Limits the kernel enforces on memx_dev_params. */
+#define MEMX_MAX_QUEUES		16
+#define MEMX_MAX_DEPTH		256
+#define MEMX_MIN_IO_BYTES	4096
+#define MEMX_MAX_IO_BYTES	(1U << 20)
+#define MEMX_BLOCK_SIZE		4096
+#define MEMX_MAX_DEV_BYTES	(1ULL << 46)	/* 64 TiB */
+#define MEMX_MAX_DEVS		64
+#define MEMX_MIN_TIMEOUT_MS	1000
+#define MEMX_MAX_TIMEOUT_MS	600000
+
+/* Reported by MEMX_CTRL_GET_FEATURES. Written by the kernel. */
+struct memx_features {
+	__u32 abi_version;	/* MEMX_ABI_VERSION */
+	__u32 max_queues;
+	__u32 max_depth;
+	__u32 max_io_bytes;
+	__u64 features;		/* MEMX_F_* the kernel knows */
+};
+
+/* MEMX_CTRL_ADD_DEV argument. Written by the engine, dev_id and layout filled by the kernel. */
+struct memx_dev_params {
+	__u64 size_bytes;	/* multiple of MEMX_BLOCK_SIZE, > 0, <= MEMX_MAX_DEV_BYTES */
+	__u64 flags;		/* MEMX_F_*, unknown bits rejected */
+	__u32 nr_queues;	/* 1..MEMX_MAX_QUEUES */
+	__u32 queue_depth;	/* 1..MEMX_MAX_DEPTH */
+	__u32 max_io_bytes;	/* per-tag buffer, power of two, MIN..MAX_IO_BYTES */
+	__u32 io_timeout_ms;	/* engine must answer within; 0 = default 30000 */
+	__s32 dev_id;		/* in: -1 = any; out: N of /dev/memxN */
+	__u32 reserved0;	/* must be zero */
+	__u64 reserved[4];	/* must be zero */
+};
+
+/* MEMX_CTRL_START_DEV / MEMX_CTRL_DEL_DEV / MEMX_CTRL_GET_INFO argument. */
+struct memx_dev_info {
+	__s32 dev_id;		/* in */
+	__u32 state;		/* out: MEMX_S_* */
+	__u32 nr_queues;	/* out */
+	__u32 queue_depth;	/* out */
+	__u32 max_io_bytes;	/* out */
+	__u32 open_count;	/* out: openers of /dev/memxN */
+	__u64 size_bytes;	/* out */
+	__u64 reserved[2];	/* must be zero on input */
+};
+
+/* Volume states. */
+#define MEMX_S_NEW	0	/* added, waiting for queues and START */
+#define MEMX_S_LIVE	1	/* /dev/memxN takes I/O */
+#define MEMX_S_DEAD	2	/* engine gone: every request fails with EIO */
+
+/* MEMX_IO_BIND_QUEUE argument: binds the calling fd to one queue. */
+struct memx_queue_bind {
+	__s32 dev_id;
+	__u32 queue_id;
+	__u64 reserved;		/* must be zero */
+};
+
+/*
+ * Where things are in a queue's mmap (offset 0 of a bound queue fd, length
+ * total_bytes). Reported by MEMX_IO_GET_LAYOUT; all offsets page aligned.
+ */
+struct memx_queue_layout {
+	__u64 ring_offset;	/* struct memx_sq_ring */
+	__u64 desc_offset;	/* struct memx_io_desc[depth] */
+	__u64 buf_offset;	/* depth buffers of buf_stride bytes; tag t at t * buf_stride */
+	__u64 buf_stride;	/* = max_io_bytes */
+	__u64 total_bytes;
+	__u32 ring_entries;	/* power of two >= depth */
+	__u32 queue_depth;
+};
+
+/* Submission ring. tail written by the kernel, head by the engine. */
+struct memx_sq_ring {
+	__u32 tail;		/* kernel: index of the next free slot (free-running) */
+	__u32 pad0[15];
+	__u32 head;		/* engine: index of the next slot it will read (free-running) */
+	__u32 pad1[15];
+	__u32 tags[];		/* ring_entries slots, index & (ring_entries - 1) */
+};
+
+/* Operations in memx_io_desc.op. */
+#define MEMX_OP_READ		0
+#define MEMX_OP_WRITE		1
+#define MEMX_OP_FLUSH		2
+#define MEMX_OP_DISCARD		3
+#define MEMX_OP_WRITE_ZEROES	4
+
+/* One request, desc[tag]. Written by the kernel before the tag enters the ring. */
+struct memx_io_desc {
+	__u8 op;		/* MEMX_OP_* */
+	__u8 reserved0;
+	__u16 flags;		/* MEMX_IO_F_*, none yet */
+	__u32 nr_bytes;		/* multiple of MEMX_BLOCK_SIZE (0 for FLUSH) */
+	__u64 offset;		/* byte offset in the volume, multiple of MEMX_BLOCK_SIZE */
+};
+
+/* One result in a MEMX_IO_COMMIT batch. */
+struct memx_io_result {
+	__u32 tag;
+	__s32 result;		/* 0 or -errno (-EIO, -ENOSPC, -EOPNOTSUPP, ...) */
+};
+
+/* MEMX_IO_COMMIT argument. Returns the number of results taken, or -errno. */
+struct memx_io_commit {
+	__u32 nr;		/* 1..queue_depth */
+	__u32 reserved0;	/* must be zero */
+	__u64 results;		/* user pointer to struct memx_io_result[nr] */
+};
+
+#define MEMX_IOC_MAGIC		'x'
+#define MEMX_CTRL_GET_FEATURES	_IOR(MEMX_IOC_MAGIC, 0x00, struct memx_features)
+#define MEMX_CTRL_ADD_DEV	_IOWR(MEMX_IOC_MAGIC, 0x01, struct memx_dev_params)
+#define MEMX_CTRL_START_DEV	_IOWR(MEMX_IOC_MAGIC, 0x02, struct memx_dev_info)
+#define MEMX_CTRL_DEL_DEV	_IOWR(MEMX_IOC_MAGIC, 0x03, struct memx_dev_info)
+#define MEMX_CTRL_GET_INFO	_IOWR(MEMX_IOC_MAGIC, 0x04, struct memx_dev_info)
+#define MEMX_IO_BIND_QUEUE	_IOW(MEMX_IOC_MAGIC, 0x10, struct memx_queue_bind)
+#define MEMX_IO_GET_LAYOUT	_IOR(MEMX_IOC_MAGIC, 0x11, struct memx_queue_layout)
+#define MEMX_IO_COMMIT		_IOW(MEMX_IOC_MAGIC, 0x12, struct memx_io_commit)
+
+#endif /* MEMX_UAPI_H */

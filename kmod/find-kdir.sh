@@ -1,0 +1,9 @@
+#!/bin/sh
+# Prints the kernel build tree to build memx.ko against: the running kernel's
+# if it has one, else the newest tree under /lib/modules. Prints nothing if none.
+run=/lib/modules/$(uname -r)/build
+if [ -d "$run" ]; then echo "$run"; exit 0; fi
+for d in $(ls -d /lib/modules/*/build 2>/dev/null | sort -V -r); do
+	[ -d "$d" ] && { echo "$d"; exit 0; }
+done
+exit 0
