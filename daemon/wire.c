@@ -64,7 +64,7 @@ int memx_hello_decode(const void *buf, size_t len, struct memx_hello_info *out,
 	if (!all_zero((const uint8_t *)buf + sizeof(h), len - sizeof(h)))
 		return wire_fail(err, MEMX_REJ_LENGTH, "hello followed by extra bytes");
 	role = le16toh(h.role);
-	if (role != MEMX_ROLE_CLIENT && role != MEMX_ROLE_PROBE)
+	if (role != MEMX_ROLE_CLIENT && role != MEMX_ROLE_PROBE && role != MEMX_ROLE_DATA)
 		return wire_fail(err, MEMX_REJ_ROLE, "unknown role");
 	if (h.reserved0 || h.reserved1)
 		return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
@@ -183,6 +183,150 @@ const char *memx_reject_code_name(uint16_t code)
 	case MEMX_REJ_ROLE: return "role";
 	case MEMX_REJ_BUSY: return "busy";
 	case MEMX_REJ_AUTH: return "auth";
+	default: return "unknown";
+	}
+}
+
+static int is_slab_size(uint64_t bytes)
+{
+	return bytes >= (1ULL << MEMX_MIN_SLAB_SHIFT) && bytes <= (1ULL << MEMX_MAX_SLAB_SHIFT) &&
+	       !(bytes & (bytes - 1));
+}
+
+static int is_reply(uint16_t type)
+{
+	return type == MEMX_MSG_ALLOC_REPLY || type == MEMX_MSG_FREE_REPLY ||
+	       type == MEMX_MSG_STATS_REPLY;
+}
+
+int memx_msg_encode(void *buf, size_t len, const struct memx_msg_info *in)
+{
+	struct memx_msg m;
+
+	if (!buf || !in || len < sizeof(m))
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.hdr.magic = htole32(MEMX_PROTO_MAGIC);
+	m.hdr.version = htole16(MEMX_PROTO_VERSION);
+	m.hdr.type = htole16(in->type);
+	m.hdr.seq = htole32(in->seq);
+	if (in->status && !is_reply(in->type))
+		return -EINVAL;
+	m.hdr.status = htole32(in->status);
+	switch (in->type) {
+	case MEMX_MSG_ALLOC_SLAB:
+		if (!is_slab_size(in->alloc.slab_bytes))
+			return -EINVAL;
+		m.alloc.slab_bytes = htole64(in->alloc.slab_bytes);
+		m.alloc.slab_index = htole64(in->alloc.slab_index);
+		break;
+	case MEMX_MSG_ALLOC_REPLY:
+		m.grant.remote_addr = htole64(in->grant.remote_addr);
+		m.grant.slab_bytes = htole64(in->grant.slab_bytes);
+		m.grant.rkey = htole32(in->grant.rkey);
+		m.grant.handle = htole32(in->grant.handle);
+		m.grant.memory_free = htole64(in->grant.memory_free);
+		break;
+	case MEMX_MSG_FREE_SLAB:
+		m.free.handle = htole32(in->free.handle);
+		break;
+	case MEMX_MSG_STATS:
+		break;
+	case MEMX_MSG_FREE_REPLY:
+	case MEMX_MSG_STATS_REPLY:
+		if (in->stats.memory_free > in->stats.memory_total)
+			return -EINVAL;
+		m.stats.memory_total = htole64(in->stats.memory_total);
+		m.stats.memory_free = htole64(in->stats.memory_free);
+		m.stats.slabs_granted = htole32(in->stats.slabs_granted);
+		break;
+	default:
+		return -EINVAL;
+	}
+	memcpy(buf, &m, sizeof(m));
+	return sizeof(m);
+}
+
+int memx_msg_decode(const void *buf, size_t len, struct memx_msg_info *out,
+		    struct memx_wire_error *err)
+{
+	struct memx_msg m;
+	struct memx_msg_info info;
+	uint16_t type;
+
+	if (!buf || len != sizeof(m))
+		return wire_fail(err, MEMX_REJ_LENGTH, "control message has the wrong size");
+	memcpy(&m, buf, sizeof(m));
+	if (le32toh(m.hdr.magic) != MEMX_PROTO_MAGIC)
+		return wire_fail(err, MEMX_REJ_BAD_MAGIC, "bad magic in control message");
+	if (le16toh(m.hdr.version) != MEMX_PROTO_VERSION)
+		return wire_fail(err, MEMX_REJ_VERSION, "control message of another version");
+	memset(&info, 0, sizeof(info));
+	type = le16toh(m.hdr.type);
+	info.type = type;
+	info.seq = le32toh(m.hdr.seq);
+	info.status = le32toh(m.hdr.status);
+	if (info.status && !is_reply(type))
+		return wire_fail(err, MEMX_REJ_MALFORMED, "request carries a status");
+	if (info.status > 4095)
+		return wire_fail(err, MEMX_REJ_MALFORMED, "status is not an errno");
+	switch (type) {
+	case MEMX_MSG_ALLOC_SLAB:
+		if (!all_zero(m.alloc.reserved, sizeof(m.alloc.reserved)))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info.alloc.slab_bytes = le64toh(m.alloc.slab_bytes);
+		info.alloc.slab_index = le64toh(m.alloc.slab_index);
+		if (!is_slab_size(info.alloc.slab_bytes))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "slab size not a power of two in range");
+		break;
+	case MEMX_MSG_ALLOC_REPLY:
+		if (!all_zero(m.grant.reserved, sizeof(m.grant.reserved)))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info.grant.remote_addr = le64toh(m.grant.remote_addr);
+		info.grant.slab_bytes = le64toh(m.grant.slab_bytes);
+		info.grant.rkey = le32toh(m.grant.rkey);
+		info.grant.handle = le32toh(m.grant.handle);
+		info.grant.memory_free = le64toh(m.grant.memory_free);
+		if (!info.status && (!is_slab_size(info.grant.slab_bytes) || !info.grant.remote_addr ||
+				     info.grant.remote_addr + info.grant.slab_bytes < info.grant.remote_addr))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "grant has a bad address or size");
+		break;
+	case MEMX_MSG_FREE_SLAB:
+		if (m.free.reserved0 || !all_zero(m.free.reserved, sizeof(m.free.reserved)))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info.free.handle = le32toh(m.free.handle);
+		break;
+	case MEMX_MSG_STATS:
+		if (!all_zero(m.raw, sizeof(m.raw)))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "stats request has a body");
+		break;
+	case MEMX_MSG_FREE_REPLY:
+	case MEMX_MSG_STATS_REPLY:
+		if (m.stats.reserved0 || !all_zero(m.stats.reserved, sizeof(m.stats.reserved)))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info.stats.memory_total = le64toh(m.stats.memory_total);
+		info.stats.memory_free = le64toh(m.stats.memory_free);
+		info.stats.slabs_granted = le32toh(m.stats.slabs_granted);
+		if (info.stats.memory_free > info.stats.memory_total)
+			return wire_fail(err, MEMX_REJ_MALFORMED, "free memory exceeds total");
+		break;
+	default:
+		return wire_fail(err, MEMX_REJ_MALFORMED, "unknown control message type");
+	}
+	if (out)
+		*out = info;
+	return 0;
+}
+
+const char *memx_msg_type_name(uint16_t type)
+{
+	switch (type) {
+	case MEMX_MSG_ALLOC_SLAB: return "alloc-slab";
+	case MEMX_MSG_ALLOC_REPLY: return "alloc-reply";
+	case MEMX_MSG_FREE_SLAB: return "free-slab";
+	case MEMX_MSG_FREE_REPLY: return "free-reply";
+	case MEMX_MSG_STATS: return "stats";
+	case MEMX_MSG_STATS_REPLY: return "stats-reply";
 	default: return "unknown";
 	}
 }

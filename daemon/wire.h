@@ -60,6 +60,44 @@ int memx_reject_encode(void *buf, size_t len, uint16_t code, const char *reason)
 int memx_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason,
 		       size_t reason_len);
 
+/* A decoded control message, in host byte order. Which body is valid follows from type. */
+struct memx_msg_info {
+	uint16_t type;		/* enum memx_msg_type */
+	uint32_t seq;
+	uint32_t status;	/* replies: 0 or positive errno */
+	union {
+		struct {
+			uint64_t slab_bytes;
+			uint64_t slab_index;
+		} alloc;
+		struct {
+			uint64_t remote_addr;
+			uint64_t slab_bytes;
+			uint64_t memory_free;
+			uint32_t rkey;
+			uint32_t handle;
+		} grant;
+		struct {
+			uint32_t handle;
+		} free;
+		struct {
+			uint64_t memory_total;
+			uint64_t memory_free;
+			uint32_t slabs_granted;
+		} stats;
+	};
+};
+
+/* Writes a control message into buf (len >= MEMX_MSG_SIZE). Returns MEMX_MSG_SIZE or -EINVAL. */
+int memx_msg_encode(void *buf, size_t len, const struct memx_msg_info *in);
+
+/* Checks and decodes a received control message. Returns 0, or -EPROTO with *err. */
+int memx_msg_decode(const void *buf, size_t len, struct memx_msg_info *out,
+		    struct memx_wire_error *err);
+
+/* A short name for a message type, for logs. */
+const char *memx_msg_type_name(uint16_t type);
+
 /* A short name for a reject code, for logs ("version", "malformed", ...). */
 const char *memx_reject_code_name(uint16_t code);
 

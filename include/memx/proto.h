@@ -27,8 +27,9 @@
 
 /* Who is connecting (hello.role). */
 enum memx_role {
-	MEMX_ROLE_CLIENT = 1,	/* a client engine that wants slabs */
+	MEMX_ROLE_CLIENT = 1,	/* a client engine's control connection: asks for slabs */
 	MEMX_ROLE_PROBE = 2,	/* a tool that only checks the donor answers */
+	MEMX_ROLE_DATA = 3,	/* a client engine's data connection (one per queue): RDMA only */
 };
 
 /* Hello flags: none defined yet; non-zero bits are rejected. */
@@ -80,6 +81,75 @@ struct memx_reject {
 	char reason[MEMX_REJECT_REASON_LEN];	/* NUL-terminated, human readable */
 };
 
+
+/*
+ * Control messages travel as SEND/RECV on the connection, after the hello.
+ * Each is exactly MEMX_MSG_SIZE bytes: a header and a body by type. The client
+ * sends requests, the donor answers each with the matching reply and the same
+ * seq. status is 0 or a positive errno (ENOSPC: no memory left, EINVAL: bad
+ * request, ENOENT: no such slab).
+ */
+enum memx_msg_type {
+	MEMX_MSG_ALLOC_SLAB = 1,	/* client -> donor: grant one slab */
+	MEMX_MSG_ALLOC_REPLY = 2,	/* donor -> client */
+	MEMX_MSG_FREE_SLAB = 3,		/* client -> donor: give a slab back */
+	MEMX_MSG_FREE_REPLY = 4,	/* donor -> client */
+	MEMX_MSG_STATS = 5,		/* client -> donor: memory figures */
+	MEMX_MSG_STATS_REPLY = 6,	/* donor -> client */
+};
+
+#define MEMX_MSG_SIZE		64
+#define MEMX_MIN_SLAB_SHIFT	20	/* 1 MiB */
+#define MEMX_MAX_SLAB_SHIFT	34	/* 16 GiB */
+
+struct memx_msg_hdr {
+	__le32 magic;		/* MEMX_PROTO_MAGIC */
+	__le16 version;		/* MEMX_PROTO_VERSION */
+	__le16 type;		/* enum memx_msg_type */
+	__le32 seq;		/* chosen by the requester, echoed in the reply */
+	__le32 status;		/* replies: 0 or positive errno; requests: zero */
+};
+
+struct memx_msg_alloc {		/* MEMX_MSG_ALLOC_SLAB */
+	__le64 slab_bytes;	/* power of two, 2^MIN..2^MAX_SLAB_SHIFT */
+	__le64 slab_index;	/* the client's slab number, for the donor's logs */
+	__le64 reserved[4];	/* must be zero */
+};
+
+struct memx_msg_grant {		/* MEMX_MSG_ALLOC_REPLY */
+	__le64 remote_addr;	/* where the slab starts in the donor's address space */
+	__le64 slab_bytes;
+	__le32 rkey;		/* of the slab's own MR: reaches this slab only */
+	__le32 handle;		/* donor's id of the grant, for FREE_SLAB */
+	__le64 memory_free;	/* donor memory left after this grant */
+	__le64 reserved[2];
+};
+
+struct memx_msg_free {		/* MEMX_MSG_FREE_SLAB */
+	__le32 handle;		/* from the grant */
+	__le32 reserved0;
+	__le64 reserved[5];
+};
+
+struct memx_msg_stats {		/* MEMX_MSG_FREE_REPLY, MEMX_MSG_STATS_REPLY */
+	__le64 memory_total;
+	__le64 memory_free;
+	__le32 slabs_granted;	/* to this client */
+	__le32 reserved0;
+	__le64 reserved[3];
+};
+
+struct memx_msg {
+	struct memx_msg_hdr hdr;
+	union {
+		struct memx_msg_alloc alloc;
+		struct memx_msg_grant grant;
+		struct memx_msg_free free;
+		struct memx_msg_stats stats;
+		__u8 raw[MEMX_MSG_SIZE - sizeof(struct memx_msg_hdr)];
+	};
+};
+
 #ifdef __KERNEL__
 #define MEMX_PROTO_ASSERT(c, m) static_assert(c, m)
 #else
@@ -93,5 +163,7 @@ MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) == 48, "welcome size is part of th
 MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) <= MEMX_CM_ACCEPT_PDATA_MAX, "welcome must fit CM");
 MEMX_PROTO_ASSERT(sizeof(struct memx_reject) == 104, "reject size is part of the protocol");
 MEMX_PROTO_ASSERT(sizeof(struct memx_reject) <= MEMX_CM_REJECT_PDATA_MAX, "reject must fit CM");
+
+MEMX_PROTO_ASSERT(sizeof(struct memx_msg) == MEMX_MSG_SIZE, "messages are fixed size");
 
 #endif /* MEMX_PROTO_H */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# ci/deps.sh: installs what memx needs to build and test, from Debian 12's
+# archive. Idempotent and quick when everything is already there.
+set -euo pipefail
+
+pkgs=(
+	# build
+	build-essential meson ninja-build pkg-config
+	libibverbs-dev librdmacm-dev liburing-dev libcriterion-dev
+	# kernel module and guest
+	linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio kmod xz-utils
+	# inside the guest (it runs the host's userspace)
+	rdma-core ibverbs-utils rdmacm-utils perftest fio iproute2 e2fsprogs util-linux procps
+	python3
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# linux-headers-amd64 must match the installed linux-image-amd64 kernel.
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+echo "ci/deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,925 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: `memxd client`, the engine behind /dev/memxN.
+ *
+ * Start-up, in order: make the process safe to serve swap (mlockall,
+ * PR_SET_IO_FLUSHER, oom_score_adj), check the options, create the volume in
+ * memx.ko (ADD_DEV), bind and map one kernel queue per engine thread and
+ * register its buffers as RDMA memory, connect to every donor (one control
+ * connection and one data QP per queue each), start the queue threads, then
+ * START_DEV and print "ready /dev/memxN".
+ *
+ * This thread then becomes the control thread. It sleeps in poll() on:
+ *   - the request eventfd: queue threads ask for a slab to be mapped (first
+ *     write) or freed (whole-slab DISCARD); it places the slab by power of two
+ *     choices, asks the donor for a grant over the control connection, fills
+ *     the slab map and publishes it, then wakes the queue threads;
+ *   - each donor's CM channel: a donor that disconnects is marked dead, its
+ *     data QPs are disconnected (their work requests flush and fail with
+ *     EIO), and the slabs that lost their last replica are marked lost so
+ *     that they fail at once from then on;
+ *   - the control socket, for memxctl;
+ *   - a signalfd: SIGINT/SIGTERM remove the volume, unless it is open
+ *     (mounted, swap), which is refused with a message while serving goes on.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "memxd.h"
+#include "parse.h"
+#include "placement.h"
+
+#define CTRL_WR_RECV	1
+#define CTRL_WR_SEND	2
+#define ctrl_wr_id(donor, kind, slot) (((uint64_t)(donor) << 16) | ((kind) << 8) | (slot))
+
+static void client_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
+		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
+		"                    [--replicas R] [--bind ADDR] [--ctl PATH]\n"
+		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
+		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
+		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
+		"  --queues    hardware queues, one engine thread each (default 2)\n"
+		"  --depth     requests in flight per queue (default 32)\n"
+		"  --max-io    largest request, power of two 4K..1M (default 128K)\n"
+		"  --replicas  copies of each slab on distinct donors (default 1)\n"
+		"  --bind      local address to reach the donors from (default: the route's)\n"
+		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
+		MEMXD_RUN_DIR);
+}
+
+static int opt_size(const char *what, const char *arg, uint64_t *out)
+{
+	int r = memx_parse_size(arg, out);
+
+	if (r)
+		fprintf(stderr, "memxd client: %s '%s' is not a size (digits with K, M, G or T)\n",
+			what, arg);
+	return r;
+}
+
+static int opt_count(const char *what, const char *arg, uint64_t min, uint64_t max,
+		     uint64_t *out)
+{
+	int r = memx_parse_uint(arg, min, max, out);
+
+	if (r)
+		fprintf(stderr, "memxd client: %s '%s' must be a number from %" PRIu64 " to %" PRIu64
+			"\n", what, arg, min, max);
+	return r;
+}
+
+static int is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
+		{ "donor", required_argument, NULL, 'd' },
+		{ "slab", required_argument, NULL, 'S' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "depth", required_argument, NULL, 'D' },
+		{ "max-io", required_argument, NULL, 'm' },
+		{ "replicas", required_argument, NULL, 'r' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	uint64_t v;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->slab = 64ULL << 20;
+	o->queues = 2;
+	o->depth = 32;
+	o->max_io = 128 << 10;
+	o->replicas = 1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			if (!*optarg || strlen(optarg) >= sizeof(o->name) ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789-_.") != strlen(optarg)) {
+				fprintf(stderr, "memxd client: --name must be 1-%zu letters, digits, "
+					"'-', '_' or '.'\n", sizeof(o->name) - 1);
+				return -EINVAL;
+			}
+			strcpy(o->name, optarg);
+			break;
+		case 's':
+			if (opt_size("--size", optarg, &o->size))
+				return -EINVAL;
+			break;
+		case 'd':
+			if (o->nr_donors == MEMXD_MAX_DONORS) {
+				fprintf(stderr, "memxd client: at most %d donors\n", MEMXD_MAX_DONORS);
+				return -EINVAL;
+			}
+			if (memx_parse_hostport(optarg, o->donor_host[o->nr_donors], MEMXD_HOST_MAX,
+						&o->donor_port[o->nr_donors], MEMX_DEFAULT_PORT)) {
+				fprintf(stderr, "memxd client: --donor '%s' is not ADDR[:PORT]\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->nr_donors++;
+			break;
+		case 'S':
+			if (opt_size("--slab", optarg, &o->slab))
+				return -EINVAL;
+			break;
+		case 'q':
+			if (opt_count("--queues", optarg, 1, MEMX_MAX_QUEUES, &v))
+				return -EINVAL;
+			o->queues = (unsigned int)v;
+			break;
+		case 'D':
+			if (opt_count("--depth", optarg, 1, MEMX_MAX_DEPTH, &v))
+				return -EINVAL;
+			o->depth = (unsigned int)v;
+			break;
+		case 'm':
+			if (opt_size("--max-io", optarg, &v))
+				return -EINVAL;
+			if (v < MEMX_MIN_IO_BYTES || v > MEMX_MAX_IO_BYTES || !is_pow2(v)) {
+				fprintf(stderr, "memxd client: --max-io must be a power of two from 4K "
+					"to 1M\n");
+				return -EINVAL;
+			}
+			o->max_io = (unsigned int)v;
+			break;
+		case 'r':
+			if (opt_count("--replicas", optarg, 1, MEMX_MAX_REPLICAS, &v))
+				return -EINVAL;
+			o->replicas = (unsigned int)v;
+			break;
+		case 'b':
+			if (strlen(optarg) >= sizeof(o->bind)) {
+				fprintf(stderr, "memxd client: --bind address too long\n");
+				return -EINVAL;
+			}
+			strcpy(o->bind, optarg);
+			break;
+		case 'c':
+			if (strlen(optarg) >= sizeof(o->ctl_path)) {
+				fprintf(stderr, "memxd client: --ctl path too long\n");
+				return -EINVAL;
+			}
+			strcpy(o->ctl_path, optarg);
+			break;
+		case 'h':
+			client_usage(stdout);
+			exit(0);
+		default:
+			client_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "memxd client: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->name[0] || !o->size || !o->nr_donors) {
+		fprintf(stderr, "memxd client: --name, --size and at least one --donor are needed%s\n",
+			o->name[0] && !o->size ? " (--size must not be zero)" : "");
+		return -EINVAL;
+	}
+	if (o->size % MEMX_BLOCK_SIZE || o->size > MEMX_MAX_DEV_BYTES) {
+		fprintf(stderr, "memxd client: --size must be a multiple of 4K and at most 64T\n");
+		return -EINVAL;
+	}
+	if (!is_pow2(o->slab) || o->slab < (1ULL << MEMX_MIN_SLAB_SHIFT) ||
+	    o->slab > (1ULL << MEMX_MAX_SLAB_SHIFT)) {
+		fprintf(stderr, "memxd client: --slab must be a power of two from 1M to 16G\n");
+		return -EINVAL;
+	}
+	if (o->max_io > o->slab) {
+		fprintf(stderr, "memxd client: --max-io must not exceed --slab\n");
+		return -EINVAL;
+	}
+	if (o->replicas > o->nr_donors) {
+		fprintf(stderr, "memxd client: --replicas %u needs at least that many donors\n",
+			o->replicas);
+		return -EINVAL;
+	}
+	if (!o->ctl_path[0])
+		snprintf(o->ctl_path, sizeof(o->ctl_path), "%s/client-%s.sock", MEMXD_RUN_DIR,
+			 o->name);
+	return 0;
+}
+
+/* The local address the kernel would use to reach host:port (no packet is sent). */
+static int route_source(const char *host, uint16_t port, char *out, size_t len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char portstr[8];
+	int fd, r;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if (getaddrinfo(host, portstr, &hints, &ai))
+		return -EHOSTUNREACH;
+	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	r = fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) ? -errno : 0;
+	freeaddrinfo(ai);
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		return r;
+	if (getnameinfo((struct sockaddr *)&ss, sl, out, len, NULL, 0, NI_NUMERICHOST))
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- control messages to donors ------------------------------------------- */
+
+static int ctrl_prepost(struct mxv_conn *conn, void *arg)
+{
+	struct memxd_donor *d = arg;
+
+	for (unsigned int i = 0; i < MEMXD_CTRL_RECVS; i++) {
+		int r = mxv_post_recv(conn, d->msg_mr, i * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+				      ctrl_wr_id(d->idx, CTRL_WR_RECV, i));
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why);
+
+/*
+ * Sends a request to a donor and waits for its reply (the control thread
+ * has one request in flight at a time). Returns 0 or -errno.
+ */
+static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
+		      struct memx_msg_info *reply)
+{
+	uint8_t *send_slot = d->msgbuf + MEMXD_CTRL_RECVS * MEMX_MSG_SIZE;
+	struct ibv_wc wc[8];
+	struct timespec start, now;
+	int r;
+
+	if (atomic_load(&d->state) != MEMXD_DONOR_LIVE)
+		return -ENOTCONN;
+	req->seq = ++c->seq;
+	r = memx_msg_encode(send_slot, MEMX_MSG_SIZE, req);
+	if (r < 0)
+		return r;
+	r = mxv_post_send(d->ctrl, d->msg_mr, MEMXD_CTRL_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+			  ctrl_wr_id(d->idx, CTRL_WR_SEND, 0));
+	if (r)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		long waited;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited >= MEMXD_MSG_TIMEOUT_MS) {
+			donor_lost(c, d, "no reply to a control message");
+			return -ETIMEDOUT;
+		}
+		n = mxv_cq_wait(c->ctrl_cq, wc, 8, (int)(MEMXD_MSG_TIMEOUT_MS - waited));
+		if (n == -ETIMEDOUT || n == -EINTR)
+			continue;
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			unsigned int di = (unsigned int)(wc[i].wr_id >> 16);
+			unsigned int kind = (wc[i].wr_id >> 8) & 0xff, slot = wc[i].wr_id & 0xff;
+			struct memxd_donor *from = di < c->nr_donors ? &c->donor[di] : NULL;
+			struct memx_wire_error err;
+			struct memx_msg_info msg;
+
+			if (!from)
+				continue;
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				if (atomic_load(&from->state) == MEMXD_DONOR_LIVE)
+					donor_lost(c, from, ibv_wc_status_str(wc[i].status));
+				if (from == d)
+					return -ECONNRESET;
+				continue;
+			}
+			if (kind != CTRL_WR_RECV || slot >= MEMXD_CTRL_RECVS)
+				continue;
+			r = memx_msg_decode(from->msgbuf + slot * MEMX_MSG_SIZE, wc[i].byte_len, &msg,
+					    &err);
+			mxv_post_recv(from->ctrl, from->msg_mr, slot * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+				      wc[i].wr_id);
+			if (r) {
+				memx_err("donor %s: bad control message: %s", from->name, err.reason);
+				continue;
+			}
+			if (from == d && msg.seq == req->seq &&
+			    msg.type == (uint16_t)(req->type + 1)) {
+				*reply = msg;
+				return msg.status ? -(int)msg.status : 0;
+			}
+		}
+	}
+}
+
+/* ---- slab mapping ---------------------------------------------------------- */
+
+static void wake_queues(struct memxd_client *c)
+{
+	for (unsigned int i = 0; i < c->nr_queues; i++)
+		memxd_queue_wake(&c->queue[i]);
+}
+
+static int grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
+		      struct memx_replica *out)
+{
+	struct memx_donor_load load[MEMXD_MAX_DONORS];
+	uint32_t tried[MEMXD_MAX_DONORS * 2];
+	int nr_tried = 0;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+
+		load[i].live = atomic_load(&d->state) == MEMXD_DONOR_LIVE &&
+			       d->welcome.max_slab_shift >= c->map.slab_shift;
+		load[i].free_bytes = d->memory_free;
+	}
+	memcpy(tried, exclude, nr_exclude * sizeof(*exclude));
+	nr_tried = nr_exclude;
+	for (;;) {
+		struct memx_msg_info req = { .type = MEMX_MSG_ALLOC_SLAB }, reply;
+		struct memxd_donor *d;
+		int idx, r;
+
+		idx = memx_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
+				 memxd_rand, &c->rng);
+		if (idx < 0)
+			return idx;
+		d = &c->donor[idx];
+		req.alloc.slab_bytes = c->map.slab_bytes;
+		req.alloc.slab_index = s;
+		r = donor_call(c, d, &req, &reply);
+		if (!r && reply.grant.slab_bytes == c->map.slab_bytes) {
+			d->memory_free = reply.grant.memory_free;
+			d->slabs++;
+			*out = (struct memx_replica){ .donor = (uint32_t)idx, .rkey = reply.grant.rkey,
+						      .handle = reply.grant.handle, .live = 1,
+						      .remote_addr = reply.grant.remote_addr };
+			return 0;
+		}
+		if (r == -ENOSPC)
+			d->memory_free = 0;
+		memx_warn("volume %s: donor %s refused slab %" PRIu64 ": %s", c->opt.name, d->name,
+			  s, r ? strerror(-r) : "wrong slab size");
+		tried[nr_tried++] = (uint32_t)idx;
+	}
+}
+
+static void free_grant(struct memxd_client *c, const struct memx_replica *rep)
+{
+	struct memxd_donor *d = &c->donor[rep->donor];
+	struct memx_msg_info req = { .type = MEMX_MSG_FREE_SLAB, .free.handle = rep->handle };
+	struct memx_msg_info reply;
+
+	if (rep->donor >= c->nr_donors || atomic_load(&d->state) != MEMXD_DONOR_LIVE)
+		return;
+	if (donor_call(c, d, &req, &reply) == 0) {
+		d->memory_free = reply.stats.memory_free;
+		if (d->slabs)
+			d->slabs--;
+	}
+}
+
+static void map_slab(struct memxd_client *c, uint64_t s)
+{
+	struct memx_slab *slab = &c->map.slabs[s];
+	uint32_t exclude[MEMX_MAX_REPLICAS];
+	int n = 0, r = 0;
+
+	while ((unsigned int)n < c->opt.replicas) {
+		r = grant_slab(c, s, exclude, n, &slab->replica[n]);
+		if (r)
+			break;
+		exclude[n] = slab->replica[n].donor;
+		n++;
+	}
+	if (!n) {
+		memx_err("volume %s: no donor can take slab %" PRIu64 " (%" PRIu64 " bytes): %s; "
+			 "writes to it fail with EIO", c->opt.name, s, c->map.slab_bytes,
+			 r == -ENOSPC ? "no live donor has free memory" : strerror(-r));
+		atomic_fetch_add(&c->fail_gen[s], 1);
+		memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+		return;
+	}
+	if ((unsigned int)n < c->opt.replicas)
+		memx_warn("volume %s: slab %" PRIu64 " has %d of %u replicas", c->opt.name, s, n,
+			  c->opt.replicas);
+	slab->nr_replicas = (uint32_t)n;
+	atomic_fetch_add(&c->slabs_mapped, 1);
+	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+}
+
+int memxd_client_request(struct memxd_client *c, const struct memxd_slab_req *req)
+{
+	uint64_t one = 1;
+	int r = 0;
+
+	pthread_mutex_lock(&c->req_lock);
+	if (c->req_tail - c->req_head >= c->req_cap)
+		r = -ENOSPC;
+	else
+		c->req[c->req_tail++ % c->req_cap] = *req;
+	pthread_mutex_unlock(&c->req_lock);
+	if (!r && write(c->req_fd, &one, sizeof(one)) < 0)
+		r = -errno;
+	return r;
+}
+
+static void serve_requests(struct memxd_client *c)
+{
+	uint64_t cnt;
+	bool mapped = false;
+
+	if (read(c->req_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		memx_warn("request eventfd: %s", strerror(errno));
+	for (;;) {
+		struct memxd_slab_req req;
+
+		pthread_mutex_lock(&c->req_lock);
+		if (c->req_head == c->req_tail) {
+			pthread_mutex_unlock(&c->req_lock);
+			break;
+		}
+		req = c->req[c->req_head++ % c->req_cap];
+		pthread_mutex_unlock(&c->req_lock);
+		if (req.op == MEMXD_REQ_MAP) {
+			map_slab(c, req.slab);
+			mapped = true;
+		} else {
+			for (uint32_t i = 0; i < req.nr_replicas; i++)
+				free_grant(c, &req.replica[i]);
+		}
+	}
+	if (mapped)
+		wake_queues(c);
+}
+
+/* ---- donors ---------------------------------------------------------------- */
+
+static void donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why)
+{
+	uint64_t lost = 0, degraded = 0;
+	int expect = MEMXD_DONOR_LIVE;
+
+	if (!atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DEAD))
+		return;
+	memx_err("volume %s: donor %s lost (%s)", c->opt.name, d->name, why);
+	for (unsigned int q = 0; q < c->nr_queues; q++)
+		mxv_conn_disconnect(d->data[q]);
+	mxv_conn_disconnect(d->ctrl);
+	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
+		struct memx_slab *slab = &c->map.slabs[s];
+		uint32_t state = memx_slab_state(slab), expect_state = MEMX_SLAB_MAPPED;
+		bool any = false, hit = false;
+
+		if (state != MEMX_SLAB_MAPPED)
+			continue;
+		for (uint32_t i = 0; i < slab->nr_replicas; i++) {
+			if (slab->replica[i].donor == d->idx && slab->replica[i].live) {
+				__atomic_store_n(&slab->replica[i].live, 0, __ATOMIC_RELEASE);
+				hit = true;
+			} else if (slab->replica[i].live) {
+				any = true;
+			}
+		}
+		if (!hit)
+			continue;
+		if (!any && atomic_compare_exchange_strong(&slab->state, &expect_state,
+							   MEMX_SLAB_LOST)) {
+			lost++;
+			atomic_fetch_sub(&c->slabs_mapped, 1);
+			atomic_fetch_add(&c->slabs_lost, 1);
+		} else if (any) {
+			degraded++;
+		}
+	}
+	if (lost)
+		memx_err("volume %s: %" PRIu64 " slabs lost their last replica with donor %s: "
+			 "I/O to them fails with EIO", c->opt.name, lost, d->name);
+	if (degraded)
+		memx_warn("volume %s: %" PRIu64 " slabs lost a replica with donor %s", c->opt.name,
+			  degraded, d->name);
+	d->slabs = 0;
+	d->memory_free = 0;
+	wake_queues(c);
+}
+
+static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint16_t role,
+			     const struct mxv_qp_attr *attr, struct mxv_conn **out)
+{
+	struct memx_hello_info hello = { .role = role };
+	uint8_t pdata[sizeof(struct memx_hello)];
+	struct mxv_connect_param p = {
+		.dst_ip = d->host, .port = d->port, .src_ip = c->opt.bind,
+		.pdata = pdata, .pdata_len = sizeof(pdata), .timeout_ms = MEMXD_CM_TIMEOUT_MS,
+	};
+	struct mxv_cm_result res;
+	struct memx_wire_error err;
+	int r;
+
+	memcpy(hello.volume_id, c->volume_id, sizeof(hello.volume_id));
+	memx_hello_encode(pdata, sizeof(pdata), &hello);
+	r = mxv_connect(&p, attr, out, &res);
+	if (r == -ECONNREFUSED && res.pdata_len) {
+		uint16_t code;
+		char reason[MEMX_REJECT_REASON_LEN];
+
+		if (!memx_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason))) {
+			memx_err("donor %s refused us: %s (%s)", d->name, reason,
+				 memx_reject_code_name(code));
+			return r;
+		}
+	}
+	if (r) {
+		memx_err("donor %s: cannot connect: %s (%s)", d->name, strerror(-r), res.reason);
+		return r;
+	}
+	if (role == MEMX_ROLE_CLIENT) {
+		if (memx_welcome_decode(res.pdata, res.pdata_len, &d->welcome, &err)) {
+			memx_err("donor %s: bad welcome: %s", d->name, err.reason);
+			return -EPROTO;
+		}
+		d->memory_free = d->welcome.memory_free;
+	}
+	return 0;
+}
+
+static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
+{
+	struct mxv_qp_attr ctrl_attr = {
+		.send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq, .max_send_wr = 4,
+		.max_recv_wr = MEMXD_CTRL_RECVS, .prepost = ctrl_prepost, .prepost_arg = d,
+	};
+	int r;
+
+	d->msgbuf = calloc(MEMXD_CTRL_RECVS + 1, MEMX_MSG_SIZE);
+	if (!d->msgbuf)
+		return -ENOMEM;
+	r = mxv_mr_reg(c->ctx, d->msgbuf, (MEMXD_CTRL_RECVS + 1) * MEMX_MSG_SIZE,
+		       MXV_ACCESS_LOCAL_WRITE, &d->msg_mr);
+	if (r)
+		return memx_log_errno(r, "donor %s: register message buffers", d->name);
+	r = donor_connect_one(c, d, MEMX_ROLE_CLIENT, &ctrl_attr, &d->ctrl);
+	if (r)
+		return r;
+	if (d->welcome.max_slab_shift < c->map.slab_shift)
+		memx_warn("donor %s grants slabs up to %u bytes only: it gets none of ours",
+			  d->name, 1U << d->welcome.max_slab_shift);
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		struct mxv_qp_attr data_attr = {
+			.send_cq = c->queue[q].cq, .recv_cq = c->queue[q].cq,
+			.max_send_wr = c->opt.depth * MEMXD_MAX_EXTENTS + 8, .max_recv_wr = 0,
+		};
+
+		r = donor_connect_one(c, d, MEMX_ROLE_DATA, &data_attr, &d->data[q]);
+		if (r)
+			return r;
+	}
+	atomic_store(&d->state, MEMXD_DONOR_LIVE);
+	memx_info("donor %s: connected, lends %" PRIu64 " MiB, %" PRIu64 " MiB free", d->name,
+		  d->welcome.memory_total >> 20, d->welcome.memory_free >> 20);
+	return 0;
+}
+
+static void donor_teardown(struct memxd_donor *d, unsigned int nr_queues)
+{
+	for (unsigned int q = 0; q < nr_queues; q++) {
+		mxv_conn_destroy(d->data[q]);
+		d->data[q] = NULL;
+	}
+	mxv_conn_destroy(d->ctrl);
+	d->ctrl = NULL;
+	mxv_mr_dereg(d->msg_mr);
+	d->msg_mr = NULL;
+	free(d->msgbuf);
+	d->msgbuf = NULL;
+}
+
+/* ---- status for memxctl ---------------------------------------------------- */
+
+static const char *donor_state_name(int s)
+{
+	return s == MEMXD_DONOR_LIVE ? "live" : s == MEMXD_DONOR_DEAD ? "dead" : "connecting";
+}
+
+static int client_status(void *arg, bool json, char *out, size_t len)
+{
+	struct memxd_client *c = arg;
+	uint64_t t[11] = { 0 };
+	size_t n = 0;
+
+#define EMIT(...)                                                             \
+	do {                                                                  \
+		int w_ = snprintf(out + n, n < len ? len - n : 0, __VA_ARGS__); \
+		if (w_ > 0)                                                   \
+			n += (size_t)w_;                                      \
+	} while (0)
+
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		struct memxd_queue_stats *s = &c->queue[q].stats;
+
+		t[0] += atomic_load(&s->reads);
+		t[1] += atomic_load(&s->writes);
+		t[2] += atomic_load(&s->read_bytes);
+		t[3] += atomic_load(&s->write_bytes);
+		t[4] += atomic_load(&s->flushes);
+		t[5] += atomic_load(&s->discards);
+		t[6] += atomic_load(&s->write_zeroes);
+		t[7] += atomic_load(&s->errors);
+		t[8] += atomic_load(&s->zero_reads);
+		t[9] += atomic_load(&s->commits);
+		t[10] += atomic_load(&s->wakeups);
+	}
+	if (json) {
+		EMIT("{\"role\":\"client\",\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
+		     "\"size\":%" PRIu64 ",\"slab_size\":%" PRIu64 ",\"slabs\":%" PRIu64
+		     ",\"slabs_mapped\":%" PRIu64 ",\"slabs_lost\":%" PRIu64 ",\"replicas\":%u,"
+		     "\"queues\":%u,\"depth\":%u,\"io\":{\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
+		     ",\"read_bytes\":%" PRIu64 ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64
+		     ",\"discards\":%" PRIu64 ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64
+		     ",\"zero_reads\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64 "}}],"
+		     "\"donors\":[", c->opt.name, c->dev_id, c->map.volume_bytes, c->map.slab_bytes,
+		     c->map.nr_slabs, atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
+		     c->opt.replicas, c->nr_queues, c->opt.depth, t[0], t[1], t[2], t[3], t[4], t[5],
+		     t[6], t[7], t[8], t[9], t[10]);
+		for (unsigned int i = 0; i < c->nr_donors; i++) {
+			struct memxd_donor *d = &c->donor[i];
+
+			EMIT("%s{\"address\":\"%s\",\"state\":\"%s\",\"memory_total\":%" PRIu64
+			     ",\"memory_free\":%" PRIu64 ",\"slabs\":%u}", i ? "," : "", d->name,
+			     donor_state_name(atomic_load(&d->state)), d->welcome.memory_total,
+			     d->memory_free, d->slabs);
+		}
+		EMIT("]}\n");
+	} else {
+		EMIT("volume %s: /dev/memx%d, %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
+		     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u\n",
+		     c->opt.name, c->dev_id, c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
+		     atomic_load(&c->slabs_mapped), c->map.nr_slabs, atomic_load(&c->slabs_lost),
+		     c->opt.replicas, c->nr_queues, c->opt.depth);
+		EMIT("  io: %" PRIu64 " reads (%" PRIu64 " MiB), %" PRIu64 " writes (%" PRIu64
+		     " MiB), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes, %"
+		     PRIu64 " errors, %" PRIu64 " zero-filled reads\n",
+		     t[0], t[2] >> 20, t[1], t[3] >> 20, t[4], t[5], t[6], t[7], t[8]);
+		for (unsigned int i = 0; i < c->nr_donors; i++) {
+			struct memxd_donor *d = &c->donor[i];
+
+			EMIT("  donor %-24s %-5s lends %" PRIu64 " MiB, %" PRIu64 " MiB free, holds %u "
+			     "slabs\n", d->name, donor_state_name(atomic_load(&d->state)),
+			     d->welcome.memory_total >> 20, d->memory_free >> 20, d->slabs);
+		}
+	}
+#undef EMIT
+	return n < len ? 0 : -ENOSPC;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static int client_setup(struct memxd_client *c)
+{
+	struct memx_dev_params p = { 0 };
+	int r;
+
+	r = memx_slabmap_init(&c->map, c->opt.size, c->opt.slab);
+	if (r)
+		return memx_log_errno(r, "slab map for %" PRIu64 " bytes", c->opt.size);
+	c->fail_gen = calloc(c->map.nr_slabs, sizeof(*c->fail_gen));
+	c->req_cap = (uint32_t)(c->map.nr_slabs + 1024);
+	c->req = calloc(c->req_cap, sizeof(*c->req));
+	if (!c->fail_gen || !c->req)
+		return memx_log_errno(-ENOMEM, "slab tables");
+	c->req_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->req_fd < 0)
+		return memx_log_errno(-errno, "eventfd");
+
+	if (!c->opt.bind[0]) {
+		r = route_source(c->opt.donor_host[0], c->opt.donor_port[0], c->opt.bind,
+				 sizeof(c->opt.bind));
+		if (r)
+			return memx_log_errno(r, "no route to donor %s", c->opt.donor_host[0]);
+	}
+	r = mxv_ctx_open(c->opt.bind, &c->ctx);
+	if (r)
+		return memx_log_errno(r, "no RDMA device serves %s", c->opt.bind);
+	r = mxv_cq_create(c->ctx, MEMXD_MAX_DONORS * (MEMXD_CTRL_RECVS + 4), &c->ctrl_cq);
+	if (r)
+		return memx_log_errno(r, "control CQ");
+
+	c->kfd = memx_kdev_open();
+	if (c->kfd < 0)
+		return memx_log_errno(c->kfd, "open %s (is memx.ko loaded?)", MEMX_CONTROL_PATH);
+	p.size_bytes = c->opt.size;
+	p.flags = MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES;
+	p.nr_queues = c->opt.queues;
+	p.queue_depth = c->opt.depth;
+	p.max_io_bytes = c->opt.max_io;
+	p.dev_id = -1;
+	r = memx_kdev_add(c->kfd, &p);
+	if (r)
+		return memx_log_errno(r, "create the volume in memx.ko");
+	c->dev_id = p.dev_id;
+	c->nr_queues = c->opt.queues;
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		r = memxd_queue_setup(c, &c->queue[q], q);
+		if (r)
+			return r;
+	}
+	c->nr_donors = c->opt.nr_donors;
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+
+		d->idx = i;
+		strcpy(d->host, c->opt.donor_host[i]);
+		d->port = c->opt.donor_port[i];
+		snprintf(d->name, sizeof(d->name), "%s:%u", d->host, d->port);
+		r = donor_connect(c, d);
+		if (r)
+			return r;
+	}
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		r = memxd_queue_start(&c->queue[q]);
+		if (r)
+			return memx_log_errno(r, "start queue thread %u", q);
+	}
+	r = memx_kdev_start(c->kfd, c->dev_id);
+	if (r)
+		return memx_log_errno(r, "start /dev/memx%d", c->dev_id);
+	return 0;
+}
+
+static void client_teardown(struct memxd_client *c)
+{
+	atomic_store(&c->stopping, true);
+	for (unsigned int q = 0; q < c->nr_queues; q++)
+		memxd_queue_stop(&c->queue[q]);
+	if (c->kfd >= 0 && c->dev_id >= 0)
+		memx_kdev_del(c->kfd, c->dev_id);
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		donor_teardown(&c->donor[i], c->nr_queues);
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		memxd_queue_teardown(&c->queue[q]);
+		mxv_cq_destroy(c->queue[q].cq);
+	}
+	mxv_cq_destroy(c->ctrl_cq);
+	mxv_ctx_close(c->ctx);
+	if (c->kfd >= 0)
+		close(c->kfd);	/* closing the owner fd removes whatever is left */
+	if (c->req_fd >= 0)
+		close(c->req_fd);
+	free(c->req);
+	free(c->fail_gen);
+	memx_slabmap_fini(&c->map);
+}
+
+/* Handles SIGINT/SIGTERM. Returns true when the volume is gone and we may exit. */
+static bool client_try_remove(struct memxd_client *c, int sig)
+{
+	struct memx_dev_info info;
+	int r;
+
+	memx_info("volume %s: %s: removing /dev/memx%d", c->opt.name, strsignal(sig), c->dev_id);
+	r = memx_kdev_del(c->kfd, c->dev_id);
+	if (r == -EBUSY) {
+		memx_kdev_info(c->kfd, c->dev_id, &info);
+		memx_err("volume %s: /dev/memx%d is in use (%u openers: mounted or swap?); not "
+			 "removing it, still serving. Unmount or swapoff it first.", c->opt.name,
+			 c->dev_id, info.open_count);
+		return false;
+	}
+	if (r)
+		memx_log_errno(r, "volume %s: remove /dev/memx%d", c->opt.name, c->dev_id);
+	c->dev_id = -1;
+	return true;
+}
+
+static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
+{
+	for (;;) {
+		struct pollfd pfd[3 + MEMXD_MAX_DONORS];
+		unsigned int n = 0, first_donor;
+
+		pfd[n++] = (struct pollfd){ .fd = c->req_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = ctl ? memxd_ctl_fd(ctl) : -1, .events = POLLIN };
+		first_donor = n;
+		for (unsigned int i = 0; i < c->nr_donors; i++)
+			pfd[n++] = (struct pollfd){
+				.fd = atomic_load(&c->donor[i].state) == MEMXD_DONOR_LIVE ?
+				      mxv_conn_fd(c->donor[i].ctrl) : -1,
+				.events = POLLIN };
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return memx_log_errno(-errno, "poll");
+		}
+		if (pfd[0].revents)
+			serve_requests(c);
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+			    client_try_remove(c, (int)si.ssi_signo))
+				return 0;
+		}
+		if (pfd[2].revents)
+			memxd_ctl_serve(ctl, client_status, c);
+		for (unsigned int i = 0; i < c->nr_donors; i++) {
+			struct memxd_donor *d = &c->donor[i];
+			int r;
+
+			if (!pfd[first_donor + i].revents)
+				continue;
+			r = mxv_conn_check(d->ctrl, 0);
+			if (r < 0)
+				donor_lost(c, d, r == -ECONNRESET ? "disconnected" : strerror(-r));
+		}
+	}
+}
+
+int memxd_client_main(int argc, char **argv)
+{
+	struct memxd_client *c;
+	struct memxd_ctl *ctl = NULL;
+	sigset_t mask;
+	int sfd, r;
+
+	memx_log_role = "memxd client";
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return 1;
+	c->kfd = -1;
+	c->dev_id = -1;
+	c->req_fd = -1;
+	pthread_mutex_init(&c->req_lock, NULL);
+	if (client_parse(argc, argv, &c->opt))
+		return 2;
+	if (getrandom(c->volume_id, sizeof(c->volume_id), 0) != sizeof(c->volume_id) ||
+	    getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
+		return 1;
+	c->rng |= 1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);	/* before any thread starts */
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = memxd_make_swap_safe();
+	if (r)
+		memx_log_errno(r, "swap safety (mlockall, PR_SET_IO_FLUSHER): continuing without");
+	r = client_setup(c);
+	if (r) {
+		memx_err("volume %s: start-up failed; nothing was left behind", c->opt.name);
+		client_teardown(c);
+		return 1;
+	}
+	r = memxd_ctl_open(c->opt.ctl_path, &ctl);
+	if (r)
+		memx_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
+	printf("ready /dev/memx%d\n", c->dev_id);
+	fflush(stdout);
+	memx_info("volume %s: /dev/memx%d ready, %" PRIu64 " MiB on %u donor(s)", c->opt.name,
+		  c->dev_id, c->opt.size >> 20, c->nr_donors);
+
+	r = client_loop(c, sfd, ctl);
+	memxd_ctl_close(ctl);
+	client_teardown(c);
+	close(sfd);
+	memx_info("volume %s: stopped", c->opt.name);
+	return r ? 1 : 0;
+}

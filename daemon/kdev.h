@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The engine's side of the kernel ABI (<memx/uapi.h>): create, start and
+ * remove a volume, bind and map a queue, commit results. Thin wrappers that
+ * turn -1/errno into -errno; all policy stays with the caller.
+ */
+#ifndef MEMXD_KDEV_H
+#define MEMXD_KDEV_H
+
+#include <stdint.h>
+#include <memx/uapi.h>
+
+#define MEMX_CONTROL_PATH "/dev/" MEMX_CONTROL_NAME
+
+/* Opens the control device. Returns an fd or -errno (-ENOENT: memx.ko not loaded). */
+int memx_kdev_open(void);
+
+/* ADD_DEV on the owner fd; fills p->dev_id. Returns 0 or -errno. */
+int memx_kdev_add(int fd, struct memx_dev_params *p);
+int memx_kdev_start(int fd, int dev_id);
+int memx_kdev_del(int fd, int dev_id);
+int memx_kdev_info(int fd, int dev_id, struct memx_dev_info *info);
+
+/* A queue bound and mapped for one engine thread. */
+struct memx_kqueue {
+	int fd;
+	struct memx_queue_layout layout;
+	void *area;			/* the mmap, layout.total_bytes long */
+	struct memx_sq_ring *ring;
+	struct memx_io_desc *desc;
+	uint8_t *buf;			/* tag t's buffer at buf + t * layout.buf_stride */
+};
+
+/* Opens a control fd, binds it to (dev_id, queue_id) and maps the queue. Returns 0 or -errno. */
+int memx_kqueue_open(struct memx_kqueue *q, int dev_id, unsigned int queue_id);
+void memx_kqueue_close(struct memx_kqueue *q);
+
+/* Commits nr results in one system call. Returns the number taken or -errno. */
+int memx_kqueue_commit(struct memx_kqueue *q, const struct memx_io_result *res, unsigned int nr);
+
+#endif /* MEMXD_KDEV_H */

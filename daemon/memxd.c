@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memxd: one program, two roles.
+ *   memxd donor  --listen ADDR[:PORT] --memory SIZE     lend memory
+ *   memxd client --name NAME --size SIZE --donor ADDR   serve /dev/memxN from donors
+ * The roles live in donor.c and client.c; this only dispatches.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "memxd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memxd donor  --listen ADDR[:PORT] --memory SIZE [--ctl PATH]\n"
+		"       memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
+		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
+		"                    [--replicas R] [--bind ADDR] [--ctl PATH]\n"
+		"       memxd ROLE --help\n"
+		"Environment: MEMXD_DEBUG=MASK turns on debug areas (queue 1, io 2, cm 4, cq 8,\n"
+		"proto 16, ctrl 32).\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *dbg = getenv("MEMXD_DEBUG");
+
+	if (dbg)
+		memx_log_debug_mask = (unsigned int)strtoul(dbg, NULL, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "donor"))
+		return memxd_donor_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "client"))
+		return memxd_client_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "memxd: unknown role '%s' (donor or client)\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memxd's private types: the client engine (volume, donors, queue threads)
+ * and the donor role. One program, two roles: `memxd client` and `memxd donor`.
+ */
+#ifndef MEMXD_H
+#define MEMXD_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <memx/proto.h>
+#include <memx/uapi.h>
+
+#include "kdev.h"
+#include "mxv.h"
+#include "slabmap.h"
+#include "wire.h"
+
+#define MEMXD_MAX_DONORS	16
+#define MEMXD_HOST_MAX		64
+#define MEMXD_NAME_MAX		32
+#define MEMXD_RUN_DIR		"/run/memx"
+#define MEMXD_CTRL_RECVS	8	/* RECVs kept posted on a control connection */
+#define MEMXD_CM_TIMEOUT_MS	10000
+#define MEMXD_MSG_TIMEOUT_MS	10000
+/* An I/O no larger than a slab touches at most two slabs. */
+#define MEMXD_MAX_EXTENTS	2
+
+/* ---- client ---------------------------------------------------------------- */
+
+enum memxd_donor_state {
+	MEMXD_DONOR_LIVE = 1,	/* connected, takes slabs */
+	MEMXD_DONOR_DEAD = 2,	/* lost: its replicas are gone */
+};
+
+/* A donor as the client sees it. Written by the control thread only. */
+struct memxd_donor {
+	unsigned int idx;
+	char host[MEMXD_HOST_MAX];
+	uint16_t port;
+	char name[MEMXD_HOST_MAX + 8];	/* "host:port" for logs */
+	_Atomic int state;		/* enum memxd_donor_state */
+	struct mxv_conn *ctrl;		/* control messages (SEND/RECV) */
+	struct mxv_conn *data[MEMX_MAX_QUEUES];	/* one RDMA-only QP per queue */
+	struct memx_welcome_info welcome;
+	uint64_t memory_free;		/* last figure the donor gave */
+	uint32_t slabs;			/* slabs of ours it holds */
+	uint8_t *msgbuf;		/* MEMXD_CTRL_RECVS receive slots, then one send slot */
+	struct mxv_mr *msg_mr;
+};
+
+/* Per-tag state of the request state machine (queue.c). */
+enum memxd_io_state {
+	MEMXD_IO_FREE = 0,	/* not in the engine */
+	MEMXD_IO_WAIT_SLAB,	/* parked until the control thread maps a slab */
+	MEMXD_IO_RDMA,		/* work requests posted, `pending` completions to go */
+};
+
+struct memxd_io {
+	uint8_t state;		/* enum memxd_io_state */
+	uint8_t op;		/* MEMX_OP_* from the descriptor */
+	uint32_t nr_bytes;
+	uint64_t offset;
+	uint32_t pending;	/* work requests not yet completed */
+	int32_t result;		/* 0 or the first -errno seen */
+	uint64_t wait_slab;	/* slab it waits for (WAIT_SLAB) */
+	uint32_t wait_gen;	/* that slab's fail_gen when it started waiting */
+};
+
+struct memxd_queue_stats {
+	_Atomic uint64_t reads, writes, read_bytes, write_bytes;
+	_Atomic uint64_t flushes, discards, write_zeroes, errors, zero_reads;
+	_Atomic uint64_t commits, wakeups;
+};
+
+struct memxd_client;
+
+struct memxd_queue {
+	struct memxd_client *c;
+	unsigned int qid;
+	struct memx_kqueue kq;
+	struct mxv_cq *cq;
+	struct mxv_mr *buf_mr;		/* the kernel's per-tag buffers */
+	struct mxv_mr *zero_mr;		/* max_io_bytes of zeros for WRITE_ZEROES */
+	void *zero_buf;
+	struct mxv_batch *batch[MEMXD_MAX_DONORS];
+	struct io_uring ring;
+	int wake_fd;			/* eventfd: control thread -> this queue */
+	uint32_t head;			/* next submission ring slot to read */
+	uint32_t outstanding;		/* work requests in flight */
+	bool cq_armed;
+	struct memxd_io *io;		/* queue_depth */
+	uint32_t *waiting;		/* tags in WAIT_SLAB */
+	uint32_t nr_waiting;
+	struct memx_io_result *results;	/* commit batch */
+	uint32_t nr_results;
+	struct memxd_queue_stats stats;
+	pthread_t thread;
+	bool started;
+};
+
+/* A request from a queue thread to the control thread. */
+struct memxd_slab_req {
+	uint8_t op;			/* MEMXD_REQ_MAP or MEMXD_REQ_FREE */
+	uint64_t slab;
+	uint32_t nr_replicas;		/* FREE: the grants to give back */
+	struct memx_replica replica[MEMX_MAX_REPLICAS];
+};
+#define MEMXD_REQ_MAP	1
+#define MEMXD_REQ_FREE	2
+
+struct memxd_client_opts {
+	char name[MEMXD_NAME_MAX];
+	uint64_t size;
+	uint64_t slab;
+	unsigned int queues;
+	unsigned int depth;
+	unsigned int max_io;
+	unsigned int replicas;
+	unsigned int nr_donors;
+	char bind[MEMXD_HOST_MAX];
+	char donor_host[MEMXD_MAX_DONORS][MEMXD_HOST_MAX];
+	uint16_t donor_port[MEMXD_MAX_DONORS];
+	char ctl_path[108];
+};
+
+struct memxd_client {
+	struct memxd_client_opts opt;
+	uint8_t volume_id[16];
+	struct mxv_ctx *ctx;
+	struct mxv_cq *ctrl_cq;
+	unsigned int nr_donors;
+	struct memxd_donor donor[MEMXD_MAX_DONORS];
+	struct memx_slabmap map;
+	_Atomic uint32_t *fail_gen;	/* per slab: bumped when a mapping fails */
+	_Atomic uint64_t slabs_mapped;
+	_Atomic uint64_t slabs_lost;
+	int kfd;			/* owner fd of the volume */
+	int dev_id;
+	struct memxd_queue queue[MEMX_MAX_QUEUES];
+	unsigned int nr_queues;
+	/* Queue threads -> control thread requests (mutex: never on the fast path). */
+	pthread_mutex_t req_lock;
+	struct memxd_slab_req *req;
+	uint32_t req_cap, req_head, req_tail;
+	int req_fd;			/* eventfd: a request is waiting */
+	_Atomic bool stopping;
+	uint32_t rng;
+	uint32_t seq;
+};
+
+int memxd_client_main(int argc, char **argv);
+int memxd_donor_main(int argc, char **argv);
+
+/* queue.c */
+int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned int qid);
+int memxd_queue_start(struct memxd_queue *q);
+void memxd_queue_stop(struct memxd_queue *q);
+void memxd_queue_teardown(struct memxd_queue *q);
+void memxd_queue_wake(struct memxd_queue *q);
+
+/* client.c, called by queue threads */
+int memxd_client_request(struct memxd_client *c, const struct memxd_slab_req *req);
+
+/* swap_safety.c */
+int memxd_make_swap_safe(void);
+
+/* ctl.c: the unix control socket that memxctl talks to. */
+struct memxd_ctl;
+typedef int (*memxd_ctl_fn)(void *arg, bool json, char *out, size_t len);
+int memxd_ctl_open(const char *path, struct memxd_ctl **out);
+int memxd_ctl_fd(const struct memxd_ctl *ctl);
+/* Answers whatever is waiting on the socket, with fn writing the status. */
+void memxd_ctl_serve(struct memxd_ctl *ctl, memxd_ctl_fn fn, void *arg);
+void memxd_ctl_close(struct memxd_ctl *ctl);
+
+/* util */
+uint32_t memxd_rand(void *state);
+void memxd_fmt_id(const uint8_t id[16], char out[33]);
+
+#endif /* MEMXD_H */

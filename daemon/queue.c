@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: one thread per hardware queue.
+ *
+ * The thread owns its kernel queue (submission ring, descriptors, per-tag
+ * buffers, all mapped from memx.ko), its RDMA CQ, one QP per donor and a
+ * preallocated slot per tag. It sleeps in one io_uring_submit_and_wait per
+ * loop on three multishot polls: the kernel queue fd (new requests), the CQ's
+ * completion channel, and an eventfd the control thread writes when a slab
+ * was mapped (or when it is time to stop). Each loop it:
+ *   1. reaps RDMA completions (wr_id = tag) and finishes tags whose last
+ *      work request completed;
+ *   2. reads every new tag from the submission ring and starts it: a READ of
+ *      a never-written slab is zero-filled here, with no network; a WRITE to
+ *      a slab not yet mapped parks the tag and asks the control thread for a
+ *      grant; everything else becomes RDMA work requests, chained per donor;
+ *   3. restarts parked tags when woken by the control thread;
+ *   4. posts each donor's chain with one ibv_post_send;
+ *   5. commits every finished tag with one MEMX_IO_COMMIT ioctl.
+ * Nothing here allocates memory: all of it was allocated in setup.
+ *
+ * Errors: a failed work completion (peer gone, QP flushed after a disconnect)
+ * fails its tag with EIO; a slab whose every replica is lost fails at once;
+ * a write that no donor could take fails with EIO. Zeros are returned only for
+ * slabs never written (or discarded), never in place of lost data.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "memxd.h"
+
+#define QUEUE_WC_BATCH		32
+#define UD_KQUEUE		1
+#define UD_CQ			2
+#define UD_WAKE			3
+
+static void io_finish(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_io *io = &q->io[tag];
+
+	if (io->result) {
+		atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
+	} else if (io->op == MEMX_OP_READ) {
+		atomic_fetch_add_explicit(&q->stats.reads, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->stats.read_bytes, io->nr_bytes, memory_order_relaxed);
+	} else if (io->op == MEMX_OP_WRITE) {
+		atomic_fetch_add_explicit(&q->stats.writes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->stats.write_bytes, io->nr_bytes, memory_order_relaxed);
+	}
+	q->results[q->nr_results].tag = tag;
+	q->results[q->nr_results].result = io->result;
+	q->nr_results++;
+	io->state = MEMXD_IO_FREE;
+}
+
+static void io_fail(struct memxd_io *io, int err)
+{
+	if (!io->result)
+		io->result = err;
+}
+
+/* Adds one RDMA work request for tag to the chain of the replica's donor. */
+static void io_add_wr(struct memxd_queue *q, uint32_t tag, const struct memx_replica *rep,
+		      const struct memx_extent *ext, bool write, bool zeros)
+{
+	struct memxd_io *io = &q->io[tag];
+	struct mxv_batch *b = q->batch[rep->donor];
+	size_t off = (size_t)tag * q->kq.layout.buf_stride + ext->buf_offset;
+	uint64_t raddr = rep->remote_addr + ext->slab_offset;
+	int r;
+
+	if (zeros)
+		r = mxv_batch_write(b, q->zero_mr, 0, ext->len, raddr, rep->rkey, tag, 0);
+	else if (write)
+		r = mxv_batch_write(b, q->buf_mr, off, ext->len, raddr, rep->rkey, tag, 0);
+	else
+		r = mxv_batch_read(b, q->buf_mr, off, ext->len, raddr, rep->rkey, tag, 0);
+	if (r) {
+		io_fail(io, -EIO);
+		return;
+	}
+	io->pending++;
+}
+
+/* Parks a tag until the control thread has mapped (or failed to map) a slab. */
+static void io_park(struct memxd_queue *q, uint32_t tag, uint64_t slab)
+{
+	struct memxd_io *io = &q->io[tag];
+
+	if (io->state != MEMXD_IO_WAIT_SLAB || io->wait_slab != slab)
+		io->wait_gen = atomic_load(&q->c->fail_gen[slab]);
+	io->state = MEMXD_IO_WAIT_SLAB;
+	io->wait_slab = slab;
+	q->waiting[q->nr_waiting++] = tag;
+}
+
+/*
+ * Makes sure every slab a write touches is mapped. Returns 1 when the tag was
+ * parked, -EIO when a slab cannot be written, 0 when all are mapped.
+ */
+static int io_need_slabs(struct memxd_queue *q, uint32_t tag, const struct memx_extent *ext, int n)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io *io = &q->io[tag];
+
+	for (int i = 0; i < n; i++) {
+		struct memx_slab *slab = &c->map.slabs[ext[i].slab];
+		uint32_t state = memx_slab_state(slab);
+		uint32_t expect = MEMX_SLAB_UNMAPPED;
+		struct memxd_slab_req req = { .op = MEMXD_REQ_MAP, .slab = ext[i].slab };
+
+		if (state == MEMX_SLAB_MAPPED)
+			continue;
+		if (state == MEMX_SLAB_LOST)
+			return -EIO;
+		if (state == MEMX_SLAB_MAPPING) {
+			io_park(q, tag, ext[i].slab);
+			return 1;
+		}
+		/* Unmapped: if a mapping failed since we parked, give up. */
+		if (io->state == MEMXD_IO_WAIT_SLAB && io->wait_slab == ext[i].slab &&
+		    atomic_load(&c->fail_gen[ext[i].slab]) != io->wait_gen)
+			return -EIO;
+		if (atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MAPPING) &&
+		    memxd_client_request(c, &req)) {
+			memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+			return -EIO;
+		}
+		io_park(q, tag, ext[i].slab);
+		return 1;
+	}
+	return 0;
+}
+
+/* Gives whole slabs of a DISCARD (or a WRITE_ZEROES) back: they read as zeros from now on. */
+static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t len)
+{
+	struct memxd_client *c = q->c;
+	uint64_t first, end;
+
+	if (!memx_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
+		return;
+	for (uint64_t s = first; s < end; s++) {
+		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab_req req = { .op = MEMXD_REQ_FREE, .slab = s };
+		uint32_t expect = MEMX_SLAB_MAPPED;
+
+		if (memx_slab_state(slab) != MEMX_SLAB_MAPPED)
+			continue;
+		/* Replicas change only while MAPPING, so this copy is good if the CAS wins. */
+		req.nr_replicas = slab->nr_replicas;
+		memcpy(req.replica, slab->replica, sizeof(req.replica));
+		if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_UNMAPPED))
+			continue;
+		if (memxd_client_request(c, &req)) {
+			/* No room to queue the free: keep the slab; discard is advisory. */
+			memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+			continue;
+		}
+		atomic_fetch_sub(&c->slabs_mapped, 1);
+	}
+}
+
+/* Says why a write failed, at most once a second per queue: a full cluster fails many. */
+static void queue_warn_write_failed(struct memxd_queue *q, const struct memxd_io *io)
+{
+	static _Thread_local time_t last;
+	time_t now = time(NULL);
+
+	if (now == last)
+		return;
+	last = now;
+	memx_err("volume %s: write of %u bytes at offset %llu failed with EIO: its slab is lost "
+		 "or no donor could take it (see the control thread's log)", q->c->opt.name,
+		 io->nr_bytes, (unsigned long long)io->offset);
+}
+
+/* Starts (or restarts, after a wait) the request of one tag. */
+static void io_start(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io *io = &q->io[tag];
+	struct memx_extent ext[MEMXD_MAX_EXTENTS];
+	bool write = io->op == MEMX_OP_WRITE, zeros = io->op == MEMX_OP_WRITE_ZEROES;
+	int n, r;
+
+	switch (io->op) {
+	case MEMX_OP_FLUSH:
+		/* Writes complete only once in donor memory: there is no cache to flush. */
+		atomic_fetch_add_explicit(&q->stats.flushes, 1, memory_order_relaxed);
+		io_finish(q, tag);
+		return;
+	case MEMX_OP_DISCARD:
+		atomic_fetch_add_explicit(&q->stats.discards, 1, memory_order_relaxed);
+		io_release_slabs(q, io->offset, io->nr_bytes);
+		io_finish(q, tag);
+		return;
+	case MEMX_OP_READ:
+	case MEMX_OP_WRITE:
+	case MEMX_OP_WRITE_ZEROES:
+		break;
+	default:
+		io->result = -EOPNOTSUPP;
+		io_finish(q, tag);
+		return;
+	}
+
+	n = memx_slabmap_extents(&c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
+	if (n < 0 || io->nr_bytes > q->kq.layout.buf_stride) {
+		io->result = -EINVAL;
+		io_finish(q, tag);
+		return;
+	}
+	if (write) {
+		r = io_need_slabs(q, tag, ext, n);
+		if (r > 0)
+			return;
+		if (r < 0) {
+			queue_warn_write_failed(q, io);
+			io->result = r;
+			io_finish(q, tag);
+			return;
+		}
+	}
+	if (zeros)
+		atomic_fetch_add_explicit(&q->stats.write_zeroes, 1, memory_order_relaxed);
+
+	io->state = MEMXD_IO_RDMA;
+	io->pending = 0;
+	for (int i = 0; i < n; i++) {
+		struct memx_slab *slab = &c->map.slabs[ext[i].slab];
+		uint32_t state = memx_slab_state(slab);
+		const struct memx_replica *rep;
+
+		if (state == MEMX_SLAB_LOST) {
+			io_fail(io, -EIO);
+			continue;
+		}
+		if (state != MEMX_SLAB_MAPPED) {
+			/* Never written: zeros, without the network. Writes mapped it above. */
+			if (!write && !zeros) {
+				memset(q->kq.buf + (size_t)tag * q->kq.layout.buf_stride +
+				       ext[i].buf_offset, 0, ext[i].len);
+				atomic_fetch_add_explicit(&q->stats.zero_reads, 1,
+							  memory_order_relaxed);
+			} else if (write) {
+				io_fail(io, -EIO);
+			}
+			continue;
+		}
+		if (!write && !zeros) {
+			rep = memx_slab_read_replica(slab);
+			if (!rep)
+				io_fail(io, -EIO);
+			else
+				io_add_wr(q, tag, rep, &ext[i], false, false);
+			continue;
+		}
+		/* Every live replica gets the write; none left means the data is gone. */
+		rep = NULL;
+		for (uint32_t k = 0; k < slab->nr_replicas; k++) {
+			if (!__atomic_load_n(&slab->replica[k].live, __ATOMIC_ACQUIRE))
+				continue;
+			rep = &slab->replica[k];
+			io_add_wr(q, tag, rep, &ext[i], true, zeros);
+		}
+		if (!rep)
+			io_fail(io, -EIO);
+	}
+	q->outstanding += io->pending;
+	if (!io->pending)
+		io_finish(q, tag);
+}
+
+/* Reads new tags from the kernel's submission ring. */
+static void queue_take_requests(struct memxd_queue *q)
+{
+	struct memx_sq_ring *ring = q->kq.ring;
+	uint32_t mask = q->kq.layout.ring_entries - 1;
+	uint32_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+
+	while (q->head != tail) {
+		uint32_t tag = ring->tags[q->head & mask];
+		struct memxd_io *io;
+		struct memx_io_desc d;
+
+		q->head++;
+		if (tag >= q->kq.layout.queue_depth || q->io[tag].state != MEMXD_IO_FREE) {
+			memx_err("queue %u: kernel handed out tag %u twice or out of range", q->qid,
+				 tag);
+			continue;
+		}
+		memcpy(&d, &q->kq.desc[tag], sizeof(d));
+		io = &q->io[tag];
+		memset(io, 0, sizeof(*io));
+		io->op = d.op;
+		io->nr_bytes = d.nr_bytes;
+		io->offset = d.offset;
+		io_start(q, tag);
+	}
+	/* Tell the kernel how far we read: it uses this only to answer poll(). */
+	__atomic_store_n(&ring->head, q->head, __ATOMIC_RELEASE);
+}
+
+/* Retries parked tags after the control thread mapped (or failed) slabs. */
+static void queue_retry_waiting(struct memxd_queue *q)
+{
+	uint32_t n = q->nr_waiting;
+	uint32_t tags[MEMX_MAX_DEPTH];
+
+	memcpy(tags, q->waiting, n * sizeof(tags[0]));
+	q->nr_waiting = 0;
+	for (uint32_t i = 0; i < n; i++)
+		io_start(q, tags[i]);
+}
+
+static void queue_post_batches(struct memxd_queue *q)
+{
+	struct memxd_client *c = q->c;
+
+	for (unsigned int d = 0; d < c->nr_donors; d++) {
+		struct mxv_batch *b = q->batch[d];
+		unsigned int left;
+		int r;
+
+		if (!mxv_batch_count(b))
+			continue;
+		r = mxv_batch_post(c->donor[d].data[q->qid], b, NULL);
+		if (!r)
+			continue;
+		/* What was not posted fails its tags now. */
+		left = mxv_batch_count(b);
+		for (unsigned int i = 0; i < left; i++) {
+			uint32_t tag = (uint32_t)mxv_batch_wr_id(b, i);
+			struct memxd_io *io = &q->io[tag];
+
+			io_fail(io, -EIO);
+			q->outstanding--;
+			if (--io->pending == 0)
+				io_finish(q, tag);
+		}
+		mxv_batch_reset(b);
+	}
+}
+
+static int queue_reap(struct memxd_queue *q)
+{
+	struct ibv_wc wc[QUEUE_WC_BATCH];
+	int n, total = 0;
+
+	do {
+		n = mxv_cq_poll(q->cq, wc, QUEUE_WC_BATCH);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			uint32_t tag = (uint32_t)wc[i].wr_id;
+			struct memxd_io *io;
+
+			if (tag >= q->kq.layout.queue_depth)
+				continue;
+			io = &q->io[tag];
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				/* Flush errors follow a disconnect: expected, not worth a line. */
+				if (wc[i].status != IBV_WC_WR_FLUSH_ERR)
+					memx_warn("queue %u: tag %u: %s", q->qid, tag,
+						  ibv_wc_status_str(wc[i].status));
+				io_fail(io, -EIO);
+			}
+			q->outstanding--;
+			if (io->state == MEMXD_IO_RDMA && --io->pending == 0)
+				io_finish(q, tag);
+		}
+		total += n;
+	} while (n == QUEUE_WC_BATCH);
+	return total;
+}
+
+static void queue_commit(struct memxd_queue *q)
+{
+	int r;
+
+	if (!q->nr_results)
+		return;
+	r = memx_kqueue_commit(&q->kq, q->results, q->nr_results);
+	if (r < 0 || (uint32_t)r != q->nr_results)
+		memx_err("queue %u: commit of %u results took %d", q->qid, q->nr_results, r);
+	atomic_fetch_add_explicit(&q->stats.commits, 1, memory_order_relaxed);
+	q->nr_results = 0;
+}
+
+static int queue_arm_poll(struct memxd_queue *q, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+static void *queue_thread(void *arg)
+{
+	struct memxd_queue *q = arg;
+	struct memxd_client *c = q->c;
+	uint64_t wake;
+
+	while (!atomic_load(&c->stopping)) {
+		struct io_uring_cqe *cqe;
+		unsigned int head, seen = 0;
+		bool woken = false;
+		int r;
+
+		r = io_uring_submit_and_wait(&q->ring, 1);
+		if (r < 0 && r != -EINTR) {
+			memx_log_errno(r, "queue %u: io_uring wait", q->qid);
+			break;
+		}
+		io_uring_for_each_cqe(&q->ring, head, cqe) {
+			uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+			seen++;
+			if (ud == UD_WAKE)
+				woken = true;
+			/* A multishot poll that stopped must be armed again. */
+			if (!(cqe->flags & IORING_CQE_F_MORE))
+				queue_arm_poll(q, ud == UD_KQUEUE ? q->kq.fd :
+					       ud == UD_CQ ? mxv_cq_fd(q->cq) : q->wake_fd, ud);
+		}
+		io_uring_cq_advance(&q->ring, seen);
+		atomic_fetch_add_explicit(&q->stats.wakeups, 1, memory_order_relaxed);
+
+		if (woken && read(q->wake_fd, &wake, sizeof(wake)) < 0 && errno != EAGAIN)
+			memx_warn("queue %u: eventfd read failed", q->qid);
+		for (;;) {
+			if (q->cq_armed) {
+				mxv_cq_drain_events(q->cq);
+				q->cq_armed = false;
+			}
+			queue_reap(q);
+			queue_take_requests(q);
+			if (woken && q->nr_waiting) {
+				queue_retry_waiting(q);
+				woken = false;
+			}
+			queue_post_batches(q);
+			queue_commit(q);
+			if (!q->outstanding)
+				break;
+			/* Arm, then look once more: a completion before the arm raises no event. */
+			if (mxv_cq_arm(q->cq) == 0)
+				q->cq_armed = true;
+			if (!queue_reap(q))
+				break;
+			queue_commit(q);
+		}
+	}
+	return NULL;
+}
+
+void memxd_queue_wake(struct memxd_queue *q)
+{
+	uint64_t one = 1;
+
+	if (write(q->wake_fd, &one, sizeof(one)) < 0)
+		memx_warn("queue %u: eventfd write failed", q->qid);
+}
+
+int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned int qid)
+{
+	unsigned int depth = c->opt.depth;
+	int r;
+
+	q->c = c;
+	q->qid = qid;
+	q->wake_fd = -1;
+	q->kq.fd = -1;
+	r = memx_kqueue_open(&q->kq, c->dev_id, qid);
+	if (r)
+		return memx_log_errno(r, "queue %u: bind and map the kernel queue", qid);
+	if (q->kq.layout.queue_depth != depth || q->kq.layout.buf_stride < c->opt.max_io ||
+	    q->kq.layout.ring_entries < depth ||
+	    (q->kq.layout.ring_entries & (q->kq.layout.ring_entries - 1)))
+		return memx_log_errno(-EPROTO, "queue %u: kernel layout does not match", qid);
+	r = mxv_mr_reg(c->ctx, q->kq.buf, (size_t)q->kq.layout.buf_stride * depth,
+		       MXV_ACCESS_LOCAL_WRITE, &q->buf_mr);
+	if (r)
+		return memx_log_errno(r, "queue %u: register the kernel buffers", qid);
+	q->zero_buf = calloc(1, c->opt.max_io);
+	if (!q->zero_buf)
+		return -ENOMEM;
+	r = mxv_mr_reg(c->ctx, q->zero_buf, c->opt.max_io, 0, &q->zero_mr);
+	if (r)
+		return memx_log_errno(r, "queue %u: register the zero buffer", qid);
+	/* Room for every tag's work requests to every donor. */
+	r = mxv_cq_create(c->ctx, (int)(depth * MEMXD_MAX_EXTENTS * MEMX_MAX_REPLICAS + 64),
+			  &q->cq);
+	if (r)
+		return memx_log_errno(r, "queue %u: create the CQ", qid);
+	for (unsigned int d = 0; d < MEMXD_MAX_DONORS; d++) {
+		r = mxv_batch_create(depth * MEMXD_MAX_EXTENTS, &q->batch[d]);
+		if (r)
+			return r;
+	}
+	q->io = calloc(depth, sizeof(*q->io));
+	q->waiting = calloc(depth, sizeof(*q->waiting));
+	q->results = calloc(depth, sizeof(*q->results));
+	if (!q->io || !q->waiting || !q->results)
+		return -ENOMEM;
+	q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->wake_fd < 0)
+		return -errno;
+	r = io_uring_queue_init(8, &q->ring, 0);
+	if (r)
+		return memx_log_errno(r, "queue %u: io_uring setup", qid);
+	if (queue_arm_poll(q, q->kq.fd, UD_KQUEUE) || queue_arm_poll(q, mxv_cq_fd(q->cq), UD_CQ) ||
+	    queue_arm_poll(q, q->wake_fd, UD_WAKE))
+		return -EBUSY;
+	return 0;
+}
+
+int memxd_queue_start(struct memxd_queue *q)
+{
+	int r = pthread_create(&q->thread, NULL, queue_thread, q);
+
+	if (r)
+		return -r;
+	q->started = true;
+	return 0;
+}
+
+void memxd_queue_stop(struct memxd_queue *q)
+{
+	if (!q->started)
+		return;
+	memxd_queue_wake(q);
+	pthread_join(q->thread, NULL);
+	q->started = false;
+}
+
+void memxd_queue_teardown(struct memxd_queue *q)
+{
+	if (q->ring.ring_fd > 0)
+		io_uring_queue_exit(&q->ring);
+	if (q->wake_fd >= 0)
+		close(q->wake_fd);
+	q->wake_fd = -1;
+	for (unsigned int d = 0; d < MEMXD_MAX_DONORS; d++)
+		mxv_batch_destroy(q->batch[d]);
+	mxv_mr_dereg(q->buf_mr);
+	mxv_mr_dereg(q->zero_mr);
+	free(q->zero_buf);
+	free(q->io);
+	free(q->waiting);
+	free(q->results);
+	memx_kqueue_close(&q->kq);
+	/* The CQ goes last: connections on it are destroyed by the caller first. */
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Small helpers of memxd: swap safety at start, a random source, id formatting. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "memxd.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+/*
+ * A swap device's server must make progress when memory is short: lock every
+ * page we have and will have, let the kernel treat our allocations as those of
+ * an I/O flusher (no recursion into reclaim I/O), and never be the OOM victim.
+ * Returns 0 or the first -errno (the caller decides whether to go on).
+ */
+int memxd_make_swap_safe(void)
+{
+	int r = 0, fd;
+
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		r = -errno;
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) && !r)
+		r = -errno;
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "-1000", 5) != 5 && !r)
+			r = -errno;
+		close(fd);
+	}
+	return r;
+}
+
+uint32_t memxd_rand(void *state)
+{
+	uint32_t *s = state;
+
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+void memxd_fmt_id(const uint8_t id[16], char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+}

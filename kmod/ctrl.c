@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memx.ko control commands: GET_FEATURES, ADD_DEV, START_DEV, DEL_DEV,
+ * GET_INFO, and the volume lifetime.
+ *
+ * Theory of operation
+ * -------------------
+ * ADD_DEV validates a local copy of struct memx_dev_params, allocates the
+ * volume (struct memx_dev) and one vmalloc_user'd area per queue, takes an id
+ * from memx_devs (an IDR, so ids are also looked up) and makes the calling fd
+ * the owner. START_DEV (owner only, every queue bound) adds /dev/memxN
+ * (blk.c). DEL_DEV (owner only) deletes the disk unless it is open (-EBUSY),
+ * releases the id and marks the volume dead so queue fds see EPOLLHUP.
+ *
+ * Death: when the owner fd is closed, memx_dev_kill() marks the volume dead and
+ * fails every request the engine holds; remove_work (on memx_wq) then removes
+ * the disk if nobody has it open, else the last close of /dev/memxN queues it
+ * again. The volume memory lives until the last kref (see memx.h) is put.
+ *
+ * Locking: memx_devs_lock (mutex) protects memx_devs, md->started/removed and
+ * queue binding; md->lock (spinlock) protects open_count/removing against the
+ * bdev open/release paths, which run under disk->open_mutex and so must never
+ * take memx_devs_lock (del_gendisk takes open_mutex under it).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/log2.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "memx.h"
+
+static DEFINE_IDR(memx_devs);
+
+static void memx_dev_release(struct kref *ref)
+{
+	struct memx_dev *md = container_of(ref, struct memx_dev, ref);
+	unsigned int i;
+
+	for (i = 0; i < md->params.nr_queues; i++)
+		memx_queue_free(&md->queues[i]);
+	kfree(md);
+}
+
+void memx_dev_put(struct memx_dev *md)
+{
+	kref_put(&md->ref, memx_dev_release);
+}
+
+struct memx_dev *memx_dev_find_locked(int id)
+{
+	lockdep_assert_held(&memx_devs_lock);
+	if (id < 0 || id >= MEMX_MAX_DEVS)
+		return NULL;
+	return idr_find(&memx_devs, id);
+}
+
+/*
+ * Mark the volume dead and fail every request the engine holds. Idempotent.
+ * After this queue_rq fails at once, poll reports EPOLLERR|EPOLLHUP and
+ * COMMIT returns -ENODEV.
+ */
+void memx_dev_kill(struct memx_dev *md)
+{
+	unsigned int i;
+
+	WRITE_ONCE(md->dead, true);
+	smp_mb();	/* pairs with the barrier in memx_queue_submit() */
+	for (i = 0; i < md->params.nr_queues; i++)
+		memx_queue_abort(&md->queues[i]);
+}
+
+/*
+ * Delete the disk (if started), kill the volume and release its id.
+ * memx_devs_lock held. Returns 0, or -EBUSY if /dev/memxN is open.
+ * May drop the last reference: callers must hold their own.
+ */
+static int memx_dev_remove(struct memx_dev *md)
+{
+	lockdep_assert_held(&memx_devs_lock);
+	if (md->removed)
+		return 0;
+	if (md->started) {
+		spin_lock(&md->lock);
+		if (md->open_count) {
+			spin_unlock(&md->lock);
+			return -EBUSY;
+		}
+		md->removing = true;	/* refuse new opens */
+		spin_unlock(&md->lock);
+		memx_blk_del_disk(md);	/* waits for in-flight I/O */
+	}
+	memx_dev_kill(md);
+	md->removed = true;
+	idr_remove(&memx_devs, md->id);
+	pr_info("memx%d removed\n", md->id);
+	memx_dev_put(md);	/* the registry's reference */
+	return 0;
+}
+
+static void memx_dev_remove_work(struct work_struct *work)
+{
+	struct memx_dev *md = container_of(work, struct memx_dev, remove_work);
+
+	mutex_lock(&memx_devs_lock);
+	/* -EBUSY: the last close of /dev/memxN queues this again. */
+	memx_dev_remove(md);
+	mutex_unlock(&memx_devs_lock);
+	memx_dev_put(md);	/* the work's reference */
+}
+
+void memx_dev_queue_remove(struct memx_dev *md)
+{
+	if (!queue_work(memx_wq, &md->remove_work))
+		memx_dev_put(md);	/* already queued: it holds a ref */
+}
+
+/* The owner fd is being closed: the engine is gone or done. */
+void memx_ctrl_owner_release(struct memx_dev *md)
+{
+	if (!READ_ONCE(md->removed) && !READ_ONCE(md->dead))
+		pr_warn("memx%d: owner closed, failing I/O and removing\n", md->id);
+	memx_dev_kill(md);
+	kref_get(&md->ref);
+	memx_dev_queue_remove(md);
+}
+
+/* Returns 0 or -errno; fills @l for valid params. */
+static int memx_validate_params(const struct memx_dev_params *p,
+				struct memx_queue_layout *l)
+{
+	u64 ring_bytes, desc_bytes, per_queue, total;
+	unsigned int i;
+
+	if (p->reserved0)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(p->reserved); i++)
+		if (p->reserved[i])
+			return -EINVAL;
+	if (p->flags & ~MEMX_F_ALL)
+		return -EINVAL;
+	if (!p->size_bytes || p->size_bytes > MEMX_MAX_DEV_BYTES ||
+	    p->size_bytes % MEMX_BLOCK_SIZE)
+		return -EINVAL;
+	if (!p->nr_queues || p->nr_queues > MEMX_MAX_QUEUES)
+		return -EINVAL;
+	if (!p->queue_depth || p->queue_depth > MEMX_MAX_DEPTH)
+		return -EINVAL;
+	if (p->max_io_bytes < MEMX_MIN_IO_BYTES || p->max_io_bytes > MEMX_MAX_IO_BYTES ||
+	    !is_power_of_2(p->max_io_bytes))
+		return -EINVAL;
+	if (p->io_timeout_ms && (p->io_timeout_ms < MEMX_MIN_TIMEOUT_MS ||
+				 p->io_timeout_ms > MEMX_MAX_TIMEOUT_MS))
+		return -EINVAL;
+	if (p->dev_id != -1 && (p->dev_id < 0 || p->dev_id >= MEMX_MAX_DEVS))
+		return -EINVAL;
+
+	memset(l, 0, sizeof(*l));
+	l->ring_entries = roundup_pow_of_two(p->queue_depth);
+	l->queue_depth = p->queue_depth;
+	ring_bytes = PAGE_ALIGN(sizeof(struct memx_sq_ring) +
+				(u64)l->ring_entries * sizeof(__u32));
+	desc_bytes = PAGE_ALIGN((u64)p->queue_depth * sizeof(struct memx_io_desc));
+	l->ring_offset = 0;
+	l->desc_offset = ring_bytes;
+	l->buf_offset = ring_bytes + desc_bytes;
+	l->buf_stride = p->max_io_bytes;
+	per_queue = PAGE_ALIGN(l->buf_offset + (u64)p->queue_depth * p->max_io_bytes);
+	l->total_bytes = per_queue;
+	total = per_queue * p->nr_queues;
+	if (total > (u64)memx_max_dev_mem_mb << 20)
+		return -E2BIG;	/* raise module param max_dev_mem_mb */
+	return 0;
+}
+
+static struct memx_dev *memx_dev_alloc(const struct memx_dev_params *p,
+				       const struct memx_queue_layout *l)
+{
+	struct memx_dev *md;
+	unsigned int i;
+
+	md = kzalloc(struct_size(md, queues, p->nr_queues), GFP_KERNEL);
+	if (!md)
+		return NULL;
+	kref_init(&md->ref);	/* the registry's reference */
+	md->id = -1;
+	md->params = *p;
+	if (!md->params.io_timeout_ms)
+		md->params.io_timeout_ms = MEMX_DEFAULT_TIMEOUT_MS;
+	md->layout = *l;
+	spin_lock_init(&md->lock);
+	INIT_WORK(&md->remove_work, memx_dev_remove_work);
+	for (i = 0; i < p->nr_queues; i++) {
+		if (memx_queue_alloc(md, &md->queues[i], i))
+			goto out_put;
+	}
+	return md;
+
+out_put:
+	memx_dev_put(md);	/* frees the queues allocated so far */
+	return NULL;
+}
+
+static int memx_ctrl_add(struct memx_file *mf, struct file *file, void __user *argp)
+{
+	struct memx_dev_params p;
+	struct memx_queue_layout l;
+	struct memx_dev *md;
+	int ret, id;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	ret = memx_validate_params(&p, &l);
+	if (ret)
+		return ret;
+
+	mutex_lock(&memx_devs_lock);
+	if (mf->role != MEMX_FILE_NONE) {
+		ret = -EBUSY;	/* one volume per owner fd; bound fds serve */
+		goto out_unlock;
+	}
+	if (p.dev_id >= 0 && idr_find(&memx_devs, p.dev_id)) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	md = memx_dev_alloc(&p, &l);
+	if (!md) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	if (p.dev_id >= 0)
+		id = idr_alloc(&memx_devs, md, p.dev_id, p.dev_id + 1, GFP_KERNEL);
+	else
+		id = idr_alloc(&memx_devs, md, 0, MEMX_MAX_DEVS, GFP_KERNEL);
+	if (id < 0) {
+		ret = id;	/* -ENOSPC: MEMX_MAX_DEVS volumes exist */
+		goto out_put;
+	}
+	md->id = id;
+	p.dev_id = id;
+	if (copy_to_user(argp, &p, sizeof(p))) {
+		ret = -EFAULT;
+		goto out_idr_remove;
+	}
+	md->owner = file;
+	kref_get(&md->ref);	/* the owner fd's reference */
+	mf->md = md;
+	smp_store_release(&mf->role, MEMX_FILE_OWNER);
+	mutex_unlock(&memx_devs_lock);
+	pr_info("memx%d added: %llu bytes, %u queues x %u, max_io %u\n", id,
+		p.size_bytes, p.nr_queues, p.queue_depth, p.max_io_bytes);
+	return 0;
+
+out_idr_remove:
+	idr_remove(&memx_devs, id);
+out_put:
+	memx_dev_put(md);
+out_unlock:
+	mutex_unlock(&memx_devs_lock);
+	return ret;
+}
+
+/* memx_devs_lock held. */
+static void memx_fill_info(struct memx_dev *md, struct memx_dev_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->dev_id = md->id;
+	if (md->removed || READ_ONCE(md->dead))
+		info->state = MEMX_S_DEAD;
+	else if (md->started)
+		info->state = MEMX_S_LIVE;
+	else
+		info->state = MEMX_S_NEW;
+	info->nr_queues = md->params.nr_queues;
+	info->queue_depth = md->params.queue_depth;
+	info->max_io_bytes = md->params.max_io_bytes;
+	spin_lock(&md->lock);
+	info->open_count = md->open_count;
+	spin_unlock(&md->lock);
+	info->size_bytes = md->params.size_bytes;
+}
+
+/*
+ * Copy in and check a memx_dev_info: reserved must be zero, dev_id in range
+ * (-EINVAL); the out fields are ignored on input.
+ */
+static int memx_get_info_arg(struct memx_dev_info *info, void __user *argp)
+{
+	unsigned int i;
+
+	if (copy_from_user(info, argp, sizeof(*info)))
+		return -EFAULT;
+	for (i = 0; i < ARRAY_SIZE(info->reserved); i++)
+		if (info->reserved[i])
+			return -EINVAL;
+	if (info->dev_id < 0 || info->dev_id >= MEMX_MAX_DEVS)
+		return -EINVAL;
+	return 0;
+}
+
+static int memx_ctrl_start(struct memx_dev *md)
+{
+	unsigned int i;
+	int ret;
+
+	if (md->started)
+		return -EBUSY;
+	if (READ_ONCE(md->dead))
+		return -ENODEV;
+	for (i = 0; i < md->params.nr_queues; i++) {
+		if (!md->queues[i].bound)
+			return -EAGAIN;	/* bind every queue first */
+		if (READ_ONCE(md->queues[i].dead))
+			return -EIO;	/* a queue fd was closed: re-ADD */
+	}
+	ret = memx_blk_add_disk(md);
+	if (ret) {
+		pr_err_ratelimited("memx%d: cannot add disk: %d\n", md->id, ret);
+		return ret;
+	}
+	pr_info("memx%d started\n", md->id);
+	return 0;
+}
+
+static long memx_ctrl_info_cmd(struct memx_file *mf, unsigned int cmd,
+			       void __user *argp)
+{
+	struct memx_dev_info info;
+	struct memx_dev *md;
+	int ret;
+
+	ret = memx_get_info_arg(&info, argp);
+	if (ret)
+		return ret;
+
+	mutex_lock(&memx_devs_lock);
+	md = memx_dev_find_locked(info.dev_id);
+	if (!md) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (cmd != MEMX_CTRL_GET_INFO &&
+	    (smp_load_acquire(&mf->role) != MEMX_FILE_OWNER || mf->md != md)) {
+		ret = -EBADFD;	/* only the owner fd starts or deletes */
+		goto out_unlock;
+	}
+	switch (cmd) {
+	case MEMX_CTRL_START_DEV:
+		ret = memx_ctrl_start(md);
+		memx_fill_info(md, &info);
+		break;
+	case MEMX_CTRL_DEL_DEV:
+		memx_fill_info(md, &info);
+		/* The owner fd holds a reference: md stays valid. */
+		ret = memx_dev_remove(md);
+		if (!ret)
+			info.state = MEMX_S_DEAD;
+		break;
+	default:
+		memx_fill_info(md, &info);
+		break;
+	}
+out_unlock:
+	mutex_unlock(&memx_devs_lock);
+	if (!ret && copy_to_user(argp, &info, sizeof(info)))
+		ret = -EFAULT;
+	return ret;
+}
+
+long memx_ctrl_ioctl(struct memx_file *mf, struct file *file, unsigned int cmd,
+		     void __user *argp)
+{
+	struct memx_features f;
+
+	switch (cmd) {
+	case MEMX_CTRL_GET_FEATURES:
+		memset(&f, 0, sizeof(f));
+		f.abi_version = MEMX_ABI_VERSION;
+		f.max_queues = MEMX_MAX_QUEUES;
+		f.max_depth = MEMX_MAX_DEPTH;
+		f.max_io_bytes = MEMX_MAX_IO_BYTES;
+		f.features = MEMX_F_ALL;
+		return copy_to_user(argp, &f, sizeof(f)) ? -EFAULT : 0;
+	case MEMX_CTRL_ADD_DEV:
+		return memx_ctrl_add(mf, file, argp);
+	case MEMX_CTRL_START_DEV:
+	case MEMX_CTRL_DEL_DEV:
+	case MEMX_CTRL_GET_INFO:
+		return memx_ctrl_info_cmd(mf, cmd, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+int memx_ctrl_init(void)
+{
+	return 0;
+}
+
+void memx_ctrl_exit(void)
+{
+	/* Every volume has an open owner fd or a queued remove_work until removed. */
+	WARN_ON(!idr_is_empty(&memx_devs));
+	idr_destroy(&memx_devs);
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memx.ko: module entry and the control misc device /dev/memx-control.
+ *
+ * Theory of operation
+ * -------------------
+ * Every engine <-> kernel interaction goes through /dev/memx-control (0600).
+ * Each open file gets a struct memx_file whose role is set at most once:
+ *   NONE  -> OWNER  by MEMX_CTRL_ADD_DEV (ctrl.c): the fd owns the new volume;
+ *   NONE  -> QUEUE  by MEMX_IO_BIND_QUEUE (queue.c): the fd serves one queue.
+ * Closing an OWNER fd kills its volume (fails all I/O, removes the disk once
+ * nobody has it open); closing a QUEUE fd kills that queue. This file only
+ * dispatches: ioctls to ctrl.c / queue.c, mmap and poll to queue.c.
+ *
+ * The misc device's fops.owner pins the module while any fd is open, and the
+ * gendisk's fops.owner while /dev/memxN is open, so by module exit no volume
+ * can be left: every volume has an owner fd until it is removed, and removal
+ * of a dead volume runs on memx_wq, flushed by destroy_workqueue().
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/poll.h>
+#include <linux/uaccess.h>
+
+#include "memx.h"
+#include "compat.h"
+
+DEFINE_MUTEX(memx_devs_lock);
+struct workqueue_struct *memx_wq;
+
+/* Upper bound on one volume's queue areas (nr_queues * depth * max_io + rings). */
+unsigned int memx_max_dev_mem_mb = 1024;
+
+static int memx_param_set_mem(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 65536);
+}
+
+static const struct kernel_param_ops memx_mem_param_ops = {
+	.set = memx_param_set_mem,
+	.get = param_get_uint,
+};
+module_param_cb(max_dev_mem_mb, &memx_mem_param_ops, &memx_max_dev_mem_mb, 0644);
+MODULE_PARM_DESC(max_dev_mem_mb,
+		 "Max MiB of kernel queue buffers per volume (1..65536, default 1024)");
+
+static int memx_ctl_open(struct inode *inode, struct file *file)
+{
+	struct memx_file *mf;
+
+	mf = kzalloc(sizeof(*mf), GFP_KERNEL);
+	if (!mf)
+		return -ENOMEM;
+	file->private_data = mf;
+	return nonseekable_open(inode, file);
+}
+
+static int memx_ctl_release(struct inode *inode, struct file *file)
+{
+	struct memx_file *mf = file->private_data;
+
+	switch (smp_load_acquire(&mf->role)) {
+	case MEMX_FILE_OWNER:
+		memx_ctrl_owner_release(mf->md);
+		memx_dev_put(mf->md);
+		break;
+	case MEMX_FILE_QUEUE:
+		memx_queue_release(mf);
+		memx_dev_put(mf->md);
+		break;
+	default:
+		break;
+	}
+	kfree(mf);
+	return 0;
+}
+
+/*
+ * Errors for a command sent on an fd in the wrong role:
+ *   ADD_DEV / BIND_QUEUE on an fd that already owns or serves: -EBUSY;
+ *   GET_LAYOUT / COMMIT on an fd that is not a bound queue fd: -EBADFD;
+ *   START_DEV / DEL_DEV on an fd that is not the volume's owner: -EBADFD
+ *   (-ENODEV if the volume does not exist);
+ *   mmap on an unbound fd: -EINVAL.
+ * Unknown ioctl numbers (including known numbers with a wrong size): -ENOTTY.
+ */
+static long memx_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct memx_file *mf = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case MEMX_CTRL_GET_FEATURES:
+	case MEMX_CTRL_ADD_DEV:
+	case MEMX_CTRL_START_DEV:
+	case MEMX_CTRL_DEL_DEV:
+	case MEMX_CTRL_GET_INFO:
+		return memx_ctrl_ioctl(mf, file, cmd, argp);
+	case MEMX_IO_BIND_QUEUE:
+		return memx_queue_bind(mf, argp);
+	case MEMX_IO_GET_LAYOUT:
+	case MEMX_IO_COMMIT:
+		return memx_queue_ioctl(mf, cmd, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int memx_ctl_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return memx_queue_mmap(file->private_data, vma);
+}
+
+static __poll_t memx_ctl_poll(struct file *file, struct poll_table_struct *pt)
+{
+	return memx_queue_poll(file->private_data, file, pt);
+}
+
+static const struct file_operations memx_ctl_fops = {
+	.owner = THIS_MODULE,
+	.open = memx_ctl_open,
+	.release = memx_ctl_release,
+	.unlocked_ioctl = memx_ctl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = memx_ctl_mmap,
+	.poll = memx_ctl_poll,
+	.llseek = MEMX_NO_LLSEEK,
+};
+
+static struct miscdevice memx_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = MEMX_CONTROL_NAME,
+	.fops = &memx_ctl_fops,
+	.mode = 0600,
+};
+
+static void memx_check_abi(void)
+{
+	BUILD_BUG_ON(sizeof(struct memx_features) != 24);
+	BUILD_BUG_ON(sizeof(struct memx_dev_params) != 72);
+	BUILD_BUG_ON(sizeof(struct memx_dev_info) != 48);
+	BUILD_BUG_ON(sizeof(struct memx_queue_bind) != 16);
+	BUILD_BUG_ON(sizeof(struct memx_queue_layout) != 48);
+	BUILD_BUG_ON(offsetof(struct memx_sq_ring, head) != 64);
+	BUILD_BUG_ON(offsetof(struct memx_sq_ring, tags) != 128);
+	BUILD_BUG_ON(sizeof(struct memx_io_desc) != 16);
+	BUILD_BUG_ON(sizeof(struct memx_io_result) != 8);
+	BUILD_BUG_ON(sizeof(struct memx_io_commit) != 16);
+}
+
+static int __init memx_init(void)
+{
+	int ret;
+
+	memx_check_abi();
+	memx_wq = alloc_workqueue("memx", WQ_MEM_RECLAIM, 0);
+	if (!memx_wq)
+		return -ENOMEM;
+	ret = memx_ctrl_init();
+	if (ret)
+		goto out_destroy_wq;
+	ret = misc_register(&memx_misc);
+	if (ret) {
+		pr_err("cannot register /dev/%s: %d\n", MEMX_CONTROL_NAME, ret);
+		goto out_ctrl_exit;
+	}
+	pr_info("loaded, ABI %d\n", MEMX_ABI_VERSION);
+	return 0;
+
+out_ctrl_exit:
+	memx_ctrl_exit();
+out_destroy_wq:
+	destroy_workqueue(memx_wq);
+	return ret;
+}
+
+static void __exit memx_exit(void)
+{
+	misc_deregister(&memx_misc);
+	/* Runs any pending removal of a dead volume. */
+	destroy_workqueue(memx_wq);
+	memx_ctrl_exit();	/* WARNs if a volume is left */
+	pr_info("unloaded\n");
+}
+
+module_init(memx_init);
+module_exit(memx_exit);
+MODULE_DESCRIPTION("memx: remote memory block device, kernel shim");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memx.ko private definitions: one struct memx_dev per volume, one
+ * struct memx_queue per hardware queue, one struct memx_io per tag, and the
+ * per-open-file state of /dev/memx-control (struct memx_file).
+ *
+ * Lifetime (see include/memx/uapi.h for the user-visible side):
+ *   md->ref is a kref. Holders: the registry (id in memx_devs, dropped by
+ *   memx_dev_remove()), the owner fd, every bound queue fd, the started disk
+ *   (dropped in memx_dev_remove() after put_disk) and a queued remove_work.
+ *   Everything (queue areas, io arrays, md) is freed at the last put.
+ */
+#ifndef MEMX_KMOD_H
+#define MEMX_KMOD_H
+
+#include <linux/types.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/blk-mq.h>
+#include <memx/uapi.h>
+
+#define MEMX_DEFAULT_TIMEOUT_MS	30000
+#define MEMX_MAX_DISCARD_BYTES	(1U << 30)	/* so desc.nr_bytes fits a u32 */
+
+struct file;
+struct gendisk;
+
+/* Per-tag state; changed only with atomic_cmpxchg so one side completes. */
+enum memx_io_state {
+	MEMX_IO_IDLE = 0,	/* not handed to the engine: kernel owns the tag */
+	MEMX_IO_OWNED = 1,	/* in the ring / being served: engine owns buffer[tag] */
+};
+
+struct memx_io {
+	atomic_t state;			/* enum memx_io_state */
+	bool warned;			/* timeout already reported for this request */
+	struct request *rq;		/* valid while state == MEMX_IO_OWNED */
+};
+
+struct memx_queue {
+	struct memx_dev *md;
+	unsigned int id;
+	bool bound;			/* under memx_devs_lock; never reset */
+	bool dead;			/* READ_ONCE/WRITE_ONCE: fail everything */
+	spinlock_t sq_lock;		/* serialises ring producers (queue_rq) */
+	u32 sq_tail;			/* kernel's copy of ring->tail */
+	wait_queue_head_t wait;		/* poll() of the bound fd */
+	void *area;			/* vmalloc_user, layout.total_bytes */
+	struct memx_sq_ring *ring;
+	struct memx_io_desc *desc;
+	u8 *buf;
+	struct memx_io *ios;		/* [depth] */
+};
+
+struct memx_dev {
+	struct kref ref;
+	int id;
+	struct memx_dev_params params;	/* validated copy */
+	struct memx_queue_layout layout;	/* same for every queue */
+	struct file *owner;		/* identity only, never dereferenced */
+
+	/* Under memx_devs_lock. */
+	bool started;			/* disk added (until removed) */
+	bool removed;			/* id released, disk deleted */
+
+	/* Under lock (spinlock: taken from bdev open/release). */
+	spinlock_t lock;
+	unsigned int open_count;	/* openers of /dev/memxN */
+	bool removing;			/* refuse new opens: disk is being deleted */
+
+	bool dead;			/* READ_ONCE/WRITE_ONCE */
+
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *disk;
+	struct work_struct remove_work;
+
+	struct memx_queue queues[];	/* [nr_queues] */
+};
+
+/* Role of a /dev/memx-control open file; set once, from NONE. */
+enum memx_file_role {
+	MEMX_FILE_NONE = 0,
+	MEMX_FILE_OWNER,		/* did ADD_DEV: owns md */
+	MEMX_FILE_QUEUE,		/* did BIND_QUEUE: serves mq */
+};
+
+struct memx_file {
+	int role;			/* smp_store_release / smp_load_acquire */
+	struct memx_dev *md;		/* set before role */
+	struct memx_queue *mq;		/* MEMX_FILE_QUEUE only */
+};
+
+/* main.c */
+extern struct mutex memx_devs_lock;
+extern struct workqueue_struct *memx_wq;
+extern unsigned int memx_max_dev_mem_mb;
+
+/* ctrl.c */
+int memx_ctrl_init(void);
+void memx_ctrl_exit(void);
+struct memx_dev *memx_dev_find_locked(int id);	/* memx_devs_lock held; no ref */
+void memx_dev_put(struct memx_dev *md);
+void memx_dev_queue_remove(struct memx_dev *md);	/* consumes a ref */
+long memx_ctrl_ioctl(struct memx_file *mf, struct file *file, unsigned int cmd,
+		     void __user *argp);
+void memx_ctrl_owner_release(struct memx_dev *md);
+void memx_dev_kill(struct memx_dev *md);
+
+/* blk.c */
+int memx_blk_add_disk(struct memx_dev *md);
+void memx_blk_del_disk(struct memx_dev *md);
+
+/* queue.c */
+int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id);
+void memx_queue_free(struct memx_queue *mq);
+void memx_queue_abort(struct memx_queue *mq);
+long memx_queue_ioctl(struct memx_file *mf, unsigned int cmd, void __user *argp);
+int memx_queue_bind(struct memx_file *mf, void __user *argp);
+void memx_queue_release(struct memx_file *mf);
+int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma);
+__poll_t memx_queue_poll(struct memx_file *mf, struct file *file,
+			 struct poll_table_struct *pt);
+blk_status_t memx_queue_submit(struct memx_queue *mq, struct request *rq);
+enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq,
+					    struct request *rq);
+
+static inline bool memx_queue_is_dead(struct memx_queue *mq)
+{
+	return READ_ONCE(mq->dead) || READ_ONCE(mq->md->dead);
+}
+
+#endif /* MEMX_KMOD_H */

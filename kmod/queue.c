@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memx.ko engine side of a hardware queue: bind, mmap, poll, commit, abort.
+ *
+ * Theory of operation
+ * -------------------
+ * Each queue owns one vmalloc_user() area laid out as struct memx_queue_layout
+ * says: the submission ring, desc[depth], then depth buffers of max_io_bytes.
+ * A control fd bound with MEMX_IO_BIND_QUEUE maps it (remap_vmalloc_range,
+ * MAP_SHARED, offset 0, exactly total_bytes).
+ *
+ * Per tag t (struct memx_io) the state is IDLE (kernel owns the tag) or OWNED
+ * (the engine owns buffer t). Every transition out of OWNED is an
+ * atomic_cmpxchg, so exactly one of commit, abort (engine death) and timeout
+ * (dead queue only) ends the request.
+ *
+ *   submit (queue_rq): copy WRITE data to buffer t, fill desc[t], rq -> io,
+ *       IDLE -> OWNED, append t to the ring under sq_lock with a release
+ *       store of tail, wake the poller. Nothing is allocated.
+ *   commit (ioctl):    OWNED -> IDLE, copy READ data out of buffer t, end rq.
+ *   abort (death):     mark dead, then OWNED -> IDLE and fail every tag.
+ * Submit re-checks "dead" after its cmpxchg and abort scans after setting
+ * "dead" (both with full barriers), so a request racing with death is failed
+ * by one of them and never stranded.
+ *
+ * The kernel never trusts the shared area: it keeps its own tail, reads the
+ * engine's head only for poll readiness, and never reads desc back.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+#include <linux/blk-mq.h>
+
+#include "memx.h"
+#include "compat.h"
+
+#define MEMX_COMMIT_CHUNK	16
+
+int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id)
+{
+	const struct memx_queue_layout *l = &md->layout;
+
+	mq->md = md;
+	mq->id = id;
+	spin_lock_init(&mq->sq_lock);
+	init_waitqueue_head(&mq->wait);
+	mq->ios = kcalloc(l->queue_depth, sizeof(*mq->ios), GFP_KERNEL);
+	if (!mq->ios)
+		return -ENOMEM;
+	mq->area = vmalloc_user(l->total_bytes);	/* zeroed */
+	if (!mq->area)
+		return -ENOMEM;
+	mq->ring = mq->area + l->ring_offset;
+	mq->desc = mq->area + l->desc_offset;
+	mq->buf = mq->area + l->buf_offset;
+	return 0;
+}
+
+/* Accepts a half-built queue. */
+void memx_queue_free(struct memx_queue *mq)
+{
+	vfree(mq->area);
+	mq->area = NULL;
+	kfree(mq->ios);
+	mq->ios = NULL;
+}
+
+static u8 *memx_buf(struct memx_queue *mq, unsigned int tag)
+{
+	return mq->buf + (size_t)tag * mq->md->layout.buf_stride;
+}
+
+/* Called from queue_rq after blk_mq_start_request. */
+blk_status_t memx_queue_submit(struct memx_queue *mq, struct request *rq)
+{
+	const struct memx_queue_layout *l = &mq->md->layout;
+	unsigned int tag = rq->tag;
+	unsigned int bytes = blk_rq_bytes(rq);
+	struct memx_io_desc *desc;
+	struct memx_io *io;
+	u8 op;
+
+	if (WARN_ON_ONCE(tag >= l->queue_depth))
+		return BLK_STS_IOERR;
+	io = &mq->ios[tag];
+
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+		op = MEMX_OP_READ;
+		break;
+	case REQ_OP_WRITE:
+		op = MEMX_OP_WRITE;
+		break;
+	case REQ_OP_DISCARD:
+		op = MEMX_OP_DISCARD;
+		break;
+	case REQ_OP_WRITE_ZEROES:
+		op = MEMX_OP_WRITE_ZEROES;
+		break;
+	default:
+		return BLK_STS_NOTSUPP;
+	}
+	if (op == MEMX_OP_READ || op == MEMX_OP_WRITE) {
+		if (unlikely(!bytes || bytes > l->buf_stride))
+			return BLK_STS_IOERR;
+	} else if (unlikely(!bytes || bytes > MEMX_MAX_DISCARD_BYTES)) {
+		return BLK_STS_IOERR;
+	}
+
+	if (op == MEMX_OP_WRITE) {
+		struct req_iterator iter;
+		struct bio_vec bv;
+		u8 *dst = memx_buf(mq, tag);
+
+		rq_for_each_segment(bv, rq, iter) {
+			memcpy_from_bvec(dst, &bv);
+			dst += bv.bv_len;
+		}
+	}
+
+	desc = &mq->desc[tag];
+	WRITE_ONCE(desc->op, op);
+	WRITE_ONCE(desc->reserved0, 0);
+	WRITE_ONCE(desc->flags, 0);
+	WRITE_ONCE(desc->nr_bytes, bytes);
+	WRITE_ONCE(desc->offset, (u64)blk_rq_pos(rq) << SECTOR_SHIFT);
+
+	io->rq = rq;
+	io->warned = false;
+	if (WARN_ON_ONCE(atomic_cmpxchg(&io->state, MEMX_IO_IDLE, MEMX_IO_OWNED) !=
+			 MEMX_IO_IDLE))
+		return BLK_STS_IOERR;
+
+	pr_devel("memx%d q%u: tag %u op %u off %llu len %u\n", mq->md->id, mq->id,
+		 tag, op, (u64)blk_rq_pos(rq) << SECTOR_SHIFT, bytes);
+
+	spin_lock(&mq->sq_lock);
+	WRITE_ONCE(mq->ring->tags[mq->sq_tail & (l->ring_entries - 1)], tag);
+	/* desc, buffer and the slot are visible before the new tail. */
+	smp_store_release(&mq->ring->tail, mq->sq_tail + 1);
+	WRITE_ONCE(mq->sq_tail, mq->sq_tail + 1);
+	spin_unlock(&mq->sq_lock);
+
+	if (wq_has_sleeper(&mq->wait))	/* full barrier */
+		wake_up_interruptible_poll(&mq->wait, EPOLLIN | EPOLLRDNORM);
+
+	/*
+	 * If the queue died while we were taking the tag, abort may have scanned
+	 * before our cmpxchg: fail it here unless someone else already did.
+	 */
+	if (unlikely(memx_queue_is_dead(mq)) &&
+	    atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) == MEMX_IO_OWNED) {
+		rq->rq_flags |= RQF_QUIET;
+		return BLK_STS_IOERR;
+	}
+	return BLK_STS_OK;
+}
+
+enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq, struct request *rq)
+{
+	struct memx_io *io = &mq->ios[rq->tag];
+
+	if (memx_queue_is_dead(mq)) {
+		if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) == MEMX_IO_OWNED) {
+			rq->rq_flags |= RQF_QUIET;
+			blk_mq_end_request(rq, BLK_STS_IOERR);
+		}
+		return BLK_EH_DONE;
+	}
+	if (!io->warned) {
+		io->warned = true;
+		pr_warn_ratelimited("memx%d q%u: tag %u not committed after %u ms, waiting for the engine\n",
+				    mq->md->id, mq->id, rq->tag, mq->md->params.io_timeout_ms);
+	}
+	return BLK_EH_RESET_TIMER;
+}
+
+/* Mark the queue dead and fail every request the engine holds. Idempotent. */
+void memx_queue_abort(struct memx_queue *mq)
+{
+	unsigned int tag, n = 0;
+
+	WRITE_ONCE(mq->dead, true);
+	smp_mb();	/* pairs with the dead re-check in memx_queue_submit() */
+	for (tag = 0; tag < mq->md->layout.queue_depth; tag++) {
+		struct memx_io *io = &mq->ios[tag];
+
+		if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) == MEMX_IO_OWNED) {
+			io->rq->rq_flags |= RQF_QUIET;	/* counted below, not per request */
+			blk_mq_end_request(io->rq, BLK_STS_IOERR);
+			n++;
+		}
+	}
+	if (n)
+		pr_err_ratelimited("memx%d q%u: engine gone, failed %u requests\n",
+				   mq->md->id, mq->id, n);
+	wake_up_all(&mq->wait);
+}
+
+static blk_status_t memx_errno_to_status(int result)
+{
+	switch (result) {
+	case 0:
+		return BLK_STS_OK;
+	case -ENOSPC:
+		return BLK_STS_NOSPC;
+	case -EOPNOTSUPP:
+		return BLK_STS_NOTSUPP;
+	default:
+		return BLK_STS_IOERR;
+	}
+}
+
+/* Returns 0 or -EINVAL (bad tag, tag not owned by the engine, bad result). */
+static int memx_complete_one(struct memx_queue *mq, const struct memx_io_result *res)
+{
+	struct memx_io *io;
+	struct request *rq;
+	blk_status_t sts;
+
+	if (res->tag >= mq->md->layout.queue_depth)
+		return -EINVAL;
+	if (res->result > 0 || res->result < -MAX_ERRNO)
+		return -EINVAL;
+	io = &mq->ios[res->tag];
+	if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) != MEMX_IO_OWNED)
+		return -EINVAL;
+	rq = io->rq;
+	sts = memx_errno_to_status(res->result);
+	if (sts == BLK_STS_OK && req_op(rq) == REQ_OP_READ) {
+		struct req_iterator iter;
+		struct bio_vec bv;
+		const u8 *src = memx_buf(mq, res->tag);
+
+		rq_for_each_segment(bv, rq, iter) {
+			memcpy_to_bvec(&bv, src);
+			src += bv.bv_len;
+		}
+	}
+	pr_devel("memx%d q%u: tag %u done %d\n", mq->md->id, mq->id, res->tag,
+		 res->result);
+	blk_mq_end_request(rq, sts);
+	return 0;
+}
+
+/*
+ * MEMX_IO_COMMIT. Returns the number of results taken (stops at the first bad
+ * one), or -errno if none was: -EINVAL (nr, reserved0, bad result),
+ * -EFAULT, -ENODEV (volume or queue dead: its requests were already failed).
+ */
+static long memx_queue_commit(struct memx_queue *mq, void __user *argp)
+{
+	struct memx_io_result res[MEMX_COMMIT_CHUNK];
+	struct memx_io_result __user *ures;
+	struct memx_io_commit c;
+	unsigned int done = 0, n, i;
+	int ret = 0;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	if (c.reserved0 || !c.nr || c.nr > mq->md->layout.queue_depth)
+		return -EINVAL;
+	if (memx_queue_is_dead(mq))
+		return -ENODEV;
+	ures = u64_to_user_ptr(c.results);
+
+	while (done < c.nr) {
+		n = min_t(unsigned int, c.nr - done, MEMX_COMMIT_CHUNK);
+		if (copy_from_user(res, ures + done, n * sizeof(res[0]))) {
+			ret = -EFAULT;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			ret = memx_complete_one(mq, &res[i]);
+			if (ret)
+				break;
+			done++;
+		}
+		if (ret)
+			break;
+	}
+	if (ret && !done)
+		pr_devel("memx%d q%u: commit rejected: %d\n", mq->md->id, mq->id, ret);
+	return done ? done : ret;
+}
+
+long memx_queue_ioctl(struct memx_file *mf, unsigned int cmd, void __user *argp)
+{
+	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
+		return -EBADFD;	/* not a bound queue fd */
+	switch (cmd) {
+	case MEMX_IO_GET_LAYOUT:
+		return copy_to_user(argp, &mf->md->layout, sizeof(mf->md->layout)) ?
+			-EFAULT : 0;
+	case MEMX_IO_COMMIT:
+		return memx_queue_commit(mf->mq, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/*
+ * MEMX_IO_BIND_QUEUE. Returns 0, -EFAULT, -EINVAL (reserved, dev_id or
+ * queue_id out of range), -ENODEV (no such volume, or dead), -EBUSY (this fd
+ * already owns or serves, or the queue is already bound).
+ */
+int memx_queue_bind(struct memx_file *mf, void __user *argp)
+{
+	struct memx_queue_bind b;
+	struct memx_dev *md;
+	struct memx_queue *mq;
+	int ret = 0;
+
+	if (copy_from_user(&b, argp, sizeof(b)))
+		return -EFAULT;
+	if (b.reserved || b.dev_id < 0 || b.dev_id >= MEMX_MAX_DEVS)
+		return -EINVAL;
+
+	mutex_lock(&memx_devs_lock);
+	if (mf->role != MEMX_FILE_NONE) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	md = memx_dev_find_locked(b.dev_id);
+	if (!md || READ_ONCE(md->dead)) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (b.queue_id >= md->params.nr_queues) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	mq = &md->queues[b.queue_id];
+	if (mq->bound) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	mq->bound = true;
+	kref_get(&md->ref);	/* the queue fd's reference */
+	mf->md = md;
+	mf->mq = mq;
+	smp_store_release(&mf->role, MEMX_FILE_QUEUE);
+out_unlock:
+	mutex_unlock(&memx_devs_lock);
+	return ret;
+}
+
+/* The bound fd is being closed (engine exit or death): the queue is dead. */
+void memx_queue_release(struct memx_file *mf)
+{
+	struct memx_queue *mq = mf->mq;
+
+	if (!READ_ONCE(mq->md->dead))
+		pr_warn_ratelimited("memx%d q%u: queue fd closed, failing its I/O\n",
+				    mq->md->id, mq->id);
+	memx_queue_abort(mq);
+}
+
+/* Offset 0, exactly total_bytes, MAP_SHARED, on a bound fd; else -EINVAL. */
+int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma)
+{
+	struct memx_queue *mq;
+
+	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
+		return -EINVAL;
+	mq = mf->mq;
+	if (vma->vm_pgoff != 0 ||
+	    vma->vm_end - vma->vm_start != mq->md->layout.total_bytes ||
+	    !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	memx_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	return remap_vmalloc_range(vma, mq->area, 0);
+}
+
+__poll_t memx_queue_poll(struct memx_file *mf, struct file *file,
+			 struct poll_table_struct *pt)
+{
+	struct memx_queue *mq;
+
+	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
+		return EPOLLERR;
+	mq = mf->mq;
+	poll_wait(file, &mq->wait, pt);
+	smp_mb();	/* waiter queued before reading tail; pairs with wq_has_sleeper */
+	if (memx_queue_is_dead(mq))
+		return EPOLLERR | EPOLLHUP;
+	if (READ_ONCE(mq->sq_tail) != READ_ONCE(mq->ring->head))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}

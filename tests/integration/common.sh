@@ -1,0 +1,60 @@
+# tests/integration/common.sh: sourced by every integration test.
+# Exit codes: 0 pass, 1 fail, 77 skip. Each test registers cleanup steps with
+# on_exit; they run in reverse order however the test ends.
+set -u
+
+MEMX_ROOT=${MEMX_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MEMX_BUILD=${MEMX_BUILD:-$MEMX_ROOT/build}
+MEMX_KO=${MEMX_KO:-$MEMX_BUILD/kmod/memx.ko}
+MEMX_TEST_BIN=$MEMX_BUILD/tests/integration
+MEMXD=$MEMX_BUILD/daemon/memxd
+MEMXCTL=$MEMX_BUILD/daemon/memxctl
+# Addresses on the guest's Soft-RoCE netdev (ci/guest-init.sh).
+IP1=10.77.0.1 IP2=10.77.0.2 IP3=10.77.0.3 IP4=10.77.0.4 IP5=10.77.0.5
+TEST_TMP=$(mktemp -d /tmp/memx-test.XXXXXX)
+
+_cleanups=()
+on_exit() { _cleanups+=("$*"); }
+_run_cleanups() {
+	local i
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanups[i]}" >/dev/null 2>&1 || true
+	done
+	rm -rf "$TEST_TMP"
+}
+trap _run_cleanups EXIT
+
+log() { echo "[$(basename "$0" .sh)] $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+
+need_rxe() { ibv_devices 2>/dev/null | grep -q rxe || skip "no RDMA device (run with Soft-RoCE)"; }
+need_cmd() { command -v "$1" >/dev/null || skip "$1 not installed"; }
+
+kmod_loaded() { grep -q '^memx ' /proc/modules; }
+load_kmod() {
+	[ -r "$MEMX_KO" ] || fail "module not built: $MEMX_KO"
+	kmod_loaded || insmod "$MEMX_KO" || fail "insmod $MEMX_KO"
+	on_exit unload_kmod
+}
+unload_kmod() { ! kmod_loaded || rmmod memx; }
+
+# wait_for CMD...: retries CMD for up to ${WAIT_S:-20} seconds.
+wait_for() {
+	local end=$((SECONDS + ${WAIT_S:-20}))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.2
+	done
+}
+
+# start_bg NAME CMD...: starts CMD in the background with its output in
+# $TEST_TMP/NAME.log, records its pid in $TEST_TMP/NAME.pid, kills it on exit.
+start_bg() {
+	local name=$1; shift
+	"$@" > "$TEST_TMP/$name.log" 2>&1 &
+	echo $! > "$TEST_TMP/$name.pid"
+	on_exit "kill -9 $! 2>/dev/null; wait $! 2>/dev/null"
+}
+bg_pid() { cat "$TEST_TMP/$1.pid"; }
+bg_log() { cat "$TEST_TMP/$1.log"; }

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Slab map: geometry, splitting of I/O into per-slab extents, whole-slab discard ranges. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "slabmap.h"
+
+#define MiB (1ULL << 20)
+
+Test(slabmap, geometry_and_bad_sizes)
+{
+	struct memx_slabmap map;
+
+	cr_assert_eq(memx_slabmap_init(&map, 10 * MiB, 4 * MiB), 0);
+	cr_expect_eq(map.nr_slabs, 3, "a short last slab counts");
+	cr_expect_eq(map.slab_shift, 22);
+	for (uint64_t i = 0; i < map.nr_slabs; i++)
+		cr_expect_eq(memx_slab_state(&map.slabs[i]), MEMX_SLAB_UNMAPPED);
+	memx_slabmap_fini(&map);
+	cr_expect_eq(memx_slabmap_init(&map, 0, 4 * MiB), -EINVAL);
+	cr_expect_eq(memx_slabmap_init(&map, 10 * MiB + 512, 4 * MiB), -EINVAL);
+	cr_expect_eq(memx_slabmap_init(&map, 10 * MiB, 3 * MiB), -EINVAL);
+	cr_expect_eq(memx_slabmap_init(&map, 10 * MiB, MiB / 2), -EINVAL);
+}
+
+Test(slabmap, extents_split_at_slab_boundaries)
+{
+	struct memx_slabmap map;
+	struct memx_extent ext[4];
+
+	cr_assert_eq(memx_slabmap_init(&map, 16 * MiB, MiB), 0);
+	cr_assert_eq(memx_slabmap_extents(&map, 4096, 8192, ext, 4), 1);
+	cr_expect_eq(ext[0].slab, 0);
+	cr_expect_eq(ext[0].slab_offset, 4096);
+	cr_expect_eq(ext[0].len, 8192);
+
+	cr_assert_eq(memx_slabmap_extents(&map, 3 * MiB - 4096, 3 * 4096, ext, 4), 2);
+	cr_expect_eq(ext[0].slab, 2);
+	cr_expect_eq(ext[0].slab_offset, MiB - 4096);
+	cr_expect_eq(ext[0].len, 4096);
+	cr_expect_eq(ext[0].buf_offset, 0);
+	cr_expect_eq(ext[1].slab, 3);
+	cr_expect_eq(ext[1].slab_offset, 0);
+	cr_expect_eq(ext[1].len, 8192);
+	cr_expect_eq(ext[1].buf_offset, 4096);
+
+	cr_expect_eq(memx_slabmap_extents(&map, MiB - 4096, (uint32_t)(2 * MiB + 8192), ext, 2),
+		     -E2BIG);
+	cr_expect_eq(memx_slabmap_extents(&map, 16 * MiB - 4096, 8192, ext, 4), -EINVAL);
+	cr_expect_eq(memx_slabmap_extents(&map, 0, 0, ext, 4), -EINVAL);
+	cr_expect_eq(memx_slabmap_extents(&map, UINT64_MAX - 4095, 8192, ext, 4), -EINVAL);
+	memx_slabmap_fini(&map);
+}
+
+Test(slabmap, whole_slabs_of_a_discard)
+{
+	struct memx_slabmap map;
+	uint64_t first, end;
+
+	cr_assert_eq(memx_slabmap_init(&map, 10 * MiB, 4 * MiB), 0);
+	cr_expect_not(memx_slabmap_whole_slabs(&map, 4096, 4 * MiB, &first, &end));
+	cr_assert(memx_slabmap_whole_slabs(&map, 4 * MiB, 4 * MiB, &first, &end));
+	cr_expect_eq(first, 1);
+	cr_expect_eq(end, 2);
+	cr_assert(memx_slabmap_whole_slabs(&map, 4096, 10 * MiB - 4096, &first, &end));
+	cr_expect_eq(first, 1);
+	cr_expect_eq(end, 3, "the short last slab is whole when the range reaches the end");
+	cr_expect_not(memx_slabmap_whole_slabs(&map, 8 * MiB, 4 * MiB, &first, &end));
+	memx_slabmap_fini(&map);
+}
+
+Test(slabmap, read_replica_skips_lost_ones)
+{
+	struct memx_slab slab = { .nr_replicas = 2 };
+
+	slab.replica[0] = (struct memx_replica){ .donor = 4, .live = 0 };
+	slab.replica[1] = (struct memx_replica){ .donor = 7, .live = 1 };
+	cr_assert_not_null(memx_slab_read_replica(&slab));
+	cr_expect_eq(memx_slab_read_replica(&slab)->donor, 7);
+	slab.replica[1].live = 0;
+	cr_expect_null(memx_slab_read_replica(&slab));
+}
