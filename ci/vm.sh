@@ -75,6 +75,10 @@ trap cleanup EXIT
 {
 	printf 'cd %q\n' "$PWD"
 	printf 'export MEMX_ROOT=%q MEMX_GUEST=1\n' "$root"
+	# Test knobs (MEMX_*) travel into the guest.
+	for v in $(compgen -e | grep '^MEMX_' | grep -v '^MEMX_VM_'); do
+		printf 'export %s=%q\n' "$v" "${!v}"
+	done
 	[ "$rxe" = 1 ] && printf 'export MEMX_WANT_RXE=1\n'
 	printf '%q ' "$@"
 	printf '\n'

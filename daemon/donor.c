@@ -234,6 +234,8 @@ static struct donor_volume *volume_get(struct donor *dn, const uint8_t id[16])
 	r = mxv_ctx_open(dn->host, &free_vol->ctx);
 	if (!r)
 		r = mxv_cq_create(free_vol->ctx, DONOR_RECVS * 4 + 64, &free_vol->cq);
+	if (!r)
+		r = mxv_cq_arm(free_vol->cq);	/* the first control message must wake us */
 	if (r) {
 		mxv_cq_destroy(free_vol->cq);
 		mxv_ctx_close(free_vol->ctx);

@@ -25,7 +25,17 @@ _run_cleanups() {
 trap _run_cleanups EXIT
 
 log() { echo "[$(basename "$0" .sh)] $*"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# fail MESSAGE: shows the end of every background process's log, then exits 1.
+fail() {
+	local f
+	echo "FAIL: $*" >&2
+	for f in "$TEST_TMP"/*.log; do
+		[ -f "$f" ] || continue
+		echo "--- last lines of $(basename "$f") ---" >&2
+		tail -n 25 "$f" >&2
+	done
+	exit 1
+}
 skip() { echo "SKIP: $*" >&2; exit 77; }
 
 need_rxe() { ibv_devices 2>/dev/null | grep -q rxe || skip "no RDMA device (run with Soft-RoCE)"; }
@@ -58,3 +68,45 @@ start_bg() {
 }
 bg_pid() { cat "$TEST_TMP/$1.pid"; }
 bg_log() { cat "$TEST_TMP/$1.log"; }
+
+# ---- memxd helpers ----------------------------------------------------------
+
+# start_donor NAME IP MEMORY [extra args]: starts a donor and waits until it listens.
+start_donor() {
+	local name=$1 ip=$2 mem=$3; shift 3
+	start_bg "$name" "$MEMXD" donor --listen "$ip" --memory "$mem" "$@"
+	wait_for grep -q '^listening' "$TEST_TMP/$name.log" || { bg_log "$name"; fail "donor $name did not start"; }
+}
+
+# start_client NAME [memxd client args]: starts a client, waits for "ready /dev/memxN"
+# and sets MEMX_DEV to that device.
+start_client() {
+	local name=$1; shift
+	start_bg "$name" "$MEMXD" client --name "$name" "$@"
+	WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/$name.log" \
+		|| { bg_log "$name"; fail "client $name did not become ready"; }
+	MEMX_DEV=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/$name.log")
+	[ -b "$MEMX_DEV" ] || fail "client $name: $MEMX_DEV is not a block device"
+}
+
+# stop_bg NAME: SIGTERM, then wait up to 30 s for a clean exit; returns its status.
+stop_bg() {
+	local pid rc
+	pid=$(bg_pid "$1")
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+	kill -0 "$pid" 2>/dev/null && { echo "$1 did not stop on SIGTERM"; return 1; }
+	wait "$pid"; rc=$?
+	return $rc
+}
+
+# fio_verify DEV [fio args]: random writes then verified reads, crc32c.
+fio_verify() {
+	local dev=$1; shift
+	fio --name=verify --filename="$dev" --direct=1 --ioengine=io_uring \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 --group_reporting \
+		--output="$TEST_TMP/fio.out" "$@"
+	local rc=$?
+	grep -E 'IOPS|err=' "$TEST_TMP/fio.out" | head -n 6
+	return $rc
+}
