@@ -110,3 +110,18 @@ fio_verify() {
 	grep -E 'IOPS|err=' "$TEST_TMP/fio.out" | head -n 6
 	return $rc
 }
+
+# vmstat NAME: a counter from /proc/vmstat.
+vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
+
+# run_in_memcg NAME LIMIT CMD...: runs CMD in a fresh cgroup v2 group whose
+# memory.max is LIMIT; the group is removed afterwards.
+run_in_memcg() {
+	local name=$1 limit=$2 cg=/sys/fs/cgroup/$1 rc; shift 2
+	mkdir -p "$cg" || return 1
+	echo "$limit" > "$cg/memory.max" || return 1
+	( echo $BASHPID > "$cg/cgroup.procs" && exec "$@" )
+	rc=$?
+	rmdir "$cg" 2>/dev/null
+	return $rc
+}

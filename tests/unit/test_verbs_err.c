@@ -23,6 +23,9 @@
 
 #include "mxv_priv.h"
 
+/* The fakes below match the real prototypes and ignore most of their arguments. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
 /* ---- link-time fakes ------------------------------------------------------ */
 
 static struct {
@@ -94,6 +97,10 @@ static int make_pipe(int *wr)
 /* Referenced so that a build without the --wrap flags fails to link instead of crashing. */
 int __real_ibv_get_cq_event(struct ibv_comp_channel *channel, struct ibv_cq **cq,
 			    void **cq_context);
+__attribute__((used)) static int (*const wrap_guard)(struct ibv_comp_channel *,
+						    struct ibv_cq **, void **) =
+	__real_ibv_get_cq_event;
+
 int __wrap_ibv_get_cq_event(struct ibv_comp_channel *channel, struct ibv_cq **cq,
 			    void **cq_context);
 int __wrap_ibv_get_cq_event(struct ibv_comp_channel *channel, struct ibv_cq **cq,
@@ -338,7 +345,7 @@ Test(verbs, errno_pos)
 
 Test(verbs, errno_ptr)
 {
-	int x;
+	int x = 0;
 
 	errno = ENOMEM;
 	cr_expect_eq(mxv_errno_ptr(&x), 0, "success whatever errno holds");
@@ -862,7 +869,6 @@ Test(verbs, cq_events_acked_in_batches)
 	cr_expect_eq(cq.unacked, 8);
 	cr_expect_not(cq.armed);
 	cr_expect_eq(mxv_cq_drain_events(&cq), 0, "nothing left, no blocking");
-	cr_expect_neq((void *)__real_ibv_get_cq_event, NULL);
 }
 
 /* ---- posting -------------------------------------------------------------- */
@@ -1015,7 +1021,7 @@ Test(verbs, batch_partial_failure)
 			     "each WR still points at its own SGE");
 	}
 
-	/* A provider that fails without saying where posted nothing. */
+	/* A provider that refuses the first work request posted nothing. */
 	fill_batch(b, 3);
 	mock.post_fail_at = 0;
 	mock.post_fail_err = EINVAL;

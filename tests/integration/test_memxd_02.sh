@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A filesystem on remote memory: mkfs.ext4, files written, unmounted,
+# remounted, checksums compared. SIGTERM while mounted is refused and the
+# engine keeps serving; after umount it removes the volume.
+. "$(dirname "$0")/common.sh"
+need_rxe
+need_cmd mkfs.ext4
+load_kmod
+
+start_donor d1 "$IP2" 192M
+start_donor d2 "$IP3" 192M
+start_client fs --size 256M --slab 4M --bind "$IP1" --donor "$IP2" --donor "$IP3"
+mnt=$TEST_TMP/mnt
+mkdir -p "$mnt"
+mkfs.ext4 -q -F "$MEMX_DEV" || fail "mkfs.ext4"
+mount "$MEMX_DEV" "$mnt" || fail "mount"
+on_exit "umount $mnt"
+for i in 1 2 3 4; do
+	head -c $((i * 3 * 1024 * 1024 + 12345)) /dev/urandom > "$mnt/file$i" || fail "write file$i"
+done
+mkdir "$mnt/dir" && cp -r /usr/include/linux "$mnt/dir/" || fail "copy a tree"
+(cd "$mnt" && find . -type f -print0 | sort -z | xargs -0 sha256sum) > "$TEST_TMP/sums"
+umount "$mnt" || fail "umount"
+
+# Mount again and compare.
+mount "$MEMX_DEV" "$mnt" || fail "remount"
+(cd "$mnt" && sha256sum --quiet -c "$TEST_TMP/sums") || fail "checksums differ after remount"
+log "$(wc -l < "$TEST_TMP/sums") files verified after remount"
+
+# SIGTERM while mounted: refused, still serving.
+kill -TERM "$(bg_pid fs)"
+WAIT_S=10 wait_for grep -q 'in use' "$TEST_TMP/fs.log" || fail "no refusal message"
+sleep 1
+kill -0 "$(bg_pid fs)" || fail "client exited while the volume was mounted"
+echo more > "$mnt/after-sigterm" && sync || fail "volume stopped serving after the refused SIGTERM"
+(cd "$mnt" && sha256sum --quiet -c "$TEST_TMP/sums") || fail "checksums differ after the refusal"
+umount "$mnt" || fail "final umount"
+
+stop_bg fs || fail "client did not exit after umount"
+[ ! -b "$MEMX_DEV" ] || fail "$MEMX_DEV left behind"
+grep 'in use' "$TEST_TMP/fs.log"
