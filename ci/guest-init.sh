@@ -41,11 +41,11 @@ job=/mnt/memxjob
 # IPs and one rxe device on it; each process binds its own IP.
 setup_rxe() {
 	modprobe dummy numdummies=0 || return 1
-	ip link add memx0 type dummy || return 1
-	ip link set memx0 mtu 4200 up || return 1
-	for i in 1 2 3 4 5 6; do ip addr add 10.77.0.$i/24 dev memx0 || return 1; done
+	ip link add mxnet0 type dummy || return 1
+	ip link set mxnet0 mtu 4200 up || return 1
+	for i in 1 2 3 4 5 6; do ip addr add 10.77.0.$i/24 dev mxnet0 || return 1; done
 	modprobe -a rdma_rxe rdma_ucm ib_uverbs || return 1
-	rdma link add rxe0 type rxe netdev memx0 || return 1
+	rdma link add rxe0 type rxe netdev mxnet0 || return 1
 	ibv_devices | grep -q rxe0 || return 1
 }
 

@@ -331,6 +331,10 @@ static void accept_one(struct donor *dn, struct mxv_req *req)
 		reject(dn, req, peer, err.code, err.reason);
 		return;
 	}
+	if (hello.role != MEMX_ROLE_CLIENT && hello.role != MEMX_ROLE_DATA) {
+		reject(dn, req, peer, MEMX_REJ_ROLE, "a donor serves client engines only");
+		return;
+	}
 	for (ci = 0; ci < DONOR_MAX_CONNS; ci++)
 		if (!dn->conn[ci].used) {
 			dc = &dn->conn[ci];
@@ -351,7 +355,7 @@ static void accept_one(struct donor *dn, struct mxv_req *req)
 	attr.send_cq = vol->cq;
 	attr.recv_cq = vol->cq;
 	attr.max_send_wr = 4;
-	if (hello.role != MEMX_ROLE_DATA) {
+	if (hello.role == MEMX_ROLE_CLIENT) {
 		dc->msgbuf = calloc(DONOR_RECVS + 1, MEMX_MSG_SIZE);
 		r = dc->msgbuf ? mxv_mr_reg(vol->ctx, dc->msgbuf, (DONOR_RECVS + 1) * MEMX_MSG_SIZE,
 					    MXV_ACCESS_LOCAL_WRITE, &dc->msg_mr) : -ENOMEM;
@@ -381,8 +385,7 @@ static void accept_one(struct donor *dn, struct mxv_req *req)
 	}
 	mxv_conn_set_user(dc->conn, dc);
 	memx_info("volume %s: %s connection from %s", vol->idstr,
-		  hello.role == MEMX_ROLE_CLIENT ? "control" :
-		  hello.role == MEMX_ROLE_DATA ? "data" : "probe", peer);
+		  hello.role == MEMX_ROLE_CLIENT ? "control" : "data", peer);
 }
 
 /* Answers one control message received on dc. */

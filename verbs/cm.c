@@ -172,7 +172,8 @@ static int cm_expect(struct mxv_conn *conn, enum rdma_cm_event_type want, int64_
 					    rdma_event_str(want));
 		mxv_dbg("%s: %s, status %d", step, rdma_event_str(ev->event), ev->status);
 		if (ev->event == want) {
-			if (want == RDMA_CM_EVENT_ESTABLISHED)
+			/* The passive side's ESTABLISHED carries nothing: keep the hello. */
+			if (want == RDMA_CM_EVENT_ESTABLISHED && conn->active)
 				conn->pdata_len = copy_pdata(conn->pdata, &ev->param.conn);
 			rdma_ack_cm_event(ev);
 			return 0;
@@ -295,7 +296,7 @@ uint16_t mxv_listener_port(const struct mxv_listener *l)
 	return ntohs(rdma_get_src_port(l->id));
 }
 
-/* Makes a request of a CONNECT_REQUEST event: copies its private data, moves its id to a new channel. */
+/* A request from a CONNECT_REQUEST event: its private data copied, its id on a new channel. */
 static int req_take(struct rdma_cm_event *ev, struct mxv_req **out)
 {
 	struct rdma_cm_id *id = ev->id;
@@ -423,7 +424,8 @@ int mxv_req_accept(struct mxv_req *req, const struct mxv_qp_attr *attr, const vo
 	}
 	if (pdata_len > MXV_ACCEPT_PDATA_MAX || (pdata_len && !pdata)) {
 		mxv_req_destroy(req);
-		return mxv_res_fail(res, -EINVAL, "accept: private data is %zu bytes, the most is %d",
+		return mxv_res_fail(res, -EINVAL,
+				    "accept: private data is %zu bytes, the most is %d",
 				    pdata_len, MXV_ACCEPT_PDATA_MAX);
 	}
 
@@ -483,7 +485,8 @@ int mxv_connect(const struct mxv_connect_param *p, const struct mxv_qp_attr *att
 	if (!p || !qp_attr_usable(attr))
 		return mxv_res_fail(res, -EINVAL, "connect: bad arguments");
 	if (p->pdata_len > MXV_CONNECT_PDATA_MAX || (p->pdata_len && !p->pdata))
-		return mxv_res_fail(res, -EINVAL, "connect: private data is %zu bytes, the most is %d",
+		return mxv_res_fail(res, -EINVAL,
+				    "connect: private data is %zu bytes, the most is %d",
 				    p->pdata_len, MXV_CONNECT_PDATA_MAX);
 	if (mxv_parse_addr(p->dst_ip, p->port, &dst))
 		return mxv_res_fail(res, -EINVAL, "connect: '%s' is not a numeric address",
@@ -496,6 +499,7 @@ int mxv_connect(const struct mxv_connect_param *p, const struct mxv_qp_attr *att
 	conn = calloc(1, sizeof(*conn));
 	if (!conn)
 		return mxv_res_fail(res, -ENOMEM, "connect: out of memory");
+	conn->active = true;
 	r = cm_channel_create(&conn->ch);
 	if (r) {
 		mxv_res_fail(res, r, "connect to %s: cannot open an rdma_cm channel", peer);
@@ -599,22 +603,16 @@ int mxv_conn_check(struct mxv_conn *conn, int timeout_ms)
 
 int mxv_conn_disconnect(struct mxv_conn *conn)
 {
-	bool was_closed;
 	int r;
 
 	if (!conn || !conn->id || !conn->qp || conn->disconnected)
 		return 0;
 	if (conn->state != MXV_CONN_ESTABLISHED && conn->state != MXV_CONN_CLOSED)
 		return 0;	/* never established: destroying the id is the whole story */
-	was_closed = conn->state == MXV_CONN_CLOSED;
 	conn->disconnected = true;
 	r = mxv_errno_neg1(rdma_disconnect(conn->id));
-	if (!was_closed) {
-		conn->state = MXV_CONN_CLOSED;
-		conn->err = -ECONNRESET;
-	}
-	/* The peer may have finished the exchange already: nothing is left to undo. */
-	return was_closed ? 0 : r;
+	/* When the peer went first, its side of the exchange is already over. */
+	return conn->state == MXV_CONN_CLOSED ? 0 : r;
 }
 
 void mxv_conn_destroy(struct mxv_conn *conn)

@@ -356,8 +356,10 @@ int mxv_conn_fd(const struct mxv_conn *conn);
  * Processes the connection's CM events, waiting up to @timeout_ms (< 0: no
  * limit, 0: don't wait) for one. Returns 0 while the connection stands (no
  * event, or a harmless one), or the error that ended it: -ECONNRESET (the
- * peer disconnected, or we did and the exchange finished), -ENODEV (device
- * removed), -EINTR, or another -errno. Once ended, returns that error at once.
+ * peer disconnected, or we did and the peer answered: a graceful close is
+ * mxv_conn_disconnect() then mxv_conn_check() until -ECONNRESET), -ENODEV
+ * (device removed), -ENOTCONN (never established), -EINTR, or another -errno.
+ * Once ended, returns that error at once.
  */
 int mxv_conn_check(struct mxv_conn *conn, int timeout_ms);
 

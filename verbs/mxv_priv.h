@@ -72,6 +72,7 @@ struct mxv_conn {
 	struct ibv_qp *qp;		/* id->qp once created */
 	enum mxv_conn_state state;
 	int err;			/* why it closed (state CLOSED) */
+	bool active;			/* we connected (else accepted) */
 	bool disconnected;		/* rdma_disconnect() done */
 	void *user;
 	size_t pdata_len;

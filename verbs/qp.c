@@ -32,7 +32,8 @@ int mxv_qp_init_attr_fill(const struct mxv_qp_attr *a, const struct mxv_caps *ca
 		return -EINVAL;
 	send_sge = a->max_send_sge ? a->max_send_sge : 1;
 	recv_sge = a->max_recv_sge ? a->max_recv_sge : 1;
-	if (caps->max_qp_wr && (a->max_send_wr > caps->max_qp_wr || a->max_recv_wr > caps->max_qp_wr))
+	if (caps->max_qp_wr &&
+	    (a->max_send_wr > caps->max_qp_wr || a->max_recv_wr > caps->max_qp_wr))
 		return -EINVAL;
 	if (caps->max_sge && (send_sge > caps->max_sge || recv_sge > caps->max_sge))
 		return -EINVAL;

@@ -125,3 +125,11 @@ run_in_memcg() {
 	rmdir "$cg" 2>/dev/null
 	return $rc
 }
+
+# status_json: memxctl status --json for every memxd, as a JSON array.
+status_json() { "$MEMXCTL" status --json; }
+
+# jq_py EXPR: evaluates a Python expression over the status array (as `s`).
+status_get() {
+	status_json | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
+}

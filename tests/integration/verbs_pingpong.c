@@ -91,6 +91,7 @@ struct pp {
 	struct mxv_cq *cq;
 	struct pp_msg *msgs;		/* PP_SLOTS messages */
 	struct mxv_mr *msg_mr;
+	uint32_t qp_num;		/* the connection being served; others are stale */
 	uint64_t done;			/* wr_ids completed, not yet consumed */
 	enum ibv_wc_opcode expect[WR_COUNT];
 	uint32_t byte_len[WR_COUNT];
@@ -232,13 +233,17 @@ static int pp_wait(struct pp *pp, uint64_t want, const char *what)
 			return n;
 		}
 		for (i = 0; i < n; i++) {
+			/* The CQ is shared: a closed connection's flushed work may linger. */
+			if (wc[i].qp_num != pp->qp_num)
+				continue;
 			if (wc[i].wr_id >= WR_COUNT) {
 				fprintf(stderr, "%s: completion with unknown wr_id %" PRIu64 "\n",
 					pp->who, (uint64_t)wc[i].wr_id);
 				return -EPROTO;
 			}
 			if (wc[i].status != IBV_WC_SUCCESS) {
-				fprintf(stderr, "%s: %s (wr_id %" PRIu64 ") failed: %s (vendor err %u)\n",
+				fprintf(stderr,
+					"%s: %s (wr_id %" PRIu64 ") failed: %s (vendor err %u)\n",
 					pp->who, wr_name(wc[i].wr_id), (uint64_t)wc[i].wr_id,
 					ibv_wc_status_str(wc[i].status), wc[i].vendor_err);
 				return mxv_wc_errno(wc[i].status);
@@ -317,7 +322,11 @@ static int pp_recv(struct pp *pp, unsigned int slot, uint32_t type, struct pp_ms
 
 static int prepost_slot0(struct mxv_conn *conn, void *arg)
 {
-	return pp_post_recv(conn, arg, 0);
+	struct pp *pp = arg;
+
+	pp->qp_num = mxv_conn_qp_num(conn);
+	pp->done = 0;
+	return pp_post_recv(conn, pp, 0);
 }
 
 /* Reaps whatever a finished connection left in the shared CQ (flush errors). */
@@ -389,10 +398,11 @@ enum serve_result {
 	SERVE_NO_REQUEST,	/* no request came (timeout) or the listener broke */
 };
 
-static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct region *rg, unsigned int nr)
+static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct region *rg,
+				   unsigned int nr)
 {
 	struct memx_welcome_info wi;
-	struct memx_hello_info hi;
+	struct memx_hello_info hi, hi2;
 	struct memx_wire_error werr;
 	struct mxv_cm_result res;
 	struct mxv_qp_attr attr;
@@ -450,6 +460,15 @@ static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct
 		fprintf(stderr, "server: session %u: accept %s failed: %s (%s)\n", nr, peer,
 			strerror(-r), res.reason);
 		return SERVE_FAILED;
+	}
+	/* The connection keeps the hello it was accepted with. */
+	pdata = mxv_conn_peer_pdata(conn, &plen);
+	if (memx_hello_decode(pdata, plen, &hi2, &werr) ||
+	    memcmp(hi2.volume_id, hi.volume_id, sizeof(hi.volume_id))) {
+		fprintf(stderr, "server: session %u: the connection lost its hello (%zu bytes)\n",
+			nr, plen);
+		r = -EPROTO;
+		goto out_destroy_conn;
 	}
 
 	memset(&m, 0, sizeof(m));
@@ -694,7 +713,8 @@ static int run_client(const struct opts *o)
 
 		pp.expect[WR_WRITE0 + i] = IBV_WC_RDMA_WRITE;
 		r = mxv_batch_write(batch, src_mr, (size_t)i * chunk, chunk,
-				    region.addr + (uint64_t)i * chunk, region.rkey, WR_WRITE0 + i, 0);
+				    region.addr + (uint64_t)i * chunk, region.rkey, WR_WRITE0 + i,
+				    0);
 		if (r) {
 			fprintf(stderr, "client: batch WRITE %u: %s\n", i, strerror(-r));
 			goto out;
@@ -744,9 +764,19 @@ static int run_client(const struct opts *o)
 	r = pp_send(conn, &pp, 1, &m);
 	if (r)
 		goto out;
+
+	/* Graceful close: DREQ, then wait for the server's answer. */
+	n = mxv_conn_disconnect(conn);
+	if (!n)
+		n = mxv_conn_check(conn, 2000);
+	if (n != -ECONNRESET)
+		printf("client: disconnect not acknowledged by the server (%s)\n",
+		       n ? strerror(-n) : "no DISCONNECTED event within 2 s");
 	r = bad ? -EIO : 0;
 
 out:
+	if (r)
+		printf("client: FAIL (%s)\n", strerror(r < 0 ? -r : EIO));
 	mxv_conn_destroy(conn);
 	mxv_batch_destroy(batch);
 	mxv_mr_dereg(dst_mr);

@@ -443,7 +443,8 @@ Test(verbs, access_flags)
 	cr_expect_eq(mxv_access_to_ibv(MXV_ACCESS_REMOTE_READ), IBV_ACCESS_REMOTE_READ,
 		     "remote read does not drag in local write");
 	cr_expect_eq(mxv_access_to_ibv(MXV_ACCESS_REMOTE_WRITE),
-		     IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE, "verbs need local write too");
+		     IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE,
+		     "verbs need local write too");
 	cr_expect_eq(mxv_access_to_ibv(MXV_ACCESS_ALL),
 		     IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE);
 	cr_expect_eq(mxv_access_to_ibv(1U << 7), -EINVAL);
