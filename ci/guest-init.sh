@@ -37,20 +37,8 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 memxjob /mnt/memx
 fi
 job=/mnt/memxjob
 
-# Soft-RoCE the way the notes say works on 6.1: one dummy netdev with several
-# IPs and one rxe device on it; each process binds its own IP.
-setup_rxe() {
-	modprobe dummy numdummies=0 || return 1
-	ip link add mxnet0 type dummy || return 1
-	ip link set mxnet0 mtu 4200 up || return 1
-	for i in 1 2 3 4 5 6; do ip addr add 10.77.0.$i/24 dev mxnet0 || return 1; done
-	modprobe -a rdma_rxe rdma_ucm ib_uverbs || return 1
-	rdma link add rxe0 type rxe netdev mxnet0 || return 1
-	ibv_devices | grep -q rxe0 || return 1
-}
-
 rc=0
-if grep -q '^export MEMX_WANT_RXE=1' "$job/cmd" && ! setup_rxe; then
+if grep -q '^export MEMX_WANT_RXE=1' "$job/cmd" && ! "$(dirname "$0")/rxe-setup.sh"; then
 	echo "memx-guest: Soft-RoCE setup failed"
 	rc=125
 fi

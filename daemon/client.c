@@ -639,7 +639,7 @@ static const char *donor_state_name(int s)
 static int client_status(void *arg, bool json, char *out, size_t len)
 {
 	struct memxd_client *c = arg;
-	uint64_t t[11] = { 0 };
+	uint64_t t[13] = { 0 };
 	size_t n = 0;
 
 #define EMIT(...)                                                             \
@@ -663,6 +663,8 @@ static int client_status(void *arg, bool json, char *out, size_t len)
 		t[8] += atomic_load(&s->zero_reads);
 		t[9] += atomic_load(&s->commits);
 		t[10] += atomic_load(&s->wakeups);
+		t[11] += atomic_load(&s->posts);
+		t[12] += atomic_load(&s->arms);
 	}
 	if (json) {
 		EMIT("{\"role\":\"client\",\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
@@ -671,11 +673,12 @@ static int client_status(void *arg, bool json, char *out, size_t len)
 		     "\"queues\":%u,\"depth\":%u,\"io\":{\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
 		     ",\"read_bytes\":%" PRIu64 ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64
 		     ",\"discards\":%" PRIu64 ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64
-		     ",\"zero_reads\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64 "}}],"
+		     ",\"zero_reads\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64
+		     ",\"rdma_posts\":%" PRIu64 ",\"cq_arms\":%" PRIu64 "}}],"
 		     "\"donors\":[", c->opt.name, c->dev_id, c->map.volume_bytes, c->map.slab_bytes,
 		     c->map.nr_slabs, atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
 		     c->opt.replicas, c->nr_queues, c->opt.depth, t[0], t[1], t[2], t[3], t[4], t[5],
-		     t[6], t[7], t[8], t[9], t[10]);
+		     t[6], t[7], t[8], t[9], t[10], t[11], t[12]);
 		for (unsigned int i = 0; i < c->nr_donors; i++) {
 			struct memxd_donor *d = &c->donor[i];
 

@@ -74,7 +74,7 @@ struct memxd_io {
 struct memxd_queue_stats {
 	_Atomic uint64_t reads, writes, read_bytes, write_bytes;
 	_Atomic uint64_t flushes, discards, write_zeroes, errors, zero_reads;
-	_Atomic uint64_t commits, wakeups;
+	_Atomic uint64_t commits, wakeups, posts, arms;	/* system calls, to count them per request */
 };
 
 struct memxd_client;

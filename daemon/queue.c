@@ -332,6 +332,7 @@ static void queue_post_batches(struct memxd_queue *q)
 		if (!mxv_batch_count(b))
 			continue;
 		r = mxv_batch_post(c->donor[d].data[q->qid], b, NULL);
+		atomic_fetch_add_explicit(&q->stats.posts, 1, memory_order_relaxed);
 		if (!r)
 			continue;
 		/* What was not posted fails its tags now. */
@@ -456,6 +457,7 @@ static void *queue_thread(void *arg)
 			/* Arm, then look once more: a completion before the arm raises no event. */
 			if (mxv_cq_arm(q->cq) == 0)
 				q->cq_armed = true;
+			atomic_fetch_add_explicit(&q->stats.arms, 1, memory_order_relaxed);
 			if (!queue_reap(q))
 				break;
 			queue_commit(q);
