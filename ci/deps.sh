@@ -12,6 +12,8 @@ pkgs=(
 	# inside the guest (it runs the host's userspace)
 	rdma-core ibverbs-utils rdmacm-utils perftest fio iproute2 e2fsprogs util-linux procps
 	python3
+	# ci/bench: the peers it measures memx against, and its chart
+	nvme-cli nbd-server nbd-client gnuplot-nox bc
 )
 
 missing=()
