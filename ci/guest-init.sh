@@ -17,7 +17,7 @@ mkdir -p /dev/pts /dev/shm /run /tmp /sys/fs/cgroup /mnt/memxjob
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+# /tmp stays the overlay (writes land in RAM): a checkout under the host's /tmp must stay visible.
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 echo +memory > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null

@@ -35,7 +35,16 @@
 enum memxd_donor_state {
 	MEMXD_DONOR_LIVE = 1,	/* connected, takes slabs */
 	MEMXD_DONOR_DEAD = 2,	/* lost: its replicas are gone */
+	MEMXD_DONOR_FAILED = 3,	/* a queue saw its QP fail; the control thread will bury it */
+	MEMXD_DONOR_DRAINING = 4,	/* leaving: takes no new slabs, its slabs move away */
+	MEMXD_DONOR_LEFT = 5,	/* drained and disconnected */
 };
+
+/* Reads and writes may go to a donor in these states. */
+static inline bool memxd_donor_usable(int state)
+{
+	return state == MEMXD_DONOR_LIVE || state == MEMXD_DONOR_DRAINING;
+}
 
 /* A donor as the client sees it. Written by the control thread only. */
 struct memxd_donor {
@@ -60,21 +69,39 @@ enum memxd_io_state {
 	MEMXD_IO_RDMA,		/* work requests posted, `pending` completions to go */
 };
 
+/* The part of a request that falls in one slab, and how its replicas answered. */
+struct memxd_io_ext {
+	struct memx_extent ext;
+	uint8_t tried;		/* replicas tried (bit per replica slot) */
+	uint8_t ok;		/* replica writes that succeeded */
+	uint8_t pending;	/* work requests in flight for this extent */
+	bool counted;		/* holds a reads/writes_inflight count on its slab */
+};
+
 struct memxd_io {
 	uint8_t state;		/* enum memxd_io_state */
 	uint8_t op;		/* MEMX_OP_* from the descriptor */
+	uint8_t nr_ext;
 	uint32_t nr_bytes;
 	uint64_t offset;
 	uint32_t pending;	/* work requests not yet completed */
 	int32_t result;		/* 0 or the first -errno seen */
 	uint64_t wait_slab;	/* slab it waits for (WAIT_SLAB) */
 	uint32_t wait_gen;	/* that slab's fail_gen when it started waiting */
+	struct memxd_io_ext ext[MEMXD_MAX_EXTENTS];
 };
+
+/* wr_id of a data-path work request: tag, extent and replica slot. */
+static inline uint64_t memxd_wr_id(uint32_t tag, unsigned int ext, unsigned int rep)
+{
+	return tag | (uint64_t)ext << 16 | (uint64_t)rep << 20;
+}
 
 struct memxd_queue_stats {
 	_Atomic uint64_t reads, writes, read_bytes, write_bytes;
 	_Atomic uint64_t flushes, discards, write_zeroes, errors, zero_reads;
 	_Atomic uint64_t commits, wakeups, posts, arms;	/* system calls, to count them per request */
+	_Atomic uint64_t failovers;	/* reads retried on another replica */
 };
 
 struct memxd_client;
@@ -112,6 +139,7 @@ struct memxd_slab_req {
 };
 #define MEMXD_REQ_MAP	1
 #define MEMXD_REQ_FREE	2
+#define MEMXD_REQ_DONOR_FAILED	3	/* slab = donor index */
 
 struct memxd_client_opts {
 	char name[MEMXD_NAME_MAX];

@@ -65,30 +65,77 @@ static void io_fail(struct memxd_io *io, int err)
 		io->result = err;
 }
 
-/* Adds one RDMA work request for tag to the chain of the replica's donor. */
-static void io_add_wr(struct memxd_queue *q, uint32_t tag, const struct memx_replica *rep,
-		      const struct memx_extent *ext, bool write, bool zeros)
+/* Adds one RDMA work request for extent e of tag, to replica slot k, to that donor's chain. */
+static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
+		     const struct memx_replica *rep)
 {
 	struct memxd_io *io = &q->io[tag];
+	struct memxd_io_ext *x = &io->ext[e];
 	struct mxv_batch *b = q->batch[rep->donor];
-	size_t off = (size_t)tag * q->kq.layout.buf_stride + ext->buf_offset;
-	uint64_t raddr = rep->remote_addr + ext->slab_offset;
+	size_t off = (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
+	uint64_t raddr = rep->remote_addr + x->ext.slab_offset;
+	uint64_t wr_id = memxd_wr_id(tag, e, k);
 	int r;
 
-	if (zeros)
-		r = mxv_batch_write(b, q->zero_mr, 0, ext->len, raddr, rep->rkey, tag, 0);
-	else if (write)
-		r = mxv_batch_write(b, q->buf_mr, off, ext->len, raddr, rep->rkey, tag, 0);
+	if (io->op == MEMX_OP_WRITE_ZEROES)
+		r = mxv_batch_write(b, q->zero_mr, 0, x->ext.len, raddr, rep->rkey, wr_id, 0);
+	else if (io->op == MEMX_OP_WRITE)
+		r = mxv_batch_write(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
 	else
-		r = mxv_batch_read(b, q->buf_mr, off, ext->len, raddr, rep->rkey, tag, 0);
-	if (r) {
-		io_fail(io, -EIO);
-		return;
-	}
+		r = mxv_batch_read(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
+	if (r)
+		return r;
+	x->tried |= 1U << k;
+	x->pending++;
 	io->pending++;
+	q->outstanding++;
+	return 0;
 }
 
-/* Parks a tag until the control thread has mapped (or failed to map) a slab. */
+static bool replica_usable(struct memxd_client *c, const struct memx_replica *rep)
+{
+	return __atomic_load_n(&rep->live, __ATOMIC_ACQUIRE) &&
+	       memxd_donor_usable(atomic_load(&c->donor[rep->donor].state));
+}
+
+/*
+ * Posts a read of extent e from a replica not tried yet, preferring the
+ * first usable one. Returns 0, or -EIO when no replica is left to try.
+ */
+static int io_read_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
+{
+	struct memxd_io_ext *x = &q->io[tag].ext[e];
+	struct memx_slab *slab = &q->c->map.slabs[x->ext.slab];
+
+	for (uint32_t k = 0; k < slab->nr_replicas; k++) {
+		const struct memx_replica *rep = &slab->replica[k];
+
+		if ((x->tried & (1U << k)) || !replica_usable(q->c, rep))
+			continue;
+		if (!io_add_wr(q, tag, e, k, rep))
+			return 0;
+		x->tried |= 1U << k;
+	}
+	return -EIO;
+}
+
+/* Drops the in-flight counts an I/O holds on its slabs. */
+static void io_uncount(struct memxd_queue *q, struct memxd_io *io)
+{
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		struct memx_slab *slab = &q->c->map.slabs[io->ext[e].ext.slab];
+
+		if (!io->ext[e].counted)
+			continue;
+		if (io->op == MEMX_OP_READ)
+			atomic_fetch_sub(&slab->reads_inflight, 1);
+		else
+			atomic_fetch_sub(&slab->writes_inflight, 1);
+		io->ext[e].counted = false;
+	}
+}
+
+/* Parks a tag until the control thread has mapped (or failed to map, or migrated) a slab. */
 static void io_park(struct memxd_queue *q, uint32_t tag, uint64_t slab)
 {
 	struct memxd_io *io = &q->io[tag];
@@ -101,38 +148,48 @@ static void io_park(struct memxd_queue *q, uint32_t tag, uint64_t slab)
 }
 
 /*
- * Makes sure every slab a write touches is mapped. Returns 1 when the tag was
- * parked, -EIO when a slab cannot be written, 0 when all are mapped.
+ * Takes the in-flight counts for every extent of a request and checks its
+ * slabs can be used now. Counting before checking pairs with the control
+ * thread, which changes a state before it waits for the count to drop.
+ * Returns 0 (go), 1 (parked: a slab is being mapped or migrated), or -EIO.
  */
-static int io_need_slabs(struct memxd_queue *q, uint32_t tag, const struct memx_extent *ext, int n)
+static int io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 {
 	struct memxd_client *c = q->c;
 	struct memxd_io *io = &q->io[tag];
+	bool write = io->op != MEMX_OP_READ;
 
-	for (int i = 0; i < n; i++) {
-		struct memx_slab *slab = &c->map.slabs[ext[i].slab];
-		uint32_t state = memx_slab_state(slab);
-		uint32_t expect = MEMX_SLAB_UNMAPPED;
-		struct memxd_slab_req req = { .op = MEMXD_REQ_MAP, .slab = ext[i].slab };
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		uint64_t s = io->ext[e].ext.slab;
+		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab_req req = { .op = MEMXD_REQ_MAP, .slab = s };
+		uint32_t state, expect = MEMX_SLAB_UNMAPPED;
 
+		atomic_fetch_add(write ? &slab->writes_inflight : &slab->reads_inflight, 1);
+		io->ext[e].counted = true;
+		state = memx_slab_state(slab);
 		if (state == MEMX_SLAB_MAPPED)
 			continue;
 		if (state == MEMX_SLAB_LOST)
 			return -EIO;
-		if (state == MEMX_SLAB_MAPPING) {
-			io_park(q, tag, ext[i].slab);
+		/* Reads of unwritten slabs are zeros; writes of zeros there are no-ops. */
+		if (!write || (io->op == MEMX_OP_WRITE_ZEROES && state != MEMX_SLAB_MIGRATING))
+			continue;
+		io_uncount(q, io);
+		if (state == MEMX_SLAB_MAPPING || state == MEMX_SLAB_MIGRATING) {
+			io_park(q, tag, s);
 			return 1;
 		}
 		/* Unmapped: if a mapping failed since we parked, give up. */
-		if (io->state == MEMXD_IO_WAIT_SLAB && io->wait_slab == ext[i].slab &&
-		    atomic_load(&c->fail_gen[ext[i].slab]) != io->wait_gen)
+		if (io->state == MEMXD_IO_WAIT_SLAB && io->wait_slab == s &&
+		    atomic_load(&c->fail_gen[s]) != io->wait_gen)
 			return -EIO;
 		if (atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MAPPING) &&
 		    memxd_client_request(c, &req)) {
 			memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
 			return -EIO;
 		}
-		io_park(q, tag, ext[i].slab);
+		io_park(q, tag, s);
 		return 1;
 	}
 	return 0;
@@ -187,7 +244,6 @@ static void io_start(struct memxd_queue *q, uint32_t tag)
 	struct memxd_client *c = q->c;
 	struct memxd_io *io = &q->io[tag];
 	struct memx_extent ext[MEMXD_MAX_EXTENTS];
-	bool write = io->op == MEMX_OP_WRITE, zeros = io->op == MEMX_OP_WRITE_ZEROES;
 	int n, r;
 
 	switch (io->op) {
@@ -211,71 +267,65 @@ static void io_start(struct memxd_queue *q, uint32_t tag)
 		return;
 	}
 
-	n = memx_slabmap_extents(&c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
-	if (n < 0 || io->nr_bytes > q->kq.layout.buf_stride) {
-		io->result = -EINVAL;
-		io_finish(q, tag);
-		return;
-	}
-	if (write) {
-		r = io_need_slabs(q, tag, ext, n);
-		if (r > 0)
-			return;
-		if (r < 0) {
-			queue_warn_write_failed(q, io);
-			io->result = r;
+	if (io->state != MEMXD_IO_WAIT_SLAB) {
+		n = memx_slabmap_extents(&c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
+		if (n < 0 || io->nr_bytes > q->kq.layout.buf_stride) {
+			io->result = -EINVAL;
 			io_finish(q, tag);
 			return;
 		}
+		io->nr_ext = (uint8_t)n;
+		for (int e = 0; e < n; e++)
+			io->ext[e] = (struct memxd_io_ext){ .ext = ext[e] };
 	}
-	if (zeros)
+	r = io_claim_slabs(q, tag);
+	if (r > 0)
+		return;
+	if (r < 0) {
+		io_uncount(q, io);
+		if (io->op != MEMX_OP_READ)
+			queue_warn_write_failed(q, io);
+		io->result = r;
+		io_finish(q, tag);
+		return;
+	}
+	if (io->op == MEMX_OP_WRITE_ZEROES)
 		atomic_fetch_add_explicit(&q->stats.write_zeroes, 1, memory_order_relaxed);
 
 	io->state = MEMXD_IO_RDMA;
 	io->pending = 0;
-	for (int i = 0; i < n; i++) {
-		struct memx_slab *slab = &c->map.slabs[ext[i].slab];
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		struct memxd_io_ext *x = &io->ext[e];
+		struct memx_slab *slab = &c->map.slabs[x->ext.slab];
 		uint32_t state = memx_slab_state(slab);
-		const struct memx_replica *rep;
 
-		if (state == MEMX_SLAB_LOST) {
-			io_fail(io, -EIO);
-			continue;
-		}
-		if (state != MEMX_SLAB_MAPPED) {
-			/* Never written: zeros, without the network. Writes mapped it above. */
-			if (!write && !zeros) {
+		if (state != MEMX_SLAB_MAPPED && state != MEMX_SLAB_MIGRATING) {
+			/* Never written: zeros, without the network (writes were mapped above). */
+			if (io->op == MEMX_OP_READ) {
 				memset(q->kq.buf + (size_t)tag * q->kq.layout.buf_stride +
-				       ext[i].buf_offset, 0, ext[i].len);
+				       x->ext.buf_offset, 0, x->ext.len);
 				atomic_fetch_add_explicit(&q->stats.zero_reads, 1,
 							  memory_order_relaxed);
-			} else if (write) {
-				io_fail(io, -EIO);
 			}
 			continue;
 		}
-		if (!write && !zeros) {
-			rep = memx_slab_read_replica(slab);
-			if (!rep)
+		if (io->op == MEMX_OP_READ) {
+			if (io_read_ext(q, tag, e))
 				io_fail(io, -EIO);
-			else
-				io_add_wr(q, tag, rep, &ext[i], false, false);
 			continue;
 		}
-		/* Every live replica gets the write; none left means the data is gone. */
-		rep = NULL;
-		for (uint32_t k = 0; k < slab->nr_replicas; k++) {
-			if (!__atomic_load_n(&slab->replica[k].live, __ATOMIC_ACQUIRE))
-				continue;
-			rep = &slab->replica[k];
-			io_add_wr(q, tag, rep, &ext[i], true, zeros);
-		}
-		if (!rep)
+		/* Every usable replica gets the write; it stands if one of them took it. */
+		for (uint32_t k = 0; k < slab->nr_replicas; k++)
+			if (replica_usable(c, &slab->replica[k]) &&
+			    io_add_wr(q, tag, e, k, &slab->replica[k]))
+				io_fail(io, -EIO);
+		if (!x->pending)
 			io_fail(io, -EIO);
 	}
-	q->outstanding += io->pending;
-	if (!io->pending)
+	if (!io->pending) {
+		io_uncount(q, io);
 		io_finish(q, tag);
+	}
 }
 
 /* Reads new tags from the kernel's submission ring. */
@@ -320,33 +370,86 @@ static void queue_retry_waiting(struct memxd_queue *q)
 		io_start(q, tags[i]);
 }
 
+/*
+ * A work request finished (ok) or failed. A failure means the QP to that
+ * donor is in error: the donor is reported to the control thread, a read
+ * moves on to another replica, and a write stands if another replica took it.
+ */
+static void queue_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
+{
+	struct memxd_client *c = q->c;
+	uint32_t tag = (uint32_t)(wr_id & 0xffff);
+	unsigned int e = (wr_id >> 16) & 0xf, k = (wr_id >> 20) & 0xf;
+	struct memxd_io *io;
+	struct memxd_io_ext *x;
+
+	if (tag >= q->kq.layout.queue_depth || q->io[tag].state != MEMXD_IO_RDMA ||
+	    e >= q->io[tag].nr_ext)
+		return;
+	io = &q->io[tag];
+	x = &io->ext[e];
+	q->outstanding--;
+	io->pending--;
+	x->pending--;
+	if (ok) {
+		x->ok++;
+	} else {
+		struct memx_slab *slab = &c->map.slabs[x->ext.slab];
+		uint32_t d = slab->replica[k].donor;
+		int expect = MEMXD_DONOR_LIVE;
+		struct memxd_slab_req req = { .op = MEMXD_REQ_DONOR_FAILED, .slab = d };
+
+		if (atomic_compare_exchange_strong(&c->donor[d].state, &expect, MEMXD_DONOR_FAILED) ||
+		    (expect = MEMXD_DONOR_DRAINING,
+		     atomic_compare_exchange_strong(&c->donor[d].state, &expect,
+						    MEMXD_DONOR_FAILED)))
+			memxd_client_request(c, &req);
+		if (io->op == MEMX_OP_READ) {
+			if (io_read_ext(q, tag, e) == 0)
+				atomic_fetch_add_explicit(&q->stats.failovers, 1,
+							  memory_order_relaxed);
+			else
+				io_fail(io, -EIO);
+		}
+	}
+	if (!x->pending && io->op != MEMX_OP_READ && !x->ok)
+		io_fail(io, -EIO);
+	if (!io->pending) {
+		io_uncount(q, io);
+		io_finish(q, tag);
+	}
+}
+
+/*
+ * Posts each donor's chain with one ibv_post_send. A post that fails is
+ * handled as failed completions, which may chain reads to other donors:
+ * so go round until every chain is empty.
+ */
 static void queue_post_batches(struct memxd_queue *q)
 {
 	struct memxd_client *c = q->c;
+	bool again = true;
 
-	for (unsigned int d = 0; d < c->nr_donors; d++) {
-		struct mxv_batch *b = q->batch[d];
-		unsigned int left;
-		int r;
+	while (again) {
+		again = false;
+		for (unsigned int d = 0; d < c->nr_donors; d++) {
+			struct mxv_batch *b = q->batch[d];
+			unsigned int left;
+			int r;
 
-		if (!mxv_batch_count(b))
-			continue;
-		r = mxv_batch_post(c->donor[d].data[q->qid], b, NULL);
-		atomic_fetch_add_explicit(&q->stats.posts, 1, memory_order_relaxed);
-		if (!r)
-			continue;
-		/* What was not posted fails its tags now. */
-		left = mxv_batch_count(b);
-		for (unsigned int i = 0; i < left; i++) {
-			uint32_t tag = (uint32_t)mxv_batch_wr_id(b, i);
-			struct memxd_io *io = &q->io[tag];
-
-			io_fail(io, -EIO);
-			q->outstanding--;
-			if (--io->pending == 0)
-				io_finish(q, tag);
+			if (!mxv_batch_count(b))
+				continue;
+			r = mxv_batch_post(c->donor[d].data[q->qid], b, NULL);
+			atomic_fetch_add_explicit(&q->stats.posts, 1, memory_order_relaxed);
+			if (!r)
+				continue;
+			/* What was not posted is handled as a failed completion. */
+			left = mxv_batch_count(b);
+			for (unsigned int i = 0; i < left; i++)
+				queue_wr_done(q, mxv_batch_wr_id(b, i), false);
+			mxv_batch_reset(b);
+			again = true;
 		}
-		mxv_batch_reset(b);
 	}
 }
 
@@ -360,22 +463,12 @@ static int queue_reap(struct memxd_queue *q)
 		if (n < 0)
 			return n;
 		for (int i = 0; i < n; i++) {
-			uint32_t tag = (uint32_t)wc[i].wr_id;
-			struct memxd_io *io;
-
-			if (tag >= q->kq.layout.queue_depth)
-				continue;
-			io = &q->io[tag];
-			if (wc[i].status != IBV_WC_SUCCESS) {
-				/* Flush errors follow a disconnect: expected, not worth a line. */
-				if (wc[i].status != IBV_WC_WR_FLUSH_ERR)
-					memx_warn("queue %u: tag %u: %s", q->qid, tag,
-						  ibv_wc_status_str(wc[i].status));
-				io_fail(io, -EIO);
-			}
-			q->outstanding--;
-			if (io->state == MEMXD_IO_RDMA && --io->pending == 0)
-				io_finish(q, tag);
+			/* Flush errors follow a disconnect: expected, not worth a line. */
+			if (wc[i].status != IBV_WC_SUCCESS && wc[i].status != IBV_WC_WR_FLUSH_ERR)
+				memx_warn("queue %u: tag %u: %s", q->qid,
+					  (uint32_t)(wc[i].wr_id & 0xffff),
+					  ibv_wc_status_str(wc[i].status));
+			queue_wr_done(q, wc[i].wr_id, wc[i].status == IBV_WC_SUCCESS);
 		}
 		total += n;
 	} while (n == QUEUE_WC_BATCH);

@@ -76,3 +76,21 @@ const struct memx_replica *memx_slab_read_replica(const struct memx_slab *slab)
 			return &slab->replica[i];
 	return NULL;
 }
+
+unsigned int memx_slab_live_replicas(const struct memx_slab *slab)
+{
+	unsigned int n = 0;
+
+	for (uint32_t i = 0; i < slab->nr_replicas; i++)
+		n += __atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE) != 0;
+	return n;
+}
+
+bool memx_slab_on_donor(const struct memx_slab *slab, uint32_t donor)
+{
+	for (uint32_t i = 0; i < slab->nr_replicas; i++)
+		if (__atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE) &&
+		    slab->replica[i].donor == donor)
+			return true;
+	return false;
+}

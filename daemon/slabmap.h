@@ -24,6 +24,7 @@ enum memx_slab_state {
 	MEMX_SLAB_MAPPING,	/* a grant is being requested; writes wait */
 	MEMX_SLAB_MAPPED,	/* replicas valid */
 	MEMX_SLAB_LOST,		/* every replica gone: I/O fails with EIO */
+	MEMX_SLAB_MIGRATING,	/* a replica is being copied: writes wait, reads go on */
 };
 
 struct memx_replica {
@@ -36,7 +37,16 @@ struct memx_replica {
 
 struct memx_slab {
 	_Atomic uint32_t state;	/* enum memx_slab_state */
-	uint32_t nr_replicas;
+	/*
+	 * I/O posted to this slab's replicas and not yet completed. A queue
+	 * thread raises the count before it checks the state (and drops it if
+	 * it backs off); the control thread changes the state, then waits for
+	 * the count to fall to zero: so no write is in flight while a replica
+	 * is copied, and no read while a replica is freed.
+	 */
+	_Atomic uint32_t writes_inflight;
+	_Atomic uint32_t reads_inflight;
+	uint32_t nr_replicas;	/* slots used in replica[]; a slot whose live is 0 is free */
 	struct memx_replica replica[MEMX_MAX_REPLICAS];
 };
 
@@ -90,5 +100,11 @@ static inline void memx_slab_publish(struct memx_slab *slab, uint32_t state)
 
 /* The first live replica of a slab, or NULL. Read by queue threads after memx_slab_state(). */
 const struct memx_replica *memx_slab_read_replica(const struct memx_slab *slab);
+
+/* Live replicas of a slab. */
+unsigned int memx_slab_live_replicas(const struct memx_slab *slab);
+
+/* Whether a donor holds a live replica of a slab. */
+bool memx_slab_on_donor(const struct memx_slab *slab, uint32_t donor);
 
 #endif /* MEMXD_SLABMAP_H */
