@@ -285,7 +285,7 @@ static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx
 	struct timespec start, now;
 	int r;
 
-	if (atomic_load(&d->state) != MEMXD_DONOR_LIVE)
+	if (!memxd_donor_usable(atomic_load(&d->state)))
 		return -ENOTCONN;
 	req->seq = ++c->seq;
 	r = memx_msg_encode(send_slot, MEMX_MSG_SIZE, req);
@@ -321,7 +321,7 @@ static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx
 			if (!from)
 				continue;
 			if (wc[i].status != IBV_WC_SUCCESS) {
-				if (atomic_load(&from->state) == MEMXD_DONOR_LIVE)
+				if (memxd_donor_usable(atomic_load(&from->state)))
 					donor_lost(c, from, ibv_wc_status_str(wc[i].status));
 				if (from == d)
 					return -ECONNRESET;
@@ -405,7 +405,7 @@ static void free_grant(struct memxd_client *c, const struct memx_replica *rep)
 	struct memx_msg_info req = { .type = MEMX_MSG_FREE_SLAB, .free.handle = rep->handle };
 	struct memx_msg_info reply;
 
-	if (rep->donor >= c->nr_donors || atomic_load(&d->state) != MEMXD_DONOR_LIVE)
+	if (rep->donor >= c->nr_donors || !memxd_donor_usable(atomic_load(&d->state)))
 		return;
 	if (donor_call(c, d, &req, &reply) == 0) {
 		d->memory_free = reply.stats.memory_free;
@@ -479,6 +479,9 @@ static void serve_requests(struct memxd_client *c)
 		if (req.op == MEMXD_REQ_MAP) {
 			map_slab(c, req.slab);
 			mapped = true;
+		} else if (req.op == MEMXD_REQ_DONOR_FAILED) {
+			if (req.slab < c->nr_donors)
+				donor_lost(c, &c->donor[req.slab], "I/O error on its queue pair");
 		} else {
 			for (uint32_t i = 0; i < req.nr_replicas; i++)
 				free_grant(c, &req.replica[i]);
@@ -493,10 +496,13 @@ static void serve_requests(struct memxd_client *c)
 static void donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why)
 {
 	uint64_t lost = 0, degraded = 0;
-	int expect = MEMXD_DONOR_LIVE;
+	int was = atomic_exchange(&d->state, MEMXD_DONOR_DEAD);
 
-	if (!atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DEAD))
+	/* Bury each donor once; one that left cleanly is not lost. */
+	if (was == MEMXD_DONOR_DEAD || was == MEMXD_DONOR_LEFT) {
+		atomic_store(&d->state, was);
 		return;
+	}
 	memx_err("volume %s: donor %s lost (%s)", c->opt.name, d->name, why);
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		mxv_conn_disconnect(d->data[q]);
@@ -633,7 +639,14 @@ static void donor_teardown(struct memxd_donor *d, unsigned int nr_queues)
 
 static const char *donor_state_name(int s)
 {
-	return s == MEMXD_DONOR_LIVE ? "live" : s == MEMXD_DONOR_DEAD ? "dead" : "connecting";
+	switch (s) {
+	case MEMXD_DONOR_LIVE: return "live";
+	case MEMXD_DONOR_DEAD: return "dead";
+	case MEMXD_DONOR_FAILED: return "failing";
+	case MEMXD_DONOR_DRAINING: return "draining";
+	case MEMXD_DONOR_LEFT: return "left";
+	default: return "connecting";
+	}
 }
 
 static int client_status(void *arg, bool json, char *out, size_t len)
@@ -844,7 +857,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		first_donor = n;
 		for (unsigned int i = 0; i < c->nr_donors; i++)
 			pfd[n++] = (struct pollfd){
-				.fd = atomic_load(&c->donor[i].state) == MEMXD_DONOR_LIVE ?
+				.fd = memxd_donor_usable(atomic_load(&c->donor[i].state)) ?
 				      mxv_conn_fd(c->donor[i].ctrl) : -1,
 				.events = POLLIN };
 		if (poll(pfd, n, -1) < 0) {
