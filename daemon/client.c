@@ -29,6 +29,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 
 #define CTRL_WR_RECV	1
 #define CTRL_WR_SEND	2
+#define CTRL_WR_RDMA	3
 #define ctrl_wr_id(donor, kind, slot) (((uint64_t)(donor) << 16) | ((kind) << 8) | (slot))
 
 static void client_usage(FILE *f)
@@ -52,14 +54,17 @@ static void client_usage(FILE *f)
 	fprintf(f,
 		"usage: memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
 		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
-		"                    [--replicas R] [--bind ADDR] [--ctl PATH]\n"
+		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR] [--ctl PATH]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
 		"  --queues    hardware queues, one engine thread each (default 2)\n"
 		"  --depth     requests in flight per queue (default 32)\n"
 		"  --max-io    largest request, power of two 4K..1M (default 128K)\n"
-		"  --replicas  copies of each slab on distinct donors (default 1)\n"
+		"  --replicas  copies of each slab on distinct donors (default 2 with two or\n"
+		"              more donors, else 1)\n"
+		"  --rereplicate-rate  bytes per second copied to restore lost replicas or\n"
+		"              move slabs off a leaving donor (default 64M)\n"
 		"  --bind      local address to reach the donors from (default: the route's)\n"
 		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
 		MEMXD_RUN_DIR);
@@ -102,6 +107,7 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "depth", required_argument, NULL, 'D' },
 		{ "max-io", required_argument, NULL, 'm' },
 		{ "replicas", required_argument, NULL, 'r' },
+		{ "rereplicate-rate", required_argument, NULL, 'R' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -115,7 +121,8 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->queues = 2;
 	o->depth = 32;
 	o->max_io = 128 << 10;
-	o->replicas = 1;
+	o->replicas = 0;
+	o->rereplicate_rate = 64ULL << 20;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -171,9 +178,18 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 			o->max_io = (unsigned int)v;
 			break;
 		case 'r':
-			if (opt_count("--replicas", optarg, 1, MEMX_MAX_REPLICAS, &v))
+			if (opt_count("--replicas", optarg, 1, MEMX_MAX_COPIES, &v))
 				return -EINVAL;
 			o->replicas = (unsigned int)v;
+			break;
+		case 'R':
+			if (opt_size("--rereplicate-rate", optarg, &o->rereplicate_rate))
+				return -EINVAL;
+			if (o->rereplicate_rate < (1 << 20)) {
+				fprintf(stderr, "memxd client: --rereplicate-rate must be at least 1M "
+					"(bytes per second)\n");
+				return -EINVAL;
+			}
 			break;
 		case 'b':
 			if (strlen(optarg) >= sizeof(o->bind)) {
@@ -219,6 +235,8 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		fprintf(stderr, "memxd client: --max-io must not exceed --slab\n");
 		return -EINVAL;
 	}
+	if (!o->replicas)
+		o->replicas = o->nr_donors >= 2 ? 2 : 1;
 	if (o->replicas > o->nr_donors) {
 		fprintf(stderr, "memxd client: --replicas %u needs at least that many donors\n",
 			o->replicas);
@@ -273,42 +291,64 @@ static int ctrl_prepost(struct mxv_conn *conn, void *arg)
 
 static void donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why);
 
-/*
- * Sends a request to a donor and waits for its reply (the control thread
- * has one request in flight at a time). Returns 0 or -errno.
- */
-static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
-		      struct memx_msg_info *reply)
+uint64_t memxd_now_ns(void)
 {
-	uint8_t *send_slot = d->msgbuf + MEMXD_CTRL_RECVS * MEMX_MSG_SIZE;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* What the control thread waits for on its CQ: a reply, or one work request. */
+struct ctrl_wait {
+	unsigned int donor;
+	uint32_t seq;		/* reply with this seq from that donor (0: none) */
+	uint64_t wr_id;		/* completion of this work request (0: none) */
+	bool done;
+	int status;		/* -errno of the work request */
+	struct memx_msg_info reply;
+};
+
+/* A donor asks for memory back, or says it is leaving. */
+static void handle_evict(struct memxd_client *c, struct memxd_donor *d,
+			 const struct memx_msg_info *msg)
+{
+	int expect = MEMXD_DONOR_LIVE;
+
+	if (msg->evict.flags & MEMX_EVICT_F_LEAVE) {
+		if (atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DRAINING))
+			memx_info("volume %s: donor %s is leaving: moving its %u slabs away",
+				  c->opt.name, d->name, d->slabs);
+		return;
+	}
+	d->evict_bytes += msg->evict.bytes;
+	memx_info("volume %s: donor %s is short of memory and asks for %" PRIu64 " MiB back",
+		  c->opt.name, d->name, msg->evict.bytes >> 20);
+}
+
+/*
+ * Takes completions from the control CQ: replies and unsolicited messages
+ * from donors, and the control thread's own sends and RDMA. Returns when w
+ * is satisfied (0), when timeout_ms passed (-ETIMEDOUT; at once for 0), or
+ * when w's donor failed (-ECONNRESET). With w NULL it drains what is there
+ * and leaves the CQ armed for the main loop's poll().
+ */
+static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms)
+{
+	uint64_t deadline = memxd_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	struct ibv_wc wc[8];
-	struct timespec start, now;
-	int r;
 
-	if (!memxd_donor_usable(atomic_load(&d->state)))
-		return -ENOTCONN;
-	req->seq = ++c->seq;
-	r = memx_msg_encode(send_slot, MEMX_MSG_SIZE, req);
-	if (r < 0)
-		return r;
-	r = mxv_post_send(d->ctrl, d->msg_mr, MEMXD_CTRL_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
-			  ctrl_wr_id(d->idx, CTRL_WR_SEND, 0));
-	if (r)
-		return r;
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		long waited;
-		int n;
+		uint64_t now = memxd_now_ns();
+		int n, left = now >= deadline ? 0 : (int)((deadline - now) / 1000000ULL);
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (waited >= MEMXD_MSG_TIMEOUT_MS) {
-			donor_lost(c, d, "no reply to a control message");
-			return -ETIMEDOUT;
-		}
-		n = mxv_cq_wait(c->ctrl_cq, wc, 8, (int)(MEMXD_MSG_TIMEOUT_MS - waited));
-		if (n == -ETIMEDOUT || n == -EINTR)
+		if (w && w->done)
+			return w->status;
+		n = mxv_cq_wait(c->ctrl_cq, wc, 8, left);
+		if (n == -EINTR)
 			continue;
+		if (n == -ETIMEDOUT)
+			return -ETIMEDOUT;
 		if (n < 0)
 			return n;
 		for (int i = 0; i < n; i++) {
@@ -317,17 +357,27 @@ static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx
 			struct memxd_donor *from = di < c->nr_donors ? &c->donor[di] : NULL;
 			struct memx_wire_error err;
 			struct memx_msg_info msg;
+			int r;
 
 			if (!from)
 				continue;
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				if (memxd_donor_usable(atomic_load(&from->state)))
 					donor_lost(c, from, ibv_wc_status_str(wc[i].status));
-				if (from == d)
-					return -ECONNRESET;
+				if (w && w->donor == di) {
+					w->done = true;
+					w->status = -ECONNRESET;
+				}
 				continue;
 			}
-			if (kind != CTRL_WR_RECV || slot >= MEMXD_CTRL_RECVS)
+			if (kind != CTRL_WR_RECV) {
+				if (w && w->wr_id == wc[i].wr_id) {
+					w->done = !w->seq;
+					w->status = 0;
+				}
+				continue;
+			}
+			if (slot >= MEMXD_CTRL_RECVS)
 				continue;
 			r = memx_msg_decode(from->msgbuf + slot * MEMX_MSG_SIZE, wc[i].byte_len, &msg,
 					    &err);
@@ -337,24 +387,79 @@ static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx
 				memx_err("donor %s: bad control message: %s", from->name, err.reason);
 				continue;
 			}
-			if (from == d && msg.seq == req->seq &&
-			    msg.type == (uint16_t)(req->type + 1)) {
-				*reply = msg;
-				return msg.status ? -(int)msg.status : 0;
+			if (msg.type == MEMX_MSG_EVICT) {
+				handle_evict(c, from, &msg);
+			} else if (w && w->seq && w->donor == di && msg.seq == w->seq) {
+				w->reply = msg;
+				w->done = true;
+				w->status = msg.status ? -(int)msg.status : 0;
 			}
 		}
 	}
 }
 
+/*
+ * Sends a request to a donor and waits for its reply (the control thread
+ * has one request in flight at a time). Returns 0 or -errno; a donor that
+ * does not answer in time is declared lost.
+ */
+int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
+		     struct memx_msg_info *reply)
+{
+	uint8_t *send_slot = d->msgbuf + MEMXD_CTRL_RECVS * MEMX_MSG_SIZE;
+	struct ctrl_wait w = { .donor = d->idx };
+	int r;
+
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	req->seq = ++c->seq;
+	w.seq = req->seq;
+	r = memx_msg_encode(send_slot, MEMX_MSG_SIZE, req);
+	if (r < 0)
+		return r;
+	r = mxv_post_send(d->ctrl, d->msg_mr, MEMXD_CTRL_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+			  ctrl_wr_id(d->idx, CTRL_WR_SEND, 0));
+	if (r)
+		return r;
+	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		donor_lost(c, d, "no reply to a control message");
+	if (!r || (w.done && w.seq && w.reply.type))
+		*reply = w.reply;
+	return r;
+}
+
+/*
+ * One-sided RDMA between the control thread's bounce buffer and a donor's
+ * memory, over the control connection. Returns 0 or -errno.
+ */
+int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
+		    uint32_t rkey, uint32_t len)
+{
+	struct ctrl_wait w = { .donor = d->idx, .wr_id = ctrl_wr_id(d->idx, CTRL_WR_RDMA, 0) };
+	int r;
+
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	r = write ? mxv_post_write(d->ctrl, c->bounce_mr, 0, len, raddr, rkey, w.wr_id)
+		  : mxv_post_read(d->ctrl, c->bounce_mr, 0, len, raddr, rkey, w.wr_id);
+	if (r)
+		return r;
+	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		donor_lost(c, d, "RDMA on the control connection timed out");
+	return r;
+}
+
 /* ---- slab mapping ---------------------------------------------------------- */
 
-static void wake_queues(struct memxd_client *c)
+void memxd_wake_queues(struct memxd_client *c)
 {
 	for (unsigned int i = 0; i < c->nr_queues; i++)
 		memxd_queue_wake(&c->queue[i]);
 }
 
-static int grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
+int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
 		      struct memx_replica *out)
 {
 	struct memx_donor_load load[MEMXD_MAX_DONORS];
@@ -364,7 +469,7 @@ static int grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 
-		load[i].live = atomic_load(&d->state) == MEMXD_DONOR_LIVE &&
+		load[i].live = atomic_load(&d->state) == MEMXD_DONOR_LIVE && !d->evict_bytes &&
 			       d->welcome.max_slab_shift >= c->map.slab_shift;
 		load[i].free_bytes = d->memory_free;
 	}
@@ -382,7 +487,7 @@ static int grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int
 		d = &c->donor[idx];
 		req.alloc.slab_bytes = c->map.slab_bytes;
 		req.alloc.slab_index = s;
-		r = donor_call(c, d, &req, &reply);
+		r = memxd_donor_call(c, d, &req, &reply);
 		if (!r && reply.grant.slab_bytes == c->map.slab_bytes) {
 			d->memory_free = reply.grant.memory_free;
 			d->slabs++;
@@ -399,7 +504,7 @@ static int grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int
 	}
 }
 
-static void free_grant(struct memxd_client *c, const struct memx_replica *rep)
+void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep)
 {
 	struct memxd_donor *d = &c->donor[rep->donor];
 	struct memx_msg_info req = { .type = MEMX_MSG_FREE_SLAB, .free.handle = rep->handle };
@@ -407,7 +512,7 @@ static void free_grant(struct memxd_client *c, const struct memx_replica *rep)
 
 	if (rep->donor >= c->nr_donors || !memxd_donor_usable(atomic_load(&d->state)))
 		return;
-	if (donor_call(c, d, &req, &reply) == 0) {
+	if (memxd_donor_call(c, d, &req, &reply) == 0) {
 		d->memory_free = reply.stats.memory_free;
 		if (d->slabs)
 			d->slabs--;
@@ -421,7 +526,7 @@ static void map_slab(struct memxd_client *c, uint64_t s)
 	int n = 0, r = 0;
 
 	while ((unsigned int)n < c->opt.replicas) {
-		r = grant_slab(c, s, exclude, n, &slab->replica[n]);
+		r = memxd_grant_slab(c, s, exclude, n, &slab->replica[n]);
 		if (r)
 			break;
 		exclude[n] = slab->replica[n].donor;
@@ -459,6 +564,61 @@ int memxd_client_request(struct memxd_client *c, const struct memxd_slab_req *re
 	return r;
 }
 
+/*
+ * Waits (bounded) until no I/O is in flight on a slab. Freeing a grant while
+ * a work request still uses it would put that QP in error. Returns true when idle.
+ */
+static bool slab_quiesce(struct memx_slab *slab, bool reads, bool writes)
+{
+	for (int i = 0; i < 50000; i++) {	/* 5 s */
+		if ((!reads || !atomic_load(&slab->reads_inflight)) &&
+		    (!writes || !atomic_load(&slab->writes_inflight)))
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+/* Frees a replica's grant now, or later if I/O still uses the slab. */
+static void free_or_defer(struct memxd_client *c, uint64_t s, const struct memx_replica *rep)
+{
+	if (slab_quiesce(&c->map.slabs[s], true, true)) {
+		memxd_free_grant(c, rep);
+		return;
+	}
+	if (c->nr_deferred < sizeof(c->deferred) / sizeof(c->deferred[0])) {
+		c->deferred[c->nr_deferred].slab = s;
+		c->deferred[c->nr_deferred].rep = *rep;
+		c->nr_deferred++;
+		return;
+	}
+	memx_warn("volume %s: slab %" PRIu64 " stays busy; its old grant on donor %s is kept until "
+		  "we disconnect", c->opt.name, s, c->donor[rep->donor].name);
+}
+
+/* Gives back the grants of a discarded slab (those still live when it was discarded). */
+static void free_discarded(struct memxd_client *c, const struct memxd_slab_req *req)
+{
+	for (uint32_t i = 0; i < req->nr_replicas; i++)
+		if (req->replica[i].live)
+			free_or_defer(c, req->slab, &req->replica[i]);
+}
+
+/* Retries deferred frees whose slab has gone quiet. */
+static void retry_deferred(struct memxd_client *c)
+{
+	for (unsigned int i = 0; i < c->nr_deferred;) {
+		struct memx_slab *slab = &c->map.slabs[c->deferred[i].slab];
+
+		if (atomic_load(&slab->reads_inflight) || atomic_load(&slab->writes_inflight)) {
+			i++;
+			continue;
+		}
+		memxd_free_grant(c, &c->deferred[i].rep);
+		c->deferred[i] = c->deferred[--c->nr_deferred];
+	}
+}
+
 static void serve_requests(struct memxd_client *c)
 {
 	uint64_t cnt;
@@ -483,12 +643,12 @@ static void serve_requests(struct memxd_client *c)
 			if (req.slab < c->nr_donors)
 				donor_lost(c, &c->donor[req.slab], "I/O error on its queue pair");
 		} else {
-			for (uint32_t i = 0; i < req.nr_replicas; i++)
-				free_grant(c, &req.replica[i]);
+			free_discarded(c, &req);
+			mapped = true;	/* writes parked on FREEING go on */
 		}
 	}
 	if (mapped)
-		wake_queues(c);
+		memxd_wake_queues(c);
 }
 
 /* ---- donors ---------------------------------------------------------------- */
@@ -541,7 +701,7 @@ static void donor_lost(struct memxd_client *c, struct memxd_donor *d, const char
 			  degraded, d->name);
 	d->slabs = 0;
 	d->memory_free = 0;
-	wake_queues(c);
+	memxd_wake_queues(c);
 }
 
 static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint16_t role,
@@ -635,7 +795,55 @@ static void donor_teardown(struct memxd_donor *d, unsigned int nr_queues)
 	d->msgbuf = NULL;
 }
 
+/*
+ * Connects a donor and makes it one of ours; from the command line at start,
+ * or later (memxctl donor add, a donor that joins). Returns 0 or -errno.
+ */
+static int client_add_donor(struct memxd_client *c, const char *host, uint16_t port)
+{
+	char name[sizeof(c->donor[0].name)];
+	struct memxd_donor *d;
+	int r;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		if (!strcmp(c->donor[i].host, host) && c->donor[i].port == port &&
+		    memxd_donor_usable(atomic_load(&c->donor[i].state)))
+			return -EEXIST;
+	if (c->nr_donors == MEMXD_MAX_DONORS || strlen(host) >= MEMXD_HOST_MAX)
+		return -ENOSPC;
+	d = &c->donor[c->nr_donors];
+	memset(d, 0, sizeof(*d));
+	d->idx = c->nr_donors;
+	strcpy(d->host, host);
+	d->port = port;
+	/* Via a local buffer: gcc 12 with ASan sees a false overlap in snprintf. */
+	snprintf(name, sizeof(name), "%s:%u", host, port);
+	memcpy(d->name, name, sizeof(name));
+	r = donor_connect(c, d);
+	if (r) {
+		donor_teardown(d, c->nr_queues);
+		memset(d, 0, sizeof(*d));
+		return r;
+	}
+	/* Queue threads see the donor once it is whole. */
+	__atomic_store_n(&c->nr_donors, c->nr_donors + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* ---- status for memxctl ---------------------------------------------------- */
+
+static const char *slab_state_name(uint32_t s)
+{
+	switch (s) {
+	case MEMX_SLAB_UNMAPPED: return "unmapped";
+	case MEMX_SLAB_MAPPING: return "mapping";
+	case MEMX_SLAB_MAPPED: return "mapped";
+	case MEMX_SLAB_LOST: return "lost";
+	case MEMX_SLAB_MIGRATING: return "migrating";
+	case MEMX_SLAB_FREEING: return "freeing";
+	default: return "?";
+	}
+}
 
 static const char *donor_state_name(int s)
 {
@@ -649,10 +857,10 @@ static const char *donor_state_name(int s)
 	}
 }
 
-static int client_status(void *arg, bool json, char *out, size_t len)
+static int client_status(struct memxd_client *c, bool json, bool slabs, char *out, size_t len)
 {
-	struct memxd_client *c = arg;
-	uint64_t t[13] = { 0 };
+	uint64_t t[14] = { 0 };
+	uint64_t backlog = memxd_backlog(c);
 	size_t n = 0;
 
 #define EMIT(...)                                                             \
@@ -678,6 +886,7 @@ static int client_status(void *arg, bool json, char *out, size_t len)
 		t[10] += atomic_load(&s->wakeups);
 		t[11] += atomic_load(&s->posts);
 		t[12] += atomic_load(&s->arms);
+		t[13] += atomic_load(&s->failovers);
 	}
 	if (json) {
 		EMIT("{\"role\":\"client\",\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
@@ -687,26 +896,54 @@ static int client_status(void *arg, bool json, char *out, size_t len)
 		     ",\"read_bytes\":%" PRIu64 ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64
 		     ",\"discards\":%" PRIu64 ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64
 		     ",\"zero_reads\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64
-		     ",\"rdma_posts\":%" PRIu64 ",\"cq_arms\":%" PRIu64 "}}],"
+		     ",\"rdma_posts\":%" PRIu64 ",\"cq_arms\":%" PRIu64 ",\"failovers\":%" PRIu64
+		     "},\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
+		     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 "}],"
 		     "\"donors\":[", c->opt.name, c->dev_id, c->map.volume_bytes, c->map.slab_bytes,
 		     c->map.nr_slabs, atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
 		     c->opt.replicas, c->nr_queues, c->opt.depth, t[0], t[1], t[2], t[3], t[4], t[5],
-		     t[6], t[7], t[8], t[9], t[10], t[11], t[12]);
+		     t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], backlog, c->slabs_rereplicated,
+		     c->slabs_moved, c->copied_bytes);
 		for (unsigned int i = 0; i < c->nr_donors; i++) {
 			struct memxd_donor *d = &c->donor[i];
 
 			EMIT("%s{\"address\":\"%s\",\"state\":\"%s\",\"memory_total\":%" PRIu64
-			     ",\"memory_free\":%" PRIu64 ",\"slabs\":%u}", i ? "," : "", d->name,
-			     donor_state_name(atomic_load(&d->state)), d->welcome.memory_total,
-			     d->memory_free, d->slabs);
+			     ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,\"evict_bytes\":%" PRIu64 "}",
+			     i ? "," : "", d->name, donor_state_name(atomic_load(&d->state)),
+			     d->welcome.memory_total, d->memory_free, d->slabs, d->evict_bytes);
 		}
-		EMIT("]}\n");
+		EMIT("]");
+		if (slabs) {
+			bool first = true;
+
+			EMIT(",\"slabs\":[");
+			for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
+				struct memx_slab *slab = &c->map.slabs[i];
+				uint32_t st = memx_slab_state(slab);
+
+				if (st == MEMX_SLAB_UNMAPPED)
+					continue;
+				EMIT("%s{\"slab\":%" PRIu64 ",\"state\":\"%s\",\"replicas\":[",
+				     first ? "" : ",", i, slab_state_name(st));
+				first = false;
+				for (uint32_t k = 0, nk = 0; k < slab->nr_replicas; k++)
+					if (slab->replica[k].live)
+						EMIT("%s\"%s\"", nk++ ? "," : "",
+						     c->donor[slab->replica[k].donor].name);
+				EMIT("]}");
+			}
+			EMIT("]");
+		}
+		EMIT("}\n");
 	} else {
 		EMIT("volume %s: /dev/memx%d, %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
 		     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u\n",
 		     c->opt.name, c->dev_id, c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
 		     atomic_load(&c->slabs_mapped), c->map.nr_slabs, atomic_load(&c->slabs_lost),
 		     c->opt.replicas, c->nr_queues, c->opt.depth);
+		EMIT("  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64
+		     " re-replicated, %" PRIu64 " moved off leaving donors\n", backlog,
+		     c->opt.replicas, c->slabs_rereplicated, c->slabs_moved);
 		EMIT("  io: %" PRIu64 " reads (%" PRIu64 " MiB), %" PRIu64 " writes (%" PRIu64
 		     " MiB), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes, %"
 		     PRIu64 " errors, %" PRIu64 " zero-filled reads\n",
@@ -714,21 +951,99 @@ static int client_status(void *arg, bool json, char *out, size_t len)
 		for (unsigned int i = 0; i < c->nr_donors; i++) {
 			struct memxd_donor *d = &c->donor[i];
 
-			EMIT("  donor %-24s %-5s lends %" PRIu64 " MiB, %" PRIu64 " MiB free, holds %u "
+			EMIT("  donor %-24s %-8s lends %" PRIu64 " MiB, %" PRIu64 " MiB free, holds %u "
 			     "slabs\n", d->name, donor_state_name(atomic_load(&d->state)),
 			     d->welcome.memory_total >> 20, d->memory_free >> 20, d->slabs);
 		}
+		if (slabs)
+			for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
+				struct memx_slab *slab = &c->map.slabs[i];
+				uint32_t st = memx_slab_state(slab);
+
+				if (st == MEMX_SLAB_UNMAPPED)
+					continue;
+				EMIT("  slab %-6" PRIu64 " %-9s", i, slab_state_name(st));
+				for (uint32_t k = 0; k < slab->nr_replicas; k++)
+					if (slab->replica[k].live)
+						EMIT(" %s", c->donor[slab->replica[k].donor].name);
+				EMIT("\n");
+			}
 	}
 #undef EMIT
 	return n < len ? 0 : -ENOSPC;
 }
+
+static int ctl_reply(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int ctl_reply(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+}
+
+static struct memxd_donor *donor_by_addr(struct memxd_client *c, const char *arg)
+{
+	char host[MEMXD_HOST_MAX];
+	uint16_t port;
+
+	if (memx_parse_hostport(arg, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
+		return NULL;
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		if (!strcmp(c->donor[i].host, host) && c->donor[i].port == port)
+			return &c->donor[i];
+	return NULL;
+}
+
+static int client_add_donor(struct memxd_client *c, const char *host, uint16_t port);
+
+/* memxctl requests: status [--json] [--slabs], donor drain ADDR, donor add ADDR. */
+static int client_ctl(void *arg, const char *req, char *out, size_t len)
+{
+	struct memxd_client *c = arg;
+	char host[MEMXD_HOST_MAX];
+	struct memxd_donor *d;
+	uint16_t port;
+	int expect = MEMXD_DONOR_LIVE, r;
+
+	if (!strncmp(req, "status", 6) && (!req[6] || req[6] == ' '))
+		return client_status(c, strstr(req, "--json") != NULL, strstr(req, "--slabs") != NULL,
+				     out, len);
+	if (!strncmp(req, "donor drain ", 12)) {
+		d = donor_by_addr(c, req + 12);
+		if (!d)
+			return ctl_reply(out, len, "error: no donor %s in volume %s\n", req + 12,
+					 c->opt.name);
+		if (!atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DRAINING))
+			return ctl_reply(out, len, "error: donor %s is %s, not live\n", d->name,
+					 donor_state_name(expect));
+		memx_info("volume %s: draining donor %s (memxctl): moving its %u slabs", c->opt.name,
+			  d->name, d->slabs);
+		return ctl_reply(out, len, "draining %s: %u slabs to move\n", d->name, d->slabs);
+	}
+	if (!strncmp(req, "donor add ", 10)) {
+		if (memx_parse_hostport(req + 10, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
+			return ctl_reply(out, len, "error: '%s' is not ADDR[:PORT]\n", req + 10);
+		r = client_add_donor(c, host, port);
+		if (r)
+			return ctl_reply(out, len, "error: donor %s:%u not added: %s\n", host, port,
+					 strerror(-r));
+		return ctl_reply(out, len, "added donor %s:%u\n", host, port);
+	}
+	return ctl_reply(out, len, "error: unknown request '%s' (known: status [--json] [--slabs], "
+			 "donor drain ADDR, donor add ADDR)\n", req);
+}
+
 
 /* ---- main ------------------------------------------------------------------ */
 
 static int client_setup(struct memxd_client *c)
 {
 	struct memx_dev_params p = { 0 };
-	char name[sizeof(c->donor[0].name)];
 	int r;
 
 	r = memx_slabmap_init(&c->map, c->opt.size, c->opt.slab);
@@ -755,6 +1070,13 @@ static int client_setup(struct memxd_client *c)
 	r = mxv_cq_create(c->ctx, MEMXD_MAX_DONORS * (MEMXD_CTRL_RECVS + 4), &c->ctrl_cq);
 	if (r)
 		return memx_log_errno(r, "control CQ");
+	/* Background copies of slabs go through here, 1 MiB at a time. */
+	c->bounce = aligned_alloc(4096, 1 << 20);
+	if (!c->bounce)
+		return memx_log_errno(-ENOMEM, "bounce buffer");
+	r = mxv_mr_reg(c->ctx, c->bounce, 1 << 20, MXV_ACCESS_LOCAL_WRITE, &c->bounce_mr);
+	if (r)
+		return memx_log_errno(r, "register the bounce buffer");
 
 	c->kfd = memx_kdev_open();
 	if (c->kfd < 0)
@@ -775,17 +1097,8 @@ static int client_setup(struct memxd_client *c)
 		if (r)
 			return r;
 	}
-	c->nr_donors = c->opt.nr_donors;
-	for (unsigned int i = 0; i < c->nr_donors; i++) {
-		struct memxd_donor *d = &c->donor[i];
-
-		d->idx = i;
-		strcpy(d->host, c->opt.donor_host[i]);
-		d->port = c->opt.donor_port[i];
-		/* Via a local buffer: gcc 12 with ASan sees a false overlap in snprintf. */
-		snprintf(name, sizeof(name), "%s:%u", d->host, d->port);
-		memcpy(d->name, name, sizeof(name));
-		r = donor_connect(c, d);
+	for (unsigned int i = 0; i < c->opt.nr_donors; i++) {
+		r = client_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);
 		if (r)
 			return r;
 	}
@@ -814,6 +1127,8 @@ static void client_teardown(struct memxd_client *c)
 		mxv_cq_destroy(c->queue[q].cq);
 	}
 	mxv_cq_destroy(c->ctrl_cq);
+	mxv_mr_dereg(c->bounce_mr);
+	free(c->bounce);
 	mxv_ctx_close(c->ctx);
 	if (c->kfd >= 0)
 		close(c->kfd);	/* closing the owner fd removes whatever is left */
@@ -847,20 +1162,23 @@ static bool client_try_remove(struct memxd_client *c, int sig)
 
 static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 {
+	int timeout = 0;
+
 	for (;;) {
-		struct pollfd pfd[3 + MEMXD_MAX_DONORS];
+		struct pollfd pfd[4 + MEMXD_MAX_DONORS];
 		unsigned int n = 0, first_donor;
 
 		pfd[n++] = (struct pollfd){ .fd = c->req_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = ctl ? memxd_ctl_fd(ctl) : -1, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = mxv_cq_fd(c->ctrl_cq), .events = POLLIN };
 		first_donor = n;
 		for (unsigned int i = 0; i < c->nr_donors; i++)
 			pfd[n++] = (struct pollfd){
 				.fd = memxd_donor_usable(atomic_load(&c->donor[i].state)) ?
 				      mxv_conn_fd(c->donor[i].ctrl) : -1,
 				.events = POLLIN };
-		if (poll(pfd, n, -1) < 0) {
+		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			return memx_log_errno(-errno, "poll");
@@ -875,7 +1193,10 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 				return 0;
 		}
 		if (pfd[2].revents)
-			memxd_ctl_serve(ctl, client_status, c);
+			memxd_ctl_serve(ctl, client_ctl, c);
+		/* Unsolicited messages (EVICT); also leaves the CQ armed for the next poll. */
+		mxv_cq_drain_events(c->ctrl_cq);
+		ctrl_pump(c, NULL, 0);
 		for (unsigned int i = 0; i < c->nr_donors; i++) {
 			struct memxd_donor *d = &c->donor[i];
 			int r;
@@ -886,6 +1207,8 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 			if (r < 0)
 				donor_lost(c, d, r == -ECONNRESET ? "disconnected" : strerror(-r));
 		}
+		retry_deferred(c);
+		timeout = memxd_recovery_step(c);
 	}
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The control socket: a unix stream socket that memxctl connects to. A
- * request is one line ("status" or "status --json"); the answer is text, then
- * the server closes the connection. Served from the control thread between
+ * request is one line ("status", "status --json", "donor drain ADDR"...; the
+ * role's handler parses it); the answer is text, then the server closes the
+ * connection. An answer that starts with "error:" is a refusal. Served from the control thread between
  * its other events; a peer gets 2 seconds to send its line.
  */
 #include <errno.h>
@@ -75,9 +76,8 @@ int memxd_ctl_fd(const struct memxd_ctl *ctl)
 static void ctl_answer(struct memxd_ctl *ctl, int cfd, memxd_ctl_fn fn, void *arg)
 {
 	struct pollfd pfd = { .fd = cfd, .events = POLLIN };
-	char line[128];
+	char line[256];
 	size_t got = 0, len;
-	bool json;
 
 	while (got < sizeof(line) - 1 && !memchr(line, '\n', got)) {
 		ssize_t n;
@@ -91,13 +91,8 @@ static void ctl_answer(struct memxd_ctl *ctl, int cfd, memxd_ctl_fn fn, void *ar
 	}
 	line[got] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
-	if (!strcmp(line, "status") || !strcmp(line, "status --json")) {
-		json = strcmp(line, "status") != 0;
-		if (fn(arg, json, ctl->reply, CTL_REPLY_MAX))
-			strcpy(ctl->reply, "error: status too long\n");
-	} else {
-		strcpy(ctl->reply, "error: unknown request (known: status, status --json)\n");
-	}
+	if (fn(arg, line, ctl->reply, CTL_REPLY_MAX))
+		strcpy(ctl->reply, "error: answer too long\n");
 	len = strlen(ctl->reply);
 	for (size_t off = 0; off < len;) {
 		ssize_t n = write(cfd, ctl->reply + off, len - off);

@@ -486,12 +486,17 @@ static void reap_volume(struct donor *dn, struct donor_volume *vol)
 	}
 }
 
-static int donor_status(void *arg, bool json, char *out, size_t len)
+static int donor_status(void *arg, const char *request, char *out, size_t len)
 {
 	struct donor *dn = arg;
 	unsigned int vols = 0, conns = 0;
+	bool json = !strcmp(request, "status --json");
 	int n;
 
+	if (!json && strcmp(request, "status")) {
+		n = snprintf(out, len, "error: a donor answers 'status' and 'status --json'\n");
+		return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+	}
 	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
 		vols += dn->vol[i].used;
 	for (int i = 0; i < DONOR_MAX_CONNS; i++)

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memxctl: asks running memxd processes how they are.
- *   memxctl status [--json] [--socket PATH]
- * Without --socket it asks every memxd on this machine (each has a socket in
- * /run/memx). With --json the answer is one JSON object per memxd, wrapped
- * in a JSON array.
+ * memxctl: talks to running memxd processes.
+ *   memxctl status [--json] [--slabs] [--socket PATH]
+ *   memxctl donor drain ADDR[:PORT] [--socket PATH]
+ *   memxctl donor add ADDR[:PORT] [--socket PATH]
+ * Without --socket, status asks every memxd on this machine (each has a
+ * socket in /run/memx) and donor commands go to every client. With --json the
+ * answer is one JSON object per memxd, wrapped in a JSON array. An answer
+ * that starts with "error:" makes memxctl exit 1.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +23,9 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: memxctl status [--json] [--socket PATH]\n");
+	fprintf(f, "usage: memxctl status [--json] [--slabs] [--socket PATH]\n"
+		"       memxctl donor drain ADDR[:PORT] [--socket PATH]\n"
+		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n");
 }
 
 /* Sends one request to one socket and copies the answer to stdout. Returns 0 or -errno. */
@@ -43,8 +48,14 @@ static int ask(const char *path, const char *request)
 		close(fd);
 		return r;
 	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	bool first = true;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (first && n >= 6 && !memcmp(buf, "error:", 6))
+			r = -EREMOTEIO;
+		first = false;
 		fwrite(buf, 1, (size_t)n, stdout);
+	}
 	if (n < 0)
 		r = -errno;
 	close(fd);
@@ -53,37 +64,57 @@ static int ask(const char *path, const char *request)
 
 int main(int argc, char **argv)
 {
-	const char *socket_path = NULL, *request;
-	bool json = false;
-	int found = 0, failed = 0;
+	const char *socket_path = NULL;
+	char request[256];
+	bool json = false, slabs = false, donor_cmd = false;
+	int found = 0, failed = 0, argi = 2;
 	DIR *dir;
 	struct dirent *de;
 
-	if (argc < 2 || strcmp(argv[1], "status")) {
-		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-			usage(stdout);
-			return 0;
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "status")) {
+		for (; argi < argc; argi++) {
+			if (!strcmp(argv[argi], "--json"))
+				json = true;
+			else if (!strcmp(argv[argi], "--slabs"))
+				slabs = true;
+			else if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
+				socket_path = argv[++argi];
+			else
+				break;
 		}
+		snprintf(request, sizeof(request), "status%s%s\n", json ? " --json" : "",
+			 slabs ? " --slabs" : "");
+	} else if (argc >= 4 && !strcmp(argv[1], "donor") &&
+		   (!strcmp(argv[2], "drain") || !strcmp(argv[2], "add")) &&
+		   strlen(argv[3]) < 100 && !strchr(argv[3], '\n')) {
+		donor_cmd = true;
+		snprintf(request, sizeof(request), "donor %s %s\n", argv[2], argv[3]);
+		for (argi = 4; argi < argc; argi++) {
+			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
+				socket_path = argv[++argi];
+			else
+				break;
+		}
+	} else {
 		if (argc >= 2)
 			fprintf(stderr, "memxctl: unknown command '%s'\n", argv[1]);
 		usage(stderr);
 		return 2;
 	}
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
-			socket_path = argv[++i];
-		} else {
-			fprintf(stderr, "memxctl: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			return 2;
-		}
+	if (argi < argc) {
+		fprintf(stderr, "memxctl: unknown option '%s'\n", argv[argi]);
+		usage(stderr);
+		return 2;
 	}
-	request = json ? "status --json\n" : "status\n";
 	if (socket_path) {
 		int r = ask(socket_path, request);
 
+		if (r == -EREMOTEIO)
+			return 1;
 		if (r) {
 			fprintf(stderr, "memxctl: %s: %s (is memxd running?)\n", socket_path,
 				strerror(-r));
@@ -97,19 +128,24 @@ int main(int argc, char **argv)
 	while (dir && (de = readdir(dir))) {
 		char path[512];
 		size_t len = strlen(de->d_name);
+		int r;
 
 		if (len < 6 || strcmp(de->d_name + len - 5, ".sock"))
+			continue;
+		/* Donor commands are for clients. */
+		if (donor_cmd && strncmp(de->d_name, "client-", 7))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", RUN_DIR, de->d_name);
 		if (json && found)
 			printf(",");
 		fflush(stdout);
-		if (ask(path, request)) {
+		r = ask(path, request);
+		if (r && r != -EREMOTEIO) {
 			fprintf(stderr, "memxctl: %s: no answer (a memxd that died?)\n", path);
-			failed++;
 			if (json)
 				printf("null");
 		}
+		failed += r != 0;
 		found++;
 	}
 	if (dir)
@@ -117,7 +153,8 @@ int main(int argc, char **argv)
 	if (json)
 		printf("]\n");
 	if (!found) {
-		fprintf(stderr, "memxctl: no memxd is running (no socket in %s)\n", RUN_DIR);
+		fprintf(stderr, "memxctl: no memxd %sis running (no socket in %s)\n",
+			donor_cmd ? "client " : "", RUN_DIR);
 		return 1;
 	}
 	return failed ? 1 : 0;

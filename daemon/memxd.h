@@ -58,6 +58,7 @@ struct memxd_donor {
 	struct memx_welcome_info welcome;
 	uint64_t memory_free;		/* last figure the donor gave */
 	uint32_t slabs;			/* slabs of ours it holds */
+	uint64_t evict_bytes;		/* memory it asked back (pressure), not yet moved */
 	uint8_t *msgbuf;		/* MEMXD_CTRL_RECVS receive slots, then one send slot */
 	struct mxv_mr *msg_mr;
 };
@@ -91,10 +92,15 @@ struct memxd_io {
 	struct memxd_io_ext ext[MEMXD_MAX_EXTENTS];
 };
 
-/* wr_id of a data-path work request: tag, extent and replica slot. */
-static inline uint64_t memxd_wr_id(uint32_t tag, unsigned int ext, unsigned int rep)
+/*
+ * wr_id of a data-path work request: tag, extent, replica slot, and the donor
+ * it went to (a slot may hold another donor by the time a late flush error
+ * comes back, and only the donor that failed may be blamed).
+ */
+static inline uint64_t memxd_wr_id(uint32_t tag, unsigned int ext, unsigned int rep,
+				   unsigned int donor)
 {
-	return tag | (uint64_t)ext << 16 | (uint64_t)rep << 20;
+	return tag | (uint64_t)ext << 16 | (uint64_t)rep << 20 | (uint64_t)donor << 24;
 }
 
 struct memxd_queue_stats {
@@ -148,7 +154,8 @@ struct memxd_client_opts {
 	unsigned int queues;
 	unsigned int depth;
 	unsigned int max_io;
-	unsigned int replicas;
+	unsigned int replicas;		/* 0: 2 with two or more donors, else 1 */
+	uint64_t rereplicate_rate;	/* bytes per second of background copying */
 	unsigned int nr_donors;
 	char bind[MEMXD_HOST_MAX];
 	char donor_host[MEMXD_MAX_DONORS][MEMXD_HOST_MAX];
@@ -179,7 +186,35 @@ struct memxd_client {
 	_Atomic bool stopping;
 	uint32_t rng;
 	uint32_t seq;
+	/* Background copying (recovery.c), control thread only. */
+	void *bounce;
+	struct mxv_mr *bounce_mr;
+	uint64_t next_copy_ns;		/* rate limit: no copy before this time */
+	uint64_t copied_bytes;
+	uint64_t slabs_moved, slabs_rereplicated;
+	struct memxd_deferred_free {
+		uint64_t slab;
+		struct memx_replica rep;
+	} deferred[64];
+	unsigned int nr_deferred;
 };
+
+/* client.c: services for the control thread's other parts. */
+int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
+		     struct memx_msg_info *reply);
+int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
+		    uint32_t rkey, uint32_t len);
+int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
+		     struct memx_replica *out);
+void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep);
+void memxd_wake_queues(struct memxd_client *c);
+uint64_t memxd_now_ns(void);
+
+/* recovery.c: re-replication, drain and eviction, one slab per step. */
+uint64_t memxd_backlog(struct memxd_client *c);
+/* Does one step of background work; returns ms until the next is due, or -1 if none. */
+int memxd_recovery_step(struct memxd_client *c);
+bool memxd_recovery_pending(struct memxd_client *c);
 
 int memxd_client_main(int argc, char **argv);
 int memxd_donor_main(int argc, char **argv);
@@ -199,7 +234,11 @@ int memxd_make_swap_safe(void);
 
 /* ctl.c: the unix control socket that memxctl talks to. */
 struct memxd_ctl;
-typedef int (*memxd_ctl_fn)(void *arg, bool json, char *out, size_t len);
+/*
+ * Answers one request line ("status", "status --json", "donor drain ADDR", ...)
+ * by writing text into out. Returns 0, or -ENOSPC when out is too small.
+ */
+typedef int (*memxd_ctl_fn)(void *arg, const char *request, char *out, size_t len);
 int memxd_ctl_open(const char *path, struct memxd_ctl **out);
 int memxd_ctl_fd(const struct memxd_ctl *ctl);
 /* Answers whatever is waiting on the socket, with fn writing the status. */

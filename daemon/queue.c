@@ -74,7 +74,7 @@ static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsign
 	struct mxv_batch *b = q->batch[rep->donor];
 	size_t off = (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
 	uint64_t raddr = rep->remote_addr + x->ext.slab_offset;
-	uint64_t wr_id = memxd_wr_id(tag, e, k);
+	uint64_t wr_id = memxd_wr_id(tag, e, k, rep->donor);
 	int r;
 
 	if (io->op == MEMX_OP_WRITE_ZEROES)
@@ -107,7 +107,7 @@ static int io_read_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 	struct memxd_io_ext *x = &q->io[tag].ext[e];
 	struct memx_slab *slab = &q->c->map.slabs[x->ext.slab];
 
-	for (uint32_t k = 0; k < slab->nr_replicas; k++) {
+	for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++) {
 		const struct memx_replica *rep = &slab->replica[k];
 
 		if ((x->tried & (1U << k)) || !replica_usable(q->c, rep))
@@ -173,10 +173,12 @@ static int io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 		if (state == MEMX_SLAB_LOST)
 			return -EIO;
 		/* Reads of unwritten slabs are zeros; writes of zeros there are no-ops. */
-		if (!write || (io->op == MEMX_OP_WRITE_ZEROES && state != MEMX_SLAB_MIGRATING))
+		if (!write || (io->op == MEMX_OP_WRITE_ZEROES && state != MEMX_SLAB_MIGRATING &&
+				state != MEMX_SLAB_FREEING))
 			continue;
 		io_uncount(q, io);
-		if (state == MEMX_SLAB_MAPPING || state == MEMX_SLAB_MIGRATING) {
+		if (state == MEMX_SLAB_MAPPING || state == MEMX_SLAB_MIGRATING ||
+		    state == MEMX_SLAB_FREEING) {
 			io_park(q, tag, s);
 			return 1;
 		}
@@ -208,19 +210,18 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 		struct memxd_slab_req req = { .op = MEMXD_REQ_FREE, .slab = s };
 		uint32_t expect = MEMX_SLAB_MAPPED;
 
-		if (memx_slab_state(slab) != MEMX_SLAB_MAPPED)
+		/* FREEING makes the slab ours: the control thread changes only MAPPED slabs. */
+		if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_FREEING))
 			continue;
-		/* Replicas change only while MAPPING, so this copy is good if the CAS wins. */
 		req.nr_replicas = slab->nr_replicas;
 		memcpy(req.replica, slab->replica, sizeof(req.replica));
-		if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_UNMAPPED))
-			continue;
 		if (memxd_client_request(c, &req)) {
 			/* No room to queue the free: keep the slab; discard is advisory. */
 			memx_slab_publish(slab, MEMX_SLAB_MAPPED);
 			continue;
 		}
 		atomic_fetch_sub(&c->slabs_mapped, 1);
+		memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
 	}
 }
 
@@ -315,7 +316,7 @@ static void io_start(struct memxd_queue *q, uint32_t tag)
 			continue;
 		}
 		/* Every usable replica gets the write; it stands if one of them took it. */
-		for (uint32_t k = 0; k < slab->nr_replicas; k++)
+		for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++)
 			if (replica_usable(c, &slab->replica[k]) &&
 			    io_add_wr(q, tag, e, k, &slab->replica[k]))
 				io_fail(io, -EIO);
@@ -379,7 +380,7 @@ static void queue_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 {
 	struct memxd_client *c = q->c;
 	uint32_t tag = (uint32_t)(wr_id & 0xffff);
-	unsigned int e = (wr_id >> 16) & 0xf, k = (wr_id >> 20) & 0xf;
+	unsigned int e = (wr_id >> 16) & 0xf, d = (wr_id >> 24) & 0xff;
 	struct memxd_io *io;
 	struct memxd_io_ext *x;
 
@@ -394,8 +395,6 @@ static void queue_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 	if (ok) {
 		x->ok++;
 	} else {
-		struct memx_slab *slab = &c->map.slabs[x->ext.slab];
-		uint32_t d = slab->replica[k].donor;
 		int expect = MEMXD_DONOR_LIVE;
 		struct memxd_slab_req req = { .op = MEMXD_REQ_DONOR_FAILED, .slab = d };
 
@@ -432,7 +431,9 @@ static void queue_post_batches(struct memxd_queue *q)
 
 	while (again) {
 		again = false;
-		for (unsigned int d = 0; d < c->nr_donors; d++) {
+		unsigned int nr = __atomic_load_n(&c->nr_donors, __ATOMIC_ACQUIRE);
+
+		for (unsigned int d = 0; d < nr; d++) {
 			struct mxv_batch *b = q->batch[d];
 			unsigned int left;
 			int r;

@@ -71,7 +71,7 @@ bool memx_slabmap_whole_slabs(const struct memx_slabmap *map, uint64_t offset, u
 
 const struct memx_replica *memx_slab_read_replica(const struct memx_slab *slab)
 {
-	for (uint32_t i = 0; i < slab->nr_replicas; i++)
+	for (uint32_t i = 0; i < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); i++)
 		if (__atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE))
 			return &slab->replica[i];
 	return NULL;
@@ -81,14 +81,14 @@ unsigned int memx_slab_live_replicas(const struct memx_slab *slab)
 {
 	unsigned int n = 0;
 
-	for (uint32_t i = 0; i < slab->nr_replicas; i++)
+	for (uint32_t i = 0; i < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); i++)
 		n += __atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE) != 0;
 	return n;
 }
 
 bool memx_slab_on_donor(const struct memx_slab *slab, uint32_t donor)
 {
-	for (uint32_t i = 0; i < slab->nr_replicas; i++)
+	for (uint32_t i = 0; i < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); i++)
 		if (__atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE) &&
 		    slab->replica[i].donor == donor)
 			return true;

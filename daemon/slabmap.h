@@ -17,7 +17,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MEMX_MAX_REPLICAS	3
+/* Replica slots per slab: one more than the most copies (3), so a copy can be
+ * added before the one it replaces is dropped. */
+#define MEMX_MAX_REPLICAS	4
+#define MEMX_MAX_COPIES		3
 
 enum memx_slab_state {
 	MEMX_SLAB_UNMAPPED = 0,	/* never written or discarded: reads are zeros */
@@ -25,6 +28,7 @@ enum memx_slab_state {
 	MEMX_SLAB_MAPPED,	/* replicas valid */
 	MEMX_SLAB_LOST,		/* every replica gone: I/O fails with EIO */
 	MEMX_SLAB_MIGRATING,	/* a replica is being copied: writes wait, reads go on */
+	MEMX_SLAB_FREEING,	/* a queue thread is discarding it: writes wait, reads are zeros */
 };
 
 struct memx_replica {

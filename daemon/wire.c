@@ -232,6 +232,12 @@ int memx_msg_encode(void *buf, size_t len, const struct memx_msg_info *in)
 		break;
 	case MEMX_MSG_STATS:
 		break;
+	case MEMX_MSG_EVICT:
+		if (in->evict.flags & ~MEMX_EVICT_F_ALL)
+			return -EINVAL;
+		m.evict.bytes = htole64(in->evict.bytes);
+		m.evict.flags = htole32(in->evict.flags);
+		break;
 	case MEMX_MSG_FREE_REPLY:
 	case MEMX_MSG_STATS_REPLY:
 		if (in->stats.memory_free > in->stats.memory_total)
@@ -300,6 +306,14 @@ int memx_msg_decode(const void *buf, size_t len, struct memx_msg_info *out,
 		if (!all_zero(m.raw, sizeof(m.raw)))
 			return wire_fail(err, MEMX_REJ_MALFORMED, "stats request has a body");
 		break;
+	case MEMX_MSG_EVICT:
+		if (m.evict.reserved0 || !all_zero(m.evict.reserved, sizeof(m.evict.reserved)))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info.evict.bytes = le64toh(m.evict.bytes);
+		info.evict.flags = le32toh(m.evict.flags);
+		if (info.evict.flags & ~MEMX_EVICT_F_ALL)
+			return wire_fail(err, MEMX_REJ_MALFORMED, "unknown evict flags");
+		break;
 	case MEMX_MSG_FREE_REPLY:
 	case MEMX_MSG_STATS_REPLY:
 		if (m.stats.reserved0 || !all_zero(m.stats.reserved, sizeof(m.stats.reserved)))
@@ -327,6 +341,7 @@ const char *memx_msg_type_name(uint16_t type)
 	case MEMX_MSG_FREE_REPLY: return "free-reply";
 	case MEMX_MSG_STATS: return "stats";
 	case MEMX_MSG_STATS_REPLY: return "stats-reply";
+	case MEMX_MSG_EVICT: return "evict";
 	default: return "unknown";
 	}
 }

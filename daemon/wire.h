@@ -85,6 +85,10 @@ struct memx_msg_info {
 			uint64_t memory_free;
 			uint32_t slabs_granted;
 		} stats;
+		struct {
+			uint64_t bytes;
+			uint32_t flags;
+		} evict;
 	};
 };
 

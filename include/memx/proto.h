@@ -96,6 +96,7 @@ enum memx_msg_type {
 	MEMX_MSG_FREE_REPLY = 4,	/* donor -> client */
 	MEMX_MSG_STATS = 5,		/* client -> donor: memory figures */
 	MEMX_MSG_STATS_REPLY = 6,	/* donor -> client */
+	MEMX_MSG_EVICT = 7,		/* donor -> client, unsolicited: move slabs away */
 };
 
 #define MEMX_MSG_SIZE		64
@@ -139,6 +140,16 @@ struct memx_msg_stats {		/* MEMX_MSG_FREE_REPLY, MEMX_MSG_STATS_REPLY */
 	__le64 reserved[3];
 };
 
+#define MEMX_EVICT_F_LEAVE	(1U << 0)	/* the donor is leaving: move everything */
+#define MEMX_EVICT_F_ALL	MEMX_EVICT_F_LEAVE
+
+struct memx_msg_evict {		/* MEMX_MSG_EVICT */
+	__le64 bytes;		/* how much memory the donor wants back (LEAVE: all) */
+	__le32 flags;		/* MEMX_EVICT_F_*, unknown bits rejected */
+	__le32 reserved0;
+	__le64 reserved[4];
+};
+
 struct memx_msg {
 	struct memx_msg_hdr hdr;
 	union {
@@ -146,6 +157,7 @@ struct memx_msg {
 		struct memx_msg_grant grant;
 		struct memx_msg_free free;
 		struct memx_msg_stats stats;
+		struct memx_msg_evict evict;
 		__u8 raw[MEMX_MSG_SIZE - sizeof(struct memx_msg_hdr)];
 	};
 };

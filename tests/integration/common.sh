@@ -133,3 +133,7 @@ status_json() { "$MEMXCTL" status --json; }
 status_get() {
 	status_json | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
 }
+
+# status_is EXPR VALUE: true when status_get EXPR prints VALUE (for wait_for,
+# which must re-evaluate it on each try).
+status_is() { [ "$(status_get "$1" 2>/dev/null)" = "$2" ]; }

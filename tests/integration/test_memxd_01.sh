@@ -32,7 +32,8 @@ donors = client["donors"]
 assert len(donors) == 2 and all(d["state"] == "live" for d in donors), donors
 # Both donors got slabs (power of two choices over equal donors).
 assert all(d["slabs"] > 0 for d in donors), donors
-assert sum(d["slabs"] for d in donors) == vol["slabs_mapped"], (donors, vol)
+assert vol["replicas"] == 2, vol  # the default with two donors
+assert sum(d["slabs"] for d in donors) == vol["replicas"] * vol["slabs_mapped"], (donors, vol)
 donor_side = [s for s in everyone if s and s["role"] == "donor"]
 assert len(donor_side) == 2, donor_side
 PY

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kill -9 of a donor during I/O: I/O to its slabs fails with EIO (never zeros,
+# kill -9 of a donor during I/O, one replica per slab: I/O to its slabs fails with EIO (never zeros,
 # never stale data), everything else reads back exactly, and memxd keeps
 # serving: new slabs go to the donor that is left.
 . "$(dirname "$0")/common.sh"
@@ -9,7 +9,7 @@ load_kmod
 
 start_donor d1 "$IP2" 256M
 start_donor d2 "$IP3" 256M
-start_client vol --size 128M --slab 4M --bind "$IP1" --donor "$IP2" --donor "$IP3"
+start_client vol --size 128M --slab 4M --replicas 1 --bind "$IP1" --donor "$IP2" --donor "$IP3"
 head -c 64M /dev/urandom > "$TEST_TMP/src"
 dd if="$TEST_TMP/src" of="$MEMX_DEV" bs=1M oflag=direct status=none || fail "initial write"
 on_d2=$(status_get '[d["slabs"] for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"].startswith("'"$IP3"':")][0]')

@@ -29,7 +29,7 @@ zr1=$(status_get '[x["volumes"][0]["io"]["zero_reads"] for x in s if x and x["ro
 # Discard of whole slabs returns them to the donor; they then read as zeros.
 free0=$(status_get '[x["memory_free"] for x in s if x and x["role"]=="donor"][0]')
 blkdiscard -o 0 -l 8M "$MEMX_DEV" || fail "blkdiscard"
-WAIT_S=10 wait_for test "$(status_get '[x["memory_free"] for x in s if x and x["role"]=="donor"][0]')" = $((8 << 20)) \
+WAIT_S=10 wait_for status_is '[x["memory_free"] for x in s if x and x["role"]=="donor"][0]' $((8 << 20)) \
 	|| fail "donor memory not returned after discard (free was $free0)"
 dd if="$MEMX_DEV" of="$TEST_TMP/z" bs=1M count=4 iflag=direct status=none || fail "read after discard"
 cmp -s "$TEST_TMP/z" <(head -c 4M /dev/zero) || fail "discarded slab does not read as zeros"

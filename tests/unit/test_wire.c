@@ -328,3 +328,23 @@ Test(msg, rejects_every_malformed_field)
 				     &(struct memx_msg_info){ .type = MEMX_MSG_ALLOC_SLAB,
 							      .alloc.slab_bytes = 3 << 20 }), -EINVAL);
 }
+
+Test(msg, evict_round_trip_and_rejections)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memx_msg *m = (struct memx_msg *)buf;
+	struct memx_msg_info out, in = { .type = MEMX_MSG_EVICT, .seq = 3,
+					 .evict = { .bytes = 1ULL << 30, .flags = MEMX_EVICT_F_LEAVE } };
+
+	encode_msg(buf, &in);
+	cr_assert_eq(memx_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.evict.bytes, 1ULL << 30);
+	cr_expect_eq(out.evict.flags, MEMX_EVICT_F_LEAVE);
+	m->evict.flags = htole32(2);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
+	encode_msg(buf, &in);
+	m->evict.reserved0 = 1;
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
+	in.evict.flags = 4;
+	cr_expect_eq(memx_msg_encode(buf, sizeof(buf), &in), -EINVAL);
+}
