@@ -54,7 +54,8 @@ static void client_usage(FILE *f)
 	fprintf(f,
 		"usage: memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
 		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
-		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR] [--ctl PATH]\n"
+		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
+		"                    [--listen ADDR[:PORT]] [--ctl PATH]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -66,6 +67,7 @@ static void client_usage(FILE *f)
 		"  --rereplicate-rate  bytes per second copied to restore lost replicas or\n"
 		"              move slabs off a leaving donor (default 64M)\n"
 		"  --bind      local address to reach the donors from (default: the route's)\n"
+		"  --listen    ADDR[:PORT] where donors may join (memxd donor --join)\n"
 		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
 		MEMXD_RUN_DIR);
 }
@@ -110,6 +112,7 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "rereplicate-rate", required_argument, NULL, 'R' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "ctl", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -204,6 +207,14 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 				return -EINVAL;
 			}
 			strcpy(o->ctl_path, optarg);
+			break;
+		case 'l':
+			if (memx_parse_hostport(optarg, o->listen_host, sizeof(o->listen_host),
+						&o->listen_port, MEMX_DEFAULT_PORT)) {
+				fprintf(stderr, "memxd client: --listen '%s' is not ADDR[:PORT]\n",
+					optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			client_usage(stdout);
@@ -1110,6 +1121,12 @@ static int client_setup(struct memxd_client *c)
 	r = memx_kdev_start(c->kfd, c->dev_id);
 	if (r)
 		return memx_log_errno(r, "start /dev/memx%d", c->dev_id);
+	if (c->opt.listen_host[0]) {
+		r = mxv_listen(c->opt.listen_host, c->opt.listen_port, 16, &c->listener);
+		if (r)
+			return memx_log_errno(r, "listen for donors on %s:%u", c->opt.listen_host,
+					      c->opt.listen_port);
+	}
 	return 0;
 }
 
@@ -1126,6 +1143,7 @@ static void client_teardown(struct memxd_client *c)
 		memxd_queue_teardown(&c->queue[q]);
 		mxv_cq_destroy(c->queue[q].cq);
 	}
+	mxv_listener_destroy(c->listener);
 	mxv_cq_destroy(c->ctrl_cq);
 	mxv_mr_dereg(c->bounce_mr);
 	free(c->bounce);
@@ -1160,18 +1178,70 @@ static bool client_try_remove(struct memxd_client *c, int sig)
 	return true;
 }
 
+/*
+ * A donor knocks (memxd donor --join): its hello names the port it listens
+ * on; we take the connection only as the message, then connect to the donor
+ * as to any other.
+ */
+static void serve_join(struct memxd_client *c)
+{
+	struct mxv_req *req;
+
+	while (mxv_listener_get_request(c->listener, 0, &req) == 0) {
+		struct mxv_qp_attr attr = { .send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq,
+					    .max_send_wr = 1 };
+		uint8_t rej[sizeof(struct memx_reject)];
+		struct memx_hello_info hello;
+		struct memx_wire_error err;
+		struct mxv_conn *conn = NULL;
+		char peer[80], *colon;
+		const void *pdata;
+		size_t len;
+		int r;
+
+		mxv_req_peer(req, peer, sizeof(peer));
+		pdata = mxv_req_pdata(req, &len);
+		if (memx_hello_decode(pdata, len, &hello, &err) || hello.role != MEMX_ROLE_JOIN) {
+			const char *why = err.reason;
+
+			if (!memx_hello_decode(pdata, len, &hello, &err))
+				why = "a client listens for donors that join only";
+			memx_warn("volume %s: refused a join from %s: %s", c->opt.name, peer, why);
+			memx_reject_encode(rej, sizeof(rej), hello.role ? MEMX_REJ_ROLE : err.code, why);
+			mxv_req_reject(req, rej, sizeof(rej));
+			continue;
+		}
+		r = mxv_req_accept(req, &attr, NULL, 0, MEMXD_CM_TIMEOUT_MS, &conn, NULL);
+		mxv_conn_destroy(conn);
+		if (r)
+			continue;
+		colon = strrchr(peer, ':');
+		if (colon)
+			*colon = '\0';
+		r = client_add_donor(c, peer, hello.join_port);
+		if (r)
+			memx_err("volume %s: donor %s:%u asked to join but: %s", c->opt.name, peer,
+				 hello.join_port, strerror(-r));
+		else
+			memx_info("volume %s: donor %s:%u joined", c->opt.name, peer,
+				  hello.join_port);
+	}
+}
+
 static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 {
 	int timeout = 0;
 
 	for (;;) {
-		struct pollfd pfd[4 + MEMXD_MAX_DONORS];
+		struct pollfd pfd[5 + MEMXD_MAX_DONORS];
 		unsigned int n = 0, first_donor;
 
 		pfd[n++] = (struct pollfd){ .fd = c->req_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = ctl ? memxd_ctl_fd(ctl) : -1, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = mxv_cq_fd(c->ctrl_cq), .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = c->listener ? mxv_listener_fd(c->listener) : -1,
+					    .events = POLLIN };
 		first_donor = n;
 		for (unsigned int i = 0; i < c->nr_donors; i++)
 			pfd[n++] = (struct pollfd){
@@ -1207,6 +1277,8 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 			if (r < 0)
 				donor_lost(c, d, r == -ECONNRESET ? "disconnected" : strerror(-r));
 		}
+		if (pfd[4].revents)
+			serve_join(c);
 		retry_deferred(c);
 		timeout = memxd_recovery_step(c);
 	}

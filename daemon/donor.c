@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -57,7 +58,7 @@ struct donor_conn {
 	uint16_t role;
 	struct donor_volume *vol;
 	struct mxv_conn *conn;
-	uint8_t *msgbuf;	/* DONOR_RECVS receive slots, then one send slot */
+	uint8_t *msgbuf;	/* DONOR_RECVS receive slots, a reply slot, an evict slot */
 	struct mxv_mr *msg_mr;
 	char peer[64];
 };
@@ -82,15 +83,29 @@ struct donor {
 	struct donor_conn conn[DONOR_MAX_CONNS];
 	struct donor_slab *slab;	/* DONOR_MAX_SLABS; handle = index + 1 */
 	uint64_t grants, frees, rejects;
+	char join_host[MEMXD_HOST_MAX];	/* --join: a client to offer ourselves to */
+	uint16_t join_port;
+	uint64_t low_watermark;		/* --low-watermark: ask memory back below this */
+	unsigned int leave_timeout_s;	/* --leave-timeout */
+	bool leaving;			/* SIGTERM: clients are moving our slabs away */
+	uint64_t leave_deadline_ns;
+	uint64_t next_evict_ns;
+	uint64_t evictions;
 };
 
 static void donor_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--ctl PATH]\n"
+		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--join CLIENT[:PORT]]\n"
+		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--ctl PATH]\n"
 		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
 		"  over RDMA to ADDR (default port %d).\n"
-		"  --ctl  control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n",
+		"  --join           offer our memory to a running client (memxd client --listen)\n"
+		"  --low-watermark  when this machine's available memory (or its cgroup's room)\n"
+		"                   falls below SIZE, ask clients to move slabs away\n"
+		"  --leave-timeout  on SIGTERM, wait this long for clients to move our slabs\n"
+		"                   away before leaving anyway (default 60)\n"
+		"  --ctl            control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n",
 		MEMX_DEFAULT_PORT, MEMXD_RUN_DIR);
 }
 
@@ -100,11 +115,16 @@ static int donor_parse(int argc, char **argv, struct donor *dn)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "ctl", required_argument, NULL, 'c' },
+		{ "join", required_argument, NULL, 'j' },
+		{ "low-watermark", required_argument, NULL, 'w' },
+		{ "leave-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	uint64_t v;
 	int ch;
 
+	dn->leave_timeout_s = 60;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -129,6 +149,28 @@ static int donor_parse(int argc, char **argv, struct donor *dn)
 				return -EINVAL;
 			}
 			strcpy(dn->ctl_path, optarg);
+			break;
+		case 'j':
+			if (memx_parse_hostport(optarg, dn->join_host, sizeof(dn->join_host),
+						&dn->join_port, MEMX_DEFAULT_PORT)) {
+				fprintf(stderr, "memxd donor: --join '%s' is not ADDR[:PORT]\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'w':
+			if (memx_parse_size(optarg, &dn->low_watermark)) {
+				fprintf(stderr, "memxd donor: --low-watermark '%s' is not a size\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 't':
+			if (memx_parse_uint(optarg, 1, 86400, &v)) {
+				fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
+					"seconds\n");
+				return -EINVAL;
+			}
+			dn->leave_timeout_s = (unsigned int)v;
 			break;
 		case 'h':
 			donor_usage(stdout);
@@ -181,7 +223,7 @@ static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 
 	if (bytes > (1ULL << dn->max_slab_shift))
 		return -EINVAL;
-	if (dn->memory_total - dn->memory_granted < bytes)
+	if (dn->leaving || dn->memory_total - dn->memory_granted < bytes)
 		return -ENOSPC;
 	for (i = 0; i < DONOR_MAX_SLABS; i++)
 		if (!dn->slab[i].used) {
@@ -356,8 +398,8 @@ static void accept_one(struct donor *dn, struct mxv_req *req)
 	attr.recv_cq = vol->cq;
 	attr.max_send_wr = 4;
 	if (hello.role == MEMX_ROLE_CLIENT) {
-		dc->msgbuf = calloc(DONOR_RECVS + 1, MEMX_MSG_SIZE);
-		r = dc->msgbuf ? mxv_mr_reg(vol->ctx, dc->msgbuf, (DONOR_RECVS + 1) * MEMX_MSG_SIZE,
+		dc->msgbuf = calloc(DONOR_RECVS + 2, MEMX_MSG_SIZE);
+		r = dc->msgbuf ? mxv_mr_reg(vol->ctx, dc->msgbuf, (DONOR_RECVS + 2) * MEMX_MSG_SIZE,
 					    MXV_ACCESS_LOCAL_WRITE, &dc->msg_mr) : -ENOMEM;
 		if (r) {
 			reject(dn, req, peer, MEMX_REJ_BUSY, "out of memory for message buffers");
@@ -486,6 +528,163 @@ static void reap_volume(struct donor *dn, struct donor_volume *vol)
 	}
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Asks a client volume to move slabs away: bytes of them, or all (LEAVE). */
+static int send_evict(struct donor *dn, struct donor_volume *vol, uint64_t bytes, uint32_t flags)
+{
+	struct memx_msg_info msg = { .type = MEMX_MSG_EVICT, .evict = { bytes, flags } };
+	size_t slot = (DONOR_RECVS + 1) * MEMX_MSG_SIZE;
+
+	for (int i = 0; i < DONOR_MAX_CONNS; i++) {
+		struct donor_conn *dc = &dn->conn[i];
+
+		if (!dc->used || !dc->conn || dc->vol != vol || dc->role != MEMX_ROLE_CLIENT)
+			continue;
+		memx_msg_encode(dc->msgbuf + slot, MEMX_MSG_SIZE, &msg);
+		return mxv_post_send(dc->conn, dc->msg_mr, slot, MEMX_MSG_SIZE, 2);
+	}
+	return -ENOTCONN;
+}
+
+/* SIGTERM: ask every client to move its slabs away, then leave when we hold nothing. */
+static void start_leaving(struct donor *dn)
+{
+	dn->leaving = true;
+	dn->leave_deadline_ns = now_ns() + (uint64_t)dn->leave_timeout_s * 1000000000ULL;
+	memx_info("leaving: asking clients to move %" PRIu64 " MiB of slabs away (up to %u s)",
+		  dn->memory_granted >> 20, dn->leave_timeout_s);
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+		if (dn->vol[i].used && dn->vol[i].slabs &&
+		    send_evict(dn, &dn->vol[i], (uint64_t)-1, MEMX_EVICT_F_LEAVE))
+			memx_warn("volume %s: cannot ask it to move its slabs", dn->vol[i].idstr);
+}
+
+/* Returns true when leaving is over: nothing held, or the time is up. */
+static bool leave_done(struct donor *dn)
+{
+	if (!dn->memory_granted) {
+		memx_info("left cleanly: every slab was moved away");
+		return true;
+	}
+	if (now_ns() < dn->leave_deadline_ns)
+		return false;
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+		if (dn->vol[i].used && dn->vol[i].slabs)
+			memx_err("leave timeout: volume %s still had %u slabs here; they are lost to "
+				 "it unless it holds other replicas", dn->vol[i].idstr, dn->vol[i].slabs);
+	return true;
+}
+
+/* Memory this machine (and our cgroup, if it has a limit) can still give, in bytes. */
+static uint64_t available_memory(void)
+{
+	uint64_t avail = UINT64_MAX, max, cur;
+	char line[256], cg[256], path[512];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &avail) == 1) {
+			avail <<= 10;
+			break;
+		}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/cgroup", "r");
+	if (f && fgets(line, sizeof(line), f) && sscanf(line, "0::%255s", cg) == 1) {
+		FILE *fm, *fc;
+
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", cg);
+		fm = fopen(path, "r");
+		snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.current", cg);
+		fc = fopen(path, "r");
+		if (fm && fc && fscanf(fm, "%" SCNu64, &max) == 1 && fscanf(fc, "%" SCNu64, &cur) == 1)
+			avail = avail < (max > cur ? max - cur : 0) ? avail : (max > cur ? max - cur : 0);
+		if (fm)
+			fclose(fm);
+		if (fc)
+			fclose(fc);
+	}
+	if (f)
+		fclose(f);
+	return avail;
+}
+
+/* Below the low watermark, ask the volume holding the most slabs to move some away. */
+static void check_pressure(struct donor *dn)
+{
+	struct donor_volume *big = NULL;
+	uint64_t avail, want, now = now_ns();
+
+	if (!dn->low_watermark || dn->leaving || now < dn->next_evict_ns)
+		return;
+	avail = available_memory();
+	if (avail >= dn->low_watermark)
+		return;
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+		if (dn->vol[i].used && dn->vol[i].slabs && (!big || dn->vol[i].slabs > big->slabs))
+			big = &dn->vol[i];
+	if (!big)
+		return;
+	want = dn->low_watermark - avail;
+	memx_warn("memory pressure: %" PRIu64 " MiB available, below the %" PRIu64 " MiB "
+		  "watermark: asking volume %s for %" PRIu64 " MiB back", avail >> 20,
+		  dn->low_watermark >> 20, big->idstr, want >> 20);
+	if (!send_evict(dn, big, want, 0))
+		dn->evictions++;
+	dn->next_evict_ns = now + 5000000000ULL;	/* give the client time to move them */
+}
+
+/* --join: offer ourselves to a running client; it then connects to us as to any donor. */
+static int join_client(struct donor *dn)
+{
+	struct memx_hello_info hello = { .role = MEMX_ROLE_JOIN, .join_port = dn->port };
+	uint8_t pdata[sizeof(struct memx_hello)];
+	struct mxv_connect_param p = {
+		.dst_ip = dn->join_host, .port = dn->join_port, .src_ip = dn->host,
+		.pdata = pdata, .pdata_len = sizeof(pdata), .timeout_ms = MEMXD_CM_TIMEOUT_MS,
+	};
+	struct mxv_ctx *ctx = NULL;
+	struct mxv_cq *cq = NULL;
+	struct mxv_conn *conn = NULL;
+	struct mxv_qp_attr attr = { .max_send_wr = 1 };
+	struct mxv_cm_result res;
+	int r;
+
+	memx_hello_encode(pdata, sizeof(pdata), &hello);
+	r = mxv_ctx_open(dn->host, &ctx);
+	if (!r)
+		r = mxv_cq_create(ctx, 4, &cq);
+	if (!r) {
+		attr.send_cq = attr.recv_cq = cq;
+		r = mxv_connect(&p, &attr, &conn, &res);
+	}
+	if (r == -ECONNREFUSED && res.pdata_len) {
+		uint16_t code;
+		char reason[MEMX_REJECT_REASON_LEN];
+
+		if (!memx_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason)))
+			memx_err("client %s:%u refused our join: %s", dn->join_host, dn->join_port,
+				 reason);
+	} else if (r) {
+		memx_err("cannot join client %s:%u: %s (%s)", dn->join_host, dn->join_port,
+			 strerror(-r), res.reason);
+	} else {
+		memx_info("joined client %s:%u: it will connect to us", dn->join_host,
+			  dn->join_port);
+	}
+	mxv_conn_destroy(conn);
+	mxv_cq_destroy(cq);
+	mxv_ctx_close(ctx);
+	return r;
+}
+
 static int donor_status(void *arg, const char *request, char *out, size_t len)
 {
 	struct donor *dn = arg;
@@ -504,10 +703,11 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 	if (json)
 		n = snprintf(out, len, "{\"role\":\"donor\",\"listen\":\"%s:%u\",\"memory_total\":%"
 			     PRIu64 ",\"memory_free\":%" PRIu64 ",\"clients\":%u,\"connections\":%u,"
-			     "\"grants\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"rejects\":%" PRIu64 "}\n",
+			     "\"grants\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"rejects\":%" PRIu64
+			     ",\"evictions\":%" PRIu64 ",\"leaving\":%s}\n",
 			     dn->host, dn->port, dn->memory_total,
 			     dn->memory_total - dn->memory_granted, vols, conns, dn->grants,
-			     dn->frees, dn->rejects);
+			     dn->frees, dn->rejects, dn->evictions, dn->leaving ? "true" : "false");
 	else
 		n = snprintf(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64 " MiB free, "
 			     "%u client volume(s), %u connection(s), %" PRIu64 " grants, %" PRIu64
@@ -522,7 +722,7 @@ int memxd_donor_main(int argc, char **argv)
 	struct donor *dn;
 	struct memxd_ctl *ctl = NULL;
 	sigset_t mask;
-	int sfd, r;
+	int sfd, r, rc = 0;
 
 	memx_log_role = "memxd donor";
 	dn = calloc(1, sizeof(*dn));
@@ -552,6 +752,8 @@ int memxd_donor_main(int argc, char **argv)
 		  dn->memory_total >> 20);
 	printf("listening %s:%u\n", dn->host, dn->port);
 	fflush(stdout);
+	if (dn->join_host[0])
+		join_client(dn);
 
 	for (;;) {
 		struct pollfd pfd[3 + DONOR_MAX_VOLUMES + DONOR_MAX_CONNS];
@@ -576,12 +778,17 @@ int memxd_donor_main(int argc, char **argv)
 							  .events = POLLIN };
 				map[n++] = 2000 + i;
 			}
-		if (poll(pfd, n, -1) < 0) {
+		if (poll(pfd, n, dn->leaving || dn->low_watermark ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			memx_log_errno(-errno, "poll");
 			break;
 		}
+		if (dn->leaving && leave_done(dn)) {
+			rc = dn->memory_granted ? 1 : 0;
+			goto out;
+		}
+		check_pressure(dn);
 		for (unsigned int i = 0; i < n; i++) {
 			if (!pfd[i].revents)
 				continue;
@@ -593,12 +800,17 @@ int memxd_donor_main(int argc, char **argv)
 			} else if (map[i] == -2) {
 				struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				/* Nothing lent, or a second signal: go now. */
+				if (!dn->memory_granted || dn->leaving) {
 					memx_info("%s: leaving; %" PRIu64 " MiB lent are given up",
 						  strsignal((int)si.ssi_signo),
 						  dn->memory_granted >> 20);
+					rc = dn->memory_granted ? 1 : 0;
 					goto out;
 				}
+				start_leaving(dn);
 			} else if (map[i] == -3) {
 				memxd_ctl_serve(ctl, donor_status, dn);
 			} else if (map[i] >= 2000) {
@@ -626,5 +838,5 @@ out:
 	free(dn->slab);
 	free(dn);
 	close(sfd);
-	return 0;
+	return rc;
 }

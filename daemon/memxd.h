@@ -161,6 +161,8 @@ struct memxd_client_opts {
 	char donor_host[MEMXD_MAX_DONORS][MEMXD_HOST_MAX];
 	uint16_t donor_port[MEMXD_MAX_DONORS];
 	char ctl_path[108];
+	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
+	uint16_t listen_port;
 };
 
 struct memxd_client {
@@ -168,6 +170,7 @@ struct memxd_client {
 	uint8_t volume_id[16];
 	struct mxv_ctx *ctx;
 	struct mxv_cq *ctrl_cq;
+	struct mxv_listener *listener;	/* --listen */
 	unsigned int nr_donors;
 	struct memxd_donor donor[MEMXD_MAX_DONORS];
 	struct memx_slabmap map;

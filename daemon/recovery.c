@@ -89,6 +89,31 @@ static bool reads_quiet(struct memx_slab *slab)
 }
 
 /*
+ * A leaving donor's replica with nowhere to go, while the slab has another
+ * live one: drop it (the slab runs with one replica fewer until a donor
+ * joins) rather than hold the donor back.
+ */
+static int drop_replica(struct memxd_client *c, uint64_t s, int from)
+{
+	struct memx_slab *slab = &c->map.slabs[s];
+	struct memx_replica old = slab->replica[from];
+	uint32_t expect = MEMX_SLAB_MAPPED;
+
+	if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MIGRATING))
+		return -EAGAIN;
+	__atomic_store_n(&slab->replica[from].live, 0, __ATOMIC_RELEASE);
+	if (writes_quiet(slab) && reads_quiet(slab))
+		memxd_free_grant(c, &old);
+	memx_warn("volume %s: slab %" PRIu64 " has no other donor to move to: running on %u "
+		  "replica(s) while donor %s leaves", c->opt.name, s, memx_slab_live_replicas(slab),
+		  c->donor[old.donor].name);
+	c->slabs_moved++;
+	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+	memxd_wake_queues(c);
+	return 0;
+}
+
+/*
  * Copies slab s to a new donor, and drops its replica in slot `from` when
  * from >= 0 (a move). Returns 0 or -errno; on failure the slab is as it was.
  */
@@ -113,6 +138,8 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	if (!src)
 		return -ENODATA;
 	r = memxd_grant_slab(c, s, exclude, nx, &target);
+	if (r == -ENOSPC && from >= 0 && memx_slab_live_replicas(slab) > 1)
+		return drop_replica(c, s, from);
 	if (r)
 		return r;
 	for (uint32_t i = 0; i < MEMX_MAX_REPLICAS && slot < 0; i++)

@@ -39,7 +39,10 @@ int memx_hello_encode(void *buf, size_t len, const struct memx_hello_info *in)
 	h.magic = htole32(MEMX_PROTO_MAGIC);
 	h.version = htole16(MEMX_PROTO_VERSION);
 	h.length = htole16(sizeof(h));
+	if ((in->role == MEMX_ROLE_JOIN) != (in->join_port != 0))
+		return -EINVAL;
 	h.role = htole16(in->role);
+	h.join_port = htole16(in->join_port);
 	h.flags = htole32(in->flags);
 	memcpy(h.volume_id, in->volume_id, sizeof(h.volume_id));
 	memcpy(buf, &h, sizeof(h));
@@ -64,16 +67,20 @@ int memx_hello_decode(const void *buf, size_t len, struct memx_hello_info *out,
 	if (!all_zero((const uint8_t *)buf + sizeof(h), len - sizeof(h)))
 		return wire_fail(err, MEMX_REJ_LENGTH, "hello followed by extra bytes");
 	role = le16toh(h.role);
-	if (role != MEMX_ROLE_CLIENT && role != MEMX_ROLE_PROBE && role != MEMX_ROLE_DATA)
+	if (role != MEMX_ROLE_CLIENT && role != MEMX_ROLE_PROBE && role != MEMX_ROLE_DATA &&
+	    role != MEMX_ROLE_JOIN)
 		return wire_fail(err, MEMX_REJ_ROLE, "unknown role");
-	if (h.reserved0 || h.reserved1)
+	if (h.reserved1 || (role != MEMX_ROLE_JOIN && h.join_port))
 		return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+	if (role == MEMX_ROLE_JOIN && !h.join_port)
+		return wire_fail(err, MEMX_REJ_MALFORMED, "join without a port");
 	if (le32toh(h.flags) & ~MEMX_HELLO_F_ALL)
 		return wire_fail(err, MEMX_REJ_MALFORMED, "unknown hello flags");
 	if (h.credential)
 		return wire_fail(err, MEMX_REJ_AUTH, "credentials are not supported yet");
 	if (out) {
 		out->role = role;
+		out->join_port = le16toh(h.join_port);
 		out->flags = le32toh(h.flags);
 		memcpy(out->volume_id, h.volume_id, sizeof(out->volume_id));
 	}

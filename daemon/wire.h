@@ -14,6 +14,7 @@
 /* A decoded hello, in host byte order. */
 struct memx_hello_info {
 	uint16_t role;
+	uint16_t join_port;	/* MEMX_ROLE_JOIN only */
 	uint32_t flags;
 	uint8_t volume_id[16];
 };

@@ -30,6 +30,7 @@ enum memx_role {
 	MEMX_ROLE_CLIENT = 1,	/* a client engine's control connection: asks for slabs */
 	MEMX_ROLE_PROBE = 2,	/* a tool that only checks the donor answers */
 	MEMX_ROLE_DATA = 3,	/* a client engine's data connection (one per queue): RDMA only */
+	MEMX_ROLE_JOIN = 4,	/* a donor asking a client to take its memory (memxd donor --join) */
 };
 
 /* Hello flags: none defined yet; non-zero bits are rejected. */
@@ -41,7 +42,7 @@ struct memx_hello {
 	__le16 version;		/* MEMX_PROTO_VERSION */
 	__le16 length;		/* sizeof(struct memx_hello) */
 	__le16 role;		/* enum memx_role */
-	__le16 reserved0;	/* must be zero */
+	__le16 join_port;	/* MEMX_ROLE_JOIN: the port the donor listens on; else zero */
 	__le32 flags;		/* MEMX_HELLO_F_*, unknown bits rejected */
 	__u8 volume_id[16];	/* random identity of the client's volume */
 	__le64 credential;	/* reserved for authenticated join; must be zero */

@@ -137,3 +137,23 @@ status_get() {
 # status_is EXPR VALUE: true when status_get EXPR prints VALUE (for wait_for,
 # which must re-evaluate it on each try).
 status_is() { [ "$(status_get "$1" 2>/dev/null)" = "$2" ]; }
+
+# donor_slabs IP: slabs of the client's volume that the donor at IP holds (client's view).
+donor_slabs() {
+	status_get 'sum(d["slabs"] for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"].startswith("'"$1"':"))'
+}
+donor_state() {
+	status_get '[d["state"] for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"].startswith("'"$1"':")][-1]'
+}
+
+# fio_write_verify DEV OFFSET SIZE [OUT]: random 4 KiB writes with crc32c, then verified reads.
+fio_write_verify() {
+	fio --name=wv --filename="$1" --direct=1 --ioengine=io_uring --rw=randwrite --bs=4k \
+		--iodepth=16 --offset="$2" --size="$3" --verify=crc32c --verify_fatal=1 \
+		--do_verify=1 --output="${4:-$TEST_TMP/fio-wv.out}"
+}
+fio_verify_only() {
+	fio --name=wv --filename="$1" --direct=1 --ioengine=io_uring --rw=randwrite --bs=4k \
+		--iodepth=16 --offset="$2" --size="$3" --verify=crc32c --verify_fatal=1 \
+		--verify_only --output="${4:-$TEST_TMP/fio-vo.out}"
+}

@@ -79,7 +79,7 @@ static void add_one_trailing(struct hb_pdata *p)
 
 static void set_reserved0(struct hb_pdata *p)
 {
-	p->h.reserved0 = htole16(1);
+	p->h.join_port = htole16(1);	/* a port without the join role */
 }
 
 static void set_reserved1(struct hb_pdata *p)
@@ -125,7 +125,7 @@ static const struct hb_case cases[] = {
 	{ "declared length too long", set_long_length, MEMX_REJ_LENGTH },
 	{ "trailing garbage to 56 bytes", add_trailing, MEMX_REJ_LENGTH },
 	{ "one non-zero byte at offset 55", add_one_trailing, MEMX_REJ_LENGTH },
-	{ "non-zero reserved0", set_reserved0, MEMX_REJ_MALFORMED },
+	{ "join port without the join role", set_reserved0, MEMX_REJ_MALFORMED },
 	{ "non-zero reserved1", set_reserved1, MEMX_REJ_MALFORMED },
 	{ "role 0", set_role_zero, MEMX_REJ_ROLE },
 	{ "unknown role 99", set_role_unknown, MEMX_REJ_ROLE },

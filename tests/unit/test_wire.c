@@ -149,7 +149,7 @@ Test(hello, rejects_reserved_flags_and_credential)
 	struct memx_hello *h = (struct memx_hello *)pdata;
 
 	encode_pdata(pdata);
-	h->reserved0 = htole16(1);
+	h->join_port = htole16(1);
 	expect_reject(pdata, sizeof(pdata), MEMX_REJ_MALFORMED);
 	encode_pdata(pdata);
 	h->reserved1 = htole64(1ULL << 63);
@@ -347,4 +347,22 @@ Test(msg, evict_round_trip_and_rejections)
 	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
 	in.evict.flags = 4;
 	cr_expect_eq(memx_msg_encode(buf, sizeof(buf), &in), -EINVAL);
+}
+
+Test(hello, join_carries_a_port_and_only_join_does)
+{
+	uint8_t pdata[MEMX_CM_CONNECT_PDATA_MAX] = { 0 };
+	struct memx_hello_info in = { .role = MEMX_ROLE_JOIN, .join_port = 7471 }, out;
+	struct memx_hello *h = (struct memx_hello *)pdata;
+
+	cr_assert_eq(memx_hello_encode(pdata, sizeof(pdata), &in), (int)sizeof(*h));
+	cr_assert_eq(memx_hello_decode(pdata, sizeof(pdata), &out, NULL), 0);
+	cr_expect_eq(out.role, MEMX_ROLE_JOIN);
+	cr_expect_eq(out.join_port, 7471);
+	h->join_port = 0;
+	expect_reject(pdata, sizeof(pdata), MEMX_REJ_MALFORMED);
+	in.join_port = 0;
+	cr_expect_eq(memx_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
+	in = (struct memx_hello_info){ .role = MEMX_ROLE_CLIENT, .join_port = 5 };
+	cr_expect_eq(memx_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
 }
