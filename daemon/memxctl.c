@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 	const char *socket_path = NULL;
 	char request[256];
 	bool json = false, slabs = false, donor_cmd = false;
-	int found = 0, failed = 0, argi = 2;
+	int found = 0, failed = 0, printed = 0, argi = 2;
 	DIR *dir;
 	struct dirent *de;
 
@@ -136,12 +136,19 @@ int main(int argc, char **argv)
 		if (donor_cmd && strncmp(de->d_name, "client-", 7))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", RUN_DIR, de->d_name);
-		if (json && found)
+		if (json && printed++)
 			printf(",");
 		fflush(stdout);
 		r = ask(path, request);
+		if (r == -ECONNREFUSED || r == -ENOENT) {
+			/* Left behind by a memxd that was killed: not an error of ours. */
+			fprintf(stderr, "memxctl: %s: stale socket, no memxd behind it\n", path);
+			if (json)
+				printf("null");
+			continue;
+		}
 		if (r && r != -EREMOTEIO) {
-			fprintf(stderr, "memxctl: %s: no answer (a memxd that died?)\n", path);
+			fprintf(stderr, "memxctl: %s: no answer: %s\n", path, strerror(-r));
 			if (json)
 				printf("null");
 		}

@@ -12,6 +12,8 @@ MEMXCTL=$MEMX_BUILD/daemon/memxctl
 # Addresses on the guest's Soft-RoCE netdev (ci/guest-init.sh).
 IP1=10.77.0.1 IP2=10.77.0.2 IP3=10.77.0.3 IP4=10.77.0.4 IP5=10.77.0.5
 TEST_TMP=$(mktemp -d /tmp/memx-test.XXXXXX)
+# No memxd runs between tests: sockets left by killed ones would only confuse memxctl.
+rm -f /run/memx/*.sock 2>/dev/null
 
 _cleanups=()
 on_exit() { _cleanups+=("$*"); }
