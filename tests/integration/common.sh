@@ -71,6 +71,20 @@ start_bg() {
 bg_pid() { cat "$TEST_TMP/$1.pid"; }
 bg_log() { cat "$TEST_TMP/$1.log"; }
 
+# ---- memx_ramd (a RAM-backed test engine, no RDMA) -------------------------------
+
+# start_ramd NAME ARGS...: memx_ramd as background job NAME; sets DEV.
+start_ramd() {
+	local name=$1; shift
+	start_bg "$name" "$MEMX_TEST_BIN/memx_ramd" "$@"
+	wait_for grep -q '^ready /dev/memx' "$TEST_TMP/$name.log" \
+		|| { bg_log "$name"; fail "memx_ramd did not report ready"; }
+	DEV=$(sed -n 's/^ready //p' "$TEST_TMP/$name.log")
+	wait_for test -b "$DEV" || fail "$DEV did not appear"
+}
+# exited PID: our child PID has exited (gone, or a zombie not yet reaped).
+exited() { [ ! -e /proc/$1 ] || [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = Z ]; }
+
 # ---- memxd helpers ----------------------------------------------------------
 
 # start_donor NAME IP MEMORY [extra args]: starts a donor and waits until it listens.

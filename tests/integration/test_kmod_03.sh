@@ -7,17 +7,6 @@
 need_cmd fio
 need_cmd blkdiscard
 
-# start_ramd NAME ARGS...: memx_ramd as background job NAME; sets DEV.
-start_ramd() {
-	local name=$1; shift
-	start_bg "$name" "$MEMX_TEST_BIN/memx_ramd" "$@"
-	wait_for grep -q '^ready /dev/memx' "$TEST_TMP/$name.log" \
-		|| { bg_log "$name"; fail "memx_ramd did not report ready"; }
-	DEV=$(sed -n 's/^ready //p' "$TEST_TMP/$name.log")
-	wait_for test -b "$DEV" || fail "$DEV did not appear"
-}
-# exited PID: our child PID has exited (gone, or a zombie not yet reaped).
-exited() { [ ! -e /proc/$1 ] || [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = Z ]; }
 # fio_ok LOG: every job in fio's --minimal output has error 0 and did I/O.
 fio_ok() {
 	awk -F';' 'NF > 100 { n++; if ($5 != 0) bad = 1; io += $6 + $47 }

@@ -8,17 +8,6 @@
 need_cmd fio
 need_cmd mkfs.ext4
 
-# start_ramd NAME ARGS...: memx_ramd as background job NAME; sets DEV.
-start_ramd() {
-	local name=$1; shift
-	start_bg "$name" "$MEMX_TEST_BIN/memx_ramd" "$@"
-	wait_for grep -q '^ready /dev/memx' "$TEST_TMP/$name.log" \
-		|| { bg_log "$name"; fail "memx_ramd did not report ready"; }
-	DEV=$(sed -n 's/^ready //p' "$TEST_TMP/$name.log")
-	wait_for test -b "$DEV" || fail "$DEV did not appear"
-}
-# exited PID: our child PID has exited (gone, or a zombie not yet reaped).
-exited() { [ ! -e /proc/$1 ] || [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = Z ]; }
 # ios DEV: reads + writes completed on DEV so far.
 ios() { awk '{ print $1 + $5 }' "/sys/block/$(basename "$1")/stat"; }
 
