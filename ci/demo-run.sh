@@ -63,27 +63,36 @@ dev=$(sed -n 's/^ready //p' "$work/bench.log")
 fio --name=fill --filename="$dev" --rw=write --bs=1M --direct=1 --ioengine=io_uring \
 	--iodepth=8 --size=256M > /dev/null
 sock=/run/memx/client-bench.sock
+engine_pid=${pids[-1]}
+# CPU time (user + system, in clock ticks) the engine has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$engine_pid/stat"; }
+hz=$(getconf CLK_TCK)
 counters() { "$memxctl" status --json --socket "$sock" | python3 -c '
 import json,sys; io=json.load(sys.stdin)["volumes"][0]["io"]
 print(io["reads"]+io["writes"], io["wakeups"]+io["commits"]+io["rdma_posts"]+io["cq_arms"])'; }
-printf '%-10s %4s %10s %12s %12s %14s\n' job qd IOPS "mean us" "p99 us" "syscalls/req"
+printf '%-10s %4s %10s %12s %12s %14s %16s\n' job qd IOPS "mean us" "p99 us" "syscalls/req" "engine CPU us/req"
 for rw in randread randwrite; do
 	for qd in 1 32; do
 		read -r r0 s0 < <(counters)
+		c0=$(cpu_ticks)
 		fio --name=bench --filename="$dev" --rw=$rw --bs=4k --direct=1 --ioengine=io_uring \
 			--iodepth=$qd --size=256M --time_based --runtime="$runtime" --numjobs=1 \
 			--output-format=json --eta=never --output="$work/fio-$rw-$qd.json"
 		read -r r1 s1 < <(counters)
-		python3 - "$work/fio-$rw-$qd.json" "$rw" "$qd" "$((r1 - r0))" "$((s1 - s0))" <<'PY'
+		c1=$(cpu_ticks)
+		python3 - "$work/fio-$rw-$qd.json" "$rw" "$qd" "$((r1 - r0))" "$((s1 - s0))" "$((c1 - c0))" "$hz" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
 side = j["read"] if sys.argv[2] == "randread" else j["write"]
 lat = side["clat_ns"]
 reqs, calls = int(sys.argv[4]), int(sys.argv[5])
-print("%-10s %4s %10.0f %12.1f %12.1f %14.2f" % (sys.argv[2], sys.argv[3], side["iops"],
-      lat["mean"] / 1000, lat["percentile"]["99.000000"] / 1000, calls / max(reqs, 1)))
+cpu_us = int(sys.argv[6]) * 1e6 / int(sys.argv[7])
+print("%-10s %4s %10.0f %12.1f %12.1f %14.2f %16.1f" % (sys.argv[2], sys.argv[3], side["iops"],
+      lat["mean"] / 1000, lat["percentile"]["99.000000"] / 1000, calls / max(reqs, 1),
+      cpu_us / max(reqs, 1)))
 PY
 	done
 done
 echo "(syscalls/req: the engine's io_uring waits, commit ioctls, RDMA post doorbells and CQ arms"
-echo " per request, from memxctl's counters; under QEMU TCG absolute numbers are meaningless)"
+echo " per request, from memxctl's counters; engine CPU: memxd's user+system time over the"
+echo " requests it served; under QEMU TCG absolute numbers are meaningless)"
