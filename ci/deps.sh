@@ -10,7 +10,7 @@ pkgs=(
 	# kernel module and guest
 	linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio kmod xz-utils
 	# inside the guest (it runs the host's userspace)
-	rdma-core ibverbs-utils rdmacm-utils perftest fio iproute2 e2fsprogs util-linux procps
+	rdma-core ibverbs-utils rdmacm-utils perftest fio iproute2 e2fsprogs util-linux procps bc
 	python3
 	# ci/bench: the peers it measures memx against, and its chart
 	nvme-cli nbd-server nbd-client gnuplot-nox bc
