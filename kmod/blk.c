@@ -143,8 +143,12 @@ int memx_blk_add_disk(struct memx_dev *md)
 
 	if (p->flags & MEMX_F_DISCARD)
 		lim.max_discard_sectors = MEMX_MAX_DISCARD_BYTES >> SECTOR_SHIFT;
+	/*
+	 * An engine writes zeros from a buffer of max_io_bytes, like any write:
+	 * the block layer splits larger requests.
+	 */
 	if (p->flags & MEMX_F_WRITE_ZEROES)
-		lim.max_write_zeroes_sectors = MEMX_MAX_DISCARD_BYTES >> SECTOR_SHIFT;
+		lim.max_write_zeroes_sectors = p->max_io_bytes >> SECTOR_SHIFT;
 
 	memset(set, 0, sizeof(*set));
 	set->ops = &memx_mq_ops;

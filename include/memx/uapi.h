@@ -43,7 +43,7 @@
 
 /* Feature bits reported by GET_FEATURES and accepted in memx_dev_params.flags. */
 #define MEMX_F_DISCARD		(1ULL << 0)	/* pass DISCARD to the engine */
-#define MEMX_F_WRITE_ZEROES	(1ULL << 1)	/* pass WRITE_ZEROES to the engine */
+#define MEMX_F_WRITE_ZEROES	(1ULL << 1)	/* pass WRITE_ZEROES (at most max_io_bytes each) to the engine */
 #define MEMX_F_ALL		(MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES)
 
 /* Limits the kernel enforces on memx_dev_params. */

@@ -19,6 +19,15 @@ grep 'no donor can take slab' "$TEST_TMP/small.log" | head -n 1
 dd if="$MEMX_DEV" of="$TEST_TMP/back" bs=1M count=8 iflag=direct status=none || fail "read of mapped slabs"
 cmp "$TEST_TMP/src" "$TEST_TMP/back" || fail "mapped slabs changed"
 
+# WRITE_ZEROES of a range inside mapped slabs: zeros there, the rest untouched.
+blkdiscard -z -o 1M -l 2M "$MEMX_DEV" || fail "blkdiscard -z (write zeroes)"
+dd if="$MEMX_DEV" of="$TEST_TMP/back" bs=1M count=8 iflag=direct status=none || fail "read after write zeroes"
+cmp -s <(head -c 1M "$TEST_TMP/back") <(head -c 1M "$TEST_TMP/src") || fail "write zeroes touched data before its range"
+cmp -s <(dd if="$TEST_TMP/back" bs=1M skip=1 count=2 status=none) <(head -c 2M /dev/zero) || fail "write zeroes range is not zeros"
+cmp -s <(dd if="$TEST_TMP/back" bs=1M skip=3 status=none) <(dd if="$TEST_TMP/src" bs=1M skip=3 status=none) \
+	|| fail "write zeroes touched data after its range"
+dd if="$TEST_TMP/back" of="$TEST_TMP/src" bs=1M count=8 status=none	# the new expected content
+
 # Never-written space reads as zeros, and costs no RDMA.
 zr0=$(status_get '[x["volumes"][0]["io"]["zero_reads"] for x in s if x and x["role"]=="client"][0]')
 dd if="$MEMX_DEV" of="$TEST_TMP/z" bs=1M skip=40 count=4 iflag=direct status=none || fail "read of unwritten space"
