@@ -683,7 +683,8 @@ static void donor_lost(struct memxd_client *c, struct memxd_donor *d, const char
 		uint32_t state = memx_slab_state(slab), expect_state = MEMX_SLAB_MAPPED;
 		bool any = false, hit = false;
 
-		if (state != MEMX_SLAB_MAPPED)
+		/* A MIGRATING slab belongs to recovery.c, which publishes it LOST if need be. */
+		if (state != MEMX_SLAB_MAPPED && state != MEMX_SLAB_MIGRATING)
 			continue;
 		for (uint32_t i = 0; i < slab->nr_replicas; i++) {
 			if (slab->replica[i].donor == d->idx && slab->replica[i].live) {
@@ -695,8 +696,8 @@ static void donor_lost(struct memxd_client *c, struct memxd_donor *d, const char
 		}
 		if (!hit)
 			continue;
-		if (!any && atomic_compare_exchange_strong(&slab->state, &expect_state,
-							   MEMX_SLAB_LOST)) {
+		if (!any && state == MEMX_SLAB_MAPPED &&
+		    atomic_compare_exchange_strong(&slab->state, &expect_state, MEMX_SLAB_LOST)) {
 			lost++;
 			atomic_fetch_sub(&c->slabs_mapped, 1);
 			atomic_fetch_add(&c->slabs_lost, 1);
@@ -1228,6 +1229,30 @@ static void serve_join(struct memxd_client *c)
 	}
 }
 
+/*
+ * Heartbeat: every MEMXD_HEARTBEAT_MS each usable donor answers a STATS
+ * request (which also refreshes its free memory for placement). A donor
+ * whose machine hangs sends no disconnect, and one-sided RDMA to it may not
+ * fail until I/O happens: a missed reply (MEMXD_MSG_TIMEOUT_MS) declares it lost.
+ */
+static void heartbeat(struct memxd_client *c)
+{
+	uint64_t now = memxd_now_ns();
+
+	if (now < c->next_heartbeat_ns)
+		return;
+	c->next_heartbeat_ns = now + MEMXD_HEARTBEAT_MS * 1000000ULL;
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+		struct memx_msg_info req = { .type = MEMX_MSG_STATS }, reply;
+
+		if (!memxd_donor_usable(atomic_load(&d->state)))
+			continue;
+		if (!memxd_donor_call(c, d, &req, &reply))
+			d->memory_free = reply.stats.memory_free;
+	}
+}
+
 static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 {
 	int timeout = 0;
@@ -1280,7 +1305,10 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		if (pfd[4].revents)
 			serve_join(c);
 		retry_deferred(c);
+		heartbeat(c);
 		timeout = memxd_recovery_step(c);
+		if (timeout < 0 || timeout > MEMXD_HEARTBEAT_MS)
+			timeout = MEMXD_HEARTBEAT_MS;
 	}
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -42,6 +43,11 @@ static int ask(const char *path, const char *request)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* A memxd that is stopped (SIGSTOP, hung) must not hang us too. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 5 },
+		   sizeof(struct timeval));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 5 },
+		   sizeof(struct timeval));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
 		r = -errno;
@@ -57,7 +63,7 @@ static int ask(const char *path, const char *request)
 		fwrite(buf, 1, (size_t)n, stdout);
 	}
 	if (n < 0)
-		r = -errno;
+		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
 	close(fd);
 	return r;
 }

@@ -26,7 +26,8 @@
 #define MEMXD_RUN_DIR		"/run/memx"
 #define MEMXD_CTRL_RECVS	8	/* RECVs kept posted on a control connection */
 #define MEMXD_CM_TIMEOUT_MS	10000
-#define MEMXD_MSG_TIMEOUT_MS	10000
+#define MEMXD_MSG_TIMEOUT_MS	5000
+#define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
 /* An I/O no larger than a slab touches at most two slabs. */
 #define MEMXD_MAX_EXTENTS	2
 
@@ -193,6 +194,7 @@ struct memxd_client {
 	void *bounce;
 	struct mxv_mr *bounce_mr;
 	uint64_t next_copy_ns;		/* rate limit: no copy before this time */
+	uint64_t next_heartbeat_ns;
 	uint64_t copied_bytes;
 	uint64_t slabs_moved, slabs_rereplicated;
 	struct memxd_deferred_free {

@@ -89,6 +89,27 @@ static bool reads_quiet(struct memx_slab *slab)
 }
 
 /*
+ * Ends a MIGRATING phase. A donor may have died meanwhile (its loss is
+ * handled inside the copy's waits): no replica on it stays live, and a slab
+ * left with none is lost, never republished as readable.
+ */
+static void publish_after_copy(struct memxd_client *c, struct memx_slab *slab)
+{
+	for (uint32_t i = 0; i < slab->nr_replicas; i++)
+		if (slab->replica[i].live &&
+		    !memxd_donor_usable(atomic_load(&c->donor[slab->replica[i].donor].state)))
+			__atomic_store_n(&slab->replica[i].live, 0, __ATOMIC_RELEASE);
+	if (memx_slab_live_replicas(slab)) {
+		memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+	} else {
+		atomic_fetch_sub(&c->slabs_mapped, 1);
+		atomic_fetch_add(&c->slabs_lost, 1);
+		memx_slab_publish(slab, MEMX_SLAB_LOST);
+	}
+	memxd_wake_queues(c);
+}
+
+/*
  * A leaving donor's replica with nowhere to go, while the slab has another
  * live one: drop it (the slab runs with one replica fewer until a donor
  * joins) rather than hold the donor back.
@@ -105,11 +126,10 @@ static int drop_replica(struct memxd_client *c, uint64_t s, int from)
 	if (writes_quiet(slab) && reads_quiet(slab))
 		memxd_free_grant(c, &old);
 	memx_warn("volume %s: slab %" PRIu64 " has no other donor to move to: running on %u "
-		  "replica(s) while donor %s leaves", c->opt.name, s, memx_slab_live_replicas(slab),
-		  c->donor[old.donor].name);
+		  "replica(s) while donor %s leaves or gives memory back", c->opt.name, s,
+		  memx_slab_live_replicas(slab), c->donor[old.donor].name);
 	c->slabs_moved++;
-	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
-	memxd_wake_queues(c);
+	publish_after_copy(c, slab);
 	return 0;
 }
 
@@ -185,13 +205,11 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	} else {
 		c->slabs_rereplicated++;
 	}
-	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
-	memxd_wake_queues(c);
+	publish_after_copy(c, slab);
 	return 0;
 
 out_undo:
-	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
-	memxd_wake_queues(c);
+	publish_after_copy(c, slab);
 	memxd_free_grant(c, &target);
 	return r;
 }
@@ -237,8 +255,13 @@ static void release_drained(struct memxd_client *c)
 
 		if (atomic_load(&d->state) != MEMXD_DONOR_DRAINING)
 			continue;
-		for (uint64_t s = 0; s < c->map.nr_slabs && !holds; s++)
-			holds = memx_slab_on_donor(&c->map.slabs[s], i);
+		for (uint64_t s = 0; s < c->map.nr_slabs && !holds; s++) {
+			uint32_t st = memx_slab_state(&c->map.slabs[s]);
+
+			/* Replicas of unmapped (discarded) slabs are stale, their grants freed. */
+			holds = (st == MEMX_SLAB_MAPPED || st == MEMX_SLAB_MIGRATING) &&
+				memx_slab_on_donor(&c->map.slabs[s], i);
+		}
 		if (holds || !atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_LEFT))
 			continue;
 		memx_info("volume %s: donor %s drained: it holds none of our slabs; disconnecting",
@@ -291,6 +314,8 @@ int memxd_recovery_step(struct memxd_client *c)
 		struct memxd_donor *d = &c->donor[c->map.slabs[s].replica[from].donor];
 
 		d->evict_bytes = d->evict_bytes > c->map.slab_bytes ? d->evict_bytes - c->map.slab_bytes : 0;
+		memx_info("volume %s: moved slab %" PRIu64 " off donor %s (%u left there)",
+			  c->opt.name, s, d->name, d->slabs);
 	}
 	return 0;
 }

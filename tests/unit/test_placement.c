@@ -67,3 +67,74 @@ Test(placement, prefers_free_memory_and_balances)
 	for (int i = 0; i < 100; i++)
 		cr_expect_eq(memx_place(two, 2, NULL, 0, slab, xorshift, &seed), 1);
 }
+
+Test(placement, two_replicas_apart_and_balanced)
+{
+	/* 3000 slabs, 2 replicas each, 5 equal donors: the second choice excludes the first. */
+	struct memx_donor_load d[5];
+	uint64_t count[5] = { 0 };
+	uint32_t seed = 4242;
+	const uint64_t slab = 1 << 20;
+
+	for (int i = 0; i < 5; i++)
+		d[i] = (struct memx_donor_load){ true, 4000 * slab };
+	for (int s = 0; s < 3000; s++) {
+		int a = memx_place(d, 5, NULL, 0, slab, xorshift, &seed);
+		uint32_t excl[1];
+		int b;
+
+		cr_assert(a >= 0 && a < 5, "slab %d: first replica on %d", s, a);
+		d[a].free_bytes -= slab;
+		count[a]++;
+		excl[0] = (uint32_t)a;
+		b = memx_place(d, 5, excl, 1, slab, xorshift, &seed);
+		cr_assert(b >= 0 && b < 5, "slab %d: second replica on %d", s, b);
+		cr_assert_neq(a, b, "slab %d: both replicas on donor %d", s, a);
+		d[b].free_bytes -= slab;
+		count[b]++;
+	}
+	/*
+	 * Mean 1200. Two choices on free memory keep every donor within a few
+	 * slabs of it (at most 3 over 2000 seeds); one random choice would
+	 * stray by about 31 (one standard deviation). Bound: 6 slabs, 0.5%.
+	 */
+	for (int i = 0; i < 5; i++) {
+		cr_expect(count[i] >= 1200 - 6 && count[i] <= 1200 + 6, "donor %d got %lu", i,
+			  (unsigned long)count[i]);
+		cr_expect_eq(d[i].free_bytes, (4000 - count[i]) * slab);
+	}
+}
+
+Test(placement, dead_and_short_donors_never_chosen)
+{
+	/*
+	 * The dead donors have the most free memory and the short ones miss
+	 * by a byte, so a wrong filter would show. The eligible ones have
+	 * exactly what is needed (the bound is inclusive) and tie, so each
+	 * wins about a third of the draws.
+	 */
+	const uint64_t need = 4ULL << 20;
+	struct memx_donor_load d[8] = {
+		{ false, 1ULL << 40 }, { true, need }, { true, need - 1 }, { false, 1ULL << 40 },
+		{ true, need }, { true, 0 }, { true, need }, { false, need },
+	};
+	uint64_t count[8] = { 0 };
+	uint32_t seed = 777, excl[2] = { 1, 4 }, all[3] = { 1, 4, 6 };
+	const int draws = 30000;
+
+	for (int i = 0; i < draws; i++) {
+		int r = memx_place(d, 8, NULL, 0, need, xorshift, &seed);
+
+		cr_assert(r == 1 || r == 4 || r == 6, "draw %d chose donor %d", i, r);
+		count[r]++;
+	}
+	for (int i = 0; i < 3; i++)
+		cr_expect(count[all[i]] > draws / 4, "donor %u chosen only %lu times", all[i],
+			  (unsigned long)count[all[i]]);
+	/* Excluding two of the three leaves one; excluding all three leaves none. */
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(memx_place(d, 8, excl, 2, need, xorshift, &seed), 6);
+	cr_expect_eq(memx_place(d, 8, all, 3, need, xorshift, &seed), -ENOSPC);
+	cr_expect_eq(memx_place(d, 8, NULL, 0, need + 1, xorshift, &seed), -ENOSPC,
+		     "no live donor has room for one byte more");
+}

@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""ci/bench-report.py: the bookkeeping half of ci/bench.
+
+  bench-report.py rec FILE key=value...      append one JSON record (values parsed as JSON
+                                              when they parse, else kept as strings)
+  bench-report.py fio FILE JSON DEVICE JOB BS QD [REQS CALLS]
+                                              append the figures of one fio --output-format=json run
+  bench-report.py perftest FILE TXT TEST     append the figures of one perftest client's output
+  bench-report.py report DIR                 DIR/results.jsonl -> results.json, results.md,
+                                              chart.png (gnuplot, ci/bench-plot.gp)
+
+Every figure is from one guest boot on one Soft-RoCE link, so only ratios inside one run mean
+anything (QEMU TCG runs 10-50x slower than hardware).
+"""
+import json
+import os
+import subprocess
+import sys
+
+DEVICES = [
+    ("memx", "memx as shipped (2 donors, 2 replicas)"),
+    ("memx_r1", "memx --replicas 1 (2 donors)"),
+    ("nvmeof", "NVMe-oF/RDMA (nvmet, brd)"),
+    ("nbd", "NBD/TCP lo (brd)"),
+    ("zram", "zram lz4"),
+    ("brd", "brd (local RAM disk)"),
+]
+MEMX = ["memx", "memx_r1"]
+PEERS = [d for d, _ in DEVICES if d not in MEMX]
+SHORT = {"memx": "memx", "memx_r1": "memx-r1", "nvmeof": "NVMe-oF", "nbd": "NBD", "zram": "zram",
+         "brd": "brd"}
+
+
+def append(path, rec):
+    with open(path, "a") as f:
+        f.write(json.dumps(rec, sort_keys=True) + "\n")
+
+
+def value(s):
+    try:
+        return json.loads(s)
+    except ValueError:
+        return s
+
+
+def cmd_rec(path, *kv):
+    rec = {}
+    for item in kv:
+        k, _, v = item.partition("=")
+        rec[k] = value(v)
+    append(path, rec)
+
+
+def size_bytes(s):
+    s = s.strip().lower()
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(s[-1:], 1)
+    return int(s.rstrip("kmg")) * mult
+
+
+def cmd_fio(path, fio_json, device, job, bs, qd, reqs=None, calls=None):
+    rec = {"kind": "fio", "device": device, "job": job, "bs": size_bytes(bs), "qd": int(qd)}
+    try:
+        with open(fio_json) as f:
+            text = f.read()
+        # fio may print warnings before the JSON document.
+        j = json.loads(text[text.index("{"):])["jobs"][0]
+        side = j["read"] if "read" in job else j["write"]
+        lat = side["lat_ns"]
+        pct = lat.get("percentile") or side["clat_ns"].get("percentile", {})
+        rec.update(iops=side["iops"], mbps=side["bw_bytes"] / 1e6, mean_us=lat["mean"] / 1000,
+                   p99_us=pct.get("99.000000", 0) / 1000, ios=side["total_ios"],
+                   errors=j.get("error", 0))
+        if j.get("error"):
+            rec["error"] = "fio error %d" % j["error"]
+    except Exception as e:  # a broken run is reported, never dropped
+        rec["error"] = "no fio result: %s" % e
+    if reqs is not None and calls is not None and int(reqs) > 0:
+        rec.update(requests=int(reqs), syscalls=int(calls),
+                   syscalls_per_req=int(calls) / int(reqs))
+    append(path, rec)
+
+
+def cmd_perftest(path, txt, test):
+    """perftest prints a header line starting with '#bytes' and one result line per size."""
+    rec = {"kind": "perftest", "test": test}
+    try:
+        lines = open(txt, errors="replace").read().splitlines()
+        row = None
+        for i, line in enumerate(lines):
+            if line.strip().startswith("#bytes"):
+                for nxt in lines[i + 1:]:
+                    toks = nxt.split()
+                    if toks and toks[0].isdigit():
+                        row = [float(t) for t in toks if t.replace(".", "", 1).isdigit()]
+                        break
+        if row is None:
+            raise ValueError("no result line")
+        if test.endswith("_bw"):
+            # bytes iterations bw_peak bw_avg(MB/s) msg_rate(Mpps)
+            rec.update(bytes=int(row[0]), iters=int(row[1]), mbps=row[3] * 1.048576,
+                       iops=row[4] * 1e6)
+        else:
+            # bytes iterations t_min t_max t_typical t_avg t_stdev p99 p99.9 (usec)
+            rec.update(bytes=int(row[0]), iters=int(row[1]), min_us=row[2], typical_us=row[4],
+                       mean_us=row[5], p99_us=row[7])
+    except Exception as e:
+        rec["error"] = "no perftest result: %s" % e
+    append(path, rec)
+
+
+def load(d):
+    recs = []
+    p = os.path.join(d, "results.jsonl")
+    if os.path.exists(p):
+        for line in open(p):
+            line = line.strip()
+            if line:
+                try:
+                    recs.append(json.loads(line))
+                except ValueError:
+                    pass
+    out = {"meta": {}, "perftest": {}, "devices": {}}
+    for dev, label in DEVICES:
+        out["devices"][dev] = {"label": label, "setup": "not run", "fio": {}, "swap": None,
+                               "notes": []}
+    for r in recs:
+        k = r.get("kind")
+        if k == "meta":
+            out["meta"].update({a: b for a, b in r.items() if a != "kind"})
+        elif k == "perftest":
+            out["perftest"][r["test"]] = r
+        elif k == "setup":
+            dev = out["devices"].setdefault(r["device"], {"label": r["device"], "fio": {},
+                                                           "swap": None, "notes": []})
+            dev["setup"] = "ok" if r.get("ok") else "setup failed: %s" % r.get("why", "?")
+            if r.get("detail"):
+                dev["detail"] = r["detail"]
+        elif k == "fio":
+            out["devices"][r["device"]]["fio"]["%s_qd%d" % (r["job"], r["qd"])] = r
+        elif k == "swap":
+            out["devices"][r["device"]]["swap"] = r
+        elif k == "note":
+            out["devices"][r["device"]]["notes"].append(r["text"])
+    return out
+
+
+ROWS = [
+    # key, field, label, unit, higher_is_better
+    ("randread_qd1", "iops", "4K randread QD1 IOPS", "", True),
+    ("randread_qd1", "mean_us", "4K randread QD1 mean lat", "us", False),
+    ("randread_qd1", "p99_us", "4K randread QD1 p99 lat", "us", False),
+    ("randread_qd32", "iops", "4K randread QD32 IOPS", "", True),
+    ("randread_qd32", "mean_us", "4K randread QD32 mean lat", "us", False),
+    ("randread_qd32", "p99_us", "4K randread QD32 p99 lat", "us", False),
+    ("randwrite_qd1", "iops", "4K randwrite QD1 IOPS", "", True),
+    ("randwrite_qd1", "mean_us", "4K randwrite QD1 mean lat", "us", False),
+    ("randwrite_qd1", "p99_us", "4K randwrite QD1 p99 lat", "us", False),
+    ("randwrite_qd32", "iops", "4K randwrite QD32 IOPS", "", True),
+    ("randwrite_qd32", "mean_us", "4K randwrite QD32 mean lat", "us", False),
+    ("randwrite_qd32", "p99_us", "4K randwrite QD32 p99 lat", "us", False),
+    ("read_qd8", "mbps", "128K seq read MB/s", "", True),
+    ("write_qd8", "mbps", "128K seq write MB/s", "", True),
+    ("swap", "wall_s", "swap workload wall time", "s", False),
+    ("swap", "pswpout", "swap workload pswpout", "", None),
+    ("swap", "pswpin", "swap workload pswpin", "", None),
+]
+
+
+def metric(res, dev, key, field):
+    d = res["devices"].get(dev)
+    if not d:
+        return None
+    r = d["swap"] if key == "swap" else d["fio"].get(key)
+    if not r or r.get("error") or (key == "swap" and not r.get("ok")):
+        return None
+    v = r.get(field)
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if unit == "s":
+        return "%.1f s" % v
+    if unit == "us":
+        return "%.0f us" % v if v >= 100 else "%.1f us" % v
+    return "%.0f" % v if v >= 100 else "%.1f" % v
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def goal_line(name, rs, target, higher, strict=False):
+    """One goal, one cell per memx variant: "1.86x met" / "0.96x NOT met"."""
+    op = (">" if higher else "<") + ("" if strict else "=")
+    cells = []
+    for r in rs:
+        if r is None:
+            cells.append("not measured")
+            continue
+        if higher:
+            met = r > target if strict else r >= target
+        else:
+            met = r < target if strict else r <= target
+        cells.append("%.2fx %s" % (r, "met" if met else "**NOT met**"))
+    return "| %s | %s %.2fx | %s |" % (name, op, target, " | ".join(cells))
+
+
+def report(d):
+    res = load(d)
+    with open(os.path.join(d, "results.json"), "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    m, pt = res["meta"], res["perftest"]
+    L = []
+    L.append("# memx bench %s" % m.get("date", ""))
+    L.append("")
+    L.append("One guest boot, one Soft-RoCE (rxe) link: %s, kernel %s, %s vCPUs, fio %s, "
+             "%s s per fio job, %s devices, swap workload %s MiB in a %s cgroup. "
+             "QEMU TCG is 10-50x slower than hardware: compare ratios, not absolute values."
+             % (m.get("where", "?"), m.get("kernel", "?"), m.get("cpus", "?"), m.get("fio", "?"),
+                m.get("runtime", "?"), m.get("size", "?"), m.get("swap_mib", "?"),
+                m.get("swap_limit", "?")))
+    L.append("")
+    L.append("## The link's limit (perftest, 4 KiB, rdma_cm, tx depth %s)" % m.get("pt_depth", "?"))
+    L.append("")
+    L.append("| test | ops/s | MB/s | mean lat | p99 lat |")
+    L.append("| --- | --- | --- | --- | --- |")
+    for t in ("ib_write_bw", "ib_read_bw", "ib_write_lat", "ib_read_lat"):
+        r = pt.get(t)
+        if not r or r.get("error"):
+            L.append("| %s | %s | | | |" % (t, (r or {}).get("error", "not run")))
+        elif t.endswith("_bw"):
+            L.append("| %s | %.0f | %.1f | | |" % (t, r["iops"], r["mbps"]))
+        else:
+            L.append("| %s | | | %.1f us | %.1f us |" % (t, r["mean_us"], r["p99_us"]))
+    L.append("")
+    L.append("ib_write_lat reports half a round trip (ping-pong of writes); ib_read_lat a full "
+             "READ round trip.")
+    L.append("")
+    L.append("## Devices")
+    L.append("")
+    L.append("| device | state |")
+    L.append("| --- | --- |")
+    for dev, label in DEVICES:
+        dd = res["devices"][dev]
+        L.append("| %s | %s%s |" % (label, dd["setup"],
+                                    (" (%s)" % dd["detail"]) if dd.get("detail") else ""))
+    L.append("")
+    L.append("memx runs twice: as shipped (with two donors it keeps 2 replicas, so every write "
+             "crosses the link twice) and with `--replicas 1` (one copy, like every peer). "
+             "fio: io_uring, direct, 4 KiB random over the whole device after writing it all "
+             "once; 128 KiB sequential at QD 8. Latency is fio's total latency (submit to "
+             "completion).")
+    L.append("")
+    L.append("| metric | " + " | ".join(SHORT[x] for x, _ in DEVICES) + " |")
+    L.append("|" + " --- |" * (1 + len(DEVICES)))
+    for key, field, label, unit, _hib in ROWS:
+        vals = [metric(res, x, key, field) for x, _ in DEVICES]
+        L.append("| %s | %s |" % (label, " | ".join(fmt(v, unit) for v in vals)))
+    L.append("")
+    L.append("### memx's ratio to each peer")
+    L.append("")
+    L.append("memx / peer: above 1 is better for IOPS and MB/s, below 1 is better for latency "
+             "and time.")
+    L.append("")
+    pairs = [(mx, p) for mx in MEMX for p in PEERS]
+    L.append("| metric | " + " | ".join("%s/%s" % (SHORT[mx], SHORT[p]) for mx, p in pairs) + " |")
+    L.append("|" + " --- |" * (1 + len(pairs)))
+    for key, field, label, unit, hib in ROWS:
+        if hib is None:
+            continue
+        rats = []
+        for mx, p in pairs:
+            r = ratio(metric(res, mx, key, field), metric(res, p, key, field))
+            rats.append("-" if r is None else "%.2f" % r)
+        L.append("| %s | %s |" % (label, " | ".join(rats)))
+    L.append("")
+    for dev, label in DEVICES:
+        s = res["devices"][dev]["swap"]
+        if s and not s.get("ok"):
+            L.append("- swap on %s failed: %s" % (label, s.get("why", s.get("output", "?"))))
+        for n in res["devices"][dev]["notes"]:
+            L.append("- %s: %s" % (label, n))
+    L.append("- brd and zram swap in synchronously, bypassing the swap cache: their pswpout/"
+             "pswpin are not comparable with the others'; compare wall times.")
+    L.append("")
+    # memx engine system calls per request
+    L.append("## memx engine system calls per request")
+    L.append("")
+    L.append("(wakeups + commits + rdma_posts + cq_arms) / (reads + writes), from "
+             "`memxctl status --json` before and after each job.")
+    L.append("")
+    L.append("| memx | job | QD | requests | syscalls | per request |")
+    L.append("| --- | --- | --- | --- | --- | --- |")
+    for mx in MEMX:
+        tr = tc = 0
+        for k, r in sorted(res["devices"][mx]["fio"].items()):
+            if "syscalls_per_req" in r:
+                tr += r["requests"]
+                tc += r["syscalls"]
+                L.append("| %s | %s | %d | %d | %d | %.2f |" % (
+                    SHORT[mx], r["job"], r["qd"], r["requests"], r["syscalls"],
+                    r["syscalls_per_req"]))
+        if tr:
+            L.append("| %s | all | | %d | %d | %.2f |" % (SHORT[mx], tr, tc, tc / tr))
+    L.append("")
+    # goals
+    L.append("## Goals (ratios within this run)")
+    L.append("")
+    L.append("| goal | target | " + " | ".join(res["devices"][mx]["label"] for mx in MEMX) + " |")
+    L.append("| --- | --- |" + " --- |" * len(MEMX))
+    for job in ("randread", "randwrite"):
+        L.append(goal_line("4K %s QD32 IOPS / NVMe-oF/RDMA" % job,
+                           [ratio(metric(res, mx, job + "_qd32", "iops"),
+                                  metric(res, "nvmeof", job + "_qd32", "iops")) for mx in MEMX],
+                           1.5, True))
+    for job, t in (("randread", "ib_read_bw"), ("randwrite", "ib_write_bw")):
+        p = pt.get(t, {})
+        L.append(goal_line("4K %s QD32 IOPS / perftest %s" % (job, t),
+                           [ratio(metric(res, mx, job + "_qd32", "iops"),
+                                  None if p.get("error") else p.get("iops")) for mx in MEMX],
+                           0.8, True))
+    for job, t in (("randread", "ib_read_lat"), ("randwrite", "ib_write_lat")):
+        p = pt.get(t, {})
+        L.append(goal_line("4K %s QD1 mean lat / perftest %s" % (job, t),
+                           [ratio(metric(res, mx, job + "_qd1", "mean_us"),
+                                  None if p.get("error") else p.get("mean_us")) for mx in MEMX],
+                           1.3, False))
+    for p in ("nvmeof", "nbd", "zram"):
+        L.append(goal_line("swap workload wall time / %s" % SHORT[p],
+                           [ratio(metric(res, mx, "swap", "wall_s"),
+                                  metric(res, p, "swap", "wall_s")) for mx in MEMX],
+                           1.0, False, strict=True))
+    L.append("")
+    rl = pt.get("ib_read_lat") or {}
+    if rl.get("mean_us") and not rl.get("error"):
+        L.append("ib_write_lat's figure is half a ping-pong round trip, so the write-latency goal "
+                 "holds a full request against half a round trip. Against ib_read_lat (a full "
+                 "round trip), 4K randwrite QD1 mean latency is " + ", ".join(
+                     "%.2fx (%s)" % (metric(res, mx, "randwrite_qd1", "mean_us") / rl["mean_us"],
+                                     SHORT[mx]) for mx in MEMX
+                     if metric(res, mx, "randwrite_qd1", "mean_us")) + ".")
+    L.append("")
+    if m.get("elapsed_s"):
+        L.append("Guest run time: %s s." % m["elapsed_s"])
+        L.append("")
+    chart(d, res, L)
+    with open(os.path.join(d, "results.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def chart(d, res, L):
+    """Four panels: 4K IOPS, QD1 latency, 128K MB/s, swap wall time; one bar per device."""
+    panels = {
+        "iops": [("randread_qd1", "iops", "read QD1"), ("randread_qd32", "iops", "read QD32"),
+                 ("randwrite_qd1", "iops", "write QD1"),
+                 ("randwrite_qd32", "iops", "write QD32")],
+        "lat": [("randread_qd1", "mean_us", "rand read QD1"),
+                ("randwrite_qd1", "mean_us", "rand write QD1")],
+        "mbps": [("read_qd8", "mbps", "seq read"), ("write_qd8", "mbps", "seq write")],
+        "swap": [("swap", "wall_s", "swap workload")],
+    }
+    for name, rows in panels.items():
+        with open(os.path.join(d, "chart-%s.dat" % name), "w") as f:
+            # 0 stands for "not measured": gnuplot refuses a histogram column of NaNs.
+            f.write("# group " + " ".join(x for x, _ in DEVICES) + "\n")
+            for key, field, label in rows:
+                vals = [metric(res, x, key, field) for x, _ in DEVICES]
+                f.write('"%s" %s\n' % (label, " ".join("0" if v is None else "%.3f" % v
+                                                      for v in vals)))
+    pt = res["perftest"]
+
+    def ref(t, field):
+        r = pt.get(t) or {}
+        return r.get(field) if not r.get("error") and r.get(field) else "NaN"
+    gp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-plot.gp")
+    args = ["gnuplot", "-e", "dir='%s'; wbw=%s; rbw=%s; wlat=%s; rlat=%s" % (
+        d, ref("ib_write_bw", "iops"), ref("ib_read_bw", "iops"), ref("ib_write_lat", "mean_us"),
+        ref("ib_read_lat", "mean_us")), gp]
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        if p.returncode == 0 and os.path.exists(os.path.join(d, "chart.png")):
+            L.append("Chart: chart.png")
+        else:
+            L.append("Chart: gnuplot failed: %s" % (p.stderr.strip().splitlines() or ["?"])[-1])
+    except Exception as e:
+        L.append("Chart: gnuplot failed: %s" % e)
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd, rest = argv[1], argv[2:]
+    if cmd == "rec":
+        cmd_rec(*rest)
+    elif cmd == "fio":
+        cmd_fio(*rest)
+    elif cmd == "perftest":
+        cmd_perftest(*rest)
+    elif cmd == "report":
+        report(rest[0])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# ci/bench-run.sh: ci/bench's measuring half, run as root on a machine with memx.ko built and
+# Soft-RoCE up (ci/bench runs it in the QEMU guest). In one boot, on one rxe device, it measures
+#   - the link's limit: perftest ib_write_bw, ib_read_bw, ib_write_lat, ib_read_lat, 4 KiB, -R;
+#   - memx (one client, two donors) twice: as shipped (2 replicas with two donors, every write
+#     crosses the link twice) and with --replicas 1 (one copy, like every peer), NVMe over Fabrics on RDMA (nvmet-rdma exporting a brd RAM
+#     disk), NBD over TCP on loopback (nbd-server exporting a brd RAM disk), zram (lz4), brd;
+# and on each device: fio 4 KiB random read/write at QD 1 and 32 after writing the whole
+# device once, 128 KiB sequential read/write, then the swap workload (swap_pattern in a cgroup
+# whose memory.max is a quarter of its footprint). Each device is torn down before the next one.
+# A device that cannot be set up is recorded as "setup failed: why".
+#
+# Records go to $MEMX_OUT/results.jsonl (ci/bench-report.py turns them into results.md, .json
+# and chart.png), raw outputs to $MEMX_OUT/raw/. Knobs: MEMX_BENCH_RUNTIME (s per fio job, 6),
+# MEMX_BENCH_SIZE (device size, 256M), MEMX_BENCH_SWAP_MIB (256), MEMX_BENCH_SWAP_LIMIT (64M),
+# MEMX_BENCH_ONLY (space-separated subset of: perftest memx memx_r1 nvmeof nbd zram brd).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+here=$root/ci
+build=${MEMX_BUILD:-$root/build}
+memxd=$build/daemon/memxd
+memxctl=$build/daemon/memxctl
+swap_pattern=$build/tests/integration/swap_pattern
+out=${MEMX_OUT:?MEMX_OUT: where results go}
+runtime=${MEMX_BENCH_RUNTIME:-6}
+size=${MEMX_BENCH_SIZE:-256M}
+swap_mib=${MEMX_BENCH_SWAP_MIB:-256}
+swap_limit=${MEMX_BENCH_SWAP_LIMIT:-64M}
+only=${MEMX_BENCH_ONLY:-perftest memx memx_r1 nvmeof nbd zram brd}
+pt_depth=32
+mkdir -p "$out/raw"
+recs=$out/results.jsonl
+: > "$recs"
+raw=$out/raw
+work=$(mktemp -d /tmp/memx-bench.XXXXXX)
+cg=/sys/fs/cgroup/memx-bench
+nqn=nqn.2026-01.io.memx:bench
+nvcfg=/sys/kernel/config/nvmet
+t_start=$(date +%s)
+
+say() { printf '\n== %s (%ss)\n' "$*" $(( $(date +%s) - t_start )); }
+rec() { python3 "$here/bench-report.py" rec "$recs" "$@"; }
+note() { rec kind=note device="$1" text="$2"; echo "note: $1: $2"; }
+setup_ok() { rec kind=setup device="$1" ok=true detail="$2"; echo "$1: set up: $2"; }
+setup_failed() { rec kind=setup device="$1" ok=false why="$2"; echo "$1: SETUP FAILED: $2"; }
+wants() { case " $only " in *" $1 "*) return 0 ;; esac; return 1; }
+wait_line() { for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.2; done; return 1; }
+bytes() { numfmt --from=iec "$1"; }
+# The last line of a log, for "setup failed: why".
+why() { { tail -n 3 "$1" 2>/dev/null || true; } | tr '\n' ' ' | tr -d '"\\' | cut -c1-200; }
+
+rec kind=meta date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" kernel="$(uname -r)" cpus="$(nproc)" \
+	fio="$(fio --version)" runtime="$runtime" size="$size" swap_mib="$swap_mib" \
+	swap_limit="$swap_limit" pt_depth="$pt_depth" \
+	where="$([ -n "${MEMX_GUEST:-}" ] && echo 'QEMU TCG guest' || echo native)" \
+	mem_mib="$(( $(awk '/MemTotal/{print $2}' /proc/meminfo) / 1024 ))"
+
+# --- the link's limit ----------------------------------------------------------------------
+# perftest 4.5 binds the rdma_cm listener to --source_ip; the client names its own address
+# with --source_ip and the server's as the positional argument.
+perftest_one() {
+	local t=$1 port=$2 extra=$3 spid rc
+	# shellcheck disable=SC2086
+	timeout 90 "$t" -R -d rxe0 -F -s 4096 -p "$port" --source_ip 10.77.0.5 $extra \
+		> "$raw/perftest-$t-server.txt" 2>&1 &
+	spid=$!
+	sleep 2
+	# shellcheck disable=SC2086
+	timeout 90 "$t" -R -d rxe0 -F -s 4096 -p "$port" --source_ip 10.77.0.6 $extra 10.77.0.5 \
+		> "$raw/perftest-$t.txt" 2>&1
+	rc=$?
+	wait "$spid" 2>/dev/null
+	[ "$rc" = 0 ] || echo "$t: exit $rc: $(why "$raw/perftest-$t.txt")" >&2
+	python3 "$here/bench-report.py" perftest "$recs" "$raw/perftest-$t.txt" "$t"
+	grep -A1 '#bytes' "$raw/perftest-$t.txt" | tail -n 1 | sed "s/^/$t: /"
+}
+
+if wants perftest; then
+	say "link limit: perftest 4 KiB, rdma_cm, 10.77.0.6 -> 10.77.0.5"
+	perftest_one ib_write_bw 18515 "-D $runtime -t $pt_depth"
+	perftest_one ib_read_bw 18516 "-D $runtime -t $pt_depth"
+	perftest_one ib_write_lat 18517 "-n 10000"
+	perftest_one ib_read_lat 18518 "-n 10000"
+fi
+
+# --- the measurements, the same on every device ----------------------------------------------
+set_scheduler() {
+	local q
+	q=/sys/block/$(basename "$(readlink -f "$1")")/queue/scheduler
+	[ -w "$q" ] && echo none > "$q" 2>/dev/null
+	true
+}
+
+# counters DEV: prints "requests syscalls" for memx, nothing for the others.
+counters() {
+	case "$1" in memx*) ;; *) return 0 ;; esac
+	"$memxctl" status --json --socket "/run/memx/client-$1.sock" 2>/dev/null | python3 -c '
+import json,sys; io=json.load(sys.stdin)["volumes"][0]["io"]
+print(io["reads"]+io["writes"], io["wakeups"]+io["commits"]+io["rdma_posts"]+io["cq_arms"])'
+}
+
+fio_job() {
+	local name=$1 path=$2 rw=$3 bs=$4 qd=$5 f r0 s0 r1 s1
+	f=$raw/fio-$name-$rw-$bs-qd$qd.json
+	read -r r0 s0 < <(counters "$name"; echo)
+	timeout -k 10 $((runtime + 90)) fio --name=bench --filename="$path" --rw="$rw" --bs="$bs" \
+		--direct=1 --ioengine=io_uring --iodepth="$qd" --size="$size" --time_based \
+		--runtime="$runtime" --ramp_time=1 --norandommap --randrepeat=0 --lat_percentiles=1 \
+		--output-format=json --eta=never --output="$f" > "$raw/fio-$name.log" 2>&1 ||
+		echo "fio $name $rw $bs QD$qd failed: $(why "$raw/fio-$name.log")"
+	read -r r1 s1 < <(counters "$name"; echo)
+	if [ -n "${r0:-}" ] && [ -n "${r1:-}" ]; then
+		python3 "$here/bench-report.py" fio "$recs" "$f" "$name" "$rw" "$bs" "$qd" \
+			$((r1 - r0)) $((s1 - s0))
+	else
+		python3 "$here/bench-report.py" fio "$recs" "$f" "$name" "$rw" "$bs" "$qd"
+	fi
+	tail -n 1 "$recs" | python3 -c '
+import json,sys; r=json.load(sys.stdin)
+print("%-7s %-10s %4s QD%-3s %s" % (r["device"], r["job"], r["bs"], r["qd"], r.get("error") or
+      "%8.0f IOPS %8.1f MB/s mean %8.1f us p99 %8.1f us%s" % (r["iops"], r["mbps"], r["mean_us"],
+      r["p99_us"], " syscalls/req %.2f" % r["syscalls_per_req"] if "syscalls_per_req" in r else "")))'
+}
+
+swap_run() {
+	local name=$1 path=$2 o0 i0 o1 i1 t0 t1 rc
+	mkswap -f "$path" > "$raw/mkswap-$name.log" 2>&1 || {
+		rec kind=swap device="$name" ok=false why="mkswap: $(why "$raw/mkswap-$name.log")"; return; }
+	swapon "$path" 2> "$raw/swapon-$name.log" || {
+		rec kind=swap device="$name" ok=false why="swapon: $(why "$raw/swapon-$name.log")"; return; }
+	mkdir -p "$cg"
+	echo "$swap_limit" > "$cg/memory.max"
+	[ -w "$cg/memory.swap.max" ] && echo max > "$cg/memory.swap.max"
+	sync; echo 3 > /proc/sys/vm/drop_caches
+	o0=$(awk '$1=="pswpout"{print $2}' /proc/vmstat); i0=$(awk '$1=="pswpin"{print $2}' /proc/vmstat)
+	t0=$(date +%s.%N)
+	( echo $BASHPID > "$cg/cgroup.procs"; exec timeout 900 "$swap_pattern" "$swap_mib" ) \
+		> "$raw/swap-$name.log" 2>&1
+	rc=$?
+	t1=$(date +%s.%N)
+	o1=$(awk '$1=="pswpout"{print $2}' /proc/vmstat); i1=$(awk '$1=="pswpin"{print $2}' /proc/vmstat)
+	local events; events=$(tr '\n' ' ' < "$cg/memory.events")
+	swapoff "$path" 2>> "$raw/swapon-$name.log" || echo "$name: swapoff failed: $(why "$raw/swapon-$name.log")"
+	rmdir "$cg" 2>/dev/null
+	local wall; wall=$(echo "$t1 - $t0" | bc)
+	if [ "$rc" = 0 ]; then
+		rec kind=swap device="$name" ok=true wall_s="$wall" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
+			output="$(tr -d '"\\' < "$raw/swap-$name.log" | tr '\n' ' ')" events="$events"
+	else
+		rec kind=swap device="$name" ok=false wall_s="$wall" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
+			why="swap_pattern exit $rc: $(why "$raw/swap-$name.log") memory.events: $events"
+	fi
+	printf '%-7s swap %s MiB in %s: %.1f s, pswpout %d, pswpin %d, exit %d: %s\n' "$name" \
+		"$swap_mib" "$swap_limit" "$wall" $((o1 - o0)) $((i1 - i0)) "$rc" "$(cat "$raw/swap-$name.log")"
+}
+
+measure() {
+	local name=$1 path=$2
+	set_scheduler "$path"
+	# Precondition: reads of never-written blocks would flatter every device.
+	timeout -k 10 600 fio --name=fill --filename="$path" --rw=write --bs=1M --direct=1 \
+		--ioengine=io_uring --iodepth=8 --size="$size" > "$raw/fill-$name.log" 2>&1 ||
+		note "$name" "precondition write failed: $(why "$raw/fill-$name.log")"
+	for rw in randread randwrite; do
+		for qd in 1 32; do fio_job "$name" "$path" "$rw" 4k "$qd"; done
+	done
+	fio_job "$name" "$path" read 128k 8
+	fio_job "$name" "$path" write 128k 8
+	swap_run "$name" "$path"
+}
+
+brd_load() {
+	grep -q '^brd ' /proc/modules && rmmod brd
+	modprobe brd rd_nr=1 rd_size=$(( $(bytes "$size") / 1024 )) max_part=0 || return 1
+	for _ in $(seq 50); do [ -b /dev/ram0 ] && return 0; sleep 0.1; done
+	return 1
+}
+brd_unload() {
+	for _ in $(seq 20); do
+		grep -q '^brd ' /proc/modules || return 0
+		rmmod brd 2>/dev/null && return 0
+		sleep 0.5
+	done
+	echo "brd: rmmod failed: $(rmmod brd 2>&1)"
+}
+
+# --- memx ----------------------------------------------------------------------------------
+# bench_memx NAME [client options...]: NAME is the device key and the volume's name.
+bench_memx() {
+	local name=$1 pids=() dev reps
+	shift
+	say "$name: one client (10.77.0.1), two donors (10.77.0.2, 10.77.0.3) $*"
+	if ! insmod "$build/kmod/memx.ko" 2> "$work/insmod.log"; then
+		setup_failed "$name" "insmod: $(why "$work/insmod.log")"; return
+	fi
+	# Donors lend twice the volume each: with 2 replicas each holds a full copy.
+	"$memxd" donor --listen 10.77.0.2 --memory 512M > "$raw/$name-d1.log" 2>&1 & pids+=($!)
+	"$memxd" donor --listen 10.77.0.3 --memory 512M > "$raw/$name-d2.log" 2>&1 & pids+=($!)
+	if wait_line "$raw/$name-d1.log" '^listening' && wait_line "$raw/$name-d2.log" '^listening'; then
+		"$memxd" client --name "$name" --size "$size" --slab 16M --queues 2 --depth 64 \
+			--bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@" \
+			> "$raw/$name-client.log" 2>&1 &
+		pids+=($!)
+		if wait_line "$raw/$name-client.log" '^ready'; then
+			dev=$(sed -n 's/^ready //p' "$raw/$name-client.log")
+			reps=$("$memxctl" status --json --socket "/run/memx/client-$name.sock" 2>/dev/null |
+				python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["replicas"])')
+			setup_ok "$name" "$dev, ${reps:-?} replicas, 2 queues, depth 64, 16M slabs, donors 512M each"
+			measure "$name" "$dev"
+			"$memxctl" status --json --socket "/run/memx/client-$name.sock" \
+				> "$raw/$name-status.json" 2>&1
+		else
+			setup_failed "$name" "client not ready: $(why "$raw/$name-client.log")"
+		fi
+	else
+		setup_failed "$name" "donor not listening: $(why "$raw/$name-d1.log") $(why "$raw/$name-d2.log")"
+	fi
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for _ in $(seq 20); do rmmod memx 2>/dev/null && break; sleep 0.5; done
+	grep -q '^memx ' /proc/modules && echo "$name: rmmod memx failed"
+}
+bench_memx_r1() { bench_memx memx_r1 --replicas 1; }
+
+# --- NVMe over Fabrics on RDMA ---------------------------------------------------------------
+nvmeof_teardown() {
+	nvme disconnect -n "$nqn" > /dev/null 2>&1
+	rm -f "$nvcfg/ports/1/subsystems/$nqn" 2>/dev/null
+	rmdir "$nvcfg/ports/1" 2>/dev/null
+	[ -e "$nvcfg/subsystems/$nqn/namespaces/1/enable" ] &&
+		echo 0 > "$nvcfg/subsystems/$nqn/namespaces/1/enable"
+	rmdir "$nvcfg/subsystems/$nqn/namespaces/1" 2>/dev/null
+	rmdir "$nvcfg/subsystems/$nqn" 2>/dev/null
+	modprobe -r nvme_rdma nvmet_rdma 2>/dev/null
+	modprobe -r nvmet 2>/dev/null
+	brd_unload
+}
+
+nvmeof_setup() {
+	local s p dev
+	modprobe configfs 2>/dev/null
+	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config ||
+		{ echo "cannot mount configfs"; return 1; }
+	brd_load || { echo "modprobe brd failed"; return 1; }
+	modprobe -a nvmet nvmet-rdma nvme-rdma 2>&1 || { echo "modprobe nvmet nvmet-rdma nvme-rdma failed"; return 1; }
+	s=$nvcfg/subsystems/$nqn
+	mkdir "$s" && echo 1 > "$s/attr_allow_any_host" && mkdir "$s/namespaces/1" &&
+		echo -n /dev/ram0 > "$s/namespaces/1/device_path" &&
+		echo 1 > "$s/namespaces/1/enable" || { echo "configfs subsystem/namespace"; return 1; }
+	p=$nvcfg/ports/1
+	mkdir "$p" && echo rdma > "$p/addr_trtype" && echo ipv4 > "$p/addr_adrfam" &&
+		echo 10.77.0.4 > "$p/addr_traddr" && echo 4420 > "$p/addr_trsvcid" &&
+		ln -s "$s" "$p/subsystems/$nqn" || { echo "configfs port"; return 1; }
+	nvme connect -t rdma -a 10.77.0.4 -s 4420 -n "$nqn" --host-traddr 10.77.0.1 2>&1 ||
+		{ echo "nvme connect -t rdma failed"; return 1; }
+	for _ in $(seq 100); do
+		dev=$(ls /dev/nvme*n1 2>/dev/null | head -n 1)
+		[ -n "$dev" ] && [ -b "$dev" ] && { echo "$dev"; return 0; }
+		sleep 0.1
+	done
+	echo "no /dev/nvme*n1 after nvme connect"
+	return 1
+}
+
+bench_nvmeof() {
+	local r dev
+	say "NVMe-oF/RDMA: nvmet-rdma on 10.77.0.4 exporting brd, nvme connect from 10.77.0.1"
+	r=$(nvmeof_setup 2>&1)
+	dev=$(echo "$r" | tail -n 1)
+	if [ -b "$dev" ]; then
+		setup_ok nvmeof "$dev, nvme-rdma $(cat /sys/class/nvme/*/queue_count 2>/dev/null | head -n1) queues incl. admin, target brd /dev/ram0"
+		measure nvmeof "$dev"
+	else
+		setup_failed nvmeof "$(echo "$r" | tr '\n' ' ' | tr -d '"\\' | cut -c1-200)"
+	fi
+	nvmeof_teardown
+}
+
+# --- NBD over TCP on loopback ------------------------------------------------------------------
+bench_nbd() {
+	local spid="" dev=/dev/nbd0 ok=0
+	say "NBD/TCP: nbd-server on 127.0.0.1:10809 exporting brd, nbd-client"
+	ip addr show lo | grep -q '127.0.0.1' || ip addr add 127.0.0.1/8 dev lo
+	if ! brd_load; then
+		setup_failed nbd "modprobe brd failed"
+	elif ! modprobe nbd nbds_max=1 2> "$work/nbd.log"; then
+		setup_failed nbd "modprobe nbd: $(why "$work/nbd.log")"
+	else
+		cat > "$work/nbd.conf" <<-EOF
+		[generic]
+		listenaddr = 127.0.0.1
+		port = 10809
+		[bench]
+		exportname = /dev/ram0
+		EOF
+		# -d: stay in the foreground, so that we hold its pid.
+		nbd-server -C "$work/nbd.conf" -d > "$raw/nbd-server.log" 2>&1 &
+		spid=$!
+		for _ in $(seq 100); do
+			ss -ltnH 'sport = :10809' | grep -q . && break
+			sleep 0.1
+		done
+		if ! ss -ltnH 'sport = :10809' | grep -q .; then
+			setup_failed nbd "nbd-server not listening: $(why "$raw/nbd-server.log")"
+		elif ! timeout 60 nbd-client 127.0.0.1 10809 "$dev" -N bench -b 4096 \
+				> "$raw/nbd-client.log" 2>&1; then
+			setup_failed nbd "nbd-client: $(why "$raw/nbd-client.log")"
+		else
+			for _ in $(seq 50); do
+				[ "$(cat /sys/block/nbd0/size 2>/dev/null)" -gt 0 ] 2>/dev/null && { ok=1; break; }
+				sleep 0.1
+			done
+			if [ "$ok" = 1 ]; then
+				setup_ok nbd "$dev, 1 TCP connection, target brd /dev/ram0"
+				measure nbd "$dev"
+			else
+				setup_failed nbd "$dev has size 0 after nbd-client"
+			fi
+			nbd-client -d "$dev" > /dev/null 2>&1
+		fi
+	fi
+	if [ -n "$spid" ]; then
+		kill -TERM "$spid" 2>/dev/null
+		for _ in $(seq 25); do kill -0 "$spid" 2>/dev/null || break; sleep 0.2; done
+		kill -9 "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+	fi
+	for _ in $(seq 20); do grep -q '^nbd ' /proc/modules || break; rmmod nbd 2>/dev/null && break; sleep 0.5; done
+	brd_unload
+}
+
+# --- zram -------------------------------------------------------------------------------------
+bench_zram() {
+	local z=/sys/block/zram0
+	say "zram: lz4, $size"
+	if ! modprobe zram num_devices=1 2> "$work/zram.log"; then
+		setup_failed zram "modprobe zram: $(why "$work/zram.log")"
+	elif ! grep -qw lz4 "$z/comp_algorithm"; then
+		setup_failed zram "no lz4 in $(cat "$z/comp_algorithm")"
+	elif ! { echo lz4 > "$z/comp_algorithm" && echo "$size" > "$z/disksize"; } 2> "$work/zram.log"; then
+		setup_failed zram "configure: $(why "$work/zram.log")"
+	else
+		setup_ok zram "/dev/zram0, $(sed -n 's/.*\[\(.*\)\].*/\1/p' "$z/comp_algorithm")"
+		measure zram /dev/zram0
+		echo 1 > "$z/reset"
+	fi
+	for _ in $(seq 20); do grep -q '^zram ' /proc/modules || break; rmmod zram 2>/dev/null && break; sleep 0.5; done
+}
+
+# --- brd ----------------------------------------------------------------------------------------
+bench_brd() {
+	say "brd: local RAM disk, $size"
+	if brd_load; then
+		setup_ok brd "/dev/ram0"
+		measure brd /dev/ram0
+	else
+		setup_failed brd "modprobe brd failed"
+	fi
+	brd_unload
+}
+
+swapoff -a 2>/dev/null
+for d in memx memx_r1 nvmeof nbd zram brd; do
+	if wants "$d"; then
+		if [ "$d" = memx ]; then bench_memx memx; else "bench_$d"; fi
+		grep -q '^brd ' /proc/modules && brd_unload
+	else
+		setup_failed "$d" "not run (MEMX_BENCH_ONLY=$only)"
+	fi
+done
+elapsed=$(( $(date +%s) - t_start ))
+rec kind=meta elapsed_s="$elapsed"
+say "done in ${elapsed}s"
+if dmesg | grep -E 'BUG|WARNING|Oops|hung_task|blocked for more' > "$raw/dmesg-alerts.txt"; then
+	echo "kernel reported problems:"; head -n 20 "$raw/dmesg-alerts.txt"
+else
+	rm -f "$raw/dmesg-alerts.txt"
+fi
+dmesg > "$raw/dmesg.txt"
+rm -rf "$work"
+exit 0
