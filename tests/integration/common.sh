@@ -85,6 +85,20 @@ start_ramd() {
 # exited PID: our child PID has exited (gone, or a zombie not yet reaped).
 exited() { [ ! -e /proc/$1 ] || [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = Z ]; }
 
+# stop_ramd: SIGTERM to memx_ramd (pid in RP, log ramd): it must exit 0, say it
+# deleted the volume, the device must go and the module unload.
+stop_ramd() {
+	local rc
+	kill -TERM "$RP"
+	WAIT_S=15 wait_for exited "$RP" || { bg_log ramd; fail "memx_ramd did not exit on SIGTERM"; }
+	wait "$RP"; rc=$?
+	bg_log ramd
+	[ $rc = 0 ] || fail "memx_ramd exited $rc on SIGTERM"
+	grep -q "deleted" "$TEST_TMP/ramd.log" || fail "memx_ramd did not report the volume deleted"
+	wait_for test ! -e "$DEV" || fail "$DEV still present after the engine stopped"
+	rmmod memx || fail "rmmod after clean removal failed"
+}
+
 # ---- memxd helpers ----------------------------------------------------------
 
 # start_donor NAME IP MEMORY [extra args]: starts a donor and waits until it listens.

@@ -63,12 +63,5 @@ cmp -s <(dd if="$DEV" bs=1M skip=9 count=1 iflag=direct status=none) <(tail -c 1
 	|| fail "data next to the write-zeroes range changed"
 
 log "SIGTERM: clean removal"
-kill -TERM "$RP"
-WAIT_S=15 wait_for exited "$RP" || { bg_log ramd; fail "memx_ramd did not exit on SIGTERM"; }
-wait "$RP"; rc=$?
-bg_log ramd
-[ $rc = 0 ] || fail "memx_ramd exited $rc on SIGTERM"
-grep -q "deleted" "$TEST_TMP/ramd.log" || fail "memx_ramd did not report the volume deleted"
-wait_for test ! -e "$DEV" || fail "$DEV still present after the engine stopped"
-rmmod memx || fail "rmmod after clean removal failed"
+stop_ramd
 log "passed"

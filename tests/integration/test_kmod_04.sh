@@ -65,12 +65,5 @@ term_refused "swap"
 swapoff "$DEV" || fail "swapoff $DEV"
 
 log "SIGTERM: clean removal"
-kill -TERM "$RP"
-WAIT_S=15 wait_for exited "$RP" || { bg_log ramd; fail "engine did not exit on SIGTERM when unused"; }
-wait "$RP"; rc=$?
-bg_log ramd
-[ $rc = 0 ] || fail "memx_ramd exited $rc"
-grep -q "deleted" "$TEST_TMP/ramd.log" || fail "memx_ramd did not report the volume deleted"
-wait_for test ! -e "$DEV" || fail "$DEV still present after the engine stopped"
-rmmod memx || fail "rmmod failed"
+stop_ramd
 log "passed"
