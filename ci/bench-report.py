@@ -3,8 +3,9 @@
 
   bench-report.py rec FILE key=value...      append one JSON record (values parsed as JSON
                                               when they parse, else kept as strings)
-  bench-report.py fio FILE JSON DEVICE JOB BS QD [REQS CALLS]
-                                              append the figures of one fio --output-format=json run
+  bench-report.py fio FILE JSON DEVICE JOB BS QD [REQS CALLS [USER SYS HZ]]
+                                              append the figures of one fio --output-format=json
+                                              run (and memx's engine counters and CPU ticks)
   bench-report.py perftest FILE TXT TEST     append the figures of one perftest client's output
   bench-report.py report DIR                 DIR/results.jsonl -> results.json, results.md,
                                               chart.png (gnuplot, ci/bench-plot.gp)
@@ -57,7 +58,8 @@ def size_bytes(s):
     return int(s.rstrip("kmg")) * mult
 
 
-def cmd_fio(path, fio_json, device, job, bs, qd, reqs=None, calls=None):
+def cmd_fio(path, fio_json, device, job, bs, qd, reqs=None, calls=None, user_ticks=None,
+            sys_ticks=None, hz=None):
     rec = {"kind": "fio", "device": device, "job": job, "bs": size_bytes(bs), "qd": int(qd)}
     try:
         with open(fio_json) as f:
@@ -77,6 +79,13 @@ def cmd_fio(path, fio_json, device, job, bs, qd, reqs=None, calls=None):
     if reqs is not None and calls is not None and int(reqs) > 0:
         rec.update(requests=int(reqs), syscalls=int(calls),
                    syscalls_per_req=int(calls) / int(reqs))
+        if hz:
+            # The engine's CPU time over the requests it served. Its system time includes
+            # Soft-RoCE's work, done in the engine's system calls (a NIC's job on hardware).
+            per = 1e6 / int(hz) / int(reqs)
+            rec.update(cpu_user_us_per_req=int(user_ticks) * per,
+                       cpu_sys_us_per_req=int(sys_ticks) * per,
+                       cpu_us_per_req=(int(user_ticks) + int(sys_ticks)) * per)
     append(path, rec)
 
 
@@ -158,6 +167,12 @@ ROWS = [
     ("randwrite_qd32", "iops", "4K randwrite QD32 IOPS", "", True),
     ("randwrite_qd32", "mean_us", "4K randwrite QD32 mean lat", "us", False),
     ("randwrite_qd32", "p99_us", "4K randwrite QD32 p99 lat", "us", False),
+    ("randread-polled_qd1", "iops", "4K randread QD1 polled IOPS", "", True),
+    ("randread-polled_qd1", "mean_us", "4K randread QD1 polled mean lat", "us", False),
+    ("randread-polled_qd1", "p99_us", "4K randread QD1 polled p99 lat", "us", False),
+    ("randwrite-polled_qd1", "iops", "4K randwrite QD1 polled IOPS", "", True),
+    ("randwrite-polled_qd1", "mean_us", "4K randwrite QD1 polled mean lat", "us", False),
+    ("randwrite-polled_qd1", "p99_us", "4K randwrite QD1 polled p99 lat", "us", False),
     ("read_qd8", "mbps", "128K seq read MB/s", "", True),
     ("write_qd8", "mbps", "128K seq write MB/s", "", True),
     ("swap", "wall_s", "swap workload wall time", "s", False),
@@ -253,7 +268,9 @@ def report(d):
              "crosses the link twice) and with `--replicas 1` (one copy, like every peer). "
              "fio: io_uring, direct, 4 KiB random over the whole device after writing it all "
              "once; 128 KiB sequential at QD 8. Latency is fio's total latency (submit to "
-             "completion).")
+             "completion). \"polled\" rows use io_uring IOPOLL (fio --hipri): fio spins for "
+             "its completion instead of sleeping, as perftest does; only memx and NVMe-oF "
+             "(each given one poll queue) can do it.")
     L.append("")
     L.append("| metric | " + " | ".join(SHORT[x] for x, _ in DEVICES) + " |")
     L.append("|" + " --- |" * (1 + len(DEVICES)))
@@ -288,24 +305,28 @@ def report(d):
              "pswpin are not comparable with the others'; compare wall times.")
     L.append("")
     # memx engine system calls per request
-    L.append("## memx engine system calls per request")
+    L.append("## memx engine cost per request")
     L.append("")
-    L.append("(wakeups + commits + rdma_posts + cq_arms) / (reads + writes), from "
-             "`memxctl status --json` before and after each job.")
+    L.append("System calls: (wakeups + commits + rdma_posts + cq_arms) / (reads + writes), "
+             "from `memxctl status --json` before and after each job. CPU: the engine's user "
+             "and system time over the same requests; its system time includes Soft-RoCE's "
+             "packet work (CRC, copies), which runs inside the engine's RDMA system calls here "
+             "and in the NIC on hardware, and its user time includes polling (`--poll-us`).")
     L.append("")
-    L.append("| memx | job | QD | requests | syscalls | per request |")
-    L.append("| --- | --- | --- | --- | --- | --- |")
+    L.append("| memx | job | QD | requests | syscalls/req | user us/req | system us/req |")
+    L.append("| --- | --- | --- | --- | --- | --- | --- |")
     for mx in MEMX:
         tr = tc = 0
         for k, r in sorted(res["devices"][mx]["fio"].items()):
             if "syscalls_per_req" in r:
                 tr += r["requests"]
                 tc += r["syscalls"]
-                L.append("| %s | %s | %d | %d | %d | %.2f |" % (
-                    SHORT[mx], r["job"], r["qd"], r["requests"], r["syscalls"],
-                    r["syscalls_per_req"]))
+                L.append("| %s | %s | %d | %d | %.2f | %s | %s |" % (
+                    SHORT[mx], r["job"], r["qd"], r["requests"], r["syscalls_per_req"],
+                    "%.1f" % r["cpu_user_us_per_req"] if "cpu_user_us_per_req" in r else "-",
+                    "%.1f" % r["cpu_sys_us_per_req"] if "cpu_sys_us_per_req" in r else "-"))
         if tr:
-            L.append("| %s | all | | %d | %d | %.2f |" % (SHORT[mx], tr, tc, tc / tr))
+            L.append("| %s | all | | %d | %.2f | | |" % (SHORT[mx], tr, tc / tr))
     L.append("")
     # goals
     L.append("## Goals (ratios within this run)")
@@ -325,10 +346,11 @@ def report(d):
                            0.8, True))
     for job, t in (("randread", "ib_read_lat"), ("randwrite", "ib_write_lat")):
         p = pt.get(t, {})
-        L.append(goal_line("4K %s QD1 mean lat / perftest %s" % (job, t),
-                           [ratio(metric(res, mx, job + "_qd1", "mean_us"),
-                                  None if p.get("error") else p.get("mean_us")) for mx in MEMX],
-                           1.3, False))
+        for kind, key in (("polled", job + "-polled_qd1"), ("sleeping", job + "_qd1")):
+            L.append(goal_line("4K %s QD1 mean lat, %s / perftest %s" % (job, kind, t),
+                               [ratio(metric(res, mx, key, "mean_us"),
+                                      None if p.get("error") else p.get("mean_us"))
+                                for mx in MEMX], 1.3, False))
     for p in ("nvmeof", "nbd", "zram"):
         L.append(goal_line("swap workload wall time / %s" % SHORT[p],
                            [ratio(metric(res, mx, "swap", "wall_s"),
@@ -339,10 +361,10 @@ def report(d):
     if rl.get("mean_us") and not rl.get("error"):
         L.append("ib_write_lat's figure is half a ping-pong round trip, so the write-latency goal "
                  "holds a full request against half a round trip. Against ib_read_lat (a full "
-                 "round trip), 4K randwrite QD1 mean latency is " + ", ".join(
-                     "%.2fx (%s)" % (metric(res, mx, "randwrite_qd1", "mean_us") / rl["mean_us"],
-                                     SHORT[mx]) for mx in MEMX
-                     if metric(res, mx, "randwrite_qd1", "mean_us")) + ".")
+                 "round trip), 4K randwrite QD1 polled mean latency is " + ", ".join(
+                     "%.2fx (%s)" % (metric(res, mx, "randwrite-polled_qd1", "mean_us") /
+                                     rl["mean_us"], SHORT[mx]) for mx in MEMX
+                     if metric(res, mx, "randwrite-polled_qd1", "mean_us")) + ".")
     L.append("")
     if m.get("elapsed_s"):
         L.append("Guest run time: %s s." % m["elapsed_s"])
@@ -359,7 +381,9 @@ def chart(d, res, L):
                  ("randwrite_qd1", "iops", "write QD1"),
                  ("randwrite_qd32", "iops", "write QD32")],
         "lat": [("randread_qd1", "mean_us", "rand read QD1"),
-                ("randwrite_qd1", "mean_us", "rand write QD1")],
+                ("randwrite_qd1", "mean_us", "rand write QD1"),
+                ("randread-polled_qd1", "mean_us", "read QD1 polled"),
+                ("randwrite-polled_qd1", "mean_us", "write QD1 polled")],
         "mbps": [("read_qd8", "mbps", "seq read"), ("write_qd8", "mbps", "seq write")],
         "swap": [("swap", "wall_s", "swap workload")],
     }

@@ -6,7 +6,8 @@
 #     crosses the link twice) and with --replicas 1 (one copy, like every peer), NVMe over Fabrics on RDMA (nvmet-rdma exporting a brd RAM
 #     disk), NBD over TCP on loopback (nbd-server exporting a brd RAM disk), zram (lz4), brd;
 # and on each device: fio 4 KiB random read/write at QD 1 and 32 after writing the whole
-# device once, 128 KiB sequential read/write, then the swap workload (swap_pattern in a cgroup
+# device once, the same at QD 1 polled (fio --hipri) where the device has poll queues (memx
+# and NVMe-oF get one each), 128 KiB sequential read/write, then the swap workload (swap_pattern in a cgroup
 # whose memory.max is a quarter of its footprint). Each device is torn down before the next one.
 # A device that cannot be set up is recorded as "setup failed: why".
 #
@@ -91,35 +92,44 @@ set_scheduler() {
 	true
 }
 
-# counters DEV: prints "requests syscalls" for memx, nothing for the others.
+# counters DEV: prints "requests syscalls user_ticks system_ticks" for memx (the engine's
+# counters and its CPU time from /proc), nothing for the others.
+engine_pid=
 counters() {
 	case "$1" in memx*) ;; *) return 0 ;; esac
 	"$memxctl" status --json --socket "/run/memx/client-$1.sock" 2>/dev/null | python3 -c '
 import json,sys; io=json.load(sys.stdin)["volumes"][0]["io"]
-print(io["reads"]+io["writes"], io["wakeups"]+io["commits"]+io["rdma_posts"]+io["cq_arms"])'
+st=open("/proc/%s/stat" % sys.argv[1]).read().rsplit(")", 1)[1].split()
+print(io["reads"]+io["writes"], io["wakeups"]+io["commits"]+io["rdma_posts"]+io["cq_arms"],
+      st[11], st[12])' "$engine_pid"
 }
 
+# fio_job NAME PATH RW BS QD [polled]: "polled" submits with io_uring IOPOLL (--hipri): fio
+# spins for completions instead of sleeping, on devices with poll queues.
 fio_job() {
-	local name=$1 path=$2 rw=$3 bs=$4 qd=$5 f r0 s0 r1 s1
-	f=$raw/fio-$name-$rw-$bs-qd$qd.json
-	read -r r0 s0 < <(counters "$name"; echo)
+	local name=$1 path=$2 rw=$3 bs=$4 qd=$5 job=$3 hipri=0 f r0 s0 u0 k0 r1 s1 u1 k1
+	[ "${6:-}" = polled ] && { job=$rw-polled; hipri=1; }
+	f=$raw/fio-$name-$job-$bs-qd$qd.json
+	read -r r0 s0 u0 k0 < <(counters "$name"; echo)
 	timeout -k 10 $((runtime + 90)) fio --name=bench --filename="$path" --rw="$rw" --bs="$bs" \
-		--direct=1 --ioengine=io_uring --iodepth="$qd" --size="$size" --time_based \
-		--runtime="$runtime" --ramp_time=1 --norandommap --randrepeat=0 --lat_percentiles=1 \
-		--output-format=json --eta=never --output="$f" > "$raw/fio-$name.log" 2>&1 ||
-		echo "fio $name $rw $bs QD$qd failed: $(why "$raw/fio-$name.log")"
-	read -r r1 s1 < <(counters "$name"; echo)
+		--direct=1 --ioengine=io_uring --hipri="$hipri" --iodepth="$qd" --size="$size" \
+		--time_based --runtime="$runtime" --ramp_time=1 --norandommap --randrepeat=0 \
+		--lat_percentiles=1 --output-format=json --eta=never --output="$f" \
+		> "$raw/fio-$name.log" 2>&1 ||
+		echo "fio $name $job $bs QD$qd failed: $(why "$raw/fio-$name.log")"
+	read -r r1 s1 u1 k1 < <(counters "$name"; echo)
 	if [ -n "${r0:-}" ] && [ -n "${r1:-}" ]; then
-		python3 "$here/bench-report.py" fio "$recs" "$f" "$name" "$rw" "$bs" "$qd" \
-			$((r1 - r0)) $((s1 - s0))
+		python3 "$here/bench-report.py" fio "$recs" "$f" "$name" "$job" "$bs" "$qd" \
+			$((r1 - r0)) $((s1 - s0)) $((u1 - u0)) $((k1 - k0)) "$(getconf CLK_TCK)"
 	else
-		python3 "$here/bench-report.py" fio "$recs" "$f" "$name" "$rw" "$bs" "$qd"
+		python3 "$here/bench-report.py" fio "$recs" "$f" "$name" "$job" "$bs" "$qd"
 	fi
 	tail -n 1 "$recs" | python3 -c '
 import json,sys; r=json.load(sys.stdin)
 print("%-7s %-10s %4s QD%-3s %s" % (r["device"], r["job"], r["bs"], r["qd"], r.get("error") or
       "%8.0f IOPS %8.1f MB/s mean %8.1f us p99 %8.1f us%s" % (r["iops"], r["mbps"], r["mean_us"],
-      r["p99_us"], " syscalls/req %.2f" % r["syscalls_per_req"] if "syscalls_per_req" in r else "")))'
+      r["p99_us"], " syscalls/req %.2f engine CPU us/req %.1f" % (r["syscalls_per_req"],
+      r["cpu_us_per_req"]) if "syscalls_per_req" in r else "")))'
 }
 
 swap_run() {
@@ -164,6 +174,13 @@ measure() {
 	for rw in randread randwrite; do
 		for qd in 1 32; do fio_job "$name" "$path" "$rw" 4k "$qd"; done
 	done
+	if [ "$(cat "/sys/block/$(basename "$(readlink -f "$path")")/queue/io_poll" 2>/dev/null)" = 1 ]
+	then
+		fio_job "$name" "$path" randread 4k 1 polled
+		fio_job "$name" "$path" randwrite 4k 1 polled
+	else
+		note "$name" "no poll queues: no polled (fio --hipri) figures"
+	fi
 	fio_job "$name" "$path" read 128k 8
 	fio_job "$name" "$path" write 128k 8
 	swap_run "$name" "$path"
@@ -197,15 +214,16 @@ bench_memx() {
 	"$memxd" donor --listen 10.77.0.2 --memory 512M > "$raw/$name-d1.log" 2>&1 & pids+=($!)
 	"$memxd" donor --listen 10.77.0.3 --memory 512M > "$raw/$name-d2.log" 2>&1 & pids+=($!)
 	if wait_line "$raw/$name-d1.log" '^listening' && wait_line "$raw/$name-d2.log" '^listening'; then
-		"$memxd" client --name "$name" --size "$size" --slab 16M --queues 2 --depth 64 \
-			--bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@" \
+		"$memxd" client --name "$name" --size "$size" --slab 16M --queues 2 --poll-queues 1 \
+			--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@" \
 			> "$raw/$name-client.log" 2>&1 &
 		pids+=($!)
+		engine_pid=$!
 		if wait_line "$raw/$name-client.log" '^ready'; then
 			dev=$(sed -n 's/^ready //p' "$raw/$name-client.log")
 			reps=$("$memxctl" status --json --socket "/run/memx/client-$name.sock" 2>/dev/null |
 				python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["replicas"])')
-			setup_ok "$name" "$dev, ${reps:-?} replicas, 2 queues, depth 64, 16M slabs, donors 512M each"
+			setup_ok "$name" "$dev, ${reps:-?} replicas, 2 queues + 1 polled, depth 64, 16M slabs, donors 512M each"
 			measure "$name" "$dev"
 			"$memxctl" status --json --socket "/run/memx/client-$name.sock" \
 				> "$raw/$name-status.json" 2>&1
@@ -255,7 +273,8 @@ nvmeof_setup() {
 	mkdir "$p" && echo rdma > "$p/addr_trtype" && echo ipv4 > "$p/addr_adrfam" &&
 		echo 10.77.0.4 > "$p/addr_traddr" && echo 4420 > "$p/addr_trsvcid" &&
 		ln -s "$s" "$p/subsystems/$nqn" || { echo "configfs port"; return 1; }
-	nvme connect -t rdma -a 10.77.0.4 -s 4420 -n "$nqn" --host-traddr 10.77.0.1 2>&1 ||
+	nvme connect -t rdma -a 10.77.0.4 -s 4420 -n "$nqn" --host-traddr 10.77.0.1 \
+		--nr-poll-queues=1 2>&1 ||
 		{ echo "nvme connect -t rdma failed"; return 1; }
 	for _ in $(seq 100); do
 		dev=$(ls /dev/nvme*n1 2>/dev/null | head -n 1)
@@ -272,7 +291,7 @@ bench_nvmeof() {
 	r=$(nvmeof_setup 2>&1)
 	dev=$(echo "$r" | tail -n 1)
 	if [ -b "$dev" ]; then
-		setup_ok nvmeof "$dev, nvme-rdma $(cat /sys/class/nvme/*/queue_count 2>/dev/null | head -n1) queues incl. admin, target brd /dev/ram0"
+		setup_ok nvmeof "$dev, nvme-rdma $(cat /sys/class/nvme/*/queue_count 2>/dev/null | head -n1) queues incl. admin and 1 polled, target brd /dev/ram0"
 		measure nvmeof "$dev"
 	else
 		setup_failed nvmeof "$(echo "$r" | tr '\n' ' ' | tr -d '"\\' | cut -c1-200)"

@@ -55,8 +55,8 @@ swapoff /dev/memx0
 kill -TERM "${pids[2]}"; wait "${pids[2]}" || true
 
 say "fio on a fresh volume: 4 KiB random I/O, ${runtime} s per job"
-"$memxd" client --name bench --size 256M --slab 16M --queues 2 --depth 64 --bind 10.77.0.1 \
-	--donor 10.77.0.2 --donor 10.77.0.3 > "$work/bench.log" 2>&1 & pids+=($!)
+"$memxd" client --name bench --size 256M --slab 16M --queues 2 --poll-queues 1 --depth 64 \
+	--bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 > "$work/bench.log" 2>&1 & pids+=($!)
 wait_line "$work/bench.log" '^ready'
 dev=$(sed -n 's/^ready //p' "$work/bench.log")
 # Precondition: reads of never-written slabs would be served locally and flatter memx.
@@ -70,29 +70,32 @@ hz=$(getconf CLK_TCK)
 counters() { "$memxctl" status --json --socket "$sock" | python3 -c '
 import json,sys; io=json.load(sys.stdin)["volumes"][0]["io"]
 print(io["reads"]+io["writes"], io["wakeups"]+io["commits"]+io["rdma_posts"]+io["cq_arms"])'; }
-printf '%-10s %4s %10s %12s %12s %14s %16s\n' job qd IOPS "mean us" "p99 us" "syscalls/req" "engine CPU us/req"
-for rw in randread randwrite; do
-	for qd in 1 32; do
-		read -r r0 s0 < <(counters)
-		c0=$(cpu_ticks)
-		fio --name=bench --filename="$dev" --rw=$rw --bs=4k --direct=1 --ioengine=io_uring \
-			--iodepth=$qd --size=256M --time_based --runtime="$runtime" --numjobs=1 \
-			--output-format=json --eta=never --output="$work/fio-$rw-$qd.json"
-		read -r r1 s1 < <(counters)
-		c1=$(cpu_ticks)
-		python3 - "$work/fio-$rw-$qd.json" "$rw" "$qd" "$((r1 - r0))" "$((s1 - s0))" "$((c1 - c0))" "$hz" <<'PY'
+printf '%-16s %4s %10s %12s %12s %14s %16s\n' job qd IOPS "mean us" "p99 us" "syscalls/req" "engine CPU us/req"
+# The last two jobs are polled (io_uring IOPOLL on the volume's poll queue): fio spins.
+for job in randread:1 randread:32 randwrite:1 randwrite:32 randread:1:polled randwrite:1:polled; do
+	IFS=: read -r rw qd polled <<< "$job"
+	read -r r0 s0 < <(counters)
+	c0=$(cpu_ticks)
+	fio --name=bench --filename="$dev" --rw="$rw" --bs=4k --direct=1 --ioengine=io_uring \
+		--hipri=$([ -n "$polled" ] && echo 1 || echo 0) --iodepth="$qd" --size=256M \
+		--time_based --runtime="$runtime" --numjobs=1 --output-format=json --eta=never \
+		--output="$work/fio.json"
+	read -r r1 s1 < <(counters)
+	c1=$(cpu_ticks)
+	python3 - "$work/fio.json" "$rw${polled:+-polled}" "$qd" "$((r1 - r0))" "$((s1 - s0))" \
+		"$((c1 - c0))" "$hz" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
-side = j["read"] if sys.argv[2] == "randread" else j["write"]
+side = j["read"] if sys.argv[2].startswith("randread") else j["write"]
 lat = side["clat_ns"]
 reqs, calls = int(sys.argv[4]), int(sys.argv[5])
 cpu_us = int(sys.argv[6]) * 1e6 / int(sys.argv[7])
-print("%-10s %4s %10.0f %12.1f %12.1f %14.2f %16.1f" % (sys.argv[2], sys.argv[3], side["iops"],
+print("%-16s %4s %10.0f %12.1f %12.1f %14.2f %16.1f" % (sys.argv[2], sys.argv[3], side["iops"],
       lat["mean"] / 1000, lat["percentile"]["99.000000"] / 1000, calls / max(reqs, 1),
       cpu_us / max(reqs, 1)))
 PY
-	done
 done
-echo "(syscalls/req: the engine's io_uring waits, commit ioctls, RDMA post doorbells and CQ arms"
+echo "(polled: fio --hipri, io_uring IOPOLL on the volume's poll queue: fio spins instead of"
+echo " sleeping; syscalls/req: the engine's io_uring waits, commit ioctls, RDMA post doorbells and CQ arms"
 echo " per request, from memxctl's counters; engine CPU: memxd's user+system time over the"
 echo " requests it served; under QEMU TCG absolute numbers are meaningless)"

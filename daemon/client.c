@@ -55,7 +55,8 @@ static void client_usage(FILE *f)
 		"usage: memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
 		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
-		"                    [--listen ADDR[:PORT]] [--ctl PATH]\n"
+		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
+		"                    [--ctl PATH]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -66,10 +67,15 @@ static void client_usage(FILE *f)
 		"              more donors, else 1)\n"
 		"  --rereplicate-rate  bytes per second copied to restore lost replicas or\n"
 		"              move slabs off a leaving donor (default 64M)\n"
+		"  --poll-us   microseconds an idle queue thread keeps looking for requests\n"
+		"              and completions before it sleeps; 0 sleeps at once (default %u)\n"
+		"  --poll-queues  extra queues, one engine thread each, for polled I/O\n"
+		"              (io_uring IOPOLL, fio --hipri): the submitter spins instead\n"
+		"              of sleeping, for the lowest latency (default 0: none)\n"
 		"  --bind      local address to reach the donors from (default: the route's)\n"
 		"  --listen    ADDR[:PORT] where donors may join (memxd donor --join)\n"
 		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
-		MEMXD_RUN_DIR);
+		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR);
 }
 
 static int opt_size(const char *what, const char *arg, uint64_t *out)
@@ -110,6 +116,8 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "max-io", required_argument, NULL, 'm' },
 		{ "replicas", required_argument, NULL, 'r' },
 		{ "rereplicate-rate", required_argument, NULL, 'R' },
+		{ "poll-us", required_argument, NULL, 'p' },
+		{ "poll-queues", required_argument, NULL, 'P' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -126,6 +134,7 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->max_io = 128 << 10;
 	o->replicas = 0;
 	o->rereplicate_rate = 64ULL << 20;
+	o->poll_us = MEMXD_DEFAULT_POLL_US;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -194,6 +203,16 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 				return -EINVAL;
 			}
 			break;
+		case 'p':
+			if (opt_count("--poll-us", optarg, 0, MEMXD_MAX_POLL_US, &v))
+				return -EINVAL;
+			o->poll_us = (unsigned int)v;
+			break;
+		case 'P':
+			if (opt_count("--poll-queues", optarg, 0, MEMX_MAX_QUEUES - 1, &v))
+				return -EINVAL;
+			o->poll_queues = (unsigned int)v;
+			break;
 		case 'b':
 			if (strlen(optarg) >= sizeof(o->bind)) {
 				fprintf(stderr, "memxd client: --bind address too long\n");
@@ -240,6 +259,11 @@ static int client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	if (!is_pow2(o->slab) || o->slab < (1ULL << MEMX_MIN_SLAB_SHIFT) ||
 	    o->slab > (1ULL << MEMX_MAX_SLAB_SHIFT)) {
 		fprintf(stderr, "memxd client: --slab must be a power of two from 1M to 16G\n");
+		return -EINVAL;
+	}
+	if (o->queues + o->poll_queues > MEMX_MAX_QUEUES) {
+		fprintf(stderr, "memxd client: --queues plus --poll-queues must be at most %u\n",
+			MEMX_MAX_QUEUES);
 		return -EINVAL;
 	}
 	if (o->max_io > o->slab) {
@@ -910,12 +934,22 @@ static int client_status(struct memxd_client *c, bool json, bool slabs, char *ou
 		     ",\"zero_reads\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64
 		     ",\"rdma_posts\":%" PRIu64 ",\"cq_arms\":%" PRIu64 ",\"failovers\":%" PRIu64
 		     "},\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
-		     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 "}],"
-		     "\"donors\":[", c->opt.name, c->dev_id, c->map.volume_bytes, c->map.slab_bytes,
-		     c->map.nr_slabs, atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
+		     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
+		     "\"poll_us\":%u,\"queue_requests\":[", c->opt.name, c->dev_id,
+		     c->map.volume_bytes, c->map.slab_bytes, c->map.nr_slabs, atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
 		     c->opt.replicas, c->nr_queues, c->opt.depth, t[0], t[1], t[2], t[3], t[4], t[5],
 		     t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], backlog, c->slabs_rereplicated,
-		     c->slabs_moved, c->copied_bytes);
+		     c->slabs_moved, c->copied_bytes, c->opt.poll_queues, c->opt.poll_us);
+		/* Requests each queue served; polled queues are the last poll_queues. */
+		for (unsigned int q = 0; q < c->nr_queues; q++) {
+			const struct memxd_queue_stats *s = &c->queue[q].stats;
+
+			EMIT("%s%" PRIu64, q ? "," : "",
+			     atomic_load(&s->reads) + atomic_load(&s->writes) +
+			     atomic_load(&s->flushes) + atomic_load(&s->discards) +
+			     atomic_load(&s->write_zeroes));
+		}
+		EMIT("]}],\"donors\":[");
 		for (unsigned int i = 0; i < c->nr_donors; i++) {
 			struct memxd_donor *d = &c->donor[i];
 
@@ -949,10 +983,11 @@ static int client_status(struct memxd_client *c, bool json, bool slabs, char *ou
 		EMIT("}\n");
 	} else {
 		EMIT("volume %s: /dev/memx%d, %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
-		     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u\n",
+		     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u "
+		     "(%u polled), engine polls %u us\n",
 		     c->opt.name, c->dev_id, c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
 		     atomic_load(&c->slabs_mapped), c->map.nr_slabs, atomic_load(&c->slabs_lost),
-		     c->opt.replicas, c->nr_queues, c->opt.depth);
+		     c->opt.replicas, c->nr_queues, c->opt.depth, c->opt.poll_queues, c->opt.poll_us);
 		EMIT("  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64
 		     " re-replicated, %" PRIu64 " moved off leaving donors\n", backlog,
 		     c->opt.replicas, c->slabs_rereplicated, c->slabs_moved);
@@ -1095,7 +1130,19 @@ static int client_setup(struct memxd_client *c)
 		return memx_log_errno(c->kfd, "open %s (is memx.ko loaded?)", MEMX_CONTROL_PATH);
 	p.size_bytes = c->opt.size;
 	p.flags = MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES;
-	p.nr_queues = c->opt.queues;
+	p.nr_queues = c->opt.queues + c->opt.poll_queues;
+	if (c->opt.poll_queues) {
+		uint64_t features;
+
+		r = memx_kdev_features(c->kfd, &features);
+		if (r)
+			return memx_log_errno(r, "ask memx.ko what it supports");
+		if (!(features & MEMX_F_POLL_QUEUES))
+			return memx_log_errno(-EOPNOTSUPP, "this memx.ko has no polled queues "
+					      "(--poll-queues)");
+		p.flags |= MEMX_F_POLL_QUEUES;
+		p.nr_poll_queues = c->opt.poll_queues;
+	}
 	p.queue_depth = c->opt.depth;
 	p.max_io_bytes = c->opt.max_io;
 	p.dev_id = -1;
@@ -1103,7 +1150,7 @@ static int client_setup(struct memxd_client *c)
 	if (r)
 		return memx_log_errno(r, "create the volume in memx.ko");
 	c->dev_id = p.dev_id;
-	c->nr_queues = c->opt.queues;
+	c->nr_queues = p.nr_queues;
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
 		r = memxd_queue_setup(c, &c->queue[q], q);
 		if (r)

@@ -23,6 +23,16 @@ int memx_kdev_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
+int memx_kdev_features(int fd, uint64_t *features)
+{
+	struct memx_features f;
+	int r = ioctl_errno(fd, MEMX_CTRL_GET_FEATURES, &f);
+
+	if (!r)
+		*features = f.features;
+	return r;
+}
+
 int memx_kdev_add(int fd, struct memx_dev_params *p)
 {
 	return ioctl_errno(fd, MEMX_CTRL_ADD_DEV, p);

@@ -15,6 +15,9 @@
 /* Opens the control device. Returns an fd or -errno (-ENOENT: memx.ko not loaded). */
 int memx_kdev_open(void);
 
+/* GET_FEATURES: the MEMX_F_* this memx.ko knows. Returns 0 or -errno. */
+int memx_kdev_features(int fd, uint64_t *features);
+
 /* ADD_DEV on the owner fd; fills p->dev_id. Returns 0 or -errno. */
 int memx_kdev_add(int fd, struct memx_dev_params *p);
 int memx_kdev_start(int fd, int dev_id);

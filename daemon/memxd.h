@@ -127,6 +127,7 @@ struct memxd_queue {
 	uint32_t head;			/* next submission ring slot to read */
 	uint32_t outstanding;		/* work requests in flight */
 	bool cq_armed;
+	_Atomic bool wake_pending;	/* control thread -> this queue: retry parked tags */
 	struct memxd_io *io;		/* queue_depth */
 	uint32_t *waiting;		/* tags in WAIT_SLAB */
 	uint32_t nr_waiting;
@@ -148,6 +149,9 @@ struct memxd_slab_req {
 #define MEMXD_REQ_FREE	2
 #define MEMXD_REQ_DONOR_FAILED	3	/* slab = donor index */
 
+#define MEMXD_DEFAULT_POLL_US	50
+#define MEMXD_MAX_POLL_US	100000
+
 struct memxd_client_opts {
 	char name[MEMXD_NAME_MAX];
 	uint64_t size;
@@ -157,6 +161,8 @@ struct memxd_client_opts {
 	unsigned int max_io;
 	unsigned int replicas;		/* 0: 2 with two or more donors, else 1 */
 	uint64_t rereplicate_rate;	/* bytes per second of background copying */
+	unsigned int poll_us;		/* queue threads look for work this long before sleeping */
+	unsigned int poll_queues;	/* queues for polled I/O, after the others */
 	unsigned int nr_donors;
 	char bind[MEMXD_HOST_MAX];
 	char donor_host[MEMXD_MAX_DONORS][MEMXD_HOST_MAX];

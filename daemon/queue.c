@@ -500,72 +500,169 @@ static int queue_arm_poll(struct memxd_queue *q, int fd, uint64_t ud)
 	return 0;
 }
 
+/*
+ * Takes the io_uring completions (poll notifications) without a system call.
+ * They only say which fd became ready: the work itself is found by looking at
+ * the submission ring, the CQ and the wake flag directly.
+ */
+static void queue_take_notifications(struct memxd_queue *q)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+	bool cq_event = false, wake_event = false;
+	uint64_t wake;
+
+	io_uring_for_each_cqe(&q->ring, head, cqe) {
+		uint64_t ud = io_uring_cqe_get_data64(cqe);
+
+		seen++;
+		cq_event |= ud == UD_CQ;
+		wake_event |= ud == UD_WAKE;
+		/* A multishot poll that stopped must be armed again. */
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			queue_arm_poll(q, ud == UD_KQUEUE ? q->kq.fd :
+				       ud == UD_CQ ? mxv_cq_fd(q->cq) : q->wake_fd, ud);
+	}
+	if (!seen)
+		return;
+	io_uring_cq_advance(&q->ring, seen);
+	/* An event disarms the CQ: take it, so the next sleep arms it again. */
+	if (cq_event && q->cq_armed) {
+		mxv_cq_drain_events(q->cq);
+		q->cq_armed = false;
+	}
+	if (wake_event && read(q->wake_fd, &wake, sizeof(wake)) < 0 && errno != EAGAIN)
+		memx_warn("queue %u: eventfd read failed", q->qid);
+}
+
+/* One pass over every source of work; true if there was any. */
+static bool queue_pass(struct memxd_queue *q)
+{
+	uint32_t head = q->head;
+	bool busy;
+
+	busy = queue_reap(q) > 0;
+	queue_take_requests(q);
+	busy |= q->head != head;
+	if (atomic_exchange_explicit(&q->wake_pending, false, memory_order_acquire) &&
+	    q->nr_waiting) {
+		queue_retry_waiting(q);
+		busy = true;
+	}
+	queue_post_batches(q);
+	busy |= q->nr_results > 0;
+	queue_commit(q);
+	return busy;
+}
+
+/*
+ * MEMX_RING_F_AWAKE tells the kernel not to wake us for new requests: we
+ * read the ring again before we sleep. The fence orders clearing it before
+ * that last read of the ring (the kernel orders its tail before reading it).
+ */
+static void queue_set_awake(struct memxd_queue *q, bool awake)
+{
+	__atomic_store_n(&q->kq.ring->flags, awake ? MEMX_RING_F_AWAKE : 0, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static uint64_t queue_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void queue_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * The queue thread. It works while there is work, then keeps looking for up
+ * to poll_ns (--poll-us) before it sleeps: a request or a completion that
+ * comes within that window is found with no wake-up and no system call,
+ * which is most of the latency of a request at low queue depth. Sleeping
+ * arms the CQ (only when work requests are in flight), looks once more, and
+ * waits in io_uring for any of the three fds.
+ */
 static void *queue_thread(void *arg)
 {
 	struct memxd_queue *q = arg;
 	struct memxd_client *c = q->c;
-	uint64_t wake;
+	uint64_t poll_ns = (uint64_t)c->opt.poll_us * 1000, spin_since = 0;
+	unsigned int spins = 0;
 
-	while (!atomic_load(&c->stopping)) {
-		struct io_uring_cqe *cqe;
-		unsigned int head, seen = 0;
-		bool woken = false;
-		int r;
+	queue_set_awake(q, true);
+	while (!atomic_load_explicit(&c->stopping, memory_order_relaxed)) {
+		queue_take_notifications(q);
+		if (queue_pass(q)) {
+			spin_since = 0;
+			continue;
+		}
+		if (poll_ns) {
+			/* The clock may be a system call (HPET): read it now and then. */
+			if (!spin_since)
+				spin_since = queue_now_ns();
+			if (++spins % 64 || queue_now_ns() - spin_since < poll_ns) {
+				queue_cpu_relax();
+				continue;
+			}
+		}
+		/*
+		 * Going to sleep. From here the kernel must wake us for a new
+		 * request, and the CQ must raise an event for a completion: say
+		 * so, then look once more, since either may have come just before.
+		 */
+		queue_set_awake(q, false);
+		if (q->outstanding && !q->cq_armed) {
+			if (mxv_cq_arm(q->cq) == 0)
+				q->cq_armed = true;
+			atomic_fetch_add_explicit(&q->stats.arms, 1, memory_order_relaxed);
+		}
+		if (queue_pass(q) ||
+		    atomic_load_explicit(&q->wake_pending, memory_order_acquire)) {
+			queue_set_awake(q, true);
+			spin_since = 0;
+			continue;
+		}
+		int r = io_uring_submit_and_wait(&q->ring, 1);
 
-		r = io_uring_submit_and_wait(&q->ring, 1);
 		if (r < 0 && r != -EINTR) {
 			memx_log_errno(r, "queue %u: io_uring wait", q->qid);
 			break;
 		}
-		io_uring_for_each_cqe(&q->ring, head, cqe) {
-			uint64_t ud = io_uring_cqe_get_data64(cqe);
-
-			seen++;
-			if (ud == UD_WAKE)
-				woken = true;
-			/* A multishot poll that stopped must be armed again. */
-			if (!(cqe->flags & IORING_CQE_F_MORE))
-				queue_arm_poll(q, ud == UD_KQUEUE ? q->kq.fd :
-					       ud == UD_CQ ? mxv_cq_fd(q->cq) : q->wake_fd, ud);
-		}
-		io_uring_cq_advance(&q->ring, seen);
+		queue_set_awake(q, true);
 		atomic_fetch_add_explicit(&q->stats.wakeups, 1, memory_order_relaxed);
-
-		if (woken && read(q->wake_fd, &wake, sizeof(wake)) < 0 && errno != EAGAIN)
-			memx_warn("queue %u: eventfd read failed", q->qid);
-		for (;;) {
-			if (q->cq_armed) {
-				mxv_cq_drain_events(q->cq);
-				q->cq_armed = false;
-			}
-			queue_reap(q);
-			queue_take_requests(q);
-			if (woken && q->nr_waiting) {
-				queue_retry_waiting(q);
-				woken = false;
-			}
-			queue_post_batches(q);
-			queue_commit(q);
-			if (!q->outstanding)
-				break;
-			/* Arm, then look once more: a completion before the arm raises no event. */
-			if (mxv_cq_arm(q->cq) == 0)
-				q->cq_armed = true;
-			atomic_fetch_add_explicit(&q->stats.arms, 1, memory_order_relaxed);
-			if (!queue_reap(q))
-				break;
-			queue_commit(q);
-		}
+		spin_since = 0;
 	}
+	queue_set_awake(q, false);
 	return NULL;
 }
 
+/* Called by the control thread: the flag is the message, the eventfd the doorbell. */
 void memxd_queue_wake(struct memxd_queue *q)
 {
 	uint64_t one = 1;
 
+	atomic_store_explicit(&q->wake_pending, true, memory_order_release);
 	if (write(q->wake_fd, &one, sizeof(one)) < 0)
 		memx_warn("queue %u: eventfd write failed", q->qid);
+}
+
+/* Deferred task work (COOP_TASKRUN) keeps poll notifications from interrupting a polling thread. */
+static int queue_ring_init(struct io_uring *ring)
+{
+	int r = io_uring_queue_init(8, ring, IORING_SETUP_COOP_TASKRUN);
+
+	if (r == -EINVAL)	/* kernels before 5.19 */
+		r = io_uring_queue_init(8, ring, 0);
+	return r;
 }
 
 int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned int qid)
@@ -612,7 +709,7 @@ int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned in
 	q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->wake_fd < 0)
 		return -errno;
-	r = io_uring_queue_init(8, &q->ring, 0);
+	r = queue_ring_init(&q->ring);
 	if (r)
 		return memx_log_errno(r, "queue %u: io_uring setup", qid);
 	if (queue_arm_poll(q, q->kq.fd, UD_KQUEUE) || queue_arm_poll(q, mxv_cq_fd(q->cq), UD_CQ) ||

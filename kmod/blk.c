@@ -11,6 +11,11 @@
  * memx_queue_submit() (queue.c); FLUSH completes at once because the disk has
  * no volatile cache (data is in donor memory once the engine commits).
  *
+ * Polled I/O (MEMX_F_POLL_QUEUES): the tag set gets a POLL map over the last
+ * nr_poll_queues queues. Their engine threads work like any other; the
+ * submitter spins in memx_poll(), which only reports how many of the queue's
+ * requests the engine ended since the last look (memx_end_request()).
+ *
  * Timeouts: while the engine is alive a request is never taken back: its
  * buffer may still be the target of the engine's RDMA, so reusing the tag
  * could corrupt data. The engine bounds its own waits and commits -EIO; the
@@ -84,10 +89,40 @@ static int memx_init_hctx(struct blk_mq_hw_ctx *hctx, void *driver_data,
 	return 0;
 }
 
+/* Default queues first, then the polled ones; no separate READ queues. */
+static void memx_map_queues(struct blk_mq_tag_set *set)
+{
+	struct memx_dev *md = set->driver_data;
+	unsigned int nr_poll = md->params.nr_poll_queues;
+
+	set->map[HCTX_TYPE_DEFAULT].nr_queues = md->params.nr_queues - nr_poll;
+	set->map[HCTX_TYPE_DEFAULT].queue_offset = 0;
+	set->map[HCTX_TYPE_READ].nr_queues = 0;
+	set->map[HCTX_TYPE_POLL].nr_queues = nr_poll;
+	set->map[HCTX_TYPE_POLL].queue_offset = md->params.nr_queues - nr_poll;
+	blk_mq_map_queues(&set->map[HCTX_TYPE_DEFAULT]);
+	blk_mq_map_queues(&set->map[HCTX_TYPE_POLL]);
+}
+
+static int memx_poll(struct blk_mq_hw_ctx *hctx, struct io_comp_batch *iob)
+{
+	struct memx_queue *mq = hctx->driver_data;
+
+	return atomic_xchg(&mq->polled_done, 0);
+}
+
 static const struct blk_mq_ops memx_mq_ops = {
 	.queue_rq = memx_queue_rq,
 	.timeout = memx_timeout,
 	.init_hctx = memx_init_hctx,
+};
+
+static const struct blk_mq_ops memx_mq_poll_ops = {
+	.queue_rq = memx_queue_rq,
+	.timeout = memx_timeout,
+	.init_hctx = memx_init_hctx,
+	.map_queues = memx_map_queues,
+	.poll = memx_poll,
 };
 
 static MEMX_BDEV_OPEN(memx_bdev_open)
@@ -151,9 +186,14 @@ int memx_blk_add_disk(struct memx_dev *md)
 		lim.max_write_zeroes_sectors = p->max_io_bytes >> SECTOR_SHIFT;
 
 	memset(set, 0, sizeof(*set));
-	set->ops = &memx_mq_ops;
 	set->nr_hw_queues = p->nr_queues;
-	set->nr_maps = 1;
+	if (p->flags & MEMX_F_POLL_QUEUES) {
+		set->ops = &memx_mq_poll_ops;
+		set->nr_maps = HCTX_MAX_TYPES;
+	} else {
+		set->ops = &memx_mq_ops;
+		set->nr_maps = 1;
+	}
 	set->queue_depth = p->queue_depth;
 	set->numa_node = NUMA_NO_NODE;
 	set->flags = MEMX_TAG_SET_FLAGS;

@@ -135,8 +135,6 @@ static int memx_validate_params(const struct memx_dev_params *p,
 	u64 ring_bytes, desc_bytes, per_queue, total;
 	unsigned int i;
 
-	if (p->reserved0)
-		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(p->reserved); i++)
 		if (p->reserved[i])
 			return -EINVAL;
@@ -146,6 +144,10 @@ static int memx_validate_params(const struct memx_dev_params *p,
 	    p->size_bytes % MEMX_BLOCK_SIZE)
 		return -EINVAL;
 	if (!p->nr_queues || p->nr_queues > MEMX_MAX_QUEUES)
+		return -EINVAL;
+	/* Polled I/O needs its own queues, and everything else at least one. */
+	if ((p->flags & MEMX_F_POLL_QUEUES) ?
+	    !p->nr_poll_queues || p->nr_poll_queues >= p->nr_queues : p->nr_poll_queues)
 		return -EINVAL;
 	if (!p->queue_depth || p->queue_depth > MEMX_MAX_DEPTH)
 		return -EINVAL;

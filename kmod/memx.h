@@ -45,6 +45,8 @@ struct memx_queue {
 	unsigned int id;
 	bool bound;			/* under memx_devs_lock; never reset */
 	bool dead;			/* READ_ONCE/WRITE_ONCE: fail everything */
+	bool polled;			/* serves polled I/O (HCTX_TYPE_POLL) */
+	atomic_t polled_done;		/* requests ended since the last ->poll() */
 	spinlock_t sq_lock;		/* serialises ring producers (queue_rq) */
 	u32 sq_tail;			/* kernel's copy of ring->tail */
 	wait_queue_head_t wait;		/* poll() of the bound fd */
@@ -130,6 +132,20 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq,
 static inline bool memx_queue_is_dead(struct memx_queue *mq)
 {
 	return READ_ONCE(mq->dead) || READ_ONCE(mq->md->dead);
+}
+
+/*
+ * Ends a request the engine held. A submitter spinning in memx_poll() on a
+ * polled queue returns once it sees the count move.
+ */
+static inline void memx_end_request(struct memx_queue *mq, struct request *rq,
+				    blk_status_t sts)
+{
+	blk_mq_end_request(rq, sts);
+	if (mq->polled) {
+		smp_mb__before_atomic();	/* the completion before the count */
+		atomic_inc(&mq->polled_done);
+	}
 }
 
 #endif /* MEMX_KMOD_H */

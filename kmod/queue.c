@@ -47,6 +47,7 @@ int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id
 
 	mq->md = md;
 	mq->id = id;
+	mq->polled = id >= md->params.nr_queues - md->params.nr_poll_queues;
 	spin_lock_init(&mq->sq_lock);
 	init_waitqueue_head(&mq->wait);
 	mq->ios = kcalloc(l->queue_depth, sizeof(*mq->ios), GFP_KERNEL);
@@ -146,7 +147,8 @@ blk_status_t memx_queue_submit(struct memx_queue *mq, struct request *rq)
 	WRITE_ONCE(mq->sq_tail, mq->sq_tail + 1);
 	spin_unlock(&mq->sq_lock);
 
-	if (wq_has_sleeper(&mq->wait))	/* full barrier */
+	smp_mb();	/* tail before the flag: pairs with the engine's barrier */
+	if (!(READ_ONCE(mq->ring->flags) & MEMX_RING_F_AWAKE) && wq_has_sleeper(&mq->wait))
 		wake_up_interruptible_poll(&mq->wait, EPOLLIN | EPOLLRDNORM);
 
 	/*
@@ -168,7 +170,7 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq, struct reques
 	if (memx_queue_is_dead(mq)) {
 		if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) == MEMX_IO_OWNED) {
 			rq->rq_flags |= RQF_QUIET;
-			blk_mq_end_request(rq, BLK_STS_IOERR);
+			memx_end_request(mq, rq, BLK_STS_IOERR);
 		}
 		return BLK_EH_DONE;
 	}
@@ -192,7 +194,7 @@ void memx_queue_abort(struct memx_queue *mq)
 
 		if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) == MEMX_IO_OWNED) {
 			io->rq->rq_flags |= RQF_QUIET;	/* counted below, not per request */
-			blk_mq_end_request(io->rq, BLK_STS_IOERR);
+			memx_end_request(mq, io->rq, BLK_STS_IOERR);
 			n++;
 		}
 	}
@@ -244,7 +246,7 @@ static int memx_complete_one(struct memx_queue *mq, const struct memx_io_result 
 	}
 	pr_devel("memx%d q%u: tag %u done %d\n", mq->md->id, mq->id, res->tag,
 		 res->result);
-	blk_mq_end_request(rq, sts);
+	memx_end_request(mq, rq, sts);
 	return 0;
 }
 

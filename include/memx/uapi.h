@@ -30,6 +30,12 @@
  *     and ends the request.
  *   - Each tag is in the ring at most once, so the ring (ring_entries >= depth)
  *     never overflows and the kernel never reads the engine's head for safety.
+ *
+ * Polled queues (MEMX_F_POLL_QUEUES): queues nr_queues - nr_poll_queues and up
+ * serve polled I/O (io_uring IOPOLL, preadv2 RWF_HIPRI) and nothing else; the
+ * others serve everything else. An engine serves both kinds the same way: the
+ * submitter spins instead of sleeping, and sees the completion as soon as the
+ * engine commits it, with no wake-up.
  */
 #ifndef MEMX_UAPI_H
 #define MEMX_UAPI_H
@@ -44,7 +50,8 @@
 /* Feature bits reported by GET_FEATURES and accepted in memx_dev_params.flags. */
 #define MEMX_F_DISCARD		(1ULL << 0)	/* pass DISCARD to the engine */
 #define MEMX_F_WRITE_ZEROES	(1ULL << 1)	/* pass WRITE_ZEROES (at most max_io_bytes each) to the engine */
-#define MEMX_F_ALL		(MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES)
+#define MEMX_F_POLL_QUEUES	(1ULL << 2)	/* the last nr_poll_queues queues serve polled I/O */
+#define MEMX_F_ALL		(MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES | MEMX_F_POLL_QUEUES)
 
 /* Limits the kernel enforces on memx_dev_params. */
 #define MEMX_MAX_QUEUES		16
@@ -75,7 +82,7 @@ struct memx_dev_params {
 	__u32 max_io_bytes;	/* per-tag buffer, power of two, MIN..MAX_IO_BYTES */
 	__u32 io_timeout_ms;	/* engine must answer within; 0 = default 30000 */
 	__s32 dev_id;		/* in: -1 = any; out: N of /dev/memxN */
-	__u32 reserved0;	/* must be zero */
+	__u32 nr_poll_queues;	/* MEMX_F_POLL_QUEUES: 1..nr_queues-1, else 0 */
 	__u64 reserved[4];	/* must be zero */
 };
 
@@ -117,14 +124,23 @@ struct memx_queue_layout {
 	__u32 queue_depth;
 };
 
-/* Submission ring. tail written by the kernel, head by the engine. */
+/* Submission ring. tail written by the kernel, head and flags by the engine. */
 struct memx_sq_ring {
 	__u32 tail;		/* kernel: index of the next free slot (free-running) */
 	__u32 pad0[15];
 	__u32 head;		/* engine: index of the next slot it will read (free-running) */
-	__u32 pad1[15];
+	__u32 flags;		/* engine: MEMX_RING_F_* */
+	__u32 pad1[14];
 	__u32 tags[];		/* ring_entries slots, index & (ring_entries - 1) */
 };
+
+/*
+ * The engine is running and reads the ring again before it sleeps, so the
+ * kernel need not wake it. The engine clears it, then (full barrier) reads
+ * tail before it sleeps; the kernel publishes tail, then (full barrier) reads
+ * the flag: one of the two always sees the other.
+ */
+#define MEMX_RING_F_AWAKE	(1U << 0)
 
 /* Operations in memx_io_desc.op. */
 #define MEMX_OP_READ		0

@@ -63,7 +63,7 @@ static struct memx_dev_params good_params(void)
 {
 	struct memx_dev_params p = {
 		.size_bytes = 16 << 20, .nr_queues = 2, .queue_depth = 4,
-		.max_io_bytes = 8192, .dev_id = -1, .flags = MEMX_F_ALL,
+		.max_io_bytes = 8192, .dev_id = -1, .flags = MEMX_F_ALL, .nr_poll_queues = 1,
 	};
 	return p;
 }
@@ -117,10 +117,15 @@ static void test_params(void)
 	BAD(io_timeout_ms, MEMX_MAX_TIMEOUT_MS + 1, EINVAL);
 	BAD(dev_id, -2, EINVAL);
 	BAD(dev_id, MEMX_MAX_DEVS, EINVAL);
-	BAD(reserved0, 1, EINVAL);
+	BAD(nr_poll_queues, 0, EINVAL);
+	BAD(nr_poll_queues, 2, EINVAL);
+	BAD(nr_poll_queues, 0xffffffffu, EINVAL);
 	BAD(reserved[0], 1, EINVAL);
 	BAD(reserved[3], 1ULL << 40, EINVAL);
 #undef BAD
+	p = good_params();
+	p.flags &= ~MEMX_F_POLL_QUEUES;
+	bad_add(fd, "ADD_DEV nr_poll_queues without MEMX_F_POLL_QUEUES", p, EINVAL);
 	/* 16 x 256 x 1 MiB = 4 GiB of buffers: over max_dev_mem_mb. */
 	p = good_params();
 	p.nr_queues = MEMX_MAX_QUEUES;
@@ -456,6 +461,8 @@ static void test_death(void)
 	q = ctl_open();
 	p = good_params();
 	p.nr_queues = 1;
+	p.flags &= ~MEMX_F_POLL_QUEUES;	/* one queue: nothing left for polled I/O */
+	p.nr_poll_queues = 0;
 	CHECK("ADD_DEV (death)", ioctl(a, MEMX_CTRL_ADD_DEV, &p), 0);
 	bq.dev_id = p.dev_id;
 	CHECK("BIND (death)", ioctl(q, MEMX_IO_BIND_QUEUE, &bq), 0);

@@ -3,8 +3,11 @@
  * memx_ramd: a tiny test engine serving a memx volume from its own RAM
  * through the real kernel ABI (include/memx/uapi.h), no RDMA.
  *
- *   memx_ramd --size SIZE [--queues N] [--depth N] [--max-io BYTES]
- *             [--flags F] [--timeout-ms MS]
+ *   memx_ramd --size SIZE [--queues N] [--poll-queues N] [--depth N]
+ *             [--max-io BYTES] [--flags F] [--timeout-ms MS]
+ *
+ * --poll-queues adds that many queues for polled I/O (MEMX_F_POLL_QUEUES),
+ * served like the others.
  *
  * ADD_DEV on one control fd, one thread per queue (own fd: BIND_QUEUE,
  * GET_LAYOUT, mmap, poll loop: consume the ring, do the op on a calloc'd
@@ -183,8 +186,8 @@ static void *queue_thread(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: memx_ramd --size SIZE [--queues N] [--depth N] [--max-io BYTES]\n"
-			"                 [--flags F] [--timeout-ms MS]\n");
+	fprintf(stderr, "usage: memx_ramd --size SIZE [--queues N] [--poll-queues N] [--depth N]\n"
+			"                 [--max-io BYTES] [--flags F] [--timeout-ms MS]\n");
 	exit(2);
 }
 
@@ -195,13 +198,14 @@ int main(int argc, char **argv)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "max-io", required_argument, NULL, 'm' },
+		{ "poll-queues", required_argument, NULL, 'P' },
 		{ "flags", required_argument, NULL, 'f' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct memx_dev_params p = { .nr_queues = 1, .queue_depth = 64,
 				     .max_io_bytes = 128 << 10, .dev_id = -1,
-				     .flags = MEMX_F_ALL };
+				     .flags = MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES };
 	struct memx_dev_info info;
 	struct ramd_queue *qs;
 	sigset_t sigs;
@@ -217,10 +221,15 @@ int main(int argc, char **argv)
 		case 'q': p.nr_queues = (uint32_t)v; break;
 		case 'd': p.queue_depth = (uint32_t)v; break;
 		case 'm': p.max_io_bytes = (uint32_t)v; break;
+		case 'P': p.nr_poll_queues = (uint32_t)v; break;
 		case 'f': p.flags = v; break;
 		case 't': p.io_timeout_ms = (uint32_t)v; break;
 		default: usage();
 		}
+	}
+	if (p.nr_poll_queues) {
+		p.flags |= MEMX_F_POLL_QUEUES;
+		p.nr_queues += p.nr_poll_queues;
 	}
 	if (!p.size_bytes || optind != argc)
 		usage();

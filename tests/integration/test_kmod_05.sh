@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Engine death: kill -9 of memx_ramd during fio fails the outstanding and
 # later I/O promptly (fio ends with errors, no hang), the volume is removed
-# and the module unloads; kill -9 while ext4 is mounted: I/O fails, umount
-# works, the disk goes away, the module unloads.
+# and the module unloads; the same with polled I/O (fio --hipri spinning on a
+# poll queue must not spin forever); kill -9 while ext4 is mounted: I/O
+# fails, umount works, the disk goes away, the module unloads.
 . "$(dirname "$0")/common.sh"
 
 need_cmd fio
@@ -44,6 +45,32 @@ grep -Eq 'Input/output error|error=|err=' "$TEST_TMP/fio.log" \
 WAIT_S=15 wait_for test ! -e "$DEV" || fail "$DEV still present after the engine died"
 rmmod memx || fail "rmmod after engine death failed"
 log "volume removed and module unloaded after kill -9 during fio"
+
+# --- kill -9 during polled fio --------------------------------------------
+insmod "$MEMX_KO" || fail "reload memx.ko"
+wait_for test -c /dev/memx-control || fail "/dev/memx-control did not appear after reload"
+start_ramd ramd1 --size 64M --queues 1 --poll-queues 1 --depth 16
+RP=$(bg_pid ramd1)
+[ "$(cat "/sys/block/$(basename "$DEV")/queue/io_poll")" = 1 ] || fail "$DEV cannot poll"
+fio --name=pv --filename="$DEV" --ioengine=io_uring --hipri=1 --direct=1 --rw=randwrite \
+	--bs=4k --iodepth=8 --size=16M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--output="$TEST_TMP/fio-pv.log" || { cat "$TEST_TMP/fio-pv.log"; fail "polled fio verify"; }
+start_bg fiop timeout 90 fio --name=kp --filename="$DEV" --ioengine=io_uring --hipri=1 \
+	--direct=1 --rw=randrw --bs=4k --iodepth=8 --size=64M --time_based --runtime=60 --minimal
+FP=$(bg_pid fiop)
+n0=$(ios "$DEV")
+WAIT_S=20 wait_for eval '[ "$(ios "$DEV")" -gt $((n0 + 2000)) ]' \
+	|| { bg_log fiop; fail "polled fio did not get going"; }
+kill -9 "$RP" || fail "kill -9 engine (polled)"
+t0=$SECONDS
+WAIT_S=30 wait_for exited "$FP"
+exited "$FP" || { bg_log fiop; fail "polled fio still running 30 s after the engine died"; }
+wait "$FP"; rc=$?
+wait "$RP" 2>/dev/null
+log "polled fio ended $((SECONDS - t0))s after the kill, exit $rc"
+[ $rc != 0 ] && [ $rc != 124 ] || fail "polled fio: exit $rc after the engine died"
+WAIT_S=15 wait_for test ! -e "$DEV" || fail "$DEV still present after the engine died (polled)"
+rmmod memx || fail "rmmod after engine death during polled I/O failed"
 
 # --- kill -9 while mounted ------------------------------------------------
 insmod "$MEMX_KO" || fail "reload memx.ko"
