@@ -12,6 +12,7 @@ build=${MEMX_BUILD:-$root/build}
 runtime=${MEMX_PROFILE_RUNTIME:-8}
 jobs=${MEMX_PROFILE_JOBS:-"randread:1 randread:32 randread:1:polled"}
 client_args=${MEMX_PROFILE_CLIENT_ARGS:-}
+callers=${MEMX_PROFILE_CALLERS:-}	# symbols whose callers to print, e.g. "memset_erms"
 work=$(mktemp -d /tmp/memx-profile-work.XXXXXX)
 pids=()
 
@@ -60,4 +61,9 @@ PY
 	echo "--- engine (memxd pid $engine) only: busiest symbols"
 	perf report -q -i "$work/$tag.data" --no-children --pid "$engine" --sort sym --stdio \
 		-g none 2>/dev/null | head -30 || true
+	for sym in $callers; do
+		echo "--- who calls $sym"
+		perf report -q -i "$work/$tag.data" --no-children --symbols "$sym" --stdio \
+			-g caller,0.5,callee,function,percent 2>/dev/null | head -40 || true
+	done
 done
