@@ -9,8 +9,13 @@ a_dir=${MEMX_AB_A:?MEMX_AB_A: engine A\'s directory}
 a_name=${MEMX_AB_A_NAME:-A}
 runtime=${MEMX_AB_RUNTIME:-5}
 rounds=${MEMX_AB_ROUNDS:-2}
-# shellcheck disable=SC2206 # a list of options
+swap_mib=${MEMX_AB_SWAP_MIB:-256}
+# shellcheck disable=SC2206 # lists of options
 extra=(${MEMX_AB_CLIENT_ARGS:-})
+# shellcheck disable=SC2206
+a_args=(${MEMX_AB_A_ARGS:-})
+# shellcheck disable=SC2206
+b_args=(${MEMX_AB_B_ARGS:---poll-queues 1})
 work=$(mktemp -d /tmp/memx-ab.XXXXXX)
 pids=()
 
@@ -42,14 +47,14 @@ print(io["reads"] + io["writes"], io["wakeups"] + io["commits"] + io["rdma_posts
 engine_run() {
 	local label=$1 dir=$2 pid dev hipri job rw qd polled r0 s0 u0 k0 r1 s1 u1 k1
 	shift 2
-	"$dir/memxd" client --name ab --size 128M --slab 16M --queues 2 --depth 64 --replicas 1 \
+	"$dir/memxd" client --name ab --size 384M --slab 16M --queues 2 --depth 64 --replicas 1 \
 		--bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "${extra[@]}" "$@" \
 		> "$work/client.log" 2>&1 &
 	pid=$!
 	wait_line "$work/client.log" '^ready'
 	dev=$(sed -n 's/^ready //p' "$work/client.log")
 	fio --name=fill --filename="$dev" --rw=write --bs=1M --direct=1 --ioengine=io_uring \
-		--iodepth=8 --size=128M > /dev/null
+		--iodepth=8 --size=384M > /dev/null
 	for job in randread:1 randwrite:1 randread:32 randwrite:32 randread:1:polled \
 		randwrite:1:polled; do
 		IFS=: read -r rw qd polled <<< "$job"
@@ -76,6 +81,24 @@ print("%-12s %-17s QD%-3s %8.0f %9.1f %10.2f %9.1f %9.1f" % (
     user * per, system * per))
 PY
 	done
+	# The swap workload: every page of swap_mib MiB written then verified, in a cgroup
+	# allowed a quarter of it.
+	if [ "$swap_mib" -gt 0 ]; then
+		local cg=/sys/fs/cgroup/memx-ab t0 t1 o0 o1
+		mkswap -f "$dev" > /dev/null && swapon "$dev"
+		mkdir -p "$cg"
+		echo $((swap_mib / 4))M > "$cg/memory.max"
+		o0=$(awk '$1=="pswpout"{print $2}' /proc/vmstat)
+		t0=$(date +%s.%N)
+		( echo $BASHPID > "$cg/cgroup.procs"; exec "$build/tests/integration/swap_pattern" \
+			"$swap_mib" ) > "$work/swap.log" 2>&1 || echo "swap_pattern failed: $(cat "$work/swap.log")"
+		t1=$(date +%s.%N)
+		o1=$(awk '$1=="pswpout"{print $2}' /proc/vmstat)
+		swapoff "$dev"
+		rmdir "$cg"
+		printf '%-12s %-17s %s MiB in %s MiB: %.1f s, %d pages out\n' "$label" "swap workload" \
+			"$swap_mib" $((swap_mib / 4)) "$(echo "$t1 - $t0" | bc)" $((o1 - o0))
+	fi
 	kill -TERM "$pid"
 	wait "$pid" || true
 }
@@ -83,8 +106,8 @@ PY
 printf '%-12s %-17s %-5s %8s %9s %10s %9s %9s\n' engine job QD IOPS "mean us" "calls/req" \
 	"user us" "sys us"
 for _ in $(seq "$rounds"); do
-	engine_run "$a_name" "$a_dir"
-	engine_run "working-tree" "$build/daemon" --poll-queues 1
+	engine_run "$a_name" "$a_dir" "${a_args[@]}"
+	engine_run "working-tree" "$build/daemon" "${b_args[@]}"
 done
 echo "(per request: the engine's system calls (io_uring waits, commits, RDMA posts, CQ arms)"
 echo " and CPU time; its system time includes Soft-RoCE's packet work, done inside its RDMA"
