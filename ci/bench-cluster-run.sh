@@ -14,7 +14,7 @@ rate=${MEMX_BENCH_RATE:-1G}
 pids=()
 
 cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	sleep 1
 	grep -q '^memx ' /proc/modules && rmmod memx 2>/dev/null || true
 }

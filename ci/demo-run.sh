@@ -17,7 +17,7 @@ cleanup() {
 	swapoff /dev/memx0 2>/dev/null || true
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	sleep 1
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	rmdir /sys/fs/cgroup/memx-demo 2>/dev/null || true
 	grep -q '^memx ' /proc/modules && rmmod memx 2>/dev/null || true
 }

@@ -19,7 +19,7 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	sleep 1
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	grep -q '^memx ' /proc/modules && rmmod memx 2>/dev/null || true
 }
 trap cleanup EXIT
