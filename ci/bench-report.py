@@ -70,6 +70,7 @@ def cmd_fio(path, fio_json, device, job, bs, qd, reqs=None, calls=None, user_tic
         lat = side["lat_ns"]
         pct = lat.get("percentile") or side["clat_ns"].get("percentile", {})
         rec.update(iops=side["iops"], mbps=side["bw_bytes"] / 1e6, mean_us=lat["mean"] / 1000,
+                   p50_us=pct.get("50.000000", 0) / 1000,
                    p99_us=pct.get("99.000000", 0) / 1000, ios=side["total_ios"],
                    errors=j.get("error", 0))
         if j.get("error"):
@@ -169,9 +170,11 @@ ROWS = [
     ("randwrite_qd32", "p99_us", "4K randwrite QD32 p99 lat", "us", False),
     ("randread-polled_qd1", "iops", "4K randread QD1 polled IOPS", "", True),
     ("randread-polled_qd1", "mean_us", "4K randread QD1 polled mean lat", "us", False),
+    ("randread-polled_qd1", "p50_us", "4K randread QD1 polled median lat", "us", False),
     ("randread-polled_qd1", "p99_us", "4K randread QD1 polled p99 lat", "us", False),
     ("randwrite-polled_qd1", "iops", "4K randwrite QD1 polled IOPS", "", True),
     ("randwrite-polled_qd1", "mean_us", "4K randwrite QD1 polled mean lat", "us", False),
+    ("randwrite-polled_qd1", "p50_us", "4K randwrite QD1 polled median lat", "us", False),
     ("randwrite-polled_qd1", "p99_us", "4K randwrite QD1 polled p99 lat", "us", False),
     ("read_qd8", "mbps", "128K seq read MB/s", "", True),
     ("write_qd8", "mbps", "128K seq write MB/s", "", True),
@@ -241,16 +244,17 @@ def report(d):
     L.append("")
     L.append("## The link's limit (perftest, 4 KiB, rdma_cm, tx depth %s)" % m.get("pt_depth", "?"))
     L.append("")
-    L.append("| test | ops/s | MB/s | mean lat | p99 lat |")
-    L.append("| --- | --- | --- | --- | --- |")
+    L.append("| test | ops/s | MB/s | mean lat | median lat | p99 lat |")
+    L.append("| --- | --- | --- | --- | --- | --- |")
     for t in ("ib_write_bw", "ib_read_bw", "ib_write_lat", "ib_read_lat"):
         r = pt.get(t)
         if not r or r.get("error"):
-            L.append("| %s | %s | | | |" % (t, (r or {}).get("error", "not run")))
+            L.append("| %s | %s | | | | |" % (t, (r or {}).get("error", "not run")))
         elif t.endswith("_bw"):
-            L.append("| %s | %.0f | %.1f | | |" % (t, r["iops"], r["mbps"]))
+            L.append("| %s | %.0f | %.1f | | | |" % (t, r["iops"], r["mbps"]))
         else:
-            L.append("| %s | | | %.1f us | %.1f us |" % (t, r["mean_us"], r["p99_us"]))
+            L.append("| %s | | | %.1f us | %.1f us | %.1f us |" % (
+                t, r["mean_us"], r.get("typical_us", float("nan")), r["p99_us"]))
     L.append("")
     L.append("ib_write_lat reports half a round trip (ping-pong of writes); ib_read_lat a full "
              "READ round trip.")
@@ -351,6 +355,11 @@ def report(d):
                                [ratio(metric(res, mx, key, "mean_us"),
                                       None if p.get("error") else p.get("mean_us"))
                                 for mx in MEMX], 1.3, False))
+        # perftest's t_typical is its median.
+        L.append(goal_line("4K %s QD1 median lat, polled / perftest %s typical" % (job, t),
+                           [ratio(metric(res, mx, job + "-polled_qd1", "p50_us"),
+                                  None if p.get("error") else p.get("typical_us"))
+                            for mx in MEMX], 1.3, False))
     for p in ("nvmeof", "nbd", "zram"):
         L.append(goal_line("swap workload wall time / %s" % SHORT[p],
                            [ratio(metric(res, mx, "swap", "wall_s"),
