@@ -3,8 +3,8 @@
 # Soft-RoCE up. MEMX_AB_A: the directory of engine A's memxd and memxctl; engine B is
 # $MEMX_BUILD/daemon's.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${MEMX_BUILD:-$root/build}
+# shellcheck source=ci/run-lib.sh
+. "$(dirname "$0")/run-lib.sh"
 a_dir=${MEMX_AB_A:?MEMX_AB_A: engine A\'s directory}
 a_name=${MEMX_AB_A_NAME:-A}
 runtime=${MEMX_AB_RUNTIME:-5}
@@ -16,22 +16,10 @@ extra=(${MEMX_AB_CLIENT_ARGS:-})
 a_args=(${MEMX_AB_A_ARGS:-})
 # shellcheck disable=SC2206
 b_args=(${MEMX_AB_B_ARGS:---poll-queues 1})
-work=$(mktemp -d /tmp/memx-ab.XXXXXX)
-pids=()
-
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 1
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	grep -q '^memx ' /proc/modules && rmmod memx 2>/dev/null || true
-}
-trap cleanup EXIT
-wait_line() { for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.2; done; cat "$1"; return 1; }
 
 insmod "$build/kmod/memx.ko"
-"$build/daemon/memxd" donor --listen 10.77.0.2 --memory 512M > "$work/d1.log" 2>&1 & pids+=($!)
-"$build/daemon/memxd" donor --listen 10.77.0.3 --memory 512M > "$work/d2.log" 2>&1 & pids+=($!)
-wait_line "$work/d1.log" '^listening'; wait_line "$work/d2.log" '^listening'
+start_donor 10.77.0.2 512M
+start_donor 10.77.0.3 512M
 
 # snap DIR PID: "requests syscalls user_ticks system_ticks" of the engine serving volume ab.
 snap() {

@@ -4,32 +4,18 @@
 # guest). Prints: 4 KiB random write QD32 IOPS with one and two replicas, and
 # the time to re-replicate a dead donor's slabs, per GiB.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${MEMX_BUILD:-$root/build}
-memxd=$build/daemon/memxd
-memxctl=$build/daemon/memxctl
-work=$(mktemp -d /tmp/memx-bench.XXXXXX)
+# shellcheck source=ci/run-lib.sh
+. "$(dirname "$0")/run-lib.sh"
 runtime=${MEMX_BENCH_RUNTIME:-10}
 rate=${MEMX_BENCH_RATE:-1G}
-pids=()
 
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	sleep 1
-	grep -q '^memx ' /proc/modules && rmmod memx 2>/dev/null || true
-}
-trap cleanup EXIT
-wait_line() { for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.2; done; cat "$1"; return 1; }
 backlog() {
 	"$memxctl" status --json --socket /run/memx/client-bench.sock | python3 -c \
 		'import json,sys; print(json.load(sys.stdin)["volumes"][0]["rereplication_backlog"])'
 }
 
 insmod "$build/kmod/memx.ko"
-for i in 2 3 4; do
-	"$memxd" donor --listen 10.77.0.$i --memory 1G > "$work/d$i.log" 2>&1 & pids+=($!)
-	wait_line "$work/d$i.log" '^listening'
-done
+for i in 2 3 4; do start_donor 10.77.0.$i 1G; done
 declare -A donor_pid=([2]=${pids[0]} [3]=${pids[1]} [4]=${pids[2]})
 
 printf '%-28s %10s\n' "4 KiB randwrite QD32" IOPS

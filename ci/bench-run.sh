@@ -60,18 +60,25 @@ rec kind=meta date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" kernel="$(uname -r)" cpus="$
 # perftest 4.5 binds the rdma_cm listener to --source_ip; the client names its own address
 # with --source_ip and the server's as the positional argument.
 perftest_one() {
-	local t=$1 port=$2 extra=$3 spid rc
-	# shellcheck disable=SC2086
-	timeout 90 "$t" -R -d rxe0 -F -s 4096 -p "$port" --source_ip 10.77.0.5 $extra \
-		> "$raw/perftest-$t-server.txt" 2>&1 &
-	spid=$!
-	sleep 2
-	# shellcheck disable=SC2086
-	timeout 90 "$t" -R -d rxe0 -F -s 4096 -p "$port" --source_ip 10.77.0.6 $extra 10.77.0.5 \
-		> "$raw/perftest-$t.txt" 2>&1
-	rc=$?
-	wait "$spid" 2>/dev/null
-	[ "$rc" = 0 ] || echo "$t: exit $rc: $(why "$raw/perftest-$t.txt")" >&2
+	local t=$1 port=$2 extra=$3 spid rc try
+	# perftest itself sometimes crashes on rxe (a segfault in the client was seen): one more
+	# try, on a fresh port, and the failure is recorded if that fails too.
+	for try in 1 2; do
+		# shellcheck disable=SC2086
+		timeout 90 "$t" -R -d rxe0 -F -s 4096 -p "$port" --source_ip 10.77.0.5 $extra \
+			> "$raw/perftest-$t-server.txt" 2>&1 &
+		spid=$!
+		sleep 2
+		# shellcheck disable=SC2086
+		timeout 90 "$t" -R -d rxe0 -F -s 4096 -p "$port" --source_ip 10.77.0.6 $extra \
+			10.77.0.5 > "$raw/perftest-$t.txt" 2>&1
+		rc=$?
+		[ "$rc" = 0 ] || kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+		[ "$rc" = 0 ] && break
+		echo "$t: try $try: exit $rc: $(why "$raw/perftest-$t.txt")" >&2
+		port=$((port + 100))
+	done
 	python3 "$here/bench-report.py" perftest "$recs" "$raw/perftest-$t.txt" "$t"
 	grep -A1 '#bytes' "$raw/perftest-$t.txt" | tail -n 1 | sed "s/^/$t: /"
 }

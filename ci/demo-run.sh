@@ -5,31 +5,22 @@
 # needs four times the memory its cgroup allows; then fio measures 4 KiB
 # random reads and writes at queue depth 1 and 32 on a second volume.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${MEMX_BUILD:-$root/build}
-memxd=$build/daemon/memxd
-memxctl=$build/daemon/memxctl
-work=$(mktemp -d /tmp/memx-demo.XXXXXX)
+# shellcheck source=ci/run-lib.sh
+. "$(dirname "$0")/run-lib.sh"
 runtime=${MEMX_DEMO_RUNTIME:-10}
-pids=()
 
 cleanup() {
 	swapoff /dev/memx0 2>/dev/null || true
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 1
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	rmdir /sys/fs/cgroup/memx-demo 2>/dev/null || true
-	grep -q '^memx ' /proc/modules && rmmod memx 2>/dev/null || true
+	memx_run_cleanup
 }
 trap cleanup EXIT
 say() { printf '\n== %s\n' "$*"; }
-wait_line() { for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.2; done; cat "$1"; return 1; }
 
 insmod "$build/kmod/memx.ko"
 say "two donors lend 768 MiB each over Soft-RoCE"
-"$memxd" donor --listen 10.77.0.2 --memory 768M > "$work/d1.log" 2>&1 & pids+=($!)
-"$memxd" donor --listen 10.77.0.3 --memory 768M > "$work/d2.log" 2>&1 & pids+=($!)
-wait_line "$work/d1.log" '^listening'; wait_line "$work/d2.log" '^listening'
+start_donor 10.77.0.2 768M
+start_donor 10.77.0.3 768M
 
 say "a client makes /dev/memx0 (512 MiB) from their memory"
 "$memxd" client --name swap --size 512M --slab 16M --queues 2 --depth 32 --bind 10.77.0.1 \
@@ -77,7 +68,7 @@ for job in randread:1 randread:32 randwrite:1 randwrite:32 randread:1:polled ran
 	read -r r0 s0 < <(counters)
 	c0=$(cpu_ticks)
 	fio --name=bench --filename="$dev" --rw="$rw" --bs=4k --direct=1 --ioengine=io_uring \
-		--hipri=$([ -n "$polled" ] && echo 1 || echo 0) --iodepth="$qd" --size=256M \
+		--hipri="$([ -n "$polled" ] && echo 1 || echo 0)" --iodepth="$qd" --size=256M \
 		--time_based --runtime="$runtime" --numjobs=1 --output-format=json --eta=never \
 		--output="$work/fio.json"
 	read -r r1 s1 < <(counters)

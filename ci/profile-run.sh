@@ -7,30 +7,18 @@
 # (cpu-clock, the only event QEMU TCG offers). Prints, per job, the share of
 # each task, the busiest symbols of the whole machine and of the engine alone.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=${MEMX_BUILD:-$root/build}
+# shellcheck source=ci/run-lib.sh
+. "$(dirname "$0")/run-lib.sh"
 runtime=${MEMX_PROFILE_RUNTIME:-8}
 jobs=${MEMX_PROFILE_JOBS:-"randread:1 randread:32 randread:1:polled"}
 client_args=${MEMX_PROFILE_CLIENT_ARGS:-}
 callers=${MEMX_PROFILE_CALLERS:-}	# symbols whose callers to print, e.g. "memset_erms"
-work=$(mktemp -d /tmp/memx-profile-work.XXXXXX)
-pids=()
-
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	sleep 1
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	grep -q '^memx ' /proc/modules && rmmod memx 2>/dev/null || true
-}
-trap cleanup EXIT
-wait_line() { for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.2; done; cat "$1"; return 1; }
 
 insmod "$build/kmod/memx.ko"
-"$build/daemon/memxd" donor --listen 10.77.0.2 --memory 512M > "$work/d1.log" 2>&1 & pids+=($!)
-"$build/daemon/memxd" donor --listen 10.77.0.3 --memory 512M > "$work/d2.log" 2>&1 & pids+=($!)
-wait_line "$work/d1.log" '^listening'; wait_line "$work/d2.log" '^listening'
+start_donor 10.77.0.2 512M
+start_donor 10.77.0.3 512M
 # shellcheck disable=SC2086 # client_args is a list of options
-"$build/daemon/memxd" client --name prof --size 256M --slab 16M --queues 2 --poll-queues 1 \
+"$memxd" client --name prof --size 256M --slab 16M --queues 2 --poll-queues 1 \
 	--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 $client_args \
 	> "$work/client.log" 2>&1 & pids+=($!)
 engine=${pids[-1]}
@@ -44,8 +32,9 @@ for job in $jobs; do
 	tag=$rw-qd$qd${polled:+-polled}
 	perf record -q -a -g -e cpu-clock -F 2000 -o "$work/$tag.data" -- \
 		fio --name=prof --filename="$dev" --rw="$rw" --bs=4k --direct=1 --ioengine=io_uring \
-		--hipri=$([ -n "$polled" ] && echo 1 || echo 0) --iodepth="$qd" --time_based --runtime="$runtime" --output-format=json \
-		--eta=never --output="$work/$tag.json" > /dev/null 2>&1
+		--hipri="$([ -n "$polled" ] && echo 1 || echo 0)" --iodepth="$qd" --time_based \
+		--runtime="$runtime" --output-format=json --eta=never --output="$work/$tag.json" \
+		> /dev/null 2>&1
 	python3 - "$work/$tag.json" "$tag" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
