@@ -10,6 +10,7 @@ a_name=${MEMX_AB_A_NAME:-A}
 runtime=${MEMX_AB_RUNTIME:-5}
 rounds=${MEMX_AB_ROUNDS:-2}
 swap_mib=${MEMX_AB_SWAP_MIB:-256}
+jobs=${MEMX_AB_JOBS-randread:1 randwrite:1 randread:32 randwrite:32 randread:1:polled randwrite:1:polled}
 # shellcheck disable=SC2206 # lists of options
 extra=(${MEMX_AB_CLIENT_ARGS:-})
 # shellcheck disable=SC2206
@@ -43,8 +44,7 @@ engine_run() {
 	dev=$(sed -n 's/^ready //p' "$work/client.log")
 	fio --name=fill --filename="$dev" --rw=write --bs=1M --direct=1 --ioengine=io_uring \
 		--iodepth=8 --size=384M > /dev/null
-	for job in randread:1 randwrite:1 randread:32 randwrite:32 randread:1:polled \
-		randwrite:1:polled; do
+	for job in $jobs; do
 		IFS=: read -r rw qd polled <<< "$job"
 		hipri=0
 		if [ -n "$polled" ]; then
