@@ -39,6 +39,7 @@ for r in 1 2; do
 import json,sys; d=json.load(sys.stdin)["donors"]; print([x["slabs"] for x in d if x["address"].startswith("10.77.0.3:")][0])')
 		start=$(date +%s.%N)
 		kill -9 "${donor_pid[3]}"
+		wait "${donor_pid[3]}" 2>/dev/null || true
 		sleep 0.5
 		until [ "$(backlog)" = 0 ]; do sleep 0.2; done
 		end=$(date +%s.%N)
