@@ -936,7 +936,8 @@ static int client_status(struct memxd_client *c, bool json, bool slabs, char *ou
 		     "},\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
 		     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
 		     "\"poll_us\":%u,\"queue_requests\":[", c->opt.name, c->dev_id,
-		     c->map.volume_bytes, c->map.slab_bytes, c->map.nr_slabs, atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
+		     c->map.volume_bytes, c->map.slab_bytes, c->map.nr_slabs,
+		     atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
 		     c->opt.replicas, c->nr_queues, c->opt.depth, t[0], t[1], t[2], t[3], t[4], t[5],
 		     t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], backlog, c->slabs_rereplicated,
 		     c->slabs_moved, c->copied_bytes, c->opt.poll_queues, c->opt.poll_us);

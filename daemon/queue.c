@@ -4,10 +4,7 @@
  *
  * The thread owns its kernel queue (submission ring, descriptors, per-tag
  * buffers, all mapped from memx.ko), its RDMA CQ, one QP per donor and a
- * preallocated slot per tag. It sleeps in one io_uring_submit_and_wait per
- * loop on three multishot polls: the kernel queue fd (new requests), the CQ's
- * completion channel, and an eventfd the control thread writes when a slab
- * was mapped (or when it is time to stop). Each loop it:
+ * preallocated slot per tag. Each pass (queue_pass) it:
  *   1. reaps RDMA completions (wr_id = tag) and finishes tags whose last
  *      work request completed;
  *   2. reads every new tag from the submission ring and starts it: a READ of
@@ -17,6 +14,14 @@
  *   3. restarts parked tags when woken by the control thread;
  *   4. posts each donor's chain with one ibv_post_send;
  *   5. commits every finished tag with one MEMX_IO_COMMIT ioctl.
+ * It passes again while passes find work, and for --poll-us after the last
+ * one that did: requests and completions that come in that window cost no
+ * wake-up and no system call. Then it sleeps in one io_uring_submit_and_wait
+ * on three multishot polls: the kernel queue fd (new requests), the CQ's
+ * completion channel, and an eventfd the control thread writes when a slab
+ * was mapped (or when it is time to stop). While it is awake, the ring's
+ * MEMX_RING_F_AWAKE flag spares the kernel the wake-up. A polled queue
+ * (--poll-queues) is served the same way; only its submitters differ.
  * Nothing here allocates memory: all of it was allocated in setup.
  *
  * Errors: a failed work completion (peer gone, QP flushed after a disconnect)

@@ -4,8 +4,9 @@
  *
  * Theory of operation
  * -------------------
- * START_DEV creates one tag set with nr_hw_queues = nr_queues (blk-mq caps it
- * at the number of CPUs; extra engine queues then stay idle) and
+ * START_DEV creates one tag set with nr_hw_queues = nr_queues (with a single
+ * map blk-mq caps it at the number of CPUs; queues left without a CPU, there
+ * or in a POLL map, stay idle) and
  * queue_depth = depth, so hardware queue q / tag t maps 1:1 onto queue q's
  * buffer t. queue_rq hands READ/WRITE/DISCARD/WRITE_ZEROES to the engine via
  * memx_queue_submit() (queue.c); FLUSH completes at once because the disk has
