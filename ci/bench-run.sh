@@ -14,6 +14,7 @@
 # Records go to $MEMX_OUT/results.jsonl (ci/bench-report.py turns them into results.md, .json
 # and chart.png), raw outputs to $MEMX_OUT/raw/. Knobs: MEMX_BENCH_RUNTIME (s per fio job, 6),
 # MEMX_BENCH_SIZE (device size, 256M), MEMX_BENCH_SWAP_MIB (256), MEMX_BENCH_SWAP_LIMIT (64M),
+# MEMX_BENCH_SWAP_RUNS (2; the best run counts),
 # MEMX_BENCH_ONLY (space-separated subset of: perftest memx memx_r1 nvmeof nbd zram brd).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +28,8 @@ runtime=${MEMX_BENCH_RUNTIME:-6}
 size=${MEMX_BENCH_SIZE:-256M}
 swap_mib=${MEMX_BENCH_SWAP_MIB:-256}
 swap_limit=${MEMX_BENCH_SWAP_LIMIT:-64M}
+# Swap times swing by a third between runs: each device runs it this often, the best counts.
+swap_runs=${MEMX_BENCH_SWAP_RUNS:-2}
 only=${MEMX_BENCH_ONLY:-perftest memx memx_r1 nvmeof nbd zram brd}
 pt_depth=32
 mkdir -p "$out/raw"
@@ -52,7 +55,7 @@ why() { { tail -n 3 "$1" 2>/dev/null || true; } | tr '\n' ' ' | tr -d '"\\' | cu
 
 rec kind=meta date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" kernel="$(uname -r)" cpus="$(nproc)" \
 	fio="$(fio --version)" runtime="$runtime" size="$size" swap_mib="$swap_mib" \
-	swap_limit="$swap_limit" pt_depth="$pt_depth" \
+	swap_limit="$swap_limit" swap_runs="$swap_runs" pt_depth="$pt_depth" \
 	where="$([ -n "${MEMX_GUEST:-}" ] && echo 'QEMU TCG guest' || echo native)" \
 	mem_mib="$(( $(awk '/MemTotal/{print $2}' /proc/meminfo) / 1024 ))"
 
@@ -139,12 +142,14 @@ print("%-7s %-10s %4s QD%-3s %s" % (r["device"], r["job"], r["bs"], r["qd"], r.g
       r["cpu_us_per_req"]) if "syscalls_per_req" in r else "")))'
 }
 
+# swap_run NAME PATH RUN: one run of the swap workload on PATH, recorded as run RUN.
 swap_run() {
-	local name=$1 path=$2 o0 i0 o1 i1 t0 t1 rc
+	local name=$1 path=$2 run=$3 o0 i0 o1 i1 t0 t1 rc log
+	log=$raw/swap-$name-$run.log
 	mkswap -f "$path" > "$raw/mkswap-$name.log" 2>&1 || {
-		rec kind=swap device="$name" ok=false why="mkswap: $(why "$raw/mkswap-$name.log")"; return; }
+		rec kind=swap device="$name" run="$run" ok=false why="mkswap: $(why "$raw/mkswap-$name.log")"; return; }
 	swapon "$path" 2> "$raw/swapon-$name.log" || {
-		rec kind=swap device="$name" ok=false why="swapon: $(why "$raw/swapon-$name.log")"; return; }
+		rec kind=swap device="$name" run="$run" ok=false why="swapon: $(why "$raw/swapon-$name.log")"; return; }
 	mkdir -p "$cg"
 	echo "$swap_limit" > "$cg/memory.max"
 	[ -w "$cg/memory.swap.max" ] && echo max > "$cg/memory.swap.max"
@@ -152,7 +157,7 @@ swap_run() {
 	o0=$(awk '$1=="pswpout"{print $2}' /proc/vmstat); i0=$(awk '$1=="pswpin"{print $2}' /proc/vmstat)
 	t0=$(date +%s.%N)
 	( echo $BASHPID > "$cg/cgroup.procs"; exec timeout 900 "$swap_pattern" "$swap_mib" ) \
-		> "$raw/swap-$name.log" 2>&1
+		> "$log" 2>&1
 	rc=$?
 	t1=$(date +%s.%N)
 	o1=$(awk '$1=="pswpout"{print $2}' /proc/vmstat); i1=$(awk '$1=="pswpin"{print $2}' /proc/vmstat)
@@ -161,14 +166,15 @@ swap_run() {
 	rmdir "$cg" 2>/dev/null
 	local wall; wall=$(echo "$t1 - $t0" | bc)
 	if [ "$rc" = 0 ]; then
-		rec kind=swap device="$name" ok=true wall_s="$wall" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
-			output="$(tr -d '"\\' < "$raw/swap-$name.log" | tr '\n' ' ')" events="$events"
+		rec kind=swap device="$name" run="$run" ok=true wall_s="$wall" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
+			output="$(tr -d '"\\' < "$log" | tr '\n' ' ')" events="$events"
 	else
-		rec kind=swap device="$name" ok=false wall_s="$wall" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
-			why="swap_pattern exit $rc: $(why "$raw/swap-$name.log") memory.events: $events"
+		rec kind=swap device="$name" run="$run" ok=false wall_s="$wall" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
+			why="swap_pattern exit $rc: $(why "$log") memory.events: $events"
 	fi
-	printf '%-7s swap %s MiB in %s: %.1f s, pswpout %d, pswpin %d, exit %d: %s\n' "$name" \
-		"$swap_mib" "$swap_limit" "$wall" $((o1 - o0)) $((i1 - i0)) "$rc" "$(cat "$raw/swap-$name.log")"
+	printf '%-7s swap %s MiB in %s, run %s: %.1f s, pswpout %d, pswpin %d, exit %d: %s\n' \
+		"$name" "$swap_mib" "$swap_limit" "$run" "$wall" $((o1 - o0)) $((i1 - i0)) "$rc" \
+		"$(cat "$log")"
 }
 
 measure() {
@@ -190,7 +196,7 @@ measure() {
 	fi
 	fio_job "$name" "$path" read 128k 8
 	fio_job "$name" "$path" write 128k 8
-	swap_run "$name" "$path"
+	for run in $(seq "$swap_runs"); do swap_run "$name" "$path" "$run"; done
 }
 
 brd_load() {
