@@ -3,24 +3,23 @@
  * memxd: one program, two roles.
  *   memxd donor  --listen ADDR[:PORT] --memory SIZE     lend memory
  *   memxd client --name NAME --size SIZE --donor ADDR   serve /dev/memxN from donors
- * The roles live in donor.c and client.c; this only dispatches.
+ * The roles live in donor/ and client/; this only dispatches, and each role
+ * writes its own usage text.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "memxd.h"
+#include "client/client.h"
+#include "common/log.h"
+#include "donor/donor.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: memxd donor  --listen ADDR[:PORT] --memory SIZE [--ctl PATH]\n"
-		"       memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
-		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
-		"                    [--replicas R] [--bind ADDR] [--ctl PATH]\n"
-		"       memxd ROLE --help\n"
-		"Environment: MEMXD_DEBUG=MASK turns on debug areas (queue 1, io 2, cm 4, cq 8,\n"
+	memxd_donor_usage(f);
+	fputc('\n', f);
+	memxd_client_usage(f);
+	fprintf(f, "\nEnvironment: MEMXD_DEBUG=MASK turns on debug areas (queue 1, io 2, cm 4, cq 8,\n"
 		"proto 16, ctrl 32).\n");
 }
 

@@ -20,7 +20,7 @@
 #include <sys/random.h>
 
 #include "mxv.h"
-#include "wire.h"
+#include "common/wire.h"
 
 #define RECVS		8
 #define SLAB		(1U << 20)

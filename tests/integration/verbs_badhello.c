@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "mxv.h"
-#include "wire.h"
+#include "common/wire.h"
 
 #define LOCAL_REFUSAL_MAX_MS	200
 

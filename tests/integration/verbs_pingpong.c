@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #include "mxv.h"
-#include "wire.h"
+#include "common/wire.h"
 
 #define PP_REGION_SIZE	(1U << 20)
 #define PP_WRITE_CHUNKS	16

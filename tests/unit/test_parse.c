@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "parse.h"
+#include "common/parse.h"
 
 Test(parse, sizes)
 {

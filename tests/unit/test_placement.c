@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "placement.h"
+#include "client/placement.h"
 
 static uint32_t xorshift(void *arg)
 {

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/recovery.c"
-#include "placement.h"
+#include "../../daemon/client/recovery.c"
+#include "client/placement.h"
 
 #define MiB		(1ULL << 20)
 #define SLAB		(4 * MiB)	/* 4 copy chunks per slab */

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "slabmap.h"
+#include "client/slabmap.h"
 
 #define MiB (1ULL << 20)
 

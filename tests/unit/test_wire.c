@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "wire.h"
+#include "common/wire.h"
 
 static struct memx_hello_info good_hello(void)
 {

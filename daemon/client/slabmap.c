@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slabmap.h"
+#include "client/slabmap.h"
 
 int memx_slabmap_init(struct memx_slabmap *map, uint64_t volume_bytes, uint64_t slab_bytes)
 {

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kdev.h"
+#include "client/kdev.h"
 
 static int ioctl_errno(int fd, unsigned long cmd, void *arg)
 {

@@ -2,7 +2,7 @@
 /* Power-of-two-choices placement; pure logic, unit tested with a seeded random source. */
 #include <errno.h>
 
-#include "placement.h"
+#include "client/placement.h"
 
 #define MEMX_PLACE_MAX_DONORS 256
 

@@ -25,10 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "memxd.h"
-
-#define COPY_CHUNK	(1U << 20)
+#include "client/client.h"
+#include "common/log.h"
 
 static unsigned int usable_donors(struct memxd_client *c)
 {
@@ -174,12 +172,12 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 		r = -EBUSY;
 		goto out_undo;
 	}
-	for (uint64_t off = 0; off < c->map.slab_bytes; off += COPY_CHUNK) {
+	for (uint64_t off = 0; off < c->map.slab_bytes; off += MEMXD_COPY_CHUNK) {
 		r = memxd_ctrl_rdma(c, &c->donor[src->donor], false, src->remote_addr + off,
-				    src->rkey, COPY_CHUNK);
+				    src->rkey, MEMXD_COPY_CHUNK);
 		if (!r)
 			r = memxd_ctrl_rdma(c, &c->donor[target.donor], true,
-					    target.remote_addr + off, target.rkey, COPY_CHUNK);
+					    target.remote_addr + off, target.rkey, MEMXD_COPY_CHUNK);
 		if (r)
 			goto out_undo;
 	}

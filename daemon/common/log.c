@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "common/log.h"
 
 unsigned int memx_log_debug_mask;
 const char *memx_log_role = "memxd";

@@ -37,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "memxd.h"
+#include "client/client.h"
+#include "common/log.h"
 
 #define QUEUE_WC_BATCH		32
 #define UD_KQUEUE		1
@@ -167,7 +167,7 @@ static int io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 	for (unsigned int e = 0; e < io->nr_ext; e++) {
 		uint64_t s = io->ext[e].ext.slab;
 		struct memx_slab *slab = &c->map.slabs[s];
-		struct memxd_slab_req req = { .op = MEMXD_REQ_MAP, .slab = s };
+		struct memxd_mail mail = { .type = MEMXD_MAIL_MAP_SLAB, .map.slab = s };
 		uint32_t state, expect = MEMX_SLAB_UNMAPPED;
 
 		atomic_fetch_add(write ? &slab->writes_inflight : &slab->reads_inflight, 1);
@@ -192,7 +192,7 @@ static int io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 		    atomic_load(&c->fail_gen[s]) != io->wait_gen)
 			return -EIO;
 		if (atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MAPPING) &&
-		    memxd_client_request(c, &req)) {
+		    memxd_mailbox_post(&c->mailbox, &mail)) {
 			memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
 			return -EIO;
 		}
@@ -212,15 +212,15 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 		return;
 	for (uint64_t s = first; s < end; s++) {
 		struct memx_slab *slab = &c->map.slabs[s];
-		struct memxd_slab_req req = { .op = MEMXD_REQ_FREE, .slab = s };
+		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
 		uint32_t expect = MEMX_SLAB_MAPPED;
 
 		/* FREEING makes the slab ours: the control thread changes only MAPPED slabs. */
 		if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_FREEING))
 			continue;
-		req.nr_replicas = slab->nr_replicas;
-		memcpy(req.replica, slab->replica, sizeof(req.replica));
-		if (memxd_client_request(c, &req)) {
+		mail.free.nr_replicas = slab->nr_replicas;
+		memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
+		if (memxd_mailbox_post(&c->mailbox, &mail)) {
 			/* No room to queue the free: keep the slab; discard is advisory. */
 			memx_slab_publish(slab, MEMX_SLAB_MAPPED);
 			continue;
@@ -401,13 +401,13 @@ static void queue_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 		x->ok++;
 	} else {
 		int expect = MEMXD_DONOR_LIVE;
-		struct memxd_slab_req req = { .op = MEMXD_REQ_DONOR_FAILED, .slab = d };
+		struct memxd_mail mail = { .type = MEMXD_MAIL_DONOR_FAILED, .donor_failed.donor = d };
 
 		if (atomic_compare_exchange_strong(&c->donor[d].state, &expect, MEMXD_DONOR_FAILED) ||
 		    (expect = MEMXD_DONOR_DRAINING,
 		     atomic_compare_exchange_strong(&c->donor[d].state, &expect,
 						    MEMXD_DONOR_FAILED)))
-			memxd_client_request(c, &req);
+			memxd_mailbox_post(&c->mailbox, &mail);
 		if (io->op == MEMX_OP_READ) {
 			if (io_read_ext(q, tag, e) == 0)
 				atomic_fetch_add_explicit(&q->stats.failovers, 1,
@@ -648,6 +648,12 @@ static void *queue_thread(void *arg)
 	}
 	queue_set_awake(q, false);
 	return NULL;
+}
+
+void memxd_wake_queues(struct memxd_client *c)
+{
+	for (unsigned int i = 0; i < c->nr_queues; i++)
+		memxd_queue_wake(&c->queue[i]);
 }
 
 /* Called by the control thread: the flag is the message, the eventfd the doorbell. */

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "parse.h"
+#include "common/parse.h"
 
 static int parse_digits(const char **sp, uint64_t *out)
 {

@@ -1,37 +1,37 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * memxd's private types: the client engine (volume, donors, queue threads)
- * and the donor role. One program, two roles: `memxd client` and `memxd donor`.
+ * The client engine's types: the volume, the donors as the client sees them,
+ * the queue threads and their requests, and what each file of client/ offers
+ * the others.
  */
-#ifndef MEMXD_H
-#define MEMXD_H
+#ifndef MEMXD_CLIENT_H
+#define MEMXD_CLIENT_H
 
 #include <liburing.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <memx/proto.h>
 #include <memx/uapi.h>
 
-#include "kdev.h"
+#include "client/kdev.h"
+#include "client/mailbox.h"
+#include "client/slabmap.h"
+#include "common/clock.h"
+#include "common/limits.h"
+#include "common/wire.h"
 #include "mxv.h"
-#include "slabmap.h"
-#include "wire.h"
 
 #define MEMXD_MAX_DONORS	16
-#define MEMXD_HOST_MAX		64
-#define MEMXD_NAME_MAX		32
-#define MEMXD_RUN_DIR		"/run/memx"
-#define MEMXD_CTRL_RECVS	8	/* RECVs kept posted on a control connection */
-#define MEMXD_CM_TIMEOUT_MS	10000
-#define MEMXD_MSG_TIMEOUT_MS	5000
 #define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
+/* Background copies move a slab this much at a time, through the bounce buffer. */
+#define MEMXD_COPY_CHUNK	(1U << 20)
 /* An I/O no larger than a slab touches at most two slabs. */
 #define MEMXD_MAX_EXTENTS	2
-
-/* ---- client ---------------------------------------------------------------- */
 
 enum memxd_donor_state {
 	MEMXD_DONOR_LIVE = 1,	/* connected, takes slabs */
@@ -138,17 +138,6 @@ struct memxd_queue {
 	bool started;
 };
 
-/* A request from a queue thread to the control thread. */
-struct memxd_slab_req {
-	uint8_t op;			/* MEMXD_REQ_MAP or MEMXD_REQ_FREE */
-	uint64_t slab;
-	uint32_t nr_replicas;		/* FREE: the grants to give back */
-	struct memx_replica replica[MEMX_MAX_REPLICAS];
-};
-#define MEMXD_REQ_MAP	1
-#define MEMXD_REQ_FREE	2
-#define MEMXD_REQ_DONOR_FAILED	3	/* slab = donor index */
-
 #define MEMXD_DEFAULT_POLL_US	50
 #define MEMXD_MAX_POLL_US	100000
 
@@ -188,11 +177,7 @@ struct memxd_client {
 	int dev_id;
 	struct memxd_queue queue[MEMX_MAX_QUEUES];
 	unsigned int nr_queues;
-	/* Queue threads -> control thread requests (mutex: never on the fast path). */
-	pthread_mutex_t req_lock;
-	struct memxd_slab_req *req;
-	uint32_t req_cap, req_head, req_tail;
-	int req_fd;			/* eventfd: a request is waiting */
+	struct memxd_mailbox mailbox;	/* queue threads -> control thread */
 	_Atomic bool stopping;
 	uint32_t rng;
 	uint32_t seq;
@@ -210,16 +195,28 @@ struct memxd_client {
 	unsigned int nr_deferred;
 };
 
-/* client.c: services for the control thread's other parts. */
+/* donors.c: the control channel to donors, used by grants.c and recovery.c. */
 int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
 		     struct memx_msg_info *reply);
 int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
 		    uint32_t rkey, uint32_t len);
+/* donors.c: the donor table, for main.c and status.c. */
+int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
+void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why);
+void memxd_donor_teardown(struct memxd_donor *d, unsigned int nr_queues);
+struct memxd_donor *memxd_donor_by_addr(struct memxd_client *c, const char *arg);
+void memxd_pump_ctrl(struct memxd_client *c);
+void memxd_check_donors(struct memxd_client *c, const struct pollfd *pfd);
+void memxd_serve_join(struct memxd_client *c);
+void memxd_heartbeat(struct memxd_client *c);
+
+/* grants.c: slabs mapped and freed on donors, in the control thread. */
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
 		     struct memx_replica *out);
 void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep);
-void memxd_wake_queues(struct memxd_client *c);
-uint64_t memxd_now_ns(void);
+void memxd_map_slab(struct memxd_client *c, uint64_t s);
+void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail);
+void memxd_retry_deferred(struct memxd_client *c);
 
 /* recovery.c: re-replication, drain and eviction, one slab per step. */
 uint64_t memxd_backlog(struct memxd_client *c);
@@ -227,8 +224,13 @@ uint64_t memxd_backlog(struct memxd_client *c);
 int memxd_recovery_step(struct memxd_client *c);
 bool memxd_recovery_pending(struct memxd_client *c);
 
-int memxd_client_main(int argc, char **argv);
-int memxd_donor_main(int argc, char **argv);
+/* opts.c */
+void memxd_client_usage(FILE *f);
+int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o);
+
+/* status.c: answers memxctl. */
+int memxd_client_status(struct memxd_client *c, bool json, bool slabs, char *out, size_t len);
+const char *memxd_donor_state_name(int s);
 
 /* queue.c */
 int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned int qid);
@@ -236,28 +238,8 @@ int memxd_queue_start(struct memxd_queue *q);
 void memxd_queue_stop(struct memxd_queue *q);
 void memxd_queue_teardown(struct memxd_queue *q);
 void memxd_queue_wake(struct memxd_queue *q);
+void memxd_wake_queues(struct memxd_client *c);
 
-/* client.c, called by queue threads */
-int memxd_client_request(struct memxd_client *c, const struct memxd_slab_req *req);
+int memxd_client_main(int argc, char **argv);
 
-/* swap_safety.c */
-int memxd_make_swap_safe(void);
-
-/* ctl.c: the unix control socket that memxctl talks to. */
-struct memxd_ctl;
-/*
- * Answers one request line ("status", "status --json", "donor drain ADDR", ...)
- * by writing text into out. Returns 0, or -ENOSPC when out is too small.
- */
-typedef int (*memxd_ctl_fn)(void *arg, const char *request, char *out, size_t len);
-int memxd_ctl_open(const char *path, struct memxd_ctl **out);
-int memxd_ctl_fd(const struct memxd_ctl *ctl);
-/* Answers whatever is waiting on the socket, with fn writing the status. */
-void memxd_ctl_serve(struct memxd_ctl *ctl, memxd_ctl_fn fn, void *arg);
-void memxd_ctl_close(struct memxd_ctl *ctl);
-
-/* util */
-uint32_t memxd_rand(void *state);
-void memxd_fmt_id(const uint8_t id[16], char out[33]);
-
-#endif /* MEMXD_H */
+#endif /* MEMXD_CLIENT_H */

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,8 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "memxd.h"
+#include "common/ctl.h"
+#include "common/limits.h"
 
 #define CTL_REPLY_MAX (64 * 1024)
 
@@ -123,4 +125,15 @@ void memxd_ctl_close(struct memxd_ctl *ctl)
 	unlink(ctl->path);
 	free(ctl->reply);
 	free(ctl);
+}
+
+int memxd_ctl_reply(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
 }

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Small helpers of memxd: swap safety at start, a random source, id formatting. */
+/* The process around either role: swap safety at start, signals, a random source, ids. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "memxd.h"
+#include "common/proc.h"
 
 #ifndef PR_SET_IO_FLUSHER
 #define PR_SET_IO_FLUSHER 57
@@ -34,6 +37,21 @@ int memxd_make_swap_safe(void)
 		close(fd);
 	}
 	return r;
+}
+
+int memxd_signalfd(void)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	/* Before any thread starts, so that every thread inherits the mask. */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 uint32_t memxd_rand(void *state)

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "wire.h"
+#include "common/wire.h"
 
 static int wire_fail(struct memx_wire_error *err, uint16_t code, const char *reason)
 {

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: the donors, as the client engine sees them.
+ *
+ * Each donor gets one control connection (SEND/RECV of <memx/proto.h>
+ * messages, MEMXD_CTRL_RECVS receives kept posted, one send slot) and one
+ * RDMA-only data QP per queue. Everything here runs in the control thread:
+ *   - the control channel: memxd_donor_call() sends one request and pumps the
+ *     control CQ until its reply (the control thread has one request in
+ *     flight at a time); unsolicited EVICT messages are handled as they come;
+ *     memxd_ctrl_rdma() moves a piece of a slab through the bounce buffer;
+ *   - the lifecycle: connect (at start, memxctl donor add, a donor that
+ *     joins through --listen), heartbeat (a STATS each MEMXD_HEARTBEAT_MS),
+ *     and loss: a donor that disconnects, misses a reply or fails a work
+ *     request is marked dead; its data QPs are disconnected (their work
+ *     requests flush and fail), and the slabs that lost their last replica
+ *     are marked lost so that they fail at once from then on.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "common/log.h"
+#include "common/parse.h"
+
+#define CTRL_WR_RECV	1
+#define CTRL_WR_SEND	2
+#define CTRL_WR_RDMA	3
+#define ctrl_wr_id(donor, kind, slot) (((uint64_t)(donor) << 16) | ((kind) << 8) | (slot))
+
+/* ---- control messages to donors ------------------------------------------- */
+
+static int ctrl_prepost(struct mxv_conn *conn, void *arg)
+{
+	struct memxd_donor *d = arg;
+
+	for (unsigned int i = 0; i < MEMXD_CTRL_RECVS; i++) {
+		int r = mxv_post_recv(conn, d->msg_mr, i * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+				      ctrl_wr_id(d->idx, CTRL_WR_RECV, i));
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* What the control thread waits for on its CQ: a reply, or one work request. */
+struct ctrl_wait {
+	unsigned int donor;
+	uint32_t seq;		/* reply with this seq from that donor (0: none) */
+	uint64_t wr_id;		/* completion of this work request (0: none) */
+	bool done;
+	int status;		/* -errno of the work request */
+	struct memx_msg_info reply;
+};
+
+/* A donor asks for memory back, or says it is leaving. */
+static void handle_evict(struct memxd_client *c, struct memxd_donor *d,
+			 const struct memx_msg_info *msg)
+{
+	int expect = MEMXD_DONOR_LIVE;
+
+	if (msg->evict.flags & MEMX_EVICT_F_LEAVE) {
+		if (atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DRAINING))
+			memx_info("volume %s: donor %s is leaving: moving its %u slabs away",
+				  c->opt.name, d->name, d->slabs);
+		return;
+	}
+	d->evict_bytes += msg->evict.bytes;
+	memx_info("volume %s: donor %s is short of memory and asks for %" PRIu64 " MiB back",
+		  c->opt.name, d->name, msg->evict.bytes >> 20);
+}
+
+/*
+ * Takes completions from the control CQ: replies and unsolicited messages
+ * from donors, and the control thread's own sends and RDMA. Returns when w
+ * is satisfied (0), when timeout_ms passed (-ETIMEDOUT; at once for 0), or
+ * when w's donor failed (-ECONNRESET). With w NULL it drains what is there
+ * and leaves the CQ armed for the main loop's poll().
+ */
+static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms)
+{
+	uint64_t deadline = memxd_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	struct ibv_wc wc[8];
+
+	for (;;) {
+		uint64_t now = memxd_now_ns();
+		int n, left = now >= deadline ? 0 : (int)((deadline - now) / 1000000ULL);
+
+		if (w && w->done)
+			return w->status;
+		n = mxv_cq_wait(c->ctrl_cq, wc, 8, left);
+		if (n == -EINTR)
+			continue;
+		if (n == -ETIMEDOUT)
+			return -ETIMEDOUT;
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			unsigned int di = (unsigned int)(wc[i].wr_id >> 16);
+			unsigned int kind = (wc[i].wr_id >> 8) & 0xff, slot = wc[i].wr_id & 0xff;
+			struct memxd_donor *from = di < c->nr_donors ? &c->donor[di] : NULL;
+			struct memx_wire_error err;
+			struct memx_msg_info msg;
+			int r;
+
+			if (!from)
+				continue;
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				if (memxd_donor_usable(atomic_load(&from->state)))
+					memxd_donor_lost(c, from, ibv_wc_status_str(wc[i].status));
+				if (w && w->donor == di) {
+					w->done = true;
+					w->status = -ECONNRESET;
+				}
+				continue;
+			}
+			if (kind != CTRL_WR_RECV) {
+				if (w && w->wr_id == wc[i].wr_id) {
+					w->done = !w->seq;
+					w->status = 0;
+				}
+				continue;
+			}
+			if (slot >= MEMXD_CTRL_RECVS)
+				continue;
+			r = memx_msg_decode(from->msgbuf + slot * MEMX_MSG_SIZE, wc[i].byte_len, &msg,
+					    &err);
+			mxv_post_recv(from->ctrl, from->msg_mr, slot * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+				      wc[i].wr_id);
+			if (r) {
+				memx_err("donor %s: bad control message: %s", from->name, err.reason);
+				continue;
+			}
+			if (msg.type == MEMX_MSG_EVICT) {
+				handle_evict(c, from, &msg);
+			} else if (w && w->seq && w->donor == di && msg.seq == w->seq) {
+				w->reply = msg;
+				w->done = true;
+				w->status = msg.status ? -(int)msg.status : 0;
+			}
+		}
+	}
+}
+
+/*
+ * Sends a request to a donor and waits for its reply (the control thread
+ * has one request in flight at a time). Returns 0 or -errno; a donor that
+ * does not answer in time is declared lost.
+ */
+int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
+		     struct memx_msg_info *reply)
+{
+	uint8_t *send_slot = d->msgbuf + MEMXD_CTRL_RECVS * MEMX_MSG_SIZE;
+	struct ctrl_wait w = { .donor = d->idx };
+	int r;
+
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	req->seq = ++c->seq;
+	w.seq = req->seq;
+	r = memx_msg_encode(send_slot, MEMX_MSG_SIZE, req);
+	if (r < 0)
+		return r;
+	r = mxv_post_send(d->ctrl, d->msg_mr, MEMXD_CTRL_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+			  ctrl_wr_id(d->idx, CTRL_WR_SEND, 0));
+	if (r)
+		return r;
+	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		memxd_donor_lost(c, d, "no reply to a control message");
+	if (!r || (w.done && w.seq && w.reply.type))
+		*reply = w.reply;
+	return r;
+}
+
+/*
+ * One-sided RDMA between the control thread's bounce buffer and a donor's
+ * memory, over the control connection. Returns 0 or -errno.
+ */
+int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
+		    uint32_t rkey, uint32_t len)
+{
+	struct ctrl_wait w = { .donor = d->idx, .wr_id = ctrl_wr_id(d->idx, CTRL_WR_RDMA, 0) };
+	int r;
+
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	r = write ? mxv_post_write(d->ctrl, c->bounce_mr, 0, len, raddr, rkey, w.wr_id)
+		  : mxv_post_read(d->ctrl, c->bounce_mr, 0, len, raddr, rkey, w.wr_id);
+	if (r)
+		return r;
+	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		memxd_donor_lost(c, d, "RDMA on the control connection timed out");
+	return r;
+}
+/* ---- donors ---------------------------------------------------------------- */
+
+void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why)
+{
+	uint64_t lost = 0, degraded = 0;
+	int was = atomic_exchange(&d->state, MEMXD_DONOR_DEAD);
+
+	/* Bury each donor once; one that left cleanly is not lost. */
+	if (was == MEMXD_DONOR_DEAD || was == MEMXD_DONOR_LEFT) {
+		atomic_store(&d->state, was);
+		return;
+	}
+	memx_err("volume %s: donor %s lost (%s)", c->opt.name, d->name, why);
+	for (unsigned int q = 0; q < c->nr_queues; q++)
+		mxv_conn_disconnect(d->data[q]);
+	mxv_conn_disconnect(d->ctrl);
+	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
+		struct memx_slab *slab = &c->map.slabs[s];
+		uint32_t state = memx_slab_state(slab), expect_state = MEMX_SLAB_MAPPED;
+		bool any = false, hit = false;
+
+		/* A MIGRATING slab belongs to recovery.c, which publishes it LOST if need be. */
+		if (state != MEMX_SLAB_MAPPED && state != MEMX_SLAB_MIGRATING)
+			continue;
+		for (uint32_t i = 0; i < slab->nr_replicas; i++) {
+			if (slab->replica[i].donor == d->idx && slab->replica[i].live) {
+				__atomic_store_n(&slab->replica[i].live, 0, __ATOMIC_RELEASE);
+				hit = true;
+			} else if (slab->replica[i].live) {
+				any = true;
+			}
+		}
+		if (!hit)
+			continue;
+		if (!any && state == MEMX_SLAB_MAPPED &&
+		    atomic_compare_exchange_strong(&slab->state, &expect_state, MEMX_SLAB_LOST)) {
+			lost++;
+			atomic_fetch_sub(&c->slabs_mapped, 1);
+			atomic_fetch_add(&c->slabs_lost, 1);
+		} else if (any) {
+			degraded++;
+		}
+	}
+	if (lost)
+		memx_err("volume %s: %" PRIu64 " slabs lost their last replica with donor %s: "
+			 "I/O to them fails with EIO", c->opt.name, lost, d->name);
+	if (degraded)
+		memx_warn("volume %s: %" PRIu64 " slabs lost a replica with donor %s", c->opt.name,
+			  degraded, d->name);
+	d->slabs = 0;
+	d->memory_free = 0;
+	memxd_wake_queues(c);
+}
+
+static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint16_t role,
+			     const struct mxv_qp_attr *attr, struct mxv_conn **out)
+{
+	struct memx_hello_info hello = { .role = role };
+	uint8_t pdata[sizeof(struct memx_hello)];
+	struct mxv_connect_param p = {
+		.dst_ip = d->host, .port = d->port, .src_ip = c->opt.bind,
+		.pdata = pdata, .pdata_len = sizeof(pdata), .timeout_ms = MEMXD_CM_TIMEOUT_MS,
+	};
+	struct mxv_cm_result res;
+	struct memx_wire_error err;
+	int r;
+
+	memcpy(hello.volume_id, c->volume_id, sizeof(hello.volume_id));
+	memx_hello_encode(pdata, sizeof(pdata), &hello);
+	r = mxv_connect(&p, attr, out, &res);
+	if (r == -ECONNREFUSED && res.pdata_len) {
+		uint16_t code;
+		char reason[MEMX_REJECT_REASON_LEN];
+
+		if (!memx_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason))) {
+			memx_err("donor %s refused us: %s (%s)", d->name, reason,
+				 memx_reject_code_name(code));
+			return r;
+		}
+	}
+	if (r) {
+		memx_err("donor %s: cannot connect: %s (%s)", d->name, strerror(-r), res.reason);
+		return r;
+	}
+	if (role == MEMX_ROLE_CLIENT) {
+		if (memx_welcome_decode(res.pdata, res.pdata_len, &d->welcome, &err)) {
+			memx_err("donor %s: bad welcome: %s", d->name, err.reason);
+			return -EPROTO;
+		}
+		d->memory_free = d->welcome.memory_free;
+	}
+	return 0;
+}
+
+static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
+{
+	struct mxv_qp_attr ctrl_attr = {
+		.send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq, .max_send_wr = 4,
+		.max_recv_wr = MEMXD_CTRL_RECVS, .prepost = ctrl_prepost, .prepost_arg = d,
+	};
+	int r;
+
+	d->msgbuf = calloc(MEMXD_CTRL_RECVS + 1, MEMX_MSG_SIZE);
+	if (!d->msgbuf)
+		return -ENOMEM;
+	r = mxv_mr_reg(c->ctx, d->msgbuf, (MEMXD_CTRL_RECVS + 1) * MEMX_MSG_SIZE,
+		       MXV_ACCESS_LOCAL_WRITE, &d->msg_mr);
+	if (r)
+		return memx_log_errno(r, "donor %s: register message buffers", d->name);
+	r = donor_connect_one(c, d, MEMX_ROLE_CLIENT, &ctrl_attr, &d->ctrl);
+	if (r)
+		return r;
+	if (d->welcome.max_slab_shift < c->map.slab_shift)
+		memx_warn("donor %s grants slabs up to %u bytes only: it gets none of ours",
+			  d->name, 1U << d->welcome.max_slab_shift);
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		struct mxv_qp_attr data_attr = {
+			.send_cq = c->queue[q].cq, .recv_cq = c->queue[q].cq,
+			.max_send_wr = c->opt.depth * MEMXD_MAX_EXTENTS + 8, .max_recv_wr = 0,
+		};
+
+		r = donor_connect_one(c, d, MEMX_ROLE_DATA, &data_attr, &d->data[q]);
+		if (r)
+			return r;
+	}
+	atomic_store(&d->state, MEMXD_DONOR_LIVE);
+	memx_info("donor %s: connected, lends %" PRIu64 " MiB, %" PRIu64 " MiB free", d->name,
+		  d->welcome.memory_total >> 20, d->welcome.memory_free >> 20);
+	return 0;
+}
+
+void memxd_donor_teardown(struct memxd_donor *d, unsigned int nr_queues)
+{
+	for (unsigned int q = 0; q < nr_queues; q++) {
+		mxv_conn_destroy(d->data[q]);
+		d->data[q] = NULL;
+	}
+	mxv_conn_destroy(d->ctrl);
+	d->ctrl = NULL;
+	mxv_mr_dereg(d->msg_mr);
+	d->msg_mr = NULL;
+	free(d->msgbuf);
+	d->msgbuf = NULL;
+}
+
+/*
+ * Connects a donor and makes it one of ours; from the command line at start,
+ * or later (memxctl donor add, a donor that joins). Returns 0 or -errno.
+ */
+int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
+{
+	char name[sizeof(c->donor[0].name)];
+	struct memxd_donor *d;
+	int r;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		if (!strcmp(c->donor[i].host, host) && c->donor[i].port == port &&
+		    memxd_donor_usable(atomic_load(&c->donor[i].state)))
+			return -EEXIST;
+	if (c->nr_donors == MEMXD_MAX_DONORS || strlen(host) >= MEMXD_HOST_MAX)
+		return -ENOSPC;
+	d = &c->donor[c->nr_donors];
+	memset(d, 0, sizeof(*d));
+	d->idx = c->nr_donors;
+	strcpy(d->host, host);
+	d->port = port;
+	/* Via a local buffer: gcc 12 with ASan sees a false overlap in snprintf. */
+	snprintf(name, sizeof(name), "%s:%u", host, port);
+	memcpy(d->name, name, sizeof(name));
+	r = donor_connect(c, d);
+	if (r) {
+		memxd_donor_teardown(d, c->nr_queues);
+		memset(d, 0, sizeof(*d));
+		return r;
+	}
+	/* Queue threads see the donor once it is whole. */
+	__atomic_store_n(&c->nr_donors, c->nr_donors + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+/*
+ * A donor knocks (memxd donor --join): its hello names the port it listens
+ * on; we take the connection only as the message, then connect to the donor
+ * as to any other.
+ */
+void memxd_serve_join(struct memxd_client *c)
+{
+	struct mxv_req *req;
+
+	while (mxv_listener_get_request(c->listener, 0, &req) == 0) {
+		struct mxv_qp_attr attr = { .send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq,
+					    .max_send_wr = 1 };
+		uint8_t rej[sizeof(struct memx_reject)];
+		struct memx_hello_info hello;
+		struct memx_wire_error err;
+		struct mxv_conn *conn = NULL;
+		char peer[80], *colon;
+		const void *pdata;
+		size_t len;
+		int r;
+
+		mxv_req_peer(req, peer, sizeof(peer));
+		pdata = mxv_req_pdata(req, &len);
+		if (memx_hello_decode(pdata, len, &hello, &err) || hello.role != MEMX_ROLE_JOIN) {
+			const char *why = err.reason;
+
+			if (!memx_hello_decode(pdata, len, &hello, &err))
+				why = "a client listens for donors that join only";
+			memx_warn("volume %s: refused a join from %s: %s", c->opt.name, peer, why);
+			memx_reject_encode(rej, sizeof(rej), hello.role ? MEMX_REJ_ROLE : err.code, why);
+			mxv_req_reject(req, rej, sizeof(rej));
+			continue;
+		}
+		r = mxv_req_accept(req, &attr, NULL, 0, MEMXD_CM_TIMEOUT_MS, &conn, NULL);
+		mxv_conn_destroy(conn);
+		if (r)
+			continue;
+		colon = strrchr(peer, ':');
+		if (colon)
+			*colon = '\0';
+		r = memxd_add_donor(c, peer, hello.join_port);
+		if (r)
+			memx_err("volume %s: donor %s:%u asked to join but: %s", c->opt.name, peer,
+				 hello.join_port, strerror(-r));
+		else
+			memx_info("volume %s: donor %s:%u joined", c->opt.name, peer,
+				  hello.join_port);
+	}
+}
+
+/*
+ * Heartbeat: every MEMXD_HEARTBEAT_MS each usable donor answers a STATS
+ * request (which also refreshes its free memory for placement). A donor
+ * whose machine hangs sends no disconnect, and one-sided RDMA to it may not
+ * fail until I/O happens: a missed reply (MEMXD_MSG_TIMEOUT_MS) declares it lost.
+ */
+void memxd_heartbeat(struct memxd_client *c)
+{
+	uint64_t now = memxd_now_ns();
+
+	if (now < c->next_heartbeat_ns)
+		return;
+	c->next_heartbeat_ns = now + MEMXD_HEARTBEAT_MS * 1000000ULL;
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+		struct memx_msg_info req = { .type = MEMX_MSG_STATS }, reply;
+
+		if (!memxd_donor_usable(atomic_load(&d->state)))
+			continue;
+		if (!memxd_donor_call(c, d, &req, &reply))
+			d->memory_free = reply.stats.memory_free;
+	}
+}
+
+/* Unsolicited messages (EVICT); also leaves the control CQ armed for the main loop's poll(). */
+void memxd_pump_ctrl(struct memxd_client *c)
+{
+	mxv_cq_drain_events(c->ctrl_cq);
+	ctrl_pump(c, NULL, 0);
+}
+
+/* A donor's CM channel woke us (pfd: one entry per donor): it may have disconnected. */
+void memxd_check_donors(struct memxd_client *c, const struct pollfd *pfd)
+{
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+		int r;
+
+		if (!pfd[i].revents)
+			continue;
+		r = mxv_conn_check(d->ctrl, 0);
+		if (r < 0)
+			memxd_donor_lost(c, d, r == -ECONNRESET ? "disconnected" : strerror(-r));
+	}
+}
+
+struct memxd_donor *memxd_donor_by_addr(struct memxd_client *c, const char *arg)
+{
+	char host[MEMXD_HOST_MAX];
+	uint16_t port;
+
+	if (memx_parse_hostport(arg, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
+		return NULL;
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		if (!strcmp(c->donor[i].host, host) && c->donor[i].port == port)
+			return &c->donor[i];
+	return NULL;
+}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: slabs granted and given back, in the control thread.
+ *
+ * A first write to a slab parks its request and asks (mailbox.c) for the slab
+ * to be mapped: the slab gets --replicas grants, each placed by power of two
+ * choices among live donors by free memory (placement.c) on a donor that
+ * holds no other replica of it, asked for with ALLOC_SLAB. The replicas are
+ * written into the slab map before the slab is published MAPPED (slabmap.h);
+ * the queue threads are then woken to restart what was parked.
+ *
+ * A slab that a DISCARD covers whole is given back: its grants are freed with
+ * FREE_SLAB once no I/O is in flight on it, or later (deferred) if some still is.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "client/placement.h"
+#include "common/log.h"
+#include "common/proc.h"
+
+int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
+		      struct memx_replica *out)
+{
+	struct memx_donor_load load[MEMXD_MAX_DONORS];
+	uint32_t tried[MEMXD_MAX_DONORS * 2];
+	int nr_tried = 0;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+
+		load[i].live = atomic_load(&d->state) == MEMXD_DONOR_LIVE && !d->evict_bytes &&
+			       d->welcome.max_slab_shift >= c->map.slab_shift;
+		load[i].free_bytes = d->memory_free;
+	}
+	memcpy(tried, exclude, nr_exclude * sizeof(*exclude));
+	nr_tried = nr_exclude;
+	for (;;) {
+		struct memx_msg_info req = { .type = MEMX_MSG_ALLOC_SLAB }, reply;
+		struct memxd_donor *d;
+		int idx, r;
+
+		idx = memx_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
+				 memxd_rand, &c->rng);
+		if (idx < 0)
+			return idx;
+		d = &c->donor[idx];
+		req.alloc.slab_bytes = c->map.slab_bytes;
+		req.alloc.slab_index = s;
+		r = memxd_donor_call(c, d, &req, &reply);
+		if (!r && reply.grant.slab_bytes == c->map.slab_bytes) {
+			d->memory_free = reply.grant.memory_free;
+			d->slabs++;
+			*out = (struct memx_replica){ .donor = (uint32_t)idx, .rkey = reply.grant.rkey,
+						      .handle = reply.grant.handle, .live = 1,
+						      .remote_addr = reply.grant.remote_addr };
+			return 0;
+		}
+		if (r == -ENOSPC)
+			d->memory_free = 0;
+		memx_warn("volume %s: donor %s refused slab %" PRIu64 ": %s", c->opt.name, d->name,
+			  s, r ? strerror(-r) : "wrong slab size");
+		tried[nr_tried++] = (uint32_t)idx;
+	}
+}
+
+void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep)
+{
+	struct memxd_donor *d = &c->donor[rep->donor];
+	struct memx_msg_info req = { .type = MEMX_MSG_FREE_SLAB, .free.handle = rep->handle };
+	struct memx_msg_info reply;
+
+	if (rep->donor >= c->nr_donors || !memxd_donor_usable(atomic_load(&d->state)))
+		return;
+	if (memxd_donor_call(c, d, &req, &reply) == 0) {
+		d->memory_free = reply.stats.memory_free;
+		if (d->slabs)
+			d->slabs--;
+	}
+}
+
+void memxd_map_slab(struct memxd_client *c, uint64_t s)
+{
+	struct memx_slab *slab = &c->map.slabs[s];
+	uint32_t exclude[MEMX_MAX_REPLICAS];
+	int n = 0, r = 0;
+
+	while ((unsigned int)n < c->opt.replicas) {
+		r = memxd_grant_slab(c, s, exclude, n, &slab->replica[n]);
+		if (r)
+			break;
+		exclude[n] = slab->replica[n].donor;
+		n++;
+	}
+	if (!n) {
+		memx_err("volume %s: no donor can take slab %" PRIu64 " (%" PRIu64 " bytes): %s; "
+			 "writes to it fail with EIO", c->opt.name, s, c->map.slab_bytes,
+			 r == -ENOSPC ? "no live donor has free memory" : strerror(-r));
+		atomic_fetch_add(&c->fail_gen[s], 1);
+		memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+		return;
+	}
+	if ((unsigned int)n < c->opt.replicas)
+		memx_warn("volume %s: slab %" PRIu64 " has %d of %u replicas", c->opt.name, s, n,
+			  c->opt.replicas);
+	slab->nr_replicas = (uint32_t)n;
+	atomic_fetch_add(&c->slabs_mapped, 1);
+	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+}
+/*
+ * Waits (bounded) until no I/O is in flight on a slab. Freeing a grant while
+ * a work request still uses it would put that QP in error. Returns true when idle.
+ */
+static bool slab_quiesce(struct memx_slab *slab, bool reads, bool writes)
+{
+	for (int i = 0; i < 50000; i++) {	/* 5 s */
+		if ((!reads || !atomic_load(&slab->reads_inflight)) &&
+		    (!writes || !atomic_load(&slab->writes_inflight)))
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+/* Frees a replica's grant now, or later if I/O still uses the slab. */
+static void free_or_defer(struct memxd_client *c, uint64_t s, const struct memx_replica *rep)
+{
+	if (slab_quiesce(&c->map.slabs[s], true, true)) {
+		memxd_free_grant(c, rep);
+		return;
+	}
+	if (c->nr_deferred < sizeof(c->deferred) / sizeof(c->deferred[0])) {
+		c->deferred[c->nr_deferred].slab = s;
+		c->deferred[c->nr_deferred].rep = *rep;
+		c->nr_deferred++;
+		return;
+	}
+	memx_warn("volume %s: slab %" PRIu64 " stays busy; its old grant on donor %s is kept until "
+		  "we disconnect", c->opt.name, s, c->donor[rep->donor].name);
+}
+
+/* Gives back the grants of a discarded slab (those still live when it was discarded). */
+void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail)
+{
+	for (uint32_t i = 0; i < mail->free.nr_replicas; i++)
+		if (mail->free.replica[i].live)
+			free_or_defer(c, mail->free.slab, &mail->free.replica[i]);
+}
+
+/* Retries deferred frees whose slab has gone quiet. */
+void memxd_retry_deferred(struct memxd_client *c)
+{
+	for (unsigned int i = 0; i < c->nr_deferred;) {
+		struct memx_slab *slab = &c->map.slabs[c->deferred[i].slab];
+
+		if (atomic_load(&slab->reads_inflight) || atomic_load(&slab->writes_inflight)) {
+			i++;
+			continue;
+		}
+		memxd_free_grant(c, &c->deferred[i].rep);
+		c->deferred[i] = c->deferred[--c->nr_deferred];
+	}
+}

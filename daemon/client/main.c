@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: `memxd client`, the engine behind /dev/memxN.
+ *
+ * Start-up, in order: make the process safe to serve swap (mlockall,
+ * PR_SET_IO_FLUSHER, oom_score_adj), check the options (opts.c), create the
+ * volume in memx.ko (ADD_DEV), bind and map one kernel queue per engine
+ * thread and register its buffers as RDMA memory (queue.c), connect to every
+ * donor (donors.c: one control connection and one data QP per queue each),
+ * start the queue threads, then START_DEV and print "ready /dev/memxN".
+ *
+ * This thread then becomes the control thread. It sleeps in poll() on:
+ *   - the mailbox (mailbox.c): queue threads ask for a slab to be mapped
+ *     (first write) or freed (whole-slab DISCARD), or report a donor whose
+ *     work request failed; grants.c and donors.c do the work, then the queue
+ *     threads are woken to restart what was parked;
+ *   - the control CQ: replies and unsolicited messages from donors (donors.c);
+ *   - each donor's CM channel: a donor that disconnects is lost (donors.c);
+ *   - the listener, with --listen: donors that join;
+ *   - the control socket, for memxctl (status.c answers status);
+ *   - a signalfd: SIGINT/SIGTERM remove the volume, unless it is open
+ *     (mounted, swap), which is refused with a message while serving goes on.
+ * Between events it sends heartbeats and does one step of background copying
+ * (recovery.c) at a time.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "common/ctl.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "common/proc.h"
+
+/* The local address the kernel would use to reach host:port (no packet is sent). */
+static int route_source(const char *host, uint16_t port, char *out, size_t len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char portstr[8];
+	int fd, r;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if (getaddrinfo(host, portstr, &hints, &ai))
+		return -EHOSTUNREACH;
+	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	r = fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) ? -errno : 0;
+	freeaddrinfo(ai);
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		return r;
+	if (getnameinfo((struct sockaddr *)&ss, sl, out, len, NULL, 0, NI_NUMERICHOST))
+		return -EINVAL;
+	return 0;
+}
+
+/* Takes every message the queue threads left in the mailbox. */
+static void serve_mailbox(struct memxd_client *c)
+{
+	struct memxd_mail mail;
+	bool wake = false;
+
+	memxd_mailbox_ack(&c->mailbox);
+	while (memxd_mailbox_take(&c->mailbox, &mail)) {
+		switch (mail.type) {
+		case MEMXD_MAIL_MAP_SLAB:
+			memxd_map_slab(c, mail.map.slab);
+			wake = true;
+			break;
+		case MEMXD_MAIL_FREE_SLAB:
+			memxd_free_discarded(c, &mail);
+			wake = true;	/* writes parked on FREEING go on */
+			break;
+		case MEMXD_MAIL_DONOR_FAILED:
+			if (mail.donor_failed.donor < c->nr_donors)
+				memxd_donor_lost(c, &c->donor[mail.donor_failed.donor],
+						 "I/O error on its queue pair");
+			break;
+		}
+	}
+	if (wake)
+		memxd_wake_queues(c);
+}
+
+/* memxctl requests: status [--json] [--slabs], donor drain ADDR, donor add ADDR. */
+static int client_ctl(void *arg, const char *req, char *out, size_t len)
+{
+	struct memxd_client *c = arg;
+	char host[MEMXD_HOST_MAX];
+	struct memxd_donor *d;
+	uint16_t port;
+	int expect = MEMXD_DONOR_LIVE, r;
+
+	if (!strncmp(req, "status", 6) && (!req[6] || req[6] == ' '))
+		return memxd_client_status(c, strstr(req, "--json") != NULL, strstr(req, "--slabs") != NULL,
+				     out, len);
+	if (!strncmp(req, "donor drain ", 12)) {
+		d = memxd_donor_by_addr(c, req + 12);
+		if (!d)
+			return memxd_ctl_reply(out, len, "error: no donor %s in volume %s\n", req + 12,
+					 c->opt.name);
+		if (!atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DRAINING))
+			return memxd_ctl_reply(out, len, "error: donor %s is %s, not live\n", d->name,
+					 memxd_donor_state_name(expect));
+		memx_info("volume %s: draining donor %s (memxctl): moving its %u slabs", c->opt.name,
+			  d->name, d->slabs);
+		return memxd_ctl_reply(out, len, "draining %s: %u slabs to move\n", d->name, d->slabs);
+	}
+	if (!strncmp(req, "donor add ", 10)) {
+		if (memx_parse_hostport(req + 10, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
+			return memxd_ctl_reply(out, len, "error: '%s' is not ADDR[:PORT]\n", req + 10);
+		r = memxd_add_donor(c, host, port);
+		if (r)
+			return memxd_ctl_reply(out, len, "error: donor %s:%u not added: %s\n", host, port,
+					 strerror(-r));
+		return memxd_ctl_reply(out, len, "added donor %s:%u\n", host, port);
+	}
+	return memxd_ctl_reply(out, len, "error: unknown request '%s' (known: status [--json] [--slabs], "
+			 "donor drain ADDR, donor add ADDR)\n", req);
+}
+
+/* The RDMA side: a device for the local address, the control CQ, the bounce buffer. */
+static int setup_rdma(struct memxd_client *c)
+{
+	int r;
+
+	if (!c->opt.bind[0]) {
+		r = route_source(c->opt.donor_host[0], c->opt.donor_port[0], c->opt.bind,
+				 sizeof(c->opt.bind));
+		if (r)
+			return memx_log_errno(r, "no route to donor %s", c->opt.donor_host[0]);
+	}
+	r = mxv_ctx_open(c->opt.bind, &c->ctx);
+	if (r)
+		return memx_log_errno(r, "no RDMA device serves %s", c->opt.bind);
+	r = mxv_cq_create(c->ctx, MEMXD_MAX_DONORS * (MEMXD_CTRL_RECVS + 4), &c->ctrl_cq);
+	if (r)
+		return memx_log_errno(r, "control CQ");
+	/* Background copies of slabs go through here, a MEMXD_COPY_CHUNK at a time. */
+	c->bounce = aligned_alloc(4096, MEMXD_COPY_CHUNK);
+	if (!c->bounce)
+		return memx_log_errno(-ENOMEM, "bounce buffer");
+	r = mxv_mr_reg(c->ctx, c->bounce, MEMXD_COPY_CHUNK, MXV_ACCESS_LOCAL_WRITE, &c->bounce_mr);
+	if (r)
+		return memx_log_errno(r, "register the bounce buffer");
+	return 0;
+}
+
+/* The kernel side: the volume in memx.ko (ADD_DEV), not yet started. */
+static int setup_volume(struct memxd_client *c)
+{
+	struct memx_dev_params p = { 0 };
+	int r;
+
+	c->kfd = memx_kdev_open();
+	if (c->kfd < 0)
+		return memx_log_errno(c->kfd, "open %s (is memx.ko loaded?)", MEMX_CONTROL_PATH);
+	p.size_bytes = c->opt.size;
+	p.flags = MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES;
+	p.nr_queues = c->opt.queues + c->opt.poll_queues;
+	if (c->opt.poll_queues) {
+		uint64_t features;
+
+		r = memx_kdev_features(c->kfd, &features);
+		if (r)
+			return memx_log_errno(r, "ask memx.ko what it supports");
+		if (!(features & MEMX_F_POLL_QUEUES))
+			return memx_log_errno(-EOPNOTSUPP, "this memx.ko has no polled queues "
+					      "(--poll-queues)");
+		p.flags |= MEMX_F_POLL_QUEUES;
+		p.nr_poll_queues = c->opt.poll_queues;
+	}
+	p.queue_depth = c->opt.depth;
+	p.max_io_bytes = c->opt.max_io;
+	p.dev_id = -1;
+	r = memx_kdev_add(c->kfd, &p);
+	if (r)
+		return memx_log_errno(r, "create the volume in memx.ko");
+	c->dev_id = p.dev_id;
+	c->nr_queues = p.nr_queues;
+	return 0;
+}
+
+static int client_setup(struct memxd_client *c)
+{
+	int r;
+
+	r = memx_slabmap_init(&c->map, c->opt.size, c->opt.slab);
+	if (r)
+		return memx_log_errno(r, "slab map for %" PRIu64 " bytes", c->opt.size);
+	c->fail_gen = calloc(c->map.nr_slabs, sizeof(*c->fail_gen));
+	if (!c->fail_gen)
+		return memx_log_errno(-ENOMEM, "slab tables");
+	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
+	if (r)
+		return memx_log_errno(r, "mailbox");
+	r = setup_rdma(c);
+	if (!r)
+		r = setup_volume(c);
+	for (unsigned int q = 0; !r && q < c->nr_queues; q++)
+		r = memxd_queue_setup(c, &c->queue[q], q);
+	for (unsigned int i = 0; !r && i < c->opt.nr_donors; i++)
+		r = memxd_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);
+	if (r)
+		return r;
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		r = memxd_queue_start(&c->queue[q]);
+		if (r)
+			return memx_log_errno(r, "start queue thread %u", q);
+	}
+	r = memx_kdev_start(c->kfd, c->dev_id);
+	if (r)
+		return memx_log_errno(r, "start /dev/memx%d", c->dev_id);
+	if (c->opt.listen_host[0]) {
+		r = mxv_listen(c->opt.listen_host, c->opt.listen_port, 16, &c->listener);
+		if (r)
+			return memx_log_errno(r, "listen for donors on %s:%u", c->opt.listen_host,
+					      c->opt.listen_port);
+	}
+	return 0;
+}
+
+static void client_teardown(struct memxd_client *c)
+{
+	atomic_store(&c->stopping, true);
+	for (unsigned int q = 0; q < c->nr_queues; q++)
+		memxd_queue_stop(&c->queue[q]);
+	if (c->kfd >= 0 && c->dev_id >= 0)
+		memx_kdev_del(c->kfd, c->dev_id);
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		memxd_donor_teardown(&c->donor[i], c->nr_queues);
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		memxd_queue_teardown(&c->queue[q]);
+		mxv_cq_destroy(c->queue[q].cq);
+	}
+	mxv_listener_destroy(c->listener);
+	mxv_cq_destroy(c->ctrl_cq);
+	mxv_mr_dereg(c->bounce_mr);
+	free(c->bounce);
+	mxv_ctx_close(c->ctx);
+	if (c->kfd >= 0)
+		close(c->kfd);	/* closing the owner fd removes whatever is left */
+	memxd_mailbox_fini(&c->mailbox);
+	free(c->fail_gen);
+	memx_slabmap_fini(&c->map);
+}
+
+/* Handles SIGINT/SIGTERM. Returns true when the volume is gone and we may exit. */
+static bool client_try_remove(struct memxd_client *c, int sig)
+{
+	struct memx_dev_info info;
+	int r;
+
+	memx_info("volume %s: %s: removing /dev/memx%d", c->opt.name, strsignal(sig), c->dev_id);
+	r = memx_kdev_del(c->kfd, c->dev_id);
+	if (r == -EBUSY) {
+		memx_kdev_info(c->kfd, c->dev_id, &info);
+		memx_err("volume %s: /dev/memx%d is in use (%u openers: mounted or swap?); not "
+			 "removing it, still serving. Unmount or swapoff it first.", c->opt.name,
+			 c->dev_id, info.open_count);
+		return false;
+	}
+	if (r)
+		memx_log_errno(r, "volume %s: remove /dev/memx%d", c->opt.name, c->dev_id);
+	c->dev_id = -1;
+	return true;
+}
+
+
+/* The fixed slots of the control thread's poll() set; the donors' CM channels follow. */
+enum {
+	POLL_MAILBOX,
+	POLL_SIGNAL,
+	POLL_CTL,
+	POLL_CTRL_CQ,
+	POLL_LISTENER,
+	POLL_DONORS,
+};
+
+static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
+{
+	int timeout = 0;
+
+	for (;;) {
+		struct pollfd pfd[POLL_DONORS + MEMXD_MAX_DONORS];
+		struct signalfd_siginfo si;
+
+		pfd[POLL_MAILBOX] = (struct pollfd){ .fd = c->mailbox.fd, .events = POLLIN };
+		pfd[POLL_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[POLL_CTL] = (struct pollfd){ .fd = ctl ? memxd_ctl_fd(ctl) : -1, .events = POLLIN };
+		pfd[POLL_CTRL_CQ] = (struct pollfd){ .fd = mxv_cq_fd(c->ctrl_cq), .events = POLLIN };
+		pfd[POLL_LISTENER] = (struct pollfd){
+			.fd = c->listener ? mxv_listener_fd(c->listener) : -1, .events = POLLIN };
+		for (unsigned int i = 0; i < c->nr_donors; i++)
+			pfd[POLL_DONORS + i] = (struct pollfd){
+				.fd = memxd_donor_usable(atomic_load(&c->donor[i].state)) ?
+				      mxv_conn_fd(c->donor[i].ctrl) : -1,
+				.events = POLLIN };
+		if (poll(pfd, POLL_DONORS + c->nr_donors, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			return memx_log_errno(-errno, "poll");
+		}
+		if (pfd[POLL_MAILBOX].revents)
+			serve_mailbox(c);
+		if (pfd[POLL_SIGNAL].revents && read(sfd, &si, sizeof(si)) == sizeof(si) &&
+		    client_try_remove(c, (int)si.ssi_signo))
+			return 0;
+		if (pfd[POLL_CTL].revents)
+			memxd_ctl_serve(ctl, client_ctl, c);
+		memxd_pump_ctrl(c);
+		memxd_check_donors(c, &pfd[POLL_DONORS]);
+		if (pfd[POLL_LISTENER].revents)
+			memxd_serve_join(c);
+		memxd_retry_deferred(c);
+		memxd_heartbeat(c);
+		timeout = memxd_recovery_step(c);
+		if (timeout < 0 || timeout > MEMXD_HEARTBEAT_MS)
+			timeout = MEMXD_HEARTBEAT_MS;
+	}
+}
+
+int memxd_client_main(int argc, char **argv)
+{
+	struct memxd_client *c;
+	struct memxd_ctl *ctl = NULL;
+	int sfd, r;
+
+	memx_log_role = "memxd client";
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return 1;
+	c->kfd = -1;
+	c->dev_id = -1;
+	c->mailbox.fd = -1;
+	if (memxd_client_parse(argc, argv, &c->opt))
+		return 2;
+	if (getrandom(c->volume_id, sizeof(c->volume_id), 0) != sizeof(c->volume_id) ||
+	    getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
+		return 1;
+	c->rng |= 1;
+	sfd = memxd_signalfd();
+	if (sfd < 0)
+		return memx_log_errno(sfd, "signalfd"), 1;
+
+	r = memxd_make_swap_safe();
+	if (r)
+		memx_log_errno(r, "swap safety (mlockall, PR_SET_IO_FLUSHER): continuing without");
+	r = client_setup(c);
+	if (r) {
+		memx_err("volume %s: start-up failed; nothing was left behind", c->opt.name);
+		client_teardown(c);
+		return 1;
+	}
+	r = memxd_ctl_open(c->opt.ctl_path, &ctl);
+	if (r)
+		memx_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
+	printf("ready /dev/memx%d\n", c->dev_id);
+	fflush(stdout);
+	memx_info("volume %s: /dev/memx%d ready, %" PRIu64 " MiB on %u donor(s)", c->opt.name,
+		  c->dev_id, c->opt.size >> 20, c->nr_donors);
+
+	r = client_loop(c, sfd, ctl);
+	memxd_ctl_close(ctl);
+	client_teardown(c);
+	close(sfd);
+	memx_info("volume %s: stopped", c->opt.name);
+	return r ? 1 : 0;
+}

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `memxd client`'s command line: every option checked alone, then together,
+ * with a message that says what is wrong and what is allowed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "common/parse.h"
+
+void memxd_client_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
+		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
+		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
+		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
+		"                    [--ctl PATH]\n"
+		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
+		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
+		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
+		"  --queues    hardware queues, one engine thread each (default 2)\n"
+		"  --depth     requests in flight per queue (default 32)\n"
+		"  --max-io    largest request, power of two 4K..1M (default 128K)\n"
+		"  --replicas  copies of each slab on distinct donors (default 2 with two or\n"
+		"              more donors, else 1)\n"
+		"  --rereplicate-rate  bytes per second copied to restore lost replicas or\n"
+		"              move slabs off a leaving donor (default 64M)\n"
+		"  --poll-us   microseconds an idle queue thread keeps looking for requests\n"
+		"              and completions before it sleeps; 0 sleeps at once (default %u)\n"
+		"  --poll-queues  extra queues, one engine thread each, for polled I/O\n"
+		"              (io_uring IOPOLL, fio --hipri): the submitter spins instead\n"
+		"              of sleeping, for the lowest latency (default 0: none)\n"
+		"  --bind      local address to reach the donors from (default: the route's)\n"
+		"  --listen    ADDR[:PORT] where donors may join (memxd donor --join)\n"
+		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
+		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR);
+}
+
+static int opt_size(const char *what, const char *arg, uint64_t *out)
+{
+	int r = memx_parse_size(arg, out);
+
+	if (r)
+		fprintf(stderr, "memxd client: %s '%s' is not a size (digits with K, M, G or T)\n",
+			what, arg);
+	return r;
+}
+
+static int opt_count(const char *what, const char *arg, uint64_t min, uint64_t max,
+		     uint64_t *out)
+{
+	int r = memx_parse_uint(arg, min, max, out);
+
+	if (r)
+		fprintf(stderr, "memxd client: %s '%s' must be a number from %" PRIu64 " to %" PRIu64
+			"\n", what, arg, min, max);
+	return r;
+}
+
+static int is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* Options that name things: the volume, donors, addresses, the socket. */
+static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *o)
+{
+	switch (ch) {
+	case 'n':
+		if (!*arg || strlen(arg) >= sizeof(o->name) ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789-_.") != strlen(arg)) {
+			fprintf(stderr, "memxd client: --name must be 1-%zu letters, digits, "
+				"'-', '_' or '.'\n", sizeof(o->name) - 1);
+			return -EINVAL;
+		}
+		strcpy(o->name, arg);
+		return 0;
+	case 'd':
+		if (o->nr_donors == MEMXD_MAX_DONORS) {
+			fprintf(stderr, "memxd client: at most %d donors\n", MEMXD_MAX_DONORS);
+			return -EINVAL;
+		}
+		if (memx_parse_hostport(arg, o->donor_host[o->nr_donors], MEMXD_HOST_MAX,
+					&o->donor_port[o->nr_donors], MEMX_DEFAULT_PORT)) {
+			fprintf(stderr, "memxd client: --donor '%s' is not ADDR[:PORT]\n", arg);
+			return -EINVAL;
+		}
+		o->nr_donors++;
+		return 0;
+	case 'b':
+		if (strlen(arg) >= sizeof(o->bind)) {
+			fprintf(stderr, "memxd client: --bind address too long\n");
+			return -EINVAL;
+		}
+		strcpy(o->bind, arg);
+		return 0;
+	case 'c':
+		if (strlen(arg) >= sizeof(o->ctl_path)) {
+			fprintf(stderr, "memxd client: --ctl path too long\n");
+			return -EINVAL;
+		}
+		strcpy(o->ctl_path, arg);
+		return 0;
+	case 'l':
+		if (memx_parse_hostport(arg, o->listen_host, sizeof(o->listen_host),
+					&o->listen_port, MEMX_DEFAULT_PORT)) {
+			fprintf(stderr, "memxd client: --listen '%s' is not ADDR[:PORT]\n", arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Options that size things: the volume, its slabs, queues, copies and polling. */
+static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *o)
+{
+	uint64_t v;
+
+	switch (ch) {
+	case 's':
+		return opt_size("--size", arg, &o->size);
+	case 'S':
+		return opt_size("--slab", arg, &o->slab);
+	case 'q':
+		if (opt_count("--queues", arg, 1, MEMX_MAX_QUEUES, &v))
+			return -EINVAL;
+		o->queues = (unsigned int)v;
+		return 0;
+	case 'D':
+		if (opt_count("--depth", arg, 1, MEMX_MAX_DEPTH, &v))
+			return -EINVAL;
+		o->depth = (unsigned int)v;
+		return 0;
+	case 'm':
+		if (opt_size("--max-io", arg, &v))
+			return -EINVAL;
+		if (v < MEMX_MIN_IO_BYTES || v > MEMX_MAX_IO_BYTES || !is_pow2(v)) {
+			fprintf(stderr, "memxd client: --max-io must be a power of two from 4K "
+				"to 1M\n");
+			return -EINVAL;
+		}
+		o->max_io = (unsigned int)v;
+		return 0;
+	case 'r':
+		if (opt_count("--replicas", arg, 1, MEMX_MAX_COPIES, &v))
+			return -EINVAL;
+		o->replicas = (unsigned int)v;
+		return 0;
+	case 'R':
+		if (opt_size("--rereplicate-rate", arg, &o->rereplicate_rate))
+			return -EINVAL;
+		if (o->rereplicate_rate < (1 << 20)) {
+			fprintf(stderr, "memxd client: --rereplicate-rate must be at least 1M "
+				"(bytes per second)\n");
+			return -EINVAL;
+		}
+		return 0;
+	case 'p':
+		if (opt_count("--poll-us", arg, 0, MEMXD_MAX_POLL_US, &v))
+			return -EINVAL;
+		o->poll_us = (unsigned int)v;
+		return 0;
+	case 'P':
+		if (opt_count("--poll-queues", arg, 0, MEMX_MAX_QUEUES - 1, &v))
+			return -EINVAL;
+		o->poll_queues = (unsigned int)v;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* What the options mean together; fills in the defaults that depend on others. */
+static int check_options(struct memxd_client_opts *o)
+{
+	if (!o->name[0] || !o->size || !o->nr_donors) {
+		fprintf(stderr, "memxd client: --name, --size and at least one --donor are needed%s\n",
+			o->name[0] && !o->size ? " (--size must not be zero)" : "");
+		return -EINVAL;
+	}
+	if (o->size % MEMX_BLOCK_SIZE || o->size > MEMX_MAX_DEV_BYTES) {
+		fprintf(stderr, "memxd client: --size must be a multiple of 4K and at most 64T\n");
+		return -EINVAL;
+	}
+	if (!is_pow2(o->slab) || o->slab < (1ULL << MEMX_MIN_SLAB_SHIFT) ||
+	    o->slab > (1ULL << MEMX_MAX_SLAB_SHIFT)) {
+		fprintf(stderr, "memxd client: --slab must be a power of two from 1M to 16G\n");
+		return -EINVAL;
+	}
+	if (o->queues + o->poll_queues > MEMX_MAX_QUEUES) {
+		fprintf(stderr, "memxd client: --queues plus --poll-queues must be at most %u\n",
+			MEMX_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (o->max_io > o->slab) {
+		fprintf(stderr, "memxd client: --max-io must not exceed --slab\n");
+		return -EINVAL;
+	}
+	if (!o->replicas)
+		o->replicas = o->nr_donors >= 2 ? 2 : 1;
+	if (o->replicas > o->nr_donors) {
+		fprintf(stderr, "memxd client: --replicas %u needs at least that many donors\n",
+			o->replicas);
+		return -EINVAL;
+	}
+	if (!o->ctl_path[0])
+		snprintf(o->ctl_path, sizeof(o->ctl_path), "%s/client-%s.sock", MEMXD_RUN_DIR,
+			 o->name);
+	return 0;
+}
+
+int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
+		{ "donor", required_argument, NULL, 'd' },
+		{ "slab", required_argument, NULL, 'S' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "depth", required_argument, NULL, 'D' },
+		{ "max-io", required_argument, NULL, 'm' },
+		{ "replicas", required_argument, NULL, 'r' },
+		{ "rereplicate-rate", required_argument, NULL, 'R' },
+		{ "poll-us", required_argument, NULL, 'p' },
+		{ "poll-queues", required_argument, NULL, 'P' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int ch, r;
+
+	memset(o, 0, sizeof(*o));
+	o->slab = 64ULL << 20;
+	o->queues = 2;
+	o->depth = 32;
+	o->max_io = 128 << 10;
+	o->replicas = 0;
+	o->rereplicate_rate = 64ULL << 20;
+	o->poll_us = MEMXD_DEFAULT_POLL_US;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			memxd_client_usage(stdout);
+			exit(0);
+		}
+		r = parse_name_option(ch, optarg, o);
+		if (r == -ENOENT)
+			r = parse_size_option(ch, optarg, o);
+		if (r == -ENOENT) {
+			memxd_client_usage(stderr);
+			return -EINVAL;
+		}
+		if (r)
+			return r;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "memxd client: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return check_options(o);
+}

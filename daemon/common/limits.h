@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Sizes and deadlines that both roles of memxd share. */
+#ifndef MEMXD_LIMITS_H
+#define MEMXD_LIMITS_H
+
+#define MEMXD_HOST_MAX		64	/* an address or host name, with its NUL */
+#define MEMXD_NAME_MAX		32	/* a volume name, with its NUL */
+#define MEMXD_RUN_DIR		"/run/memx"	/* control sockets */
+#define MEMXD_CTRL_RECVS	8	/* RECVs kept posted on a control connection */
+#define MEMXD_CM_TIMEOUT_MS	10000	/* rdma_cm connect and accept */
+#define MEMXD_MSG_TIMEOUT_MS	5000	/* a control message's reply */
+
+#endif /* MEMXD_LIMITS_H */

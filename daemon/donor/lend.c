@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: lending, the donor's side of the protocol.
+ *
+ * Each connect request carries a hello (wire.c checks every field; a bad one
+ * is rejected with a memx_reject whose reason the peer can print, and the
+ * listener goes on). Connections are grouped by the hello's volume id: each
+ * volume gets its own protection domain, so a client's QPs can reach only
+ * memory registered for its volume, and one MR per granted slab, so a freed
+ * slab's rkey stops working at once. A volume's control connection takes
+ * ALLOC_SLAB / FREE_SLAB / STATS as SEND/RECV messages; its data connections
+ * only carry the client's one-sided RDMA, which needs no CPU here.
+ *
+ * Slab memory is a fresh anonymous mapping (zero-filled by the kernel, so no
+ * data crosses from one client to another), pinned by its MR registration.
+ * When a volume's control connection goes away, its slabs are freed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "donor/donor.h"
+
+/* ---- slabs ----------------------------------------------------------------- */
+
+static void slab_free(struct donor *dn, struct donor_slab *s)
+{
+	mxv_mr_dereg(s->mr);	/* the rkey dies here */
+	munmap(s->mem, s->bytes);
+	dn->memory_granted -= s->bytes;
+	s->vol->slabs--;
+	memset(s, 0, sizeof(*s));
+	dn->frees++;
+}
+
+static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes,
+		      struct memx_msg_info *reply)
+{
+	struct donor_slab *s = NULL;
+	uint32_t i;
+	void *mem;
+	int r;
+
+	if (bytes > (1ULL << dn->max_slab_shift))
+		return -EINVAL;
+	if (dn->leaving || dn->memory_total - dn->memory_granted < bytes)
+		return -ENOSPC;
+	for (i = 0; i < DONOR_MAX_SLABS; i++)
+		if (!dn->slab[i].used) {
+			s = &dn->slab[i];
+			break;
+		}
+	if (!s)
+		return -ENOSPC;
+	/* Fresh anonymous memory is zero: nothing of an earlier client leaks. */
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -ENOMEM;
+	r = mxv_mr_reg(vol->ctx, mem, bytes, MXV_ACCESS_REMOTE_READ | MXV_ACCESS_REMOTE_WRITE,
+		       &s->mr);
+	if (r) {
+		munmap(mem, bytes);
+		return r;
+	}
+	s->used = true;
+	s->mem = mem;
+	s->bytes = bytes;
+	s->vol = vol;
+	vol->slabs++;
+	dn->memory_granted += bytes;
+	dn->grants++;
+	reply->grant.remote_addr = (uintptr_t)mem;
+	reply->grant.slab_bytes = bytes;
+	reply->grant.rkey = mxv_mr_rkey(s->mr);
+	reply->grant.handle = i + 1;
+	reply->grant.memory_free = dn->memory_total - dn->memory_granted;
+	return 0;
+}
+
+/* ---- volumes and connections ---------------------------------------------- */
+
+static struct donor_volume *volume_get(struct donor *dn, const uint8_t id[16])
+{
+	struct donor_volume *free_vol = NULL;
+	int r;
+
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
+		if (dn->vol[i].used && !memcmp(dn->vol[i].id, id, 16))
+			return &dn->vol[i];
+		if (!dn->vol[i].used && !free_vol)
+			free_vol = &dn->vol[i];
+	}
+	if (!free_vol)
+		return NULL;
+	memset(free_vol, 0, sizeof(*free_vol));
+	r = mxv_ctx_open(dn->host, &free_vol->ctx);
+	if (!r)
+		r = mxv_cq_create(free_vol->ctx, DONOR_RECVS * 4 + 64, &free_vol->cq);
+	if (!r)
+		r = mxv_cq_arm(free_vol->cq);	/* the first control message must wake us */
+	if (r) {
+		mxv_cq_destroy(free_vol->cq);
+		mxv_ctx_close(free_vol->ctx);
+		memx_log_errno(r, "volume context");
+		return NULL;
+	}
+	memcpy(free_vol->id, id, 16);
+	memxd_fmt_id(id, free_vol->idstr);
+	free_vol->used = true;
+	return free_vol;
+}
+
+static void volume_put(struct donor *dn, struct donor_volume *vol)
+{
+	if (vol->nr_conns)
+		return;
+	for (int i = 0; i < DONOR_MAX_SLABS; i++)
+		if (dn->slab[i].used && dn->slab[i].vol == vol)
+			slab_free(dn, &dn->slab[i]);
+	mxv_cq_destroy(vol->cq);
+	mxv_ctx_close(vol->ctx);
+	memset(vol, 0, sizeof(*vol));
+}
+
+void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why)
+{
+	struct donor_volume *vol = dc->vol;
+
+	memx_info("volume %s: %s connection from %s closed (%s)", vol->idstr,
+		  dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer, why);
+	/* The control connection going means the client is gone: its slabs go too. */
+	if (dc->role == MEMX_ROLE_CLIENT) {
+		uint32_t n = vol->slabs;
+
+		for (int i = 0; i < DONOR_MAX_SLABS; i++)
+			if (dn->slab[i].used && dn->slab[i].vol == vol)
+				slab_free(dn, &dn->slab[i]);
+		if (n)
+			memx_info("volume %s: freed its %u slabs", vol->idstr, n);
+	}
+	mxv_conn_destroy(dc->conn);
+	mxv_mr_dereg(dc->msg_mr);
+	free(dc->msgbuf);
+	memset(dc, 0, sizeof(*dc));
+	vol->nr_conns--;
+	volume_put(dn, vol);
+}
+
+static int conn_prepost(struct mxv_conn *conn, void *arg)
+{
+	struct donor_conn *dc = arg;
+
+	/* wr_id = the receive slot. */
+	for (unsigned int i = 0; i < DONOR_RECVS; i++) {
+		int r = mxv_post_recv(conn, dc->msg_mr, i * MEMX_MSG_SIZE, MEMX_MSG_SIZE, i);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void reject(struct donor *dn, struct mxv_req *req, const char *peer, uint16_t code,
+		   const char *reason)
+{
+	uint8_t pdata[sizeof(struct memx_reject)];
+
+	memx_warn("rejected connection from %s: %s (%s)", peer, reason,
+		  memx_reject_code_name(code));
+	memx_reject_encode(pdata, sizeof(pdata), code, reason);
+	mxv_req_reject(req, pdata, sizeof(pdata));
+	dn->rejects++;
+}
+
+void lend_accept(struct donor *dn, struct mxv_req *req)
+{
+	struct memx_hello_info hello;
+	struct memx_wire_error err;
+	struct memx_welcome_info wi = { 0 };
+	uint8_t welcome[sizeof(struct memx_welcome)];
+	struct donor_conn *dc = NULL;
+	struct donor_volume *vol;
+	struct mxv_cm_result res;
+	struct mxv_qp_attr attr = { 0 };
+	char peer[64];
+	const void *pdata;
+	size_t plen;
+	int r, ci;
+
+	mxv_req_peer(req, peer, sizeof(peer));
+	pdata = mxv_req_pdata(req, &plen);
+	if (memx_hello_decode(pdata, plen, &hello, &err)) {
+		reject(dn, req, peer, err.code, err.reason);
+		return;
+	}
+	if (hello.role != MEMX_ROLE_CLIENT && hello.role != MEMX_ROLE_DATA) {
+		reject(dn, req, peer, MEMX_REJ_ROLE, "a donor serves client engines only");
+		return;
+	}
+	for (ci = 0; ci < DONOR_MAX_CONNS; ci++)
+		if (!dn->conn[ci].used) {
+			dc = &dn->conn[ci];
+			break;
+		}
+	vol = dc ? volume_get(dn, hello.volume_id) : NULL;
+	if (!vol) {
+		reject(dn, req, peer, MEMX_REJ_BUSY, "donor has no room for another connection");
+		return;
+	}
+	memset(dc, 0, sizeof(*dc));
+	dc->used = true;
+	dc->role = hello.role;
+	dc->vol = vol;
+	vol->nr_conns++;
+	strcpy(dc->peer, peer);
+
+	attr.send_cq = vol->cq;
+	attr.recv_cq = vol->cq;
+	attr.max_send_wr = 4;
+	if (hello.role == MEMX_ROLE_CLIENT) {
+		dc->msgbuf = calloc(DONOR_RECVS + 2, MEMX_MSG_SIZE);
+		r = dc->msgbuf ? mxv_mr_reg(vol->ctx, dc->msgbuf, (DONOR_RECVS + 2) * MEMX_MSG_SIZE,
+					    MXV_ACCESS_LOCAL_WRITE, &dc->msg_mr) : -ENOMEM;
+		if (r) {
+			reject(dn, req, peer, MEMX_REJ_BUSY, "out of memory for message buffers");
+			dc->role = MEMX_ROLE_DATA;
+			lend_close_conn(dn, dc, "setup failed");
+			return;
+		}
+		attr.max_recv_wr = DONOR_RECVS;
+		attr.prepost = conn_prepost;
+		attr.prepost_arg = dc;
+	}
+	wi.memory_total = dn->memory_total;
+	wi.memory_free = dn->memory_total - dn->memory_granted;
+	wi.max_slab_shift = dn->max_slab_shift;
+	memcpy(wi.donor_id, dn->donor_id, 16);
+	memx_welcome_encode(welcome, sizeof(welcome), &wi);
+	r = mxv_req_accept(req, &attr, welcome, sizeof(welcome), MEMXD_CM_TIMEOUT_MS, &dc->conn,
+			   &res);
+	if (r) {
+		memx_warn("volume %s: accept of %s failed: %s (%s)", vol->idstr, peer, strerror(-r),
+			  res.reason);
+		dc->role = MEMX_ROLE_DATA;	/* nothing granted on it yet */
+		lend_close_conn(dn, dc, "accept failed");
+		return;
+	}
+	mxv_conn_set_user(dc->conn, dc);
+	memx_info("volume %s: %s connection from %s", vol->idstr,
+		  hello.role == MEMX_ROLE_CLIENT ? "control" : "data", peer);
+}
+
+/* Answers one control message received on dc. */
+static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf, size_t len)
+{
+	struct memx_msg_info msg, reply = { 0 };
+	struct memx_wire_error err;
+	uint8_t *send_slot = dc->msgbuf + DONOR_RECVS * MEMX_MSG_SIZE;
+	int r = 0;
+
+	if (memx_msg_decode(buf, len, &msg, &err)) {
+		memx_warn("volume %s: bad control message from %s: %s", dc->vol->idstr, dc->peer,
+			  err.reason);
+		return;
+	}
+	reply.seq = msg.seq;
+	switch (msg.type) {
+	case MEMX_MSG_ALLOC_SLAB:
+		reply.type = MEMX_MSG_ALLOC_REPLY;
+		r = slab_grant(dn, dc->vol, msg.alloc.slab_bytes, &reply);
+		if (r)
+			memx_warn("volume %s: slab %" PRIu64 " of %" PRIu64 " bytes refused: %s",
+				  dc->vol->idstr, msg.alloc.slab_index, msg.alloc.slab_bytes,
+				  strerror(-r));
+		break;
+	case MEMX_MSG_FREE_SLAB: {
+		uint32_t h = msg.free.handle;
+
+		reply.type = MEMX_MSG_FREE_REPLY;
+		/* Only the volume that was granted a slab may free it. */
+		if (!h || h > DONOR_MAX_SLABS || !dn->slab[h - 1].used ||
+		    dn->slab[h - 1].vol != dc->vol)
+			r = -ENOENT;
+		else
+			slab_free(dn, &dn->slab[h - 1]);
+		break;
+	}
+	case MEMX_MSG_STATS:
+		reply.type = MEMX_MSG_STATS_REPLY;
+		break;
+	default:
+		memx_warn("volume %s: unexpected %s message from %s", dc->vol->idstr,
+			  memx_msg_type_name(msg.type), dc->peer);
+		return;
+	}
+	reply.status = (uint32_t)-r;
+	if (reply.type != MEMX_MSG_ALLOC_REPLY || r) {
+		memset(&reply.stats, 0, sizeof(reply.stats));
+		if (reply.type != MEMX_MSG_ALLOC_REPLY) {
+			reply.stats.memory_total = dn->memory_total;
+			reply.stats.memory_free = dn->memory_total - dn->memory_granted;
+			reply.stats.slabs_granted = dc->vol->slabs;
+		}
+	}
+	memx_msg_encode(send_slot, MEMX_MSG_SIZE, &reply);
+	r = mxv_post_send(dc->conn, dc->msg_mr, DONOR_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE, 1);
+	if (r)
+		memx_log_errno(r, "volume %s: reply to %s", dc->vol->idstr, dc->peer);
+}
+
+static struct donor_conn *conn_by_qp(struct donor *dn, uint32_t qp_num)
+{
+	for (int c = 0; c < DONOR_MAX_CONNS; c++)
+		if (dn->conn[c].used && dn->conn[c].conn &&
+		    mxv_conn_qp_num(dn->conn[c].conn) == qp_num)
+			return &dn->conn[c];
+	return NULL;
+}
+
+/* Handles every completion on a volume's CQ, then arms it; sleeps never. */
+void lend_reap_volume(struct donor *dn, struct donor_volume *vol)
+{
+	struct ibv_wc wc[16];
+	bool armed = false;
+	int n;
+
+	mxv_cq_drain_events(vol->cq);
+	for (;;) {
+		n = mxv_cq_poll(vol->cq, wc, 16);
+		for (int i = 0; i < n; i++) {
+			struct donor_conn *dc = conn_by_qp(dn, wc[i].qp_num);
+			uint64_t slot = wc[i].wr_id;
+
+			if (!dc || !dc->msgbuf || wc[i].status != IBV_WC_SUCCESS ||
+			    wc[i].opcode != IBV_WC_RECV || slot >= DONOR_RECVS)
+				continue;
+			handle_msg(dn, dc, dc->msgbuf + slot * MEMX_MSG_SIZE, wc[i].byte_len);
+			mxv_post_recv(dc->conn, dc->msg_mr, slot * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
+				      slot);
+		}
+		if (n == 16)
+			continue;
+		if (armed && n <= 0)
+			break;
+		/* Arm, then look once more: a completion before the arm raises no event. */
+		mxv_cq_arm(vol->cq);
+		armed = true;
+	}
+}

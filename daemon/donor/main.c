@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: `memxd donor`, lending memory to clients.
+ *
+ * The donor listens with rdma_cm and lends (lend.c) slabs of its memory to
+ * the client engines that connect; it asks for memory back when short of it
+ * or leaving (pressure.c). With --join it first offers itself to a running
+ * client, which then connects to it as to any donor.
+ *
+ * Everything runs in one thread, sleeping in poll() on the listener, each
+ * volume's CQ channel, each connection's CM channel, the control socket and
+ * a signalfd. A first SIGINT/SIGTERM starts leaving (clients move our slabs
+ * away); a second, or nothing lent, exits at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/ctl.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "common/proc.h"
+#include "donor/donor.h"
+
+void memxd_donor_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--join CLIENT[:PORT]]\n"
+		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--ctl PATH]\n"
+		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
+		"  over RDMA to ADDR (default port %d).\n"
+		"  --join           offer our memory to a running client (memxd client --listen)\n"
+		"  --low-watermark  when this machine's available memory (or its cgroup's room)\n"
+		"                   falls below SIZE, ask clients to move slabs away\n"
+		"  --leave-timeout  on SIGTERM, wait this long for clients to move our slabs\n"
+		"                   away before leaving anyway (default 60)\n"
+		"  --ctl            control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n",
+		MEMX_DEFAULT_PORT, MEMXD_RUN_DIR);
+}
+
+static int donor_parse(int argc, char **argv, struct donor *dn)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "join", required_argument, NULL, 'j' },
+		{ "low-watermark", required_argument, NULL, 'w' },
+		{ "leave-timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	uint64_t v;
+	int ch;
+
+	dn->leave_timeout_s = 60;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (memx_parse_hostport(optarg, dn->host, sizeof(dn->host), &dn->port,
+						MEMX_DEFAULT_PORT)) {
+				fprintf(stderr, "memxd donor: --listen '%s' is not ADDR[:PORT]\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'm':
+			if (memx_parse_size(optarg, &dn->memory_total)) {
+				fprintf(stderr, "memxd donor: --memory '%s' is not a size (digits with "
+					"K, M, G or T)\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'c':
+			if (strlen(optarg) >= sizeof(dn->ctl_path)) {
+				fprintf(stderr, "memxd donor: --ctl path too long\n");
+				return -EINVAL;
+			}
+			strcpy(dn->ctl_path, optarg);
+			break;
+		case 'j':
+			if (memx_parse_hostport(optarg, dn->join_host, sizeof(dn->join_host),
+						&dn->join_port, MEMX_DEFAULT_PORT)) {
+				fprintf(stderr, "memxd donor: --join '%s' is not ADDR[:PORT]\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'w':
+			if (memx_parse_size(optarg, &dn->low_watermark)) {
+				fprintf(stderr, "memxd donor: --low-watermark '%s' is not a size\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 't':
+			if (memx_parse_uint(optarg, 1, 86400, &v)) {
+				fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
+					"seconds\n");
+				return -EINVAL;
+			}
+			dn->leave_timeout_s = (unsigned int)v;
+			break;
+		case 'h':
+			memxd_donor_usage(stdout);
+			exit(0);
+		default:
+			memxd_donor_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "memxd donor: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!dn->host[0] || !dn->memory_total) {
+		fprintf(stderr, "memxd donor: --listen and a non-zero --memory are needed\n");
+		return -EINVAL;
+	}
+	if (dn->memory_total < (1ULL << MEMX_MIN_SLAB_SHIFT)) {
+		fprintf(stderr, "memxd donor: --memory must be at least 1M (the smallest slab)\n");
+		return -EINVAL;
+	}
+	dn->max_slab_shift = 63 - __builtin_clzll(dn->memory_total);
+	if (dn->max_slab_shift > MEMX_MAX_SLAB_SHIFT)
+		dn->max_slab_shift = MEMX_MAX_SLAB_SHIFT;
+	if (!dn->ctl_path[0])
+		snprintf(dn->ctl_path, sizeof(dn->ctl_path), "%s/donor-%s-%u.sock", MEMXD_RUN_DIR,
+			 dn->host, dn->port);
+	return 0;
+}
+/* --join: offer ourselves to a running client; it then connects to us as to any donor. */
+static int join_client(struct donor *dn)
+{
+	struct memx_hello_info hello = { .role = MEMX_ROLE_JOIN, .join_port = dn->port };
+	uint8_t pdata[sizeof(struct memx_hello)];
+	struct mxv_connect_param p = {
+		.dst_ip = dn->join_host, .port = dn->join_port, .src_ip = dn->host,
+		.pdata = pdata, .pdata_len = sizeof(pdata), .timeout_ms = MEMXD_CM_TIMEOUT_MS,
+	};
+	struct mxv_ctx *ctx = NULL;
+	struct mxv_cq *cq = NULL;
+	struct mxv_conn *conn = NULL;
+	struct mxv_qp_attr attr = { .max_send_wr = 1 };
+	struct mxv_cm_result res;
+	int r;
+
+	memx_hello_encode(pdata, sizeof(pdata), &hello);
+	r = mxv_ctx_open(dn->host, &ctx);
+	if (!r)
+		r = mxv_cq_create(ctx, 4, &cq);
+	if (!r) {
+		attr.send_cq = attr.recv_cq = cq;
+		r = mxv_connect(&p, &attr, &conn, &res);
+	}
+	if (r == -ECONNREFUSED && res.pdata_len) {
+		uint16_t code;
+		char reason[MEMX_REJECT_REASON_LEN];
+
+		if (!memx_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason)))
+			memx_err("client %s:%u refused our join: %s", dn->join_host, dn->join_port,
+				 reason);
+	} else if (r) {
+		memx_err("cannot join client %s:%u: %s (%s)", dn->join_host, dn->join_port,
+			 strerror(-r), res.reason);
+	} else {
+		memx_info("joined client %s:%u: it will connect to us", dn->join_host,
+			  dn->join_port);
+	}
+	mxv_conn_destroy(conn);
+	mxv_cq_destroy(cq);
+	mxv_ctx_close(ctx);
+	return r;
+}
+
+static int donor_status(void *arg, const char *request, char *out, size_t len)
+{
+	struct donor *dn = arg;
+	unsigned int vols = 0, conns = 0;
+	bool json = !strcmp(request, "status --json");
+	int n;
+
+	if (!json && strcmp(request, "status")) {
+		n = snprintf(out, len, "error: a donor answers 'status' and 'status --json'\n");
+		return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+	}
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+		vols += dn->vol[i].used;
+	for (int i = 0; i < DONOR_MAX_CONNS; i++)
+		conns += dn->conn[i].used;
+	if (json)
+		n = snprintf(out, len, "{\"role\":\"donor\",\"listen\":\"%s:%u\",\"memory_total\":%"
+			     PRIu64 ",\"memory_free\":%" PRIu64 ",\"clients\":%u,\"connections\":%u,"
+			     "\"grants\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"rejects\":%" PRIu64
+			     ",\"evictions\":%" PRIu64 ",\"leaving\":%s}\n",
+			     dn->host, dn->port, dn->memory_total,
+			     dn->memory_total - dn->memory_granted, vols, conns, dn->grants,
+			     dn->frees, dn->rejects, dn->evictions, dn->leaving ? "true" : "false");
+	else
+		n = snprintf(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64 " MiB free, "
+			     "%u client volume(s), %u connection(s), %" PRIu64 " grants, %" PRIu64
+			     " frees, %" PRIu64 " rejected connects\n", dn->host, dn->port,
+			     dn->memory_total >> 20, (dn->memory_total - dn->memory_granted) >> 20,
+			     vols, conns, dn->grants, dn->frees, dn->rejects);
+	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+}
+
+/* What each entry of the poll() set is: the fixed slots, then volumes and connections. */
+enum poll_kind { POLL_LISTENER, POLL_SIGNAL, POLL_CTL, POLL_VOLUME, POLL_CONN };
+
+struct poll_set {
+	struct pollfd pfd[3 + DONOR_MAX_VOLUMES + DONOR_MAX_CONNS];
+	struct {
+		enum poll_kind kind;
+		int idx;
+	} src[3 + DONOR_MAX_VOLUMES + DONOR_MAX_CONNS];
+	unsigned int n;
+};
+
+static void poll_add(struct poll_set *ps, int fd, enum poll_kind kind, int idx)
+{
+	ps->pfd[ps->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ps->src[ps->n].kind = kind;
+	ps->src[ps->n].idx = idx;
+	ps->n++;
+}
+
+static void poll_build(struct donor *dn, int sfd, struct memxd_ctl *ctl, struct poll_set *ps)
+{
+	ps->n = 0;
+	poll_add(ps, mxv_listener_fd(dn->listener), POLL_LISTENER, 0);
+	poll_add(ps, sfd, POLL_SIGNAL, 0);
+	poll_add(ps, ctl ? memxd_ctl_fd(ctl) : -1, POLL_CTL, 0);
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+		if (dn->vol[i].used)
+			poll_add(ps, mxv_cq_fd(dn->vol[i].cq), POLL_VOLUME, i);
+	for (int i = 0; i < DONOR_MAX_CONNS; i++)
+		if (dn->conn[i].used && dn->conn[i].conn)
+			poll_add(ps, mxv_conn_fd(dn->conn[i].conn), POLL_CONN, i);
+}
+
+/* A signal: leave (ask clients to move our slabs), or go now. Returns true to exit. */
+static bool on_signal(struct donor *dn, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	/* Nothing lent, or a second signal: go now. */
+	if (!dn->memory_granted || dn->leaving) {
+		memx_info("%s: leaving; %" PRIu64 " MiB lent are given up",
+			  strsignal((int)si.ssi_signo), dn->memory_granted >> 20);
+		return true;
+	}
+	pressure_start_leaving(dn);
+	return false;
+}
+
+static void on_conn_event(struct donor *dn, struct donor_conn *dc)
+{
+	int r;
+
+	if (!dc->used || !dc->conn)
+		return;
+	r = mxv_conn_check(dc->conn, 0);
+	if (r < 0)
+		lend_close_conn(dn, dc, r == -ECONNRESET ? "peer disconnected" : strerror(-r));
+}
+
+/* Serves until asked to stop. Returns the exit status: 1 if memory was still lent. */
+static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
+{
+	struct poll_set ps;
+
+	for (;;) {
+		poll_build(dn, sfd, ctl, &ps);
+		if (poll(ps.pfd, ps.n, dn->leaving || dn->low_watermark ? 1000 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			memx_log_errno(-errno, "poll");
+			return 0;
+		}
+		if (dn->leaving && pressure_leave_done(dn))
+			return dn->memory_granted ? 1 : 0;
+		pressure_check(dn);
+		for (unsigned int i = 0; i < ps.n; i++) {
+			struct mxv_req *req;
+			int idx = ps.src[i].idx;
+
+			if (!ps.pfd[i].revents)
+				continue;
+			switch (ps.src[i].kind) {
+			case POLL_LISTENER:
+				while (mxv_listener_get_request(dn->listener, 0, &req) == 0)
+					lend_accept(dn, req);
+				break;
+			case POLL_SIGNAL:
+				if (on_signal(dn, sfd))
+					return dn->memory_granted ? 1 : 0;
+				break;
+			case POLL_CTL:
+				memxd_ctl_serve(ctl, donor_status, dn);
+				break;
+			case POLL_CONN:
+				on_conn_event(dn, &dn->conn[idx]);
+				break;
+			case POLL_VOLUME:
+				if (dn->vol[idx].used)
+					lend_reap_volume(dn, &dn->vol[idx]);
+				break;
+			}
+		}
+	}
+}
+
+int memxd_donor_main(int argc, char **argv)
+{
+	struct donor *dn;
+	struct memxd_ctl *ctl = NULL;
+	int sfd, r, rc;
+
+	memx_log_role = "memxd donor";
+	dn = calloc(1, sizeof(*dn));
+	if (!dn)
+		return 1;
+	if (donor_parse(argc, argv, dn))
+		return 2;
+	dn->slab = calloc(DONOR_MAX_SLABS, sizeof(*dn->slab));
+	if (!dn->slab || getrandom(dn->donor_id, 16, 0) != 16)
+		return 1;
+	sfd = memxd_signalfd();
+	if (sfd < 0)
+		return memx_log_errno(sfd, "signalfd"), 1;
+
+	r = mxv_listen(dn->host, dn->port, 64, &dn->listener);
+	if (r) {
+		memx_log_errno(r, "listen on %s:%u", dn->host, dn->port);
+		return 1;
+	}
+	r = memxd_ctl_open(dn->ctl_path, &ctl);
+	if (r)
+		memx_log_errno(r, "control socket %s", dn->ctl_path);
+	memx_info("listening on %s:%u, lending %" PRIu64 " MiB", dn->host, dn->port,
+		  dn->memory_total >> 20);
+	printf("listening %s:%u\n", dn->host, dn->port);
+	fflush(stdout);
+	if (dn->join_host[0])
+		join_client(dn);
+
+	rc = donor_loop(dn, sfd, ctl);
+	for (int i = 0; i < DONOR_MAX_CONNS; i++)
+		if (dn->conn[i].used)
+			lend_close_conn(dn, &dn->conn[i], "donor stopping");
+	memxd_ctl_close(ctl);
+	mxv_listener_destroy(dn->listener);
+	free(dn->slab);
+	free(dn);
+	close(sfd);
+	return rc;
+}
