@@ -20,7 +20,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define RUN_DIR "/run/memx"
+#include "common/limits.h"
+
+#define RUN_DIR MEMXD_RUN_DIR
 
 static void usage(FILE *f)
 {
@@ -68,40 +70,41 @@ static int ask(const char *path, const char *request)
 	return r;
 }
 
-int main(int argc, char **argv)
-{
-	const char *socket_path = NULL;
-	char request[256];
-	bool json = false, slabs = false, donor_cmd = false;
-	int found = 0, failed = 0, printed = 0, argi = 2;
-	DIR *dir;
-	struct dirent *de;
+/* What the command line asks for. */
+struct cmd {
+	const char *socket_path;	/* --socket: one memxd only */
+	char request[256];		/* the line sent to memxd */
+	bool json;
+	bool donor_cmd;			/* donor drain/add: for clients only */
+};
 
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
-	}
+/* Parses the command line. Returns 0, or 2 (usage printed) when it is wrong. */
+static int parse_args(int argc, char **argv, struct cmd *cmd)
+{
+	bool slabs = false;
+	int argi = 2;
+
 	if (argc >= 2 && !strcmp(argv[1], "status")) {
 		for (; argi < argc; argi++) {
 			if (!strcmp(argv[argi], "--json"))
-				json = true;
+				cmd->json = true;
 			else if (!strcmp(argv[argi], "--slabs"))
 				slabs = true;
 			else if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
-				socket_path = argv[++argi];
+				cmd->socket_path = argv[++argi];
 			else
 				break;
 		}
-		snprintf(request, sizeof(request), "status%s%s\n", json ? " --json" : "",
-			 slabs ? " --slabs" : "");
+		snprintf(cmd->request, sizeof(cmd->request), "status%s%s\n",
+			 cmd->json ? " --json" : "", slabs ? " --slabs" : "");
 	} else if (argc >= 4 && !strcmp(argv[1], "donor") &&
 		   (!strcmp(argv[2], "drain") || !strcmp(argv[2], "add")) &&
 		   strlen(argv[3]) < 100 && !strchr(argv[3], '\n')) {
-		donor_cmd = true;
-		snprintf(request, sizeof(request), "donor %s %s\n", argv[2], argv[3]);
+		cmd->donor_cmd = true;
+		snprintf(cmd->request, sizeof(cmd->request), "donor %s %s\n", argv[2], argv[3]);
 		for (argi = 4; argi < argc; argi++) {
 			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
-				socket_path = argv[++argi];
+				cmd->socket_path = argv[++argi];
 			else
 				break;
 		}
@@ -116,20 +119,32 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (socket_path) {
-		int r = ask(socket_path, request);
+	return 0;
+}
 
-		if (r == -EREMOTEIO)
-			return 1;
-		if (r) {
-			fprintf(stderr, "memxctl: %s: %s (is memxd running?)\n", socket_path,
-				strerror(-r));
-			return 1;
-		}
-		return 0;
+/* --socket: one memxd. Returns the exit status. */
+static int ask_one(const struct cmd *cmd)
+{
+	int r = ask(cmd->socket_path, cmd->request);
+
+	if (r == -EREMOTEIO)
+		return 1;
+	if (r) {
+		fprintf(stderr, "memxctl: %s: %s (is memxd running?)\n", cmd->socket_path,
+			strerror(-r));
+		return 1;
 	}
-	dir = opendir(RUN_DIR);
-	if (json)
+	return 0;
+}
+
+/* Every memxd with a socket in RUN_DIR. Returns the exit status. */
+static int ask_all(const struct cmd *cmd)
+{
+	int found = 0, failed = 0, printed = 0;
+	DIR *dir = opendir(RUN_DIR);
+	struct dirent *de;
+
+	if (cmd->json)
 		printf("[");
 	while (dir && (de = readdir(dir))) {
 		char path[512];
@@ -139,23 +154,23 @@ int main(int argc, char **argv)
 		if (len < 6 || strcmp(de->d_name + len - 5, ".sock"))
 			continue;
 		/* Donor commands are for clients. */
-		if (donor_cmd && strncmp(de->d_name, "client-", 7))
+		if (cmd->donor_cmd && strncmp(de->d_name, "client-", 7))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", RUN_DIR, de->d_name);
-		if (json && printed++)
+		if (cmd->json && printed++)
 			printf(",");
 		fflush(stdout);
-		r = ask(path, request);
+		r = ask(path, cmd->request);
 		if (r == -ECONNREFUSED || r == -ENOENT) {
 			/* Left behind by a memxd that was killed: not an error of ours. */
 			fprintf(stderr, "memxctl: %s: stale socket, no memxd behind it\n", path);
-			if (json)
+			if (cmd->json)
 				printf("null");
 			continue;
 		}
 		if (r && r != -EREMOTEIO) {
 			fprintf(stderr, "memxctl: %s: no answer: %s\n", path, strerror(-r));
-			if (json)
+			if (cmd->json)
 				printf("null");
 		}
 		failed += r != 0;
@@ -163,12 +178,27 @@ int main(int argc, char **argv)
 	}
 	if (dir)
 		closedir(dir);
-	if (json)
+	if (cmd->json)
 		printf("]\n");
 	if (!found) {
 		fprintf(stderr, "memxctl: no memxd %sis running (no socket in %s)\n",
-			donor_cmd ? "client " : "", RUN_DIR);
+			cmd->donor_cmd ? "client " : "", RUN_DIR);
 		return 1;
 	}
 	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmd cmd = { 0 };
+	int r;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	r = parse_args(argc, argv, &cmd);
+	if (r)
+		return r;
+	return cmd.socket_path ? ask_one(&cmd) : ask_all(&cmd);
 }

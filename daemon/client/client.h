@@ -21,17 +21,15 @@
 #include "client/kdev.h"
 #include "client/mailbox.h"
 #include "client/slabmap.h"
+#include "client/wrid.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/wire.h"
 #include "mxv.h"
 
-#define MEMXD_MAX_DONORS	16
 #define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
 /* Background copies move a slab this much at a time, through the bounce buffer. */
 #define MEMXD_COPY_CHUNK	(1U << 20)
-/* An I/O no larger than a slab touches at most two slabs. */
-#define MEMXD_MAX_EXTENTS	2
 
 enum memxd_donor_state {
 	MEMXD_DONOR_LIVE = 1,	/* connected, takes slabs */
@@ -64,7 +62,7 @@ struct memxd_donor {
 	struct mxv_mr *msg_mr;
 };
 
-/* Per-tag state of the request state machine (queue.c). */
+/* Per-tag state of the request state machine (io.c). */
 enum memxd_io_state {
 	MEMXD_IO_FREE = 0,	/* not in the engine */
 	MEMXD_IO_WAIT_SLAB,	/* parked until the control thread maps a slab */
@@ -92,17 +90,6 @@ struct memxd_io {
 	uint32_t wait_gen;	/* that slab's fail_gen when it started waiting */
 	struct memxd_io_ext ext[MEMXD_MAX_EXTENTS];
 };
-
-/*
- * wr_id of a data-path work request: tag, extent, replica slot, and the donor
- * it went to (a slot may hold another donor by the time a late flush error
- * comes back, and only the donor that failed may be blamed).
- */
-static inline uint64_t memxd_wr_id(uint32_t tag, unsigned int ext, unsigned int rep,
-				   unsigned int donor)
-{
-	return tag | (uint64_t)ext << 16 | (uint64_t)rep << 20 | (uint64_t)donor << 24;
-}
 
 struct memxd_queue_stats {
 	_Atomic uint64_t reads, writes, read_bytes, write_bytes;
@@ -231,6 +218,10 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o);
 /* status.c: answers memxctl. */
 int memxd_client_status(struct memxd_client *c, bool json, bool slabs, char *out, size_t len);
 const char *memxd_donor_state_name(int s);
+
+/* io.c: the request state machine, in the queue thread. */
+void memxd_io_start(struct memxd_queue *q, uint32_t tag);
+void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok);
 
 /* queue.c */
 int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned int qid);

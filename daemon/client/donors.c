@@ -25,10 +25,10 @@
 #include "common/log.h"
 #include "common/parse.h"
 
-#define CTRL_WR_RECV	1
-#define CTRL_WR_SEND	2
-#define CTRL_WR_RDMA	3
-#define ctrl_wr_id(donor, kind, slot) (((uint64_t)(donor) << 16) | ((kind) << 8) | (slot))
+static uint64_t ctrl_wr_id(unsigned int donor, enum memxd_ctrl_wr_kind kind, unsigned int slot)
+{
+	return memxd_ctrl_wrid_pack((struct memxd_ctrl_wrid){ donor, kind, slot });
+}
 
 /* ---- control messages to donors ------------------------------------------- */
 
@@ -38,7 +38,7 @@ static int ctrl_prepost(struct mxv_conn *conn, void *arg)
 
 	for (unsigned int i = 0; i < MEMXD_CTRL_RECVS; i++) {
 		int r = mxv_post_recv(conn, d->msg_mr, i * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
-				      ctrl_wr_id(d->idx, CTRL_WR_RECV, i));
+				      ctrl_wr_id(d->idx, MEMXD_CTRL_WR_RECV, i));
 		if (r)
 			return r;
 	}
@@ -98,8 +98,8 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 		if (n < 0)
 			return n;
 		for (int i = 0; i < n; i++) {
-			unsigned int di = (unsigned int)(wc[i].wr_id >> 16);
-			unsigned int kind = (wc[i].wr_id >> 8) & 0xff, slot = wc[i].wr_id & 0xff;
+			struct memxd_ctrl_wrid id = memxd_ctrl_wrid_unpack(wc[i].wr_id);
+			unsigned int di = id.donor, kind = id.kind, slot = id.slot;
 			struct memxd_donor *from = di < c->nr_donors ? &c->donor[di] : NULL;
 			struct memx_wire_error err;
 			struct memx_msg_info msg;
@@ -116,7 +116,7 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 				}
 				continue;
 			}
-			if (kind != CTRL_WR_RECV) {
+			if (kind != MEMXD_CTRL_WR_RECV) {
 				if (w && w->wr_id == wc[i].wr_id) {
 					w->done = !w->seq;
 					w->status = 0;
@@ -164,7 +164,7 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_
 	if (r < 0)
 		return r;
 	r = mxv_post_send(d->ctrl, d->msg_mr, MEMXD_CTRL_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
-			  ctrl_wr_id(d->idx, CTRL_WR_SEND, 0));
+			  ctrl_wr_id(d->idx, MEMXD_CTRL_WR_SEND, 0));
 	if (r)
 		return r;
 	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
@@ -182,7 +182,7 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_
 int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
 		    uint32_t rkey, uint32_t len)
 {
-	struct ctrl_wait w = { .donor = d->idx, .wr_id = ctrl_wr_id(d->idx, CTRL_WR_RDMA, 0) };
+	struct ctrl_wait w = { .donor = d->idx, .wr_id = ctrl_wr_id(d->idx, MEMXD_CTRL_WR_RDMA, 0) };
 	int r;
 
 	if (!memxd_donor_usable(atomic_load(&d->state)))

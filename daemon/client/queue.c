@@ -5,12 +5,14 @@
  * The thread owns its kernel queue (submission ring, descriptors, per-tag
  * buffers, all mapped from memx.ko), its RDMA CQ, one QP per donor and a
  * preallocated slot per tag. Each pass (queue_pass) it:
- *   1. reaps RDMA completions (wr_id = tag) and finishes tags whose last
- *      work request completed;
- *   2. reads every new tag from the submission ring and starts it: a READ of
- *      a never-written slab is zero-filled here, with no network; a WRITE to
- *      a slab not yet mapped parks the tag and asks the control thread for a
- *      grant; everything else becomes RDMA work requests, chained per donor;
+ *   1. reaps RDMA completions (wrid.h says what each wr_id carries) and
+ *      hands each to its request (io.c), which finishes when its last work
+ *      request completed;
+ *   2. reads every new tag from the submission ring and starts its request
+ *      (io.c): a READ of a never-written slab is zero-filled, with no network;
+ *      a WRITE to a slab not yet mapped parks the tag and asks the control
+ *      thread for a grant; everything else becomes RDMA work requests,
+ *      chained per donor;
  *   3. restarts parked tags when woken by the control thread;
  *   4. posts each donor's chain with one ibv_post_send;
  *   5. commits every finished tag with one MEMX_IO_COMMIT ioctl.
@@ -24,17 +26,15 @@
  * (--poll-queues) is served the same way; only its submitters differ.
  * Nothing here allocates memory: all of it was allocated in setup.
  *
- * Errors: a failed work completion (peer gone, QP flushed after a disconnect)
- * fails its tag with EIO; a slab whose every replica is lost fails at once;
- * a write that no donor could take fails with EIO. Zeros are returned only for
- * slabs never written (or discarded), never in place of lost data.
+ * Errors are the request's business (io.c): a failed read moves on to
+ * another replica, a write stands if any replica took it, a lost slab fails
+ * at once with EIO.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client/client.h"
@@ -44,296 +44,6 @@
 #define UD_KQUEUE		1
 #define UD_CQ			2
 #define UD_WAKE			3
-
-static void io_finish(struct memxd_queue *q, uint32_t tag)
-{
-	struct memxd_io *io = &q->io[tag];
-
-	if (io->result) {
-		atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
-	} else if (io->op == MEMX_OP_READ) {
-		atomic_fetch_add_explicit(&q->stats.reads, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&q->stats.read_bytes, io->nr_bytes, memory_order_relaxed);
-	} else if (io->op == MEMX_OP_WRITE) {
-		atomic_fetch_add_explicit(&q->stats.writes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&q->stats.write_bytes, io->nr_bytes, memory_order_relaxed);
-	}
-	q->results[q->nr_results].tag = tag;
-	q->results[q->nr_results].result = io->result;
-	q->nr_results++;
-	io->state = MEMXD_IO_FREE;
-}
-
-static void io_fail(struct memxd_io *io, int err)
-{
-	if (!io->result)
-		io->result = err;
-}
-
-/* Adds one RDMA work request for extent e of tag, to replica slot k, to that donor's chain. */
-static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
-		     const struct memx_replica *rep)
-{
-	struct memxd_io *io = &q->io[tag];
-	struct memxd_io_ext *x = &io->ext[e];
-	struct mxv_batch *b = q->batch[rep->donor];
-	size_t off = (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
-	uint64_t raddr = rep->remote_addr + x->ext.slab_offset;
-	uint64_t wr_id = memxd_wr_id(tag, e, k, rep->donor);
-	int r;
-
-	if (io->op == MEMX_OP_WRITE_ZEROES)
-		r = mxv_batch_write(b, q->zero_mr, 0, x->ext.len, raddr, rep->rkey, wr_id, 0);
-	else if (io->op == MEMX_OP_WRITE)
-		r = mxv_batch_write(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
-	else
-		r = mxv_batch_read(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
-	if (r)
-		return r;
-	x->tried |= 1U << k;
-	x->pending++;
-	io->pending++;
-	q->outstanding++;
-	return 0;
-}
-
-static bool replica_usable(struct memxd_client *c, const struct memx_replica *rep)
-{
-	return __atomic_load_n(&rep->live, __ATOMIC_ACQUIRE) &&
-	       memxd_donor_usable(atomic_load(&c->donor[rep->donor].state));
-}
-
-/*
- * Posts a read of extent e from a replica not tried yet, preferring the
- * first usable one. Returns 0, or -EIO when no replica is left to try.
- */
-static int io_read_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
-{
-	struct memxd_io_ext *x = &q->io[tag].ext[e];
-	struct memx_slab *slab = &q->c->map.slabs[x->ext.slab];
-
-	for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++) {
-		const struct memx_replica *rep = &slab->replica[k];
-
-		if ((x->tried & (1U << k)) || !replica_usable(q->c, rep))
-			continue;
-		if (!io_add_wr(q, tag, e, k, rep))
-			return 0;
-		x->tried |= 1U << k;
-	}
-	return -EIO;
-}
-
-/* Drops the in-flight counts an I/O holds on its slabs. */
-static void io_uncount(struct memxd_queue *q, struct memxd_io *io)
-{
-	for (unsigned int e = 0; e < io->nr_ext; e++) {
-		struct memx_slab *slab = &q->c->map.slabs[io->ext[e].ext.slab];
-
-		if (!io->ext[e].counted)
-			continue;
-		if (io->op == MEMX_OP_READ)
-			atomic_fetch_sub(&slab->reads_inflight, 1);
-		else
-			atomic_fetch_sub(&slab->writes_inflight, 1);
-		io->ext[e].counted = false;
-	}
-}
-
-/* Parks a tag until the control thread has mapped (or failed to map, or migrated) a slab. */
-static void io_park(struct memxd_queue *q, uint32_t tag, uint64_t slab)
-{
-	struct memxd_io *io = &q->io[tag];
-
-	if (io->state != MEMXD_IO_WAIT_SLAB || io->wait_slab != slab)
-		io->wait_gen = atomic_load(&q->c->fail_gen[slab]);
-	io->state = MEMXD_IO_WAIT_SLAB;
-	io->wait_slab = slab;
-	q->waiting[q->nr_waiting++] = tag;
-}
-
-/*
- * Takes the in-flight counts for every extent of a request and checks its
- * slabs can be used now. Counting before checking pairs with the control
- * thread, which changes a state before it waits for the count to drop.
- * Returns 0 (go), 1 (parked: a slab is being mapped or migrated), or -EIO.
- */
-static int io_claim_slabs(struct memxd_queue *q, uint32_t tag)
-{
-	struct memxd_client *c = q->c;
-	struct memxd_io *io = &q->io[tag];
-	bool write = io->op != MEMX_OP_READ;
-
-	for (unsigned int e = 0; e < io->nr_ext; e++) {
-		uint64_t s = io->ext[e].ext.slab;
-		struct memx_slab *slab = &c->map.slabs[s];
-		struct memxd_mail mail = { .type = MEMXD_MAIL_MAP_SLAB, .map.slab = s };
-		uint32_t state, expect = MEMX_SLAB_UNMAPPED;
-
-		atomic_fetch_add(write ? &slab->writes_inflight : &slab->reads_inflight, 1);
-		io->ext[e].counted = true;
-		state = memx_slab_state(slab);
-		if (state == MEMX_SLAB_MAPPED)
-			continue;
-		if (state == MEMX_SLAB_LOST)
-			return -EIO;
-		/* Reads of unwritten slabs are zeros; writes of zeros there are no-ops. */
-		if (!write || (io->op == MEMX_OP_WRITE_ZEROES && state != MEMX_SLAB_MIGRATING &&
-				state != MEMX_SLAB_FREEING))
-			continue;
-		io_uncount(q, io);
-		if (state == MEMX_SLAB_MAPPING || state == MEMX_SLAB_MIGRATING ||
-		    state == MEMX_SLAB_FREEING) {
-			io_park(q, tag, s);
-			return 1;
-		}
-		/* Unmapped: if a mapping failed since we parked, give up. */
-		if (io->state == MEMXD_IO_WAIT_SLAB && io->wait_slab == s &&
-		    atomic_load(&c->fail_gen[s]) != io->wait_gen)
-			return -EIO;
-		if (atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MAPPING) &&
-		    memxd_mailbox_post(&c->mailbox, &mail)) {
-			memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
-			return -EIO;
-		}
-		io_park(q, tag, s);
-		return 1;
-	}
-	return 0;
-}
-
-/* Gives whole slabs of a DISCARD (or a WRITE_ZEROES) back: they read as zeros from now on. */
-static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t len)
-{
-	struct memxd_client *c = q->c;
-	uint64_t first, end;
-
-	if (!memx_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
-		return;
-	for (uint64_t s = first; s < end; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
-		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
-		uint32_t expect = MEMX_SLAB_MAPPED;
-
-		/* FREEING makes the slab ours: the control thread changes only MAPPED slabs. */
-		if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_FREEING))
-			continue;
-		mail.free.nr_replicas = slab->nr_replicas;
-		memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
-		if (memxd_mailbox_post(&c->mailbox, &mail)) {
-			/* No room to queue the free: keep the slab; discard is advisory. */
-			memx_slab_publish(slab, MEMX_SLAB_MAPPED);
-			continue;
-		}
-		atomic_fetch_sub(&c->slabs_mapped, 1);
-		memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
-	}
-}
-
-/* Says why a write failed, at most once a second per queue: a full cluster fails many. */
-static void queue_warn_write_failed(struct memxd_queue *q, const struct memxd_io *io)
-{
-	static _Thread_local time_t last;
-	time_t now = time(NULL);
-
-	if (now == last)
-		return;
-	last = now;
-	memx_err("volume %s: write of %u bytes at offset %llu failed with EIO: its slab is lost "
-		 "or no donor could take it (see the control thread's log)", q->c->opt.name,
-		 io->nr_bytes, (unsigned long long)io->offset);
-}
-
-/* Starts (or restarts, after a wait) the request of one tag. */
-static void io_start(struct memxd_queue *q, uint32_t tag)
-{
-	struct memxd_client *c = q->c;
-	struct memxd_io *io = &q->io[tag];
-	struct memx_extent ext[MEMXD_MAX_EXTENTS];
-	int n, r;
-
-	switch (io->op) {
-	case MEMX_OP_FLUSH:
-		/* Writes complete only once in donor memory: there is no cache to flush. */
-		atomic_fetch_add_explicit(&q->stats.flushes, 1, memory_order_relaxed);
-		io_finish(q, tag);
-		return;
-	case MEMX_OP_DISCARD:
-		atomic_fetch_add_explicit(&q->stats.discards, 1, memory_order_relaxed);
-		io_release_slabs(q, io->offset, io->nr_bytes);
-		io_finish(q, tag);
-		return;
-	case MEMX_OP_READ:
-	case MEMX_OP_WRITE:
-	case MEMX_OP_WRITE_ZEROES:
-		break;
-	default:
-		io->result = -EOPNOTSUPP;
-		io_finish(q, tag);
-		return;
-	}
-
-	if (io->state != MEMXD_IO_WAIT_SLAB) {
-		n = memx_slabmap_extents(&c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
-		if (n < 0 || io->nr_bytes > q->kq.layout.buf_stride) {
-			io->result = -EINVAL;
-			io_finish(q, tag);
-			return;
-		}
-		io->nr_ext = (uint8_t)n;
-		for (int e = 0; e < n; e++)
-			io->ext[e] = (struct memxd_io_ext){ .ext = ext[e] };
-	}
-	r = io_claim_slabs(q, tag);
-	if (r > 0)
-		return;
-	if (r < 0) {
-		io_uncount(q, io);
-		if (io->op != MEMX_OP_READ)
-			queue_warn_write_failed(q, io);
-		io->result = r;
-		io_finish(q, tag);
-		return;
-	}
-	if (io->op == MEMX_OP_WRITE_ZEROES)
-		atomic_fetch_add_explicit(&q->stats.write_zeroes, 1, memory_order_relaxed);
-
-	io->state = MEMXD_IO_RDMA;
-	io->pending = 0;
-	for (unsigned int e = 0; e < io->nr_ext; e++) {
-		struct memxd_io_ext *x = &io->ext[e];
-		struct memx_slab *slab = &c->map.slabs[x->ext.slab];
-		uint32_t state = memx_slab_state(slab);
-
-		if (state != MEMX_SLAB_MAPPED && state != MEMX_SLAB_MIGRATING) {
-			/* Never written: zeros, without the network (writes were mapped above). */
-			if (io->op == MEMX_OP_READ) {
-				memset(q->kq.buf + (size_t)tag * q->kq.layout.buf_stride +
-				       x->ext.buf_offset, 0, x->ext.len);
-				atomic_fetch_add_explicit(&q->stats.zero_reads, 1,
-							  memory_order_relaxed);
-			}
-			continue;
-		}
-		if (io->op == MEMX_OP_READ) {
-			if (io_read_ext(q, tag, e))
-				io_fail(io, -EIO);
-			continue;
-		}
-		/* Every usable replica gets the write; it stands if one of them took it. */
-		for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++)
-			if (replica_usable(c, &slab->replica[k]) &&
-			    io_add_wr(q, tag, e, k, &slab->replica[k]))
-				io_fail(io, -EIO);
-		if (!x->pending)
-			io_fail(io, -EIO);
-	}
-	if (!io->pending) {
-		io_uncount(q, io);
-		io_finish(q, tag);
-	}
-}
-
 /* Reads new tags from the kernel's submission ring. */
 static void queue_take_requests(struct memxd_queue *q)
 {
@@ -358,7 +68,7 @@ static void queue_take_requests(struct memxd_queue *q)
 		io->op = d.op;
 		io->nr_bytes = d.nr_bytes;
 		io->offset = d.offset;
-		io_start(q, tag);
+		memxd_io_start(q, tag);
 	}
 	/* Tell the kernel how far we read: it uses this only to answer poll(). */
 	__atomic_store_n(&ring->head, q->head, __ATOMIC_RELEASE);
@@ -373,55 +83,7 @@ static void queue_retry_waiting(struct memxd_queue *q)
 	memcpy(tags, q->waiting, n * sizeof(tags[0]));
 	q->nr_waiting = 0;
 	for (uint32_t i = 0; i < n; i++)
-		io_start(q, tags[i]);
-}
-
-/*
- * A work request finished (ok) or failed. A failure means the QP to that
- * donor is in error: the donor is reported to the control thread, a read
- * moves on to another replica, and a write stands if another replica took it.
- */
-static void queue_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
-{
-	struct memxd_client *c = q->c;
-	uint32_t tag = (uint32_t)(wr_id & 0xffff);
-	unsigned int e = (wr_id >> 16) & 0xf, d = (wr_id >> 24) & 0xff;
-	struct memxd_io *io;
-	struct memxd_io_ext *x;
-
-	if (tag >= q->kq.layout.queue_depth || q->io[tag].state != MEMXD_IO_RDMA ||
-	    e >= q->io[tag].nr_ext)
-		return;
-	io = &q->io[tag];
-	x = &io->ext[e];
-	q->outstanding--;
-	io->pending--;
-	x->pending--;
-	if (ok) {
-		x->ok++;
-	} else {
-		int expect = MEMXD_DONOR_LIVE;
-		struct memxd_mail mail = { .type = MEMXD_MAIL_DONOR_FAILED, .donor_failed.donor = d };
-
-		if (atomic_compare_exchange_strong(&c->donor[d].state, &expect, MEMXD_DONOR_FAILED) ||
-		    (expect = MEMXD_DONOR_DRAINING,
-		     atomic_compare_exchange_strong(&c->donor[d].state, &expect,
-						    MEMXD_DONOR_FAILED)))
-			memxd_mailbox_post(&c->mailbox, &mail);
-		if (io->op == MEMX_OP_READ) {
-			if (io_read_ext(q, tag, e) == 0)
-				atomic_fetch_add_explicit(&q->stats.failovers, 1,
-							  memory_order_relaxed);
-			else
-				io_fail(io, -EIO);
-		}
-	}
-	if (!x->pending && io->op != MEMX_OP_READ && !x->ok)
-		io_fail(io, -EIO);
-	if (!io->pending) {
-		io_uncount(q, io);
-		io_finish(q, tag);
-	}
+		memxd_io_start(q, tags[i]);
 }
 
 /*
@@ -452,7 +114,7 @@ static void queue_post_batches(struct memxd_queue *q)
 			/* What was not posted is handled as a failed completion. */
 			left = mxv_batch_count(b);
 			for (unsigned int i = 0; i < left; i++)
-				queue_wr_done(q, mxv_batch_wr_id(b, i), false);
+				memxd_io_wr_done(q, mxv_batch_wr_id(b, i), false);
 			mxv_batch_reset(b);
 			again = true;
 		}
@@ -474,7 +136,7 @@ static int queue_reap(struct memxd_queue *q)
 				memx_warn("queue %u: tag %u: %s", q->qid,
 					  (uint32_t)(wc[i].wr_id & 0xffff),
 					  ibv_wc_status_str(wc[i].status));
-			queue_wr_done(q, wc[i].wr_id, wc[i].status == IBV_WC_SUCCESS);
+			memxd_io_wr_done(q, wc[i].wr_id, wc[i].status == IBV_WC_SUCCESS);
 		}
 		total += n;
 	} while (n == QUEUE_WC_BATCH);
@@ -571,14 +233,6 @@ static void queue_set_awake(struct memxd_queue *q, bool awake)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-static uint64_t queue_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline void queue_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -613,8 +267,8 @@ static void *queue_thread(void *arg)
 		if (poll_ns) {
 			/* The clock may be a system call (HPET): read it now and then. */
 			if (!spin_since)
-				spin_since = queue_now_ns();
-			if (++spins % 64 || queue_now_ns() - spin_since < poll_ns) {
+				spin_since = memxd_now_ns();
+			if (++spins % 64 || memxd_now_ns() - spin_since < poll_ns) {
 				queue_cpu_relax();
 				continue;
 			}
@@ -766,3 +420,4 @@ void memxd_queue_teardown(struct memxd_queue *q)
 	memx_kqueue_close(&q->kq);
 	/* The CQ goes last: connections on it are destroyed by the caller first. */
 }
+

@@ -7,11 +7,10 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "client/client.h"
-
-/* ---- status for memxctl ---------------------------------------------------- */
 
 static const char *slab_state_name(uint32_t s)
 {
@@ -38,130 +37,180 @@ const char *memxd_donor_state_name(int s)
 	}
 }
 
+/* The answer being written: text is cut at len, and the total length still counted. */
+struct status_out {
+	char *buf;
+	size_t len, n;
+};
+
+static void emit(struct status_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct status_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(o->buf + (o->n < o->len ? o->n : o->len), o->n < o->len ? o->len - o->n : 0,
+		      fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		o->n += (size_t)w;
+}
+
+/* I/O counters of every queue, summed. */
+struct io_totals {
+	uint64_t reads, writes, read_bytes, write_bytes, flushes, discards, write_zeroes;
+	uint64_t errors, zero_reads, commits, wakeups, posts, arms, failovers;
+};
+
+static uint64_t queue_requests(const struct memxd_queue_stats *s)
+{
+	return atomic_load(&s->reads) + atomic_load(&s->writes) + atomic_load(&s->flushes) +
+	       atomic_load(&s->discards) + atomic_load(&s->write_zeroes);
+}
+
+static void sum_queues(const struct memxd_client *c, struct io_totals *t)
+{
+	*t = (struct io_totals){ 0 };
+	for (unsigned int q = 0; q < c->nr_queues; q++) {
+		const struct memxd_queue_stats *s = &c->queue[q].stats;
+
+		t->reads += atomic_load(&s->reads);
+		t->writes += atomic_load(&s->writes);
+		t->read_bytes += atomic_load(&s->read_bytes);
+		t->write_bytes += atomic_load(&s->write_bytes);
+		t->flushes += atomic_load(&s->flushes);
+		t->discards += atomic_load(&s->discards);
+		t->write_zeroes += atomic_load(&s->write_zeroes);
+		t->errors += atomic_load(&s->errors);
+		t->zero_reads += atomic_load(&s->zero_reads);
+		t->commits += atomic_load(&s->commits);
+		t->wakeups += atomic_load(&s->wakeups);
+		t->posts += atomic_load(&s->posts);
+		t->arms += atomic_load(&s->arms);
+		t->failovers += atomic_load(&s->failovers);
+	}
+}
+
+static void json_volume(struct memxd_client *c, const struct io_totals *t, uint64_t backlog,
+			struct status_out *o)
+{
+	emit(o, "{\"role\":\"client\",\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
+	     "\"size\":%" PRIu64 ",\"slab_size\":%" PRIu64 ",\"slabs\":%" PRIu64
+	     ",\"slabs_mapped\":%" PRIu64 ",\"slabs_lost\":%" PRIu64 ",\"replicas\":%u,"
+	     "\"queues\":%u,\"depth\":%u,", c->opt.name, c->dev_id, c->map.volume_bytes,
+	     c->map.slab_bytes, c->map.nr_slabs, atomic_load(&c->slabs_mapped),
+	     atomic_load(&c->slabs_lost), c->opt.replicas, c->nr_queues, c->opt.depth);
+	emit(o, "\"io\":{\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"read_bytes\":%" PRIu64
+	     ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64 ",\"discards\":%" PRIu64
+	     ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"zero_reads\":%" PRIu64
+	     ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"rdma_posts\":%" PRIu64
+	     ",\"cq_arms\":%" PRIu64 ",\"failovers\":%" PRIu64 "},", t->reads, t->writes,
+	     t->read_bytes, t->write_bytes, t->flushes, t->discards, t->write_zeroes, t->errors,
+	     t->zero_reads, t->commits, t->wakeups, t->posts, t->arms, t->failovers);
+	emit(o, "\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
+	     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
+	     "\"poll_us\":%u,\"queue_requests\":[", backlog, c->slabs_rereplicated, c->slabs_moved,
+	     c->copied_bytes, c->opt.poll_queues, c->opt.poll_us);
+	/* Requests each queue served; polled queues are the last poll_queues. */
+	for (unsigned int q = 0; q < c->nr_queues; q++)
+		emit(o, "%s%" PRIu64, q ? "," : "", queue_requests(&c->queue[q].stats));
+	emit(o, "]}]");
+}
+
+static void json_donors(struct memxd_client *c, struct status_out *o)
+{
+	emit(o, ",\"donors\":[");
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+
+		emit(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"memory_total\":%" PRIu64
+		     ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,\"evict_bytes\":%" PRIu64 "}",
+		     i ? "," : "", d->name, memxd_donor_state_name(atomic_load(&d->state)),
+		     d->welcome.memory_total, d->memory_free, d->slabs, d->evict_bytes);
+	}
+	emit(o, "]");
+}
+
+/* Every slab that is not unmapped, with the donors of its live replicas. */
+static void list_slabs(struct memxd_client *c, bool json, struct status_out *o)
+{
+	bool first = true;
+
+	if (json)
+		emit(o, ",\"slabs\":[");
+	for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
+		struct memx_slab *slab = &c->map.slabs[i];
+		uint32_t st = memx_slab_state(slab);
+		unsigned int nk = 0;
+
+		if (st == MEMX_SLAB_UNMAPPED)
+			continue;
+		if (json)
+			emit(o, "%s{\"slab\":%" PRIu64 ",\"state\":\"%s\",\"replicas\":[",
+			     first ? "" : ",", i, slab_state_name(st));
+		else
+			emit(o, "  slab %-6" PRIu64 " %-9s", i, slab_state_name(st));
+		first = false;
+		for (uint32_t k = 0; k < slab->nr_replicas; k++) {
+			const char *name = c->donor[slab->replica[k].donor].name;
+
+			if (!slab->replica[k].live)
+				continue;
+			if (json)
+				emit(o, "%s\"%s\"", nk++ ? "," : "", name);
+			else
+				emit(o, " %s", name);
+		}
+		emit(o, json ? "]}" : "\n");
+	}
+	if (json)
+		emit(o, "]");
+}
+
+static void text_status(struct memxd_client *c, const struct io_totals *t, uint64_t backlog,
+			struct status_out *o)
+{
+	emit(o, "volume %s: /dev/memx%d, %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
+	     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u "
+	     "(%u polled), engine polls %u us\n",
+	     c->opt.name, c->dev_id, c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
+	     atomic_load(&c->slabs_mapped), c->map.nr_slabs, atomic_load(&c->slabs_lost),
+	     c->opt.replicas, c->nr_queues, c->opt.depth, c->opt.poll_queues, c->opt.poll_us);
+	emit(o, "  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64
+	     " re-replicated, %" PRIu64 " moved off leaving donors\n", backlog,
+	     c->opt.replicas, c->slabs_rereplicated, c->slabs_moved);
+	emit(o, "  io: %" PRIu64 " reads (%" PRIu64 " MiB), %" PRIu64 " writes (%" PRIu64
+	     " MiB), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes, %"
+	     PRIu64 " errors, %" PRIu64 " zero-filled reads\n", t->reads, t->read_bytes >> 20,
+	     t->writes, t->write_bytes >> 20, t->flushes, t->discards, t->write_zeroes, t->errors,
+	     t->zero_reads);
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+
+		emit(o, "  donor %-24s %-8s lends %" PRIu64 " MiB, %" PRIu64 " MiB free, holds %u "
+		     "slabs\n", d->name, memxd_donor_state_name(atomic_load(&d->state)),
+		     d->welcome.memory_total >> 20, d->memory_free >> 20, d->slabs);
+	}
+}
+
 int memxd_client_status(struct memxd_client *c, bool json, bool slabs, char *out, size_t len)
 {
-	uint64_t t[14] = { 0 };
+	struct status_out o = { .buf = out, .len = len };
 	uint64_t backlog = memxd_backlog(c);
-	size_t n = 0;
+	struct io_totals t;
 
-#define EMIT(...)                                                             \
-	do {                                                                  \
-		int w_ = snprintf(out + n, n < len ? len - n : 0, __VA_ARGS__); \
-		if (w_ > 0)                                                   \
-			n += (size_t)w_;                                      \
-	} while (0)
-
-	for (unsigned int q = 0; q < c->nr_queues; q++) {
-		struct memxd_queue_stats *s = &c->queue[q].stats;
-
-		t[0] += atomic_load(&s->reads);
-		t[1] += atomic_load(&s->writes);
-		t[2] += atomic_load(&s->read_bytes);
-		t[3] += atomic_load(&s->write_bytes);
-		t[4] += atomic_load(&s->flushes);
-		t[5] += atomic_load(&s->discards);
-		t[6] += atomic_load(&s->write_zeroes);
-		t[7] += atomic_load(&s->errors);
-		t[8] += atomic_load(&s->zero_reads);
-		t[9] += atomic_load(&s->commits);
-		t[10] += atomic_load(&s->wakeups);
-		t[11] += atomic_load(&s->posts);
-		t[12] += atomic_load(&s->arms);
-		t[13] += atomic_load(&s->failovers);
-	}
+	sum_queues(c, &t);
 	if (json) {
-		EMIT("{\"role\":\"client\",\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
-		     "\"size\":%" PRIu64 ",\"slab_size\":%" PRIu64 ",\"slabs\":%" PRIu64
-		     ",\"slabs_mapped\":%" PRIu64 ",\"slabs_lost\":%" PRIu64 ",\"replicas\":%u,"
-		     "\"queues\":%u,\"depth\":%u,\"io\":{\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
-		     ",\"read_bytes\":%" PRIu64 ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64
-		     ",\"discards\":%" PRIu64 ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64
-		     ",\"zero_reads\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64
-		     ",\"rdma_posts\":%" PRIu64 ",\"cq_arms\":%" PRIu64 ",\"failovers\":%" PRIu64
-		     "},\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
-		     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
-		     "\"poll_us\":%u,\"queue_requests\":[", c->opt.name, c->dev_id,
-		     c->map.volume_bytes, c->map.slab_bytes, c->map.nr_slabs,
-		     atomic_load(&c->slabs_mapped), atomic_load(&c->slabs_lost),
-		     c->opt.replicas, c->nr_queues, c->opt.depth, t[0], t[1], t[2], t[3], t[4], t[5],
-		     t[6], t[7], t[8], t[9], t[10], t[11], t[12], t[13], backlog, c->slabs_rereplicated,
-		     c->slabs_moved, c->copied_bytes, c->opt.poll_queues, c->opt.poll_us);
-		/* Requests each queue served; polled queues are the last poll_queues. */
-		for (unsigned int q = 0; q < c->nr_queues; q++) {
-			const struct memxd_queue_stats *s = &c->queue[q].stats;
-
-			EMIT("%s%" PRIu64, q ? "," : "",
-			     atomic_load(&s->reads) + atomic_load(&s->writes) +
-			     atomic_load(&s->flushes) + atomic_load(&s->discards) +
-			     atomic_load(&s->write_zeroes));
-		}
-		EMIT("]}],\"donors\":[");
-		for (unsigned int i = 0; i < c->nr_donors; i++) {
-			struct memxd_donor *d = &c->donor[i];
-
-			EMIT("%s{\"address\":\"%s\",\"state\":\"%s\",\"memory_total\":%" PRIu64
-			     ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,\"evict_bytes\":%" PRIu64 "}",
-			     i ? "," : "", d->name, memxd_donor_state_name(atomic_load(&d->state)),
-			     d->welcome.memory_total, d->memory_free, d->slabs, d->evict_bytes);
-		}
-		EMIT("]");
-		if (slabs) {
-			bool first = true;
-
-			EMIT(",\"slabs\":[");
-			for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
-				struct memx_slab *slab = &c->map.slabs[i];
-				uint32_t st = memx_slab_state(slab);
-
-				if (st == MEMX_SLAB_UNMAPPED)
-					continue;
-				EMIT("%s{\"slab\":%" PRIu64 ",\"state\":\"%s\",\"replicas\":[",
-				     first ? "" : ",", i, slab_state_name(st));
-				first = false;
-				for (uint32_t k = 0, nk = 0; k < slab->nr_replicas; k++)
-					if (slab->replica[k].live)
-						EMIT("%s\"%s\"", nk++ ? "," : "",
-						     c->donor[slab->replica[k].donor].name);
-				EMIT("]}");
-			}
-			EMIT("]");
-		}
-		EMIT("}\n");
-	} else {
-		EMIT("volume %s: /dev/memx%d, %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
-		     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u "
-		     "(%u polled), engine polls %u us\n",
-		     c->opt.name, c->dev_id, c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
-		     atomic_load(&c->slabs_mapped), c->map.nr_slabs, atomic_load(&c->slabs_lost),
-		     c->opt.replicas, c->nr_queues, c->opt.depth, c->opt.poll_queues, c->opt.poll_us);
-		EMIT("  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64
-		     " re-replicated, %" PRIu64 " moved off leaving donors\n", backlog,
-		     c->opt.replicas, c->slabs_rereplicated, c->slabs_moved);
-		EMIT("  io: %" PRIu64 " reads (%" PRIu64 " MiB), %" PRIu64 " writes (%" PRIu64
-		     " MiB), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes, %"
-		     PRIu64 " errors, %" PRIu64 " zero-filled reads\n",
-		     t[0], t[2] >> 20, t[1], t[3] >> 20, t[4], t[5], t[6], t[7], t[8]);
-		for (unsigned int i = 0; i < c->nr_donors; i++) {
-			struct memxd_donor *d = &c->donor[i];
-
-			EMIT("  donor %-24s %-8s lends %" PRIu64 " MiB, %" PRIu64 " MiB free, holds %u "
-			     "slabs\n", d->name, memxd_donor_state_name(atomic_load(&d->state)),
-			     d->welcome.memory_total >> 20, d->memory_free >> 20, d->slabs);
-		}
+		json_volume(c, &t, backlog, &o);
+		json_donors(c, &o);
 		if (slabs)
-			for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
-				struct memx_slab *slab = &c->map.slabs[i];
-				uint32_t st = memx_slab_state(slab);
-
-				if (st == MEMX_SLAB_UNMAPPED)
-					continue;
-				EMIT("  slab %-6" PRIu64 " %-9s", i, slab_state_name(st));
-				for (uint32_t k = 0; k < slab->nr_replicas; k++)
-					if (slab->replica[k].live)
-						EMIT(" %s", c->donor[slab->replica[k].donor].name);
-				EMIT("\n");
-			}
+			list_slabs(c, true, &o);
+		emit(&o, "}\n");
+	} else {
+		text_status(c, &t, backlog, &o);
+		if (slabs)
+			list_slabs(c, false, &o);
 	}
-#undef EMIT
-	return n < len ? 0 : -ENOSPC;
+	return o.n < len ? 0 : -ENOSPC;
 }

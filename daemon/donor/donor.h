@@ -80,8 +80,11 @@ void pressure_start_leaving(struct donor *dn);
 bool pressure_leave_done(struct donor *dn);
 void pressure_check(struct donor *dn);
 
-/* main.c */
+/* opts.c */
 void memxd_donor_usage(FILE *f);
+int memxd_donor_parse(int argc, char **argv, struct donor *dn);
+
+/* main.c */
 int memxd_donor_main(int argc, char **argv);
 
 #endif /* MEMXD_DONOR_H */

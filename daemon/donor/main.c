@@ -13,7 +13,6 @@
  * away); a second, or nothing lent, exits at once.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
@@ -29,113 +28,6 @@
 #include "common/proc.h"
 #include "donor/donor.h"
 
-void memxd_donor_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--join CLIENT[:PORT]]\n"
-		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--ctl PATH]\n"
-		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
-		"  over RDMA to ADDR (default port %d).\n"
-		"  --join           offer our memory to a running client (memxd client --listen)\n"
-		"  --low-watermark  when this machine's available memory (or its cgroup's room)\n"
-		"                   falls below SIZE, ask clients to move slabs away\n"
-		"  --leave-timeout  on SIGTERM, wait this long for clients to move our slabs\n"
-		"                   away before leaving anyway (default 60)\n"
-		"  --ctl            control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n",
-		MEMX_DEFAULT_PORT, MEMXD_RUN_DIR);
-}
-
-static int donor_parse(int argc, char **argv, struct donor *dn)
-{
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "memory", required_argument, NULL, 'm' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "join", required_argument, NULL, 'j' },
-		{ "low-watermark", required_argument, NULL, 'w' },
-		{ "leave-timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
-	uint64_t v;
-	int ch;
-
-	dn->leave_timeout_s = 60;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			if (memx_parse_hostport(optarg, dn->host, sizeof(dn->host), &dn->port,
-						MEMX_DEFAULT_PORT)) {
-				fprintf(stderr, "memxd donor: --listen '%s' is not ADDR[:PORT]\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'm':
-			if (memx_parse_size(optarg, &dn->memory_total)) {
-				fprintf(stderr, "memxd donor: --memory '%s' is not a size (digits with "
-					"K, M, G or T)\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'c':
-			if (strlen(optarg) >= sizeof(dn->ctl_path)) {
-				fprintf(stderr, "memxd donor: --ctl path too long\n");
-				return -EINVAL;
-			}
-			strcpy(dn->ctl_path, optarg);
-			break;
-		case 'j':
-			if (memx_parse_hostport(optarg, dn->join_host, sizeof(dn->join_host),
-						&dn->join_port, MEMX_DEFAULT_PORT)) {
-				fprintf(stderr, "memxd donor: --join '%s' is not ADDR[:PORT]\n", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'w':
-			if (memx_parse_size(optarg, &dn->low_watermark)) {
-				fprintf(stderr, "memxd donor: --low-watermark '%s' is not a size\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case 't':
-			if (memx_parse_uint(optarg, 1, 86400, &v)) {
-				fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
-					"seconds\n");
-				return -EINVAL;
-			}
-			dn->leave_timeout_s = (unsigned int)v;
-			break;
-		case 'h':
-			memxd_donor_usage(stdout);
-			exit(0);
-		default:
-			memxd_donor_usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "memxd donor: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	if (!dn->host[0] || !dn->memory_total) {
-		fprintf(stderr, "memxd donor: --listen and a non-zero --memory are needed\n");
-		return -EINVAL;
-	}
-	if (dn->memory_total < (1ULL << MEMX_MIN_SLAB_SHIFT)) {
-		fprintf(stderr, "memxd donor: --memory must be at least 1M (the smallest slab)\n");
-		return -EINVAL;
-	}
-	dn->max_slab_shift = 63 - __builtin_clzll(dn->memory_total);
-	if (dn->max_slab_shift > MEMX_MAX_SLAB_SHIFT)
-		dn->max_slab_shift = MEMX_MAX_SLAB_SHIFT;
-	if (!dn->ctl_path[0])
-		snprintf(dn->ctl_path, sizeof(dn->ctl_path), "%s/donor-%s-%u.sock", MEMXD_RUN_DIR,
-			 dn->host, dn->port);
-	return 0;
-}
 /* --join: offer ourselves to a running client; it then connects to us as to any donor. */
 static int join_client(struct donor *dn)
 {
@@ -330,7 +222,7 @@ int memxd_donor_main(int argc, char **argv)
 	dn = calloc(1, sizeof(*dn));
 	if (!dn)
 		return 1;
-	if (donor_parse(argc, argv, dn))
+	if (memxd_donor_parse(argc, argv, dn))
 		return 2;
 	dn->slab = calloc(DONOR_MAX_SLABS, sizeof(*dn->slab));
 	if (!dn->slab || getrandom(dn->donor_id, 16, 0) != 16)

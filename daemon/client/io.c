@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: the life of a request in the engine, in its queue's
+ * thread. Per tag (struct memxd_io, preallocated):
+ *
+ *   FREE -- memxd_io_start() -->
+ *     FLUSH: done at once (writes complete only in donor memory);
+ *     DISCARD: the slabs it covers whole are given back (mailbox), done;
+ *     READ, WRITE, WRITE_ZEROES: cut into per-slab extents, then claimed:
+ *       every slab usable            -> RDMA (work requests queued per donor)
+ *       a slab being mapped (first
+ *       write), migrated or freed    -> WAIT_SLAB (parked; the control thread
+ *                                       wakes the queue, which restarts it)
+ *       a slab lost, or its mapping
+ *       failed while we waited       -> FREE with EIO
+ *   RDMA -- memxd_io_wr_done() per completion -->
+ *     a failed read moves on to the next replica (failover), a write stands
+ *     if any replica took it; the donor of a failed work request is reported
+ *     (mailbox); after the last completion -> FREE with the result.
+ *
+ * A finished tag's result goes into the queue's commit batch. A request
+ * holds an in-flight count on each slab it uses (reads and writes apart)
+ * from its claim to its end: the control thread waits for those to drain
+ * before it copies or frees a replica (grants.c, recovery.c).
+ * Zeros are returned only for slabs never written (or discarded), never in
+ * place of lost data. Nothing here allocates memory.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/client.h"
+#include "common/log.h"
+
+static void io_finish(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_io *io = &q->io[tag];
+
+	if (io->result) {
+		atomic_fetch_add_explicit(&q->stats.errors, 1, memory_order_relaxed);
+	} else if (io->op == MEMX_OP_READ) {
+		atomic_fetch_add_explicit(&q->stats.reads, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->stats.read_bytes, io->nr_bytes, memory_order_relaxed);
+	} else if (io->op == MEMX_OP_WRITE) {
+		atomic_fetch_add_explicit(&q->stats.writes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&q->stats.write_bytes, io->nr_bytes, memory_order_relaxed);
+	}
+	q->results[q->nr_results].tag = tag;
+	q->results[q->nr_results].result = io->result;
+	q->nr_results++;
+	io->state = MEMXD_IO_FREE;
+}
+
+static void io_fail(struct memxd_io *io, int err)
+{
+	if (!io->result)
+		io->result = err;
+}
+
+/* Adds one RDMA work request for extent e of tag, to replica slot k, to that donor's chain. */
+static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
+		     const struct memx_replica *rep)
+{
+	struct memxd_io *io = &q->io[tag];
+	struct memxd_io_ext *x = &io->ext[e];
+	struct mxv_batch *b = q->batch[rep->donor];
+	size_t off = (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
+	uint64_t raddr = rep->remote_addr + x->ext.slab_offset;
+	uint64_t wr_id = memxd_wrid_pack((struct memxd_wrid){ tag, e, k, rep->donor });
+	int r;
+
+	if (io->op == MEMX_OP_WRITE_ZEROES)
+		r = mxv_batch_write(b, q->zero_mr, 0, x->ext.len, raddr, rep->rkey, wr_id, 0);
+	else if (io->op == MEMX_OP_WRITE)
+		r = mxv_batch_write(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
+	else
+		r = mxv_batch_read(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
+	if (r)
+		return r;
+	x->tried |= 1U << k;
+	x->pending++;
+	io->pending++;
+	q->outstanding++;
+	return 0;
+}
+
+static bool replica_usable(struct memxd_client *c, const struct memx_replica *rep)
+{
+	return __atomic_load_n(&rep->live, __ATOMIC_ACQUIRE) &&
+	       memxd_donor_usable(atomic_load(&c->donor[rep->donor].state));
+}
+
+/*
+ * Posts a read of extent e from a replica not tried yet, preferring the
+ * first usable one. Returns 0, or -EIO when no replica is left to try.
+ */
+static int io_read_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
+{
+	struct memxd_io_ext *x = &q->io[tag].ext[e];
+	struct memx_slab *slab = &q->c->map.slabs[x->ext.slab];
+
+	for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++) {
+		const struct memx_replica *rep = &slab->replica[k];
+
+		if ((x->tried & (1U << k)) || !replica_usable(q->c, rep))
+			continue;
+		if (!io_add_wr(q, tag, e, k, rep))
+			return 0;
+		x->tried |= 1U << k;
+	}
+	return -EIO;
+}
+
+/* Drops the in-flight counts an I/O holds on its slabs. */
+static void io_uncount(struct memxd_queue *q, struct memxd_io *io)
+{
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		struct memx_slab *slab = &q->c->map.slabs[io->ext[e].ext.slab];
+
+		if (!io->ext[e].counted)
+			continue;
+		if (io->op == MEMX_OP_READ)
+			atomic_fetch_sub(&slab->reads_inflight, 1);
+		else
+			atomic_fetch_sub(&slab->writes_inflight, 1);
+		io->ext[e].counted = false;
+	}
+}
+
+/* Parks a tag until the control thread has mapped (or failed to map, or migrated) a slab. */
+static void io_park(struct memxd_queue *q, uint32_t tag, uint64_t slab)
+{
+	struct memxd_io *io = &q->io[tag];
+
+	if (io->state != MEMXD_IO_WAIT_SLAB || io->wait_slab != slab)
+		io->wait_gen = atomic_load(&q->c->fail_gen[slab]);
+	io->state = MEMXD_IO_WAIT_SLAB;
+	io->wait_slab = slab;
+	q->waiting[q->nr_waiting++] = tag;
+}
+
+/* What claiming a request's slabs came to. */
+enum io_claim {
+	IO_CLAIM_GO,		/* every slab usable: issue the work requests */
+	IO_CLAIM_PARKED,	/* a slab is being mapped, migrated or freed: wait for it */
+	IO_CLAIM_FAILED,	/* a slab is lost, or could not be mapped: EIO */
+};
+
+/*
+ * Takes the in-flight counts for every extent of a request and checks its
+ * slabs can be used now. Counting before checking pairs with the control
+ * thread, which changes a state before it waits for the count to drop.
+ */
+static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io *io = &q->io[tag];
+	bool write = io->op != MEMX_OP_READ;
+
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		uint64_t s = io->ext[e].ext.slab;
+		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_mail mail = { .type = MEMXD_MAIL_MAP_SLAB, .map.slab = s };
+		uint32_t state, expect = MEMX_SLAB_UNMAPPED;
+
+		atomic_fetch_add(write ? &slab->writes_inflight : &slab->reads_inflight, 1);
+		io->ext[e].counted = true;
+		state = memx_slab_state(slab);
+		if (state == MEMX_SLAB_MAPPED)
+			continue;
+		if (state == MEMX_SLAB_LOST)
+			return IO_CLAIM_FAILED;
+		/* Reads of unwritten slabs are zeros; writes of zeros there are no-ops. */
+		if (!write || (io->op == MEMX_OP_WRITE_ZEROES && state != MEMX_SLAB_MIGRATING &&
+				state != MEMX_SLAB_FREEING))
+			continue;
+		io_uncount(q, io);
+		if (state == MEMX_SLAB_MAPPING || state == MEMX_SLAB_MIGRATING ||
+		    state == MEMX_SLAB_FREEING) {
+			io_park(q, tag, s);
+			return IO_CLAIM_PARKED;
+		}
+		/* Unmapped: if a mapping failed since we parked, give up. */
+		if (io->state == MEMXD_IO_WAIT_SLAB && io->wait_slab == s &&
+		    atomic_load(&c->fail_gen[s]) != io->wait_gen)
+			return IO_CLAIM_FAILED;
+		if (atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MAPPING) &&
+		    memxd_mailbox_post(&c->mailbox, &mail)) {
+			memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+			return IO_CLAIM_FAILED;
+		}
+		io_park(q, tag, s);
+		return IO_CLAIM_PARKED;
+	}
+	return IO_CLAIM_GO;
+}
+
+/* Gives whole slabs of a DISCARD (or a WRITE_ZEROES) back: they read as zeros from now on. */
+static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t len)
+{
+	struct memxd_client *c = q->c;
+	uint64_t first, end;
+
+	if (!memx_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
+		return;
+	for (uint64_t s = first; s < end; s++) {
+		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
+		uint32_t expect = MEMX_SLAB_MAPPED;
+
+		/* FREEING makes the slab ours: the control thread changes only MAPPED slabs. */
+		if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_FREEING))
+			continue;
+		mail.free.nr_replicas = slab->nr_replicas;
+		memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
+		if (memxd_mailbox_post(&c->mailbox, &mail)) {
+			/* No room to queue the free: keep the slab; discard is advisory. */
+			memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+			continue;
+		}
+		atomic_fetch_sub(&c->slabs_mapped, 1);
+		memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+	}
+}
+
+/* Says why a write failed, at most once a second per queue: a full cluster fails many. */
+static void io_warn_write_failed(struct memxd_queue *q, const struct memxd_io *io)
+{
+	static _Thread_local time_t last;
+	time_t now = time(NULL);
+
+	if (now == last)
+		return;
+	last = now;
+	memx_err("volume %s: write of %u bytes at offset %llu failed with EIO: its slab is lost "
+		 "or no donor could take it (see the control thread's log)", q->c->opt.name,
+		 io->nr_bytes, (unsigned long long)io->offset);
+}
+
+/* FLUSH and DISCARD need no RDMA, and an unknown op fails: true when the request is done. */
+static bool io_start_local(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_io *io = &q->io[tag];
+
+	switch (io->op) {
+	case MEMX_OP_FLUSH:
+		/* Writes complete only once in donor memory: there is no cache to flush. */
+		atomic_fetch_add_explicit(&q->stats.flushes, 1, memory_order_relaxed);
+		io_finish(q, tag);
+		return true;
+	case MEMX_OP_DISCARD:
+		atomic_fetch_add_explicit(&q->stats.discards, 1, memory_order_relaxed);
+		io_release_slabs(q, io->offset, io->nr_bytes);
+		io_finish(q, tag);
+		return true;
+	case MEMX_OP_READ:
+	case MEMX_OP_WRITE:
+	case MEMX_OP_WRITE_ZEROES:
+		return false;
+	default:
+		io->result = -EOPNOTSUPP;
+		io_finish(q, tag);
+		return true;
+	}
+}
+
+/* Cuts a request into its per-slab extents. False when it is out of range (finished, EINVAL). */
+static bool io_split(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_io *io = &q->io[tag];
+	struct memx_extent ext[MEMXD_MAX_EXTENTS];
+	int n;
+
+	n = memx_slabmap_extents(&q->c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
+	if (n < 0 || io->nr_bytes > q->kq.layout.buf_stride) {
+		io->result = -EINVAL;
+		io_finish(q, tag);
+		return false;
+	}
+	io->nr_ext = (uint8_t)n;
+	for (int e = 0; e < n; e++)
+		io->ext[e] = (struct memxd_io_ext){ .ext = ext[e] };
+	return true;
+}
+
+/*
+ * Issues extent e of a claimed request: zeros for a read of a never-written
+ * slab (no network), a read from one replica, or a write to every usable one
+ * (it stands if one of them takes it).
+ */
+static void io_issue_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io *io = &q->io[tag];
+	struct memxd_io_ext *x = &io->ext[e];
+	struct memx_slab *slab = &c->map.slabs[x->ext.slab];
+	uint32_t state = memx_slab_state(slab);
+
+	if (state != MEMX_SLAB_MAPPED && state != MEMX_SLAB_MIGRATING) {
+		/* Never written: zeros, without the network (writes were mapped when claimed). */
+		if (io->op == MEMX_OP_READ) {
+			memset(q->kq.buf + (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset,
+			       0, x->ext.len);
+			atomic_fetch_add_explicit(&q->stats.zero_reads, 1, memory_order_relaxed);
+		}
+		return;
+	}
+	if (io->op == MEMX_OP_READ) {
+		if (io_read_ext(q, tag, e))
+			io_fail(io, -EIO);
+		return;
+	}
+	for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++)
+		if (replica_usable(c, &slab->replica[k]) &&
+		    io_add_wr(q, tag, e, k, &slab->replica[k]))
+			io_fail(io, -EIO);
+	if (!x->pending)
+		io_fail(io, -EIO);
+}
+
+/*
+ * Starts the request of one tag, or restarts it after it waited for a slab
+ * (WAIT_SLAB keeps its extents): to RDMA, to WAIT_SLAB, or finished (FREE).
+ */
+void memxd_io_start(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_io *io = &q->io[tag];
+
+	if (io_start_local(q, tag))
+		return;
+	if (io->state != MEMXD_IO_WAIT_SLAB && !io_split(q, tag))
+		return;
+	switch (io_claim_slabs(q, tag)) {
+	case IO_CLAIM_PARKED:
+		return;
+	case IO_CLAIM_FAILED:
+		io_uncount(q, io);
+		if (io->op != MEMX_OP_READ)
+			io_warn_write_failed(q, io);
+		io->result = -EIO;
+		io_finish(q, tag);
+		return;
+	case IO_CLAIM_GO:
+		break;
+	}
+	if (io->op == MEMX_OP_WRITE_ZEROES)
+		atomic_fetch_add_explicit(&q->stats.write_zeroes, 1, memory_order_relaxed);
+	io->state = MEMXD_IO_RDMA;
+	io->pending = 0;
+	for (unsigned int e = 0; e < io->nr_ext; e++)
+		io_issue_ext(q, tag, e);
+	if (!io->pending) {
+		io_uncount(q, io);
+		io_finish(q, tag);
+	}
+}
+
+/*
+ * A work request finished (ok) or failed. A failure means the QP to that
+ * donor is in error: the donor is reported to the control thread, a read
+ * moves on to another replica, and a write stands if another replica took it.
+ */
+void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_wrid id = memxd_wrid_unpack(wr_id);
+	uint32_t tag = id.tag;
+	unsigned int e = id.ext, d = id.donor;
+	struct memxd_io *io;
+	struct memxd_io_ext *x;
+
+	if (tag >= q->kq.layout.queue_depth || q->io[tag].state != MEMXD_IO_RDMA ||
+	    e >= q->io[tag].nr_ext)
+		return;
+	io = &q->io[tag];
+	x = &io->ext[e];
+	q->outstanding--;
+	io->pending--;
+	x->pending--;
+	if (ok) {
+		x->ok++;
+	} else {
+		int expect = MEMXD_DONOR_LIVE;
+		struct memxd_mail mail = { .type = MEMXD_MAIL_DONOR_FAILED, .donor_failed.donor = d };
+
+		if (atomic_compare_exchange_strong(&c->donor[d].state, &expect, MEMXD_DONOR_FAILED) ||
+		    (expect = MEMXD_DONOR_DRAINING,
+		     atomic_compare_exchange_strong(&c->donor[d].state, &expect,
+						    MEMXD_DONOR_FAILED)))
+			memxd_mailbox_post(&c->mailbox, &mail);
+		if (io->op == MEMX_OP_READ) {
+			if (io_read_ext(q, tag, e) == 0)
+				atomic_fetch_add_explicit(&q->stats.failovers, 1,
+							  memory_order_relaxed);
+			else
+				io_fail(io, -EIO);
+		}
+	}
+	if (!x->pending && io->op != MEMX_OP_READ && !x->ok)
+		io_fail(io, -EIO);
+	if (!io->pending) {
+		io_uncount(q, io);
+		io_finish(q, tag);
+	}
+}
+
