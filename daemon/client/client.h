@@ -45,13 +45,17 @@ static inline bool memxd_donor_usable(int state)
 	return state == MEMXD_DONOR_LIVE || state == MEMXD_DONOR_DRAINING;
 }
 
-/* A donor as the client sees it. Written by the control thread only. */
+/*
+ * A donor as the client sees it. Everything is written by the control thread,
+ * before the donor is published in nr_donors, except state: queue threads
+ * read it, and move LIVE or DRAINING to FAILED (memxd_donor_mark_failed).
+ */
 struct memxd_donor {
 	unsigned int idx;
 	char host[MEMXD_HOST_MAX];
 	uint16_t port;
 	char name[MEMXD_HOST_MAX + 8];	/* "host:port" for logs */
-	_Atomic int state;		/* enum memxd_donor_state */
+	_Atomic int state;		/* enum memxd_donor_state; control thread, queues: FAILED */
 	struct mxv_conn *ctrl;		/* control messages (SEND/RECV) */
 	struct mxv_conn *data[MEMX_MAX_QUEUES];	/* one RDMA-only QP per queue */
 	struct memx_welcome_info welcome;
@@ -61,6 +65,21 @@ struct memxd_donor {
 	uint8_t *msgbuf;		/* MEMXD_CTRL_RECVS receive slots, then one send slot */
 	struct mxv_mr *msg_mr;
 };
+
+/*
+ * A queue thread saw a work request to this donor fail: LIVE or DRAINING ->
+ * FAILED, so that no more I/O goes there. True for the one caller that moved
+ * it (it tells the control thread, which buries the donor: DEAD).
+ */
+static inline bool memxd_donor_mark_failed(struct memxd_donor *d)
+{
+	int expect = MEMXD_DONOR_LIVE;
+
+	if (atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_FAILED))
+		return true;
+	expect = MEMXD_DONOR_DRAINING;
+	return atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_FAILED);
+}
 
 /* Per-tag state of the request state machine (io.c). */
 enum memxd_io_state {
@@ -91,6 +110,7 @@ struct memxd_io {
 	struct memxd_io_ext ext[MEMXD_MAX_EXTENTS];
 };
 
+/* Written by the queue thread (relaxed), read by status.c in the control thread. */
 struct memxd_queue_stats {
 	_Atomic uint64_t reads, writes, read_bytes, write_bytes;
 	_Atomic uint64_t flushes, discards, write_zeroes, errors, zero_reads;
@@ -100,6 +120,13 @@ struct memxd_queue_stats {
 
 struct memxd_client;
 
+/*
+ * One engine thread and the kernel queue it serves. Everything is set up by
+ * the control thread before the thread starts and then belongs to the queue
+ * thread, except: wake_pending (set by the control thread), stats (read by
+ * it) and the per-donor batches' QPs (donors are added by the control thread
+ * and published in the client's nr_donors).
+ */
 struct memxd_queue {
 	struct memxd_client *c;
 	unsigned int qid;
@@ -148,24 +175,30 @@ struct memxd_client_opts {
 	uint16_t listen_port;
 };
 
+/*
+ * The engine. Written by the control thread (which runs main.c and every file
+ * but queue.c and io.c) unless a field says otherwise; queue threads read
+ * opt, map, donor[] and the counters, and write what their comments say.
+ */
 struct memxd_client {
 	struct memxd_client_opts opt;
 	uint8_t volume_id[16];
 	struct mxv_ctx *ctx;
 	struct mxv_cq *ctrl_cq;
 	struct mxv_listener *listener;	/* --listen */
-	unsigned int nr_donors;
+	/* Donors in donor[]; a donor is whole before it is counted (release). */
+	_Atomic unsigned int nr_donors;
 	struct memxd_donor donor[MEMXD_MAX_DONORS];
-	struct memx_slabmap map;
+	struct memx_slabmap map;	/* slab states: see slabmap.h for who writes */
 	_Atomic uint32_t *fail_gen;	/* per slab: bumped when a mapping fails */
-	_Atomic uint64_t slabs_mapped;
+	_Atomic uint64_t slabs_mapped;	/* control thread; queue threads on DISCARD */
 	_Atomic uint64_t slabs_lost;
 	int kfd;			/* owner fd of the volume */
 	int dev_id;
 	struct memxd_queue queue[MEMX_MAX_QUEUES];
 	unsigned int nr_queues;
 	struct memxd_mailbox mailbox;	/* queue threads -> control thread */
-	_Atomic bool stopping;
+	_Atomic bool stopping;		/* control thread -> queue threads: leave */
 	uint32_t rng;
 	uint32_t seq;
 	/* Background copying (recovery.c), control thread only. */

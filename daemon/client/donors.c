@@ -108,6 +108,8 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 			if (!from)
 				continue;
 			if (wc[i].status != IBV_WC_SUCCESS) {
+				memx_dbg(MEMX_DBG_CQ, "donor %s: control completion (kind %u): %s",
+					 from->name, kind, ibv_wc_status_str(wc[i].status));
 				if (memxd_donor_usable(atomic_load(&from->state)))
 					memxd_donor_lost(c, from, ibv_wc_status_str(wc[i].status));
 				if (w && w->donor == di) {
@@ -136,6 +138,8 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 			if (msg.type == MEMX_MSG_EVICT) {
 				handle_evict(c, from, &msg);
 			} else if (w && w->seq && w->donor == di && msg.seq == w->seq) {
+				memx_dbg(MEMX_DBG_PROTO, "donor %s: %s, seq %u, status %u", from->name,
+					 memx_msg_type_name(msg.type), msg.seq, msg.status);
 				w->reply = msg;
 				w->done = true;
 				w->status = msg.status ? -(int)msg.status : 0;
@@ -160,6 +164,8 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_
 		return -ENOTCONN;
 	req->seq = ++c->seq;
 	w.seq = req->seq;
+	memx_dbg(MEMX_DBG_PROTO, "donor %s: %s, seq %u", d->name, memx_msg_type_name(req->type),
+		 req->seq);
 	r = memx_msg_encode(send_slot, MEMX_MSG_SIZE, req);
 	if (r < 0)
 		return r;
@@ -214,7 +220,7 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 	mxv_conn_disconnect(d->ctrl);
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
 		struct memx_slab *slab = &c->map.slabs[s];
-		uint32_t state = memx_slab_state(slab), expect_state = MEMX_SLAB_MAPPED;
+		uint32_t state = memx_slab_state(slab);
 		bool any = false, hit = false;
 
 		/* A MIGRATING slab belongs to recovery.c, which publishes it LOST if need be. */
@@ -222,7 +228,7 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 			continue;
 		for (uint32_t i = 0; i < slab->nr_replicas; i++) {
 			if (slab->replica[i].donor == d->idx && slab->replica[i].live) {
-				__atomic_store_n(&slab->replica[i].live, 0, __ATOMIC_RELEASE);
+				atomic_store_explicit(&slab->replica[i].live, 0, memory_order_release);
 				hit = true;
 			} else if (slab->replica[i].live) {
 				any = true;
@@ -231,7 +237,7 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 		if (!hit)
 			continue;
 		if (!any && state == MEMX_SLAB_MAPPED &&
-		    atomic_compare_exchange_strong(&slab->state, &expect_state, MEMX_SLAB_LOST)) {
+		    memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_LOST)) {
 			lost++;
 			atomic_fetch_sub(&c->slabs_mapped, 1);
 			atomic_fetch_add(&c->slabs_lost, 1);
@@ -265,14 +271,14 @@ static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint
 
 	memcpy(hello.volume_id, c->volume_id, sizeof(hello.volume_id));
 	memx_hello_encode(pdata, sizeof(pdata), &hello);
+	memx_dbg(MEMX_DBG_CM, "donor %s: connecting (%s)", d->name,
+		 role == MEMX_ROLE_CLIENT ? "control" : "data");
 	r = mxv_connect(&p, attr, out, &res);
 	if (r == -ECONNREFUSED && res.pdata_len) {
-		uint16_t code;
-		char reason[MEMX_REJECT_REASON_LEN];
+		char why[MEMX_REJECT_REASON_LEN + 32];
 
-		if (!memx_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason))) {
-			memx_err("donor %s refused us: %s (%s)", d->name, reason,
-				 memx_reject_code_name(code));
+		if (!memx_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
+			memx_err("donor %s refused us: %s", d->name, why);
 			return r;
 		}
 	}
@@ -372,7 +378,7 @@ int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
 		return r;
 	}
 	/* Queue threads see the donor once it is whole. */
-	__atomic_store_n(&c->nr_donors, c->nr_donors + 1, __ATOMIC_RELEASE);
+	atomic_store_explicit(&c->nr_donors, c->nr_donors + 1, memory_order_release);
 	return 0;
 }
 /*

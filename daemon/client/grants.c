@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client/client.h"
 #include "client/placement.h"
@@ -107,28 +106,15 @@ void memxd_map_slab(struct memxd_client *c, uint64_t s)
 		memx_warn("volume %s: slab %" PRIu64 " has %d of %u replicas", c->opt.name, s, n,
 			  c->opt.replicas);
 	slab->nr_replicas = (uint32_t)n;
+	memx_dbg(MEMX_DBG_CTRL, "volume %s: slab %" PRIu64 " mapped on %d donor(s)", c->opt.name, s,
+		 n);
 	atomic_fetch_add(&c->slabs_mapped, 1);
 	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
 }
-/*
- * Waits (bounded) until no I/O is in flight on a slab. Freeing a grant while
- * a work request still uses it would put that QP in error. Returns true when idle.
- */
-static bool slab_quiesce(struct memx_slab *slab, bool reads, bool writes)
-{
-	for (int i = 0; i < 50000; i++) {	/* 5 s */
-		if ((!reads || !atomic_load(&slab->reads_inflight)) &&
-		    (!writes || !atomic_load(&slab->writes_inflight)))
-			return true;
-		usleep(100);
-	}
-	return false;
-}
-
 /* Frees a replica's grant now, or later if I/O still uses the slab. */
 static void free_or_defer(struct memxd_client *c, uint64_t s, const struct memx_replica *rep)
 {
-	if (slab_quiesce(&c->map.slabs[s], true, true)) {
+	if (memx_slab_wait_idle(&c->map.slabs[s], true, true)) {
 		memxd_free_grant(c, rep);
 		return;
 	}

@@ -45,6 +45,8 @@ static void io_finish(struct memxd_queue *q, uint32_t tag)
 		atomic_fetch_add_explicit(&q->stats.writes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&q->stats.write_bytes, io->nr_bytes, memory_order_relaxed);
 	}
+	memx_dbg(MEMX_DBG_IO, "queue %u tag %u: op %u at %llu, %u bytes: done (%d)", q->qid, tag,
+		 io->op, (unsigned long long)io->offset, io->nr_bytes, io->result);
 	q->results[q->nr_results].tag = tag;
 	q->results[q->nr_results].result = io->result;
 	q->nr_results++;
@@ -86,7 +88,7 @@ static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsign
 
 static bool replica_usable(struct memxd_client *c, const struct memx_replica *rep)
 {
-	return __atomic_load_n(&rep->live, __ATOMIC_ACQUIRE) &&
+	return atomic_load_explicit(&rep->live, memory_order_acquire) &&
 	       memxd_donor_usable(atomic_load(&c->donor[rep->donor].state));
 }
 
@@ -99,7 +101,7 @@ static int io_read_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 	struct memxd_io_ext *x = &q->io[tag].ext[e];
 	struct memx_slab *slab = &q->c->map.slabs[x->ext.slab];
 
-	for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++) {
+	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++) {
 		const struct memx_replica *rep = &slab->replica[k];
 
 		if ((x->tried & (1U << k)) || !replica_usable(q->c, rep))
@@ -161,7 +163,7 @@ static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 		uint64_t s = io->ext[e].ext.slab;
 		struct memx_slab *slab = &c->map.slabs[s];
 		struct memxd_mail mail = { .type = MEMXD_MAIL_MAP_SLAB, .map.slab = s };
-		uint32_t state, expect = MEMX_SLAB_UNMAPPED;
+		uint32_t state;
 
 		atomic_fetch_add(write ? &slab->writes_inflight : &slab->reads_inflight, 1);
 		io->ext[e].counted = true;
@@ -184,7 +186,7 @@ static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 		if (io->state == MEMXD_IO_WAIT_SLAB && io->wait_slab == s &&
 		    atomic_load(&c->fail_gen[s]) != io->wait_gen)
 			return IO_CLAIM_FAILED;
-		if (atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MAPPING) &&
+		if (memx_slab_claim(slab, MEMX_SLAB_UNMAPPED, MEMX_SLAB_MAPPING) &&
 		    memxd_mailbox_post(&c->mailbox, &mail)) {
 			memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
 			return IO_CLAIM_FAILED;
@@ -206,10 +208,9 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 	for (uint64_t s = first; s < end; s++) {
 		struct memx_slab *slab = &c->map.slabs[s];
 		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
-		uint32_t expect = MEMX_SLAB_MAPPED;
 
 		/* FREEING makes the slab ours: the control thread changes only MAPPED slabs. */
-		if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_FREEING))
+		if (!memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_FREEING))
 			continue;
 		mail.free.nr_replicas = slab->nr_replicas;
 		memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
@@ -310,7 +311,7 @@ static void io_issue_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 			io_fail(io, -EIO);
 		return;
 	}
-	for (uint32_t k = 0; k < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); k++)
+	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++)
 		if (replica_usable(c, &slab->replica[k]) &&
 		    io_add_wr(q, tag, e, k, &slab->replica[k]))
 			io_fail(io, -EIO);
@@ -332,6 +333,8 @@ void memxd_io_start(struct memxd_queue *q, uint32_t tag)
 		return;
 	switch (io_claim_slabs(q, tag)) {
 	case IO_CLAIM_PARKED:
+		memx_dbg(MEMX_DBG_IO, "queue %u tag %u: waits for slab %llu", q->qid, tag,
+			 (unsigned long long)io->wait_slab);
 		return;
 	case IO_CLAIM_FAILED:
 		io_uncount(q, io);
@@ -380,15 +383,14 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 	if (ok) {
 		x->ok++;
 	} else {
-		int expect = MEMXD_DONOR_LIVE;
 		struct memxd_mail mail = { .type = MEMXD_MAIL_DONOR_FAILED, .donor_failed.donor = d };
 
-		if (atomic_compare_exchange_strong(&c->donor[d].state, &expect, MEMXD_DONOR_FAILED) ||
-		    (expect = MEMXD_DONOR_DRAINING,
-		     atomic_compare_exchange_strong(&c->donor[d].state, &expect,
-						    MEMXD_DONOR_FAILED)))
+		/* The first queue to see the failure tells the control thread. */
+		if (memxd_donor_mark_failed(&c->donor[d]))
 			memxd_mailbox_post(&c->mailbox, &mail);
 		if (io->op == MEMX_OP_READ) {
+			memx_dbg(MEMX_DBG_IO, "queue %u tag %u: read from donor %u failed, trying "
+				 "another replica", q->qid, tag, d);
 			if (io_read_ext(q, tag, e) == 0)
 				atomic_fetch_add_explicit(&q->stats.failovers, 1,
 							  memory_order_relaxed);

@@ -75,6 +75,8 @@ static void serve_mailbox(struct memxd_client *c)
 
 	memxd_mailbox_ack(&c->mailbox);
 	while (memxd_mailbox_take(&c->mailbox, &mail)) {
+		memx_dbg(MEMX_DBG_CTRL, "mailbox: %s", mail.type == MEMXD_MAIL_MAP_SLAB ? "map slab" :
+			 mail.type == MEMXD_MAIL_FREE_SLAB ? "free slab" : "donor failed");
 		switch (mail.type) {
 		case MEMXD_MAIL_MAP_SLAB:
 			memxd_map_slab(c, mail.map.slab);

@@ -44,7 +44,12 @@
 #define UD_KQUEUE		1
 #define UD_CQ			2
 #define UD_WAKE			3
-/* Reads new tags from the kernel's submission ring. */
+/*
+ * Reads new tags from the kernel's submission ring. The ring is kernel ABI
+ * (plain __u32 fields in <memx/uapi.h>, shared with memx.ko), so its fields
+ * are read and written with GCC's __atomic builtins: the one place outside
+ * C11's _Atomic in the engine.
+ */
 static void queue_take_requests(struct memxd_queue *q)
 {
 	struct memx_sq_ring *ring = q->kq.ring;
@@ -98,7 +103,7 @@ static void queue_post_batches(struct memxd_queue *q)
 
 	while (again) {
 		again = false;
-		unsigned int nr = __atomic_load_n(&c->nr_donors, __ATOMIC_ACQUIRE);
+		unsigned int nr = atomic_load_explicit(&c->nr_donors, memory_order_acquire);
 
 		for (unsigned int d = 0; d < nr; d++) {
 			struct mxv_batch *b = q->batch[d];
@@ -230,7 +235,7 @@ static bool queue_pass(struct memxd_queue *q)
 static void queue_set_awake(struct memxd_queue *q, bool awake)
 {
 	__atomic_store_n(&q->kq.ring->flags, awake ? MEMX_RING_F_AWAKE : 0, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	atomic_thread_fence(memory_order_seq_cst);
 }
 
 static inline void queue_cpu_relax(void)
@@ -290,6 +295,8 @@ static void *queue_thread(void *arg)
 			spin_since = 0;
 			continue;
 		}
+		memx_dbg(MEMX_DBG_QUEUE, "queue %u: sleeps, %u work requests in flight, %u parked",
+			 q->qid, q->outstanding, q->nr_waiting);
 		int r = io_uring_submit_and_wait(&q->ring, 1);
 
 		if (r < 0 && r != -EINTR) {
@@ -297,6 +304,7 @@ static void *queue_thread(void *arg)
 			break;
 		}
 		queue_set_awake(q, true);
+		memx_dbg(MEMX_DBG_QUEUE, "queue %u: woken", q->qid);
 		atomic_fetch_add_explicit(&q->stats.wakeups, 1, memory_order_relaxed);
 		spin_since = 0;
 	}

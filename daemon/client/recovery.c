@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "client/client.h"
 #include "common/log.h"
@@ -65,27 +64,6 @@ static bool donor_wants_out(struct memxd_donor *d)
 	return atomic_load(&d->state) == MEMXD_DONOR_DRAINING || d->evict_bytes;
 }
 
-/* Waits (bounded) until no write is in flight on a slab in MIGRATING. */
-static bool writes_quiet(struct memx_slab *slab)
-{
-	for (int i = 0; i < 50000; i++) {	/* 5 s */
-		if (!atomic_load(&slab->writes_inflight))
-			return true;
-		usleep(100);
-	}
-	return false;
-}
-
-static bool reads_quiet(struct memx_slab *slab)
-{
-	for (int i = 0; i < 50000; i++) {
-		if (!atomic_load(&slab->reads_inflight))
-			return true;
-		usleep(100);
-	}
-	return false;
-}
-
 /*
  * Ends a MIGRATING phase. A donor may have died meanwhile (its loss is
  * handled inside the copy's waits): no replica on it stays live, and a slab
@@ -96,7 +74,7 @@ static void publish_after_copy(struct memxd_client *c, struct memx_slab *slab)
 	for (uint32_t i = 0; i < slab->nr_replicas; i++)
 		if (slab->replica[i].live &&
 		    !memxd_donor_usable(atomic_load(&c->donor[slab->replica[i].donor].state)))
-			__atomic_store_n(&slab->replica[i].live, 0, __ATOMIC_RELEASE);
+			atomic_store_explicit(&slab->replica[i].live, 0, memory_order_release);
 	if (memx_slab_live_replicas(slab)) {
 		memx_slab_publish(slab, MEMX_SLAB_MAPPED);
 	} else {
@@ -116,12 +94,11 @@ static int drop_replica(struct memxd_client *c, uint64_t s, int from)
 {
 	struct memx_slab *slab = &c->map.slabs[s];
 	struct memx_replica old = slab->replica[from];
-	uint32_t expect = MEMX_SLAB_MAPPED;
 
-	if (!atomic_compare_exchange_strong(&slab->state, &expect, MEMX_SLAB_MIGRATING))
+	if (!memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_MIGRATING))
 		return -EAGAIN;
-	__atomic_store_n(&slab->replica[from].live, 0, __ATOMIC_RELEASE);
-	if (writes_quiet(slab) && reads_quiet(slab))
+	atomic_store_explicit(&slab->replica[from].live, 0, memory_order_release);
+	if (memx_slab_wait_idle(slab, true, true))
 		memxd_free_grant(c, &old);
 	memx_warn("volume %s: slab %" PRIu64 " has no other donor to move to: running on %u "
 		  "replica(s) while donor %s leaves or gives memory back", c->opt.name, s,
@@ -138,7 +115,7 @@ static int drop_replica(struct memxd_client *c, uint64_t s, int from)
 static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 {
 	struct memx_slab *slab = &c->map.slabs[s];
-	uint32_t exclude[MEMX_MAX_REPLICAS], expect = MEMX_SLAB_MAPPED, nr = slab->nr_replicas;
+	uint32_t exclude[MEMX_MAX_REPLICAS], nr = slab->nr_replicas;
 	struct memx_replica target, *src = NULL;
 	int nx = 0, slot = -1, r;
 
@@ -163,12 +140,11 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	for (uint32_t i = 0; i < MEMX_MAX_REPLICAS && slot < 0; i++)
 		if (i >= nr || !slab->replica[i].live)
 			slot = (int)i;
-	if (slot < 0 || !atomic_compare_exchange_strong(&slab->state, &expect,
-							MEMX_SLAB_MIGRATING)) {
+	if (slot < 0 || !memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_MIGRATING)) {
 		memxd_free_grant(c, &target);
 		return -EAGAIN;
 	}
-	if (!writes_quiet(slab)) {
+	if (!memx_slab_wait_idle(slab, false, true)) {
 		r = -EBUSY;
 		goto out_undo;
 	}
@@ -185,14 +161,14 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	/* Fields first, then live, then the count: readers check them in the other order. */
 	target.live = 0;
 	slab->replica[slot] = target;
-	__atomic_store_n(&slab->replica[slot].live, 1, __ATOMIC_RELEASE);
+	atomic_store_explicit(&slab->replica[slot].live, 1, memory_order_release);
 	if ((uint32_t)slot >= nr)
-		__atomic_store_n(&slab->nr_replicas, (uint32_t)slot + 1, __ATOMIC_RELEASE);
+		atomic_store_explicit(&slab->nr_replicas, (uint32_t)slot + 1, memory_order_release);
 	if (from >= 0) {
 		struct memx_replica old = slab->replica[from];
 
-		__atomic_store_n(&slab->replica[from].live, 0, __ATOMIC_RELEASE);
-		if (reads_quiet(slab)) {
+		atomic_store_explicit(&slab->replica[from].live, 0, memory_order_release);
+		if (memx_slab_wait_idle(slab, true, false)) {
 			memxd_free_grant(c, &old);
 		} else {
 			memx_warn("volume %s: slab %" PRIu64 " stays busy; its old copy on %s is "

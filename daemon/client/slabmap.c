@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/slabmap.h"
 
@@ -69,10 +70,57 @@ bool memx_slabmap_whole_slabs(const struct memx_slabmap *map, uint64_t offset, u
 	return *first < *end;
 }
 
+bool memx_slab_edge(uint32_t from, uint32_t to)
+{
+	switch (from) {
+	case MEMX_SLAB_UNMAPPED:
+		return to == MEMX_SLAB_MAPPING;
+	case MEMX_SLAB_MAPPING:
+		return to == MEMX_SLAB_MAPPED || to == MEMX_SLAB_UNMAPPED;
+	case MEMX_SLAB_MAPPED:
+		return to == MEMX_SLAB_FREEING || to == MEMX_SLAB_MIGRATING || to == MEMX_SLAB_LOST;
+	case MEMX_SLAB_FREEING:
+		return to == MEMX_SLAB_UNMAPPED || to == MEMX_SLAB_MAPPED;
+	case MEMX_SLAB_MIGRATING:
+		return to == MEMX_SLAB_MAPPED || to == MEMX_SLAB_LOST;
+	default:
+		return false;	/* LOST is final */
+	}
+}
+
+bool memx_slab_claim(struct memx_slab *slab, uint32_t from, uint32_t to)
+{
+	if (!memx_slab_edge(from, to))
+		return false;
+	/*
+	 * Sequentially consistent: a claim pairs with the in-flight counts
+	 * (the claimer changes the state, then reads the count; I/O raises
+	 * the count, then reads the state), which needs store-load order.
+	 */
+	return atomic_compare_exchange_strong(&slab->state, &from, to);
+}
+
+void memx_slab_publish(struct memx_slab *slab, uint32_t state)
+{
+	atomic_store_explicit(&slab->state, state, memory_order_release);
+}
+
+bool memx_slab_wait_idle(const struct memx_slab *slab, bool reads, bool writes)
+{
+	for (unsigned int waited_us = 0;; waited_us += 100) {
+		if ((!reads || !atomic_load(&slab->reads_inflight)) &&
+		    (!writes || !atomic_load(&slab->writes_inflight)))
+			return true;
+		if (waited_us >= MEMX_SLAB_IDLE_WAIT_MS * 1000)
+			return false;
+		usleep(100);
+	}
+}
+
 const struct memx_replica *memx_slab_read_replica(const struct memx_slab *slab)
 {
-	for (uint32_t i = 0; i < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); i++)
-		if (__atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE))
+	for (uint32_t i = 0; i < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); i++)
+		if (atomic_load_explicit(&slab->replica[i].live, memory_order_acquire))
 			return &slab->replica[i];
 	return NULL;
 }
@@ -81,15 +129,15 @@ unsigned int memx_slab_live_replicas(const struct memx_slab *slab)
 {
 	unsigned int n = 0;
 
-	for (uint32_t i = 0; i < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); i++)
-		n += __atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE) != 0;
+	for (uint32_t i = 0; i < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); i++)
+		n += atomic_load_explicit(&slab->replica[i].live, memory_order_acquire) != 0;
 	return n;
 }
 
 bool memx_slab_on_donor(const struct memx_slab *slab, uint32_t donor)
 {
-	for (uint32_t i = 0; i < __atomic_load_n(&slab->nr_replicas, __ATOMIC_ACQUIRE); i++)
-		if (__atomic_load_n(&slab->replica[i].live, __ATOMIC_ACQUIRE) &&
+	for (uint32_t i = 0; i < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); i++)
+		if (atomic_load_explicit(&slab->replica[i].live, memory_order_acquire) &&
 		    slab->replica[i].donor == donor)
 			return true;
 	return false;

@@ -5,10 +5,31 @@
  * or mapped to up to MEMX_MAX_REPLICAS replicas, each a (donor, remote
  * address, rkey) triple granted by that donor.
  *
- * Threads: the control thread alone changes a slab (mapping, freeing, marking
- * a replica lost); queue threads read it. A slab's replicas are written before
- * its state is published with release semantics, and read after an acquire
- * load of the state, so a queue thread never sees a half-written mapping.
+ * Threads: a slab's replicas are written only by the thread that holds the
+ * slab in a transient state (MAPPING, MIGRATING, FREEING) or, for a replica's
+ * live flag, by the control thread; they are written before the state is
+ * published with release semantics and read after an acquire load of the
+ * state, so a queue thread never sees a half-written mapping.
+ *
+ * The state changes only through memx_slab_claim() (a compare-and-swap: the
+ * caller wins the slab) and memx_slab_publish() (the winner lets it go), and
+ * only along these edges:
+ *
+ *   from       to         who, why
+ *   UNMAPPED   MAPPING    queue thread, first write (claim)              io.c
+ *   MAPPING    MAPPED     control thread, grants in place                grants.c
+ *   MAPPING    UNMAPPED   control thread, no donor took it; or queue
+ *                         thread, the mailbox was full                   grants.c, io.c
+ *   MAPPED     FREEING    queue thread, DISCARD of the whole slab (claim) io.c
+ *   FREEING    UNMAPPED   queue thread, its grants are being given back  io.c
+ *   FREEING    MAPPED     queue thread, the mailbox was full: kept       io.c
+ *   MAPPED     MIGRATING  control thread, a copy or a drop (claim)       recovery.c
+ *   MIGRATING  MAPPED     control thread, a live replica is left         recovery.c
+ *   MIGRATING  LOST       control thread, none is left                   recovery.c
+ *   MAPPED     LOST       control thread, the last replica's donor died
+ *                         (claim)                                        donors.c
+ *
+ * LOST is final: the slab fails every I/O until the volume goes.
  */
 #ifndef MEMXD_SLABMAP_H
 #define MEMXD_SLABMAP_H
@@ -35,7 +56,7 @@ struct memx_replica {
 	uint32_t donor;		/* index in the client's donor table */
 	uint32_t rkey;
 	uint32_t handle;	/* donor's grant id, for FREE_SLAB */
-	uint32_t live;		/* 0 once the donor is gone */
+	_Atomic uint32_t live;	/* 0 once the donor is gone or the copy moved away */
 	uint64_t remote_addr;
 };
 
@@ -50,7 +71,8 @@ struct memx_slab {
 	 */
 	_Atomic uint32_t writes_inflight;
 	_Atomic uint32_t reads_inflight;
-	uint32_t nr_replicas;	/* slots used in replica[]; a slot whose live is 0 is free */
+	/* Slots used in replica[]; a slot whose live is 0 is free. Grows only. */
+	_Atomic uint32_t nr_replicas;
 	struct memx_replica replica[MEMX_MAX_REPLICAS];
 };
 
@@ -97,10 +119,23 @@ static inline uint32_t memx_slab_state(const struct memx_slab *slab)
 	return atomic_load_explicit(&slab->state, memory_order_acquire);
 }
 
-static inline void memx_slab_publish(struct memx_slab *slab, uint32_t state)
-{
-	atomic_store_explicit(&slab->state, state, memory_order_release);
-}
+/* Whether a slab may go from one state to the other (the table above). */
+bool memx_slab_edge(uint32_t from, uint32_t to);
+
+/* Moves a slab from `from` to `to` if it is in `from`: true when this caller did it. */
+bool memx_slab_claim(struct memx_slab *slab, uint32_t from, uint32_t to);
+
+/* The holder of a slab in a transient state moves it on (release: its writes first). */
+void memx_slab_publish(struct memx_slab *slab, uint32_t state);
+
+/*
+ * Waits until no read (reads) and no write (writes) is in flight on a slab,
+ * for at most MEMX_SLAB_IDLE_WAIT_MS: a work request still using a replica
+ * that is freed would put its QP in error. Returns true when idle. The caller
+ * has first moved the slab to a state in which no new I/O of that kind starts.
+ */
+#define MEMX_SLAB_IDLE_WAIT_MS	5000
+bool memx_slab_wait_idle(const struct memx_slab *slab, bool reads, bool writes);
 
 /* The first live replica of a slab, or NULL. Read by queue threads after memx_slab_state(). */
 const struct memx_replica *memx_slab_read_replica(const struct memx_slab *slab);

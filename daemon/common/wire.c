@@ -6,6 +6,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/wire.h"
@@ -177,6 +178,19 @@ int memx_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason
 			reason[i] = (r.reason[i] >= 0x20 && r.reason[i] < 0x7f) ? r.reason[i] : '?';
 		reason[n] = '\0';
 	}
+	return 0;
+}
+
+int memx_reject_explain(const void *buf, size_t len, char *out, size_t out_len)
+{
+	char reason[MEMX_REJECT_REASON_LEN];
+	uint16_t code;
+
+	if (out_len)
+		out[0] = '\0';
+	if (memx_reject_decode(buf, len, &code, reason, sizeof(reason)))
+		return -EPROTO;
+	snprintf(out, out_len, "%s (%s)", reason, memx_reject_code_name(code));
 	return 0;
 }
 

@@ -61,6 +61,12 @@ int memx_reject_encode(void *buf, size_t len, uint16_t code, const char *reason)
 int memx_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason,
 		       size_t reason_len);
 
+/*
+ * Writes "reason (code name)" of a peer's reject into out, for a log line.
+ * Returns 0, or -EPROTO when buf is not a memx reject (out is then empty).
+ */
+int memx_reject_explain(const void *buf, size_t len, char *out, size_t out_len);
+
 /* A decoded control message, in host byte order. Which body is valid follows from type. */
 struct memx_msg_info {
 	uint16_t type;		/* enum memx_msg_type */

@@ -268,6 +268,8 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 		return;
 	}
 	reply.seq = msg.seq;
+	memx_dbg(MEMX_DBG_PROTO, "volume %s: %s from %s, seq %u", dc->vol->idstr,
+		 memx_msg_type_name(msg.type), dc->peer, msg.seq);
 	switch (msg.type) {
 	case MEMX_MSG_ALLOC_SLAB:
 		reply.type = MEMX_MSG_ALLOC_REPLY;

@@ -41,7 +41,8 @@ static int join_client(struct donor *dn)
 	struct mxv_cq *cq = NULL;
 	struct mxv_conn *conn = NULL;
 	struct mxv_qp_attr attr = { .max_send_wr = 1 };
-	struct mxv_cm_result res;
+	struct mxv_cm_result res = { 0 };
+	char why[MEMX_REJECT_REASON_LEN + 32];
 	int r;
 
 	memx_hello_encode(pdata, sizeof(pdata), &hello);
@@ -52,13 +53,9 @@ static int join_client(struct donor *dn)
 		attr.send_cq = attr.recv_cq = cq;
 		r = mxv_connect(&p, &attr, &conn, &res);
 	}
-	if (r == -ECONNREFUSED && res.pdata_len) {
-		uint16_t code;
-		char reason[MEMX_REJECT_REASON_LEN];
-
-		if (!memx_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason)))
-			memx_err("client %s:%u refused our join: %s", dn->join_host, dn->join_port,
-				 reason);
+	if (r == -ECONNREFUSED && res.pdata_len &&
+	    !memx_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
+		memx_err("client %s:%u refused our join: %s", dn->join_host, dn->join_port, why);
 	} else if (r) {
 		memx_err("cannot join client %s:%u: %s (%s)", dn->join_host, dn->join_port,
 			 strerror(-r), res.reason);

@@ -80,3 +80,51 @@ Test(slabmap, read_replica_skips_lost_ones)
 	slab.replica[1].live = 0;
 	cr_expect_null(memx_slab_read_replica(&slab));
 }
+
+/* The transition table of slabmap.h, edge by edge: what may follow each state, and nothing else. */
+Test(slabmap, state_edges)
+{
+	static const uint32_t allowed[][2] = {
+		{ MEMX_SLAB_UNMAPPED, MEMX_SLAB_MAPPING },
+		{ MEMX_SLAB_MAPPING, MEMX_SLAB_MAPPED },
+		{ MEMX_SLAB_MAPPING, MEMX_SLAB_UNMAPPED },
+		{ MEMX_SLAB_MAPPED, MEMX_SLAB_FREEING },
+		{ MEMX_SLAB_FREEING, MEMX_SLAB_UNMAPPED },
+		{ MEMX_SLAB_FREEING, MEMX_SLAB_MAPPED },
+		{ MEMX_SLAB_MAPPED, MEMX_SLAB_MIGRATING },
+		{ MEMX_SLAB_MIGRATING, MEMX_SLAB_MAPPED },
+		{ MEMX_SLAB_MIGRATING, MEMX_SLAB_LOST },
+		{ MEMX_SLAB_MAPPED, MEMX_SLAB_LOST },
+	};
+	unsigned int nr_allowed = 0;
+
+	for (uint32_t from = MEMX_SLAB_UNMAPPED; from <= MEMX_SLAB_FREEING; from++)
+		for (uint32_t to = MEMX_SLAB_UNMAPPED; to <= MEMX_SLAB_FREEING; to++) {
+			bool want = false;
+
+			for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+				want |= allowed[i][0] == from && allowed[i][1] == to;
+			cr_expect_eq(memx_slab_edge(from, to), want, "%u -> %u", from, to);
+			nr_allowed += memx_slab_edge(from, to);
+		}
+	cr_expect_eq(nr_allowed, sizeof(allowed) / sizeof(allowed[0]));
+}
+
+/* A claim moves a slab only from the state it names, along an edge, and only once. */
+Test(slabmap, claim_takes_a_slab_once)
+{
+	struct memx_slab slab = { 0 };
+
+	cr_expect_not(memx_slab_claim(&slab, MEMX_SLAB_MAPPED, MEMX_SLAB_FREEING),
+		      "an unmapped slab is not MAPPED");
+	cr_expect_eq(memx_slab_state(&slab), MEMX_SLAB_UNMAPPED);
+	cr_expect_not(memx_slab_claim(&slab, MEMX_SLAB_UNMAPPED, MEMX_SLAB_LOST), "not an edge");
+	cr_expect_eq(memx_slab_state(&slab), MEMX_SLAB_UNMAPPED);
+	cr_assert(memx_slab_claim(&slab, MEMX_SLAB_UNMAPPED, MEMX_SLAB_MAPPING));
+	cr_expect_not(memx_slab_claim(&slab, MEMX_SLAB_UNMAPPED, MEMX_SLAB_MAPPING),
+		      "a second first write must wait, not map the slab again");
+	memx_slab_publish(&slab, MEMX_SLAB_MAPPED);
+	cr_assert(memx_slab_claim(&slab, MEMX_SLAB_MAPPED, MEMX_SLAB_LOST));
+	for (uint32_t to = MEMX_SLAB_UNMAPPED; to <= MEMX_SLAB_FREEING; to++)
+		cr_expect_not(memx_slab_claim(&slab, MEMX_SLAB_LOST, to), "LOST is final (-> %u)", to);
+}
