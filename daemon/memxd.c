@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	const char *dbg = getenv("MEMXD_DEBUG");
 
 	if (dbg)
-		memx_log_debug_mask = (unsigned int)strtoul(dbg, NULL, 0);
+		memxd_log_debug_mask = (unsigned int)strtoul(dbg, NULL, 0);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

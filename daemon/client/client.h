@@ -58,7 +58,7 @@ struct memxd_donor {
 	_Atomic int state;		/* enum memxd_donor_state; control thread, queues: FAILED */
 	struct mxv_conn *ctrl;		/* control messages (SEND/RECV) */
 	struct mxv_conn *data[MEMX_MAX_QUEUES];	/* one RDMA-only QP per queue */
-	struct memx_welcome_info welcome;
+	struct memxd_welcome_info welcome;
 	uint64_t memory_free;		/* last figure the donor gave */
 	uint32_t slabs;			/* slabs of ours it holds */
 	uint64_t evict_bytes;		/* memory it asked back (pressure), not yet moved */
@@ -90,7 +90,7 @@ enum memxd_io_state {
 
 /* The part of a request that falls in one slab, and how its replicas answered. */
 struct memxd_io_ext {
-	struct memx_extent ext;
+	struct memxd_extent ext;
 	uint8_t tried;		/* replicas tried (bit per replica slot) */
 	uint8_t ok;		/* replica writes that succeeded */
 	uint8_t pending;	/* work requests in flight for this extent */
@@ -130,7 +130,7 @@ struct memxd_client;
 struct memxd_queue {
 	struct memxd_client *c;
 	unsigned int qid;
-	struct memx_kqueue kq;
+	struct memxd_kqueue kq;
 	struct mxv_cq *cq;
 	struct mxv_mr *buf_mr;		/* the kernel's per-tag buffers */
 	struct mxv_mr *zero_mr;		/* max_io_bytes of zeros for WRITE_ZEROES */
@@ -189,7 +189,7 @@ struct memxd_client {
 	/* Donors in donor[]; a donor is whole before it is counted (release). */
 	_Atomic unsigned int nr_donors;
 	struct memxd_donor donor[MEMXD_MAX_DONORS];
-	struct memx_slabmap map;	/* slab states: see slabmap.h for who writes */
+	struct memxd_slabmap map;	/* slab states: see slabmap.h for who writes */
 	_Atomic uint32_t *fail_gen;	/* per slab: bumped when a mapping fails */
 	_Atomic uint64_t slabs_mapped;	/* control thread; queue threads on DISCARD */
 	_Atomic uint64_t slabs_lost;
@@ -210,14 +210,14 @@ struct memxd_client {
 	uint64_t slabs_moved, slabs_rereplicated;
 	struct memxd_deferred_free {
 		uint64_t slab;
-		struct memx_replica rep;
+		struct memxd_replica rep;
 	} deferred[64];
 	unsigned int nr_deferred;
 };
 
 /* donors.c: the control channel to donors, used by grants.c and recovery.c. */
-int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
-		     struct memx_msg_info *reply);
+int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
+		     struct memxd_msg_info *reply);
 int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
 		    uint32_t rkey, uint32_t len);
 /* donors.c: the donor table, for main.c and status.c. */
@@ -232,8 +232,8 @@ void memxd_heartbeat(struct memxd_client *c);
 
 /* grants.c: slabs mapped and freed on donors, in the control thread. */
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
-		     struct memx_replica *out);
-void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep);
+		     struct memxd_replica *out);
+void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep);
 void memxd_map_slab(struct memxd_client *c, uint64_t s);
 void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail);
 void memxd_retry_deferred(struct memxd_client *c);

@@ -52,23 +52,23 @@ struct ctrl_wait {
 	uint64_t wr_id;		/* completion of this work request (0: none) */
 	bool done;
 	int status;		/* -errno of the work request */
-	struct memx_msg_info reply;
+	struct memxd_msg_info reply;
 };
 
 /* A donor asks for memory back, or says it is leaving. */
 static void handle_evict(struct memxd_client *c, struct memxd_donor *d,
-			 const struct memx_msg_info *msg)
+			 const struct memxd_msg_info *msg)
 {
 	int expect = MEMXD_DONOR_LIVE;
 
 	if (msg->evict.flags & MEMX_EVICT_F_LEAVE) {
 		if (atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DRAINING))
-			memx_info("volume %s: donor %s is leaving: moving its %u slabs away",
+			memxd_info("volume %s: donor %s is leaving: moving its %u slabs away",
 				  c->opt.name, d->name, d->slabs);
 		return;
 	}
 	d->evict_bytes += msg->evict.bytes;
-	memx_info("volume %s: donor %s is short of memory and asks for %" PRIu64 " MiB back",
+	memxd_info("volume %s: donor %s is short of memory and asks for %" PRIu64 " MiB back",
 		  c->opt.name, d->name, msg->evict.bytes >> 20);
 }
 
@@ -101,14 +101,14 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 			struct memxd_ctrl_wrid id = memxd_ctrl_wrid_unpack(wc[i].wr_id);
 			unsigned int di = id.donor, kind = id.kind, slot = id.slot;
 			struct memxd_donor *from = di < c->nr_donors ? &c->donor[di] : NULL;
-			struct memx_wire_error err;
-			struct memx_msg_info msg;
+			struct memxd_wire_error err;
+			struct memxd_msg_info msg;
 			int r;
 
 			if (!from)
 				continue;
 			if (wc[i].status != IBV_WC_SUCCESS) {
-				memx_dbg(MEMX_DBG_CQ, "donor %s: control completion (kind %u): %s",
+				memxd_dbg(MEMXD_DBG_CQ, "donor %s: control completion (kind %u): %s",
 					 from->name, kind, ibv_wc_status_str(wc[i].status));
 				if (memxd_donor_usable(atomic_load(&from->state)))
 					memxd_donor_lost(c, from, ibv_wc_status_str(wc[i].status));
@@ -127,19 +127,19 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 			}
 			if (slot >= MEMXD_CTRL_RECVS)
 				continue;
-			r = memx_msg_decode(from->msgbuf + slot * MEMX_MSG_SIZE, wc[i].byte_len, &msg,
+			r = memxd_msg_decode(from->msgbuf + slot * MEMX_MSG_SIZE, wc[i].byte_len, &msg,
 					    &err);
 			mxv_post_recv(from->ctrl, from->msg_mr, slot * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
 				      wc[i].wr_id);
 			if (r) {
-				memx_err("donor %s: bad control message: %s", from->name, err.reason);
+				memxd_err("donor %s: bad control message: %s", from->name, err.reason);
 				continue;
 			}
 			if (msg.type == MEMX_MSG_EVICT) {
 				handle_evict(c, from, &msg);
 			} else if (w && w->seq && w->donor == di && msg.seq == w->seq) {
-				memx_dbg(MEMX_DBG_PROTO, "donor %s: %s, seq %u, status %u", from->name,
-					 memx_msg_type_name(msg.type), msg.seq, msg.status);
+				memxd_dbg(MEMXD_DBG_PROTO, "donor %s: %s, seq %u, status %u", from->name,
+					 memxd_msg_type_name(msg.type), msg.seq, msg.status);
 				w->reply = msg;
 				w->done = true;
 				w->status = msg.status ? -(int)msg.status : 0;
@@ -153,8 +153,8 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
  * has one request in flight at a time). Returns 0 or -errno; a donor that
  * does not answer in time is declared lost.
  */
-int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_msg_info *req,
-		     struct memx_msg_info *reply)
+int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
+		     struct memxd_msg_info *reply)
 {
 	uint8_t *send_slot = d->msgbuf + MEMXD_CTRL_RECVS * MEMX_MSG_SIZE;
 	struct ctrl_wait w = { .donor = d->idx };
@@ -164,9 +164,9 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx_
 		return -ENOTCONN;
 	req->seq = ++c->seq;
 	w.seq = req->seq;
-	memx_dbg(MEMX_DBG_PROTO, "donor %s: %s, seq %u", d->name, memx_msg_type_name(req->type),
+	memxd_dbg(MEMXD_DBG_PROTO, "donor %s: %s, seq %u", d->name, memxd_msg_type_name(req->type),
 		 req->seq);
-	r = memx_msg_encode(send_slot, MEMX_MSG_SIZE, req);
+	r = memxd_msg_encode(send_slot, MEMX_MSG_SIZE, req);
 	if (r < 0)
 		return r;
 	r = mxv_post_send(d->ctrl, d->msg_mr, MEMXD_CTRL_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
@@ -214,17 +214,17 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 		atomic_store(&d->state, was);
 		return;
 	}
-	memx_err("volume %s: donor %s lost (%s)", c->opt.name, d->name, why);
+	memxd_err("volume %s: donor %s lost (%s)", c->opt.name, d->name, why);
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		mxv_conn_disconnect(d->data[q]);
 	mxv_conn_disconnect(d->ctrl);
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
-		uint32_t state = memx_slab_state(slab);
+		struct memxd_slab *slab = &c->map.slabs[s];
+		uint32_t state = memxd_slab_state(slab);
 		bool any = false, hit = false;
 
 		/* A MIGRATING slab belongs to recovery.c, which publishes it LOST if need be. */
-		if (state != MEMX_SLAB_MAPPED && state != MEMX_SLAB_MIGRATING)
+		if (state != MEMXD_SLAB_MAPPED && state != MEMXD_SLAB_MIGRATING)
 			continue;
 		for (uint32_t i = 0; i < slab->nr_replicas; i++) {
 			if (slab->replica[i].donor == d->idx && slab->replica[i].live) {
@@ -236,8 +236,8 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 		}
 		if (!hit)
 			continue;
-		if (!any && state == MEMX_SLAB_MAPPED &&
-		    memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_LOST)) {
+		if (!any && state == MEMXD_SLAB_MAPPED &&
+		    memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_LOST)) {
 			lost++;
 			atomic_fetch_sub(&c->slabs_mapped, 1);
 			atomic_fetch_add(&c->slabs_lost, 1);
@@ -246,10 +246,10 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 		}
 	}
 	if (lost)
-		memx_err("volume %s: %" PRIu64 " slabs lost their last replica with donor %s: "
+		memxd_err("volume %s: %" PRIu64 " slabs lost their last replica with donor %s: "
 			 "I/O to them fails with EIO", c->opt.name, lost, d->name);
 	if (degraded)
-		memx_warn("volume %s: %" PRIu64 " slabs lost a replica with donor %s", c->opt.name,
+		memxd_warn("volume %s: %" PRIu64 " slabs lost a replica with donor %s", c->opt.name,
 			  degraded, d->name);
 	d->slabs = 0;
 	d->memory_free = 0;
@@ -259,36 +259,36 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint16_t role,
 			     const struct mxv_qp_attr *attr, struct mxv_conn **out)
 {
-	struct memx_hello_info hello = { .role = role };
+	struct memxd_hello_info hello = { .role = role };
 	uint8_t pdata[sizeof(struct memx_hello)];
 	struct mxv_connect_param p = {
 		.dst_ip = d->host, .port = d->port, .src_ip = c->opt.bind,
 		.pdata = pdata, .pdata_len = sizeof(pdata), .timeout_ms = MEMXD_CM_TIMEOUT_MS,
 	};
 	struct mxv_cm_result res;
-	struct memx_wire_error err;
+	struct memxd_wire_error err;
 	int r;
 
 	memcpy(hello.volume_id, c->volume_id, sizeof(hello.volume_id));
-	memx_hello_encode(pdata, sizeof(pdata), &hello);
-	memx_dbg(MEMX_DBG_CM, "donor %s: connecting (%s)", d->name,
+	memxd_hello_encode(pdata, sizeof(pdata), &hello);
+	memxd_dbg(MEMXD_DBG_CM, "donor %s: connecting (%s)", d->name,
 		 role == MEMX_ROLE_CLIENT ? "control" : "data");
 	r = mxv_connect(&p, attr, out, &res);
 	if (r == -ECONNREFUSED && res.pdata_len) {
 		char why[MEMX_REJECT_REASON_LEN + 32];
 
-		if (!memx_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
-			memx_err("donor %s refused us: %s", d->name, why);
+		if (!memxd_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
+			memxd_err("donor %s refused us: %s", d->name, why);
 			return r;
 		}
 	}
 	if (r) {
-		memx_err("donor %s: cannot connect: %s (%s)", d->name, strerror(-r), res.reason);
+		memxd_err("donor %s: cannot connect: %s (%s)", d->name, strerror(-r), res.reason);
 		return r;
 	}
 	if (role == MEMX_ROLE_CLIENT) {
-		if (memx_welcome_decode(res.pdata, res.pdata_len, &d->welcome, &err)) {
-			memx_err("donor %s: bad welcome: %s", d->name, err.reason);
+		if (memxd_welcome_decode(res.pdata, res.pdata_len, &d->welcome, &err)) {
+			memxd_err("donor %s: bad welcome: %s", d->name, err.reason);
 			return -EPROTO;
 		}
 		d->memory_free = d->welcome.memory_free;
@@ -310,12 +310,12 @@ static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
 	r = mxv_mr_reg(c->ctx, d->msgbuf, (MEMXD_CTRL_RECVS + 1) * MEMX_MSG_SIZE,
 		       MXV_ACCESS_LOCAL_WRITE, &d->msg_mr);
 	if (r)
-		return memx_log_errno(r, "donor %s: register message buffers", d->name);
+		return memxd_log_errno(r, "donor %s: register message buffers", d->name);
 	r = donor_connect_one(c, d, MEMX_ROLE_CLIENT, &ctrl_attr, &d->ctrl);
 	if (r)
 		return r;
 	if (d->welcome.max_slab_shift < c->map.slab_shift)
-		memx_warn("donor %s grants slabs up to %u bytes only: it gets none of ours",
+		memxd_warn("donor %s grants slabs up to %u bytes only: it gets none of ours",
 			  d->name, 1U << d->welcome.max_slab_shift);
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
 		struct mxv_qp_attr data_attr = {
@@ -328,7 +328,7 @@ static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
 			return r;
 	}
 	atomic_store(&d->state, MEMXD_DONOR_LIVE);
-	memx_info("donor %s: connected, lends %" PRIu64 " MiB, %" PRIu64 " MiB free", d->name,
+	memxd_info("donor %s: connected, lends %" PRIu64 " MiB, %" PRIu64 " MiB free", d->name,
 		  d->welcome.memory_total >> 20, d->welcome.memory_free >> 20);
 	return 0;
 }
@@ -394,8 +394,8 @@ void memxd_serve_join(struct memxd_client *c)
 		struct mxv_qp_attr attr = { .send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq,
 					    .max_send_wr = 1 };
 		uint8_t rej[sizeof(struct memx_reject)];
-		struct memx_hello_info hello;
-		struct memx_wire_error err;
+		struct memxd_hello_info hello;
+		struct memxd_wire_error err;
 		struct mxv_conn *conn = NULL;
 		char peer[80], *colon;
 		const void *pdata;
@@ -404,13 +404,13 @@ void memxd_serve_join(struct memxd_client *c)
 
 		mxv_req_peer(req, peer, sizeof(peer));
 		pdata = mxv_req_pdata(req, &len);
-		if (memx_hello_decode(pdata, len, &hello, &err) || hello.role != MEMX_ROLE_JOIN) {
+		if (memxd_hello_decode(pdata, len, &hello, &err) || hello.role != MEMX_ROLE_JOIN) {
 			const char *why = err.reason;
 
-			if (!memx_hello_decode(pdata, len, &hello, &err))
+			if (!memxd_hello_decode(pdata, len, &hello, &err))
 				why = "a client listens for donors that join only";
-			memx_warn("volume %s: refused a join from %s: %s", c->opt.name, peer, why);
-			memx_reject_encode(rej, sizeof(rej), hello.role ? MEMX_REJ_ROLE : err.code, why);
+			memxd_warn("volume %s: refused a join from %s: %s", c->opt.name, peer, why);
+			memxd_reject_encode(rej, sizeof(rej), hello.role ? MEMX_REJ_ROLE : err.code, why);
 			mxv_req_reject(req, rej, sizeof(rej));
 			continue;
 		}
@@ -423,10 +423,10 @@ void memxd_serve_join(struct memxd_client *c)
 			*colon = '\0';
 		r = memxd_add_donor(c, peer, hello.join_port);
 		if (r)
-			memx_err("volume %s: donor %s:%u asked to join but: %s", c->opt.name, peer,
+			memxd_err("volume %s: donor %s:%u asked to join but: %s", c->opt.name, peer,
 				 hello.join_port, strerror(-r));
 		else
-			memx_info("volume %s: donor %s:%u joined", c->opt.name, peer,
+			memxd_info("volume %s: donor %s:%u joined", c->opt.name, peer,
 				  hello.join_port);
 	}
 }
@@ -446,7 +446,7 @@ void memxd_heartbeat(struct memxd_client *c)
 	c->next_heartbeat_ns = now + MEMXD_HEARTBEAT_MS * 1000000ULL;
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
-		struct memx_msg_info req = { .type = MEMX_MSG_STATS }, reply;
+		struct memxd_msg_info req = { .type = MEMX_MSG_STATS }, reply;
 
 		if (!memxd_donor_usable(atomic_load(&d->state)))
 			continue;
@@ -482,7 +482,7 @@ struct memxd_donor *memxd_donor_by_addr(struct memxd_client *c, const char *arg)
 	char host[MEMXD_HOST_MAX];
 	uint16_t port;
 
-	if (memx_parse_hostport(arg, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
+	if (memxd_parse_hostport(arg, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
 		return NULL;
 	for (unsigned int i = 0; i < c->nr_donors; i++)
 		if (!strcmp(c->donor[i].host, host) && c->donor[i].port == port)

@@ -22,9 +22,9 @@
 #include "common/proc.h"
 
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
-		      struct memx_replica *out)
+		      struct memxd_replica *out)
 {
-	struct memx_donor_load load[MEMXD_MAX_DONORS];
+	struct memxd_donor_load load[MEMXD_MAX_DONORS];
 	uint32_t tried[MEMXD_MAX_DONORS * 2];
 	int nr_tried = 0;
 
@@ -38,11 +38,11 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 	memcpy(tried, exclude, nr_exclude * sizeof(*exclude));
 	nr_tried = nr_exclude;
 	for (;;) {
-		struct memx_msg_info req = { .type = MEMX_MSG_ALLOC_SLAB }, reply;
+		struct memxd_msg_info req = { .type = MEMX_MSG_ALLOC_SLAB }, reply;
 		struct memxd_donor *d;
 		int idx, r;
 
-		idx = memx_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
+		idx = memxd_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
 				 memxd_rand, &c->rng);
 		if (idx < 0)
 			return idx;
@@ -53,24 +53,24 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		if (!r && reply.grant.slab_bytes == c->map.slab_bytes) {
 			d->memory_free = reply.grant.memory_free;
 			d->slabs++;
-			*out = (struct memx_replica){ .donor = (uint32_t)idx, .rkey = reply.grant.rkey,
+			*out = (struct memxd_replica){ .donor = (uint32_t)idx, .rkey = reply.grant.rkey,
 						      .handle = reply.grant.handle, .live = 1,
 						      .remote_addr = reply.grant.remote_addr };
 			return 0;
 		}
 		if (r == -ENOSPC)
 			d->memory_free = 0;
-		memx_warn("volume %s: donor %s refused slab %" PRIu64 ": %s", c->opt.name, d->name,
+		memxd_warn("volume %s: donor %s refused slab %" PRIu64 ": %s", c->opt.name, d->name,
 			  s, r ? strerror(-r) : "wrong slab size");
 		tried[nr_tried++] = (uint32_t)idx;
 	}
 }
 
-void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep)
+void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep)
 {
 	struct memxd_donor *d = &c->donor[rep->donor];
-	struct memx_msg_info req = { .type = MEMX_MSG_FREE_SLAB, .free.handle = rep->handle };
-	struct memx_msg_info reply;
+	struct memxd_msg_info req = { .type = MEMX_MSG_FREE_SLAB, .free.handle = rep->handle };
+	struct memxd_msg_info reply;
 
 	if (rep->donor >= c->nr_donors || !memxd_donor_usable(atomic_load(&d->state)))
 		return;
@@ -83,8 +83,8 @@ void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep)
 
 void memxd_map_slab(struct memxd_client *c, uint64_t s)
 {
-	struct memx_slab *slab = &c->map.slabs[s];
-	uint32_t exclude[MEMX_MAX_REPLICAS];
+	struct memxd_slab *slab = &c->map.slabs[s];
+	uint32_t exclude[MEMXD_MAX_REPLICAS];
 	int n = 0, r = 0;
 
 	while ((unsigned int)n < c->opt.replicas) {
@@ -95,26 +95,26 @@ void memxd_map_slab(struct memxd_client *c, uint64_t s)
 		n++;
 	}
 	if (!n) {
-		memx_err("volume %s: no donor can take slab %" PRIu64 " (%" PRIu64 " bytes): %s; "
+		memxd_err("volume %s: no donor can take slab %" PRIu64 " (%" PRIu64 " bytes): %s; "
 			 "writes to it fail with EIO", c->opt.name, s, c->map.slab_bytes,
 			 r == -ENOSPC ? "no live donor has free memory" : strerror(-r));
 		atomic_fetch_add(&c->fail_gen[s], 1);
-		memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+		memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 		return;
 	}
 	if ((unsigned int)n < c->opt.replicas)
-		memx_warn("volume %s: slab %" PRIu64 " has %d of %u replicas", c->opt.name, s, n,
+		memxd_warn("volume %s: slab %" PRIu64 " has %d of %u replicas", c->opt.name, s, n,
 			  c->opt.replicas);
 	slab->nr_replicas = (uint32_t)n;
-	memx_dbg(MEMX_DBG_CTRL, "volume %s: slab %" PRIu64 " mapped on %d donor(s)", c->opt.name, s,
+	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: slab %" PRIu64 " mapped on %d donor(s)", c->opt.name, s,
 		 n);
 	atomic_fetch_add(&c->slabs_mapped, 1);
-	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+	memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
 }
 /* Frees a replica's grant now, or later if I/O still uses the slab. */
-static void free_or_defer(struct memxd_client *c, uint64_t s, const struct memx_replica *rep)
+static void free_or_defer(struct memxd_client *c, uint64_t s, const struct memxd_replica *rep)
 {
-	if (memx_slab_wait_idle(&c->map.slabs[s], true, true)) {
+	if (memxd_slab_wait_idle(&c->map.slabs[s], true, true)) {
 		memxd_free_grant(c, rep);
 		return;
 	}
@@ -124,7 +124,7 @@ static void free_or_defer(struct memxd_client *c, uint64_t s, const struct memx_
 		c->nr_deferred++;
 		return;
 	}
-	memx_warn("volume %s: slab %" PRIu64 " stays busy; its old grant on donor %s is kept until "
+	memxd_warn("volume %s: slab %" PRIu64 " stays busy; its old grant on donor %s is kept until "
 		  "we disconnect", c->opt.name, s, c->donor[rep->donor].name);
 }
 
@@ -140,7 +140,7 @@ void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail)
 void memxd_retry_deferred(struct memxd_client *c)
 {
 	for (unsigned int i = 0; i < c->nr_deferred;) {
-		struct memx_slab *slab = &c->map.slabs[c->deferred[i].slab];
+		struct memxd_slab *slab = &c->map.slabs[c->deferred[i].slab];
 
 		if (atomic_load(&slab->reads_inflight) || atomic_load(&slab->writes_inflight)) {
 			i++;

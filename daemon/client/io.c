@@ -45,7 +45,7 @@ static void io_finish(struct memxd_queue *q, uint32_t tag)
 		atomic_fetch_add_explicit(&q->stats.writes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&q->stats.write_bytes, io->nr_bytes, memory_order_relaxed);
 	}
-	memx_dbg(MEMX_DBG_IO, "queue %u tag %u: op %u at %llu, %u bytes: done (%d)", q->qid, tag,
+	memxd_dbg(MEMXD_DBG_IO, "queue %u tag %u: op %u at %llu, %u bytes: done (%d)", q->qid, tag,
 		 io->op, (unsigned long long)io->offset, io->nr_bytes, io->result);
 	q->results[q->nr_results].tag = tag;
 	q->results[q->nr_results].result = io->result;
@@ -61,7 +61,7 @@ static void io_fail(struct memxd_io *io, int err)
 
 /* Adds one RDMA work request for extent e of tag, to replica slot k, to that donor's chain. */
 static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
-		     const struct memx_replica *rep)
+		     const struct memxd_replica *rep)
 {
 	struct memxd_io *io = &q->io[tag];
 	struct memxd_io_ext *x = &io->ext[e];
@@ -86,7 +86,7 @@ static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsign
 	return 0;
 }
 
-static bool replica_usable(struct memxd_client *c, const struct memx_replica *rep)
+static bool replica_usable(struct memxd_client *c, const struct memxd_replica *rep)
 {
 	return atomic_load_explicit(&rep->live, memory_order_acquire) &&
 	       memxd_donor_usable(atomic_load(&c->donor[rep->donor].state));
@@ -99,10 +99,10 @@ static bool replica_usable(struct memxd_client *c, const struct memx_replica *re
 static int io_read_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 {
 	struct memxd_io_ext *x = &q->io[tag].ext[e];
-	struct memx_slab *slab = &q->c->map.slabs[x->ext.slab];
+	struct memxd_slab *slab = &q->c->map.slabs[x->ext.slab];
 
 	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++) {
-		const struct memx_replica *rep = &slab->replica[k];
+		const struct memxd_replica *rep = &slab->replica[k];
 
 		if ((x->tried & (1U << k)) || !replica_usable(q->c, rep))
 			continue;
@@ -117,7 +117,7 @@ static int io_read_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 static void io_uncount(struct memxd_queue *q, struct memxd_io *io)
 {
 	for (unsigned int e = 0; e < io->nr_ext; e++) {
-		struct memx_slab *slab = &q->c->map.slabs[io->ext[e].ext.slab];
+		struct memxd_slab *slab = &q->c->map.slabs[io->ext[e].ext.slab];
 
 		if (!io->ext[e].counted)
 			continue;
@@ -161,24 +161,24 @@ static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 
 	for (unsigned int e = 0; e < io->nr_ext; e++) {
 		uint64_t s = io->ext[e].ext.slab;
-		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab *slab = &c->map.slabs[s];
 		struct memxd_mail mail = { .type = MEMXD_MAIL_MAP_SLAB, .map.slab = s };
 		uint32_t state;
 
 		atomic_fetch_add(write ? &slab->writes_inflight : &slab->reads_inflight, 1);
 		io->ext[e].counted = true;
-		state = memx_slab_state(slab);
-		if (state == MEMX_SLAB_MAPPED)
+		state = memxd_slab_state(slab);
+		if (state == MEMXD_SLAB_MAPPED)
 			continue;
-		if (state == MEMX_SLAB_LOST)
+		if (state == MEMXD_SLAB_LOST)
 			return IO_CLAIM_FAILED;
 		/* Reads of unwritten slabs are zeros; writes of zeros there are no-ops. */
-		if (!write || (io->op == MEMX_OP_WRITE_ZEROES && state != MEMX_SLAB_MIGRATING &&
-				state != MEMX_SLAB_FREEING))
+		if (!write || (io->op == MEMX_OP_WRITE_ZEROES && state != MEMXD_SLAB_MIGRATING &&
+				state != MEMXD_SLAB_FREEING))
 			continue;
 		io_uncount(q, io);
-		if (state == MEMX_SLAB_MAPPING || state == MEMX_SLAB_MIGRATING ||
-		    state == MEMX_SLAB_FREEING) {
+		if (state == MEMXD_SLAB_MAPPING || state == MEMXD_SLAB_MIGRATING ||
+		    state == MEMXD_SLAB_FREEING) {
 			io_park(q, tag, s);
 			return IO_CLAIM_PARKED;
 		}
@@ -186,9 +186,9 @@ static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 		if (io->state == MEMXD_IO_WAIT_SLAB && io->wait_slab == s &&
 		    atomic_load(&c->fail_gen[s]) != io->wait_gen)
 			return IO_CLAIM_FAILED;
-		if (memx_slab_claim(slab, MEMX_SLAB_UNMAPPED, MEMX_SLAB_MAPPING) &&
+		if (memxd_slab_claim(slab, MEMXD_SLAB_UNMAPPED, MEMXD_SLAB_MAPPING) &&
 		    memxd_mailbox_post(&c->mailbox, &mail)) {
-			memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+			memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 			return IO_CLAIM_FAILED;
 		}
 		io_park(q, tag, s);
@@ -203,24 +203,24 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 	struct memxd_client *c = q->c;
 	uint64_t first, end;
 
-	if (!memx_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
+	if (!memxd_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
 		return;
 	for (uint64_t s = first; s < end; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab *slab = &c->map.slabs[s];
 		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
 
 		/* FREEING makes the slab ours: the control thread changes only MAPPED slabs. */
-		if (!memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_FREEING))
+		if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING))
 			continue;
 		mail.free.nr_replicas = slab->nr_replicas;
 		memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
 		if (memxd_mailbox_post(&c->mailbox, &mail)) {
 			/* No room to queue the free: keep the slab; discard is advisory. */
-			memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+			memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
 			continue;
 		}
 		atomic_fetch_sub(&c->slabs_mapped, 1);
-		memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+		memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 	}
 }
 
@@ -233,7 +233,7 @@ static void io_warn_write_failed(struct memxd_queue *q, const struct memxd_io *i
 	if (now == last)
 		return;
 	last = now;
-	memx_err("volume %s: write of %u bytes at offset %llu failed with EIO: its slab is lost "
+	memxd_err("volume %s: write of %u bytes at offset %llu failed with EIO: its slab is lost "
 		 "or no donor could take it (see the control thread's log)", q->c->opt.name,
 		 io->nr_bytes, (unsigned long long)io->offset);
 }
@@ -269,10 +269,10 @@ static bool io_start_local(struct memxd_queue *q, uint32_t tag)
 static bool io_split(struct memxd_queue *q, uint32_t tag)
 {
 	struct memxd_io *io = &q->io[tag];
-	struct memx_extent ext[MEMXD_MAX_EXTENTS];
+	struct memxd_extent ext[MEMXD_MAX_EXTENTS];
 	int n;
 
-	n = memx_slabmap_extents(&q->c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
+	n = memxd_slabmap_extents(&q->c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
 	if (n < 0 || io->nr_bytes > q->kq.layout.buf_stride) {
 		io->result = -EINVAL;
 		io_finish(q, tag);
@@ -294,10 +294,10 @@ static void io_issue_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 	struct memxd_client *c = q->c;
 	struct memxd_io *io = &q->io[tag];
 	struct memxd_io_ext *x = &io->ext[e];
-	struct memx_slab *slab = &c->map.slabs[x->ext.slab];
-	uint32_t state = memx_slab_state(slab);
+	struct memxd_slab *slab = &c->map.slabs[x->ext.slab];
+	uint32_t state = memxd_slab_state(slab);
 
-	if (state != MEMX_SLAB_MAPPED && state != MEMX_SLAB_MIGRATING) {
+	if (state != MEMXD_SLAB_MAPPED && state != MEMXD_SLAB_MIGRATING) {
 		/* Never written: zeros, without the network (writes were mapped when claimed). */
 		if (io->op == MEMX_OP_READ) {
 			memset(q->kq.buf + (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset,
@@ -333,7 +333,7 @@ void memxd_io_start(struct memxd_queue *q, uint32_t tag)
 		return;
 	switch (io_claim_slabs(q, tag)) {
 	case IO_CLAIM_PARKED:
-		memx_dbg(MEMX_DBG_IO, "queue %u tag %u: waits for slab %llu", q->qid, tag,
+		memxd_dbg(MEMXD_DBG_IO, "queue %u tag %u: waits for slab %llu", q->qid, tag,
 			 (unsigned long long)io->wait_slab);
 		return;
 	case IO_CLAIM_FAILED:
@@ -389,7 +389,7 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 		if (memxd_donor_mark_failed(&c->donor[d]))
 			memxd_mailbox_post(&c->mailbox, &mail);
 		if (io->op == MEMX_OP_READ) {
-			memx_dbg(MEMX_DBG_IO, "queue %u tag %u: read from donor %u failed, trying "
+			memxd_dbg(MEMXD_DBG_IO, "queue %u tag %u: read from donor %u failed, trying "
 				 "another replica", q->qid, tag, d);
 			if (io_read_ext(q, tag, e) == 0)
 				atomic_fetch_add_explicit(&q->stats.failovers, 1,

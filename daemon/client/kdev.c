@@ -16,14 +16,14 @@ static int ioctl_errno(int fd, unsigned long cmd, void *arg)
 	return r < 0 ? -errno : r;
 }
 
-int memx_kdev_open(void)
+int memxd_kdev_open(void)
 {
-	int fd = open(MEMX_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+	int fd = open(MEMXD_CONTROL_PATH, O_RDWR | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
 }
 
-int memx_kdev_features(int fd, uint64_t *features)
+int memxd_kdev_features(int fd, uint64_t *features)
 {
 	struct memx_features f;
 	int r = ioctl_errno(fd, MEMX_CTRL_GET_FEATURES, &f);
@@ -33,7 +33,7 @@ int memx_kdev_features(int fd, uint64_t *features)
 	return r;
 }
 
-int memx_kdev_add(int fd, struct memx_dev_params *p)
+int memxd_kdev_add(int fd, struct memx_dev_params *p)
 {
 	return ioctl_errno(fd, MEMX_CTRL_ADD_DEV, p);
 }
@@ -51,29 +51,29 @@ static int dev_cmd(int fd, unsigned long cmd, int dev_id, struct memx_dev_info *
 	return r;
 }
 
-int memx_kdev_start(int fd, int dev_id)
+int memxd_kdev_start(int fd, int dev_id)
 {
 	return dev_cmd(fd, MEMX_CTRL_START_DEV, dev_id, NULL);
 }
 
-int memx_kdev_del(int fd, int dev_id)
+int memxd_kdev_del(int fd, int dev_id)
 {
 	return dev_cmd(fd, MEMX_CTRL_DEL_DEV, dev_id, NULL);
 }
 
-int memx_kdev_info(int fd, int dev_id, struct memx_dev_info *info)
+int memxd_kdev_info(int fd, int dev_id, struct memx_dev_info *info)
 {
 	return dev_cmd(fd, MEMX_CTRL_GET_INFO, dev_id, info);
 }
 
-int memx_kqueue_open(struct memx_kqueue *q, int dev_id, unsigned int queue_id)
+int memxd_kqueue_open(struct memxd_kqueue *q, int dev_id, unsigned int queue_id)
 {
 	struct memx_queue_bind bind = { .dev_id = dev_id, .queue_id = queue_id };
 	void *area;
 	int r;
 
 	memset(q, 0, sizeof(*q));
-	q->fd = memx_kdev_open();
+	q->fd = memxd_kdev_open();
 	if (q->fd < 0)
 		return q->fd;
 	r = ioctl_errno(q->fd, MEMX_IO_BIND_QUEUE, &bind);
@@ -99,7 +99,7 @@ out_close:
 	return r;
 }
 
-void memx_kqueue_close(struct memx_kqueue *q)
+void memxd_kqueue_close(struct memxd_kqueue *q)
 {
 	if (q->area)
 		munmap(q->area, q->layout.total_bytes);
@@ -109,7 +109,7 @@ void memx_kqueue_close(struct memx_kqueue *q)
 	q->fd = -1;
 }
 
-int memx_kqueue_commit(struct memx_kqueue *q, const struct memx_io_result *res, unsigned int nr)
+int memxd_kqueue_commit(struct memxd_kqueue *q, const struct memx_io_result *res, unsigned int nr)
 {
 	struct memx_io_commit c = { .nr = nr, .results = (uintptr_t)res };
 

@@ -10,22 +10,22 @@
 #include <stdint.h>
 #include <memx/uapi.h>
 
-#define MEMX_CONTROL_PATH "/dev/" MEMX_CONTROL_NAME
+#define MEMXD_CONTROL_PATH "/dev/" MEMX_CONTROL_NAME
 
 /* Opens the control device. Returns an fd or -errno (-ENOENT: memx.ko not loaded). */
-int memx_kdev_open(void);
+int memxd_kdev_open(void);
 
 /* GET_FEATURES: the MEMX_F_* this memx.ko knows. Returns 0 or -errno. */
-int memx_kdev_features(int fd, uint64_t *features);
+int memxd_kdev_features(int fd, uint64_t *features);
 
 /* ADD_DEV on the owner fd; fills p->dev_id. Returns 0 or -errno. */
-int memx_kdev_add(int fd, struct memx_dev_params *p);
-int memx_kdev_start(int fd, int dev_id);
-int memx_kdev_del(int fd, int dev_id);
-int memx_kdev_info(int fd, int dev_id, struct memx_dev_info *info);
+int memxd_kdev_add(int fd, struct memx_dev_params *p);
+int memxd_kdev_start(int fd, int dev_id);
+int memxd_kdev_del(int fd, int dev_id);
+int memxd_kdev_info(int fd, int dev_id, struct memx_dev_info *info);
 
 /* A queue bound and mapped for one engine thread. */
-struct memx_kqueue {
+struct memxd_kqueue {
 	int fd;
 	struct memx_queue_layout layout;
 	void *area;			/* the mmap, layout.total_bytes long */
@@ -35,10 +35,10 @@ struct memx_kqueue {
 };
 
 /* Opens a control fd, binds it to (dev_id, queue_id) and maps the queue. Returns 0 or -errno. */
-int memx_kqueue_open(struct memx_kqueue *q, int dev_id, unsigned int queue_id);
-void memx_kqueue_close(struct memx_kqueue *q);
+int memxd_kqueue_open(struct memxd_kqueue *q, int dev_id, unsigned int queue_id);
+void memxd_kqueue_close(struct memxd_kqueue *q);
 
 /* Commits nr results in one system call. Returns the number taken or -errno. */
-int memx_kqueue_commit(struct memx_kqueue *q, const struct memx_io_result *res, unsigned int nr);
+int memxd_kqueue_commit(struct memxd_kqueue *q, const struct memx_io_result *res, unsigned int nr);
 
 #endif /* MEMXD_KDEV_H */

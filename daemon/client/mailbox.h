@@ -24,7 +24,7 @@ struct memxd_mail {
 		struct {
 			uint64_t slab;
 			uint32_t nr_replicas;	/* the grants the slab had */
-			struct memx_replica replica[MEMX_MAX_REPLICAS];
+			struct memxd_replica replica[MEMXD_MAX_REPLICAS];
 		} free;
 		struct {
 			uint32_t donor;		/* index in the donor table */

@@ -75,7 +75,7 @@ static void serve_mailbox(struct memxd_client *c)
 
 	memxd_mailbox_ack(&c->mailbox);
 	while (memxd_mailbox_take(&c->mailbox, &mail)) {
-		memx_dbg(MEMX_DBG_CTRL, "mailbox: %s", mail.type == MEMXD_MAIL_MAP_SLAB ? "map slab" :
+		memxd_dbg(MEMXD_DBG_CTRL, "mailbox: %s", mail.type == MEMXD_MAIL_MAP_SLAB ? "map slab" :
 			 mail.type == MEMXD_MAIL_FREE_SLAB ? "free slab" : "donor failed");
 		switch (mail.type) {
 		case MEMXD_MAIL_MAP_SLAB:
@@ -117,12 +117,12 @@ static int client_ctl(void *arg, const char *req, char *out, size_t len)
 		if (!atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DRAINING))
 			return memxd_ctl_reply(out, len, "error: donor %s is %s, not live\n", d->name,
 					 memxd_donor_state_name(expect));
-		memx_info("volume %s: draining donor %s (memxctl): moving its %u slabs", c->opt.name,
+		memxd_info("volume %s: draining donor %s (memxctl): moving its %u slabs", c->opt.name,
 			  d->name, d->slabs);
 		return memxd_ctl_reply(out, len, "draining %s: %u slabs to move\n", d->name, d->slabs);
 	}
 	if (!strncmp(req, "donor add ", 10)) {
-		if (memx_parse_hostport(req + 10, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
+		if (memxd_parse_hostport(req + 10, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
 			return memxd_ctl_reply(out, len, "error: '%s' is not ADDR[:PORT]\n", req + 10);
 		r = memxd_add_donor(c, host, port);
 		if (r)
@@ -143,21 +143,21 @@ static int setup_rdma(struct memxd_client *c)
 		r = route_source(c->opt.donor_host[0], c->opt.donor_port[0], c->opt.bind,
 				 sizeof(c->opt.bind));
 		if (r)
-			return memx_log_errno(r, "no route to donor %s", c->opt.donor_host[0]);
+			return memxd_log_errno(r, "no route to donor %s", c->opt.donor_host[0]);
 	}
 	r = mxv_ctx_open(c->opt.bind, &c->ctx);
 	if (r)
-		return memx_log_errno(r, "no RDMA device serves %s", c->opt.bind);
+		return memxd_log_errno(r, "no RDMA device serves %s", c->opt.bind);
 	r = mxv_cq_create(c->ctx, MEMXD_MAX_DONORS * (MEMXD_CTRL_RECVS + 4), &c->ctrl_cq);
 	if (r)
-		return memx_log_errno(r, "control CQ");
+		return memxd_log_errno(r, "control CQ");
 	/* Background copies of slabs go through here, a MEMXD_COPY_CHUNK at a time. */
 	c->bounce = aligned_alloc(4096, MEMXD_COPY_CHUNK);
 	if (!c->bounce)
-		return memx_log_errno(-ENOMEM, "bounce buffer");
+		return memxd_log_errno(-ENOMEM, "bounce buffer");
 	r = mxv_mr_reg(c->ctx, c->bounce, MEMXD_COPY_CHUNK, MXV_ACCESS_LOCAL_WRITE, &c->bounce_mr);
 	if (r)
-		return memx_log_errno(r, "register the bounce buffer");
+		return memxd_log_errno(r, "register the bounce buffer");
 	return 0;
 }
 
@@ -167,20 +167,20 @@ static int setup_volume(struct memxd_client *c)
 	struct memx_dev_params p = { 0 };
 	int r;
 
-	c->kfd = memx_kdev_open();
+	c->kfd = memxd_kdev_open();
 	if (c->kfd < 0)
-		return memx_log_errno(c->kfd, "open %s (is memx.ko loaded?)", MEMX_CONTROL_PATH);
+		return memxd_log_errno(c->kfd, "open %s (is memx.ko loaded?)", MEMXD_CONTROL_PATH);
 	p.size_bytes = c->opt.size;
 	p.flags = MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES;
 	p.nr_queues = c->opt.queues + c->opt.poll_queues;
 	if (c->opt.poll_queues) {
 		uint64_t features;
 
-		r = memx_kdev_features(c->kfd, &features);
+		r = memxd_kdev_features(c->kfd, &features);
 		if (r)
-			return memx_log_errno(r, "ask memx.ko what it supports");
+			return memxd_log_errno(r, "ask memx.ko what it supports");
 		if (!(features & MEMX_F_POLL_QUEUES))
-			return memx_log_errno(-EOPNOTSUPP, "this memx.ko has no polled queues "
+			return memxd_log_errno(-EOPNOTSUPP, "this memx.ko has no polled queues "
 					      "(--poll-queues)");
 		p.flags |= MEMX_F_POLL_QUEUES;
 		p.nr_poll_queues = c->opt.poll_queues;
@@ -188,9 +188,9 @@ static int setup_volume(struct memxd_client *c)
 	p.queue_depth = c->opt.depth;
 	p.max_io_bytes = c->opt.max_io;
 	p.dev_id = -1;
-	r = memx_kdev_add(c->kfd, &p);
+	r = memxd_kdev_add(c->kfd, &p);
 	if (r)
-		return memx_log_errno(r, "create the volume in memx.ko");
+		return memxd_log_errno(r, "create the volume in memx.ko");
 	c->dev_id = p.dev_id;
 	c->nr_queues = p.nr_queues;
 	return 0;
@@ -200,15 +200,15 @@ static int client_setup(struct memxd_client *c)
 {
 	int r;
 
-	r = memx_slabmap_init(&c->map, c->opt.size, c->opt.slab);
+	r = memxd_slabmap_init(&c->map, c->opt.size, c->opt.slab);
 	if (r)
-		return memx_log_errno(r, "slab map for %" PRIu64 " bytes", c->opt.size);
+		return memxd_log_errno(r, "slab map for %" PRIu64 " bytes", c->opt.size);
 	c->fail_gen = calloc(c->map.nr_slabs, sizeof(*c->fail_gen));
 	if (!c->fail_gen)
-		return memx_log_errno(-ENOMEM, "slab tables");
+		return memxd_log_errno(-ENOMEM, "slab tables");
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
-		return memx_log_errno(r, "mailbox");
+		return memxd_log_errno(r, "mailbox");
 	r = setup_rdma(c);
 	if (!r)
 		r = setup_volume(c);
@@ -221,15 +221,15 @@ static int client_setup(struct memxd_client *c)
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
 		r = memxd_queue_start(&c->queue[q]);
 		if (r)
-			return memx_log_errno(r, "start queue thread %u", q);
+			return memxd_log_errno(r, "start queue thread %u", q);
 	}
-	r = memx_kdev_start(c->kfd, c->dev_id);
+	r = memxd_kdev_start(c->kfd, c->dev_id);
 	if (r)
-		return memx_log_errno(r, "start /dev/memx%d", c->dev_id);
+		return memxd_log_errno(r, "start /dev/memx%d", c->dev_id);
 	if (c->opt.listen_host[0]) {
 		r = mxv_listen(c->opt.listen_host, c->opt.listen_port, 16, &c->listener);
 		if (r)
-			return memx_log_errno(r, "listen for donors on %s:%u", c->opt.listen_host,
+			return memxd_log_errno(r, "listen for donors on %s:%u", c->opt.listen_host,
 					      c->opt.listen_port);
 	}
 	return 0;
@@ -241,7 +241,7 @@ static void client_teardown(struct memxd_client *c)
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		memxd_queue_stop(&c->queue[q]);
 	if (c->kfd >= 0 && c->dev_id >= 0)
-		memx_kdev_del(c->kfd, c->dev_id);
+		memxd_kdev_del(c->kfd, c->dev_id);
 	for (unsigned int i = 0; i < c->nr_donors; i++)
 		memxd_donor_teardown(&c->donor[i], c->nr_queues);
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
@@ -257,7 +257,7 @@ static void client_teardown(struct memxd_client *c)
 		close(c->kfd);	/* closing the owner fd removes whatever is left */
 	memxd_mailbox_fini(&c->mailbox);
 	free(c->fail_gen);
-	memx_slabmap_fini(&c->map);
+	memxd_slabmap_fini(&c->map);
 }
 
 /* Handles SIGINT/SIGTERM. Returns true when the volume is gone and we may exit. */
@@ -266,17 +266,17 @@ static bool client_try_remove(struct memxd_client *c, int sig)
 	struct memx_dev_info info;
 	int r;
 
-	memx_info("volume %s: %s: removing /dev/memx%d", c->opt.name, strsignal(sig), c->dev_id);
-	r = memx_kdev_del(c->kfd, c->dev_id);
+	memxd_info("volume %s: %s: removing /dev/memx%d", c->opt.name, strsignal(sig), c->dev_id);
+	r = memxd_kdev_del(c->kfd, c->dev_id);
 	if (r == -EBUSY) {
-		memx_kdev_info(c->kfd, c->dev_id, &info);
-		memx_err("volume %s: /dev/memx%d is in use (%u openers: mounted or swap?); not "
+		memxd_kdev_info(c->kfd, c->dev_id, &info);
+		memxd_err("volume %s: /dev/memx%d is in use (%u openers: mounted or swap?); not "
 			 "removing it, still serving. Unmount or swapoff it first.", c->opt.name,
 			 c->dev_id, info.open_count);
 		return false;
 	}
 	if (r)
-		memx_log_errno(r, "volume %s: remove /dev/memx%d", c->opt.name, c->dev_id);
+		memxd_log_errno(r, "volume %s: remove /dev/memx%d", c->opt.name, c->dev_id);
 	c->dev_id = -1;
 	return true;
 }
@@ -314,7 +314,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		if (poll(pfd, POLL_DONORS + c->nr_donors, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
-			return memx_log_errno(-errno, "poll");
+			return memxd_log_errno(-errno, "poll");
 		}
 		if (pfd[POLL_MAILBOX].revents)
 			serve_mailbox(c);
@@ -341,7 +341,7 @@ int memxd_client_main(int argc, char **argv)
 	struct memxd_ctl *ctl = NULL;
 	int sfd, r;
 
-	memx_log_role = "memxd client";
+	memxd_log_role = "memxd client";
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return 1;
@@ -356,29 +356,29 @@ int memxd_client_main(int argc, char **argv)
 	c->rng |= 1;
 	sfd = memxd_signalfd();
 	if (sfd < 0)
-		return memx_log_errno(sfd, "signalfd"), 1;
+		return memxd_log_errno(sfd, "signalfd"), 1;
 
 	r = memxd_make_swap_safe();
 	if (r)
-		memx_log_errno(r, "swap safety (mlockall, PR_SET_IO_FLUSHER): continuing without");
+		memxd_log_errno(r, "swap safety (mlockall, PR_SET_IO_FLUSHER): continuing without");
 	r = client_setup(c);
 	if (r) {
-		memx_err("volume %s: start-up failed; nothing was left behind", c->opt.name);
+		memxd_err("volume %s: start-up failed; nothing was left behind", c->opt.name);
 		client_teardown(c);
 		return 1;
 	}
 	r = memxd_ctl_open(c->opt.ctl_path, &ctl);
 	if (r)
-		memx_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
+		memxd_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
 	printf("ready /dev/memx%d\n", c->dev_id);
 	fflush(stdout);
-	memx_info("volume %s: /dev/memx%d ready, %" PRIu64 " MiB on %u donor(s)", c->opt.name,
+	memxd_info("volume %s: /dev/memx%d ready, %" PRIu64 " MiB on %u donor(s)", c->opt.name,
 		  c->dev_id, c->opt.size >> 20, c->nr_donors);
 
 	r = client_loop(c, sfd, ctl);
 	memxd_ctl_close(ctl);
 	client_teardown(c);
 	close(sfd);
-	memx_info("volume %s: stopped", c->opt.name);
+	memxd_info("volume %s: stopped", c->opt.name);
 	return r ? 1 : 0;
 }

@@ -44,7 +44,7 @@ void memxd_client_usage(FILE *f)
 
 static int opt_size(const char *what, const char *arg, uint64_t *out)
 {
-	int r = memx_parse_size(arg, out);
+	int r = memxd_parse_size(arg, out);
 
 	if (r)
 		fprintf(stderr, "memxd client: %s '%s' is not a size (digits with K, M, G or T)\n",
@@ -55,7 +55,7 @@ static int opt_size(const char *what, const char *arg, uint64_t *out)
 static int opt_count(const char *what, const char *arg, uint64_t min, uint64_t max,
 		     uint64_t *out)
 {
-	int r = memx_parse_uint(arg, min, max, out);
+	int r = memxd_parse_uint(arg, min, max, out);
 
 	if (r)
 		fprintf(stderr, "memxd client: %s '%s' must be a number from %" PRIu64 " to %" PRIu64
@@ -87,7 +87,7 @@ static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *
 			fprintf(stderr, "memxd client: at most %d donors\n", MEMXD_MAX_DONORS);
 			return -EINVAL;
 		}
-		if (memx_parse_hostport(arg, o->donor_host[o->nr_donors], MEMXD_HOST_MAX,
+		if (memxd_parse_hostport(arg, o->donor_host[o->nr_donors], MEMXD_HOST_MAX,
 					&o->donor_port[o->nr_donors], MEMX_DEFAULT_PORT)) {
 			fprintf(stderr, "memxd client: --donor '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
@@ -109,7 +109,7 @@ static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *
 		strcpy(o->ctl_path, arg);
 		return 0;
 	case 'l':
-		if (memx_parse_hostport(arg, o->listen_host, sizeof(o->listen_host),
+		if (memxd_parse_hostport(arg, o->listen_host, sizeof(o->listen_host),
 					&o->listen_port, MEMX_DEFAULT_PORT)) {
 			fprintf(stderr, "memxd client: --listen '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
@@ -150,7 +150,7 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 		o->max_io = (unsigned int)v;
 		return 0;
 	case 'r':
-		if (opt_count("--replicas", arg, 1, MEMX_MAX_COPIES, &v))
+		if (opt_count("--replicas", arg, 1, MEMXD_MAX_COPIES, &v))
 			return -EINVAL;
 		o->replicas = (unsigned int)v;
 		return 0;

@@ -4,7 +4,7 @@
 
 #include "client/placement.h"
 
-#define MEMX_PLACE_MAX_DONORS 256
+#define MEMXD_PLACE_MAX_DONORS 256
 
 static bool excluded(uint32_t d, const uint32_t *exclude, int nr_exclude)
 {
@@ -14,14 +14,14 @@ static bool excluded(uint32_t d, const uint32_t *exclude, int nr_exclude)
 	return false;
 }
 
-int memx_place(const struct memx_donor_load *donors, int n, const uint32_t *exclude,
-	       int nr_exclude, uint64_t need, memx_rand_fn rnd, void *rnd_arg)
+int memxd_place(const struct memxd_donor_load *donors, int n, const uint32_t *exclude,
+	       int nr_exclude, uint64_t need, memxd_rand_fn rnd, void *rnd_arg)
 {
-	uint16_t cand[MEMX_PLACE_MAX_DONORS];
+	uint16_t cand[MEMXD_PLACE_MAX_DONORS];
 	int nc = 0, a, b;
 
-	if (n > MEMX_PLACE_MAX_DONORS)
-		n = MEMX_PLACE_MAX_DONORS;
+	if (n > MEMXD_PLACE_MAX_DONORS)
+		n = MEMXD_PLACE_MAX_DONORS;
 	for (int i = 0; i < n; i++)
 		if (donors[i].live && donors[i].free_bytes >= need &&
 		    !excluded((uint32_t)i, exclude, nr_exclude))

@@ -63,7 +63,7 @@ static void queue_take_requests(struct memxd_queue *q)
 
 		q->head++;
 		if (tag >= q->kq.layout.queue_depth || q->io[tag].state != MEMXD_IO_FREE) {
-			memx_err("queue %u: kernel handed out tag %u twice or out of range", q->qid,
+			memxd_err("queue %u: kernel handed out tag %u twice or out of range", q->qid,
 				 tag);
 			continue;
 		}
@@ -138,7 +138,7 @@ static int queue_reap(struct memxd_queue *q)
 		for (int i = 0; i < n; i++) {
 			/* Flush errors follow a disconnect: expected, not worth a line. */
 			if (wc[i].status != IBV_WC_SUCCESS && wc[i].status != IBV_WC_WR_FLUSH_ERR)
-				memx_warn("queue %u: tag %u: %s", q->qid,
+				memxd_warn("queue %u: tag %u: %s", q->qid,
 					  (uint32_t)(wc[i].wr_id & 0xffff),
 					  ibv_wc_status_str(wc[i].status));
 			memxd_io_wr_done(q, wc[i].wr_id, wc[i].status == IBV_WC_SUCCESS);
@@ -154,9 +154,9 @@ static void queue_commit(struct memxd_queue *q)
 
 	if (!q->nr_results)
 		return;
-	r = memx_kqueue_commit(&q->kq, q->results, q->nr_results);
+	r = memxd_kqueue_commit(&q->kq, q->results, q->nr_results);
 	if (r < 0 || (uint32_t)r != q->nr_results)
-		memx_err("queue %u: commit of %u results took %d", q->qid, q->nr_results, r);
+		memxd_err("queue %u: commit of %u results took %d", q->qid, q->nr_results, r);
 	atomic_fetch_add_explicit(&q->stats.commits, 1, memory_order_relaxed);
 	q->nr_results = 0;
 }
@@ -204,7 +204,7 @@ static void queue_take_notifications(struct memxd_queue *q)
 		q->cq_armed = false;
 	}
 	if (wake_event && read(q->wake_fd, &wake, sizeof(wake)) < 0 && errno != EAGAIN)
-		memx_warn("queue %u: eventfd read failed", q->qid);
+		memxd_warn("queue %u: eventfd read failed", q->qid);
 }
 
 /* One pass over every source of work; true if there was any. */
@@ -295,16 +295,16 @@ static void *queue_thread(void *arg)
 			spin_since = 0;
 			continue;
 		}
-		memx_dbg(MEMX_DBG_QUEUE, "queue %u: sleeps, %u work requests in flight, %u parked",
+		memxd_dbg(MEMXD_DBG_QUEUE, "queue %u: sleeps, %u work requests in flight, %u parked",
 			 q->qid, q->outstanding, q->nr_waiting);
 		int r = io_uring_submit_and_wait(&q->ring, 1);
 
 		if (r < 0 && r != -EINTR) {
-			memx_log_errno(r, "queue %u: io_uring wait", q->qid);
+			memxd_log_errno(r, "queue %u: io_uring wait", q->qid);
 			break;
 		}
 		queue_set_awake(q, true);
-		memx_dbg(MEMX_DBG_QUEUE, "queue %u: woken", q->qid);
+		memxd_dbg(MEMXD_DBG_QUEUE, "queue %u: woken", q->qid);
 		atomic_fetch_add_explicit(&q->stats.wakeups, 1, memory_order_relaxed);
 		spin_since = 0;
 	}
@@ -325,7 +325,7 @@ void memxd_queue_wake(struct memxd_queue *q)
 
 	atomic_store_explicit(&q->wake_pending, true, memory_order_release);
 	if (write(q->wake_fd, &one, sizeof(one)) < 0)
-		memx_warn("queue %u: eventfd write failed", q->qid);
+		memxd_warn("queue %u: eventfd write failed", q->qid);
 }
 
 /* Deferred task work (COOP_TASKRUN) keeps poll notifications from interrupting a polling thread. */
@@ -347,28 +347,28 @@ int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned in
 	q->qid = qid;
 	q->wake_fd = -1;
 	q->kq.fd = -1;
-	r = memx_kqueue_open(&q->kq, c->dev_id, qid);
+	r = memxd_kqueue_open(&q->kq, c->dev_id, qid);
 	if (r)
-		return memx_log_errno(r, "queue %u: bind and map the kernel queue", qid);
+		return memxd_log_errno(r, "queue %u: bind and map the kernel queue", qid);
 	if (q->kq.layout.queue_depth != depth || q->kq.layout.buf_stride < c->opt.max_io ||
 	    q->kq.layout.ring_entries < depth ||
 	    (q->kq.layout.ring_entries & (q->kq.layout.ring_entries - 1)))
-		return memx_log_errno(-EPROTO, "queue %u: kernel layout does not match", qid);
+		return memxd_log_errno(-EPROTO, "queue %u: kernel layout does not match", qid);
 	r = mxv_mr_reg(c->ctx, q->kq.buf, (size_t)q->kq.layout.buf_stride * depth,
 		       MXV_ACCESS_LOCAL_WRITE, &q->buf_mr);
 	if (r)
-		return memx_log_errno(r, "queue %u: register the kernel buffers", qid);
+		return memxd_log_errno(r, "queue %u: register the kernel buffers", qid);
 	q->zero_buf = calloc(1, c->opt.max_io);
 	if (!q->zero_buf)
 		return -ENOMEM;
 	r = mxv_mr_reg(c->ctx, q->zero_buf, c->opt.max_io, 0, &q->zero_mr);
 	if (r)
-		return memx_log_errno(r, "queue %u: register the zero buffer", qid);
+		return memxd_log_errno(r, "queue %u: register the zero buffer", qid);
 	/* Room for every tag's work requests to every donor. */
-	r = mxv_cq_create(c->ctx, (int)(depth * MEMXD_MAX_EXTENTS * MEMX_MAX_REPLICAS + 64),
+	r = mxv_cq_create(c->ctx, (int)(depth * MEMXD_MAX_EXTENTS * MEMXD_MAX_REPLICAS + 64),
 			  &q->cq);
 	if (r)
-		return memx_log_errno(r, "queue %u: create the CQ", qid);
+		return memxd_log_errno(r, "queue %u: create the CQ", qid);
 	for (unsigned int d = 0; d < MEMXD_MAX_DONORS; d++) {
 		r = mxv_batch_create(depth * MEMXD_MAX_EXTENTS, &q->batch[d]);
 		if (r)
@@ -384,7 +384,7 @@ int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned in
 		return -errno;
 	r = queue_ring_init(&q->ring);
 	if (r)
-		return memx_log_errno(r, "queue %u: io_uring setup", qid);
+		return memxd_log_errno(r, "queue %u: io_uring setup", qid);
 	if (queue_arm_poll(q, q->kq.fd, UD_KQUEUE) || queue_arm_poll(q, mxv_cq_fd(q->cq), UD_CQ) ||
 	    queue_arm_poll(q, q->wake_fd, UD_WAKE))
 		return -EBUSY;
@@ -425,7 +425,7 @@ void memxd_queue_teardown(struct memxd_queue *q)
 	free(q->io);
 	free(q->waiting);
 	free(q->results);
-	memx_kqueue_close(&q->kq);
+	memxd_kqueue_close(&q->kq);
 	/* The CQ goes last: connections on it are destroyed by the caller first. */
 }
 

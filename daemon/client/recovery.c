@@ -49,11 +49,11 @@ uint64_t memxd_backlog(struct memxd_client *c)
 	uint64_t n = 0;
 
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
-		uint32_t st = memx_slab_state(slab);
+		struct memxd_slab *slab = &c->map.slabs[s];
+		uint32_t st = memxd_slab_state(slab);
 
-		if ((st == MEMX_SLAB_MAPPED || st == MEMX_SLAB_MIGRATING) &&
-		    memx_slab_live_replicas(slab) < c->opt.replicas)
+		if ((st == MEMXD_SLAB_MAPPED || st == MEMXD_SLAB_MIGRATING) &&
+		    memxd_slab_live_replicas(slab) < c->opt.replicas)
 			n++;
 	}
 	return n;
@@ -69,18 +69,18 @@ static bool donor_wants_out(struct memxd_donor *d)
  * handled inside the copy's waits): no replica on it stays live, and a slab
  * left with none is lost, never republished as readable.
  */
-static void publish_after_copy(struct memxd_client *c, struct memx_slab *slab)
+static void publish_after_copy(struct memxd_client *c, struct memxd_slab *slab)
 {
 	for (uint32_t i = 0; i < slab->nr_replicas; i++)
 		if (slab->replica[i].live &&
 		    !memxd_donor_usable(atomic_load(&c->donor[slab->replica[i].donor].state)))
 			atomic_store_explicit(&slab->replica[i].live, 0, memory_order_release);
-	if (memx_slab_live_replicas(slab)) {
-		memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+	if (memxd_slab_live_replicas(slab)) {
+		memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
 	} else {
 		atomic_fetch_sub(&c->slabs_mapped, 1);
 		atomic_fetch_add(&c->slabs_lost, 1);
-		memx_slab_publish(slab, MEMX_SLAB_LOST);
+		memxd_slab_publish(slab, MEMXD_SLAB_LOST);
 	}
 	memxd_wake_queues(c);
 }
@@ -92,17 +92,17 @@ static void publish_after_copy(struct memxd_client *c, struct memx_slab *slab)
  */
 static int drop_replica(struct memxd_client *c, uint64_t s, int from)
 {
-	struct memx_slab *slab = &c->map.slabs[s];
-	struct memx_replica old = slab->replica[from];
+	struct memxd_slab *slab = &c->map.slabs[s];
+	struct memxd_replica old = slab->replica[from];
 
-	if (!memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_MIGRATING))
+	if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_MIGRATING))
 		return -EAGAIN;
 	atomic_store_explicit(&slab->replica[from].live, 0, memory_order_release);
-	if (memx_slab_wait_idle(slab, true, true))
+	if (memxd_slab_wait_idle(slab, true, true))
 		memxd_free_grant(c, &old);
-	memx_warn("volume %s: slab %" PRIu64 " has no other donor to move to: running on %u "
+	memxd_warn("volume %s: slab %" PRIu64 " has no other donor to move to: running on %u "
 		  "replica(s) while donor %s leaves or gives memory back", c->opt.name, s,
-		  memx_slab_live_replicas(slab), c->donor[old.donor].name);
+		  memxd_slab_live_replicas(slab), c->donor[old.donor].name);
 	c->slabs_moved++;
 	publish_after_copy(c, slab);
 	return 0;
@@ -114,13 +114,13 @@ static int drop_replica(struct memxd_client *c, uint64_t s, int from)
  */
 static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 {
-	struct memx_slab *slab = &c->map.slabs[s];
-	uint32_t exclude[MEMX_MAX_REPLICAS], nr = slab->nr_replicas;
-	struct memx_replica target, *src = NULL;
+	struct memxd_slab *slab = &c->map.slabs[s];
+	uint32_t exclude[MEMXD_MAX_REPLICAS], nr = slab->nr_replicas;
+	struct memxd_replica target, *src = NULL;
 	int nx = 0, slot = -1, r;
 
 	for (uint32_t i = 0; i < nr; i++) {
-		struct memx_replica *rep = &slab->replica[i];
+		struct memxd_replica *rep = &slab->replica[i];
 
 		if (!rep->live)
 			continue;
@@ -133,18 +133,18 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	if (!src)
 		return -ENODATA;
 	r = memxd_grant_slab(c, s, exclude, nx, &target);
-	if (r == -ENOSPC && from >= 0 && memx_slab_live_replicas(slab) > 1)
+	if (r == -ENOSPC && from >= 0 && memxd_slab_live_replicas(slab) > 1)
 		return drop_replica(c, s, from);
 	if (r)
 		return r;
-	for (uint32_t i = 0; i < MEMX_MAX_REPLICAS && slot < 0; i++)
+	for (uint32_t i = 0; i < MEMXD_MAX_REPLICAS && slot < 0; i++)
 		if (i >= nr || !slab->replica[i].live)
 			slot = (int)i;
-	if (slot < 0 || !memx_slab_claim(slab, MEMX_SLAB_MAPPED, MEMX_SLAB_MIGRATING)) {
+	if (slot < 0 || !memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_MIGRATING)) {
 		memxd_free_grant(c, &target);
 		return -EAGAIN;
 	}
-	if (!memx_slab_wait_idle(slab, false, true)) {
+	if (!memxd_slab_wait_idle(slab, false, true)) {
 		r = -EBUSY;
 		goto out_undo;
 	}
@@ -165,13 +165,13 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	if ((uint32_t)slot >= nr)
 		atomic_store_explicit(&slab->nr_replicas, (uint32_t)slot + 1, memory_order_release);
 	if (from >= 0) {
-		struct memx_replica old = slab->replica[from];
+		struct memxd_replica old = slab->replica[from];
 
 		atomic_store_explicit(&slab->replica[from].live, 0, memory_order_release);
-		if (memx_slab_wait_idle(slab, true, false)) {
+		if (memxd_slab_wait_idle(slab, true, false)) {
 			memxd_free_grant(c, &old);
 		} else {
-			memx_warn("volume %s: slab %" PRIu64 " stays busy; its old copy on %s is "
+			memxd_warn("volume %s: slab %" PRIu64 " stays busy; its old copy on %s is "
 				  "freed when we disconnect", c->opt.name, s,
 				  c->donor[old.donor].name);
 		}
@@ -195,9 +195,9 @@ static bool find_work(struct memxd_client *c, uint64_t *slab_out, int *from)
 
 	/* Leaving and pressured donors first: their memory is needed back. */
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab *slab = &c->map.slabs[s];
 
-		if (memx_slab_state(slab) != MEMX_SLAB_MAPPED)
+		if (memxd_slab_state(slab) != MEMXD_SLAB_MAPPED)
 			continue;
 		for (uint32_t i = 0; i < slab->nr_replicas; i++)
 			if (slab->replica[i].live && donor_wants_out(&c->donor[slab->replica[i].donor])) {
@@ -207,10 +207,10 @@ static bool find_work(struct memxd_client *c, uint64_t *slab_out, int *from)
 			}
 	}
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab *slab = &c->map.slabs[s];
 
-		if (memx_slab_state(slab) == MEMX_SLAB_MAPPED &&
-		    memx_slab_live_replicas(slab) < want) {
+		if (memxd_slab_state(slab) == MEMXD_SLAB_MAPPED &&
+		    memxd_slab_live_replicas(slab) < want) {
 			*slab_out = s;
 			*from = -1;
 			return true;
@@ -230,15 +230,15 @@ static void release_drained(struct memxd_client *c)
 		if (atomic_load(&d->state) != MEMXD_DONOR_DRAINING)
 			continue;
 		for (uint64_t s = 0; s < c->map.nr_slabs && !holds; s++) {
-			uint32_t st = memx_slab_state(&c->map.slabs[s]);
+			uint32_t st = memxd_slab_state(&c->map.slabs[s]);
 
 			/* Replicas of unmapped (discarded) slabs are stale, their grants freed. */
-			holds = (st == MEMX_SLAB_MAPPED || st == MEMX_SLAB_MIGRATING) &&
-				memx_slab_on_donor(&c->map.slabs[s], i);
+			holds = (st == MEMXD_SLAB_MAPPED || st == MEMXD_SLAB_MIGRATING) &&
+				memxd_slab_on_donor(&c->map.slabs[s], i);
 		}
 		if (holds || !atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_LEFT))
 			continue;
-		memx_info("volume %s: donor %s drained: it holds none of our slabs; disconnecting",
+		memxd_info("volume %s: donor %s drained: it holds none of our slabs; disconnecting",
 			  c->opt.name, d->name);
 		for (unsigned int q = 0; q < c->nr_queues; q++)
 			mxv_conn_disconnect(d->data[q]);
@@ -278,7 +278,7 @@ int memxd_recovery_step(struct memxd_client *c)
 		static uint64_t last_warn;
 
 		if (now - last_warn > 5000000000ULL) {
-			memx_warn("volume %s: cannot %s slab %" PRIu64 " now: %s", c->opt.name,
+			memxd_warn("volume %s: cannot %s slab %" PRIu64 " now: %s", c->opt.name,
 				  from >= 0 ? "move" : "re-replicate", s, strerror(-r));
 			last_warn = now;
 		}
@@ -288,7 +288,7 @@ int memxd_recovery_step(struct memxd_client *c)
 		struct memxd_donor *d = &c->donor[c->map.slabs[s].replica[from].donor];
 
 		d->evict_bytes = d->evict_bytes > c->map.slab_bytes ? d->evict_bytes - c->map.slab_bytes : 0;
-		memx_info("volume %s: moved slab %" PRIu64 " off donor %s (%u left there)",
+		memxd_info("volume %s: moved slab %" PRIu64 " off donor %s (%u left there)",
 			  c->opt.name, s, d->name, d->slabs);
 	}
 	return 0;

@@ -10,7 +10,7 @@
 
 #include "client/slabmap.h"
 
-int memx_slabmap_init(struct memx_slabmap *map, uint64_t volume_bytes, uint64_t slab_bytes)
+int memxd_slabmap_init(struct memxd_slabmap *map, uint64_t volume_bytes, uint64_t slab_bytes)
 {
 	memset(map, 0, sizeof(*map));
 	if (!volume_bytes || volume_bytes % 4096 || slab_bytes < (1ULL << 20) ||
@@ -26,14 +26,14 @@ int memx_slabmap_init(struct memx_slabmap *map, uint64_t volume_bytes, uint64_t 
 	return 0;
 }
 
-void memx_slabmap_fini(struct memx_slabmap *map)
+void memxd_slabmap_fini(struct memxd_slabmap *map)
 {
 	free(map->slabs);
 	map->slabs = NULL;
 }
 
-int memx_slabmap_extents(const struct memx_slabmap *map, uint64_t offset, uint32_t len,
-			 struct memx_extent *ext, int max)
+int memxd_slabmap_extents(const struct memxd_slabmap *map, uint64_t offset, uint32_t len,
+			 struct memxd_extent *ext, int max)
 {
 	uint64_t pos = offset, end = offset + len;
 	int n = 0;
@@ -57,7 +57,7 @@ int memx_slabmap_extents(const struct memx_slabmap *map, uint64_t offset, uint32
 	return n;
 }
 
-bool memx_slabmap_whole_slabs(const struct memx_slabmap *map, uint64_t offset, uint64_t len,
+bool memxd_slabmap_whole_slabs(const struct memxd_slabmap *map, uint64_t offset, uint64_t len,
 			      uint64_t *first, uint64_t *end)
 {
 	uint64_t stop = offset + len;
@@ -70,27 +70,27 @@ bool memx_slabmap_whole_slabs(const struct memx_slabmap *map, uint64_t offset, u
 	return *first < *end;
 }
 
-bool memx_slab_edge(uint32_t from, uint32_t to)
+bool memxd_slab_edge(uint32_t from, uint32_t to)
 {
 	switch (from) {
-	case MEMX_SLAB_UNMAPPED:
-		return to == MEMX_SLAB_MAPPING;
-	case MEMX_SLAB_MAPPING:
-		return to == MEMX_SLAB_MAPPED || to == MEMX_SLAB_UNMAPPED;
-	case MEMX_SLAB_MAPPED:
-		return to == MEMX_SLAB_FREEING || to == MEMX_SLAB_MIGRATING || to == MEMX_SLAB_LOST;
-	case MEMX_SLAB_FREEING:
-		return to == MEMX_SLAB_UNMAPPED || to == MEMX_SLAB_MAPPED;
-	case MEMX_SLAB_MIGRATING:
-		return to == MEMX_SLAB_MAPPED || to == MEMX_SLAB_LOST;
+	case MEMXD_SLAB_UNMAPPED:
+		return to == MEMXD_SLAB_MAPPING;
+	case MEMXD_SLAB_MAPPING:
+		return to == MEMXD_SLAB_MAPPED || to == MEMXD_SLAB_UNMAPPED;
+	case MEMXD_SLAB_MAPPED:
+		return to == MEMXD_SLAB_FREEING || to == MEMXD_SLAB_MIGRATING || to == MEMXD_SLAB_LOST;
+	case MEMXD_SLAB_FREEING:
+		return to == MEMXD_SLAB_UNMAPPED || to == MEMXD_SLAB_MAPPED;
+	case MEMXD_SLAB_MIGRATING:
+		return to == MEMXD_SLAB_MAPPED || to == MEMXD_SLAB_LOST;
 	default:
 		return false;	/* LOST is final */
 	}
 }
 
-bool memx_slab_claim(struct memx_slab *slab, uint32_t from, uint32_t to)
+bool memxd_slab_claim(struct memxd_slab *slab, uint32_t from, uint32_t to)
 {
-	if (!memx_slab_edge(from, to))
+	if (!memxd_slab_edge(from, to))
 		return false;
 	/*
 	 * Sequentially consistent: a claim pairs with the in-flight counts
@@ -100,24 +100,24 @@ bool memx_slab_claim(struct memx_slab *slab, uint32_t from, uint32_t to)
 	return atomic_compare_exchange_strong(&slab->state, &from, to);
 }
 
-void memx_slab_publish(struct memx_slab *slab, uint32_t state)
+void memxd_slab_publish(struct memxd_slab *slab, uint32_t state)
 {
 	atomic_store_explicit(&slab->state, state, memory_order_release);
 }
 
-bool memx_slab_wait_idle(const struct memx_slab *slab, bool reads, bool writes)
+bool memxd_slab_wait_idle(const struct memxd_slab *slab, bool reads, bool writes)
 {
 	for (unsigned int waited_us = 0;; waited_us += 100) {
 		if ((!reads || !atomic_load(&slab->reads_inflight)) &&
 		    (!writes || !atomic_load(&slab->writes_inflight)))
 			return true;
-		if (waited_us >= MEMX_SLAB_IDLE_WAIT_MS * 1000)
+		if (waited_us >= MEMXD_SLAB_IDLE_WAIT_MS * 1000)
 			return false;
 		usleep(100);
 	}
 }
 
-const struct memx_replica *memx_slab_read_replica(const struct memx_slab *slab)
+const struct memxd_replica *memxd_slab_read_replica(const struct memxd_slab *slab)
 {
 	for (uint32_t i = 0; i < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); i++)
 		if (atomic_load_explicit(&slab->replica[i].live, memory_order_acquire))
@@ -125,7 +125,7 @@ const struct memx_replica *memx_slab_read_replica(const struct memx_slab *slab)
 	return NULL;
 }
 
-unsigned int memx_slab_live_replicas(const struct memx_slab *slab)
+unsigned int memxd_slab_live_replicas(const struct memxd_slab *slab)
 {
 	unsigned int n = 0;
 
@@ -134,7 +134,7 @@ unsigned int memx_slab_live_replicas(const struct memx_slab *slab)
 	return n;
 }
 
-bool memx_slab_on_donor(const struct memx_slab *slab, uint32_t donor)
+bool memxd_slab_on_donor(const struct memxd_slab *slab, uint32_t donor)
 {
 	for (uint32_t i = 0; i < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); i++)
 		if (atomic_load_explicit(&slab->replica[i].live, memory_order_acquire) &&

@@ -15,12 +15,12 @@
 static const char *slab_state_name(uint32_t s)
 {
 	switch (s) {
-	case MEMX_SLAB_UNMAPPED: return "unmapped";
-	case MEMX_SLAB_MAPPING: return "mapping";
-	case MEMX_SLAB_MAPPED: return "mapped";
-	case MEMX_SLAB_LOST: return "lost";
-	case MEMX_SLAB_MIGRATING: return "migrating";
-	case MEMX_SLAB_FREEING: return "freeing";
+	case MEMXD_SLAB_UNMAPPED: return "unmapped";
+	case MEMXD_SLAB_MAPPING: return "mapping";
+	case MEMXD_SLAB_MAPPED: return "mapped";
+	case MEMXD_SLAB_LOST: return "lost";
+	case MEMXD_SLAB_MIGRATING: return "migrating";
+	case MEMXD_SLAB_FREEING: return "freeing";
 	default: return "?";
 	}
 }
@@ -140,11 +140,11 @@ static void list_slabs(struct memxd_client *c, bool json, struct status_out *o)
 	if (json)
 		emit(o, ",\"slabs\":[");
 	for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
-		struct memx_slab *slab = &c->map.slabs[i];
-		uint32_t st = memx_slab_state(slab);
+		struct memxd_slab *slab = &c->map.slabs[i];
+		uint32_t st = memxd_slab_state(slab);
 		unsigned int nk = 0;
 
-		if (st == MEMX_SLAB_UNMAPPED)
+		if (st == MEMXD_SLAB_UNMAPPED)
 			continue;
 		if (json)
 			emit(o, "%s{\"slab\":%" PRIu64 ",\"state\":\"%s\",\"replicas\":[",

@@ -30,7 +30,7 @@
 
 _Static_assert(MEMX_MAX_DEPTH <= 1U << WRID_TAG_BITS, "a tag must fit its wr_id field");
 _Static_assert(MEMXD_MAX_EXTENTS <= 1U << WRID_EXT_BITS, "an extent must fit its wr_id field");
-_Static_assert(MEMX_MAX_REPLICAS <= 1U << WRID_REP_BITS, "a replica slot must fit its wr_id field");
+_Static_assert(MEMXD_MAX_REPLICAS <= 1U << WRID_REP_BITS, "a slot must fit its wr_id field");
 _Static_assert(MEMXD_MAX_DONORS <= 1U << WRID_DONOR_BITS, "a donor must fit its wr_id field");
 
 struct memxd_wrid {

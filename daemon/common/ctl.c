@@ -3,8 +3,9 @@
  * The control socket: a unix stream socket that memxctl connects to. A
  * request is one line ("status", "status --json", "donor drain ADDR"...; the
  * role's handler parses it); the answer is text, then the server closes the
- * connection. An answer that starts with "error:" is a refusal. Served from the control thread between
- * its other events; a peer gets 2 seconds to send its line.
+ * connection. An answer that starts with "error:" is a refusal. Served from
+ * the control thread between its other events; a peer gets 2 seconds to send
+ * its line.
  */
 #include <errno.h>
 #include <poll.h>

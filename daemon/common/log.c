@@ -11,12 +11,12 @@
 
 #include "common/log.h"
 
-unsigned int memx_log_debug_mask;
-const char *memx_log_role = "memxd";
+unsigned int memxd_log_debug_mask;
+const char *memxd_log_role = "memxd";
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
-static void log_line(enum memx_log_level level, const char *suffix, const char *fmt, va_list ap)
+static void log_line(enum memxd_log_level level, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[1024];
 	struct timespec ts;
@@ -24,7 +24,7 @@ static void log_line(enum memx_log_level level, const char *suffix, const char *
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	n = snprintf(line, sizeof(line), "[%5ld.%03ld] %s %s: ", (long)ts.tv_sec,
-		     ts.tv_nsec / 1000000, memx_log_role, level_names[level]);
+		     ts.tv_nsec / 1000000, memxd_log_role, level_names[level]);
 	if (n < 0)
 		return;
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -40,7 +40,7 @@ static void log_line(enum memx_log_level level, const char *suffix, const char *
 		return;
 }
 
-void memx_log(enum memx_log_level level, const char *fmt, ...)
+void memxd_log(enum memxd_log_level level, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -49,13 +49,13 @@ void memx_log(enum memx_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-int memx_log_errno(int err, const char *fmt, ...)
+int memxd_log_errno(int err, const char *fmt, ...)
 {
 	char buf[128];
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_line(MEMX_LOG_ERR, strerror_r(-err, buf, sizeof(buf)), fmt, ap);
+	log_line(MEMXD_LOG_ERR, strerror_r(-err, buf, sizeof(buf)), fmt, ap);
 	va_end(ap);
 	return err;
 }

@@ -7,32 +7,32 @@
 #ifndef MEMXD_LOG_H
 #define MEMXD_LOG_H
 
-enum memx_log_level { MEMX_LOG_ERR, MEMX_LOG_WARN, MEMX_LOG_INFO, MEMX_LOG_DEBUG };
+enum memxd_log_level { MEMXD_LOG_ERR, MEMXD_LOG_WARN, MEMXD_LOG_INFO, MEMXD_LOG_DEBUG };
 
-/* Debug areas, for memx_log_debug_mask (MEMXD_DEBUG=mask in the environment). */
-#define MEMX_DBG_QUEUE	(1U << 0)
-#define MEMX_DBG_IO	(1U << 1)
-#define MEMX_DBG_CM	(1U << 2)
-#define MEMX_DBG_CQ	(1U << 3)
-#define MEMX_DBG_PROTO	(1U << 4)
-#define MEMX_DBG_CTRL	(1U << 5)
+/* Debug areas, for memxd_log_debug_mask (MEMXD_DEBUG=mask in the environment). */
+#define MEMXD_DBG_QUEUE	(1U << 0)
+#define MEMXD_DBG_IO	(1U << 1)
+#define MEMXD_DBG_CM	(1U << 2)
+#define MEMXD_DBG_CQ	(1U << 3)
+#define MEMXD_DBG_PROTO	(1U << 4)
+#define MEMXD_DBG_CTRL	(1U << 5)
 
-extern unsigned int memx_log_debug_mask;
-extern const char *memx_log_role;
+extern unsigned int memxd_log_debug_mask;
+extern const char *memxd_log_role;
 
-void memx_log(enum memx_log_level level, const char *fmt, ...)
+void memxd_log(enum memxd_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Logs "fmt: strerror(-err)" at error level and returns err (a -errno). */
-int memx_log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int memxd_log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define memx_err(...)	memx_log(MEMX_LOG_ERR, __VA_ARGS__)
-#define memx_warn(...)	memx_log(MEMX_LOG_WARN, __VA_ARGS__)
-#define memx_info(...)	memx_log(MEMX_LOG_INFO, __VA_ARGS__)
-#define memx_dbg(area, ...)                                     \
+#define memxd_err(...)	memxd_log(MEMXD_LOG_ERR, __VA_ARGS__)
+#define memxd_warn(...)	memxd_log(MEMXD_LOG_WARN, __VA_ARGS__)
+#define memxd_info(...)	memxd_log(MEMXD_LOG_INFO, __VA_ARGS__)
+#define memxd_dbg(area, ...)                                     \
 	do {                                                    \
-		if (memx_log_debug_mask & (area))               \
-			memx_log(MEMX_LOG_DEBUG, __VA_ARGS__);  \
+		if (memxd_log_debug_mask & (area))               \
+			memxd_log(MEMXD_LOG_DEBUG, __VA_ARGS__);  \
 	} while (0)
 
 #endif /* MEMXD_LOG_H */

@@ -25,7 +25,7 @@ static int parse_digits(const char **sp, uint64_t *out)
 	return 0;
 }
 
-int memx_parse_size(const char *s, uint64_t *out)
+int memxd_parse_size(const char *s, uint64_t *out)
 {
 	unsigned int shift = 0;
 	uint64_t v;
@@ -55,7 +55,7 @@ int memx_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int memx_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+int memxd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	uint64_t v;
 	int r;
@@ -73,7 +73,7 @@ int memx_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-int memx_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port,
+int memxd_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port,
 			uint16_t default_port)
 {
 	const char *colon, *end;
@@ -99,7 +99,7 @@ int memx_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *po
 	}
 	if (!n || n >= host_len)
 		return -EINVAL;
-	if (colon && memx_parse_uint(colon + 1, 1, 65535, &p))
+	if (colon && memxd_parse_uint(colon + 1, 1, 65535, &p))
 		return -EINVAL;
 	memcpy(host, s, n);
 	host[n] = '\0';

@@ -11,16 +11,16 @@
  * 1024, either case, an optional trailing "iB" or "B"). Returns 0, -EINVAL for
  * anything else, -ERANGE on overflow.
  */
-int memx_parse_size(const char *s, uint64_t *out);
+int memxd_parse_size(const char *s, uint64_t *out);
 
 /* Parses a decimal count in [min, max]. Returns 0, -EINVAL or -ERANGE. */
-int memx_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int memxd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
  * Parses ADDR[:PORT] (an IPv4 address or name; [v6]:port with brackets) into
  * host and port, using default_port when none is given. Returns 0 or -EINVAL.
  */
-int memx_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port,
+int memxd_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port,
 			uint16_t default_port);
 
 #endif /* MEMXD_PARSE_H */

@@ -11,7 +11,7 @@
 
 #include "common/wire.h"
 
-static int wire_fail(struct memx_wire_error *err, uint16_t code, const char *reason)
+static int wire_fail(struct memxd_wire_error *err, uint16_t code, const char *reason)
 {
 	if (err) {
 		err->code = code;
@@ -30,7 +30,7 @@ static int all_zero(const void *buf, size_t len)
 	return 1;
 }
 
-int memx_hello_encode(void *buf, size_t len, const struct memx_hello_info *in)
+int memxd_hello_encode(void *buf, size_t len, const struct memxd_hello_info *in)
 {
 	struct memx_hello h;
 
@@ -50,8 +50,8 @@ int memx_hello_encode(void *buf, size_t len, const struct memx_hello_info *in)
 	return sizeof(h);
 }
 
-int memx_hello_decode(const void *buf, size_t len, struct memx_hello_info *out,
-		      struct memx_wire_error *err)
+int memxd_hello_decode(const void *buf, size_t len, struct memxd_hello_info *out,
+		      struct memxd_wire_error *err)
 {
 	struct memx_hello h;
 	uint16_t role;
@@ -88,7 +88,7 @@ int memx_hello_decode(const void *buf, size_t len, struct memx_hello_info *out,
 	return 0;
 }
 
-int memx_welcome_encode(void *buf, size_t len, const struct memx_welcome_info *in)
+int memxd_welcome_encode(void *buf, size_t len, const struct memxd_welcome_info *in)
 {
 	struct memx_welcome w;
 
@@ -106,8 +106,8 @@ int memx_welcome_encode(void *buf, size_t len, const struct memx_welcome_info *i
 	return sizeof(w);
 }
 
-int memx_welcome_decode(const void *buf, size_t len, struct memx_welcome_info *out,
-			struct memx_wire_error *err)
+int memxd_welcome_decode(const void *buf, size_t len, struct memxd_welcome_info *out,
+			struct memxd_wire_error *err)
 {
 	struct memx_welcome w;
 	uint32_t shift;
@@ -139,7 +139,7 @@ int memx_welcome_decode(const void *buf, size_t len, struct memx_welcome_info *o
 	return 0;
 }
 
-int memx_reject_encode(void *buf, size_t len, uint16_t code, const char *reason)
+int memxd_reject_encode(void *buf, size_t len, uint16_t code, const char *reason)
 {
 	struct memx_reject r;
 
@@ -154,7 +154,7 @@ int memx_reject_encode(void *buf, size_t len, uint16_t code, const char *reason)
 	return sizeof(r);
 }
 
-int memx_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason,
+int memxd_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason,
 		       size_t reason_len)
 {
 	struct memx_reject r;
@@ -181,20 +181,20 @@ int memx_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason
 	return 0;
 }
 
-int memx_reject_explain(const void *buf, size_t len, char *out, size_t out_len)
+int memxd_reject_explain(const void *buf, size_t len, char *out, size_t out_len)
 {
 	char reason[MEMX_REJECT_REASON_LEN];
 	uint16_t code;
 
 	if (out_len)
 		out[0] = '\0';
-	if (memx_reject_decode(buf, len, &code, reason, sizeof(reason)))
+	if (memxd_reject_decode(buf, len, &code, reason, sizeof(reason)))
 		return -EPROTO;
-	snprintf(out, out_len, "%s (%s)", reason, memx_reject_code_name(code));
+	snprintf(out, out_len, "%s (%s)", reason, memxd_reject_code_name(code));
 	return 0;
 }
 
-const char *memx_reject_code_name(uint16_t code)
+const char *memxd_reject_code_name(uint16_t code)
 {
 	switch (code) {
 	case MEMX_REJ_MALFORMED: return "malformed";
@@ -220,7 +220,7 @@ static int is_reply(uint16_t type)
 	       type == MEMX_MSG_STATS_REPLY;
 }
 
-int memx_msg_encode(void *buf, size_t len, const struct memx_msg_info *in)
+int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 {
 	struct memx_msg m;
 
@@ -274,11 +274,11 @@ int memx_msg_encode(void *buf, size_t len, const struct memx_msg_info *in)
 	return sizeof(m);
 }
 
-int memx_msg_decode(const void *buf, size_t len, struct memx_msg_info *out,
-		    struct memx_wire_error *err)
+int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
+		    struct memxd_wire_error *err)
 {
 	struct memx_msg m;
-	struct memx_msg_info info;
+	struct memxd_msg_info info;
 	uint16_t type;
 
 	if (!buf || len != sizeof(m))
@@ -353,7 +353,7 @@ int memx_msg_decode(const void *buf, size_t len, struct memx_msg_info *out,
 	return 0;
 }
 
-const char *memx_msg_type_name(uint16_t type)
+const char *memxd_msg_type_name(uint16_t type)
 {
 	switch (type) {
 	case MEMX_MSG_ALLOC_SLAB: return "alloc-slab";

@@ -12,7 +12,7 @@
 #include <memx/proto.h>
 
 /* A decoded hello, in host byte order. */
-struct memx_hello_info {
+struct memxd_hello_info {
 	uint16_t role;
 	uint16_t join_port;	/* MEMX_ROLE_JOIN only */
 	uint32_t flags;
@@ -20,7 +20,7 @@ struct memx_hello_info {
 };
 
 /* A decoded welcome, in host byte order. */
-struct memx_welcome_info {
+struct memxd_welcome_info {
 	uint64_t memory_total;
 	uint64_t memory_free;
 	uint32_t max_slab_shift;
@@ -28,47 +28,47 @@ struct memx_welcome_info {
 };
 
 /* Why a decoder refused a message. */
-struct memx_wire_error {
+struct memxd_wire_error {
 	uint16_t code;		/* enum memx_reject_code */
 	const char *reason;	/* static string */
 };
 
 /* Writes a hello into buf (len >= sizeof(struct memx_hello)). Returns its size or -EINVAL. */
-int memx_hello_encode(void *buf, size_t len, const struct memx_hello_info *in);
+int memxd_hello_encode(void *buf, size_t len, const struct memxd_hello_info *in);
 
 /*
  * Checks and decodes a hello received as connect private data of len bytes
  * (bytes past the hello must be zero: rdma_cm pads). Returns 0, or -EPROTO
  * with *err saying why.
  */
-int memx_hello_decode(const void *buf, size_t len, struct memx_hello_info *out,
-		      struct memx_wire_error *err);
+int memxd_hello_decode(const void *buf, size_t len, struct memxd_hello_info *out,
+		      struct memxd_wire_error *err);
 
 /* Writes a welcome into buf. Returns its size or -EINVAL. */
-int memx_welcome_encode(void *buf, size_t len, const struct memx_welcome_info *in);
+int memxd_welcome_encode(void *buf, size_t len, const struct memxd_welcome_info *in);
 
 /* Checks and decodes a welcome. Returns 0, or -EPROTO with *err saying why. */
-int memx_welcome_decode(const void *buf, size_t len, struct memx_welcome_info *out,
-			struct memx_wire_error *err);
+int memxd_welcome_decode(const void *buf, size_t len, struct memxd_welcome_info *out,
+			struct memxd_wire_error *err);
 
 /* Writes a reject with a code and a reason (truncated to fit). Returns its size or -EINVAL. */
-int memx_reject_encode(void *buf, size_t len, uint16_t code, const char *reason);
+int memxd_reject_encode(void *buf, size_t len, uint16_t code, const char *reason);
 
 /*
  * Decodes a reject into *code and reason (always NUL-terminated).
  * Returns 0, or -EPROTO when the peer's reject is not a memx reject.
  */
-int memx_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason,
+int memxd_reject_decode(const void *buf, size_t len, uint16_t *code, char *reason,
 		       size_t reason_len);
 
 /*
  * Writes "reason (code name)" of a peer's reject into out, for a log line.
  * Returns 0, or -EPROTO when buf is not a memx reject (out is then empty).
  */
-int memx_reject_explain(const void *buf, size_t len, char *out, size_t out_len);
+int memxd_reject_explain(const void *buf, size_t len, char *out, size_t out_len);
 
 /* A decoded control message, in host byte order. Which body is valid follows from type. */
-struct memx_msg_info {
+struct memxd_msg_info {
 	uint16_t type;		/* enum memx_msg_type */
 	uint32_t seq;
 	uint32_t status;	/* replies: 0 or positive errno */
@@ -100,16 +100,16 @@ struct memx_msg_info {
 };
 
 /* Writes a control message into buf (len >= MEMX_MSG_SIZE). Returns MEMX_MSG_SIZE or -EINVAL. */
-int memx_msg_encode(void *buf, size_t len, const struct memx_msg_info *in);
+int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in);
 
 /* Checks and decodes a received control message. Returns 0, or -EPROTO with *err. */
-int memx_msg_decode(const void *buf, size_t len, struct memx_msg_info *out,
-		    struct memx_wire_error *err);
+int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
+		    struct memxd_wire_error *err);
 
 /* A short name for a message type, for logs. */
-const char *memx_msg_type_name(uint16_t type);
+const char *memxd_msg_type_name(uint16_t type);
 
 /* A short name for a reject code, for logs ("version", "malformed", ...). */
-const char *memx_reject_code_name(uint16_t code);
+const char *memxd_reject_code_name(uint16_t code);
 
 #endif /* MEMXD_WIRE_H */

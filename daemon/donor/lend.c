@@ -38,7 +38,7 @@ static void slab_free(struct donor *dn, struct donor_slab *s)
 }
 
 static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes,
-		      struct memx_msg_info *reply)
+		      struct memxd_msg_info *reply)
 {
 	struct donor_slab *s = NULL;
 	uint32_t i;
@@ -105,7 +105,7 @@ static struct donor_volume *volume_get(struct donor *dn, const uint8_t id[16])
 	if (r) {
 		mxv_cq_destroy(free_vol->cq);
 		mxv_ctx_close(free_vol->ctx);
-		memx_log_errno(r, "volume context");
+		memxd_log_errno(r, "volume context");
 		return NULL;
 	}
 	memcpy(free_vol->id, id, 16);
@@ -130,7 +130,7 @@ void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why)
 {
 	struct donor_volume *vol = dc->vol;
 
-	memx_info("volume %s: %s connection from %s closed (%s)", vol->idstr,
+	memxd_info("volume %s: %s connection from %s closed (%s)", vol->idstr,
 		  dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer, why);
 	/* The control connection going means the client is gone: its slabs go too. */
 	if (dc->role == MEMX_ROLE_CLIENT) {
@@ -140,7 +140,7 @@ void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why)
 			if (dn->slab[i].used && dn->slab[i].vol == vol)
 				slab_free(dn, &dn->slab[i]);
 		if (n)
-			memx_info("volume %s: freed its %u slabs", vol->idstr, n);
+			memxd_info("volume %s: freed its %u slabs", vol->idstr, n);
 	}
 	mxv_conn_destroy(dc->conn);
 	mxv_mr_dereg(dc->msg_mr);
@@ -169,18 +169,18 @@ static void reject(struct donor *dn, struct mxv_req *req, const char *peer, uint
 {
 	uint8_t pdata[sizeof(struct memx_reject)];
 
-	memx_warn("rejected connection from %s: %s (%s)", peer, reason,
-		  memx_reject_code_name(code));
-	memx_reject_encode(pdata, sizeof(pdata), code, reason);
+	memxd_warn("rejected connection from %s: %s (%s)", peer, reason,
+		  memxd_reject_code_name(code));
+	memxd_reject_encode(pdata, sizeof(pdata), code, reason);
 	mxv_req_reject(req, pdata, sizeof(pdata));
 	dn->rejects++;
 }
 
 void lend_accept(struct donor *dn, struct mxv_req *req)
 {
-	struct memx_hello_info hello;
-	struct memx_wire_error err;
-	struct memx_welcome_info wi = { 0 };
+	struct memxd_hello_info hello;
+	struct memxd_wire_error err;
+	struct memxd_welcome_info wi = { 0 };
 	uint8_t welcome[sizeof(struct memx_welcome)];
 	struct donor_conn *dc = NULL;
 	struct donor_volume *vol;
@@ -193,7 +193,7 @@ void lend_accept(struct donor *dn, struct mxv_req *req)
 
 	mxv_req_peer(req, peer, sizeof(peer));
 	pdata = mxv_req_pdata(req, &plen);
-	if (memx_hello_decode(pdata, plen, &hello, &err)) {
+	if (memxd_hello_decode(pdata, plen, &hello, &err)) {
 		reject(dn, req, peer, err.code, err.reason);
 		return;
 	}
@@ -239,43 +239,43 @@ void lend_accept(struct donor *dn, struct mxv_req *req)
 	wi.memory_free = dn->memory_total - dn->memory_granted;
 	wi.max_slab_shift = dn->max_slab_shift;
 	memcpy(wi.donor_id, dn->donor_id, 16);
-	memx_welcome_encode(welcome, sizeof(welcome), &wi);
+	memxd_welcome_encode(welcome, sizeof(welcome), &wi);
 	r = mxv_req_accept(req, &attr, welcome, sizeof(welcome), MEMXD_CM_TIMEOUT_MS, &dc->conn,
 			   &res);
 	if (r) {
-		memx_warn("volume %s: accept of %s failed: %s (%s)", vol->idstr, peer, strerror(-r),
+		memxd_warn("volume %s: accept of %s failed: %s (%s)", vol->idstr, peer, strerror(-r),
 			  res.reason);
 		dc->role = MEMX_ROLE_DATA;	/* nothing granted on it yet */
 		lend_close_conn(dn, dc, "accept failed");
 		return;
 	}
 	mxv_conn_set_user(dc->conn, dc);
-	memx_info("volume %s: %s connection from %s", vol->idstr,
+	memxd_info("volume %s: %s connection from %s", vol->idstr,
 		  hello.role == MEMX_ROLE_CLIENT ? "control" : "data", peer);
 }
 
 /* Answers one control message received on dc. */
 static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf, size_t len)
 {
-	struct memx_msg_info msg, reply = { 0 };
-	struct memx_wire_error err;
+	struct memxd_msg_info msg, reply = { 0 };
+	struct memxd_wire_error err;
 	uint8_t *send_slot = dc->msgbuf + DONOR_RECVS * MEMX_MSG_SIZE;
 	int r = 0;
 
-	if (memx_msg_decode(buf, len, &msg, &err)) {
-		memx_warn("volume %s: bad control message from %s: %s", dc->vol->idstr, dc->peer,
+	if (memxd_msg_decode(buf, len, &msg, &err)) {
+		memxd_warn("volume %s: bad control message from %s: %s", dc->vol->idstr, dc->peer,
 			  err.reason);
 		return;
 	}
 	reply.seq = msg.seq;
-	memx_dbg(MEMX_DBG_PROTO, "volume %s: %s from %s, seq %u", dc->vol->idstr,
-		 memx_msg_type_name(msg.type), dc->peer, msg.seq);
+	memxd_dbg(MEMXD_DBG_PROTO, "volume %s: %s from %s, seq %u", dc->vol->idstr,
+		 memxd_msg_type_name(msg.type), dc->peer, msg.seq);
 	switch (msg.type) {
 	case MEMX_MSG_ALLOC_SLAB:
 		reply.type = MEMX_MSG_ALLOC_REPLY;
 		r = slab_grant(dn, dc->vol, msg.alloc.slab_bytes, &reply);
 		if (r)
-			memx_warn("volume %s: slab %" PRIu64 " of %" PRIu64 " bytes refused: %s",
+			memxd_warn("volume %s: slab %" PRIu64 " of %" PRIu64 " bytes refused: %s",
 				  dc->vol->idstr, msg.alloc.slab_index, msg.alloc.slab_bytes,
 				  strerror(-r));
 		break;
@@ -295,8 +295,8 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 		reply.type = MEMX_MSG_STATS_REPLY;
 		break;
 	default:
-		memx_warn("volume %s: unexpected %s message from %s", dc->vol->idstr,
-			  memx_msg_type_name(msg.type), dc->peer);
+		memxd_warn("volume %s: unexpected %s message from %s", dc->vol->idstr,
+			  memxd_msg_type_name(msg.type), dc->peer);
 		return;
 	}
 	reply.status = (uint32_t)-r;
@@ -308,10 +308,10 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 			reply.stats.slabs_granted = dc->vol->slabs;
 		}
 	}
-	memx_msg_encode(send_slot, MEMX_MSG_SIZE, &reply);
+	memxd_msg_encode(send_slot, MEMX_MSG_SIZE, &reply);
 	r = mxv_post_send(dc->conn, dc->msg_mr, DONOR_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE, 1);
 	if (r)
-		memx_log_errno(r, "volume %s: reply to %s", dc->vol->idstr, dc->peer);
+		memxd_log_errno(r, "volume %s: reply to %s", dc->vol->idstr, dc->peer);
 }
 
 static struct donor_conn *conn_by_qp(struct donor *dn, uint32_t qp_num)

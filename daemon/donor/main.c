@@ -31,7 +31,7 @@
 /* --join: offer ourselves to a running client; it then connects to us as to any donor. */
 static int join_client(struct donor *dn)
 {
-	struct memx_hello_info hello = { .role = MEMX_ROLE_JOIN, .join_port = dn->port };
+	struct memxd_hello_info hello = { .role = MEMX_ROLE_JOIN, .join_port = dn->port };
 	uint8_t pdata[sizeof(struct memx_hello)];
 	struct mxv_connect_param p = {
 		.dst_ip = dn->join_host, .port = dn->join_port, .src_ip = dn->host,
@@ -45,7 +45,7 @@ static int join_client(struct donor *dn)
 	char why[MEMX_REJECT_REASON_LEN + 32];
 	int r;
 
-	memx_hello_encode(pdata, sizeof(pdata), &hello);
+	memxd_hello_encode(pdata, sizeof(pdata), &hello);
 	r = mxv_ctx_open(dn->host, &ctx);
 	if (!r)
 		r = mxv_cq_create(ctx, 4, &cq);
@@ -54,13 +54,13 @@ static int join_client(struct donor *dn)
 		r = mxv_connect(&p, &attr, &conn, &res);
 	}
 	if (r == -ECONNREFUSED && res.pdata_len &&
-	    !memx_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
-		memx_err("client %s:%u refused our join: %s", dn->join_host, dn->join_port, why);
+	    !memxd_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
+		memxd_err("client %s:%u refused our join: %s", dn->join_host, dn->join_port, why);
 	} else if (r) {
-		memx_err("cannot join client %s:%u: %s (%s)", dn->join_host, dn->join_port,
+		memxd_err("cannot join client %s:%u: %s (%s)", dn->join_host, dn->join_port,
 			 strerror(-r), res.reason);
 	} else {
-		memx_info("joined client %s:%u: it will connect to us", dn->join_host,
+		memxd_info("joined client %s:%u: it will connect to us", dn->join_host,
 			  dn->join_port);
 	}
 	mxv_conn_destroy(conn);
@@ -144,7 +144,7 @@ static bool on_signal(struct donor *dn, int sfd)
 		return false;
 	/* Nothing lent, or a second signal: go now. */
 	if (!dn->memory_granted || dn->leaving) {
-		memx_info("%s: leaving; %" PRIu64 " MiB lent are given up",
+		memxd_info("%s: leaving; %" PRIu64 " MiB lent are given up",
 			  strsignal((int)si.ssi_signo), dn->memory_granted >> 20);
 		return true;
 	}
@@ -173,7 +173,7 @@ static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
 		if (poll(ps.pfd, ps.n, dn->leaving || dn->low_watermark ? 1000 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			memx_log_errno(-errno, "poll");
+			memxd_log_errno(-errno, "poll");
 			return 0;
 		}
 		if (dn->leaving && pressure_leave_done(dn))
@@ -215,7 +215,7 @@ int memxd_donor_main(int argc, char **argv)
 	struct memxd_ctl *ctl = NULL;
 	int sfd, r, rc;
 
-	memx_log_role = "memxd donor";
+	memxd_log_role = "memxd donor";
 	dn = calloc(1, sizeof(*dn));
 	if (!dn)
 		return 1;
@@ -226,17 +226,17 @@ int memxd_donor_main(int argc, char **argv)
 		return 1;
 	sfd = memxd_signalfd();
 	if (sfd < 0)
-		return memx_log_errno(sfd, "signalfd"), 1;
+		return memxd_log_errno(sfd, "signalfd"), 1;
 
 	r = mxv_listen(dn->host, dn->port, 64, &dn->listener);
 	if (r) {
-		memx_log_errno(r, "listen on %s:%u", dn->host, dn->port);
+		memxd_log_errno(r, "listen on %s:%u", dn->host, dn->port);
 		return 1;
 	}
 	r = memxd_ctl_open(dn->ctl_path, &ctl);
 	if (r)
-		memx_log_errno(r, "control socket %s", dn->ctl_path);
-	memx_info("listening on %s:%u, lending %" PRIu64 " MiB", dn->host, dn->port,
+		memxd_log_errno(r, "control socket %s", dn->ctl_path);
+	memxd_info("listening on %s:%u, lending %" PRIu64 " MiB", dn->host, dn->port,
 		  dn->memory_total >> 20);
 	printf("listening %s:%u\n", dn->host, dn->port);
 	fflush(stdout);

@@ -32,14 +32,14 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 
 	switch (ch) {
 	case 'l':
-		if (memx_parse_hostport(arg, dn->host, sizeof(dn->host), &dn->port,
+		if (memxd_parse_hostport(arg, dn->host, sizeof(dn->host), &dn->port,
 					MEMX_DEFAULT_PORT)) {
 			fprintf(stderr, "memxd donor: --listen '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
 		}
 		return 0;
 	case 'm':
-		if (memx_parse_size(arg, &dn->memory_total)) {
+		if (memxd_parse_size(arg, &dn->memory_total)) {
 			fprintf(stderr, "memxd donor: --memory '%s' is not a size (digits with "
 				"K, M, G or T)\n", arg);
 			return -EINVAL;
@@ -53,20 +53,20 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		strcpy(dn->ctl_path, arg);
 		return 0;
 	case 'j':
-		if (memx_parse_hostport(arg, dn->join_host, sizeof(dn->join_host),
+		if (memxd_parse_hostport(arg, dn->join_host, sizeof(dn->join_host),
 					&dn->join_port, MEMX_DEFAULT_PORT)) {
 			fprintf(stderr, "memxd donor: --join '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
 		}
 		return 0;
 	case 'w':
-		if (memx_parse_size(arg, &dn->low_watermark)) {
+		if (memxd_parse_size(arg, &dn->low_watermark)) {
 			fprintf(stderr, "memxd donor: --low-watermark '%s' is not a size\n", arg);
 			return -EINVAL;
 		}
 		return 0;
 	case 't':
-		if (memx_parse_uint(arg, 1, 86400, &v)) {
+		if (memxd_parse_uint(arg, 1, 86400, &v)) {
 			fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
 				"seconds\n");
 			return -EINVAL;

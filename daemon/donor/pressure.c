@@ -23,7 +23,7 @@
 /* Asks a client volume to move slabs away: bytes of them, or all (LEAVE). */
 static int send_evict(struct donor *dn, struct donor_volume *vol, uint64_t bytes, uint32_t flags)
 {
-	struct memx_msg_info msg = { .type = MEMX_MSG_EVICT, .evict = { bytes, flags } };
+	struct memxd_msg_info msg = { .type = MEMX_MSG_EVICT, .evict = { bytes, flags } };
 	size_t slot = (DONOR_RECVS + 1) * MEMX_MSG_SIZE;
 
 	for (int i = 0; i < DONOR_MAX_CONNS; i++) {
@@ -31,7 +31,7 @@ static int send_evict(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 
 		if (!dc->used || !dc->conn || dc->vol != vol || dc->role != MEMX_ROLE_CLIENT)
 			continue;
-		memx_msg_encode(dc->msgbuf + slot, MEMX_MSG_SIZE, &msg);
+		memxd_msg_encode(dc->msgbuf + slot, MEMX_MSG_SIZE, &msg);
 		return mxv_post_send(dc->conn, dc->msg_mr, slot, MEMX_MSG_SIZE, 2);
 	}
 	return -ENOTCONN;
@@ -42,26 +42,26 @@ void pressure_start_leaving(struct donor *dn)
 {
 	dn->leaving = true;
 	dn->leave_deadline_ns = memxd_now_ns() + (uint64_t)dn->leave_timeout_s * 1000000000ULL;
-	memx_info("leaving: asking clients to move %" PRIu64 " MiB of slabs away (up to %u s)",
+	memxd_info("leaving: asking clients to move %" PRIu64 " MiB of slabs away (up to %u s)",
 		  dn->memory_granted >> 20, dn->leave_timeout_s);
 	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
 		if (dn->vol[i].used && dn->vol[i].slabs &&
 		    send_evict(dn, &dn->vol[i], (uint64_t)-1, MEMX_EVICT_F_LEAVE))
-			memx_warn("volume %s: cannot ask it to move its slabs", dn->vol[i].idstr);
+			memxd_warn("volume %s: cannot ask it to move its slabs", dn->vol[i].idstr);
 }
 
 /* Returns true when leaving is over: nothing held, or the time is up. */
 bool pressure_leave_done(struct donor *dn)
 {
 	if (!dn->memory_granted) {
-		memx_info("left cleanly: every slab was moved away");
+		memxd_info("left cleanly: every slab was moved away");
 		return true;
 	}
 	if (memxd_now_ns() < dn->leave_deadline_ns)
 		return false;
 	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
 		if (dn->vol[i].used && dn->vol[i].slabs)
-			memx_err("leave timeout: volume %s still had %u slabs here; they are lost to "
+			memxd_err("leave timeout: volume %s still had %u slabs here; they are lost to "
 				 "it unless it holds other replicas", dn->vol[i].idstr, dn->vol[i].slabs);
 	return true;
 }
@@ -117,7 +117,7 @@ void pressure_check(struct donor *dn)
 	if (!big)
 		return;
 	want = dn->low_watermark - avail;
-	memx_warn("memory pressure: %" PRIu64 " MiB available, below the %" PRIu64 " MiB "
+	memxd_warn("memory pressure: %" PRIu64 " MiB available, below the %" PRIu64 " MiB "
 		  "watermark: asking volume %s for %" PRIu64 " MiB back", avail >> 20,
 		  dn->low_watermark >> 20, big->idstr, want >> 20);
 	if (!send_evict(dn, big, want, 0))

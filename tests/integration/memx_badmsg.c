@@ -62,7 +62,7 @@ static int prepost(struct mxv_conn *conn, void *arg)
 
 static int peer_connect(struct peer *p)
 {
-	struct memx_hello_info hello = { .role = MEMX_ROLE_CLIENT };
+	struct memxd_hello_info hello = { .role = MEMX_ROLE_CLIENT };
 	uint8_t pdata[sizeof(struct memx_hello)];
 	struct mxv_qp_attr attr = { 0 };
 	struct mxv_connect_param cp = { 0 };
@@ -78,7 +78,7 @@ static int peer_connect(struct peer *p)
 		r = mxv_cq_create(ctx, 64, &p->cq);
 	if (r)
 		return r;
-	memx_hello_encode(pdata, sizeof(pdata), &hello);
+	memxd_hello_encode(pdata, sizeof(pdata), &hello);
 	attr.send_cq = attr.recv_cq = p->cq;
 	attr.max_send_wr = 8;
 	attr.max_recv_wr = RECVS;
@@ -97,7 +97,7 @@ static int peer_connect(struct peer *p)
 }
 
 /* Sends raw bytes as a control message; waits up to ms for a reply. Returns 1 with *out, 0 for none, -errno. */
-static int exchange(struct peer *p, const void *msg, int ms, struct memx_msg_info *out)
+static int exchange(struct peer *p, const void *msg, int ms, struct memxd_msg_info *out)
 {
 	struct ibv_wc wc[4];
 	int r, got = 0;
@@ -118,7 +118,7 @@ static int exchange(struct peer *p, const void *msg, int ms, struct memx_msg_inf
 				return -EIO;
 			if (wc[i].opcode != IBV_WC_RECV)
 				continue;
-			r = memx_msg_decode(p->buf + wc[i].wr_id * MEMX_MSG_SIZE, wc[i].byte_len, out,
+			r = memxd_msg_decode(p->buf + wc[i].wr_id * MEMX_MSG_SIZE, wc[i].byte_len, out,
 					    NULL);
 			mxv_post_recv(p->conn, p->mr, wc[i].wr_id * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
 				      wc[i].wr_id);
@@ -129,13 +129,13 @@ static int exchange(struct peer *p, const void *msg, int ms, struct memx_msg_inf
 	}
 }
 
-static int request(struct peer *p, struct memx_msg_info *req, struct memx_msg_info *out)
+static int request(struct peer *p, struct memxd_msg_info *req, struct memxd_msg_info *out)
 {
 	uint8_t raw[MEMX_MSG_SIZE];
 	static uint32_t seq = 100;
 
 	req->seq = ++seq;
-	if (memx_msg_encode(raw, sizeof(raw), req) < 0)
+	if (memxd_msg_encode(raw, sizeof(raw), req) < 0)
 		return -EINVAL;
 	return exchange(p, raw, 3000, out);
 }
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' }, { "memory", required_argument, NULL, 'm' },
 		{ 0 }
 	};
-	struct memx_msg_info req, rep;
+	struct memxd_msg_info req, rep;
 	struct peer a, b;
 	uint8_t raw[MEMX_MSG_SIZE];
 	struct memx_msg *m = (struct memx_msg *)raw;
@@ -193,44 +193,44 @@ int main(int argc, char **argv)
 	}
 
 	/* Malformed messages: dropped, no reply, the connection stays usable. */
-	req = (struct memx_msg_info){ .type = MEMX_MSG_STATS, .seq = 1 };
-	memx_msg_encode(raw, sizeof(raw), &req);
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_STATS, .seq = 1 };
+	memxd_msg_encode(raw, sizeof(raw), &req);
 	m->hdr.magic = htole32(0x12345678);
 	check(exchange(&a, raw, 1000, &rep) == 0, "bad magic dropped");
-	memx_msg_encode(raw, sizeof(raw), &req);
+	memxd_msg_encode(raw, sizeof(raw), &req);
 	m->hdr.version = htole16(99);
 	check(exchange(&a, raw, 1000, &rep) == 0, "other version dropped");
-	memx_msg_encode(raw, sizeof(raw), &req);
+	memxd_msg_encode(raw, sizeof(raw), &req);
 	m->hdr.type = htole16(77);
 	check(exchange(&a, raw, 1000, &rep) == 0, "unknown type dropped");
-	memx_msg_encode(raw, sizeof(raw), &req);
+	memxd_msg_encode(raw, sizeof(raw), &req);
 	m->raw[5] = 1;
 	check(exchange(&a, raw, 1000, &rep) == 0, "stats with a body dropped");
-	req = (struct memx_msg_info){ .type = MEMX_MSG_ALLOC_SLAB, .alloc.slab_bytes = SLAB };
-	memx_msg_encode(raw, sizeof(raw), &req);
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_SLAB, .alloc.slab_bytes = SLAB };
+	memxd_msg_encode(raw, sizeof(raw), &req);
 	m->alloc.slab_bytes = htole64(SLAB + 4096);
 	check(exchange(&a, raw, 1000, &rep) == 0, "non-power-of-two slab dropped");
-	memx_msg_encode(raw, sizeof(raw), &req);
+	memxd_msg_encode(raw, sizeof(raw), &req);
 	m->alloc.reserved[0] = 1;
 	check(exchange(&a, raw, 1000, &rep) == 0, "non-zero reserved dropped");
-	memx_msg_encode(raw, sizeof(raw), &(struct memx_msg_info){ .type = MEMX_MSG_ALLOC_REPLY });
+	memxd_msg_encode(raw, sizeof(raw), &(struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_REPLY });
 	check(exchange(&a, raw, 1000, &rep) == 0, "a reply sent as a request dropped");
 
 	/* Bad requests: answered with an errno. */
-	req = (struct memx_msg_info){ .type = MEMX_MSG_STATS };
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_STATS };
 	r = request(&a, &req, &rep);
 	check(r == 1 && rep.type == MEMX_MSG_STATS_REPLY && rep.stats.memory_total == memory &&
 	      rep.stats.memory_free == memory, "stats after garbage: connection still serves");
-	req = (struct memx_msg_info){ .type = MEMX_MSG_ALLOC_SLAB,
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_SLAB,
 				      .alloc.slab_bytes = 1ULL << MEMX_MAX_SLAB_SHIFT };
 	r = request(&a, &req, &rep);
 	check(r == 1 && (rep.status == EINVAL || rep.status == ENOSPC), "oversized slab refused");
-	req = (struct memx_msg_info){ .type = MEMX_MSG_FREE_SLAB, .free.handle = 4242 };
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_FREE_SLAB, .free.handle = 4242 };
 	r = request(&a, &req, &rep);
 	check(r == 1 && rep.status == ENOENT, "free of an unknown handle refused with ENOENT");
 
 	/* A grant reads as zeros, then holds what we write. */
-	req = (struct memx_msg_info){ .type = MEMX_MSG_ALLOC_SLAB, .alloc.slab_bytes = SLAB };
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_SLAB, .alloc.slab_bytes = SLAB };
 	r = request(&a, &req, &rep);
 	check(r == 1 && !rep.status && rep.grant.slab_bytes == SLAB, "1 MiB slab granted");
 	if (r != 1 || rep.status)
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 		check(0, "second volume connects");
 	}
 	/* A second slab so a freed one can be told from an empty donor. */
-	req = (struct memx_msg_info){ .type = MEMX_MSG_FREE_SLAB, .free.handle = handle };
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_FREE_SLAB, .free.handle = handle };
 	r = request(&a, &req, &rep);
 	check(r == 1 && !rep.status && rep.stats.memory_free == memory, "slab freed, memory back");
 	r = rdma(&a, 0, raddr, rkey);

@@ -5,9 +5,9 @@
  *   verbs_badhello --bind IP --server IP [--port P] [--timeout S]
  *
  * Theory of operation. Runs against a listening `verbs_pingpong server`. Each
- * case starts from a well-formed hello (memx_hello_encode), breaks one thing,
+ * case starts from a well-formed hello (memxd_hello_encode), breaks one thing,
  * connects with it through libmxv and expects -ECONNREFUSED carrying a memx
- * reject whose code is the one memx_hello_decode gives for that fault and
+ * reject whose code is the one memxd_hello_decode gives for that fault and
  * whose reason is not empty. rdma_cm pads connect private data with zeros to
  * 56 bytes, so faults are chosen to survive the padding: a hello cut short is
  * indistinguishable from a whole one with zero fields, and is not tried; an
@@ -194,7 +194,7 @@ static bool run_case(struct hb *hb, const struct hb_case *c)
 {
 	uint8_t buf[MEMX_CM_CONNECT_PDATA_MAX];
 	char reason[MEMX_REJECT_REASON_LEN];
-	struct memx_hello_info hi;
+	struct memxd_hello_info hi;
 	struct mxv_cm_result res;
 	struct hb_pdata p;
 	uint16_t code = 0;
@@ -205,7 +205,7 @@ static bool run_case(struct hb *hb, const struct hb_case *c)
 	memset(&hi, 0, sizeof(hi));
 	hi.role = MEMX_ROLE_CLIENT;
 	memset(hi.volume_id, 0x42, sizeof(hi.volume_id));
-	r = memx_hello_encode(&p.h, sizeof(p.h), &hi);
+	r = memxd_hello_encode(&p.h, sizeof(p.h), &hi);
 	if (r < 0) {
 		printf("badhello: %s: FAIL: cannot encode the base hello: %s\n", c->name,
 		       strerror(-r));
@@ -224,19 +224,19 @@ static bool run_case(struct hb *hb, const struct hb_case *c)
 		       res.reason);
 		return false;
 	}
-	if (memx_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason))) {
+	if (memxd_reject_decode(res.pdata, res.pdata_len, &code, reason, sizeof(reason))) {
 		printf("badhello: %s: FAIL: refused without a memx reject (%zu bytes of private "
 		       "data; %s)\n", c->name, res.pdata_len, res.reason);
 		return false;
 	}
 	if (code != c->expect || !reason[0]) {
 		printf("badhello: %s: FAIL: rejected with code %s (%u), expected %s (%u); "
-		       "reason \"%s\"\n", c->name, memx_reject_code_name(code), code,
-		       memx_reject_code_name(c->expect), c->expect, reason);
+		       "reason \"%s\"\n", c->name, memxd_reject_code_name(code), code,
+		       memxd_reject_code_name(c->expect), c->expect, reason);
 		return false;
 	}
 	printf("badhello: %s: OK: rejected, code %s (%u): \"%s\"\n", c->name,
-	       memx_reject_code_name(code), code, reason);
+	       memxd_reject_code_name(code), code, reason);
 	return true;
 }
 
@@ -245,14 +245,14 @@ static bool run_oversize(struct hb *hb, size_t len)
 {
 	uint8_t buf[MXV_PDATA_MAX];
 	struct mxv_cm_result res;
-	struct memx_hello_info hi;
+	struct memxd_hello_info hi;
 	int64_t t0, dt;
 	int r;
 
 	memset(buf, 0, sizeof(buf));
 	memset(&hi, 0, sizeof(hi));
 	hi.role = MEMX_ROLE_CLIENT;
-	memx_hello_encode(buf, sizeof(buf), &hi);
+	memxd_hello_encode(buf, sizeof(buf), &hi);
 	t0 = now_ms();
 	r = hb_connect(hb, buf, len, &res);
 	dt = now_ms() - t0;

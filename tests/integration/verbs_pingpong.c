@@ -401,9 +401,9 @@ enum serve_result {
 static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct region *rg,
 				   unsigned int nr)
 {
-	struct memx_welcome_info wi;
-	struct memx_hello_info hi, hi2;
-	struct memx_wire_error werr;
+	struct memxd_welcome_info wi;
+	struct memxd_hello_info hi, hi2;
+	struct memxd_wire_error werr;
 	struct mxv_cm_result res;
 	struct mxv_qp_attr attr;
 	struct mxv_conn *conn = NULL;
@@ -424,17 +424,17 @@ static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct
 	}
 	mxv_req_peer(req, peer, sizeof(peer));
 	pdata = mxv_req_pdata(req, &plen);
-	r = memx_hello_decode(pdata, plen, &hi, &werr);
+	r = memxd_hello_decode(pdata, plen, &hi, &werr);
 	if (!r && hi.role != MEMX_ROLE_CLIENT) {
 		r = -EPROTO;
 		werr.code = MEMX_REJ_ROLE;
 		werr.reason = "this listener serves clients only";
 	}
 	if (r) {
-		n = memx_reject_encode(rej, sizeof(rej), werr.code, werr.reason);
+		n = memxd_reject_encode(rej, sizeof(rej), werr.code, werr.reason);
 		r = n < 0 ? n : mxv_req_reject(req, rej, (size_t)n);
 		printf("server: rejected connect from %s: %s (code %u): %s%s%s\n", peer,
-		       memx_reject_code_name(werr.code), werr.code, werr.reason,
+		       memxd_reject_code_name(werr.code), werr.code, werr.reason,
 		       r ? ", and sending the reject failed: " : "", r ? strerror(-r) : "");
 		fflush(stdout);
 		return SERVE_REJECTED;
@@ -448,7 +448,7 @@ static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct
 	wi.memory_free = PP_REGION_SIZE;
 	wi.max_slab_shift = 20;
 	random_bytes(wi.donor_id, sizeof(wi.donor_id));
-	n = memx_welcome_encode(wel, sizeof(wel), &wi);
+	n = memxd_welcome_encode(wel, sizeof(wel), &wi);
 	if (n < 0) {
 		mxv_req_destroy(req);
 		fprintf(stderr, "server: encode welcome: %s\n", strerror(-n));
@@ -463,7 +463,7 @@ static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct
 	}
 	/* The connection keeps the hello it was accepted with. */
 	pdata = mxv_conn_peer_pdata(conn, &plen);
-	if (memx_hello_decode(pdata, plen, &hi2, &werr) ||
+	if (memxd_hello_decode(pdata, plen, &hi2, &werr) ||
 	    memcmp(hi2.volume_id, hi.volume_id, sizeof(hi.volume_id))) {
 		fprintf(stderr, "server: session %u: the connection lost its hello (%zu bytes)\n",
 			nr, plen);
@@ -597,9 +597,9 @@ out:
 static int run_client(const struct opts *o)
 {
 	struct pp pp = { .who = "client" };
-	struct memx_hello_info hi;
-	struct memx_welcome_info wi;
-	struct memx_wire_error werr;
+	struct memxd_hello_info hi;
+	struct memxd_welcome_info wi;
+	struct memxd_wire_error werr;
 	struct mxv_connect_param cp;
 	struct mxv_cm_result res;
 	struct mxv_qp_attr attr;
@@ -642,7 +642,7 @@ static int run_client(const struct opts *o)
 	memset(&hi, 0, sizeof(hi));
 	hi.role = MEMX_ROLE_CLIENT;
 	random_bytes(hi.volume_id, sizeof(hi.volume_id));
-	n = memx_hello_encode(hello, sizeof(hello), &hi);
+	n = memxd_hello_encode(hello, sizeof(hello), &hi);
 	if (n < 0) {
 		r = n;
 		goto out;
@@ -656,10 +656,10 @@ static int run_client(const struct opts *o)
 	cp.timeout_ms = pp.timeout_ms;
 	qp_attr_init(&attr, &pp);
 	r = mxv_connect(&cp, &attr, &conn, &res);
-	if (r == -ECONNREFUSED && !memx_reject_decode(res.pdata, res.pdata_len, &code, reason,
+	if (r == -ECONNREFUSED && !memxd_reject_decode(res.pdata, res.pdata_len, &code, reason,
 						      sizeof(reason))) {
 		fprintf(stderr, "client: FAIL: server rejected us: %s (code %u): %s\n",
-			memx_reject_code_name(code), code, reason);
+			memxd_reject_code_name(code), code, reason);
 		goto out;
 	}
 	if (r) {
@@ -667,7 +667,7 @@ static int run_client(const struct opts *o)
 			strerror(-r), res.reason);
 		goto out;
 	}
-	r = memx_welcome_decode(res.pdata, res.pdata_len, &wi, &werr);
+	r = memxd_welcome_decode(res.pdata, res.pdata_len, &wi, &werr);
 	if (r) {
 		fprintf(stderr, "client: FAIL: bad welcome (%zu bytes): %s\n", res.pdata_len,
 			werr.reason);

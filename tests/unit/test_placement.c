@@ -17,23 +17,23 @@ static uint32_t xorshift(void *arg)
 
 Test(placement, no_candidate_is_enospc)
 {
-	struct memx_donor_load d[3] = { { false, 1 << 30 }, { true, 100 }, { true, 1 << 30 } };
+	struct memxd_donor_load d[3] = { { false, 1 << 30 }, { true, 100 }, { true, 1 << 30 } };
 	uint32_t seed = 1, excl[1] = { 2 };
 
-	cr_expect_eq(memx_place(d, 0, NULL, 0, 4096, xorshift, &seed), -ENOSPC);
-	cr_expect_eq(memx_place(d, 3, excl, 1, 4096, xorshift, &seed), -ENOSPC);
+	cr_expect_eq(memxd_place(d, 0, NULL, 0, 4096, xorshift, &seed), -ENOSPC);
+	cr_expect_eq(memxd_place(d, 3, excl, 1, 4096, xorshift, &seed), -ENOSPC);
 }
 
 Test(placement, never_dead_full_or_excluded)
 {
-	struct memx_donor_load d[5] = {
+	struct memxd_donor_load d[5] = {
 		{ true, 1ULL << 30 }, { false, 1ULL << 40 }, { true, 1 << 10 },
 		{ true, 1ULL << 29 }, { true, 1ULL << 31 },
 	};
 	uint32_t seed = 12345, excl[1] = { 4 };
 
 	for (int i = 0; i < 10000; i++) {
-		int r = memx_place(d, 5, excl, 1, 1 << 20, xorshift, &seed);
+		int r = memxd_place(d, 5, excl, 1, 1 << 20, xorshift, &seed);
 
 		cr_assert(r == 0 || r == 3, "placed on donor %d", r);
 	}
@@ -42,15 +42,15 @@ Test(placement, never_dead_full_or_excluded)
 Test(placement, prefers_free_memory_and_balances)
 {
 	/* Equal donors: every donor gets a fair share of many placements. */
-	struct memx_donor_load d[4];
+	struct memxd_donor_load d[4];
 	uint64_t count[4] = { 0 };
 	uint32_t seed = 99;
 	const uint64_t slab = 1 << 20;
 
 	for (int i = 0; i < 4; i++)
-		d[i] = (struct memx_donor_load){ true, 1000 * slab };
+		d[i] = (struct memxd_donor_load){ true, 1000 * slab };
 	for (int i = 0; i < 2000; i++) {
-		int r = memx_place(d, 4, NULL, 0, slab, xorshift, &seed);
+		int r = memxd_place(d, 4, NULL, 0, slab, xorshift, &seed);
 
 		cr_assert(r >= 0 && r < 4);
 		d[r].free_bytes -= slab;
@@ -62,24 +62,24 @@ Test(placement, prefers_free_memory_and_balances)
 			  (unsigned long)count[i]);
 
 	/* The emptier of two donors wins every time. */
-	struct memx_donor_load two[2] = { { true, 10 * slab }, { true, 20 * slab } };
+	struct memxd_donor_load two[2] = { { true, 10 * slab }, { true, 20 * slab } };
 
 	for (int i = 0; i < 100; i++)
-		cr_expect_eq(memx_place(two, 2, NULL, 0, slab, xorshift, &seed), 1);
+		cr_expect_eq(memxd_place(two, 2, NULL, 0, slab, xorshift, &seed), 1);
 }
 
 Test(placement, two_replicas_apart_and_balanced)
 {
 	/* 3000 slabs, 2 replicas each, 5 equal donors: the second choice excludes the first. */
-	struct memx_donor_load d[5];
+	struct memxd_donor_load d[5];
 	uint64_t count[5] = { 0 };
 	uint32_t seed = 4242;
 	const uint64_t slab = 1 << 20;
 
 	for (int i = 0; i < 5; i++)
-		d[i] = (struct memx_donor_load){ true, 4000 * slab };
+		d[i] = (struct memxd_donor_load){ true, 4000 * slab };
 	for (int s = 0; s < 3000; s++) {
-		int a = memx_place(d, 5, NULL, 0, slab, xorshift, &seed);
+		int a = memxd_place(d, 5, NULL, 0, slab, xorshift, &seed);
 		uint32_t excl[1];
 		int b;
 
@@ -87,7 +87,7 @@ Test(placement, two_replicas_apart_and_balanced)
 		d[a].free_bytes -= slab;
 		count[a]++;
 		excl[0] = (uint32_t)a;
-		b = memx_place(d, 5, excl, 1, slab, xorshift, &seed);
+		b = memxd_place(d, 5, excl, 1, slab, xorshift, &seed);
 		cr_assert(b >= 0 && b < 5, "slab %d: second replica on %d", s, b);
 		cr_assert_neq(a, b, "slab %d: both replicas on donor %d", s, a);
 		d[b].free_bytes -= slab;
@@ -114,7 +114,7 @@ Test(placement, dead_and_short_donors_never_chosen)
 	 * wins about a third of the draws.
 	 */
 	const uint64_t need = 4ULL << 20;
-	struct memx_donor_load d[8] = {
+	struct memxd_donor_load d[8] = {
 		{ false, 1ULL << 40 }, { true, need }, { true, need - 1 }, { false, 1ULL << 40 },
 		{ true, need }, { true, 0 }, { true, need }, { false, need },
 	};
@@ -123,7 +123,7 @@ Test(placement, dead_and_short_donors_never_chosen)
 	const int draws = 30000;
 
 	for (int i = 0; i < draws; i++) {
-		int r = memx_place(d, 8, NULL, 0, need, xorshift, &seed);
+		int r = memxd_place(d, 8, NULL, 0, need, xorshift, &seed);
 
 		cr_assert(r == 1 || r == 4 || r == 6, "draw %d chose donor %d", i, r);
 		count[r]++;
@@ -133,8 +133,8 @@ Test(placement, dead_and_short_donors_never_chosen)
 			  (unsigned long)count[all[i]]);
 	/* Excluding two of the three leaves one; excluding all three leaves none. */
 	for (int i = 0; i < 1000; i++)
-		cr_assert_eq(memx_place(d, 8, excl, 2, need, xorshift, &seed), 6);
-	cr_expect_eq(memx_place(d, 8, all, 3, need, xorshift, &seed), -ENOSPC);
-	cr_expect_eq(memx_place(d, 8, NULL, 0, need + 1, xorshift, &seed), -ENOSPC,
+		cr_assert_eq(memxd_place(d, 8, excl, 2, need, xorshift, &seed), 6);
+	cr_expect_eq(memxd_place(d, 8, all, 3, need, xorshift, &seed), -ENOSPC);
+	cr_expect_eq(memxd_place(d, 8, NULL, 0, need + 1, xorshift, &seed), -ENOSPC,
 		     "no live donor has room for one byte more");
 }

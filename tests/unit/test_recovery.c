@@ -3,7 +3,7 @@
  * Recovery: the replica state machine of daemon/recovery.c (re-replication,
  * drain, eviction, failed copies), on any host, with no RDMA. recovery.c is
  * compiled into this file; what it calls in client.c and libmxv is faked
- * here: grants are placed with memx_place on fake donors (free memory, slab
+ * here: grants are placed with memxd_place on fake donors (free memory, slab
  * counts and grant handles kept), RDMA only checks its addresses and counts,
  * and the clock is one the test moves, so the rate limit can be checked.
  */
@@ -94,7 +94,7 @@ int mxv_conn_disconnect(struct mxv_conn *conn)
 }
 
 /* A grant of slab s on donor idx, as a donor would give it. */
-static int grant_on(struct memxd_client *c, uint64_t s, unsigned int idx, struct memx_replica *out)
+static int grant_on(struct memxd_client *c, uint64_t s, unsigned int idx, struct memxd_replica *out)
 {
 	struct memxd_donor *d = &c->donor[idx];
 	uint32_t h;
@@ -106,16 +106,16 @@ static int grant_on(struct memxd_client *c, uint64_t s, unsigned int idx, struct
 	F.grant_slab[h] = s;
 	d->memory_free -= c->map.slab_bytes;
 	d->slabs++;
-	*out = (struct memx_replica){ .donor = idx, .rkey = RKEY(h), .handle = h, .live = 1,
+	*out = (struct memxd_replica){ .donor = idx, .rkey = RKEY(h), .handle = h, .live = 1,
 				      .remote_addr = (uint64_t)h * c->map.slab_bytes };
 	return 0;
 }
 
 /* As client.c: live, not asked for memory back; power of two choices; exclude respected. */
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
-		     struct memx_replica *out)
+		     struct memxd_replica *out)
 {
-	struct memx_donor_load load[MEMXD_MAX_DONORS];
+	struct memxd_donor_load load[MEMXD_MAX_DONORS];
 	unsigned int n = F.grant_calls++;
 	int idx;
 
@@ -124,7 +124,7 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 			       !c->donor[i].evict_bytes;
 		load[i].free_bytes = c->donor[i].memory_free;
 	}
-	idx = memx_place(load, (int)c->nr_donors, exclude, nr_exclude, c->map.slab_bytes,
+	idx = memxd_place(load, (int)c->nr_donors, exclude, nr_exclude, c->map.slab_bytes,
 			 xorshift, &F.rng);
 	if (idx >= 0 && grant_on(c, s, (unsigned int)idx, out))
 		idx = -ENOSPC;
@@ -137,7 +137,7 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 }
 
 /* As client.c: a donor that is gone frees nothing (it dropped all our grants). */
-void memxd_free_grant(struct memxd_client *c, const struct memx_replica *rep)
+void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep)
 {
 	struct memxd_donor *d = &c->donor[rep->donor];
 
@@ -196,7 +196,7 @@ static struct memxd_client *mk_client(unsigned int nr_donors, unsigned int repli
 	c->opt.rereplicate_rate = RATE;
 	c->opt.slab = SLAB;
 	c->opt.size = nr_slabs * SLAB;
-	cr_assert_eq(memx_slabmap_init(&c->map, nr_slabs * SLAB, SLAB), 0);
+	cr_assert_eq(memxd_slabmap_init(&c->map, nr_slabs * SLAB, SLAB), 0);
 	c->nr_queues = NR_QUEUES;
 	c->nr_donors = nr_donors;
 	for (unsigned int i = 0; i < nr_donors; i++) {
@@ -216,19 +216,19 @@ static struct memxd_client *mk_client(unsigned int nr_donors, unsigned int repli
 
 static void free_client(struct memxd_client *c)
 {
-	memx_slabmap_fini(&c->map);
+	memxd_slabmap_fini(&c->map);
 	free(c);
 }
 
 /* Maps slab s with one replica on each of donors[0..n). */
 static void map_on(struct memxd_client *c, uint64_t s, const unsigned int *donors, unsigned int n)
 {
-	struct memx_slab *slab = &c->map.slabs[s];
+	struct memxd_slab *slab = &c->map.slabs[s];
 
 	for (unsigned int i = 0; i < n; i++)
 		cr_assert_eq(grant_on(c, s, donors[i], &slab->replica[i]), 0);
 	slab->nr_replicas = n;
-	memx_slab_publish(slab, MEMX_SLAB_MAPPED);
+	memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
 }
 
 /* What client.c's donor_lost does to the map: only MAPPED slabs are looked at. */
@@ -238,15 +238,15 @@ static void kill_donor(struct memxd_client *c, unsigned int idx)
 
 	atomic_store(&d->state, MEMXD_DONOR_DEAD);
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab *slab = &c->map.slabs[s];
 
-		if (memx_slab_state(slab) != MEMX_SLAB_MAPPED)
+		if (memxd_slab_state(slab) != MEMXD_SLAB_MAPPED)
 			continue;
 		for (uint32_t i = 0; i < slab->nr_replicas; i++)
 			if (slab->replica[i].donor == idx)
 				slab->replica[i].live = 0;
-		if (!memx_slab_live_replicas(slab))
-			memx_slab_publish(slab, MEMX_SLAB_LOST);
+		if (!memxd_slab_live_replicas(slab))
+			memxd_slab_publish(slab, MEMXD_SLAB_LOST);
 	}
 	d->slabs = 0;
 	d->memory_free = 0;
@@ -271,7 +271,7 @@ static unsigned int slabs_on(struct memxd_client *c, unsigned int donor)
 	unsigned int n = 0;
 
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++)
-		n += memx_slab_on_donor(&c->map.slabs[s], donor);
+		n += memxd_slab_on_donor(&c->map.slabs[s], donor);
 	return n;
 }
 
@@ -283,16 +283,16 @@ static unsigned int slabs_on(struct memxd_client *c, unsigned int donor)
 static void check_slabs(struct memxd_client *c, unsigned int want, uint32_t avoid)
 {
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memx_slab *slab = &c->map.slabs[s];
+		struct memxd_slab *slab = &c->map.slabs[s];
 		uint32_t seen = 0;
 
-		cr_assert_eq(memx_slab_state(slab), MEMX_SLAB_MAPPED, "slab %lu state %u",
-			     (unsigned long)s, memx_slab_state(slab));
-		cr_assert_eq(memx_slab_live_replicas(slab), want, "slab %lu has %u live replicas",
-			     (unsigned long)s, memx_slab_live_replicas(slab));
-		cr_assert_leq(slab->nr_replicas, MEMX_MAX_REPLICAS);
+		cr_assert_eq(memxd_slab_state(slab), MEMXD_SLAB_MAPPED, "slab %lu state %u",
+			     (unsigned long)s, memxd_slab_state(slab));
+		cr_assert_eq(memxd_slab_live_replicas(slab), want, "slab %lu has %u live replicas",
+			     (unsigned long)s, memxd_slab_live_replicas(slab));
+		cr_assert_leq(slab->nr_replicas, MEMXD_MAX_REPLICAS);
 		for (uint32_t i = 0; i < slab->nr_replicas; i++) {
-			const struct memx_replica *r = &slab->replica[i];
+			const struct memxd_replica *r = &slab->replica[i];
 
 			if (!r->live)
 				continue;
@@ -451,16 +451,16 @@ Test(recovery, leaving_donor_with_nowhere_to_go)
 	atomic_store(&c->donor[1].state, MEMXD_DONOR_DRAINING);
 
 	cr_assert_eq(run(c, 40), -1, "a drain that cannot finish stays pending");
-	cr_expect_eq(memx_slab_state(&c->map.slabs[0]), MEMX_SLAB_MAPPED);
-	cr_expect_eq(memx_slab_live_replicas(&c->map.slabs[0]), 1);
-	cr_expect(memx_slab_on_donor(&c->map.slabs[0], 0));
-	cr_expect_not(memx_slab_on_donor(&c->map.slabs[0], 1), "B's copy of slab 0 dropped");
+	cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_MAPPED);
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 1);
+	cr_expect(memxd_slab_on_donor(&c->map.slabs[0], 0));
+	cr_expect_not(memxd_slab_on_donor(&c->map.slabs[0], 1), "B's copy of slab 0 dropped");
 	cr_expect_eq(F.nr_freed, 1);
 	cr_expect_eq(F.freed[0], b_handle0, "and its grant freed");
-	cr_expect_eq(memx_slab_state(&c->map.slabs[1]), MEMX_SLAB_MAPPED, "slab 1 not lost");
-	cr_expect_eq(memx_slab_live_replicas(&c->map.slabs[1]), 1);
-	cr_expect(memx_slab_on_donor(&c->map.slabs[1], 1), "slab 1's only copy stays on B");
-	cr_expect(memx_slab_on_donor(&c->map.slabs[2], 0) && memx_slab_on_donor(&c->map.slabs[2], 2));
+	cr_expect_eq(memxd_slab_state(&c->map.slabs[1]), MEMXD_SLAB_MAPPED, "slab 1 not lost");
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[1]), 1);
+	cr_expect(memxd_slab_on_donor(&c->map.slabs[1], 1), "slab 1's only copy stays on B");
+	cr_expect(memxd_slab_on_donor(&c->map.slabs[2], 0) && memxd_slab_on_donor(&c->map.slabs[2], 2));
 	cr_expect_eq(atomic_load(&c->donor[1].state), MEMXD_DONOR_DRAINING);
 	cr_expect_eq(F.disconnects[1], 0);
 	cr_expect_eq(memxd_backlog(c), 2);
@@ -501,8 +501,8 @@ Test(recovery, two_donors_leave_the_last_copy_stays)
 	atomic_store(&c->donor[1].state, MEMXD_DONOR_DRAINING);
 	atomic_store(&c->donor[2].state, MEMXD_DONOR_DRAINING);
 	cr_assert_eq(run(c, 40), -1);
-	cr_expect_eq(memx_slab_state(&c->map.slabs[0]), MEMX_SLAB_MAPPED);
-	cr_expect_eq(memx_slab_live_replicas(&c->map.slabs[0]), 1);
+	cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_MAPPED);
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 1);
 	cr_expect_eq(F.nr_freed, 1);
 	free_client(c);
 }
@@ -552,7 +552,7 @@ Test(recovery, failed_copy_leaves_the_slab_as_it_was)
 	for (uint64_t fail = 1; fail <= 8; fail++) {
 		struct memxd_client *c;
 		unsigned int on[2] = { 0, 1 };
-		struct memx_replica keep;
+		struct memxd_replica keep;
 		int r;
 
 		fake_reset();
@@ -564,12 +564,12 @@ Test(recovery, failed_copy_leaves_the_slab_as_it_was)
 
 		cr_assert_eq(memxd_recovery_step(c), 0);
 		cr_assert_eq(F.rdma_calls, fail, "stopped at the first failure");
-		cr_expect_eq(memx_slab_state(&c->map.slabs[0]), MEMX_SLAB_MAPPED, "fail %lu",
+		cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_MAPPED, "fail %lu",
 			     (unsigned long)fail);
 		cr_expect_eq(c->map.slabs[0].nr_replicas, 2);
 		cr_expect_eq(memcmp(&c->map.slabs[0].replica[0], &keep, sizeof(keep)), 0);
 		cr_expect_eq(c->map.slabs[0].replica[1].live, 0);
-		cr_expect_eq(memx_slab_live_replicas(&c->map.slabs[0]), 1);
+		cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 1);
 		cr_expect_eq(F.grant_calls, 1);
 		cr_expect_eq(F.grant_call_result[0], 2);
 		cr_expect_eq(F.nr_freed, 1, "the target's grant is freed");
@@ -590,7 +590,7 @@ Test(recovery, failed_copy_leaves_the_slab_as_it_was)
 		F.now_ns += (uint64_t)r * 1000000ULL;
 		cr_assert_neq(run(c, 100), -1);
 		check_slabs(c, 2, 1U << 1);
-		cr_expect(memx_slab_on_donor(&c->map.slabs[0], 2));
+		cr_expect(memxd_slab_on_donor(&c->map.slabs[0], 2));
 		cr_expect_eq(F.double_frees, 0);
 		cr_expect_eq(F.bad_rdma, 0);
 		free_client(c);
@@ -610,7 +610,7 @@ Test(recovery, no_source_no_copy)
 	memxd_recovery_step(c);
 	cr_expect_eq(F.rdma_calls, 0);
 	cr_expect_eq(F.grant_calls, 0, "no grant taken for nothing");
-	cr_expect_eq(memx_slab_state(&c->map.slabs[0]), MEMX_SLAB_MAPPED);
+	cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_MAPPED);
 	free_client(c);
 }
 
@@ -620,19 +620,19 @@ Test(recovery, no_source_no_copy)
  * A discarded slab (queue.c: io_release_slabs publishes UNMAPPED and leaves
  * the replicas' live flags as they were; client.c: free_discarded frees the
  * grants but does not clear them either) still counts in release_drained(),
- * which asks memx_slab_on_donor() whatever the slab's state: the draining
+ * which asks memxd_slab_on_donor() whatever the slab's state: the draining
  * donor never becomes LEFT, and recovery stays pending for ever.
  */
 Test(recovery, drain_finishes_with_a_discarded_slab)
 {
 	struct memxd_client *c = mk_client(3, 2, 2, 10);
 	unsigned int on0[2] = { 0, 2 }, on1[2] = { 1, 2 };
-	struct memx_slab *slab = &c->map.slabs[1];
+	struct memxd_slab *slab = &c->map.slabs[1];
 
 	map_on(c, 0, on0, 2);
 	map_on(c, 1, on1, 2);
 	/* Discard slab 1 as queue.c and client.c do. */
-	memx_slab_publish(slab, MEMX_SLAB_UNMAPPED);
+	memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 	for (uint32_t i = 0; i < slab->nr_replicas; i++)
 		if (slab->replica[i].live)
 			memxd_free_grant(c, &slab->replica[i]);
@@ -666,7 +666,7 @@ Test(recovery, donor_lost_during_a_copy_is_not_kept_live)
 	F.on_rdma = lose_donor0;	/* source is donor 1; donor 0 dies during the copy */
 	cr_assert_eq(memxd_recovery_step(c), 0);
 	for (uint32_t i = 0; i < c->map.slabs[0].nr_replicas; i++) {
-		const struct memx_replica *r = &c->map.slabs[0].replica[i];
+		const struct memxd_replica *r = &c->map.slabs[0].replica[i];
 
 		cr_expect(!r->live || memxd_donor_usable(atomic_load(&c->donor[r->donor].state)),
 			  "slot %u: live replica on dead donor %u", i, r->donor);

@@ -10,9 +10,9 @@
 
 #include "common/wire.h"
 
-static struct memx_hello_info good_hello(void)
+static struct memxd_hello_info good_hello(void)
 {
-	struct memx_hello_info h = { .role = MEMX_ROLE_CLIENT, .flags = 0 };
+	struct memxd_hello_info h = { .role = MEMX_ROLE_CLIENT, .flags = 0 };
 
 	for (int i = 0; i < 16; i++)
 		h.volume_id[i] = (uint8_t)(0xa0 + i);
@@ -22,19 +22,19 @@ static struct memx_hello_info good_hello(void)
 /* Encodes a good hello into a zeroed 56-byte CM private data buffer. */
 static void encode_pdata(uint8_t pdata[MEMX_CM_CONNECT_PDATA_MAX])
 {
-	struct memx_hello_info h = good_hello();
+	struct memxd_hello_info h = good_hello();
 
 	memset(pdata, 0, MEMX_CM_CONNECT_PDATA_MAX);
-	cr_assert_eq(memx_hello_encode(pdata, MEMX_CM_CONNECT_PDATA_MAX, &h),
+	cr_assert_eq(memxd_hello_encode(pdata, MEMX_CM_CONNECT_PDATA_MAX, &h),
 		     (int)sizeof(struct memx_hello));
 }
 
 static void expect_reject(const uint8_t *pdata, size_t len, uint16_t code)
 {
-	struct memx_wire_error err = { 0 };
-	struct memx_hello_info out;
+	struct memxd_wire_error err = { 0 };
+	struct memxd_hello_info out;
 
-	cr_assert_eq(memx_hello_decode(pdata, len, &out, &err), -EPROTO);
+	cr_assert_eq(memxd_hello_decode(pdata, len, &out, &err), -EPROTO);
 	cr_expect_eq(err.code, code, "code %u, wanted %u (%s)", err.code, code,
 		     err.reason ? err.reason : "");
 	cr_expect(err.reason && err.reason[0], "a reason is given");
@@ -43,11 +43,11 @@ static void expect_reject(const uint8_t *pdata, size_t len, uint16_t code)
 Test(hello, round_trip_with_cm_padding)
 {
 	uint8_t pdata[MEMX_CM_CONNECT_PDATA_MAX];
-	struct memx_hello_info in = good_hello(), out;
-	struct memx_wire_error err;
+	struct memxd_hello_info in = good_hello(), out;
+	struct memxd_wire_error err;
 
 	encode_pdata(pdata);
-	cr_assert_eq(memx_hello_decode(pdata, sizeof(pdata), &out, &err), 0);
+	cr_assert_eq(memxd_hello_decode(pdata, sizeof(pdata), &out, &err), 0);
 	cr_expect_eq(out.role, in.role);
 	cr_expect_eq(out.flags, 0);
 	cr_expect_arr_eq(out.volume_id, in.volume_id, 16);
@@ -70,13 +70,13 @@ Test(hello, fields_are_little_endian)
 Test(hello, encode_refuses_bad_arguments)
 {
 	uint8_t buf[64];
-	struct memx_hello_info h = good_hello();
+	struct memxd_hello_info h = good_hello();
 
-	cr_expect_eq(memx_hello_encode(buf, sizeof(struct memx_hello) - 1, &h), -EINVAL);
-	cr_expect_eq(memx_hello_encode(NULL, sizeof(buf), &h), -EINVAL);
-	cr_expect_eq(memx_hello_encode(buf, sizeof(buf), NULL), -EINVAL);
+	cr_expect_eq(memxd_hello_encode(buf, sizeof(struct memx_hello) - 1, &h), -EINVAL);
+	cr_expect_eq(memxd_hello_encode(NULL, sizeof(buf), &h), -EINVAL);
+	cr_expect_eq(memxd_hello_encode(buf, sizeof(buf), NULL), -EINVAL);
 	h.flags = 1;
-	cr_expect_eq(memx_hello_encode(buf, sizeof(buf), &h), -EINVAL);
+	cr_expect_eq(memxd_hello_encode(buf, sizeof(buf), &h), -EINVAL);
 }
 
 Test(hello, rejects_short)
@@ -165,36 +165,36 @@ Test(hello, rejects_reserved_flags_and_credential)
 Test(welcome, round_trip_and_rejections)
 {
 	uint8_t buf[MEMX_CM_ACCEPT_PDATA_MAX] = { 0 };
-	struct memx_welcome_info in = { .memory_total = 1ULL << 30, .memory_free = 1ULL << 29,
+	struct memxd_welcome_info in = { .memory_total = 1ULL << 30, .memory_free = 1ULL << 29,
 					.max_slab_shift = 26 }, out;
 	struct memx_welcome *w = (struct memx_welcome *)buf;
-	struct memx_wire_error err;
+	struct memxd_wire_error err;
 
 	in.donor_id[3] = 9;
-	cr_assert_eq(memx_welcome_encode(buf, sizeof(buf), &in), (int)sizeof(*w));
-	cr_assert_eq(memx_welcome_decode(buf, sizeof(buf), &out, &err), 0);
+	cr_assert_eq(memxd_welcome_encode(buf, sizeof(buf), &in), (int)sizeof(*w));
+	cr_assert_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), 0);
 	cr_expect_eq(out.memory_total, in.memory_total);
 	cr_expect_eq(out.memory_free, in.memory_free);
 	cr_expect_eq(out.max_slab_shift, 26);
 	cr_expect_eq(out.donor_id[3], 9);
 
 	w->memory_free = htole64((1ULL << 30) + 1);
-	cr_expect_eq(memx_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
 	cr_expect_eq(err.code, MEMX_REJ_MALFORMED);
-	memx_welcome_encode(buf, sizeof(buf), &in);
+	memxd_welcome_encode(buf, sizeof(buf), &in);
 	w->max_slab_shift = htole32(11);
-	cr_expect_eq(memx_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
-	memx_welcome_encode(buf, sizeof(buf), &in);
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	memxd_welcome_encode(buf, sizeof(buf), &in);
 	w->reserved0 = 1;
-	cr_expect_eq(memx_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
-	memx_welcome_encode(buf, sizeof(buf), &in);
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	memxd_welcome_encode(buf, sizeof(buf), &in);
 	w->version = htole16(2);
-	cr_expect_eq(memx_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
 	cr_expect_eq(err.code, MEMX_REJ_VERSION);
-	memx_welcome_encode(buf, sizeof(buf), &in);
-	cr_expect_eq(memx_welcome_decode(buf, sizeof(*w) - 1, &out, &err), -EPROTO);
+	memxd_welcome_encode(buf, sizeof(buf), &in);
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(*w) - 1, &out, &err), -EPROTO);
 	in.max_slab_shift = 41;
-	cr_expect_eq(memx_welcome_encode(buf, sizeof(buf), &in), -EINVAL);
+	cr_expect_eq(memxd_welcome_encode(buf, sizeof(buf), &in), -EINVAL);
 }
 
 Test(reject, round_trip_truncates_and_sanitises)
@@ -205,35 +205,35 @@ Test(reject, round_trip_truncates_and_sanitises)
 
 	memset(long_reason, 'r', sizeof(long_reason) - 1);
 	long_reason[sizeof(long_reason) - 1] = '\0';
-	cr_assert_eq(memx_reject_encode(buf, sizeof(buf), MEMX_REJ_VERSION, long_reason),
+	cr_assert_eq(memxd_reject_encode(buf, sizeof(buf), MEMX_REJ_VERSION, long_reason),
 		     (int)sizeof(struct memx_reject));
-	cr_assert_eq(memx_reject_decode(buf, sizeof(buf), &code, reason, sizeof(reason)), 0);
+	cr_assert_eq(memxd_reject_decode(buf, sizeof(buf), &code, reason, sizeof(reason)), 0);
 	cr_expect_eq(code, MEMX_REJ_VERSION);
 	cr_expect_eq(strlen(reason), MEMX_REJECT_REASON_LEN - 1);
 
-	memx_reject_encode(buf, sizeof(buf), MEMX_REJ_BUSY, "busy\x01\n");
-	cr_assert_eq(memx_reject_decode(buf, sizeof(buf), &code, small, sizeof(small)), 0);
+	memxd_reject_encode(buf, sizeof(buf), MEMX_REJ_BUSY, "busy\x01\n");
+	cr_assert_eq(memxd_reject_decode(buf, sizeof(buf), &code, small, sizeof(small)), 0);
 	cr_expect_str_eq(small, "busy??");
-	cr_expect_str_eq(memx_reject_code_name(code), "busy");
+	cr_expect_str_eq(memxd_reject_code_name(code), "busy");
 
 	/* A reject that is not ours (e.g. the CM's own, no private data) is told apart. */
 	memset(buf, 0, sizeof(buf));
-	cr_expect_eq(memx_reject_decode(buf, sizeof(buf), &code, small, sizeof(small)), -EPROTO);
+	cr_expect_eq(memxd_reject_decode(buf, sizeof(buf), &code, small, sizeof(small)), -EPROTO);
 	cr_expect_str_eq(small, "");
-	cr_expect_eq(memx_reject_decode(buf, 10, &code, small, sizeof(small)), -EPROTO);
+	cr_expect_eq(memxd_reject_decode(buf, 10, &code, small, sizeof(small)), -EPROTO);
 }
 
-static void encode_msg(uint8_t *buf, const struct memx_msg_info *in)
+static void encode_msg(uint8_t *buf, const struct memxd_msg_info *in)
 {
-	cr_assert_eq(memx_msg_encode(buf, MEMX_MSG_SIZE, in), MEMX_MSG_SIZE);
+	cr_assert_eq(memxd_msg_encode(buf, MEMX_MSG_SIZE, in), MEMX_MSG_SIZE);
 }
 
 static void expect_msg_reject(const uint8_t *buf, size_t len, uint16_t code)
 {
-	struct memx_wire_error err = { 0 };
-	struct memx_msg_info out;
+	struct memxd_wire_error err = { 0 };
+	struct memxd_msg_info out;
 
-	cr_assert_eq(memx_msg_decode(buf, len, &out, &err), -EPROTO);
+	cr_assert_eq(memxd_msg_decode(buf, len, &out, &err), -EPROTO);
 	cr_expect_eq(err.code, code, "code %u, wanted %u (%s)", err.code, code,
 		     err.reason ? err.reason : "");
 }
@@ -241,40 +241,40 @@ static void expect_msg_reject(const uint8_t *buf, size_t len, uint16_t code)
 Test(msg, every_type_round_trips)
 {
 	uint8_t buf[MEMX_MSG_SIZE];
-	struct memx_msg_info out;
-	struct memx_msg_info alloc = { .type = MEMX_MSG_ALLOC_SLAB, .seq = 7,
+	struct memxd_msg_info out;
+	struct memxd_msg_info alloc = { .type = MEMX_MSG_ALLOC_SLAB, .seq = 7,
 				       .alloc = { .slab_bytes = 1 << 26, .slab_index = 99 } };
-	struct memx_msg_info grant = { .type = MEMX_MSG_ALLOC_REPLY, .seq = 7,
+	struct memxd_msg_info grant = { .type = MEMX_MSG_ALLOC_REPLY, .seq = 7,
 				       .grant = { .remote_addr = 0x7f0000001000ULL,
 						  .slab_bytes = 1 << 26, .memory_free = 5 << 20,
 						  .rkey = 0x1234, .handle = 3 } };
-	struct memx_msg_info freem = { .type = MEMX_MSG_FREE_SLAB, .seq = 8, .free = { .handle = 3 } };
-	struct memx_msg_info stats = { .type = MEMX_MSG_STATS_REPLY, .seq = 9,
+	struct memxd_msg_info freem = { .type = MEMX_MSG_FREE_SLAB, .seq = 8, .free = { .handle = 3 } };
+	struct memxd_msg_info stats = { .type = MEMX_MSG_STATS_REPLY, .seq = 9,
 				       .stats = { .memory_total = 10, .memory_free = 4,
 						  .slabs_granted = 2 } };
 
 	encode_msg(buf, &alloc);
-	cr_assert_eq(memx_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_eq(out.seq, 7);
 	cr_expect_eq(out.alloc.slab_bytes, 1 << 26);
 	cr_expect_eq(out.alloc.slab_index, 99);
 	encode_msg(buf, &grant);
-	cr_assert_eq(memx_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_eq(out.grant.remote_addr, 0x7f0000001000ULL);
 	cr_expect_eq(out.grant.rkey, 0x1234);
 	cr_expect_eq(out.grant.handle, 3);
 	cr_expect_eq(out.grant.memory_free, 5 << 20);
 	encode_msg(buf, &freem);
-	cr_assert_eq(memx_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_eq(out.free.handle, 3);
 	encode_msg(buf, &stats);
-	cr_assert_eq(memx_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_eq(out.stats.memory_total, 10);
 	cr_expect_eq(out.stats.slabs_granted, 2);
 	/* A failed grant carries only a status. */
-	grant = (struct memx_msg_info){ .type = MEMX_MSG_ALLOC_REPLY, .seq = 1, .status = ENOSPC };
+	grant = (struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_REPLY, .seq = 1, .status = ENOSPC };
 	encode_msg(buf, &grant);
-	cr_assert_eq(memx_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_eq(out.status, ENOSPC);
 }
 
@@ -282,9 +282,9 @@ Test(msg, rejects_every_malformed_field)
 {
 	uint8_t buf[MEMX_MSG_SIZE];
 	struct memx_msg *m = (struct memx_msg *)buf;
-	struct memx_msg_info alloc = { .type = MEMX_MSG_ALLOC_SLAB, .seq = 1,
+	struct memxd_msg_info alloc = { .type = MEMX_MSG_ALLOC_SLAB, .seq = 1,
 				       .alloc = { .slab_bytes = 1 << 20 } };
-	struct memx_msg_info grant = { .type = MEMX_MSG_ALLOC_REPLY, .seq = 1,
+	struct memxd_msg_info grant = { .type = MEMX_MSG_ALLOC_REPLY, .seq = 1,
 				       .grant = { .remote_addr = 4096, .slab_bytes = 1 << 20 } };
 
 	encode_msg(buf, &alloc);
@@ -323,9 +323,9 @@ Test(msg, rejects_every_malformed_field)
 	encode_msg(buf, &grant);
 	m->hdr.status = htole32(100000);
 	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
-	cr_expect_eq(memx_msg_encode(buf, sizeof(buf), &(struct memx_msg_info){ .type = 99 }), -EINVAL);
-	cr_expect_eq(memx_msg_encode(buf, sizeof(buf),
-				     &(struct memx_msg_info){ .type = MEMX_MSG_ALLOC_SLAB,
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &(struct memxd_msg_info){ .type = 99 }), -EINVAL);
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf),
+				     &(struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_SLAB,
 							      .alloc.slab_bytes = 3 << 20 }), -EINVAL);
 }
 
@@ -333,11 +333,11 @@ Test(msg, evict_round_trip_and_rejections)
 {
 	uint8_t buf[MEMX_MSG_SIZE];
 	struct memx_msg *m = (struct memx_msg *)buf;
-	struct memx_msg_info out, in = { .type = MEMX_MSG_EVICT, .seq = 3,
+	struct memxd_msg_info out, in = { .type = MEMX_MSG_EVICT, .seq = 3,
 					 .evict = { .bytes = 1ULL << 30, .flags = MEMX_EVICT_F_LEAVE } };
 
 	encode_msg(buf, &in);
-	cr_assert_eq(memx_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_eq(out.evict.bytes, 1ULL << 30);
 	cr_expect_eq(out.evict.flags, MEMX_EVICT_F_LEAVE);
 	m->evict.flags = htole32(2);
@@ -346,23 +346,23 @@ Test(msg, evict_round_trip_and_rejections)
 	m->evict.reserved0 = 1;
 	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
 	in.evict.flags = 4;
-	cr_expect_eq(memx_msg_encode(buf, sizeof(buf), &in), -EINVAL);
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &in), -EINVAL);
 }
 
 Test(hello, join_carries_a_port_and_only_join_does)
 {
 	uint8_t pdata[MEMX_CM_CONNECT_PDATA_MAX] = { 0 };
-	struct memx_hello_info in = { .role = MEMX_ROLE_JOIN, .join_port = 7471 }, out;
+	struct memxd_hello_info in = { .role = MEMX_ROLE_JOIN, .join_port = 7471 }, out;
 	struct memx_hello *h = (struct memx_hello *)pdata;
 
-	cr_assert_eq(memx_hello_encode(pdata, sizeof(pdata), &in), (int)sizeof(*h));
-	cr_assert_eq(memx_hello_decode(pdata, sizeof(pdata), &out, NULL), 0);
+	cr_assert_eq(memxd_hello_encode(pdata, sizeof(pdata), &in), (int)sizeof(*h));
+	cr_assert_eq(memxd_hello_decode(pdata, sizeof(pdata), &out, NULL), 0);
 	cr_expect_eq(out.role, MEMX_ROLE_JOIN);
 	cr_expect_eq(out.join_port, 7471);
 	h->join_port = 0;
 	expect_reject(pdata, sizeof(pdata), MEMX_REJ_MALFORMED);
 	in.join_port = 0;
-	cr_expect_eq(memx_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
-	in = (struct memx_hello_info){ .role = MEMX_ROLE_CLIENT, .join_port = 5 };
-	cr_expect_eq(memx_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
+	cr_expect_eq(memxd_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
+	in = (struct memxd_hello_info){ .role = MEMX_ROLE_CLIENT, .join_port = 5 };
+	cr_expect_eq(memxd_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
 }
