@@ -8,9 +8,10 @@
  * map blk-mq caps it at the number of CPUs; queues left without a CPU, there
  * or in a POLL map, stay idle) and
  * queue_depth = depth, so hardware queue q / tag t maps 1:1 onto queue q's
- * buffer t. queue_rq hands READ/WRITE/DISCARD/WRITE_ZEROES to the engine via
- * memx_queue_submit() (queue.c); FLUSH completes at once because the disk has
- * no volatile cache (data is in donor memory once the engine commits).
+ * buffer t. queue_rq is memx_queue_submit() (queue.c), which translates the
+ * request op and hands READ/WRITE/DISCARD/WRITE_ZEROES to the engine; FLUSH
+ * completes at once because the disk has no volatile cache (data is in donor
+ * memory once the engine commits).
  *
  * Polled I/O (MEMX_F_POLL_QUEUES): the tag set gets a POLL map over the last
  * nr_poll_queues queues. Their engine threads work like any other; the
@@ -40,38 +41,7 @@
 static blk_status_t memx_queue_rq(struct blk_mq_hw_ctx *hctx,
 				  const struct blk_mq_queue_data *bd)
 {
-	struct memx_queue *mq = hctx->driver_data;
-	struct request *rq = bd->rq;
-	u64 flags = mq->md->params.flags;
-
-	if (memx_queue_is_dead(mq)) {
-		rq->rq_flags |= RQF_QUIET;	/* the engine's death was logged once */
-		return BLK_STS_IOERR;
-	}
-
-	switch (req_op(rq)) {
-	case REQ_OP_FLUSH:
-		/* No volatile cache: nothing to flush. */
-		blk_mq_start_request(rq);
-		blk_mq_end_request(rq, BLK_STS_OK);
-		return BLK_STS_OK;
-	case REQ_OP_READ:
-	case REQ_OP_WRITE:
-		break;
-	case REQ_OP_DISCARD:
-		if (!(flags & MEMX_F_DISCARD))
-			return BLK_STS_NOTSUPP;
-		break;
-	case REQ_OP_WRITE_ZEROES:
-		if (!(flags & MEMX_F_WRITE_ZEROES))
-			return BLK_STS_NOTSUPP;
-		break;
-	default:
-		return BLK_STS_NOTSUPP;
-	}
-
-	blk_mq_start_request(rq);
-	return memx_queue_submit(mq, rq);
+	return memx_queue_submit(hctx->driver_data, bd->rq);
 }
 
 static enum blk_eh_timer_return memx_timeout(struct request *rq)

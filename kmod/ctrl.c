@@ -1,26 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memx.ko control commands: GET_FEATURES, ADD_DEV, START_DEV, DEL_DEV,
- * GET_INFO, and the volume lifetime.
+ * memx.ko control commands and the volume registry: GET_FEATURES, ADD_DEV,
+ * START_DEV, DEL_DEV, GET_INFO, BIND_QUEUE, and the volume lifetime.
  *
  * Theory of operation
  * -------------------
  * ADD_DEV validates a local copy of struct memx_dev_params, allocates the
  * volume (struct memx_dev) and one vmalloc_user'd area per queue, takes an id
  * from memx_devs (an IDR, so ids are also looked up) and makes the calling fd
- * the owner. START_DEV (owner only, every queue bound) adds /dev/memxN
- * (blk.c). DEL_DEV (owner only) deletes the disk unless it is open (-EBUSY),
- * releases the id and marks the volume dead so queue fds see EPOLLHUP.
+ * the owner. BIND_QUEUE looks the volume up and makes the calling fd serve
+ * one of its queues (the queue itself is queue.c's). START_DEV (owner only,
+ * every queue bound) adds /dev/memxN (blk.c). DEL_DEV (owner only) deletes
+ * the disk unless it is open (-EBUSY), releases the id and marks the volume
+ * dead so queue fds see EPOLLHUP. Every lookup in memx_devs is in this file.
  *
  * Death: when the owner fd is closed, memx_dev_kill() marks the volume dead and
  * fails every request the engine holds; remove_work (on memx_wq) then removes
  * the disk if nobody has it open, else the last close of /dev/memxN queues it
  * again. The volume memory lives until the last kref (see memx.h) is put.
  *
- * Locking: memx_devs_lock (mutex) protects memx_devs, md->started/removed and
- * queue binding; md->lock (spinlock) protects open_count/removing against the
- * bdev open/release paths, which run under disk->open_mutex and so must never
- * take memx_devs_lock (del_gendisk takes open_mutex under it).
+ * Locking: see memx_devs_lock below.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -33,7 +32,15 @@
 
 #include "memx.h"
 
-static DEFINE_IDR(memx_devs);
+/*
+ * memx_devs_lock (mutex) protects memx_devs, md->started/removed, queue
+ * binding (mq->bound) and the role of a memx_file while it is set from NONE.
+ * md->lock (spinlock) protects open_count/removing against the bdev
+ * open/release paths, which run under disk->open_mutex and so must never take
+ * memx_devs_lock (del_gendisk takes open_mutex under it).
+ */
+static DEFINE_MUTEX(memx_devs_lock);
+static DEFINE_IDR(memx_devs);	/* id -> struct memx_dev, under memx_devs_lock */
 
 static void memx_dev_release(struct kref *ref)
 {
@@ -50,7 +57,8 @@ void memx_dev_put(struct memx_dev *md)
 	kref_put(&md->ref, memx_dev_release);
 }
 
-struct memx_dev *memx_dev_find_locked(int id)
+/* memx_devs_lock held; returns the volume without taking a reference. */
+static struct memx_dev *memx_dev_find_locked(int id)
 {
 	lockdep_assert_held(&memx_devs_lock);
 	if (id < 0 || id >= MEMX_MAX_DEVS)
@@ -206,7 +214,8 @@ out_put:
 	return NULL;
 }
 
-static int memx_ctrl_add(struct memx_file *mf, struct file *file, void __user *argp)
+/* MEMX_CTRL_ADD_DEV: 0 or -errno (-EBUSY if this fd already owns or serves). */
+long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *argp)
 {
 	struct memx_dev_params p;
 	struct memx_queue_layout l;
@@ -260,6 +269,52 @@ out_idr_remove:
 	idr_remove(&memx_devs, id);
 out_put:
 	memx_dev_put(md);
+out_unlock:
+	mutex_unlock(&memx_devs_lock);
+	return ret;
+}
+
+/*
+ * MEMX_IO_BIND_QUEUE. Returns 0, -EFAULT, -EINVAL (reserved, dev_id or
+ * queue_id out of range), -ENODEV (no such volume, or dead), -EBUSY (this fd
+ * already owns or serves, or the queue is already bound).
+ */
+long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp)
+{
+	struct memx_queue_bind b;
+	struct memx_dev *md;
+	struct memx_queue *mq;
+	int ret = 0;
+
+	if (copy_from_user(&b, argp, sizeof(b)))
+		return -EFAULT;
+	if (b.reserved || b.dev_id < 0 || b.dev_id >= MEMX_MAX_DEVS)
+		return -EINVAL;
+
+	mutex_lock(&memx_devs_lock);
+	if (mf->role != MEMX_FILE_NONE) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	md = memx_dev_find_locked(b.dev_id);
+	if (!md || READ_ONCE(md->dead)) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (b.queue_id >= md->params.nr_queues) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	mq = &md->queues[b.queue_id];
+	if (mq->bound) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	mq->bound = true;
+	kref_get(&md->ref);	/* the queue fd's reference */
+	mf->md = md;
+	mf->mq = mq;
+	smp_store_release(&mf->role, MEMX_FILE_QUEUE);
 out_unlock:
 	mutex_unlock(&memx_devs_lock);
 	return ret;
@@ -327,8 +382,41 @@ static int memx_ctrl_start(struct memx_dev *md)
 	return 0;
 }
 
-static long memx_ctrl_info_cmd(struct memx_file *mf, unsigned int cmd,
-			       void __user *argp)
+/* START_DEV on @md: memx_devs_lock held, caller is the owner. */
+static int memx_start_locked(struct memx_dev *md, struct memx_dev_info *info)
+{
+	int ret = memx_ctrl_start(md);
+
+	memx_fill_info(md, info);
+	return ret;
+}
+
+/* DEL_DEV on @md: memx_devs_lock held, caller is the owner. */
+static int memx_del_locked(struct memx_dev *md, struct memx_dev_info *info)
+{
+	int ret;
+
+	memx_fill_info(md, info);
+	/* The owner fd holds a reference: md stays valid. */
+	ret = memx_dev_remove(md);
+	if (!ret)
+		info->state = MEMX_S_DEAD;
+	return ret;
+}
+
+static int memx_info_locked(struct memx_dev *md, struct memx_dev_info *info)
+{
+	memx_fill_info(md, info);
+	return 0;
+}
+
+/*
+ * The commands on a struct memx_dev_info: look the volume up (-ENODEV), check
+ * that @mf owns it if @owner_only (-EBADFD), run @fn under memx_devs_lock and
+ * copy the info back if it succeeded.
+ */
+static long memx_ctrl_dev_cmd(struct memx_file *mf, void __user *argp, bool owner_only,
+			      int (*fn)(struct memx_dev *md, struct memx_dev_info *info))
 {
 	struct memx_dev_info info;
 	struct memx_dev *md;
@@ -344,27 +432,12 @@ static long memx_ctrl_info_cmd(struct memx_file *mf, unsigned int cmd,
 		ret = -ENODEV;
 		goto out_unlock;
 	}
-	if (cmd != MEMX_CTRL_GET_INFO &&
+	if (owner_only &&
 	    (smp_load_acquire(&mf->role) != MEMX_FILE_OWNER || mf->md != md)) {
 		ret = -EBADFD;	/* only the owner fd starts or deletes */
 		goto out_unlock;
 	}
-	switch (cmd) {
-	case MEMX_CTRL_START_DEV:
-		ret = memx_ctrl_start(md);
-		memx_fill_info(md, &info);
-		break;
-	case MEMX_CTRL_DEL_DEV:
-		memx_fill_info(md, &info);
-		/* The owner fd holds a reference: md stays valid. */
-		ret = memx_dev_remove(md);
-		if (!ret)
-			info.state = MEMX_S_DEAD;
-		break;
-	default:
-		memx_fill_info(md, &info);
-		break;
-	}
+	ret = fn(md, &info);
 out_unlock:
 	mutex_unlock(&memx_devs_lock);
 	if (!ret && copy_to_user(argp, &info, sizeof(info)))
@@ -372,34 +445,32 @@ out_unlock:
 	return ret;
 }
 
-long memx_ctrl_ioctl(struct memx_file *mf, struct file *file, unsigned int cmd,
-		     void __user *argp)
+long memx_ctrl_start_dev(struct memx_file *mf, void __user *argp)
+{
+	return memx_ctrl_dev_cmd(mf, argp, true, memx_start_locked);
+}
+
+long memx_ctrl_del_dev(struct memx_file *mf, void __user *argp)
+{
+	return memx_ctrl_dev_cmd(mf, argp, true, memx_del_locked);
+}
+
+long memx_ctrl_get_info(struct memx_file *mf, void __user *argp)
+{
+	return memx_ctrl_dev_cmd(mf, argp, false, memx_info_locked);
+}
+
+long memx_ctrl_get_features(void __user *argp)
 {
 	struct memx_features f;
 
-	switch (cmd) {
-	case MEMX_CTRL_GET_FEATURES:
-		memset(&f, 0, sizeof(f));
-		f.abi_version = MEMX_ABI_VERSION;
-		f.max_queues = MEMX_MAX_QUEUES;
-		f.max_depth = MEMX_MAX_DEPTH;
-		f.max_io_bytes = MEMX_MAX_IO_BYTES;
-		f.features = MEMX_F_ALL;
-		return copy_to_user(argp, &f, sizeof(f)) ? -EFAULT : 0;
-	case MEMX_CTRL_ADD_DEV:
-		return memx_ctrl_add(mf, file, argp);
-	case MEMX_CTRL_START_DEV:
-	case MEMX_CTRL_DEL_DEV:
-	case MEMX_CTRL_GET_INFO:
-		return memx_ctrl_info_cmd(mf, cmd, argp);
-	default:
-		return -ENOTTY;
-	}
-}
-
-int memx_ctrl_init(void)
-{
-	return 0;
+	memset(&f, 0, sizeof(f));
+	f.abi_version = MEMX_ABI_VERSION;
+	f.max_queues = MEMX_MAX_QUEUES;
+	f.max_depth = MEMX_MAX_DEPTH;
+	f.max_io_bytes = MEMX_MAX_IO_BYTES;
+	f.features = MEMX_F_ALL;
+	return copy_to_user(argp, &f, sizeof(f)) ? -EFAULT : 0;
 }
 
 void memx_ctrl_exit(void)

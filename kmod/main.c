@@ -7,10 +7,11 @@
  * Every engine <-> kernel interaction goes through /dev/memx-control (0600).
  * Each open file gets a struct memx_file whose role is set at most once:
  *   NONE  -> OWNER  by MEMX_CTRL_ADD_DEV (ctrl.c): the fd owns the new volume;
- *   NONE  -> QUEUE  by MEMX_IO_BIND_QUEUE (queue.c): the fd serves one queue.
+ *   NONE  -> QUEUE  by MEMX_IO_BIND_QUEUE (ctrl.c): the fd serves one queue.
  * Closing an OWNER fd kills its volume (fails all I/O, removes the disk once
  * nobody has it open); closing a QUEUE fd kills that queue. This file only
- * dispatches: ioctls to ctrl.c / queue.c, mmap and poll to queue.c.
+ * dispatches: memx_ctl_ioctl() is the one switch over ioctl numbers, calling
+ * one function per command (ctrl.c, queue.c); mmap and poll go to queue.c.
  *
  * The misc device's fops.owner pins the module while any fd is open, and the
  * gendisk's fops.owner while /dev/memxN is open, so by module exit no volume
@@ -30,7 +31,6 @@
 #include "memx.h"
 #include "compat.h"
 
-DEFINE_MUTEX(memx_devs_lock);
 struct workqueue_struct *memx_wq;
 
 /* Upper bound on one volume's queue areas (nr_queues * depth * max_io + rings). */
@@ -96,16 +96,21 @@ static long memx_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 
 	switch (cmd) {
 	case MEMX_CTRL_GET_FEATURES:
+		return memx_ctrl_get_features(argp);
 	case MEMX_CTRL_ADD_DEV:
+		return memx_ctrl_add_dev(mf, file, argp);
 	case MEMX_CTRL_START_DEV:
+		return memx_ctrl_start_dev(mf, argp);
 	case MEMX_CTRL_DEL_DEV:
+		return memx_ctrl_del_dev(mf, argp);
 	case MEMX_CTRL_GET_INFO:
-		return memx_ctrl_ioctl(mf, file, cmd, argp);
+		return memx_ctrl_get_info(mf, argp);
 	case MEMX_IO_BIND_QUEUE:
-		return memx_queue_bind(mf, argp);
+		return memx_ctrl_bind_queue(mf, argp);
 	case MEMX_IO_GET_LAYOUT:
+		return memx_queue_get_layout(mf, argp);
 	case MEMX_IO_COMMIT:
-		return memx_queue_ioctl(mf, cmd, argp);
+		return memx_queue_commit(mf, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -161,22 +166,14 @@ static int __init memx_init(void)
 	memx_wq = alloc_workqueue("memx", WQ_MEM_RECLAIM, 0);
 	if (!memx_wq)
 		return -ENOMEM;
-	ret = memx_ctrl_init();
-	if (ret)
-		goto out_destroy_wq;
 	ret = misc_register(&memx_misc);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", MEMX_CONTROL_NAME, ret);
-		goto out_ctrl_exit;
+		destroy_workqueue(memx_wq);
+		return ret;
 	}
 	pr_info("loaded, ABI %d\n", MEMX_ABI_VERSION);
 	return 0;
-
-out_ctrl_exit:
-	memx_ctrl_exit();
-out_destroy_wq:
-	destroy_workqueue(memx_wq);
-	return ret;
 }
 
 static void __exit memx_exit(void)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * memx.ko private definitions: one struct memx_dev per volume, one
- * struct memx_queue per hardware queue, one struct memx_io per tag, and the
- * per-open-file state of /dev/memx-control (struct memx_file).
+ * struct memx_queue per hardware queue, one struct memx_io per tag, the
+ * per-open-file state of /dev/memx-control (struct memx_file), and the
+ * functions the files share (each file's header says what it does).
  *
  * Lifetime (see include/memx/uapi.h for the user-visible side):
  *   md->ref is a kref. Holders: the registry (id in memx_devs, dropped by
@@ -37,6 +38,7 @@ enum memx_io_state {
 struct memx_io {
 	atomic_t state;			/* enum memx_io_state */
 	bool warned;			/* timeout already reported for this request */
+	bool withheld;			/* fault injection: kept out of the ring */
 	struct request *rq;		/* valid while state == MEMX_IO_OWNED */
 };
 
@@ -96,18 +98,19 @@ struct memx_file {
 };
 
 /* main.c */
-extern struct mutex memx_devs_lock;
 extern struct workqueue_struct *memx_wq;
 extern unsigned int memx_max_dev_mem_mb;
 
-/* ctrl.c */
-int memx_ctrl_init(void);
+/* ctrl.c: the registry (memx_devs, memx_devs_lock) and the control commands */
 void memx_ctrl_exit(void);
-struct memx_dev *memx_dev_find_locked(int id);	/* memx_devs_lock held; no ref */
 void memx_dev_put(struct memx_dev *md);
 void memx_dev_queue_remove(struct memx_dev *md);	/* consumes a ref */
-long memx_ctrl_ioctl(struct memx_file *mf, struct file *file, unsigned int cmd,
-		     void __user *argp);
+long memx_ctrl_get_features(void __user *argp);
+long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *argp);
+long memx_ctrl_start_dev(struct memx_file *mf, void __user *argp);
+long memx_ctrl_del_dev(struct memx_file *mf, void __user *argp);
+long memx_ctrl_get_info(struct memx_file *mf, void __user *argp);
+long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp);
 void memx_ctrl_owner_release(struct memx_dev *md);
 void memx_dev_kill(struct memx_dev *md);
 
@@ -119,8 +122,8 @@ void memx_blk_del_disk(struct memx_dev *md);
 int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id);
 void memx_queue_free(struct memx_queue *mq);
 void memx_queue_abort(struct memx_queue *mq);
-long memx_queue_ioctl(struct memx_file *mf, unsigned int cmd, void __user *argp);
-int memx_queue_bind(struct memx_file *mf, void __user *argp);
+long memx_queue_get_layout(struct memx_file *mf, void __user *argp);
+long memx_queue_commit(struct memx_file *mf, void __user *argp);
 void memx_queue_release(struct memx_file *mf);
 int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma);
 __poll_t memx_queue_poll(struct memx_file *mf, struct file *file,
@@ -128,6 +131,23 @@ __poll_t memx_queue_poll(struct memx_file *mf, struct file *file,
 blk_status_t memx_queue_submit(struct memx_queue *mq, struct request *rq);
 enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq,
 					    struct request *rq);
+
+/*
+ * fault.c: fault injection points, true when a fault should be injected.
+ * Compiled in only when built with MEMX_FAULT_INJECTION (meson
+ * -Dfault_injection=true) against a kernel with CONFIG_FAULT_INJECTION;
+ * otherwise constant false, so callers need no #ifdef.
+ */
+#if defined(MEMX_FAULT_INJECTION) && IS_ENABLED(CONFIG_FAULT_INJECTION)
+#define MEMX_FAULT_ENABLED 1
+bool memx_fault_submit(void);	/* fail a request before the engine sees it */
+bool memx_fault_commit(void);	/* turn an engine's result into -EIO */
+bool memx_fault_timeout(void);	/* withhold a request so that it times out */
+#else
+static inline bool memx_fault_submit(void) { return false; }
+static inline bool memx_fault_commit(void) { return false; }
+static inline bool memx_fault_timeout(void) { return false; }
+#endif
 
 static inline bool memx_queue_is_dead(struct memx_queue *mq)
 {

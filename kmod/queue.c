@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memx.ko engine side of a hardware queue: bind, mmap, poll, commit, abort.
+ * memx.ko engine side of a hardware queue: submit, commit, timeout, abort,
+ * mmap, poll. (The fd is bound to its queue by BIND_QUEUE in ctrl.c.)
  *
  * Theory of operation
  * -------------------
@@ -12,16 +13,23 @@
  * Per tag t (struct memx_io) the state is IDLE (kernel owns the tag) or OWNED
  * (the engine owns buffer t). Every transition out of OWNED is an
  * atomic_cmpxchg, so exactly one of commit, abort (engine death) and timeout
- * (dead queue only) ends the request.
+ * (dead queue, or a request withheld by fault injection) ends the request.
  *
- *   submit (queue_rq): copy WRITE data to buffer t, fill desc[t], rq -> io,
- *       IDLE -> OWNED, append t to the ring under sq_lock with a release
- *       store of tail, wake the poller. Nothing is allocated.
+ *   submit (queue_rq): the only REQ_OP_* -> MEMX_OP_* translation (FLUSH ends
+ *       at once: no volatile cache), copy WRITE data to buffer t, fill
+ *       desc[t], rq -> io, IDLE -> OWNED, append t to the ring under sq_lock
+ *       with a release store of tail, wake the poller. Nothing is allocated.
  *   commit (ioctl):    OWNED -> IDLE, copy READ data out of buffer t, end rq.
  *   abort (death):     mark dead, then OWNED -> IDLE and fail every tag.
  * Submit re-checks "dead" after its cmpxchg and abort scans after setting
  * "dead" (both with full barriers), so a request racing with death is failed
  * by one of them and never stranded.
+ *
+ * Fault injection (fault.c; no-ops unless built in): fail_submit fails a
+ * request before the engine sees it, fail_commit turns an engine's result
+ * into -EIO, fail_timeout withholds a request from the engine (it stays OWNED
+ * but never enters the ring) so blk-mq's timer expires and the timeout
+ * handler ends it with BLK_STS_TIMEOUT: the engine never had its buffer.
  *
  * The kernel never trusts the shared area: it keeps its own tail, reads the
  * engine's head only for poll readiness, and never reads desc back.
@@ -76,21 +84,31 @@ static u8 *memx_buf(struct memx_queue *mq, unsigned int tag)
 	return mq->buf + (size_t)tag * mq->md->layout.buf_stride;
 }
 
-/* Called from queue_rq after blk_mq_start_request. */
+/*
+ * queue_rq of hardware queue @mq: ends FLUSH at once, fails what the volume
+ * does not take, else starts @rq and hands it to the engine.
+ */
 blk_status_t memx_queue_submit(struct memx_queue *mq, struct request *rq)
 {
 	const struct memx_queue_layout *l = &mq->md->layout;
+	u64 flags = mq->md->params.flags;
 	unsigned int tag = rq->tag;
 	unsigned int bytes = blk_rq_bytes(rq);
 	struct memx_io_desc *desc;
 	struct memx_io *io;
 	u8 op;
 
-	if (WARN_ON_ONCE(tag >= l->queue_depth))
+	if (memx_queue_is_dead(mq)) {
+		rq->rq_flags |= RQF_QUIET;	/* the engine's death was logged once */
 		return BLK_STS_IOERR;
-	io = &mq->ios[tag];
+	}
 
 	switch (req_op(rq)) {
+	case REQ_OP_FLUSH:
+		/* No volatile cache: nothing to flush. */
+		blk_mq_start_request(rq);
+		blk_mq_end_request(rq, BLK_STS_OK);
+		return BLK_STS_OK;
 	case REQ_OP_READ:
 		op = MEMX_OP_READ;
 		break;
@@ -98,20 +116,31 @@ blk_status_t memx_queue_submit(struct memx_queue *mq, struct request *rq)
 		op = MEMX_OP_WRITE;
 		break;
 	case REQ_OP_DISCARD:
+		if (!(flags & MEMX_F_DISCARD))
+			return BLK_STS_NOTSUPP;
 		op = MEMX_OP_DISCARD;
 		break;
 	case REQ_OP_WRITE_ZEROES:
+		if (!(flags & MEMX_F_WRITE_ZEROES))
+			return BLK_STS_NOTSUPP;
 		op = MEMX_OP_WRITE_ZEROES;
 		break;
 	default:
 		return BLK_STS_NOTSUPP;
 	}
+
+	blk_mq_start_request(rq);
+	if (WARN_ON_ONCE(tag >= l->queue_depth))
+		return BLK_STS_IOERR;
+	io = &mq->ios[tag];
 	if (op == MEMX_OP_READ || op == MEMX_OP_WRITE) {
 		if (unlikely(!bytes || bytes > l->buf_stride))
 			return BLK_STS_IOERR;
 	} else if (unlikely(!bytes || bytes > MEMX_MAX_DISCARD_BYTES)) {
 		return BLK_STS_IOERR;
 	}
+	if (memx_fault_submit())
+		return BLK_STS_IOERR;
 
 	if (op == MEMX_OP_WRITE) {
 		struct req_iterator iter;
@@ -133,9 +162,12 @@ blk_status_t memx_queue_submit(struct memx_queue *mq, struct request *rq)
 
 	io->rq = rq;
 	io->warned = false;
+	io->withheld = memx_fault_timeout();
 	if (WARN_ON_ONCE(atomic_cmpxchg(&io->state, MEMX_IO_IDLE, MEMX_IO_OWNED) !=
 			 MEMX_IO_IDLE))
 		return BLK_STS_IOERR;
+	if (unlikely(io->withheld))
+		return BLK_STS_OK;	/* never in the ring: memx_queue_timeout() ends it */
 
 	pr_devel("memx%d q%u: tag %u op %u off %llu len %u\n", mq->md->id, mq->id,
 		 tag, op, (u64)blk_rq_pos(rq) << SECTOR_SHIFT, bytes);
@@ -167,6 +199,12 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq, struct reques
 {
 	struct memx_io *io = &mq->ios[rq->tag];
 
+	if (unlikely(io->withheld)) {
+		/* Fault injection: the engine never saw it, so nothing can DMA. */
+		if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) == MEMX_IO_OWNED)
+			memx_end_request(mq, rq, BLK_STS_TIMEOUT);
+		return BLK_EH_DONE;
+	}
 	if (memx_queue_is_dead(mq)) {
 		if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) == MEMX_IO_OWNED) {
 			rq->rq_flags |= RQF_QUIET;
@@ -224,16 +262,19 @@ static int memx_complete_one(struct memx_queue *mq, const struct memx_io_result 
 	struct memx_io *io;
 	struct request *rq;
 	blk_status_t sts;
+	int result = res->result;
 
 	if (res->tag >= mq->md->layout.queue_depth)
 		return -EINVAL;
-	if (res->result > 0 || res->result < -MAX_ERRNO)
+	if (result > 0 || result < -MAX_ERRNO)
 		return -EINVAL;
 	io = &mq->ios[res->tag];
 	if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) != MEMX_IO_OWNED)
 		return -EINVAL;
 	rq = io->rq;
-	sts = memx_errno_to_status(res->result);
+	if (memx_fault_commit())
+		result = -EIO;
+	sts = memx_errno_to_status(result);
 	if (sts == BLK_STS_OK && req_op(rq) == REQ_OP_READ) {
 		struct req_iterator iter;
 		struct bio_vec bv;
@@ -244,25 +285,29 @@ static int memx_complete_one(struct memx_queue *mq, const struct memx_io_result 
 			src += bv.bv_len;
 		}
 	}
-	pr_devel("memx%d q%u: tag %u done %d\n", mq->md->id, mq->id, res->tag,
-		 res->result);
+	pr_devel("memx%d q%u: tag %u done %d\n", mq->md->id, mq->id, res->tag, result);
 	memx_end_request(mq, rq, sts);
 	return 0;
 }
 
 /*
  * MEMX_IO_COMMIT. Returns the number of results taken (stops at the first bad
- * one), or -errno if none was: -EINVAL (nr, reserved0, bad result),
- * -EFAULT, -ENODEV (volume or queue dead: its requests were already failed).
+ * one), or -errno if none was: -EBADFD (not a bound queue fd), -EINVAL (nr,
+ * reserved0, bad result), -EFAULT, -ENODEV (volume or queue dead: its
+ * requests were already failed).
  */
-static long memx_queue_commit(struct memx_queue *mq, void __user *argp)
+long memx_queue_commit(struct memx_file *mf, void __user *argp)
 {
 	struct memx_io_result res[MEMX_COMMIT_CHUNK];
 	struct memx_io_result __user *ures;
 	struct memx_io_commit c;
+	struct memx_queue *mq;
 	unsigned int done = 0, n, i;
 	int ret = 0;
 
+	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
+		return -EBADFD;
+	mq = mf->mq;
 	if (copy_from_user(&c, argp, sizeof(c)))
 		return -EFAULT;
 	if (c.reserved0 || !c.nr || c.nr > mq->md->layout.queue_depth)
@@ -291,65 +336,12 @@ static long memx_queue_commit(struct memx_queue *mq, void __user *argp)
 	return done ? done : ret;
 }
 
-long memx_queue_ioctl(struct memx_file *mf, unsigned int cmd, void __user *argp)
+/* MEMX_IO_GET_LAYOUT: 0, -EBADFD (not a bound queue fd) or -EFAULT. */
+long memx_queue_get_layout(struct memx_file *mf, void __user *argp)
 {
 	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
-		return -EBADFD;	/* not a bound queue fd */
-	switch (cmd) {
-	case MEMX_IO_GET_LAYOUT:
-		return copy_to_user(argp, &mf->md->layout, sizeof(mf->md->layout)) ?
-			-EFAULT : 0;
-	case MEMX_IO_COMMIT:
-		return memx_queue_commit(mf->mq, argp);
-	default:
-		return -ENOTTY;
-	}
-}
-
-/*
- * MEMX_IO_BIND_QUEUE. Returns 0, -EFAULT, -EINVAL (reserved, dev_id or
- * queue_id out of range), -ENODEV (no such volume, or dead), -EBUSY (this fd
- * already owns or serves, or the queue is already bound).
- */
-int memx_queue_bind(struct memx_file *mf, void __user *argp)
-{
-	struct memx_queue_bind b;
-	struct memx_dev *md;
-	struct memx_queue *mq;
-	int ret = 0;
-
-	if (copy_from_user(&b, argp, sizeof(b)))
-		return -EFAULT;
-	if (b.reserved || b.dev_id < 0 || b.dev_id >= MEMX_MAX_DEVS)
-		return -EINVAL;
-
-	mutex_lock(&memx_devs_lock);
-	if (mf->role != MEMX_FILE_NONE) {
-		ret = -EBUSY;
-		goto out_unlock;
-	}
-	md = memx_dev_find_locked(b.dev_id);
-	if (!md || READ_ONCE(md->dead)) {
-		ret = -ENODEV;
-		goto out_unlock;
-	}
-	if (b.queue_id >= md->params.nr_queues) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
-	mq = &md->queues[b.queue_id];
-	if (mq->bound) {
-		ret = -EBUSY;
-		goto out_unlock;
-	}
-	mq->bound = true;
-	kref_get(&md->ref);	/* the queue fd's reference */
-	mf->md = md;
-	mf->mq = mq;
-	smp_store_release(&mf->role, MEMX_FILE_QUEUE);
-out_unlock:
-	mutex_unlock(&memx_devs_lock);
-	return ret;
+		return -EBADFD;
+	return copy_to_user(argp, &mf->md->layout, sizeof(mf->md->layout)) ? -EFAULT : 0;
 }
 
 /* The bound fd is being closed (engine exit or death): the queue is dead. */

@@ -5,7 +5,7 @@
 need_rxe
 
 start_bg server "$MEMX_TEST_BIN/verbs_pingpong" server --bind "$IP1" --count 1
-sleep 0.5
+wait_for grep -q 'listening on' "$TEST_TMP/server.log" || { bg_log server; fail "server did not listen"; }
 timeout 60 "$MEMX_TEST_BIN/verbs_pingpong" client --bind "$IP2" --server "$IP1" \
 	${MEMX_CORRUPT_READBACK:+--corrupt-readback} || { bg_log server; fail "client failed"; }
 wait "$(bg_pid server)" || { bg_log server; fail "server failed"; }

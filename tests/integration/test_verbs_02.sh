@@ -5,7 +5,8 @@
 need_rxe
 
 start_bg server "$MEMX_TEST_BIN/verbs_pingpong" server --bind "$IP1" --count 1
-sleep 0.5
+# Not a fixed sleep: on a loaded machine the listener took longer than 0.5 s.
+wait_for grep -q 'listening on' "$TEST_TMP/server.log" || { bg_log server; fail "server did not listen"; }
 timeout 60 "$MEMX_TEST_BIN/verbs_badhello" --bind "$IP3" --server "$IP1" \
 	|| { bg_log server; fail "bad hellos were not all rejected as expected"; }
 kill -0 "$(bg_pid server)" || fail "listener died after bad hellos"
