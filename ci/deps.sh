@@ -7,6 +7,9 @@ pkgs=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libibverbs-dev librdmacm-dev liburing-dev libcriterion-dev
+	# ci/fuzz: clang's libFuzzer and sanitizer runtimes (a Recommends of clang-14,
+	# so named here), llvm-symbolizer for readable reports
+	clang libclang-rt-14-dev llvm
 	# kernel module and guest
 	linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio kmod xz-utils
 	# inside the guest (it runs the host's userspace)

@@ -33,10 +33,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!strcmp(argv[1], "donor"))
-		return memxd_donor_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "client"))
-		return memxd_client_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "donor") || !strcmp(argv[1], "client")) {
+		int rc = argv[1][0] == 'd' ? memxd_donor_main(argc - 1, argv + 1)
+					   : memxd_client_main(argc - 1, argv + 1);
+
+		memxd_log_stop();	/* every line written before we exit */
+		return rc;
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;

@@ -34,7 +34,11 @@
  * rdma_accept(welcome) -> wait for ESTABLISHED (the peer's RTU). Until that
  * event the passive side cannot know the connection works, so accept does
  * not return before it, or before its timeout, after which the half-made
- * connection is destroyed (the kernel CM then rejects it).
+ * connection is destroyed (the kernel CM then rejects it). A server that
+ * must not wait on a peer (a peer may never send its RTU) splits this in
+ * two: mxv_req_accept_start() answers at once, and mxv_conn_accept_poll()
+ * looks, without waiting, whether ESTABLISHED came; the caller keeps the
+ * half-open connection with a deadline of its own and watches its fd.
  *
  * Teardown. mxv_conn_disconnect() moves the QP to error (flushing posted work
  * to the CQ) and sends the DREQ; mxv_conn_destroy() does that if needed, then
@@ -404,11 +408,9 @@ int mxv_req_reject(struct mxv_req *req, const void *pdata, size_t pdata_len)
 	return r;
 }
 
-int mxv_req_accept(struct mxv_req *req, const struct mxv_qp_attr *attr, const void *pdata,
-		   size_t pdata_len, int timeout_ms, struct mxv_conn **out,
-		   struct mxv_cm_result *res)
+int mxv_req_accept_start(struct mxv_req *req, const struct mxv_qp_attr *attr, const void *pdata,
+			 size_t pdata_len, struct mxv_conn **out, struct mxv_cm_result *res)
 {
-	int64_t deadline = mxv_deadline(timeout_ms);
 	struct rdma_conn_param cp;
 	struct mxv_conn *conn;
 	int r;
@@ -452,18 +454,67 @@ int mxv_req_accept(struct mxv_req *req, const struct mxv_qp_attr *attr, const vo
 		mxv_res_fail(res, r, "accept: rdma_accept failed");
 		goto out_refuse;
 	}
-	r = cm_expect(conn, RDMA_CM_EVENT_ESTABLISHED, deadline, res, "accept");
-	if (r)
-		goto out_destroy_conn;
-	conn->state = MXV_CONN_ESTABLISHED;
 	*out = conn;
 	return 0;
 
 out_refuse:
 	rdma_reject(conn->id, NULL, 0);
-out_destroy_conn:
 	mxv_conn_destroy(conn);
 	return r;
+}
+
+int mxv_conn_accept_poll(struct mxv_conn *conn, struct mxv_cm_result *res)
+{
+	int r;
+
+	mxv_res_clear(res);
+	if (!conn || conn->active)
+		return mxv_res_fail(res, -EINVAL, "accept: not a connection being accepted");
+	if (conn->state == MXV_CONN_ESTABLISHED)
+		return 0;
+	if (conn->state != MXV_CONN_CONNECTING)
+		return mxv_res_fail(res, conn->err ? conn->err : -ENOTCONN,
+				    "accept: the connection failed earlier");
+	/* A deadline of now: take what is there, never wait. */
+	r = cm_expect(conn, RDMA_CM_EVENT_ESTABLISHED, mxv_deadline(0), res, "accept");
+	if (r == -ETIMEDOUT) {
+		mxv_res_clear(res);
+		return -EINPROGRESS;
+	}
+	if (r) {
+		conn->state = MXV_CONN_CLOSED;
+		conn->err = r;
+		return r;
+	}
+	conn->state = MXV_CONN_ESTABLISHED;
+	return 0;
+}
+
+int mxv_req_accept(struct mxv_req *req, const struct mxv_qp_attr *attr, const void *pdata,
+		   size_t pdata_len, int timeout_ms, struct mxv_conn **out,
+		   struct mxv_cm_result *res)
+{
+	int64_t deadline = mxv_deadline(timeout_ms);
+	struct mxv_conn *conn;
+	int r;
+
+	if (!out) {
+		mxv_res_clear(res);
+		mxv_req_destroy(req);
+		return mxv_res_fail(res, -EINVAL, "accept: bad arguments");
+	}
+	*out = NULL;
+	r = mxv_req_accept_start(req, attr, pdata, pdata_len, &conn, res);
+	if (r)
+		return r;
+	r = cm_expect(conn, RDMA_CM_EVENT_ESTABLISHED, deadline, res, "accept");
+	if (r) {
+		mxv_conn_destroy(conn);
+		return r;
+	}
+	conn->state = MXV_CONN_ESTABLISHED;
+	*out = conn;
+	return 0;
 }
 
 /* ---- active connect ------------------------------------------------------ */

@@ -296,6 +296,26 @@ int mxv_req_accept(struct mxv_req *req, const struct mxv_qp_attr *attr, const vo
 		   struct mxv_cm_result *res);
 
 /*
+ * The same, without waiting: creates the QP, runs attr->prepost and answers
+ * with @pdata, then returns. The connection is half-open until
+ * mxv_conn_accept_poll() says it is established; until then its fd
+ * (mxv_conn_fd) becomes readable when something happens to it. A peer may
+ * never complete the handshake: keep a deadline and mxv_conn_destroy() the
+ * connection when it passes.
+ * Consumes @req whatever happens. Returns 0 with *out half-open, or the
+ * errors of mxv_req_accept() but -ETIMEDOUT.
+ */
+int mxv_req_accept_start(struct mxv_req *req, const struct mxv_qp_attr *attr, const void *pdata,
+			 size_t pdata_len, struct mxv_conn **out, struct mxv_cm_result *res);
+
+/*
+ * Looks, without waiting, whether a connection from mxv_req_accept_start()
+ * is established. Returns 0 (established: use it), -EINPROGRESS (not yet),
+ * or -errno (it failed: destroy it).
+ */
+int mxv_conn_accept_poll(struct mxv_conn *conn, struct mxv_cm_result *res);
+
+/*
  * Refuses a request with @pdata (at most MXV_REJECT_PDATA_MAX bytes) as the
  * reject's private data. Consumes @req whatever happens: with pdata too long
  * it refuses without private data and returns -EINVAL.

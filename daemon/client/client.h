@@ -27,6 +27,7 @@
 #include "common/wire.h"
 #include "mxv.h"
 
+#define MEMXD_MAX_JOINS		4	/* joins in progress at once (--listen) */
 #define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
 /* Background copies move a slab this much at a time, through the bounce buffer. */
 #define MEMXD_COPY_CHUNK	(1U << 20)
@@ -65,6 +66,20 @@ struct memxd_donor {
 	uint8_t *msgbuf;		/* MEMXD_CTRL_RECVS receive slots, then one send slot */
 	struct mxv_mr *msg_mr;
 };
+
+/*
+ * What a donor says it has free, believed only as far as we can check it:
+ * never more than it lends in all less what it holds of ours. A donor that
+ * claims more would win every placement by power of two choices.
+ */
+static inline void memxd_donor_set_free(struct memxd_donor *d, uint64_t reported,
+					uint64_t slab_bytes)
+{
+	uint64_t ours = (uint64_t)d->slabs * slab_bytes;
+	uint64_t most = d->welcome.memory_total > ours ? d->welcome.memory_total - ours : 0;
+
+	d->memory_free = reported < most ? reported : most;
+}
 
 /*
  * A queue thread saw a work request to this donor fail: LIVE or DRAINING ->
@@ -186,6 +201,12 @@ struct memxd_client {
 	struct mxv_ctx *ctx;
 	struct mxv_cq *ctrl_cq;
 	struct mxv_listener *listener;	/* --listen */
+	struct memxd_join {		/* join.c: a donor's knock, half-open */
+		struct mxv_conn *conn;	/* NULL: free slot */
+		char host[MEMXD_HOST_MAX];
+		uint16_t port;		/* where the donor listens */
+		uint64_t deadline_ns;
+	} join[MEMXD_MAX_JOINS];
 	/* Donors in donor[]; a donor is whole before it is counted (release). */
 	_Atomic unsigned int nr_donors;
 	struct memxd_donor donor[MEMXD_MAX_DONORS];
@@ -227,7 +248,11 @@ void memxd_donor_teardown(struct memxd_donor *d, unsigned int nr_queues);
 struct memxd_donor *memxd_donor_by_addr(struct memxd_client *c, const char *arg);
 void memxd_pump_ctrl(struct memxd_client *c);
 void memxd_check_donors(struct memxd_client *c, const struct pollfd *pfd);
+
+/* join.c: donors that join through --listen. */
 void memxd_serve_join(struct memxd_client *c);
+void memxd_advance_joins(struct memxd_client *c);
+void memxd_joins_teardown(struct memxd_client *c);
 void memxd_heartbeat(struct memxd_client *c);
 
 /* grants.c: slabs mapped and freed on donors, in the control thread. */

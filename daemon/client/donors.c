@@ -10,7 +10,7 @@
  *     flight at a time); unsolicited EVICT messages are handled as they come;
  *     memxd_ctrl_rdma() moves a piece of a slab through the bounce buffer;
  *   - the lifecycle: connect (at start, memxctl donor add, a donor that
- *     joins through --listen), heartbeat (a STATS each MEMXD_HEARTBEAT_MS),
+ *     joins through --listen: join.c), heartbeat (a STATS each MEMXD_HEARTBEAT_MS),
  *     and loss: a donor that disconnects, misses a reply or fails a work
  *     request is marked dead; its data QPs are disconnected (their work
  *     requests flush and fail), and the slabs that lost their last replica
@@ -382,56 +382,6 @@ int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
 	return 0;
 }
 /*
- * A donor knocks (memxd donor --join): its hello names the port it listens
- * on; we take the connection only as the message, then connect to the donor
- * as to any other.
- */
-void memxd_serve_join(struct memxd_client *c)
-{
-	struct mxv_req *req;
-
-	while (mxv_listener_get_request(c->listener, 0, &req) == 0) {
-		struct mxv_qp_attr attr = { .send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq,
-					    .max_send_wr = 1 };
-		uint8_t rej[sizeof(struct memx_reject)];
-		struct memxd_hello_info hello;
-		struct memxd_wire_error err;
-		struct mxv_conn *conn = NULL;
-		char peer[80], *colon;
-		const void *pdata;
-		size_t len;
-		int r;
-
-		mxv_req_peer(req, peer, sizeof(peer));
-		pdata = mxv_req_pdata(req, &len);
-		if (memxd_hello_decode(pdata, len, &hello, &err) || hello.role != MEMX_ROLE_JOIN) {
-			const char *why = err.reason;
-
-			if (!memxd_hello_decode(pdata, len, &hello, &err))
-				why = "a client listens for donors that join only";
-			memxd_warn("volume %s: refused a join from %s: %s", c->opt.name, peer, why);
-			memxd_reject_encode(rej, sizeof(rej), hello.role ? MEMX_REJ_ROLE : err.code, why);
-			mxv_req_reject(req, rej, sizeof(rej));
-			continue;
-		}
-		r = mxv_req_accept(req, &attr, NULL, 0, MEMXD_CM_TIMEOUT_MS, &conn, NULL);
-		mxv_conn_destroy(conn);
-		if (r)
-			continue;
-		colon = strrchr(peer, ':');
-		if (colon)
-			*colon = '\0';
-		r = memxd_add_donor(c, peer, hello.join_port);
-		if (r)
-			memxd_err("volume %s: donor %s:%u asked to join but: %s", c->opt.name, peer,
-				 hello.join_port, strerror(-r));
-		else
-			memxd_info("volume %s: donor %s:%u joined", c->opt.name, peer,
-				  hello.join_port);
-	}
-}
-
-/*
  * Heartbeat: every MEMXD_HEARTBEAT_MS each usable donor answers a STATS
  * request (which also refreshes its free memory for placement). A donor
  * whose machine hangs sends no disconnect, and one-sided RDMA to it may not
@@ -451,7 +401,7 @@ void memxd_heartbeat(struct memxd_client *c)
 		if (!memxd_donor_usable(atomic_load(&d->state)))
 			continue;
 		if (!memxd_donor_call(c, d, &req, &reply))
-			d->memory_free = reply.stats.memory_free;
+			memxd_donor_set_free(d, reply.stats.memory_free, c->map.slab_bytes);
 	}
 }
 

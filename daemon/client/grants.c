@@ -51,15 +51,15 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		req.alloc.slab_index = s;
 		r = memxd_donor_call(c, d, &req, &reply);
 		if (!r && reply.grant.slab_bytes == c->map.slab_bytes) {
-			d->memory_free = reply.grant.memory_free;
 			d->slabs++;
+			memxd_donor_set_free(d, reply.grant.memory_free, c->map.slab_bytes);
 			*out = (struct memxd_replica){ .donor = (uint32_t)idx, .rkey = reply.grant.rkey,
 						      .handle = reply.grant.handle, .live = 1,
 						      .remote_addr = reply.grant.remote_addr };
 			return 0;
 		}
-		if (r == -ENOSPC)
-			d->memory_free = 0;
+		if (r == -ENOSPC || r == -EDQUOT)
+			d->memory_free = 0;	/* full, or full for us (its quota) */
 		memxd_warn("volume %s: donor %s refused slab %" PRIu64 ": %s", c->opt.name, d->name,
 			  s, r ? strerror(-r) : "wrong slab size");
 		tried[nr_tried++] = (uint32_t)idx;
@@ -75,9 +75,9 @@ void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep)
 	if (rep->donor >= c->nr_donors || !memxd_donor_usable(atomic_load(&d->state)))
 		return;
 	if (memxd_donor_call(c, d, &req, &reply) == 0) {
-		d->memory_free = reply.stats.memory_free;
 		if (d->slabs)
 			d->slabs--;
+		memxd_donor_set_free(d, reply.stats.memory_free, c->map.slab_bytes);
 	}
 }
 

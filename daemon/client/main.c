@@ -67,6 +67,28 @@ static int route_source(const char *host, uint16_t port, char *out, size_t len)
 	return 0;
 }
 
+/*
+ * One engine per volume name on this host: a second `memxd client --name N`
+ * would make a second device and take over N's control socket. The lock
+ * lives as long as the process (the kernel drops it when we die).
+ */
+static int lock_volume_name(const char *name)
+{
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+	long holder;
+	int fd;
+
+	memxd_make_run_dir();
+	snprintf(path, sizeof(path), "%s/client-%s.lock", MEMXD_RUN_DIR, name);
+	fd = memxd_lock_name(path, &holder);
+	if (fd == -EBUSY)
+		memxd_err("volume %s is already served by another memxd client on this host "
+			  "(pid %ld); choose another --name or stop that one first", name, holder);
+	else if (fd < 0)
+		memxd_log_errno(fd, "lock %s", path);
+	return fd;	/* kept open, and so locked, until we exit */
+}
+
 /* Takes every message the queue threads left in the mailbox. */
 static void serve_mailbox(struct memxd_client *c)
 {
@@ -98,21 +120,21 @@ static void serve_mailbox(struct memxd_client *c)
 }
 
 /* memxctl requests: status [--json] [--slabs], donor drain ADDR, donor add ADDR. */
-static int client_ctl(void *arg, const char *req, char *out, size_t len)
+static int client_ctl(void *arg, const char *line, char *out, size_t len)
 {
 	struct memxd_client *c = arg;
-	char host[MEMXD_HOST_MAX];
+	struct memxd_ctl_req req;
 	struct memxd_donor *d;
-	uint16_t port;
 	int expect = MEMXD_DONOR_LIVE, r;
 
-	if (!strncmp(req, "status", 6) && (!req[6] || req[6] == ' '))
-		return memxd_client_status(c, strstr(req, "--json") != NULL, strstr(req, "--slabs") != NULL,
-				     out, len);
-	if (!strncmp(req, "donor drain ", 12)) {
-		d = memxd_donor_by_addr(c, req + 12);
+	r = memxd_ctl_parse(line, &req);
+	switch (req.kind) {
+	case MEMXD_CTL_STATUS:
+		return memxd_client_status(c, req.json, req.slabs, out, len);
+	case MEMXD_CTL_DONOR_DRAIN:
+		d = memxd_donor_by_addr(c, req.arg);
 		if (!d)
-			return memxd_ctl_reply(out, len, "error: no donor %s in volume %s\n", req + 12,
+			return memxd_ctl_reply(out, len, "error: no donor %s in volume %s\n", req.arg,
 					 c->opt.name);
 		if (!atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_DRAINING))
 			return memxd_ctl_reply(out, len, "error: donor %s is %s, not live\n", d->name,
@@ -120,18 +142,19 @@ static int client_ctl(void *arg, const char *req, char *out, size_t len)
 		memxd_info("volume %s: draining donor %s (memxctl): moving its %u slabs", c->opt.name,
 			  d->name, d->slabs);
 		return memxd_ctl_reply(out, len, "draining %s: %u slabs to move\n", d->name, d->slabs);
-	}
-	if (!strncmp(req, "donor add ", 10)) {
-		if (memxd_parse_hostport(req + 10, host, sizeof(host), &port, MEMX_DEFAULT_PORT))
-			return memxd_ctl_reply(out, len, "error: '%s' is not ADDR[:PORT]\n", req + 10);
-		r = memxd_add_donor(c, host, port);
+	case MEMXD_CTL_DONOR_ADD:
 		if (r)
-			return memxd_ctl_reply(out, len, "error: donor %s:%u not added: %s\n", host, port,
-					 strerror(-r));
-		return memxd_ctl_reply(out, len, "added donor %s:%u\n", host, port);
+			return memxd_ctl_reply(out, len, "error: '%s' is not ADDR[:PORT]\n", req.arg);
+		r = memxd_add_donor(c, req.host, req.port);
+		if (r)
+			return memxd_ctl_reply(out, len, "error: donor %s:%u not added: %s\n", req.host,
+					 req.port, strerror(-r));
+		return memxd_ctl_reply(out, len, "added donor %s:%u\n", req.host, req.port);
+	case MEMXD_CTL_UNKNOWN:
+		break;
 	}
 	return memxd_ctl_reply(out, len, "error: unknown request '%s' (known: status [--json] [--slabs], "
-			 "donor drain ADDR, donor add ADDR)\n", req);
+			 "donor drain ADDR, donor add ADDR)\n", line);
 }
 
 /* The RDMA side: a device for the local address, the control CQ, the bounce buffer. */
@@ -248,6 +271,7 @@ static void client_teardown(struct memxd_client *c)
 		memxd_queue_teardown(&c->queue[q]);
 		mxv_cq_destroy(c->queue[q].cq);
 	}
+	memxd_joins_teardown(c);
 	mxv_listener_destroy(c->listener);
 	mxv_cq_destroy(c->ctrl_cq);
 	mxv_mr_dereg(c->bounce_mr);
@@ -297,7 +321,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 	int timeout = 0;
 
 	for (;;) {
-		struct pollfd pfd[POLL_DONORS + MEMXD_MAX_DONORS];
+		struct pollfd pfd[POLL_DONORS + MEMXD_MAX_DONORS + MEMXD_MAX_JOINS];
 		struct signalfd_siginfo si;
 
 		pfd[POLL_MAILBOX] = (struct pollfd){ .fd = c->mailbox.fd, .events = POLLIN };
@@ -311,7 +335,12 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 				.fd = memxd_donor_usable(atomic_load(&c->donor[i].state)) ?
 				      mxv_conn_fd(c->donor[i].ctrl) : -1,
 				.events = POLLIN };
-		if (poll(pfd, POLL_DONORS + c->nr_donors, timeout) < 0) {
+		/* Joins in progress: their handshakes end on their own fds. */
+		for (unsigned int i = 0; i < MEMXD_MAX_JOINS; i++)
+			pfd[POLL_DONORS + c->nr_donors + i] = (struct pollfd){
+				.fd = c->join[i].conn ? mxv_conn_fd(c->join[i].conn) : -1,
+				.events = POLLIN };
+		if (poll(pfd, POLL_DONORS + c->nr_donors + MEMXD_MAX_JOINS, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			return memxd_log_errno(-errno, "poll");
@@ -327,6 +356,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		memxd_check_donors(c, &pfd[POLL_DONORS]);
 		if (pfd[POLL_LISTENER].revents)
 			memxd_serve_join(c);
+		memxd_advance_joins(c);
 		memxd_retry_deferred(c);
 		memxd_heartbeat(c);
 		timeout = memxd_recovery_step(c);
@@ -354,10 +384,16 @@ int memxd_client_main(int argc, char **argv)
 	    getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
 		return 1;
 	c->rng |= 1;
-	sfd = memxd_signalfd();
+	sfd = memxd_signalfd();	/* first: threads inherit its signal mask */
 	if (sfd < 0)
 		return memxd_log_errno(sfd, "signalfd"), 1;
+	r = memxd_log_start(MEMXD_LOG_RING_BYTES);
+	if (r)
+		memxd_log_errno(r, "log thread: logging straight to stderr");
 
+	r = lock_volume_name(c->opt.name);
+	if (r < 0)
+		return 1;
 	r = memxd_make_swap_safe();
 	if (r)
 		memxd_log_errno(r, "swap safety (mlockall, PR_SET_IO_FLUSHER): continuing without");

@@ -246,7 +246,12 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->replicas = 0;
 	o->rereplicate_rate = 64ULL << 20;
 	o->poll_us = MEMXD_DEFAULT_POLL_US;
-	optind = 1;
+	/*
+	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a
+	 * parse that stopped inside a group of short options ("-xy": 'x' refused)
+	 * leaves getopt pointing at 'y', and the next parse starts there.
+	 */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			memxd_client_usage(stdout);

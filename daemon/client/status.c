@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "client/client.h"
+#include "common/log.h"
 
 static const char *slab_state_name(uint32_t s)
 {
@@ -95,7 +96,8 @@ static void sum_queues(const struct memxd_client *c, struct io_totals *t)
 static void json_volume(struct memxd_client *c, const struct io_totals *t, uint64_t backlog,
 			struct status_out *o)
 {
-	emit(o, "{\"role\":\"client\",\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
+	emit(o, "{\"role\":\"client\",\"log_dropped\":%" PRIu64 ",", memxd_log_dropped());
+	emit(o, "\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
 	     "\"size\":%" PRIu64 ",\"slab_size\":%" PRIu64 ",\"slabs\":%" PRIu64
 	     ",\"slabs_mapped\":%" PRIu64 ",\"slabs_lost\":%" PRIu64 ",\"replicas\":%u,"
 	     "\"queues\":%u,\"depth\":%u,", c->opt.name, c->dev_id, c->map.volume_bytes,
@@ -185,6 +187,9 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     PRIu64 " errors, %" PRIu64 " zero-filled reads\n", t->reads, t->read_bytes >> 20,
 	     t->writes, t->write_bytes >> 20, t->flushes, t->discards, t->write_zeroes, t->errors,
 	     t->zero_reads);
+	if (memxd_log_dropped())
+		emit(o, "  log: %" PRIu64 " lines dropped (stderr not read fast enough)\n",
+		     memxd_log_dropped());
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 

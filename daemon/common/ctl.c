@@ -5,7 +5,8 @@
  * role's handler parses it); the answer is text, then the server closes the
  * connection. An answer that starts with "error:" is a refusal. Served from
  * the control thread between its other events; a peer gets 2 seconds to send
- * its line.
+ * its line. memxd_ctl_parse() turns a line into a request for the handlers;
+ * it touches nothing else, so it is unit tested and fuzzed alone.
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,8 +19,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <memx/proto.h>
+
 #include "common/ctl.h"
 #include "common/limits.h"
+#include "common/parse.h"
+#include "common/proc.h"
 
 #define CTL_REPLY_MAX (64 * 1024)
 
@@ -29,10 +34,28 @@ struct memxd_ctl {
 	char *reply;
 };
 
+/*
+ * A socket left by a memxd that died is removed; anything else at that path
+ * (a file, a link, a directory) is left alone and refused: --ctl must never
+ * make memxd delete what it did not create. A live memxd's socket is never
+ * reached: one memxd per name holds a lock (proc.c) before it gets here.
+ */
+static int remove_stale_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	return unlink(path) ? -errno : 0;
+}
+
 int memxd_ctl_open(const char *path, struct memxd_ctl **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct memxd_ctl *ctl;
+	mode_t old_mask;
 	int r;
 
 	*out = NULL;
@@ -48,16 +71,21 @@ int memxd_ctl_open(const char *path, struct memxd_ctl **out)
 	}
 	strcpy(ctl->path, path);
 	strcpy(sa.sun_path, path);
-	mkdir(MEMXD_RUN_DIR, 0755);
+	memxd_make_run_dir();
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ctl->fd < 0) {
 		r = -errno;
 		goto out_free;
 	}
-	unlink(path);	/* a socket left by a memxd that died */
-	if (bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
-	    listen(ctl->fd, 8)) {
-		r = -errno;
+	r = remove_stale_socket(path);
+	if (r)
+		goto out_close;
+	/* Made 0600 from the start: no window in which another user may connect. */
+	old_mask = umask(077);
+	r = bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(old_mask);
+	if (r || listen(ctl->fd, 8)) {
+		r = r ? r : -errno;
 		goto out_close;
 	}
 	*out = ctl;
@@ -137,4 +165,55 @@ int memxd_ctl_reply(char *out, size_t len, const char *fmt, ...)
 	n = vsnprintf(out, len, fmt, ap);
 	va_end(ap);
 	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+}
+
+/* Whether the words of s (each after one space) are --json and --slabs, each at most once. */
+static bool ctl_status_strict(const char *s)
+{
+	bool json = false, slabs = false;
+
+	while (*s) {
+		const char *w = s + 1;
+		size_t n;
+
+		if (*s != ' ')
+			return false;
+		n = strcspn(w, " ");
+		if (n == 6 && !strncmp(w, "--json", 6) && !json)
+			json = true;
+		else if (n == 7 && !strncmp(w, "--slabs", 7) && !slabs)
+			slabs = true;
+		else
+			return false;
+		s = w + n;
+	}
+	return true;
+}
+
+int memxd_ctl_parse(const char *line, struct memxd_ctl_req *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!line)
+		return -EINVAL;
+	if (!strncmp(line, "status", 6) && (!line[6] || line[6] == ' ')) {
+		out->kind = MEMXD_CTL_STATUS;
+		out->json = strstr(line + 6, "--json") != NULL;
+		out->slabs = strstr(line + 6, "--slabs") != NULL;
+		out->strict = ctl_status_strict(line + 6);
+		return 0;
+	}
+	if (!strncmp(line, "donor drain ", 12)) {
+		out->kind = MEMXD_CTL_DONOR_DRAIN;
+		out->arg = line + 12;
+		return 0;
+	}
+	if (!strncmp(line, "donor add ", 10)) {
+		out->kind = MEMXD_CTL_DONOR_ADD;
+		out->arg = line + 10;
+		if (memxd_parse_hostport(out->arg, out->host, sizeof(out->host), &out->port,
+					MEMX_DEFAULT_PORT))
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;
 }

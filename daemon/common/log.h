@@ -2,10 +2,15 @@
 /*
  * Logging for memxd's entry points (main loops, CLI, CM handlers). Library
  * code returns -errno and leaves the logging to its caller. Lines go to
- * stderr with a level and the role ("donor", "client") as prefix.
+ * stderr with a level and the role ("donor", "client") as prefix; once
+ * memxd_log_start() ran, through a logger thread, so that no caller ever
+ * waits on stderr (log.c).
  */
 #ifndef MEMXD_LOG_H
 #define MEMXD_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 enum memxd_log_level { MEMXD_LOG_ERR, MEMXD_LOG_WARN, MEMXD_LOG_INFO, MEMXD_LOG_DEBUG };
 
@@ -19,6 +24,21 @@ enum memxd_log_level { MEMXD_LOG_ERR, MEMXD_LOG_WARN, MEMXD_LOG_INFO, MEMXD_LOG_
 
 extern unsigned int memxd_log_debug_mask;
 extern const char *memxd_log_role;
+
+/*
+ * From now on lines go through a ring of `bytes` and a logger thread; a line
+ * that finds the ring full is dropped and counted. Returns 0 or -errno (then
+ * lines keep going straight to stderr). Call before starting other threads.
+ */
+int memxd_log_start(size_t bytes);
+/*
+ * Writes out what the ring holds and stops the logger (after other threads
+ * stopped); gives up after 2 s if stderr is not being read.
+ */
+void memxd_log_stop(void);
+/* Lines dropped because the ring was full. */
+uint64_t memxd_log_dropped(void);
+#define MEMXD_LOG_RING_BYTES	(256 * 1024)
 
 void memxd_log(enum memxd_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -5,11 +5,15 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "common/proc.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -52,6 +56,60 @@ int memxd_signalfd(void)
 	signal(SIGPIPE, SIG_IGN);
 	fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+void memxd_make_run_dir(void)
+{
+	struct stat st;
+
+	/* EEXIST is fine; any other error shows when a socket or lock is made in it. */
+	mkdir(MEMXD_RUN_DIR, 0700);
+	/* One an older memxd made 0755: ours alone from now on (never through a link). */
+	if (!lstat(MEMXD_RUN_DIR, &st) && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	    (st.st_mode & 07777) != 0700 && chmod(MEMXD_RUN_DIR, 0700)) {
+		/* Left as it is: the sockets themselves are 0600. */
+	}
+}
+
+int memxd_lock_name(const char *path, long *holder)
+{
+	char pid[32];
+	int fd, n;
+
+	*holder = 0;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		n = (int)read(fd, pid, sizeof(pid) - 1);
+		if (n > 0) {
+			pid[n] = '\0';
+			*holder = strtol(pid, NULL, 10);
+		}
+		close(fd);
+		return r;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {
+		/* The lock is what matters; the pid is only for the message. */
+	}
+	return fd;
+}
+
+uint64_t memxd_mem_total(void)
+{
+	unsigned long long kib = 0;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)kib << 10;
 }
 
 uint32_t memxd_rand(void *state)

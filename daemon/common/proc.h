@@ -17,6 +17,20 @@ int memxd_make_swap_safe(void);
  */
 int memxd_signalfd(void);
 
+/* Makes MEMXD_RUN_DIR, or makes it 0700 if it is ours: sockets and locks of root's daemons. */
+void memxd_make_run_dir(void);
+
+/*
+ * Holds an exclusive lock on path (created 0600, our pid written in it) for
+ * the rest of the process's life, so that no second memxd serves the same
+ * name. Returns the open fd, -EBUSY when another process holds the lock (its
+ * pid in *holder, if known), or -errno.
+ */
+int memxd_lock_name(const char *path, long *holder);
+
+/* The machine's RAM (MemTotal of /proc/meminfo) in bytes, or 0 if unknown. */
+uint64_t memxd_mem_total(void);
+
 /* xorshift32: a fast random source for placement (state must not be 0). */
 uint32_t memxd_rand(void *state);
 

@@ -19,6 +19,14 @@
 #define DONOR_MAX_VOLUMES	64
 #define DONOR_MAX_SLABS		65536
 #define DONOR_RECVS		MEMXD_CTRL_RECVS
+/*
+ * A handshake a peer never finishes costs a slot and a deadline, never the
+ * thread; these caps keep one source from taking every slot.
+ */
+#define DONOR_HALF_OPEN_MAX		64	/* accepted, not yet established, in all */
+#define DONOR_HALF_OPEN_PER_SOURCE	8	/* ... from one address */
+#define DONOR_CONNS_PER_SOURCE		128	/* connections of any kind from one address */
+#define DONOR_HANDSHAKE_MS		MEMXD_CM_TIMEOUT_MS
 
 struct donor_volume {
 	bool used;
@@ -28,16 +36,25 @@ struct donor_volume {
 	struct mxv_cq *cq;
 	unsigned int nr_conns;
 	uint32_t slabs;
+	uint64_t bytes;		/* lent to this volume */
+	/*
+	 * The address its control connection came from: the principal that
+	 * --max-per-client counts, until connections authenticate.
+	 */
+	char owner[64];
 };
 
 struct donor_conn {
 	bool used;
+	bool established;	/* false: half-open, accepted but no RTU yet */
 	uint16_t role;
 	struct donor_volume *vol;
 	struct mxv_conn *conn;
 	uint8_t *msgbuf;	/* DONOR_RECVS receive slots, a reply slot, an evict slot */
 	struct mxv_mr *msg_mr;
-	char peer[64];
+	uint64_t deadline_ns;	/* half-open: destroyed if not established by then */
+	char peer[64];		/* "ADDR:PORT" */
+	char source[64];	/* ADDR alone: what the per-source caps count */
 };
 
 struct donor_slab {
@@ -64,6 +81,8 @@ struct donor {
 	uint16_t join_port;
 	uint64_t low_watermark;		/* --low-watermark: ask memory back below this */
 	unsigned int leave_timeout_s;	/* --leave-timeout */
+	bool force;			/* --force: lend more than the machine seems to have */
+	uint64_t max_per_client;	/* --max-per-client: bytes one client address may hold */
 	bool leaving;			/* SIGTERM: clients are moving our slabs away */
 	uint64_t leave_deadline_ns;
 	uint64_t next_evict_ns;
@@ -72,7 +91,12 @@ struct donor {
 
 /* lend.c: volumes, connections, slabs and control messages. */
 void lend_accept(struct donor *dn, struct mxv_req *req);
+uint64_t lend_room_for(const struct donor *dn, const char *owner);
 void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why);
+/* Something happened on a connection's CM channel: established, or gone. */
+void lend_conn_event(struct donor *dn, struct donor_conn *dc);
+/* Destroys half-open connections past their deadline; returns ms until the next one, or -1. */
+int lend_expire_handshakes(struct donor *dn);
 void lend_reap_volume(struct donor *dn, struct donor_volume *vol);
 
 /* pressure.c: giving memory back, when short of it or leaving. */

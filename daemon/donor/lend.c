@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "donor/donor.h"
@@ -33,8 +34,37 @@ static void slab_free(struct donor *dn, struct donor_slab *s)
 	munmap(s->mem, s->bytes);
 	dn->memory_granted -= s->bytes;
 	s->vol->slabs--;
+	s->vol->bytes -= s->bytes;
 	memset(s, 0, sizeof(*s));
 	dn->frees++;
+}
+
+/* Bytes lent to the volumes of one client address. */
+static uint64_t lent_to(const struct donor *dn, const char *owner)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+		if (dn->vol[i].used && !strcmp(dn->vol[i].owner, owner))
+			n += dn->vol[i].bytes;
+	return n;
+}
+
+/*
+ * What one client address may still be granted: our free memory, capped by
+ * what --max-per-client leaves it. This is the "free" a client is told, so
+ * that its placement sees the quota too.
+ */
+uint64_t lend_room_for(const struct donor *dn, const char *owner)
+{
+	uint64_t room = dn->memory_total - dn->memory_granted, used;
+
+	if (!dn->max_per_client)
+		return room;
+	used = lent_to(dn, owner);
+	if (used >= dn->max_per_client)
+		return 0;
+	return room < dn->max_per_client - used ? room : dn->max_per_client - used;
 }
 
 static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes,
@@ -49,6 +79,8 @@ static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 		return -EINVAL;
 	if (dn->leaving || dn->memory_total - dn->memory_granted < bytes)
 		return -ENOSPC;
+	if (lend_room_for(dn, vol->owner) < bytes)
+		return -EDQUOT;	/* this client holds its share: others get the rest */
 	for (i = 0; i < DONOR_MAX_SLABS; i++)
 		if (!dn->slab[i].used) {
 			s = &dn->slab[i];
@@ -71,13 +103,14 @@ static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 	s->bytes = bytes;
 	s->vol = vol;
 	vol->slabs++;
+	vol->bytes += bytes;
 	dn->memory_granted += bytes;
 	dn->grants++;
 	reply->grant.remote_addr = (uintptr_t)mem;
 	reply->grant.slab_bytes = bytes;
 	reply->grant.rkey = mxv_mr_rkey(s->mr);
 	reply->grant.handle = i + 1;
-	reply->grant.memory_free = dn->memory_total - dn->memory_granted;
+	reply->grant.memory_free = lend_room_for(dn, vol->owner);
 	return 0;
 }
 
@@ -130,10 +163,14 @@ void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why)
 {
 	struct donor_volume *vol = dc->vol;
 
-	memxd_info("volume %s: %s connection from %s closed (%s)", vol->idstr,
-		  dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer, why);
-	/* The control connection going means the client is gone: its slabs go too. */
-	if (dc->role == MEMX_ROLE_CLIENT) {
+	memxd_info("volume %s: %s%s connection from %s closed (%s)", vol->idstr,
+		   dc->established ? "" : "half-open ",
+		   dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer, why);
+	/*
+	 * The control connection going means the client is gone: its slabs go
+	 * too. Not a handshake that never finished: that was never the client's.
+	 */
+	if (dc->role == MEMX_ROLE_CLIENT && dc->established) {
 		uint32_t n = vol->slabs;
 
 		for (int i = 0; i < DONOR_MAX_SLABS; i++)
@@ -176,20 +213,140 @@ static void reject(struct donor *dn, struct mxv_req *req, const char *peer, uint
 	dn->rejects++;
 }
 
+/*
+ * Why a new connection from `source` must be refused, or NULL: too many
+ * half-open handshakes (in all, or from that address), too many connections
+ * from that address, or a second control connection for a volume that has
+ * one (its engine holds exactly one per donor; another would let whoever
+ * knows the volume id end it by disconnecting).
+ */
+static const char *over_a_cap(struct donor *dn, const char *source, uint16_t role,
+			      const uint8_t volume_id[16])
+{
+	unsigned int half_open = 0, half_open_here = 0, here = 0;
+
+	for (int i = 0; i < DONOR_MAX_CONNS; i++) {
+		const struct donor_conn *dc = &dn->conn[i];
+		bool same = dc->used && !strcmp(dc->source, source);
+
+		if (!dc->used)
+			continue;
+		half_open += !dc->established;
+		half_open_here += same && !dc->established;
+		here += same;
+		if (role == MEMX_ROLE_CLIENT && dc->role == MEMX_ROLE_CLIENT &&
+		    !memcmp(dc->vol->id, volume_id, 16))
+			return "this volume already has a control connection here";
+	}
+	if (half_open >= DONOR_HALF_OPEN_MAX)
+		return "too many handshakes in progress";
+	if (half_open_here >= DONOR_HALF_OPEN_PER_SOURCE)
+		return "too many handshakes in progress from this address";
+	if (here >= DONOR_CONNS_PER_SOURCE)
+		return "too many connections from this address";
+	return NULL;
+}
+
+/*
+ * Answers the request with our welcome and returns at once: the connection
+ * stays half-open (dc->established false) until its RTU comes, which
+ * lend_conn_event() sees, or until its deadline (lend_expire_handshakes).
+ */
+static void accept_start(struct donor *dn, struct donor_conn *dc, struct mxv_req *req)
+{
+	struct donor_volume *vol = dc->vol;
+	struct memxd_welcome_info wi = { 0 };
+	uint8_t welcome[sizeof(struct memx_welcome)];
+	struct mxv_qp_attr attr = { .send_cq = vol->cq, .recv_cq = vol->cq, .max_send_wr = 4 };
+	struct mxv_cm_result res;
+	int r;
+
+	if (dc->role == MEMX_ROLE_CLIENT) {
+		dc->msgbuf = calloc(DONOR_RECVS + 2, MEMX_MSG_SIZE);
+		r = dc->msgbuf ? mxv_mr_reg(vol->ctx, dc->msgbuf, (DONOR_RECVS + 2) * MEMX_MSG_SIZE,
+					    MXV_ACCESS_LOCAL_WRITE, &dc->msg_mr) : -ENOMEM;
+		if (r) {
+			reject(dn, req, dc->peer, MEMX_REJ_BUSY, "out of memory for message buffers");
+			lend_close_conn(dn, dc, "setup failed");
+			return;
+		}
+		attr.max_recv_wr = DONOR_RECVS;
+		attr.prepost = conn_prepost;
+		attr.prepost_arg = dc;
+	}
+	wi.memory_total = dn->memory_total;
+	wi.memory_free = lend_room_for(dn, dc->source);
+	wi.max_slab_shift = dn->max_slab_shift;
+	memcpy(wi.donor_id, dn->donor_id, 16);
+	memxd_welcome_encode(welcome, sizeof(welcome), &wi);
+	memxd_dbg(MEMXD_DBG_CM, "volume %s: accepting %s", vol->idstr, dc->peer);
+	r = mxv_req_accept_start(req, &attr, welcome, sizeof(welcome), &dc->conn, &res);
+	if (r) {
+		memxd_warn("volume %s: accept of %s failed: %s (%s)", vol->idstr, dc->peer,
+			   strerror(-r), res.reason);
+		lend_close_conn(dn, dc, "accept failed");
+		return;
+	}
+	mxv_conn_set_user(dc->conn, dc);
+}
+
+void lend_conn_event(struct donor *dn, struct donor_conn *dc)
+{
+	struct mxv_cm_result res;
+	int r;
+
+	if (!dc->used || !dc->conn)
+		return;
+	if (!dc->established) {
+		r = mxv_conn_accept_poll(dc->conn, &res);
+		if (r == -EINPROGRESS)
+			return;
+		if (r) {
+			lend_close_conn(dn, dc, res.reason[0] ? res.reason : strerror(-r));
+			return;
+		}
+		dc->established = true;
+		memxd_info("volume %s: %s connection from %s", dc->vol->idstr,
+			   dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer);
+		return;
+	}
+	r = mxv_conn_check(dc->conn, 0);
+	if (r < 0)
+		lend_close_conn(dn, dc, r == -ECONNRESET ? "peer disconnected" : strerror(-r));
+}
+
+int lend_expire_handshakes(struct donor *dn)
+{
+	uint64_t now = memxd_now_ns(), next = UINT64_MAX;
+
+	for (int i = 0; i < DONOR_MAX_CONNS; i++) {
+		struct donor_conn *dc = &dn->conn[i];
+
+		if (!dc->used || dc->established)
+			continue;
+		if (now >= dc->deadline_ns) {
+			memxd_warn("volume %s: %s did not finish its handshake in %d ms: dropped",
+				   dc->vol->idstr, dc->peer, DONOR_HANDSHAKE_MS);
+			lend_close_conn(dn, dc, "handshake timed out");
+			continue;
+		}
+		if (dc->deadline_ns < next)
+			next = dc->deadline_ns;
+	}
+	return next == UINT64_MAX ? -1 : (int)((next - now) / MEMXD_NS_PER_MS) + 1;
+}
+
 void lend_accept(struct donor *dn, struct mxv_req *req)
 {
 	struct memxd_hello_info hello;
 	struct memxd_wire_error err;
-	struct memxd_welcome_info wi = { 0 };
-	uint8_t welcome[sizeof(struct memx_welcome)];
 	struct donor_conn *dc = NULL;
 	struct donor_volume *vol;
-	struct mxv_cm_result res;
-	struct mxv_qp_attr attr = { 0 };
-	char peer[64];
+	char peer[64], source[64];
+	const char *why;
 	const void *pdata;
 	size_t plen;
-	int r, ci;
+	int ci;
 
 	mxv_req_peer(req, peer, sizeof(peer));
 	pdata = mxv_req_pdata(req, &plen);
@@ -199,6 +356,14 @@ void lend_accept(struct donor *dn, struct mxv_req *req)
 	}
 	if (hello.role != MEMX_ROLE_CLIENT && hello.role != MEMX_ROLE_DATA) {
 		reject(dn, req, peer, MEMX_REJ_ROLE, "a donor serves client engines only");
+		return;
+	}
+	strcpy(source, peer);
+	if (strrchr(source, ':'))
+		*strrchr(source, ':') = '\0';
+	why = over_a_cap(dn, source, hello.role, hello.volume_id);
+	if (why) {
+		reject(dn, req, peer, MEMX_REJ_BUSY, why);
 		return;
 	}
 	for (ci = 0; ci < DONOR_MAX_CONNS; ci++)
@@ -215,43 +380,13 @@ void lend_accept(struct donor *dn, struct mxv_req *req)
 	dc->used = true;
 	dc->role = hello.role;
 	dc->vol = vol;
+	dc->deadline_ns = memxd_now_ns() + DONOR_HANDSHAKE_MS * MEMXD_NS_PER_MS;
 	vol->nr_conns++;
 	strcpy(dc->peer, peer);
-
-	attr.send_cq = vol->cq;
-	attr.recv_cq = vol->cq;
-	attr.max_send_wr = 4;
-	if (hello.role == MEMX_ROLE_CLIENT) {
-		dc->msgbuf = calloc(DONOR_RECVS + 2, MEMX_MSG_SIZE);
-		r = dc->msgbuf ? mxv_mr_reg(vol->ctx, dc->msgbuf, (DONOR_RECVS + 2) * MEMX_MSG_SIZE,
-					    MXV_ACCESS_LOCAL_WRITE, &dc->msg_mr) : -ENOMEM;
-		if (r) {
-			reject(dn, req, peer, MEMX_REJ_BUSY, "out of memory for message buffers");
-			dc->role = MEMX_ROLE_DATA;
-			lend_close_conn(dn, dc, "setup failed");
-			return;
-		}
-		attr.max_recv_wr = DONOR_RECVS;
-		attr.prepost = conn_prepost;
-		attr.prepost_arg = dc;
-	}
-	wi.memory_total = dn->memory_total;
-	wi.memory_free = dn->memory_total - dn->memory_granted;
-	wi.max_slab_shift = dn->max_slab_shift;
-	memcpy(wi.donor_id, dn->donor_id, 16);
-	memxd_welcome_encode(welcome, sizeof(welcome), &wi);
-	r = mxv_req_accept(req, &attr, welcome, sizeof(welcome), MEMXD_CM_TIMEOUT_MS, &dc->conn,
-			   &res);
-	if (r) {
-		memxd_warn("volume %s: accept of %s failed: %s (%s)", vol->idstr, peer, strerror(-r),
-			  res.reason);
-		dc->role = MEMX_ROLE_DATA;	/* nothing granted on it yet */
-		lend_close_conn(dn, dc, "accept failed");
-		return;
-	}
-	mxv_conn_set_user(dc->conn, dc);
-	memxd_info("volume %s: %s connection from %s", vol->idstr,
-		  hello.role == MEMX_ROLE_CLIENT ? "control" : "data", peer);
+	strcpy(dc->source, source);
+	if (dc->role == MEMX_ROLE_CLIENT)
+		strcpy(vol->owner, source);
+	accept_start(dn, dc, req);
 }
 
 /* Answers one control message received on dc. */
@@ -304,7 +439,7 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 		memset(&reply.stats, 0, sizeof(reply.stats));
 		if (reply.type != MEMX_MSG_ALLOC_REPLY) {
 			reply.stats.memory_total = dn->memory_total;
-			reply.stats.memory_free = dn->memory_total - dn->memory_granted;
+			reply.stats.memory_free = lend_room_for(dn, dc->vol->owner);
 			reply.stats.slabs_granted = dc->vol->slabs;
 		}
 	}

@@ -72,11 +72,15 @@ static int join_client(struct donor *dn)
 static int donor_status(void *arg, const char *request, char *out, size_t len)
 {
 	struct donor *dn = arg;
+	struct memxd_ctl_req req;
 	unsigned int vols = 0, conns = 0;
-	bool json = !strcmp(request, "status --json");
+	bool json;
 	int n;
 
-	if (!json && strcmp(request, "status")) {
+	/* A donor knows "status" and "status --json", exactly. */
+	memxd_ctl_parse(request, &req);
+	json = req.json;
+	if (req.kind != MEMXD_CTL_STATUS || !req.strict || req.slabs) {
 		n = snprintf(out, len, "error: a donor answers 'status' and 'status --json'\n");
 		return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
 	}
@@ -152,25 +156,18 @@ static bool on_signal(struct donor *dn, int sfd)
 	return false;
 }
 
-static void on_conn_event(struct donor *dn, struct donor_conn *dc)
-{
-	int r;
-
-	if (!dc->used || !dc->conn)
-		return;
-	r = mxv_conn_check(dc->conn, 0);
-	if (r < 0)
-		lend_close_conn(dn, dc, r == -ECONNRESET ? "peer disconnected" : strerror(-r));
-}
-
 /* Serves until asked to stop. Returns the exit status: 1 if memory was still lent. */
 static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
 {
 	struct poll_set ps;
+	int timeout;
 
 	for (;;) {
 		poll_build(dn, sfd, ctl, &ps);
-		if (poll(ps.pfd, ps.n, dn->leaving || dn->low_watermark ? 1000 : -1) < 0) {
+		timeout = lend_expire_handshakes(dn);
+		if ((dn->leaving || dn->low_watermark) && (timeout < 0 || timeout > 1000))
+			timeout = 1000;
+		if (poll(ps.pfd, ps.n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			memxd_log_errno(-errno, "poll");
@@ -198,7 +195,7 @@ static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
 				memxd_ctl_serve(ctl, donor_status, dn);
 				break;
 			case POLL_CONN:
-				on_conn_event(dn, &dn->conn[idx]);
+				lend_conn_event(dn, &dn->conn[idx]);
 				break;
 			case POLL_VOLUME:
 				if (dn->vol[idx].used)
@@ -224,9 +221,12 @@ int memxd_donor_main(int argc, char **argv)
 	dn->slab = calloc(DONOR_MAX_SLABS, sizeof(*dn->slab));
 	if (!dn->slab || getrandom(dn->donor_id, 16, 0) != 16)
 		return 1;
-	sfd = memxd_signalfd();
+	sfd = memxd_signalfd();	/* first: threads inherit its signal mask */
 	if (sfd < 0)
 		return memxd_log_errno(sfd, "signalfd"), 1;
+	r = memxd_log_start(MEMXD_LOG_RING_BYTES);
+	if (r)
+		memxd_log_errno(r, "log thread: logging straight to stderr");
 
 	r = mxv_listen(dn->host, dn->port, 64, &dn->listener);
 	if (r) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/parse.h"
+#include "common/proc.h"
 #include "donor/donor.h"
 
 void memxd_donor_usage(FILE *f)
@@ -14,6 +15,7 @@ void memxd_donor_usage(FILE *f)
 	fprintf(f,
 		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--join CLIENT[:PORT]]\n"
 		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--ctl PATH]\n"
+		"                   [--max-per-client SIZE] [--force]\n"
 		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
 		"  over RDMA to ADDR (default port %d).\n"
 		"  --join           offer our memory to a running client (memxd client --listen)\n"
@@ -21,6 +23,10 @@ void memxd_donor_usage(FILE *f)
 		"                   falls below SIZE, ask clients to move slabs away\n"
 		"  --leave-timeout  on SIGTERM, wait this long for clients to move our slabs\n"
 		"                   away before leaving anyway (default 60)\n"
+		"  --max-per-client most memory the volumes of one client address may hold\n"
+		"                   here (default: no limit)\n"
+		"  --force          lend SIZE even if it is more than this machine can spare\n"
+		"                   (RAM less an eighth, at least 256M, kept for the machine)\n"
 		"  --ctl            control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n",
 		MEMX_DEFAULT_PORT, MEMXD_RUN_DIR);
 }
@@ -65,6 +71,16 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 			return -EINVAL;
 		}
 		return 0;
+	case 'f':
+		dn->force = true;
+		return 0;
+	case 'q':
+		if (memxd_parse_size(arg, &dn->max_per_client) || !dn->max_per_client) {
+			fprintf(stderr, "memxd donor: --max-per-client '%s' is not a size above 0\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
 	case 't':
 		if (memxd_parse_uint(arg, 1, 86400, &v)) {
 			fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
@@ -75,6 +91,31 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/*
+ * Lent memory is pinned (one MR per slab): a donor that promises more than
+ * the machine has wins placement with memory it cannot give, and pinning it
+ * would starve the machine. Keep an eighth of RAM (at least 256 MiB) for the
+ * machine itself. True (and says why) when `bytes` is more than that allows.
+ */
+static bool more_than_the_machine_has(uint64_t bytes)
+{
+	uint64_t total = memxd_mem_total(), keep = total / 8, can;
+
+	if (!total)
+		return false;	/* no /proc/meminfo: nothing to check against */
+	if (keep < (256ULL << 20))
+		keep = 256ULL << 20;
+	can = total > keep ? total - keep : 0;
+	if (bytes <= can)
+		return false;
+	fprintf(stderr, "memxd donor: --memory %llu MiB is more than this machine can lend: it has "
+		"%llu MiB of RAM and keeps %llu MiB for itself, so at most %llu MiB; lower "
+		"--memory, or add --force\n", (unsigned long long)(bytes >> 20),
+		(unsigned long long)(total >> 20), (unsigned long long)(keep >> 20),
+		(unsigned long long)(can >> 20));
+	return true;
 }
 
 /* What the options mean together; fills in the defaults that depend on others. */
@@ -88,6 +129,8 @@ static int check_options(struct donor *dn)
 		fprintf(stderr, "memxd donor: --memory must be at least 1M (the smallest slab)\n");
 		return -EINVAL;
 	}
+	if (!dn->force && more_than_the_machine_has(dn->memory_total))
+		return -EINVAL;
 	dn->max_slab_shift = 63 - __builtin_clzll(dn->memory_total);
 	if (dn->max_slab_shift > MEMX_MAX_SLAB_SHIFT)
 		dn->max_slab_shift = MEMX_MAX_SLAB_SHIFT;
@@ -106,13 +149,20 @@ int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 		{ "join", required_argument, NULL, 'j' },
 		{ "low-watermark", required_argument, NULL, 'w' },
 		{ "leave-timeout", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "max-per-client", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	int ch, r;
 
 	dn->leave_timeout_s = 60;
-	optind = 1;
+	/*
+	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a
+	 * parse that stopped inside a group of short options ("-xy": 'x' refused)
+	 * leaves getopt pointing at 'y', and the next parse starts there.
+	 */
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			memxd_donor_usage(stdout);

@@ -18,7 +18,10 @@ fio --name=failover --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=r
 	--verify=crc32c --verify_fatal=1 --do_verify=1 --group_reporting \
 	--output="$TEST_TMP/fio.out" &
 fio_pid=$!
-sleep 4
+# Kill it once it holds slabs (not after a fixed time: on a loaded host fio may
+# not have written anything yet, and then there would be nothing to recover).
+d2_holds_slabs() { [ "$(donor_slabs "$IP3" 2>/dev/null || echo 0)" -gt 2 ]; }
+WAIT_S=120 wait_for d2_holds_slabs || fail "donor 2 got no slabs"
 kill -9 "$(bg_pid d2)"
 log "killed donor 2 during the run"
 timeout 300 tail --pid=$fio_pid -f /dev/null || fail "fio hung"

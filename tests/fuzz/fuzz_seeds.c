@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuzz_seeds DIR: writes a small seed corpus for each fuzz target into
+ * DIR/<target>/, the wire ones made by the encoders themselves so that they
+ * follow the protocol as it is. ci/fuzz runs it before each fuzzing run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/wire.h"
+
+static const char *dir;
+static int failed;
+
+static void seed(const char *target, int n, const void *buf, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, target);
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		perror(path);
+		failed = 1;
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s/seed-%02d", dir, target, n);
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f)) {
+		perror(path);
+		failed = 1;
+	}
+}
+
+/* A text seed; '|' stands for the NUL between arguments. */
+static void text(const char *target, int n, const char *s)
+{
+	char buf[512];
+	size_t len = strlen(s);
+
+	memcpy(buf, s, len);
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '|')
+			buf[i] = '\0';
+	seed(target, n, buf, len);
+}
+
+static void wire_seeds(void)
+{
+	struct memxd_hello_info h = { .role = MEMX_ROLE_CLIENT, .volume_id = { 1, 2, 3 } };
+	struct memxd_welcome_info w = { .memory_total = 8ULL << 30, .memory_free = 6ULL << 30,
+					.max_slab_shift = 30, .donor_id = { 9 } };
+	struct memxd_msg_info m[] = {
+		{ .type = MEMX_MSG_ALLOC_SLAB, .seq = 1, .alloc = { 64 << 20, 7 } },
+		{ .type = MEMX_MSG_ALLOC_REPLY, .seq = 1,
+		  .grant = { 0x7f0000000000, 64 << 20, 1ULL << 30, 0x1234, 1 } },
+		{ .type = MEMX_MSG_ALLOC_REPLY, .seq = 2, .status = ENOSPC },
+		{ .type = MEMX_MSG_FREE_SLAB, .seq = 3, .free = { 1 } },
+		{ .type = MEMX_MSG_FREE_REPLY, .seq = 3, .stats = { 8ULL << 30, 1ULL << 30, 2 } },
+		{ .type = MEMX_MSG_STATS, .seq = 4 },
+		{ .type = MEMX_MSG_STATS_REPLY, .seq = 4, .stats = { 8ULL << 30, 8ULL << 30, 0 } },
+		{ .type = MEMX_MSG_EVICT, .evict = { 1ULL << 30, MEMX_EVICT_F_LEAVE } },
+	};
+	uint8_t buf[MEMX_CM_REJECT_PDATA_MAX + 2];
+	int n;
+
+	memset(buf, 0, sizeof(buf));
+	n = memxd_hello_encode(buf, sizeof(buf), &h);
+	seed("hello", 0, buf, n);
+	seed("hello", 1, buf, MEMX_CM_CONNECT_PDATA_MAX);	/* as rdma_cm pads it */
+	h.role = MEMX_ROLE_JOIN;
+	h.join_port = 7471;
+	n = memxd_hello_encode(buf, sizeof(buf), &h);
+	seed("hello", 2, buf, n);
+
+	n = memxd_welcome_encode(buf, sizeof(buf), &w);
+	seed("welcome", 0, buf, n);
+
+	buf[0] = MEMX_REJECT_REASON_LEN;	/* the caller's reason buffer */
+	buf[1] = 160;				/* the caller's explain buffer */
+	n = memxd_reject_encode(buf + 2, sizeof(buf) - 2, MEMX_REJ_VERSION,
+				"unsupported protocol version");
+	seed("reject", 0, buf, n + 2);
+	buf[0] = 10;
+	buf[1] = 20;
+	n = memxd_reject_encode(buf + 2, sizeof(buf) - 2, MEMX_REJ_BUSY, "busy");
+	seed("reject", 1, buf, n + 2);
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		n = memxd_msg_encode(buf, sizeof(buf), &m[i]);
+		if (n != MEMX_MSG_SIZE) {
+			fprintf(stderr, "fuzz_seeds: message %zu does not encode\n", i);
+			failed = 1;
+			continue;
+		}
+		seed("msg", (int)i, buf, n);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const sizes[] = { "4096", "64K", "1TiB", "512B", "3m", "16383P",
+					     "99999999999999999999", NULL };
+	static const char *const hostports[] = { "10.0.0.1", "10.0.0.1:9000", "[fe80::1]:5",
+						 "donor-1.example", "[::1]", NULL };
+	static const char *const lines[] = { "status", "status --json --slabs",
+					     "donor drain 10.0.0.2:7471", "donor add [fe80::1]:9000",
+					     "donor add host", NULL };
+	uint8_t buf[256];
+	uint64_t min = 1, max = 256;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: fuzz_seeds DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		perror(dir);
+		return 1;
+	}
+	wire_seeds();
+	for (int i = 0; sizes[i]; i++)
+		text("parse_size", i, sizes[i]);
+	memcpy(buf, &min, 8);
+	memcpy(buf + 8, &max, 8);
+	memcpy(buf + 16, "32", 2);
+	seed("parse_uint", 0, buf, 18);
+	memcpy(buf + 16, "65535", 5);
+	seed("parse_uint", 1, buf, 21);
+	for (int i = 0; hostports[i]; i++) {
+		size_t len = strlen(hostports[i]);
+
+		buf[0] = 64;	/* MEMXD_HOST_MAX */
+		buf[1] = 7471 & 0xff;
+		buf[2] = 7471 >> 8;
+		memcpy(buf + 3, hostports[i], len);
+		seed("parse_hostport", i, buf, len + 3);
+	}
+	for (int i = 0; lines[i]; i++)
+		text("ctl", i, lines[i]);
+	text("client_opts", 0, "--name|vol0|--size|1G|--donor|10.0.0.1");
+	text("client_opts", 1, "--name|v.1|--size|64G|--donor|10.0.0.1:7000|--donor|[fe80::2]|"
+	     "--donor|d3|--slab|1M|--queues|4|--depth|128|--max-io|1M|--replicas|3|"
+	     "--rereplicate-rate|1G|--poll-us|0|--poll-queues|2|--bind|10.0.0.9|"
+	     "--listen|0.0.0.0:7472|--ctl|/tmp/c.sock");
+	text("client_opts", 2, "--name=v|--size=4K|--donor=h|extra");
+	text("donor_opts", 0, "--listen|10.0.0.1|--memory|4G");
+	text("donor_opts", 1, "--listen|[::1]:7000|--memory|1TiB|--join|10.0.0.9:7472|"
+	     "--low-watermark|512M|--leave-timeout|30|--ctl|/tmp/d.sock");
+	text("donor_opts", 2, "--listen=h|--memory=1M|-x");
+	return failed;
+}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The command lines of memxd client and memxd donor: parsed again and again
+ * in one process (as the tests and the fuzzers do), each parse starts afresh.
+ */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "client/client.h"
+#include "donor/donor.h"
+
+#define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
+#define CLIENT_PARSE(o, ...) memxd_client_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), o)
+
+static int donor_parse(int argc, char **argv, struct donor **dn)
+{
+	*dn = calloc(1, sizeof(**dn));	/* as memxd donor starts */
+	cr_assert(*dn);
+	return memxd_donor_parse(argc, argv, *dn);
+}
+#define DONOR_PARSE(dn, ...) donor_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), dn)
+
+TestSuite(opts, .init = cr_redirect_stderr);
+
+Test(opts, client)
+{
+	struct memxd_client_opts o;
+
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--donor", "d2:7000"), 0);
+	cr_expect_str_eq(o.name, "v");
+	cr_expect_eq(o.size, 1ULL << 30);
+	cr_expect_eq(o.nr_donors, 2);
+	cr_expect_eq(o.donor_port[1], 7000);
+	cr_expect_eq(o.replicas, 2, "two donors: two copies by default");
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--replicas", "2"), -EINVAL);
+}
+
+/*
+ * Found by tests/fuzz/fuzz_client_opts.c: "-xy" stops the parse at 'x' with
+ * getopt inside "-xy"; with optind = 1 the next parse began with 'y' and
+ * refused a good command line.
+ */
+Test(opts, client_after_short_option_group)
+{
+	struct memxd_client_opts o;
+
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "-xy"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d"), 0,
+		     "a parse must not start where the last one stopped");
+	cr_expect_str_eq(o.name, "v");
+}
+
+Test(opts, donor_after_short_option_group)
+{
+	struct donor *dn;
+
+	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "10.0.0.1", "-xy"), -EINVAL);
+	free(dn);
+	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "10.0.0.1", "--memory", "64M"), 0,
+		     "a parse must not start where the last one stopped");
+	cr_expect_str_eq(dn->host, "10.0.0.1");
+	cr_expect_eq(dn->memory_total, 64ULL << 20);
+	cr_expect_eq(dn->max_slab_shift, 26);
+	free(dn);
+}
