@@ -224,8 +224,8 @@ bench_memx() {
 		setup_failed "$name" "insmod: $(why "$work/insmod.log")"; return
 	fi
 	# Donors lend twice the volume each: with 2 replicas each holds a full copy.
-	"$memxd" donor --listen 10.77.0.2 --memory 512M > "$raw/$name-d1.log" 2>&1 & pids+=($!)
-	"$memxd" donor --listen 10.77.0.3 --memory 512M > "$raw/$name-d2.log" 2>&1 & pids+=($!)
+	"$memxd" donor --listen 10.77.0.2 --memory 512M --host h2 > "$raw/$name-d1.log" 2>&1 & pids+=($!)
+	"$memxd" donor --listen 10.77.0.3 --memory 512M --host h3 > "$raw/$name-d2.log" 2>&1 & pids+=($!)
 	if wait_line "$raw/$name-d1.log" '^listening' && wait_line "$raw/$name-d2.log" '^listening'; then
 		"$memxd" client --name "$name" --size "$size" --slab 16M --queues 2 --poll-queues 1 \
 			--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@" \

@@ -30,7 +30,8 @@ wait_line() {
 # start_donor ADDR MEMORY: memxd donor in the background (log: $work/donor-ADDR.log),
 # back once it listens.
 start_donor() {
-	"$memxd" donor --listen "$1" --memory "$2" > "$work/donor-$1.log" 2>&1 &
+	# One guest plays several hosts: each donor is its own (replicas never share a host).
+	"$memxd" donor --listen "$1" --memory "$2" --host "h-$1" > "$work/donor-$1.log" 2>&1 &
 	pids+=($!)
 	wait_line "$work/donor-$1.log" '^listening'
 }

@@ -21,20 +21,38 @@
 #include "common/log.h"
 #include "common/proc.h"
 
-int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
-		      struct memxd_replica *out)
+/*
+ * Which donors may take a new replica of a slab whose replicas are on the
+ * donors in exclude: live ones with room for our slab size, never on the
+ * host of one of those replicas, and (zones) never in one of their zones.
+ */
+static void candidates(struct memxd_client *c, const uint32_t *exclude, int nr_exclude,
+		       bool zones, struct memxd_donor_load *load)
 {
-	struct memxd_donor_load load[MEMXD_MAX_DONORS];
-	uint32_t tried[MEMXD_MAX_DONORS * 2];
-	int nr_tried = 0;
-
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 
 		load[i].live = atomic_load(&d->state) == MEMXD_DONOR_LIVE && !d->evict_bytes &&
 			       d->welcome.max_slab_shift >= c->map.slab_shift;
 		load[i].free_bytes = d->memory_free;
+		for (int k = 0; k < nr_exclude && load[i].live; k++) {
+			const struct memxd_welcome_info *other = &c->donor[exclude[k]].welcome;
+
+			if (!memcmp(d->welcome.host_id, other->host_id, sizeof(other->host_id)) ||
+			    (zones && d->welcome.zone[0] && !strcmp(d->welcome.zone, other->zone)))
+				load[i].live = false;
+		}
 	}
+}
+
+int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
+		      struct memxd_replica *out)
+{
+	struct memxd_donor_load load[MEMXD_MAX_DONORS];
+	uint32_t tried[MEMXD_MAX_DONORS * 2];
+	bool zones = true;	/* avoid the replicas' zones while any other zone has room */
+	int nr_tried = 0;
+
 	memcpy(tried, exclude, nr_exclude * sizeof(*exclude));
 	nr_tried = nr_exclude;
 	for (;;) {
@@ -42,8 +60,13 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		struct memxd_donor *d;
 		int idx, r;
 
+		candidates(c, exclude, nr_exclude, zones, load);
 		idx = memxd_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
 				 memxd_rand, &c->rng);
+		if (idx == -ENOSPC && zones) {
+			zones = false;
+			continue;
+		}
 		if (idx < 0)
 			return idx;
 		d = &c->donor[idx];

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "client/client.h"
 #include "common/log.h"
@@ -120,16 +121,38 @@ static void json_volume(struct memxd_client *c, const struct io_totals *t, uint6
 	emit(o, "]}]");
 }
 
+/* A donor's host: its --host label as it is, a machine-id in hex. */
+static const char *host_name(const struct memxd_donor *d, char out[2 * MEMX_HOST_ID_LEN + 1])
+{
+	const uint8_t *h = d->welcome.host_id;
+	size_t n = strnlen((const char *)h, MEMX_HOST_ID_LEN);
+
+	if (n && n < MEMX_HOST_ID_LEN && !memcmp(h + n, (uint8_t[MEMX_HOST_ID_LEN]){ 0 },
+						 MEMX_HOST_ID_LEN - n)) {
+		memcpy(out, h, n);
+		out[n] = '\0';
+		if (memxd_label_ok(out, false))
+			return out;
+	}
+	for (int i = 0; i < MEMX_HOST_ID_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	return out;
+}
+
 static void json_donors(struct memxd_client *c, struct status_out *o)
 {
+	char host[2 * MEMX_HOST_ID_LEN + 1];
+
 	emit(o, ",\"donors\":[");
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 
-		emit(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"memory_total\":%" PRIu64
-		     ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,\"evict_bytes\":%" PRIu64 "}",
-		     i ? "," : "", d->name, memxd_donor_state_name(atomic_load(&d->state)),
-		     d->welcome.memory_total, d->memory_free, d->slabs, d->evict_bytes);
+		emit(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"host\":\"%s\",\"zone\":\"%s\","
+		     "\"memory_total\":%" PRIu64 ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,"
+		     "\"evict_bytes\":%" PRIu64 "}", i ? "," : "", d->name,
+		     memxd_donor_state_name(atomic_load(&d->state)), host_name(d, host),
+		     d->welcome.zone, d->welcome.memory_total, d->memory_free, d->slabs,
+		     d->evict_bytes);
 	}
 	emit(o, "]");
 }
@@ -173,6 +196,8 @@ static void list_slabs(struct memxd_client *c, bool json, struct status_out *o)
 static void text_status(struct memxd_client *c, const struct io_totals *t, uint64_t backlog,
 			struct status_out *o)
 {
+	char host[2 * MEMX_HOST_ID_LEN + 1];
+
 	emit(o, "volume %s: /dev/memx%d, %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
 	     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u "
 	     "(%u polled), engine polls %u us\n",
@@ -194,8 +219,9 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 		struct memxd_donor *d = &c->donor[i];
 
 		emit(o, "  donor %-24s %-8s lends %" PRIu64 " MiB, %" PRIu64 " MiB free, holds %u "
-		     "slabs\n", d->name, memxd_donor_state_name(atomic_load(&d->state)),
-		     d->welcome.memory_total >> 20, d->memory_free >> 20, d->slabs);
+		     "slabs, host %s%s%s\n", d->name, memxd_donor_state_name(atomic_load(&d->state)),
+		     d->welcome.memory_total >> 20, d->memory_free >> 20, d->slabs,
+		     host_name(d, host), d->welcome.zone[0] ? ", zone " : "", d->welcome.zone);
 	}
 }
 

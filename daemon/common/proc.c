@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -110,6 +111,32 @@ uint64_t memxd_mem_total(void)
 	if (f)
 		fclose(f);
 	return (uint64_t)kib << 10;
+}
+
+void memxd_machine_id(uint8_t out[16])
+{
+	char hex[33] = "";
+	FILE *f = fopen("/etc/machine-id", "re");
+	int ok = f && fscanf(f, "%32s", hex) == 1 && strlen(hex) == 32;
+
+	if (f)
+		fclose(f);
+	memset(out, 0, 16);
+	for (int i = 0; ok && i < 16; i++) {
+		unsigned int b;
+
+		ok = sscanf(hex + 2 * i, "%2x", &b) == 1;
+		out[i] = (uint8_t)b;
+	}
+	if (!ok) {
+		char name[64] = "";
+
+		gethostname(name, sizeof(name) - 1);
+		memset(out, 0, 16);
+		memcpy(out, name, strnlen(name, 16));
+	}
+	if (!memcmp(out, (uint8_t[16]){ 0 }, 16))
+		out[0] = 1;	/* never all zeros: the wire refuses that */
 }
 
 uint32_t memxd_rand(void *state)

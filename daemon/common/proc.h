@@ -31,6 +31,12 @@ int memxd_lock_name(const char *path, long *holder);
 /* The machine's RAM (MemTotal of /proc/meminfo) in bytes, or 0 if unknown. */
 uint64_t memxd_mem_total(void);
 
+/*
+ * This machine's identity for failure domains: /etc/machine-id's 128 bits,
+ * or, without one, the host name (NUL-padded, cut to 16 bytes).
+ */
+void memxd_machine_id(uint8_t out[16]);
+
 /* xorshift32: a fast random source for placement (state must not be 0). */
 uint32_t memxd_rand(void *state);
 

@@ -88,6 +88,28 @@ int memxd_hello_decode(const void *buf, size_t len, struct memxd_hello_info *out
 	return 0;
 }
 
+bool memxd_label_ok(const char *s, bool may_be_empty)
+{
+	size_t n = strlen(s);
+
+	if (n >= MEMX_ZONE_LEN || (!n && !may_be_empty))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* A zone on the wire: a label, then zeros to the end of the field (all zeros: none). */
+static bool zone_ok(const char *z)
+{
+	char label[MEMX_ZONE_LEN + 1];
+	size_t n = strnlen(z, MEMX_ZONE_LEN);
+
+	if (n == MEMX_ZONE_LEN || !all_zero((const uint8_t *)z + n, MEMX_ZONE_LEN - n))
+		return false;
+	memcpy(label, z, n);
+	label[n] = '\0';
+	return memxd_label_ok(label, true);
+}
+
 int memxd_welcome_encode(void *buf, size_t len, const struct memxd_welcome_info *in)
 {
 	struct memx_welcome w;
@@ -102,6 +124,10 @@ int memxd_welcome_encode(void *buf, size_t len, const struct memxd_welcome_info 
 	w.memory_free = htole64(in->memory_free);
 	w.max_slab_shift = htole32(in->max_slab_shift);
 	memcpy(w.donor_id, in->donor_id, sizeof(w.donor_id));
+	memcpy(w.host_id, in->host_id, sizeof(w.host_id));
+	if (!memxd_label_ok(in->zone, true))
+		return -EINVAL;
+	memcpy(w.zone, in->zone, strlen(in->zone));
 	memcpy(buf, &w, sizeof(w));
 	return sizeof(w);
 }
@@ -130,7 +156,14 @@ int memxd_welcome_decode(const void *buf, size_t len, struct memxd_welcome_info 
 		return wire_fail(err, MEMX_REJ_MALFORMED, "slab size out of range");
 	if (le64toh(w.memory_free) > le64toh(w.memory_total))
 		return wire_fail(err, MEMX_REJ_MALFORMED, "free memory exceeds total");
+	if (all_zero(w.host_id, sizeof(w.host_id)))
+		return wire_fail(err, MEMX_REJ_MALFORMED, "no host identity");
+	if (!zone_ok(w.zone))
+		return wire_fail(err, MEMX_REJ_MALFORMED, "zone is not a label padded with zeros");
 	if (out) {
+		memcpy(out->host_id, w.host_id, sizeof(out->host_id));
+		memcpy(out->zone, w.zone, sizeof(w.zone));
+		out->zone[sizeof(w.zone)] = '\0';
 		out->memory_total = le64toh(w.memory_total);
 		out->memory_free = le64toh(w.memory_free);
 		out->max_slab_shift = shift;

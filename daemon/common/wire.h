@@ -7,6 +7,7 @@
 #ifndef MEMXD_WIRE_H
 #define MEMXD_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <memx/proto.h>
@@ -25,7 +26,12 @@ struct memxd_welcome_info {
 	uint64_t memory_free;
 	uint32_t max_slab_shift;
 	uint8_t donor_id[16];
+	uint8_t host_id[MEMX_HOST_ID_LEN];	/* the donor's machine */
+	char zone[MEMX_ZONE_LEN + 1];		/* NUL-terminated; "" is no zone */
 };
+
+/* Whether a host or zone label is [A-Za-z0-9._-]{1,15} (a zone may also be ""). */
+bool memxd_label_ok(const char *s, bool may_be_empty);
 
 /* Why a decoder refused a message. */
 struct memxd_wire_error {

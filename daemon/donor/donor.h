@@ -71,6 +71,8 @@ struct donor {
 	uint64_t memory_total, memory_granted;
 	unsigned int max_slab_shift;
 	uint8_t donor_id[16];
+	uint8_t host_id[MEMX_HOST_ID_LEN];	/* machine-id, or --host */
+	char zone[MEMX_ZONE_LEN + 1];		/* --zone; "" is none */
 	char ctl_path[108];
 	struct mxv_listener *listener;
 	struct donor_volume vol[DONOR_MAX_VOLUMES];
@@ -82,6 +84,7 @@ struct donor {
 	uint64_t low_watermark;		/* --low-watermark: ask memory back below this */
 	unsigned int leave_timeout_s;	/* --leave-timeout */
 	bool force;			/* --force: lend more than the machine seems to have */
+	bool host_given;		/* --host set host_id */
 	uint64_t max_per_client;	/* --max-per-client: bytes one client address may hold */
 	bool leaving;			/* SIGTERM: clients are moving our slabs away */
 	uint64_t leave_deadline_ns;

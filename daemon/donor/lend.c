@@ -278,6 +278,8 @@ static void accept_start(struct donor *dn, struct donor_conn *dc, struct mxv_req
 	wi.memory_free = lend_room_for(dn, dc->source);
 	wi.max_slab_shift = dn->max_slab_shift;
 	memcpy(wi.donor_id, dn->donor_id, 16);
+	memcpy(wi.host_id, dn->host_id, sizeof(wi.host_id));
+	memcpy(wi.zone, dn->zone, sizeof(wi.zone));
 	memxd_welcome_encode(welcome, sizeof(welcome), &wi);
 	memxd_dbg(MEMXD_DBG_CM, "volume %s: accepting %s", vol->idstr, dc->peer);
 	r = mxv_req_accept_start(req, &attr, welcome, sizeof(welcome), &dc->conn, &res);

@@ -15,7 +15,7 @@ void memxd_donor_usage(FILE *f)
 	fprintf(f,
 		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--join CLIENT[:PORT]]\n"
 		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--ctl PATH]\n"
-		"                   [--max-per-client SIZE] [--force]\n"
+		"                   [--max-per-client SIZE] [--host NAME] [--zone NAME] [--force]\n"
 		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
 		"  over RDMA to ADDR (default port %d).\n"
 		"  --join           offer our memory to a running client (memxd client --listen)\n"
@@ -25,6 +25,9 @@ void memxd_donor_usage(FILE *f)
 		"                   away before leaving anyway (default 60)\n"
 		"  --max-per-client most memory the volumes of one client address may hold\n"
 		"                   here (default: no limit)\n"
+		"  --host           this donor's host for failure domains (default: the\n"
+		"                   machine-id); replicas of a slab never share a host\n"
+		"  --zone           a failure zone (rack, room); replicas avoid sharing one\n"
 		"  --force          lend SIZE even if it is more than this machine can spare\n"
 		"                   (RAM less an eighth, at least 256M, kept for the machine)\n"
 		"  --ctl            control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n",
@@ -73,6 +76,21 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		return 0;
 	case 'f':
 		dn->force = true;
+		return 0;
+	case 'H':
+	case 'z':
+		if (!memxd_label_ok(arg, false)) {
+			fprintf(stderr, "memxd donor: --%s must be 1-15 letters, digits, '.', '_' or "
+				"'-'\n", ch == 'H' ? "host" : "zone");
+			return -EINVAL;
+		}
+		if (ch == 'z') {
+			strcpy(dn->zone, arg);
+		} else {
+			memset(dn->host_id, 0, sizeof(dn->host_id));
+			memcpy(dn->host_id, arg, strlen(arg));
+			dn->host_given = true;
+		}
 		return 0;
 	case 'q':
 		if (memxd_parse_size(arg, &dn->max_per_client) || !dn->max_per_client) {
@@ -129,6 +147,8 @@ static int check_options(struct donor *dn)
 		fprintf(stderr, "memxd donor: --memory must be at least 1M (the smallest slab)\n");
 		return -EINVAL;
 	}
+	if (!dn->host_given)
+		memxd_machine_id(dn->host_id);
 	if (!dn->force && more_than_the_machine_has(dn->memory_total))
 		return -EINVAL;
 	dn->max_slab_shift = 63 - __builtin_clzll(dn->memory_total);
@@ -151,6 +171,8 @@ int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 		{ "leave-timeout", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "max-per-client", required_argument, NULL, 'q' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "zone", required_argument, NULL, 'z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};

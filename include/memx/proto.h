@@ -18,7 +18,7 @@
 #include <linux/types.h>
 
 #define MEMX_PROTO_MAGIC	0x584d454dU	/* "MEMX" read as little-endian bytes */
-#define MEMX_PROTO_VERSION	1
+#define MEMX_PROTO_VERSION	2	/* 2: the welcome names the donor's host and zone */
 #define MEMX_DEFAULT_PORT	7471
 
 #define MEMX_CM_CONNECT_PDATA_MAX	56
@@ -49,6 +49,9 @@ struct memx_hello {
 	__le64 reserved1;	/* must be zero */
 };
 
+#define MEMX_HOST_ID_LEN	16
+#define MEMX_ZONE_LEN		16
+
 /* Sent by the passive side as accept private data. Written by the donor, read by the client. */
 struct memx_welcome {
 	__le32 magic;
@@ -59,6 +62,14 @@ struct memx_welcome {
 	__le32 max_slab_shift;	/* largest slab the donor grants, log2 bytes */
 	__le32 reserved0;	/* must be zero */
 	__u8 donor_id[16];	/* random identity of this donor process */
+	/*
+	 * Failure domains: two replicas of a slab never share a host, and never
+	 * a zone when zones allow it. host_id is the donor machine's identity
+	 * (from /etc/machine-id, or --host); zone is a label (--zone), both
+	 * NUL-padded: [A-Za-z0-9._-] then zeros. An empty zone is no zone.
+	 */
+	__u8 host_id[MEMX_HOST_ID_LEN];
+	char zone[MEMX_ZONE_LEN];
 };
 
 /* Why a connection was refused (reject.code). */
@@ -172,7 +183,7 @@ struct memx_msg {
 
 MEMX_PROTO_ASSERT(sizeof(struct memx_hello) == 48, "hello size is part of the protocol");
 MEMX_PROTO_ASSERT(sizeof(struct memx_hello) <= MEMX_CM_CONNECT_PDATA_MAX, "hello must fit CM");
-MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) == 48, "welcome size is part of the protocol");
+MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) == 80, "welcome size is part of the protocol");
 MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) <= MEMX_CM_ACCEPT_PDATA_MAX, "welcome must fit CM");
 MEMX_PROTO_ASSERT(sizeof(struct memx_reject) == 104, "reject size is part of the protocol");
 MEMX_PROTO_ASSERT(sizeof(struct memx_reject) <= MEMX_CM_REJECT_PDATA_MAX, "reject must fit CM");

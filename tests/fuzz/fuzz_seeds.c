@@ -51,7 +51,8 @@ static void wire_seeds(void)
 {
 	struct memxd_hello_info h = { .role = MEMX_ROLE_CLIENT, .volume_id = { 1, 2, 3 } };
 	struct memxd_welcome_info w = { .memory_total = 8ULL << 30, .memory_free = 6ULL << 30,
-					.max_slab_shift = 30, .donor_id = { 9 } };
+					.max_slab_shift = 30, .donor_id = { 9 },
+					.host_id = { 1, 2, 3 }, .zone = "rack-1" };
 	struct memxd_msg_info m[] = {
 		{ .type = MEMX_MSG_ALLOC_SLAB, .seq = 1, .alloc = { 64 << 20, 7 } },
 		{ .type = MEMX_MSG_ALLOC_REPLY, .seq = 1,

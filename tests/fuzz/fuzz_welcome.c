@@ -25,6 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(memxd_welcome_decode(buf, sizeof(buf), &again, NULL) == 0);
 	FUZZ_CHECK(again.memory_total == in.memory_total && again.memory_free == in.memory_free &&
 		   again.max_slab_shift == in.max_slab_shift &&
-		   !memcmp(again.donor_id, in.donor_id, 16));
+		   !memcmp(again.donor_id, in.donor_id, 16) &&
+		   !memcmp(again.host_id, in.host_id, sizeof(in.host_id)) &&
+		   !strcmp(again.zone, in.zone));
+	FUZZ_CHECK(memxd_label_ok(in.zone, true));
 	return 0;
 }

@@ -102,9 +102,12 @@ stop_ramd() {
 # ---- memxd helpers ----------------------------------------------------------
 
 # start_donor NAME IP MEMORY [extra args]: starts a donor and waits until it listens.
+# Each donor is its own host (--host NAME) unless the test says otherwise: the
+# guest is one machine, and replicas of a slab never share a host.
 start_donor() {
-	local name=$1 ip=$2 mem=$3; shift 3
-	start_bg "$name" "$MEMXD" donor --listen "$ip" --memory "$mem" "$@"
+	local name=$1 ip=$2 mem=$3 host=(--host "$1"); shift 3
+	case " $* " in *" --host "*) host=() ;; esac
+	start_bg "$name" "$MEMXD" donor --listen "$ip" --memory "$mem" "${host[@]}" "$@"
 	wait_for grep -q '^listening' "$TEST_TMP/$name.log" || { bg_log "$name"; fail "donor $name did not start"; }
 }
 

@@ -448,6 +448,7 @@ static enum serve_result serve_one(struct pp *pp, struct mxv_listener *l, struct
 	wi.memory_free = PP_REGION_SIZE;
 	wi.max_slab_shift = 20;
 	random_bytes(wi.donor_id, sizeof(wi.donor_id));
+	memcpy(wi.host_id, "pingpong", 8);	/* the wire wants a host identity */
 	n = memxd_welcome_encode(wel, sizeof(wel), &wi);
 	if (n < 0) {
 		mxv_req_destroy(req);

@@ -171,12 +171,38 @@ Test(welcome, round_trip_and_rejections)
 	struct memxd_wire_error err;
 
 	in.donor_id[3] = 9;
+	in.host_id[15] = 7;
+	strcpy(in.zone, "rack-1.a_b");
 	cr_assert_eq(memxd_welcome_encode(buf, sizeof(buf), &in), (int)sizeof(*w));
 	cr_assert_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), 0);
 	cr_expect_eq(out.memory_total, in.memory_total);
 	cr_expect_eq(out.memory_free, in.memory_free);
 	cr_expect_eq(out.max_slab_shift, 26);
 	cr_expect_eq(out.donor_id[3], 9);
+	cr_expect_eq(out.host_id[15], 7);
+	cr_expect_str_eq(out.zone, "rack-1.a_b");
+
+	/* Failure domains: a host identity is required, a zone is a clean label or none. */
+	memset(w->host_id, 0, sizeof(w->host_id));
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	cr_expect_eq(err.code, MEMX_REJ_MALFORMED);
+	memxd_welcome_encode(buf, sizeof(buf), &in);
+	w->zone[sizeof(w->zone) - 1] = 'x';	/* garbage after the label's NUL */
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	memxd_welcome_encode(buf, sizeof(buf), &in);
+	w->zone[0] = ' ';
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	memxd_welcome_encode(buf, sizeof(buf), &in);
+	memset(w->zone, 'z', sizeof(w->zone));	/* no room for a NUL */
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
+	in.zone[0] = '\0';
+	memxd_welcome_encode(buf, sizeof(buf), &in);
+	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), 0, "no zone is fine");
+	cr_expect_str_eq(out.zone, "");
+	strcpy(in.zone, "bad zone");
+	cr_expect_eq(memxd_welcome_encode(buf, sizeof(buf), &in), -EINVAL);
+	strcpy(in.zone, "rack-1.a_b");
+	memxd_welcome_encode(buf, sizeof(buf), &in);
 
 	w->memory_free = htole64((1ULL << 30) + 1);
 	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
@@ -188,7 +214,7 @@ Test(welcome, round_trip_and_rejections)
 	w->reserved0 = 1;
 	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
 	memxd_welcome_encode(buf, sizeof(buf), &in);
-	w->version = htole16(2);
+	w->version = htole16(MEMX_PROTO_VERSION + 1);
 	cr_expect_eq(memxd_welcome_decode(buf, sizeof(buf), &out, &err), -EPROTO);
 	cr_expect_eq(err.code, MEMX_REJ_VERSION);
 	memxd_welcome_encode(buf, sizeof(buf), &in);
