@@ -57,6 +57,12 @@ struct memxd_donor {
 	uint16_t port;
 	char name[MEMXD_HOST_MAX + 8];	/* "host:port" for logs */
 	_Atomic int state;		/* enum memxd_donor_state; control thread, queues: FAILED */
+	/*
+	 * Bumped each time the slot gets a new donor (donors.c reuses slots of
+	 * dead or departed donors): replicas and work requests carry it, so
+	 * nothing meant for an earlier occupant reaches this one.
+	 */
+	_Atomic uint32_t gen;
 	struct mxv_conn *ctrl;		/* control messages (SEND/RECV) */
 	struct mxv_conn *data[MEMX_MAX_QUEUES];	/* one RDMA-only QP per queue */
 	struct memxd_welcome_info welcome;
@@ -79,6 +85,11 @@ static inline void memxd_donor_set_free(struct memxd_donor *d, uint64_t reported
 	uint64_t most = d->welcome.memory_total > ours ? d->welcome.memory_total - ours : 0;
 
 	d->memory_free = reported < most ? reported : most;
+}
+
+static inline uint32_t memxd_donor_gen(struct memxd_donor *d)
+{
+	return atomic_load_explicit(&d->gen, memory_order_acquire) & MEMXD_DONOR_GEN_MASK;
 }
 
 /*
@@ -163,6 +174,13 @@ struct memxd_queue {
 	struct memx_io_result *results;	/* commit batch */
 	uint32_t nr_results;
 	struct memxd_queue_stats stats;
+	/*
+	 * For the control thread to know when no pass can still use what it is
+	 * about to take away (a donor slot being reused): passes ends each pass,
+	 * asleep is set while the thread waits between passes.
+	 */
+	_Atomic uint64_t passes;
+	_Atomic bool asleep;
 	pthread_t thread;
 	bool started;
 };
@@ -288,6 +306,13 @@ void memxd_queue_stop(struct memxd_queue *q);
 void memxd_queue_teardown(struct memxd_queue *q);
 void memxd_queue_wake(struct memxd_queue *q);
 void memxd_wake_queues(struct memxd_client *c);
+/*
+ * Control thread: waits (up to timeout_ms) until every queue thread has
+ * finished the pass it was in, or is asleep between passes, so that no pass
+ * begun before the call still uses what the caller is about to take away.
+ * Returns true when that is so.
+ */
+bool memxd_queues_quiesce(struct memxd_client *c, unsigned int timeout_ms);
 
 int memxd_client_main(int argc, char **argv);
 

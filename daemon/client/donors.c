@@ -351,21 +351,69 @@ void memxd_donor_teardown(struct memxd_donor *d, unsigned int nr_queues)
  * Connects a donor and makes it one of ours; from the command line at start,
  * or later (memxctl donor add, a donor that joins). Returns 0 or -errno.
  */
+/*
+ * A slot whose donor is gone (dead, departed, or never connected) and that no
+ * live replica points at can take a new donor. Its grants died with the old
+ * donor's connection, so deferred frees for it are dropped; the queue threads
+ * must have left every pass that could still post to its QPs before those are
+ * destroyed. The generation goes up: replicas, work requests and mailbox
+ * messages of the old occupant are told apart by it. Returns the slot or NULL.
+ */
+static struct memxd_donor *reuse_slot(struct memxd_client *c)
+{
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+		int state = atomic_load(&d->state);
+		uint32_t gen;
+		bool used = false;
+
+		if (memxd_donor_usable(state) || state == MEMXD_DONOR_FAILED)
+			continue;
+		for (uint64_t s = 0; s < c->map.nr_slabs && !used; s++)
+			used = memxd_slab_on_donor(&c->map.slabs[s], i);
+		if (used || !memxd_queues_quiesce(c, 1000))
+			continue;
+		for (unsigned int k = 0; k < c->nr_deferred;)
+			if (c->deferred[k].rep.donor == i)
+				c->deferred[k] = c->deferred[--c->nr_deferred];
+			else
+				k++;
+		memxd_donor_teardown(d, c->nr_queues);
+		gen = atomic_load(&d->gen);
+		memset(d, 0, sizeof(*d));
+		d->idx = i;
+		atomic_store_explicit(&d->gen, gen + 1, memory_order_release);
+		return d;
+	}
+	return NULL;
+}
+
+/*
+ * Connects a donor and makes it one of ours; from the command line at start,
+ * or later (memxctl donor add, a donor that joins). A new donor takes a free
+ * slot, or the slot of one that is gone. Returns 0 or -errno.
+ */
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
 {
 	char name[sizeof(c->donor[0].name)];
 	struct memxd_donor *d;
+	bool fresh;
 	int r;
 
 	for (unsigned int i = 0; i < c->nr_donors; i++)
 		if (!strcmp(c->donor[i].host, host) && c->donor[i].port == port &&
 		    memxd_donor_usable(atomic_load(&c->donor[i].state)))
 			return -EEXIST;
-	if (c->nr_donors == MEMXD_MAX_DONORS || strlen(host) >= MEMXD_HOST_MAX)
+	if (strlen(host) >= MEMXD_HOST_MAX)
+		return -EINVAL;
+	fresh = c->nr_donors < MEMXD_MAX_DONORS;
+	d = fresh ? &c->donor[c->nr_donors] : reuse_slot(c);
+	if (!d)
 		return -ENOSPC;
-	d = &c->donor[c->nr_donors];
-	memset(d, 0, sizeof(*d));
-	d->idx = c->nr_donors;
+	if (fresh) {
+		memset(d, 0, sizeof(*d));
+		d->idx = c->nr_donors;
+	}
 	strcpy(d->host, host);
 	d->port = port;
 	/* Via a local buffer: gcc 12 with ASan sees a false overlap in snprintf. */
@@ -374,11 +422,15 @@ int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
 	r = donor_connect(c, d);
 	if (r) {
 		memxd_donor_teardown(d, c->nr_queues);
-		memset(d, 0, sizeof(*d));
+		d->host[0] = '\0';	/* state stays 0: the slot is free again */
 		return r;
 	}
-	/* Queue threads see the donor once it is whole. */
-	atomic_store_explicit(&c->nr_donors, c->nr_donors + 1, memory_order_release);
+	if (!fresh)
+		memxd_info("volume %s: donor %s takes slot %u (generation %u) of a donor that is gone",
+			   c->opt.name, d->name, d->idx, memxd_donor_gen(d));
+	/* Queue threads see a new slot's donor once it is whole. */
+	if (fresh)
+		atomic_store_explicit(&c->nr_donors, c->nr_donors + 1, memory_order_release);
 	return 0;
 }
 /*

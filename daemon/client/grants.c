@@ -78,6 +78,7 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 			memxd_donor_set_free(d, reply.grant.memory_free, c->map.slab_bytes);
 			*out = (struct memxd_replica){ .donor = (uint32_t)idx, .rkey = reply.grant.rkey,
 						      .handle = reply.grant.handle, .live = 1,
+						      .gen = memxd_donor_gen(d),
 						      .remote_addr = reply.grant.remote_addr };
 			return 0;
 		}
@@ -95,7 +96,9 @@ void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep)
 	struct memxd_msg_info req = { .type = MEMX_MSG_FREE_SLAB, .free.handle = rep->handle };
 	struct memxd_msg_info reply;
 
-	if (rep->donor >= c->nr_donors || !memxd_donor_usable(atomic_load(&d->state)))
+	/* A grant of an earlier occupant of the slot died with that donor's connection. */
+	if (rep->donor >= c->nr_donors || rep->gen != memxd_donor_gen(d) ||
+	    !memxd_donor_usable(atomic_load(&d->state)))
 		return;
 	if (memxd_donor_call(c, d, &req, &reply) == 0) {
 		if (d->slabs)

@@ -68,7 +68,7 @@ static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsign
 	struct mxv_batch *b = q->batch[rep->donor];
 	size_t off = (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
 	uint64_t raddr = rep->remote_addr + x->ext.slab_offset;
-	uint64_t wr_id = memxd_wrid_pack((struct memxd_wrid){ tag, e, k, rep->donor });
+	uint64_t wr_id = memxd_wrid_pack((struct memxd_wrid){ tag, e, k, rep->donor, rep->gen });
 	int r;
 
 	if (io->op == MEMX_OP_WRITE_ZEROES)
@@ -383,10 +383,14 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 	if (ok) {
 		x->ok++;
 	} else {
-		struct memxd_mail mail = { .type = MEMXD_MAIL_DONOR_FAILED, .donor_failed.donor = d };
+		struct memxd_mail mail = { .type = MEMXD_MAIL_DONOR_FAILED,
+					   .donor_failed = { .donor = d, .gen = id.gen } };
 
-		/* The first queue to see the failure tells the control thread. */
-		if (memxd_donor_mark_failed(&c->donor[d]))
+		/*
+		 * The first queue to see the failure tells the control thread. A
+		 * late completion of an earlier occupant of the slot blames nobody.
+		 */
+		if (id.gen == memxd_donor_gen(&c->donor[d]) && memxd_donor_mark_failed(&c->donor[d]))
 			memxd_mailbox_post(&c->mailbox, &mail);
 		if (io->op == MEMX_OP_READ) {
 			memxd_dbg(MEMXD_DBG_IO, "queue %u tag %u: read from donor %u failed, trying "

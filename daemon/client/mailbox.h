@@ -28,6 +28,7 @@ struct memxd_mail {
 		} free;
 		struct {
 			uint32_t donor;		/* index in the donor table */
+			uint32_t gen;		/* of that slot, when the work request was posted */
 		} donor_failed;
 	};
 };

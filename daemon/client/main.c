@@ -109,7 +109,8 @@ static void serve_mailbox(struct memxd_client *c)
 			wake = true;	/* writes parked on FREEING go on */
 			break;
 		case MEMXD_MAIL_DONOR_FAILED:
-			if (mail.donor_failed.donor < c->nr_donors)
+			if (mail.donor_failed.donor < c->nr_donors &&
+			    mail.donor_failed.gen == memxd_donor_gen(&c->donor[mail.donor_failed.donor]))
 				memxd_donor_lost(c, &c->donor[mail.donor_failed.donor],
 						 "I/O error on its queue pair");
 			break;

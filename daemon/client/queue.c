@@ -224,6 +224,7 @@ static bool queue_pass(struct memxd_queue *q)
 	queue_post_batches(q);
 	busy |= q->nr_results > 0;
 	queue_commit(q);
+	atomic_fetch_add_explicit(&q->passes, 1, memory_order_release);
 	return busy;
 }
 
@@ -297,8 +298,10 @@ static void *queue_thread(void *arg)
 		}
 		memxd_dbg(MEMXD_DBG_QUEUE, "queue %u: sleeps, %u work requests in flight, %u parked",
 			 q->qid, q->outstanding, q->nr_waiting);
+		atomic_store(&q->asleep, true);
 		int r = io_uring_submit_and_wait(&q->ring, 1);
 
+		atomic_store(&q->asleep, false);
 		if (r < 0 && r != -EINTR) {
 			memxd_log_errno(r, "queue %u: io_uring wait", q->qid);
 			break;
@@ -310,6 +313,30 @@ static void *queue_thread(void *arg)
 	}
 	queue_set_awake(q, false);
 	return NULL;
+}
+
+bool memxd_queues_quiesce(struct memxd_client *c, unsigned int timeout_ms)
+{
+	uint64_t seen[MEMX_MAX_QUEUES];
+	uint64_t deadline = memxd_now_ns() + timeout_ms * MEMXD_NS_PER_MS;
+
+	for (unsigned int i = 0; i < c->nr_queues; i++)
+		seen[i] = atomic_load(&c->queue[i].passes);
+	for (;;) {
+		unsigned int done = 0;
+
+		for (unsigned int i = 0; i < c->nr_queues; i++) {
+			struct memxd_queue *q = &c->queue[i];
+
+			done += !q->started || atomic_load(&q->asleep) ||
+				atomic_load(&q->passes) != seen[i];
+		}
+		if (done == c->nr_queues)
+			return true;
+		if (memxd_now_ns() >= deadline)
+			return false;
+		usleep(100);
+	}
 }
 
 void memxd_wake_queues(struct memxd_client *c)

@@ -57,6 +57,7 @@ struct memxd_replica {
 	uint32_t rkey;
 	uint32_t handle;	/* donor's grant id, for FREE_SLAB */
 	_Atomic uint32_t live;	/* 0 once the donor is gone or the copy moved away */
+	uint32_t gen;		/* the donor slot's generation when granted (donors.c) */
 	uint64_t remote_addr;
 };
 

@@ -144,12 +144,14 @@ static void json_donors(struct memxd_client *c, struct status_out *o)
 	char host[2 * MEMX_HOST_ID_LEN + 1];
 
 	emit(o, ",\"donors\":[");
-	for (unsigned int i = 0; i < c->nr_donors; i++) {
+	for (unsigned int i = 0, n = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 
+		if (!d->host[0])
+			continue;	/* a free slot: a reused one whose new donor failed to connect */
 		emit(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"host\":\"%s\",\"zone\":\"%s\","
 		     "\"memory_total\":%" PRIu64 ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,"
-		     "\"evict_bytes\":%" PRIu64 "}", i ? "," : "", d->name,
+		     "\"evict_bytes\":%" PRIu64 "}", n++ ? "," : "", d->name,
 		     memxd_donor_state_name(atomic_load(&d->state)), host_name(d, host),
 		     d->welcome.zone, d->welcome.memory_total, d->memory_free, d->slabs,
 		     d->evict_bytes);
@@ -218,6 +220,8 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 
+		if (!d->host[0])
+			continue;
 		emit(o, "  donor %-24s %-8s lends %" PRIu64 " MiB, %" PRIu64 " MiB free, holds %u "
 		     "slabs, host %s%s%s\n", d->name, memxd_donor_state_name(atomic_load(&d->state)),
 		     d->welcome.memory_total >> 20, d->memory_free >> 20, d->slabs,

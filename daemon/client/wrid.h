@@ -3,9 +3,10 @@
  * What a work request's wr_id carries, packed and unpacked in one place.
  *
  * Data path (queue CQs): the tag, the extent of the request, the replica
- * slot, and the donor the work request went to: a slot may hold another
- * donor by the time a late flush error comes back, and only the donor that
- * failed may be blamed.
+ * slot, and the donor the work request went to, with the generation of its
+ * slot in the donor table: a replica slot may hold another donor, and a donor
+ * slot another donor, by the time a late flush error comes back, and only the
+ * donor that failed may be blamed.
  *
  * Control path (the control CQ): the donor, what kind of work request, and
  * which message slot.
@@ -26,25 +27,33 @@
 #define WRID_TAG_BITS	16
 #define WRID_EXT_BITS	4
 #define WRID_REP_BITS	4
-#define WRID_DONOR_BITS	8
+#define WRID_DONOR_BITS	4
+#define WRID_GEN_BITS	4
 
 _Static_assert(MEMX_MAX_DEPTH <= 1U << WRID_TAG_BITS, "a tag must fit its wr_id field");
 _Static_assert(MEMXD_MAX_EXTENTS <= 1U << WRID_EXT_BITS, "an extent must fit its wr_id field");
 _Static_assert(MEMXD_MAX_REPLICAS <= 1U << WRID_REP_BITS, "a slot must fit its wr_id field");
 _Static_assert(MEMXD_MAX_DONORS <= 1U << WRID_DONOR_BITS, "a donor must fit its wr_id field");
+/* A donor slot's generation wraps at this: it tells an old occupant's late completions apart. */
+#define MEMXD_DONOR_GEN_MASK	((1U << WRID_GEN_BITS) - 1)
 
 struct memxd_wrid {
 	uint32_t tag;
 	unsigned int ext;	/* extent of the request */
 	unsigned int rep;	/* replica slot of the slab */
 	unsigned int donor;	/* index in the donor table */
+	unsigned int gen;	/* that slot's generation when the replica was granted */
 };
+
+#define WRID_DONOR_SHIFT	(WRID_TAG_BITS + WRID_EXT_BITS + WRID_REP_BITS)
+#define WRID_GEN_SHIFT		(WRID_DONOR_SHIFT + WRID_DONOR_BITS)
 
 static inline uint64_t memxd_wrid_pack(struct memxd_wrid w)
 {
 	return (uint64_t)w.tag | (uint64_t)w.ext << WRID_TAG_BITS |
 	       (uint64_t)w.rep << (WRID_TAG_BITS + WRID_EXT_BITS) |
-	       (uint64_t)w.donor << (WRID_TAG_BITS + WRID_EXT_BITS + WRID_REP_BITS);
+	       (uint64_t)w.donor << WRID_DONOR_SHIFT |
+	       (uint64_t)(w.gen & MEMXD_DONOR_GEN_MASK) << WRID_GEN_SHIFT;
 }
 
 static inline struct memxd_wrid memxd_wrid_unpack(uint64_t v)
@@ -54,8 +63,8 @@ static inline struct memxd_wrid memxd_wrid_unpack(uint64_t v)
 		.ext = (unsigned int)(v >> WRID_TAG_BITS) & ((1U << WRID_EXT_BITS) - 1),
 		.rep = (unsigned int)(v >> (WRID_TAG_BITS + WRID_EXT_BITS)) &
 		       ((1U << WRID_REP_BITS) - 1),
-		.donor = (unsigned int)(v >> (WRID_TAG_BITS + WRID_EXT_BITS + WRID_REP_BITS)) &
-			 ((1U << WRID_DONOR_BITS) - 1),
+		.donor = (unsigned int)(v >> WRID_DONOR_SHIFT) & ((1U << WRID_DONOR_BITS) - 1),
+		.gen = (unsigned int)(v >> WRID_GEN_SHIFT) & MEMXD_DONOR_GEN_MASK,
 	};
 }
 
