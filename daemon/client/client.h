@@ -275,7 +275,7 @@ void memxd_heartbeat(struct memxd_client *c);
 
 /* grants.c: slabs mapped and freed on donors, in the control thread. */
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
-		     struct memxd_replica *out);
+		     bool repair, struct memxd_replica *out);
 void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep);
 void memxd_map_slab(struct memxd_client *c, uint64_t s);
 void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail);

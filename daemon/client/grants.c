@@ -27,7 +27,7 @@
  * host of one of those replicas, and (zones) never in one of their zones.
  */
 static void candidates(struct memxd_client *c, const uint32_t *exclude, int nr_exclude,
-		       bool zones, struct memxd_donor_load *load)
+		       bool zones, bool repair, struct memxd_donor_load *load)
 {
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
@@ -35,6 +35,13 @@ static void candidates(struct memxd_client *c, const uint32_t *exclude, int nr_e
 		load[i].live = atomic_load(&d->state) == MEMXD_DONOR_LIVE && !d->evict_bytes &&
 			       d->welcome.max_slab_shift >= c->map.slab_shift;
 		load[i].free_bytes = d->memory_free;
+		/*
+		 * The free memory a donor tells us is what our quota leaves for
+		 * first mappings; a repair may use the room it keeps beyond
+		 * that, which it does not tell: worth asking, last.
+		 */
+		if (repair && load[i].free_bytes < c->map.slab_bytes)
+			load[i].free_bytes = c->map.slab_bytes;
 		for (int k = 0; k < nr_exclude && load[i].live; k++) {
 			const struct memxd_welcome_info *other = &c->donor[exclude[k]].welcome;
 
@@ -46,7 +53,7 @@ static void candidates(struct memxd_client *c, const uint32_t *exclude, int nr_e
 }
 
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
-		      struct memxd_replica *out)
+		     bool repair, struct memxd_replica *out)
 {
 	struct memxd_donor_load load[MEMXD_MAX_DONORS];
 	uint32_t tried[MEMXD_MAX_DONORS * 2];
@@ -60,7 +67,7 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		struct memxd_donor *d;
 		int idx, r;
 
-		candidates(c, exclude, nr_exclude, zones, load);
+		candidates(c, exclude, nr_exclude, zones, repair, load);
 		idx = memxd_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
 				 memxd_rand, &c->rng);
 		if (idx == -ENOSPC && zones) {
@@ -72,6 +79,7 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		d = &c->donor[idx];
 		req.alloc.slab_bytes = c->map.slab_bytes;
 		req.alloc.slab_index = s;
+		req.alloc.flags = repair ? MEMX_ALLOC_F_REPAIR : 0;
 		r = memxd_donor_call(c, d, &req, &reply);
 		if (!r && reply.grant.slab_bytes == c->map.slab_bytes) {
 			d->slabs++;
@@ -114,7 +122,7 @@ void memxd_map_slab(struct memxd_client *c, uint64_t s)
 	int n = 0, r = 0;
 
 	while ((unsigned int)n < c->opt.replicas) {
-		r = memxd_grant_slab(c, s, exclude, n, &slab->replica[n]);
+		r = memxd_grant_slab(c, s, exclude, n, false, &slab->replica[n]);
 		if (r)
 			break;
 		exclude[n] = slab->replica[n].donor;

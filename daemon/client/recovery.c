@@ -132,7 +132,8 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	}
 	if (!src)
 		return -ENODATA;
-	r = memxd_grant_slab(c, s, exclude, nx, &target);
+	/* A copy restores redundancy: donors let it into the room kept beyond quotas. */
+	r = memxd_grant_slab(c, s, exclude, nx, true, &target);
 	if (r == -ENOSPC && from >= 0 && memxd_slab_live_replicas(slab) > 1)
 		return drop_replica(c, s, from);
 	if (r)

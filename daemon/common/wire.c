@@ -273,6 +273,9 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 			return -EINVAL;
 		m.alloc.slab_bytes = htole64(in->alloc.slab_bytes);
 		m.alloc.slab_index = htole64(in->alloc.slab_index);
+		if (in->alloc.flags & ~MEMX_ALLOC_F_ALL)
+			return -EINVAL;
+		m.alloc.flags = htole32(in->alloc.flags);
 		break;
 	case MEMX_MSG_ALLOC_REPLY:
 		m.grant.remote_addr = htole64(in->grant.remote_addr);
@@ -332,8 +335,11 @@ int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
 		return wire_fail(err, MEMX_REJ_MALFORMED, "status is not an errno");
 	switch (type) {
 	case MEMX_MSG_ALLOC_SLAB:
-		if (!all_zero(m.alloc.reserved, sizeof(m.alloc.reserved)))
+		if (m.alloc.reserved0 || !all_zero(m.alloc.reserved, sizeof(m.alloc.reserved)))
 			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info.alloc.flags = le32toh(m.alloc.flags);
+		if (info.alloc.flags & ~MEMX_ALLOC_F_ALL)
+			return wire_fail(err, MEMX_REJ_MALFORMED, "unknown allocation flags");
 		info.alloc.slab_bytes = le64toh(m.alloc.slab_bytes);
 		info.alloc.slab_index = le64toh(m.alloc.slab_index);
 		if (!is_slab_size(info.alloc.slab_bytes))

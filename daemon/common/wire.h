@@ -82,6 +82,7 @@ struct memxd_msg_info {
 		struct {
 			uint64_t slab_bytes;
 			uint64_t slab_index;
+			uint32_t flags;		/* MEMX_ALLOC_F_* */
 		} alloc;
 		struct {
 			uint64_t remote_addr;

@@ -27,6 +27,8 @@
 #define DONOR_HALF_OPEN_PER_SOURCE	8	/* ... from one address */
 #define DONOR_CONNS_PER_SOURCE		128	/* connections of any kind from one address */
 #define DONOR_HANDSHAKE_MS		MEMXD_CM_TIMEOUT_MS
+/* Copies that restore replicas may go this fraction (1/4) beyond --max-per-client. */
+#define DONOR_REPAIR_RESERVE_DIV	4
 
 struct donor_volume {
 	bool used;

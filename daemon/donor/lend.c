@@ -67,7 +67,24 @@ uint64_t lend_room_for(const struct donor *dn, const char *owner)
 	return room < dn->max_per_client - used ? room : dn->max_per_client - used;
 }
 
-static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes,
+/*
+ * Whether one client address may be granted bytes more: within its quota,
+ * or, for a copy that restores a lost replica (MEMX_ALLOC_F_REPAIR), within
+ * the quota and the room kept beyond it (a quarter of it), so that a failure
+ * elsewhere does not leave that client's slabs short.
+ */
+static bool within_quota(const struct donor *dn, const char *owner, uint64_t bytes, bool repair)
+{
+	uint64_t limit = dn->max_per_client;
+
+	if (!limit)
+		return true;
+	if (repair)
+		limit += limit / DONOR_REPAIR_RESERVE_DIV;
+	return lent_to(dn, owner) + bytes <= limit;
+}
+
+static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes, bool repair,
 		      struct memxd_msg_info *reply)
 {
 	struct donor_slab *s = NULL;
@@ -79,7 +96,7 @@ static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 		return -EINVAL;
 	if (dn->leaving || dn->memory_total - dn->memory_granted < bytes)
 		return -ENOSPC;
-	if (lend_room_for(dn, vol->owner) < bytes)
+	if (!within_quota(dn, vol->owner, bytes, repair))
 		return -EDQUOT;	/* this client holds its share: others get the rest */
 	for (i = 0; i < DONOR_MAX_SLABS; i++)
 		if (!dn->slab[i].used) {
@@ -410,7 +427,8 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 	switch (msg.type) {
 	case MEMX_MSG_ALLOC_SLAB:
 		reply.type = MEMX_MSG_ALLOC_REPLY;
-		r = slab_grant(dn, dc->vol, msg.alloc.slab_bytes, &reply);
+		r = slab_grant(dn, dc->vol, msg.alloc.slab_bytes,
+			       msg.alloc.flags & MEMX_ALLOC_F_REPAIR, &reply);
 		if (r)
 			memxd_warn("volume %s: slab %" PRIu64 " of %" PRIu64 " bytes refused: %s",
 				  dc->vol->idstr, msg.alloc.slab_index, msg.alloc.slab_bytes,

@@ -123,10 +123,20 @@ struct memx_msg_hdr {
 	__le32 status;		/* replies: 0 or positive errno; requests: zero */
 };
 
+/*
+ * The slab restores a replica that was lost or moves one off a leaving donor
+ * (not a first mapping): a donor lets such copies into the room it keeps
+ * beyond a client's quota, so that a failure elsewhere leaves no slab short.
+ */
+#define MEMX_ALLOC_F_REPAIR	(1U << 0)
+#define MEMX_ALLOC_F_ALL	MEMX_ALLOC_F_REPAIR
+
 struct memx_msg_alloc {		/* MEMX_MSG_ALLOC_SLAB */
 	__le64 slab_bytes;	/* power of two, 2^MIN..2^MAX_SLAB_SHIFT */
 	__le64 slab_index;	/* the client's slab number, for the donor's logs */
-	__le64 reserved[4];	/* must be zero */
+	__le32 flags;		/* MEMX_ALLOC_F_*, unknown bits rejected */
+	__le32 reserved0;	/* must be zero */
+	__le64 reserved[3];	/* must be zero */
 };
 
 struct memx_msg_grant {		/* MEMX_MSG_ALLOC_REPLY */

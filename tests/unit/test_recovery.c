@@ -113,7 +113,7 @@ static int grant_on(struct memxd_client *c, uint64_t s, unsigned int idx, struct
 
 /* As client.c: live, not asked for memory back; power of two choices; exclude respected. */
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
-		     struct memxd_replica *out)
+		     bool repair, struct memxd_replica *out)
 {
 	struct memxd_donor_load load[MEMXD_MAX_DONORS];
 	unsigned int n = F.grant_calls++;

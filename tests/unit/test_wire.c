@@ -269,7 +269,8 @@ Test(msg, every_type_round_trips)
 	uint8_t buf[MEMX_MSG_SIZE];
 	struct memxd_msg_info out;
 	struct memxd_msg_info alloc = { .type = MEMX_MSG_ALLOC_SLAB, .seq = 7,
-				       .alloc = { .slab_bytes = 1 << 26, .slab_index = 99 } };
+				       .alloc = { .slab_bytes = 1 << 26, .slab_index = 99,
+						  .flags = MEMX_ALLOC_F_REPAIR } };
 	struct memxd_msg_info grant = { .type = MEMX_MSG_ALLOC_REPLY, .seq = 7,
 				       .grant = { .remote_addr = 0x7f0000001000ULL,
 						  .slab_bytes = 1 << 26, .memory_free = 5 << 20,
@@ -284,6 +285,7 @@ Test(msg, every_type_round_trips)
 	cr_expect_eq(out.seq, 7);
 	cr_expect_eq(out.alloc.slab_bytes, 1 << 26);
 	cr_expect_eq(out.alloc.slab_index, 99);
+	cr_expect_eq(out.alloc.flags, MEMX_ALLOC_F_REPAIR);
 	encode_msg(buf, &grant);
 	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_eq(out.grant.remote_addr, 0x7f0000001000ULL);
@@ -338,7 +340,13 @@ Test(msg, rejects_every_malformed_field)
 	m->alloc.slab_bytes = htole64(1ULL << 40);
 	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
 	encode_msg(buf, &alloc);
-	m->alloc.reserved[3] = 1;
+	m->alloc.reserved[2] = 1;
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
+	encode_msg(buf, &alloc);
+	m->alloc.reserved0 = 1;
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
+	encode_msg(buf, &alloc);
+	m->alloc.flags = htole32(MEMX_ALLOC_F_ALL + 1);	/* an unknown flag */
 	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
 	encode_msg(buf, &grant);
 	m->grant.remote_addr = 0;
