@@ -385,12 +385,9 @@ int memxd_client_main(int argc, char **argv)
 	    getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
 		return 1;
 	c->rng |= 1;
-	sfd = memxd_signalfd();	/* first: threads inherit its signal mask */
+	sfd = memxd_process_start();
 	if (sfd < 0)
-		return memxd_log_errno(sfd, "signalfd"), 1;
-	r = memxd_log_start(MEMXD_LOG_RING_BYTES);
-	if (r)
-		memxd_log_errno(r, "log thread: logging straight to stderr");
+		return 1;
 
 	r = lock_volume_name(c->opt.name);
 	if (r < 0)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/proc.h"
 
 #ifndef PR_SET_IO_FLUSHER
@@ -137,6 +138,18 @@ void memxd_machine_id(uint8_t out[16])
 	}
 	if (!memcmp(out, (uint8_t[16]){ 0 }, 16))
 		out[0] = 1;	/* never all zeros: the wire refuses that */
+}
+
+int memxd_process_start(void)
+{
+	int sfd = memxd_signalfd(), r;
+
+	if (sfd < 0)
+		return memxd_log_errno(sfd, "signalfd");
+	r = memxd_log_start(MEMXD_LOG_RING_BYTES);
+	if (r)
+		memxd_log_errno(r, "log thread: logging straight to stderr");
+	return sfd;
 }
 
 uint32_t memxd_rand(void *state)

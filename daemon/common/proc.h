@@ -37,6 +37,13 @@ uint64_t memxd_mem_total(void);
  */
 void memxd_machine_id(uint8_t out[16]);
 
+/*
+ * What either role does first, before any other thread exists: the signalfd
+ * (memxd_signalfd), then the logger thread (which inherits the signal mask).
+ * Returns the signalfd, or -errno (said why).
+ */
+int memxd_process_start(void);
+
 /* xorshift32: a fast random source for placement (state must not be 0). */
 uint32_t memxd_rand(void *state);
 

@@ -221,12 +221,9 @@ int memxd_donor_main(int argc, char **argv)
 	dn->slab = calloc(DONOR_MAX_SLABS, sizeof(*dn->slab));
 	if (!dn->slab || getrandom(dn->donor_id, 16, 0) != 16)
 		return 1;
-	sfd = memxd_signalfd();	/* first: threads inherit its signal mask */
+	sfd = memxd_process_start();
 	if (sfd < 0)
-		return memxd_log_errno(sfd, "signalfd"), 1;
-	r = memxd_log_start(MEMXD_LOG_RING_BYTES);
-	if (r)
-		memxd_log_errno(r, "log thread: logging straight to stderr");
+		return 1;
 
 	r = mxv_listen(dn->host, dn->port, 64, &dn->listener);
 	if (r) {
