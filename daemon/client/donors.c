@@ -369,8 +369,14 @@ static struct memxd_donor *reuse_slot(struct memxd_client *c)
 
 		if (memxd_donor_usable(state) || state == MEMXD_DONOR_FAILED)
 			continue;
-		for (uint64_t s = 0; s < c->map.nr_slabs && !used; s++)
-			used = memxd_slab_on_donor(&c->map.slabs[s], i);
+		for (uint64_t s = 0; s < c->map.nr_slabs && !used; s++) {
+			const struct memxd_slab *slab = &c->map.slabs[s];
+			uint32_t st = memxd_slab_state(slab);
+
+			/* An unmapped (discarded) slab's replicas are stale: their grants are gone. */
+			used = (st == MEMXD_SLAB_MAPPED || st == MEMXD_SLAB_MIGRATING ||
+				st == MEMXD_SLAB_FREEING) && memxd_slab_on_donor(slab, i);
+		}
 		if (used || !memxd_queues_quiesce(c, 1000))
 			continue;
 		for (unsigned int k = 0; k < c->nr_deferred;)
