@@ -7,6 +7,8 @@ pkgs=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libibverbs-dev librdmacm-dev liburing-dev libcriterion-dev
+	# CRC32C of every block (ISA-L)
+	libisal-dev
 	# ci/fuzz: clang's libFuzzer and sanitizer runtimes (a Recommends of clang-14,
 	# so named here), llvm-symbolizer for readable reports
 	clang libclang-rt-14-dev llvm

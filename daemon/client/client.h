@@ -18,6 +18,7 @@
 #include <memx/proto.h>
 #include <memx/uapi.h>
 
+#include "client/integrity.h"
 #include "client/kdev.h"
 #include "client/mailbox.h"
 #include "client/slabmap.h"
@@ -120,6 +121,9 @@ struct memxd_io_ext {
 	uint8_t tried;		/* replicas tried (bit per replica slot) */
 	uint8_t ok;		/* replica writes that succeeded */
 	uint8_t pending;	/* work requests in flight for this extent */
+	uint8_t bad;		/* replicas whose data failed its checksum (reads) */
+	uint8_t rereads;	/* reads repeated while a write to the slab was in flight */
+	bool repairing;		/* a read's good data is being written over the bad copies */
 	bool counted;		/* holds a reads/writes_inflight count on its slab */
 };
 
@@ -142,6 +146,8 @@ struct memxd_queue_stats {
 	_Atomic uint64_t flushes, discards, write_zeroes, errors, zero_reads;
 	_Atomic uint64_t commits, wakeups, posts, arms;	/* system calls, to count them per request */
 	_Atomic uint64_t failovers;	/* reads retried on another replica */
+	_Atomic uint64_t checksum_errors;	/* blocks a donor returned wrong (integrity.h) */
+	_Atomic uint64_t repairs;	/* bad copies rewritten from a good one */
 };
 
 struct memxd_client;
@@ -229,6 +235,7 @@ struct memxd_client {
 	_Atomic unsigned int nr_donors;
 	struct memxd_donor donor[MEMXD_MAX_DONORS];
 	struct memxd_slabmap map;	/* slab states: see slabmap.h for who writes */
+	struct memxd_crcmap crc;	/* every block's CRC32C: queue threads */
 	_Atomic uint32_t *fail_gen;	/* per slab: bumped when a mapping fails */
 	_Atomic uint64_t slabs_mapped;	/* control thread; queue threads on DISCARD */
 	_Atomic uint64_t slabs_lost;

@@ -59,9 +59,13 @@ static void io_fail(struct memxd_io *io, int err)
 		io->result = err;
 }
 
-/* Adds one RDMA work request for extent e of tag, to replica slot k, to that donor's chain. */
-static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
-		     const struct memxd_replica *rep)
+/*
+ * Adds one RDMA work request for extent e of tag, to replica slot k, to that
+ * donor's chain: what the request's op says, or op (a repair writes a read's
+ * good data back).
+ */
+static int io_add_wr_op(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
+			const struct memxd_replica *rep, uint8_t op)
 {
 	struct memxd_io *io = &q->io[tag];
 	struct memxd_io_ext *x = &io->ext[e];
@@ -71,9 +75,9 @@ static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsign
 	uint64_t wr_id = memxd_wrid_pack((struct memxd_wrid){ tag, e, k, rep->donor, rep->gen });
 	int r;
 
-	if (io->op == MEMX_OP_WRITE_ZEROES)
+	if (op == MEMX_OP_WRITE_ZEROES)
 		r = mxv_batch_write(b, q->zero_mr, 0, x->ext.len, raddr, rep->rkey, wr_id, 0);
-	else if (io->op == MEMX_OP_WRITE)
+	else if (op == MEMX_OP_WRITE)
 		r = mxv_batch_write(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
 	else
 		r = mxv_batch_read(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
@@ -84,6 +88,12 @@ static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsign
 	io->pending++;
 	q->outstanding++;
 	return 0;
+}
+
+static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
+		     const struct memxd_replica *rep)
+{
+	return io_add_wr_op(q, tag, e, k, rep, q->io[tag].op);
 }
 
 static bool replica_usable(struct memxd_client *c, const struct memxd_replica *rep)
@@ -220,6 +230,8 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 			continue;
 		}
 		atomic_fetch_sub(&c->slabs_mapped, 1);
+		/* Mapped again, it will be fresh (zeroed) donor memory. */
+		memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
 		memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 	}
 }
@@ -358,6 +370,84 @@ void memxd_io_start(struct memxd_queue *q, uint32_t tag)
 	}
 }
 
+/* Where extent e of a tag lies: in the volume, and in the tag's buffer. */
+static uint64_t ext_volume_offset(const struct memxd_client *c, const struct memxd_io_ext *x)
+{
+	return x->ext.slab * c->map.slab_bytes + x->ext.slab_offset;
+}
+
+static uint8_t *ext_buf(struct memxd_queue *q, uint32_t tag, const struct memxd_io_ext *x)
+{
+	return q->kq.buf + (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
+}
+
+/* Says which block failed its checksum, at most once a second per queue. */
+static void io_warn_bad_block(struct memxd_queue *q, uint64_t where, unsigned int donor)
+{
+	static _Thread_local time_t last;
+	time_t now = time(NULL);
+
+	if (now == last)
+		return;
+	last = now;
+	memxd_err("volume %s: block at %llu read from donor %s failed its checksum: reading "
+		  "another replica, and rewriting this one from it", q->c->opt.name,
+		  (unsigned long long)where, q->c->donor[donor].name);
+}
+
+/*
+ * Checks what a replica returned for extent e against the blocks' CRC32C.
+ * A write to the same slab still in flight may be overlapping this read (the
+ * block layer allows either data): then read the same replica again, a few
+ * times, before calling it corrupt. Returns true when the data is good.
+ */
+static bool io_read_good(struct memxd_queue *q, uint32_t tag, unsigned int e,
+			 const struct memxd_wrid *id)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io_ext *x = &q->io[tag].ext[e];
+	int64_t bad = memxd_crc_check(&c->crc, ext_volume_offset(c, x), ext_buf(q, tag, x),
+				      x->ext.len);
+
+	if (bad < 0)
+		return true;
+	if (atomic_load(&c->map.slabs[x->ext.slab].writes_inflight) && x->rereads < 8) {
+		x->rereads++;
+		x->tried &= (uint8_t)~(1U << id->rep);	/* the same replica once more */
+		return false;
+	}
+	x->bad |= (uint8_t)(1U << id->rep);
+	atomic_fetch_add_explicit(&q->stats.checksum_errors, 1, memory_order_relaxed);
+	io_warn_bad_block(q, (uint64_t)bad, id->donor);
+	return false;
+}
+
+/* A read's data is good now: write it back over the replicas that returned bad data. */
+static void io_repair_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
+{
+	struct memxd_io_ext *x = &q->io[tag].ext[e];
+	struct memxd_slab *slab = &q->c->map.slabs[x->ext.slab];
+
+	x->repairing = true;
+	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++)
+		if ((x->bad & (1U << k)) && replica_usable(q->c, &slab->replica[k]))
+			io_add_wr_op(q, tag, e, k, &slab->replica[k], MEMX_OP_WRITE);
+}
+
+/* A request ends well: a write's blocks get their new checksums before the tag is committed. */
+static void io_record_checksums(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_io *io = &q->io[tag];
+
+	if (io->result)
+		return;
+	if (io->op == MEMX_OP_WRITE)
+		memxd_crc_record(&q->c->crc, io->offset, q->kq.buf + (size_t)tag *
+				 q->kq.layout.buf_stride, io->nr_bytes);
+	else if (io->op == MEMX_OP_WRITE_ZEROES)
+		memxd_crc_zero(&q->c->crc, io->offset, io->nr_bytes);
+}
+
 /*
  * A work request finished (ok) or failed. A failure means the QP to that
  * donor is in error: the donor is reported to the control thread, a read
@@ -380,9 +470,7 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 	q->outstanding--;
 	io->pending--;
 	x->pending--;
-	if (ok) {
-		x->ok++;
-	} else {
+	if (!ok) {
 		struct memxd_mail mail = { .type = MEMXD_MAIL_DONOR_FAILED,
 					   .donor_failed = { .donor = d, .gen = id.gen } };
 
@@ -392,19 +480,29 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 		 */
 		if (id.gen == memxd_donor_gen(&c->donor[d]) && memxd_donor_mark_failed(&c->donor[d]))
 			memxd_mailbox_post(&c->mailbox, &mail);
-		if (io->op == MEMX_OP_READ) {
-			memxd_dbg(MEMXD_DBG_IO, "queue %u tag %u: read from donor %u failed, trying "
-				 "another replica", q->qid, tag, d);
+	} else if (x->repairing) {
+		atomic_fetch_add_explicit(&q->stats.repairs, 1, memory_order_relaxed);
+	}
+	if (io->op == MEMX_OP_READ && !x->repairing) {
+		if (ok && io_read_good(q, tag, e, &id)) {
+			if (x->bad)
+				io_repair_ext(q, tag, e);
+		} else {
+			memxd_dbg(MEMXD_DBG_IO, "queue %u tag %u: read from donor %u %s, trying "
+				  "another replica", q->qid, tag, d, ok ? "was bad" : "failed");
 			if (io_read_ext(q, tag, e) == 0)
 				atomic_fetch_add_explicit(&q->stats.failovers, 1,
 							  memory_order_relaxed);
 			else
 				io_fail(io, -EIO);
 		}
+	} else if (ok) {
+		x->ok++;
 	}
 	if (!x->pending && io->op != MEMX_OP_READ && !x->ok)
 		io_fail(io, -EIO);
 	if (!io->pending) {
+		io_record_checksums(q, tag);
 		io_uncount(q, io);
 		io_finish(q, tag);
 	}

@@ -230,6 +230,10 @@ static int client_setup(struct memxd_client *c)
 	c->fail_gen = calloc(c->map.nr_slabs, sizeof(*c->fail_gen));
 	if (!c->fail_gen)
 		return memxd_log_errno(-ENOMEM, "slab tables");
+	r = memxd_crc_init(&c->crc, c->opt.size);
+	if (r)
+		return memxd_log_errno(r, "checksum table for %" PRIu64 " MiB (4 bytes per 4 KiB)",
+				       c->opt.size >> 20);
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
 		return memxd_log_errno(r, "mailbox");
@@ -282,6 +286,7 @@ static void client_teardown(struct memxd_client *c)
 		close(c->kfd);	/* closing the owner fd removes whatever is left */
 	memxd_mailbox_fini(&c->mailbox);
 	free(c->fail_gen);
+	memxd_crc_fini(&c->crc);
 	memxd_slabmap_fini(&c->map);
 }
 

@@ -63,6 +63,7 @@ static void emit(struct status_out *o, const char *fmt, ...)
 struct io_totals {
 	uint64_t reads, writes, read_bytes, write_bytes, flushes, discards, write_zeroes;
 	uint64_t errors, zero_reads, commits, wakeups, posts, arms, failovers;
+	uint64_t checksum_errors, repairs;
 };
 
 static uint64_t queue_requests(const struct memxd_queue_stats *s)
@@ -91,6 +92,8 @@ static void sum_queues(const struct memxd_client *c, struct io_totals *t)
 		t->posts += atomic_load(&s->posts);
 		t->arms += atomic_load(&s->arms);
 		t->failovers += atomic_load(&s->failovers);
+		t->checksum_errors += atomic_load(&s->checksum_errors);
+		t->repairs += atomic_load(&s->repairs);
 	}
 }
 
@@ -108,9 +111,10 @@ static void json_volume(struct memxd_client *c, const struct io_totals *t, uint6
 	     ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64 ",\"discards\":%" PRIu64
 	     ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"zero_reads\":%" PRIu64
 	     ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"rdma_posts\":%" PRIu64
-	     ",\"cq_arms\":%" PRIu64 ",\"failovers\":%" PRIu64 "},", t->reads, t->writes,
-	     t->read_bytes, t->write_bytes, t->flushes, t->discards, t->write_zeroes, t->errors,
-	     t->zero_reads, t->commits, t->wakeups, t->posts, t->arms, t->failovers);
+	     ",\"cq_arms\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
+	     ",\"repairs\":%" PRIu64 "},", t->reads, t->writes, t->read_bytes, t->write_bytes,
+	     t->flushes, t->discards, t->write_zeroes, t->errors, t->zero_reads, t->commits,
+	     t->wakeups, t->posts, t->arms, t->failovers, t->checksum_errors, t->repairs);
 	emit(o, "\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
 	     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
 	     "\"poll_us\":%u,\"queue_requests\":[", backlog, c->slabs_rereplicated, c->slabs_moved,
@@ -214,6 +218,8 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     PRIu64 " errors, %" PRIu64 " zero-filled reads\n", t->reads, t->read_bytes >> 20,
 	     t->writes, t->write_bytes >> 20, t->flushes, t->discards, t->write_zeroes, t->errors,
 	     t->zero_reads);
+	emit(o, "  integrity: %" PRIu64 " blocks failed their checksum, %" PRIu64 " copies "
+	     "repaired\n", t->checksum_errors, t->repairs);
 	if (memxd_log_dropped())
 		emit(o, "  log: %" PRIu64 " lines dropped (stderr not read fast enough)\n",
 		     memxd_log_dropped());
