@@ -219,7 +219,17 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 		struct memxd_slab *slab = &c->map.slabs[s];
 		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
 
-		/* FREEING makes the slab ours: the control thread changes only MAPPED slabs. */
+		/*
+		 * FREEING makes the slab ours: the control thread changes only
+		 * MAPPED slabs. A LOST one is given up too: its data is gone,
+		 * and discarded it reads as zeros and takes writes again.
+		 */
+		if (memxd_slab_claim(slab, MEMXD_SLAB_LOST, MEMXD_SLAB_FREEING)) {
+			memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+			atomic_fetch_sub(&c->slabs_lost, 1);
+			memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
+			continue;
+		}
 		if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING))
 			continue;
 		mail.free.nr_replicas = slab->nr_replicas;

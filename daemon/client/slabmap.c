@@ -83,8 +83,10 @@ bool memxd_slab_edge(uint32_t from, uint32_t to)
 		return to == MEMXD_SLAB_UNMAPPED || to == MEMXD_SLAB_MAPPED;
 	case MEMXD_SLAB_MIGRATING:
 		return to == MEMXD_SLAB_MAPPED || to == MEMXD_SLAB_LOST;
+	case MEMXD_SLAB_LOST:
+		return to == MEMXD_SLAB_FREEING;	/* only a whole-slab DISCARD */
 	default:
-		return false;	/* LOST is final */
+		return false;
 	}
 }
 

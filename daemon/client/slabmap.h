@@ -29,7 +29,10 @@
  *   MAPPED     LOST       control thread, the last replica's donor died
  *                         (claim)                                        donors.c
  *
- * LOST is final: the slab fails every I/O until the volume goes.
+ *   LOST       FREEING    queue thread, DISCARD of the whole slab: its
+ *                         data is given up, it reads as zeros again (claim) io.c
+ *
+ * Until then a LOST slab fails every read and write with EIO.
  */
 #ifndef MEMXD_SLABMAP_H
 #define MEMXD_SLABMAP_H
