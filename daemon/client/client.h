@@ -211,6 +211,7 @@ struct memxd_client_opts {
 	uint16_t donor_port[MEMXD_MAX_DONORS];
 	char ctl_path[108];
 	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
+	bool no_checksum;		/* --no-checksum: no CRC32C per block */
 	uint16_t listen_port;
 };
 

@@ -36,6 +36,8 @@ void memxd_crc_record(struct memxd_crcmap *m, uint64_t offset, const uint8_t *bu
 {
 	uint64_t b = offset / MEMXD_CRC_BLOCK;
 
+	if (!m->crc)
+		return;	/* --no-checksum */
 	for (uint32_t off = 0; off < len && b < m->nr_blocks; off += MEMXD_CRC_BLOCK, b++)
 		atomic_store_explicit(&m->crc[b], memxd_crc32c(buf + off, MEMXD_CRC_BLOCK),
 				      memory_order_relaxed);
@@ -45,6 +47,8 @@ void memxd_crc_zero(struct memxd_crcmap *m, uint64_t offset, uint64_t len)
 {
 	uint64_t b = offset / MEMXD_CRC_BLOCK, end = (offset + len) / MEMXD_CRC_BLOCK;
 
+	if (!m->crc)
+		return;
 	for (; b < end && b < m->nr_blocks; b++)
 		atomic_store_explicit(&m->crc[b], m->zero_crc, memory_order_relaxed);
 }
@@ -54,6 +58,8 @@ int64_t memxd_crc_check(const struct memxd_crcmap *m, uint64_t offset, const uin
 {
 	uint64_t b = offset / MEMXD_CRC_BLOCK;
 
+	if (!m->crc)
+		return -1;
 	for (uint32_t off = 0; off < len && b < m->nr_blocks; off += MEMXD_CRC_BLOCK, b++)
 		if (memxd_crc32c(buf + off, MEMXD_CRC_BLOCK) !=
 		    atomic_load_explicit(&m->crc[b], memory_order_relaxed))

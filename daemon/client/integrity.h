@@ -28,7 +28,11 @@ struct memxd_crcmap {
 	uint32_t zero_crc;		/* of a block of zeros */
 };
 
-/* Allocates the table for volume_bytes (a multiple of 4 KiB). Returns 0 or -ENOMEM. */
+/*
+ * Allocates the table for volume_bytes (a multiple of 4 KiB). Returns 0 or
+ * -ENOMEM. A map never initialised (zeroed: --no-checksum) records nothing and
+ * finds every block good.
+ */
 int memxd_crc_init(struct memxd_crcmap *m, uint64_t volume_bytes);
 void memxd_crc_fini(struct memxd_crcmap *m);
 

@@ -230,7 +230,7 @@ static int client_setup(struct memxd_client *c)
 	c->fail_gen = calloc(c->map.nr_slabs, sizeof(*c->fail_gen));
 	if (!c->fail_gen)
 		return memxd_log_errno(-ENOMEM, "slab tables");
-	r = memxd_crc_init(&c->crc, c->opt.size);
+	r = c->opt.no_checksum ? 0 : memxd_crc_init(&c->crc, c->opt.size);
 	if (r)
 		return memxd_log_errno(r, "checksum table for %" PRIu64 " MiB (4 bytes per 4 KiB)",
 				       c->opt.size >> 20);

@@ -20,7 +20,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
-		"                    [--ctl PATH]\n"
+		"                    [--no-checksum] [--ctl PATH]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -38,6 +38,8 @@ void memxd_client_usage(FILE *f)
 		"              of sleeping, for the lowest latency (default 0: none)\n"
 		"  --bind      local address to reach the donors from (default: the route's)\n"
 		"  --listen    ADDR[:PORT] where donors may join (memxd donor --join)\n"
+		"  --no-checksum  do not keep and check a CRC32C of every 4K block (for\n"
+		"              volumes under dm-integrity; default: every read is checked)\n"
 		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR);
 }
@@ -233,6 +235,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "bind", required_argument, NULL, 'b' },
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "no-checksum", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -256,6 +259,10 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		if (ch == 'h') {
 			memxd_client_usage(stdout);
 			exit(0);
+		}
+		if (ch == 'C') {
+			o->no_checksum = true;
+			continue;
 		}
 		r = parse_name_option(ch, optarg, o);
 		if (r == -ENOENT)

@@ -117,8 +117,9 @@ static void json_volume(struct memxd_client *c, const struct io_totals *t, uint6
 	     t->wakeups, t->posts, t->arms, t->failovers, t->checksum_errors, t->repairs);
 	emit(o, "\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
 	     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
-	     "\"poll_us\":%u,\"queue_requests\":[", backlog, c->slabs_rereplicated, c->slabs_moved,
-	     c->copied_bytes, c->opt.poll_queues, c->opt.poll_us);
+	     "\"poll_us\":%u,\"checksums\":%s,\"queue_requests\":[", backlog,
+	     c->slabs_rereplicated, c->slabs_moved, c->copied_bytes, c->opt.poll_queues,
+	     c->opt.poll_us, c->crc.crc ? "true" : "false");
 	/* Requests each queue served; polled queues are the last poll_queues. */
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		emit(o, "%s%" PRIu64, q ? "," : "", queue_requests(&c->queue[q].stats));
