@@ -192,6 +192,7 @@ struct memxd_queue {
 };
 
 #define MEMXD_DEFAULT_POLL_US	50
+#define MEMXD_DEFAULT_SCRUB_RATE	(4ULL << 20)
 #define MEMXD_MAX_POLL_US	100000
 
 struct memxd_client_opts {
@@ -212,6 +213,7 @@ struct memxd_client_opts {
 	char ctl_path[108];
 	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
 	bool no_checksum;		/* --no-checksum: no CRC32C per block */
+	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	uint16_t listen_port;
 };
 
@@ -255,6 +257,13 @@ struct memxd_client {
 	uint64_t next_heartbeat_ns;
 	uint64_t copied_bytes;
 	uint64_t slabs_moved, slabs_rereplicated;
+	/* The scrub (scrub.c), control thread only: where it is and what it found. */
+	struct memxd_scrub {
+		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */
+		uint32_t rep;		/* and replica slot */
+		uint64_t next_ns;	/* rate limit */
+		uint64_t passes, bytes, bad_blocks, repaired;
+	} scrub;
 	struct memxd_deferred_free {
 		uint64_t slab;
 		struct memxd_replica rep;
@@ -267,6 +276,9 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd
 		     struct memxd_msg_info *reply);
 int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
 		    uint32_t rkey, uint32_t len);
+/* The same at bounce buffer offset off (off + len at most MEMXD_COPY_CHUNK). */
+int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write, uint32_t off,
+		       uint64_t raddr, uint32_t rkey, uint32_t len);
 /* donors.c: the donor table, for main.c and status.c. */
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
 void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why);
@@ -294,6 +306,9 @@ uint64_t memxd_backlog(struct memxd_client *c);
 /* Does one step of background work; returns ms until the next is due, or -1 if none. */
 int memxd_recovery_step(struct memxd_client *c);
 bool memxd_recovery_pending(struct memxd_client *c);
+
+/* scrub.c: one chunk of the scrub per step; returns ms until the next, or -1 if off. */
+int memxd_scrub_step(struct memxd_client *c);
 
 /* opts.c */
 void memxd_client_usage(FILE *f);

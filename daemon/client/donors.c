@@ -188,13 +188,21 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd
 int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
 		    uint32_t rkey, uint32_t len)
 {
+	return memxd_ctrl_rdma_at(c, d, write, 0, raddr, rkey, len);
+}
+
+int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write, uint32_t off,
+		       uint64_t raddr, uint32_t rkey, uint32_t len)
+{
 	struct ctrl_wait w = { .donor = d->idx, .wr_id = ctrl_wr_id(d->idx, MEMXD_CTRL_WR_RDMA, 0) };
 	int r;
 
 	if (!memxd_donor_usable(atomic_load(&d->state)))
 		return -ENOTCONN;
-	r = write ? mxv_post_write(d->ctrl, c->bounce_mr, 0, len, raddr, rkey, w.wr_id)
-		  : mxv_post_read(d->ctrl, c->bounce_mr, 0, len, raddr, rkey, w.wr_id);
+	if ((uint64_t)off + len > MEMXD_COPY_CHUNK)
+		return -EINVAL;
+	r = write ? mxv_post_write(d->ctrl, c->bounce_mr, off, len, raddr, rkey, w.wr_id)
+		  : mxv_post_read(d->ctrl, c->bounce_mr, off, len, raddr, rkey, w.wr_id);
 	if (r)
 		return r;
 	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);

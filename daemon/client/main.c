@@ -312,6 +312,14 @@ static bool client_try_remove(struct memxd_client *c, int sig)
 }
 
 
+/* The sooner of two "ms until due, or -1 for never". */
+static int soonest(int a, int b)
+{
+	if (a < 0)
+		return b;
+	return b < 0 || a < b ? a : b;
+}
+
 /* The fixed slots of the control thread's poll() set; the donors' CM channels follow. */
 enum {
 	POLL_MAILBOX,
@@ -365,7 +373,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		memxd_advance_joins(c);
 		memxd_retry_deferred(c);
 		memxd_heartbeat(c);
-		timeout = memxd_recovery_step(c);
+		timeout = soonest(memxd_recovery_step(c), memxd_scrub_step(c));
 		if (timeout < 0 || timeout > MEMXD_HEARTBEAT_MS)
 			timeout = MEMXD_HEARTBEAT_MS;
 	}

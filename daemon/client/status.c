@@ -115,6 +115,10 @@ static void json_volume(struct memxd_client *c, const struct io_totals *t, uint6
 	     ",\"repairs\":%" PRIu64 "},", t->reads, t->writes, t->read_bytes, t->write_bytes,
 	     t->flushes, t->discards, t->write_zeroes, t->errors, t->zero_reads, t->commits,
 	     t->wakeups, t->posts, t->arms, t->failovers, t->checksum_errors, t->repairs);
+	emit(o, "\"scrub\":{\"rate\":%" PRIu64 ",\"passes\":%" PRIu64 ",\"bytes\":%" PRIu64
+	     ",\"bad_blocks\":%" PRIu64 ",\"repaired\":%" PRIu64 ",\"slab\":%" PRIu64 "},",
+	     c->crc.crc ? c->opt.scrub_rate : 0, c->scrub.passes, c->scrub.bytes,
+	     c->scrub.bad_blocks, c->scrub.repaired, c->scrub.slab);
 	emit(o, "\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
 	     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
 	     "\"poll_us\":%u,\"checksums\":%s,\"queue_requests\":[", backlog,
@@ -220,7 +224,10 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     t->writes, t->write_bytes >> 20, t->flushes, t->discards, t->write_zeroes, t->errors,
 	     t->zero_reads);
 	emit(o, "  integrity: %" PRIu64 " blocks failed their checksum, %" PRIu64 " copies "
-	     "repaired\n", t->checksum_errors, t->repairs);
+	     "repaired; scrub at %" PRIu64 " MiB/s: %" PRIu64 " passes, %" PRIu64 " bad blocks, %"
+	     PRIu64 " repaired\n", t->checksum_errors, t->repairs,
+	     (c->crc.crc ? c->opt.scrub_rate : 0) >> 20, c->scrub.passes, c->scrub.bad_blocks,
+	     c->scrub.repaired);
 	if (memxd_log_dropped())
 		emit(o, "  log: %" PRIu64 " lines dropped (stderr not read fast enough)\n",
 		     memxd_log_dropped());

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: the scrub, in the control thread.
+ *
+ * Reads cannot find a bad copy that nobody reads (a replica that is not the
+ * first, a block written once and kept): the scrub walks every replica of
+ * every mapped slab, one MEMXD_COPY_CHUNK per step at --scrub-rate bytes per
+ * second, and checks each block against its CRC32C (integrity.h). While a
+ * chunk is checked its slab is MIGRATING (writes wait, reads go on), so the
+ * table cannot change under it. A bad block is read from another replica
+ * into the same place of the bounce buffer; if that copy is good it is
+ * written over the bad one. A block with no good copy is counted and logged:
+ * its reads already fail with EIO. The walk starts over when it reaches the
+ * end; memxctl status shows passes, position and findings.
+ */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "client/client.h"
+#include "common/log.h"
+
+/* The next (slab, replica, offset) to check, or false when no slab is mapped. */
+static bool scrub_next(struct memxd_client *c, struct memxd_scrub *sc)
+{
+	for (uint64_t tries = 0; tries <= c->map.nr_slabs; tries++) {
+		struct memxd_slab *slab = &c->map.slabs[sc->slab];
+
+		if (memxd_slab_state(slab) == MEMXD_SLAB_MAPPED && sc->rep < slab->nr_replicas &&
+		    slab->replica[sc->rep].live)
+			return true;
+		if (memxd_slab_state(slab) == MEMXD_SLAB_MAPPED && sc->rep + 1 < slab->nr_replicas) {
+			sc->rep++;
+			sc->off = 0;
+			continue;
+		}
+		sc->rep = 0;
+		sc->off = 0;
+		if (++sc->slab == c->map.nr_slabs) {
+			sc->slab = 0;
+			sc->passes++;
+		}
+	}
+	return false;
+}
+
+/* Finds a good copy of the block at off in the chunk among the other replicas; writes it over. */
+static void scrub_repair(struct memxd_client *c, struct memxd_slab *slab, uint32_t k,
+			 uint64_t chunk_off, uint32_t off)
+{
+	uint64_t where = c->scrub.slab * c->map.slab_bytes + chunk_off + off;
+	const struct memxd_replica *bad = &slab->replica[k];
+
+	for (uint32_t j = 0; j < slab->nr_replicas; j++) {
+		const struct memxd_replica *rep = &slab->replica[j];
+
+		if (j == k || !rep->live ||
+		    memxd_ctrl_rdma_at(c, &c->donor[rep->donor], false, off,
+				       rep->remote_addr + chunk_off + off, rep->rkey, MEMXD_CRC_BLOCK))
+			continue;
+		if (memxd_crc_check(&c->crc, where, (uint8_t *)c->bounce + off, MEMXD_CRC_BLOCK) >= 0)
+			continue;
+		if (!memxd_ctrl_rdma_at(c, &c->donor[bad->donor], true, off,
+					bad->remote_addr + chunk_off + off, bad->rkey, MEMXD_CRC_BLOCK)) {
+			c->scrub.repaired++;
+			memxd_warn("volume %s: scrub: block at %" PRIu64 " on donor %s was bad; "
+				   "rewritten from donor %s", c->opt.name, where,
+				   c->donor[bad->donor].name, c->donor[rep->donor].name);
+			return;
+		}
+	}
+	memxd_err("volume %s: scrub: block at %" PRIu64 " on donor %s is bad and no replica has "
+		  "a good copy: its reads fail with EIO", c->opt.name, where,
+		  c->donor[bad->donor].name);
+}
+
+/* Checks one chunk of one replica. */
+static void scrub_chunk(struct memxd_client *c)
+{
+	struct memxd_scrub *sc = &c->scrub;
+	struct memxd_slab *slab = &c->map.slabs[sc->slab];
+	const struct memxd_replica *rep = &slab->replica[sc->rep];
+	uint64_t base = sc->slab * c->map.slab_bytes + sc->off;
+	uint32_t len = MEMXD_COPY_CHUNK;
+
+	if (sc->off + len > c->map.slab_bytes)
+		len = (uint32_t)(c->map.slab_bytes - sc->off);
+	if (base + len > c->map.volume_bytes)
+		len = (uint32_t)(c->map.volume_bytes - base);
+	if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_MIGRATING))
+		return;
+	if (memxd_slab_wait_idle(slab, false, true) &&
+	    !memxd_ctrl_rdma(c, &c->donor[rep->donor], false, rep->remote_addr + sc->off, rep->rkey,
+			     len)) {
+		for (uint32_t off = 0; off < len; off += MEMXD_CRC_BLOCK) {
+			if (memxd_crc_check(&c->crc, base + off, (uint8_t *)c->bounce + off,
+					    MEMXD_CRC_BLOCK) < 0)
+				continue;
+			sc->bad_blocks++;
+			scrub_repair(c, slab, sc->rep, sc->off, off);
+		}
+		sc->bytes += len;
+	}
+	/* A donor may have died during the reads: never republish a dead replica as live. */
+	for (uint32_t i = 0; i < slab->nr_replicas; i++)
+		if (slab->replica[i].live &&
+		    !memxd_donor_usable(atomic_load(&c->donor[slab->replica[i].donor].state)))
+			atomic_store_explicit(&slab->replica[i].live, 0, memory_order_release);
+	if (memxd_slab_live_replicas(slab)) {
+		memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
+	} else {
+		atomic_fetch_sub(&c->slabs_mapped, 1);
+		atomic_fetch_add(&c->slabs_lost, 1);
+		memxd_slab_publish(slab, MEMXD_SLAB_LOST);
+	}
+	memxd_wake_queues(c);
+	sc->off += MEMXD_COPY_CHUNK;
+	if (sc->off >= c->map.slab_bytes) {
+		sc->off = 0;
+		sc->rep++;
+	}
+}
+
+int memxd_scrub_step(struct memxd_client *c)
+{
+	uint64_t now = memxd_now_ns();
+
+	if (!c->opt.scrub_rate || !c->crc.crc)
+		return -1;
+	if (now < c->scrub.next_ns)
+		return (int)((c->scrub.next_ns - now) / MEMXD_NS_PER_MS) + 1;
+	if (!scrub_next(c, &c->scrub))
+		return 1000;	/* nothing mapped yet */
+	scrub_chunk(c);
+	c->scrub.next_ns = memxd_now_ns() + MEMXD_COPY_CHUNK * MEMXD_NS_PER_S / c->opt.scrub_rate;
+	return (int)(MEMXD_COPY_CHUNK * 1000ULL / c->opt.scrub_rate) + 1;
+}
