@@ -3,8 +3,9 @@
 # 128M gives a greedy client (a 128M volume written end to end) 64M, refuses
 # its further slabs with a quota error (its writes there fail with EIO, the
 # first 64M stay intact), and a second client from another address still gets
-# memory. (Before there was no quota: the first client took the whole donor
-# and the second got EIO on its first write.)
+# memory. The donor's free memory as told to a client is what its quota leaves,
+# so the greedy client stops asking. (Before there was no quota: the first
+# client took the whole donor and the second got EIO on its first write.)
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -17,7 +18,9 @@ fio_write_verify "$hog" 0 64M || fail "the first 64M of the greedy client failed
 if dd if=/dev/urandom of="$hog" bs=4M seek=20 count=1 oflag=direct status=none 2>/dev/null; then
 	fail "a write past the client's quota succeeded"
 fi
-grep -q 'refused slab .*quota' "$TEST_TMP/hog.log" || { bg_log hog | tail; fail "no quota refusal in the client's log"; }
+# The donor tells this client it has no room left (its quota), so the client asks no more.
+grep -q 'no donor can take slab .*no live donor has free memory' "$TEST_TMP/hog.log" ||
+	{ bg_log hog | tail; fail "no word of the refused slab in the client's log"; }
 fio_verify_only "$hog" 0 64M || fail "the greedy client's data did not survive its quota"
 
 start_client other --size 32M --slab 4M --bind "$IP4" --donor "$IP2"

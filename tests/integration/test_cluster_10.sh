@@ -18,7 +18,8 @@ fio_write_verify "$MEMX_DEV" 0 16M || fail "fio before the arrivals failed"
 
 t_is_dead() { [ "$(donor_state "$IP4" 2>/dev/null)" = dead ]; }
 for i in $(seq 1 19); do
-	start_donor "t$i" "$IP4" 64M --host T
+	# More memory than d1 and d2: placement (power of two choices on free memory) prefers it.
+	start_donor "t$i" "$IP4" 256M --host T
 	"$MEMXCTL" donor add "$IP4" --socket /run/memx/client-vol.sock > "$TEST_TMP/add.out" 2>&1 ||
 		{ cat "$TEST_TMP/add.out"; fail "arrival $i was refused"; }
 	[ "$i" = 19 ] && break
