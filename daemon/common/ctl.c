@@ -81,7 +81,7 @@ int memxd_ctl_open(const char *path, struct memxd_ctl **out)
 	if (r)
 		goto out_close;
 	/* Made 0600 from the start: no window in which another user may connect. */
-	old_mask = umask(077);
+	old_mask = umask(0177);	/* the socket is made 0600 */
 	r = bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old_mask);
 	if (r || listen(ctl->fd, 8)) {
