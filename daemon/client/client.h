@@ -306,6 +306,12 @@ uint64_t memxd_backlog(struct memxd_client *c);
 /* Does one step of background work; returns ms until the next is due, or -1 if none. */
 int memxd_recovery_step(struct memxd_client *c);
 bool memxd_recovery_pending(struct memxd_client *c);
+/*
+ * Ends a MIGRATING phase (a copy, a drop, a scrub): replicas on donors that
+ * died meanwhile are no longer live, and the slab is MAPPED again, or LOST if
+ * none is left. Wakes the queues.
+ */
+void memxd_end_migration(struct memxd_client *c, struct memxd_slab *slab);
 
 /* scrub.c: one chunk of the scrub per step; returns ms until the next, or -1 if off. */
 int memxd_scrub_step(struct memxd_client *c);

@@ -246,15 +246,24 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 	}
 }
 
-/* Says why a write failed, at most once a second per queue: a full cluster fails many. */
+/* True at most once a second per caller's clock: a failing cluster fails many requests. */
+static bool once_a_second(time_t *last)
+{
+	time_t now = time(NULL);
+
+	if (now == *last)
+		return false;
+	*last = now;
+	return true;
+}
+
+/* Says why a write failed, at most once a second per queue. */
 static void io_warn_write_failed(struct memxd_queue *q, const struct memxd_io *io)
 {
 	static _Thread_local time_t last;
-	time_t now = time(NULL);
 
-	if (now == last)
+	if (!once_a_second(&last))
 		return;
-	last = now;
 	memxd_err("volume %s: write of %u bytes at offset %llu failed with EIO: its slab is lost "
 		 "or no donor could take it (see the control thread's log)", q->c->opt.name,
 		 io->nr_bytes, (unsigned long long)io->offset);
@@ -395,11 +404,9 @@ static uint8_t *ext_buf(struct memxd_queue *q, uint32_t tag, const struct memxd_
 static void io_warn_bad_block(struct memxd_queue *q, uint64_t where, unsigned int donor)
 {
 	static _Thread_local time_t last;
-	time_t now = time(NULL);
 
-	if (now == last)
+	if (!once_a_second(&last))
 		return;
-	last = now;
 	memxd_err("volume %s: block at %llu read from donor %s failed its checksum: reading "
 		  "another replica, and rewriting this one from it", q->c->opt.name,
 		  (unsigned long long)where, q->c->donor[donor].name);

@@ -69,7 +69,7 @@ static bool donor_wants_out(struct memxd_donor *d)
  * handled inside the copy's waits): no replica on it stays live, and a slab
  * left with none is lost, never republished as readable.
  */
-static void publish_after_copy(struct memxd_client *c, struct memxd_slab *slab)
+void memxd_end_migration(struct memxd_client *c, struct memxd_slab *slab)
 {
 	for (uint32_t i = 0; i < slab->nr_replicas; i++)
 		if (slab->replica[i].live &&
@@ -104,7 +104,7 @@ static int drop_replica(struct memxd_client *c, uint64_t s, int from)
 		  "replica(s) while donor %s leaves or gives memory back", c->opt.name, s,
 		  memxd_slab_live_replicas(slab), c->donor[old.donor].name);
 	c->slabs_moved++;
-	publish_after_copy(c, slab);
+	memxd_end_migration(c, slab);
 	return 0;
 }
 
@@ -180,11 +180,11 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	} else {
 		c->slabs_rereplicated++;
 	}
-	publish_after_copy(c, slab);
+	memxd_end_migration(c, slab);
 	return 0;
 
 out_undo:
-	publish_after_copy(c, slab);
+	memxd_end_migration(c, slab);
 	memxd_free_grant(c, &target);
 	return r;
 }

@@ -101,18 +101,7 @@ static void scrub_chunk(struct memxd_client *c)
 		sc->bytes += len;
 	}
 	/* A donor may have died during the reads: never republish a dead replica as live. */
-	for (uint32_t i = 0; i < slab->nr_replicas; i++)
-		if (slab->replica[i].live &&
-		    !memxd_donor_usable(atomic_load(&c->donor[slab->replica[i].donor].state)))
-			atomic_store_explicit(&slab->replica[i].live, 0, memory_order_release);
-	if (memxd_slab_live_replicas(slab)) {
-		memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
-	} else {
-		atomic_fetch_sub(&c->slabs_mapped, 1);
-		atomic_fetch_add(&c->slabs_lost, 1);
-		memxd_slab_publish(slab, MEMXD_SLAB_LOST);
-	}
-	memxd_wake_queues(c);
+	memxd_end_migration(c, slab);
 	sc->off += MEMXD_COPY_CHUNK;
 	if (sc->off >= c->map.slab_bytes) {
 		sc->off = 0;
