@@ -4,8 +4,6 @@
 
 #include "client/placement.h"
 
-#define MEMXD_PLACE_MAX_DONORS 256
-
 static bool excluded(uint32_t d, const uint32_t *exclude, int nr_exclude)
 {
 	for (int i = 0; i < nr_exclude; i++)
@@ -14,25 +12,44 @@ static bool excluded(uint32_t d, const uint32_t *exclude, int nr_exclude)
 	return false;
 }
 
+static bool eligible(const struct memxd_donor_load *donors, int i, const uint32_t *exclude,
+		     int nr_exclude, uint64_t need)
+{
+	return donors[i].live && donors[i].free_bytes >= need &&
+	       !excluded((uint32_t)i, exclude, nr_exclude);
+}
+
+/* The k-th (0-based) eligible donor. */
+static int nth_eligible(const struct memxd_donor_load *donors, int n, const uint32_t *exclude,
+			int nr_exclude, uint64_t need, int k)
+{
+	for (int i = 0; i < n; i++)
+		if (eligible(donors, i, exclude, nr_exclude, need) && !k--)
+			return i;
+	return -ENOSPC;
+}
+
+/*
+ * Two passes over the donors and no candidate array, so that any number of
+ * donors works (the simulator places on thousands): count the eligible ones,
+ * draw two distinct ranks among them, find those two.
+ */
 int memxd_place(const struct memxd_donor_load *donors, int n, const uint32_t *exclude,
 	       int nr_exclude, uint64_t need, memxd_rand_fn rnd, void *rnd_arg)
 {
-	uint16_t cand[MEMXD_PLACE_MAX_DONORS];
-	int nc = 0, a, b;
+	int nc = 0, a, b, da, db;
 
-	if (n > MEMXD_PLACE_MAX_DONORS)
-		n = MEMXD_PLACE_MAX_DONORS;
 	for (int i = 0; i < n; i++)
-		if (donors[i].live && donors[i].free_bytes >= need &&
-		    !excluded((uint32_t)i, exclude, nr_exclude))
-			cand[nc++] = (uint16_t)i;
+		nc += eligible(donors, i, exclude, nr_exclude, need);
 	if (!nc)
 		return -ENOSPC;
 	if (nc == 1)
-		return cand[0];
-	a = rnd(rnd_arg) % nc;
-	b = rnd(rnd_arg) % (nc - 1);
+		return nth_eligible(donors, n, exclude, nr_exclude, need, 0);
+	a = (int)(rnd(rnd_arg) % (uint32_t)nc);
+	b = (int)(rnd(rnd_arg) % (uint32_t)(nc - 1));
 	if (b >= a)
 		b++;	/* two distinct candidates */
-	return donors[cand[a]].free_bytes >= donors[cand[b]].free_bytes ? cand[a] : cand[b];
+	da = nth_eligible(donors, n, exclude, nr_exclude, need, a);
+	db = nth_eligible(donors, n, exclude, nr_exclude, need, b);
+	return donors[da].free_bytes >= donors[db].free_bytes ? da : db;
 }
