@@ -18,6 +18,7 @@
 #include <memx/proto.h>
 #include <memx/uapi.h>
 
+#include "client/copysets.h"
 #include "client/integrity.h"
 #include "client/kdev.h"
 #include "client/mailbox.h"
@@ -193,6 +194,7 @@ struct memxd_queue {
 
 #define MEMXD_DEFAULT_POLL_US	50
 #define MEMXD_DEFAULT_SCRUB_RATE	(4ULL << 20)
+#define MEMXD_DEFAULT_SCATTER_WIDTH	4
 #define MEMXD_MAX_POLL_US	100000
 
 struct memxd_client_opts {
@@ -214,6 +216,7 @@ struct memxd_client_opts {
 	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
 	bool no_checksum;		/* --no-checksum: no CRC32C per block */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
+	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
 	uint16_t listen_port;
 };
 
@@ -239,6 +242,10 @@ struct memxd_client {
 	struct memxd_donor donor[MEMXD_MAX_DONORS];
 	struct memxd_slabmap map;	/* slab states: see slabmap.h for who writes */
 	struct memxd_crcmap crc;	/* every block's CRC32C: queue threads */
+	/* Copysets over the live donors (grants.c), rebuilt when membership changes. */
+	struct memxd_copysets copysets;
+	uint64_t copysets_sig;
+	bool copysets_built;
 	_Atomic uint32_t *fail_gen;	/* per slab: bumped when a mapping fails */
 	_Atomic uint64_t slabs_mapped;	/* control thread; queue threads on DISCARD */
 	_Atomic uint64_t slabs_lost;
@@ -297,6 +304,8 @@ void memxd_heartbeat(struct memxd_client *c);
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
 		     bool repair, struct memxd_replica *out);
 void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep);
+/* Rebuilds the copysets when the live donors changed (cheap when they did not). */
+void memxd_copysets_refresh(struct memxd_client *c);
 void memxd_map_slab(struct memxd_client *c, uint64_t s);
 void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail);
 void memxd_retry_deferred(struct memxd_client *c);

@@ -21,14 +21,28 @@
 #include "common/log.h"
 #include "common/proc.h"
 
+/* How strict placement is, tier by tier: the host rule always holds. */
+enum {
+	PLACE_COPYSETS = 1 << 0,	/* complete a copyset with the replicas already there */
+	PLACE_ZONES = 1 << 1,		/* avoid the replicas' zones */
+};
+
+/* Tiers tried in turn until one has a candidate: a short slab is worse than a loose rule. */
+static const unsigned int place_tiers[] = {
+	PLACE_COPYSETS | PLACE_ZONES, PLACE_COPYSETS, PLACE_ZONES, 0,
+};
+
 /*
  * Which donors may take a new replica of a slab whose replicas are on the
  * donors in exclude: live ones with room for our slab size, never on the
- * host of one of those replicas, and (zones) never in one of their zones.
+ * host of one of those replicas, and, as the tier says, never in one of
+ * their zones and only where they would all be one copyset.
  */
 static void candidates(struct memxd_client *c, const uint32_t *exclude, int nr_exclude,
-		       bool zones, bool repair, struct memxd_donor_load *load)
+		       unsigned int tier, bool repair, struct memxd_donor_load *load)
 {
+	bool zones = tier & PLACE_ZONES;
+
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 
@@ -49,7 +63,43 @@ static void candidates(struct memxd_client *c, const uint32_t *exclude, int nr_e
 			    (zones && d->welcome.zone[0] && !strcmp(d->welcome.zone, other->zone)))
 				load[i].live = false;
 		}
+		if ((tier & PLACE_COPYSETS) && load[i].live &&
+		    !memxd_copysets_allow(&c->copysets, exclude, nr_exclude, i))
+			load[i].live = false;
 	}
+}
+
+static bool donors_share_host(uint32_t a, uint32_t b, void *arg)
+{
+	struct memxd_client *c = arg;
+
+	return !memcmp(c->donor[a].welcome.host_id, c->donor[b].welcome.host_id,
+		       sizeof(c->donor[a].welcome.host_id));
+}
+
+void memxd_copysets_refresh(struct memxd_client *c)
+{
+	uint32_t live[MEMXD_MAX_DONORS];
+	uint64_t sig = 1469598103934665603ULL;	/* FNV-1a over (slot, live, generation) */
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		bool is_live = atomic_load(&c->donor[i].state) == MEMXD_DONOR_LIVE;
+
+		if (is_live)
+			live[n++] = i;
+		sig = (sig ^ (i << 8 | is_live << 7 | memxd_donor_gen(&c->donor[i]))) *
+		      1099511628211ULL;
+	}
+	if (c->copysets_built && sig == c->copysets_sig)
+		return;
+	if (memxd_copysets_build(&c->copysets, live, n, c->opt.replicas, c->opt.scatter_width,
+				 donors_share_host, c, memxd_rand, &c->rng))
+		memxd_warn("volume %s: no memory for copysets: replicas go anywhere", c->opt.name);
+	c->copysets_sig = sig;
+	c->copysets_built = true;
+	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: %u copysets over %u live donors", c->opt.name,
+		  c->copysets.nr, n);
 }
 
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,
@@ -57,7 +107,7 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 {
 	struct memxd_donor_load load[MEMXD_MAX_DONORS];
 	uint32_t tried[MEMXD_MAX_DONORS * 2];
-	bool zones = true;	/* avoid the replicas' zones while any other zone has room */
+	unsigned int tier = 0;	/* index in place_tiers: the strictest first */
 	int nr_tried = 0;
 
 	memcpy(tried, exclude, nr_exclude * sizeof(*exclude));
@@ -67,11 +117,11 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		struct memxd_donor *d;
 		int idx, r;
 
-		candidates(c, exclude, nr_exclude, zones, repair, load);
+		candidates(c, exclude, nr_exclude, place_tiers[tier], repair, load);
 		idx = memxd_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
 				 memxd_rand, &c->rng);
-		if (idx == -ENOSPC && zones) {
-			zones = false;
+		if (idx == -ENOSPC && tier + 1 < sizeof(place_tiers) / sizeof(place_tiers[0])) {
+			tier++;
 			continue;
 		}
 		if (idx < 0)

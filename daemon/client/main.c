@@ -287,6 +287,7 @@ static void client_teardown(struct memxd_client *c)
 	memxd_mailbox_fini(&c->mailbox);
 	free(c->fail_gen);
 	memxd_crc_fini(&c->crc);
+	memxd_copysets_fini(&c->copysets);
 	memxd_slabmap_fini(&c->map);
 }
 
@@ -359,6 +360,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 				continue;
 			return memxd_log_errno(-errno, "poll");
 		}
+		memxd_copysets_refresh(c);
 		if (pfd[POLL_MAILBOX].revents)
 			serve_mailbox(c);
 		if (pfd[POLL_SIGNAL].revents && read(sfd, &si, sizeof(si)) == sizeof(si) &&

@@ -20,7 +20,8 @@ void memxd_client_usage(FILE *f)
 		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
-		"                    [--no-checksum] [--scrub-rate SIZE] [--ctl PATH]\n"
+		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
+		"                    [--ctl PATH]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -42,6 +43,9 @@ void memxd_client_usage(FILE *f)
 		"              volumes under dm-integrity; default: every read is checked)\n"
 		"  --scrub-rate  bytes per second of every replica read back and checked in\n"
 		"              the background, bad copies rewritten; 0 turns it off (default 4M)\n"
+		"  --scatter-width  how many other donors each donor may share slabs with\n"
+		"              (copysets: fewer lose less to two failures at once; 0: any)\n"
+		"              (default 4)\n"
 		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR);
 }
@@ -169,6 +173,11 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 		return 0;
 	case 'X':
 		return opt_size("--scrub-rate", arg, &o->scrub_rate);
+	case 'W':
+		if (opt_count("--scatter-width", arg, 0, 64, &v))
+			return -EINVAL;
+		o->scatter_width = (unsigned int)v;
+		return 0;
 	case 'p':
 		if (opt_count("--poll-us", arg, 0, MEMXD_MAX_POLL_US, &v))
 			return -EINVAL;
@@ -241,6 +250,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "no-checksum", no_argument, NULL, 'C' },
 		{ "scrub-rate", required_argument, NULL, 'X' },
+		{ "scatter-width", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -254,6 +264,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->replicas = 0;
 	o->rereplicate_rate = 64ULL << 20;
 	o->scrub_rate = MEMXD_DEFAULT_SCRUB_RATE;
+	o->scatter_width = MEMXD_DEFAULT_SCATTER_WIDTH;
 	o->poll_us = MEMXD_DEFAULT_POLL_US;
 	/*
 	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a

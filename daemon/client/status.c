@@ -168,6 +168,20 @@ static void json_donors(struct memxd_client *c, struct status_out *o)
 	emit(o, "]");
 }
 
+/* The copysets now in force, by donor address. */
+static void json_copysets(struct memxd_client *c, struct status_out *o)
+{
+	emit(o, ",\"copysets\":[");
+	for (unsigned int g = 0; g < c->copysets.nr; g++) {
+		emit(o, "%s[", g ? "," : "");
+		for (unsigned int k = 0; k < c->copysets.size; k++)
+			emit(o, "%s\"%s\"", k ? "," : "",
+			     c->donor[c->copysets.member[g * c->copysets.size + k]].name);
+		emit(o, "]");
+	}
+	emit(o, "]");
+}
+
 /* Every slab that is not unmapped, with the donors of its live replicas. */
 static void list_slabs(struct memxd_client *c, bool json, struct status_out *o)
 {
@@ -253,6 +267,7 @@ int memxd_client_status(struct memxd_client *c, bool json, bool slabs, char *out
 	if (json) {
 		json_volume(c, &t, backlog, &o);
 		json_donors(c, &o);
+		json_copysets(c, &o);
 		if (slabs)
 			list_slabs(c, true, &o);
 		emit(&o, "}\n");
