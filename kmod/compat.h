@@ -4,7 +4,9 @@
  * Built and tested against Debian 12's 6.1; the newer branches follow the
  * upstream changes named next to them and are the starting point for a port.
  *
- *   6.3   vm_flags_set() (vma->vm_flags became const)
+ *   6.1   get_random_u32_below() (mainline 6.2; in 6.1.y stable, which
+ *         dropped prandom_u32_max(): Debian's 6.1.0-x has only the former)
+ *   6.3   vm_flags_set()/vm_flags_clear() (vma->vm_flags became const)
  *   6.5   block_device_operations open(gendisk, blk_mode_t) / release(gendisk)
  *   6.9   blk_mq_alloc_disk(set, lim, queuedata); queue_limits at alloc time
  *   6.11  write cache / rotational / add_random became queue_limits features
@@ -19,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/blkdev.h>
 #include <linux/blk-mq.h>
+#include <linux/random.h>
 
 /* Limits of a memx disk, applied by memx_alloc_disk(). */
 struct memx_disk_limits {
@@ -37,6 +40,25 @@ static inline void memx_vm_flags_set(struct vm_area_struct *vma, unsigned long f
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
+#endif
+}
+
+static inline void memx_vm_flags_clear(struct vm_area_struct *vma, unsigned long flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_clear(vma, flags);
+#else
+	vma->vm_flags &= ~flags;
+#endif
+}
+
+/* A uniformly random number in [0, ceil). Not for cryptography. */
+static inline u32 memx_random_below(u32 ceil)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 0)
+	return get_random_u32_below(ceil);
+#else
+	return prandom_u32_max(ceil);
 #endif
 }
 

@@ -6,10 +6,14 @@
  * Theory of operation
  * -------------------
  * ADD_DEV validates a local copy of struct memx_dev_params, allocates the
- * volume (struct memx_dev) and one vmalloc_user'd area per queue, takes an id
- * from memx_devs (an IDR, so ids are also looked up) and makes the calling fd
- * the owner. BIND_QUEUE looks the volume up and makes the calling fd serve
- * one of its queues (the queue itself is queue.c's). START_DEV (owner only,
+ * volume (struct memx_dev) and one area per queue (queue.c; charged to the
+ * caller's memory cgroup, allocated before memx_devs_lock is taken), takes
+ * an id from memx_devs (an IDR, so ids are also looked up) and makes the
+ * calling fd the owner, recording the caller's thread group. BIND_QUEUE looks
+ * the volume up and makes the calling fd serve one of its queues (the queue
+ * itself is queue.c's); only a thread of the owner's thread group may bind
+ * (-EPERM), so no other process can take over a volume's queues before
+ * START. (main.c requires CAP_SYS_ADMIN for both.) START_DEV (owner only,
  * every queue bound) adds /dev/memxN (blk.c). DEL_DEV (owner only) deletes
  * the disk unless it is open (-EBUSY), releases the id and marks the volume
  * dead so queue fds see EPOLLHUP. Every lookup in memx_devs is in this file.
@@ -27,6 +31,8 @@
 #include <linux/idr.h>
 #include <linux/log2.h>
 #include <linux/overflow.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -49,6 +55,7 @@ static void memx_dev_release(struct kref *ref)
 
 	for (i = 0; i < md->params.nr_queues; i++)
 		memx_queue_free(&md->queues[i]);
+	put_pid(md->owner_tgid);
 	kfree(md);
 }
 
@@ -136,6 +143,26 @@ void memx_ctrl_owner_release(struct memx_dev *md)
 	memx_dev_queue_remove(md);
 }
 
+/*
+ * The thread group that set @mf's role has exited (main.c's flush), though
+ * copies of the fd may live on in its children: the engine is gone. Kill what
+ * the fd owns or serves now, as its last close would. Idempotent; the last
+ * close runs the same again.
+ */
+void memx_ctrl_flush(struct memx_file *mf)
+{
+	switch (smp_load_acquire(&mf->role)) {
+	case MEMX_FILE_OWNER:
+		memx_ctrl_owner_release(mf->md);
+		break;
+	case MEMX_FILE_QUEUE:
+		memx_queue_release(mf);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Returns 0 or -errno; fills @l for valid params. */
 static int memx_validate_params(const struct memx_dev_params *p,
 				struct memx_queue_layout *l)
@@ -192,7 +219,7 @@ static struct memx_dev *memx_dev_alloc(const struct memx_dev_params *p,
 	struct memx_dev *md;
 	unsigned int i;
 
-	md = kzalloc(struct_size(md, queues, p->nr_queues), GFP_KERNEL);
+	md = kzalloc(struct_size(md, queues, p->nr_queues), GFP_KERNEL_ACCOUNT);
 	if (!md)
 		return NULL;
 	kref_init(&md->ref);	/* the registry's reference */
@@ -201,6 +228,7 @@ static struct memx_dev *memx_dev_alloc(const struct memx_dev_params *p,
 	if (!md->params.io_timeout_ms)
 		md->params.io_timeout_ms = MEMX_DEFAULT_TIMEOUT_MS;
 	md->layout = *l;
+	md->owner_tgid = get_pid(task_tgid(current));
 	spin_lock_init(&md->lock);
 	INIT_WORK(&md->remove_work, memx_dev_remove_work);
 	for (i = 0; i < p->nr_queues; i++) {
@@ -214,7 +242,10 @@ out_put:
 	return NULL;
 }
 
-/* MEMX_CTRL_ADD_DEV: 0 or -errno (-EBUSY if this fd already owns or serves). */
+/*
+ * MEMX_CTRL_ADD_DEV: 0 or -errno (-EBUSY if this fd already owns or serves,
+ * -ENOMEM also when the caller's memory cgroup cannot hold the queue areas).
+ */
 long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *argp)
 {
 	struct memx_dev_params p;
@@ -227,6 +258,13 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 	ret = memx_validate_params(&p, &l);
 	if (ret)
 		return ret;
+	if (smp_load_acquire(&mf->role) != MEMX_FILE_NONE)
+		return -EBUSY;	/* early out; checked again under the lock */
+
+	/* Up to max_dev_mem_mb of pages: not under the registry lock. */
+	md = memx_dev_alloc(&p, &l);
+	if (!md)
+		return -ENOMEM;
 
 	mutex_lock(&memx_devs_lock);
 	if (mf->role != MEMX_FILE_NONE) {
@@ -237,18 +275,13 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 		ret = -EEXIST;
 		goto out_unlock;
 	}
-	md = memx_dev_alloc(&p, &l);
-	if (!md) {
-		ret = -ENOMEM;
-		goto out_unlock;
-	}
 	if (p.dev_id >= 0)
 		id = idr_alloc(&memx_devs, md, p.dev_id, p.dev_id + 1, GFP_KERNEL);
 	else
 		id = idr_alloc(&memx_devs, md, 0, MEMX_MAX_DEVS, GFP_KERNEL);
 	if (id < 0) {
 		ret = id;	/* -ENOSPC: MEMX_MAX_DEVS volumes exist */
-		goto out_put;
+		goto out_unlock;
 	}
 	md->id = id;
 	p.dev_id = id;
@@ -259,6 +292,7 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 	md->owner = file;
 	kref_get(&md->ref);	/* the owner fd's reference */
 	mf->md = md;
+	mf->tgid = get_pid(md->owner_tgid);
 	smp_store_release(&mf->role, MEMX_FILE_OWNER);
 	mutex_unlock(&memx_devs_lock);
 	pr_info("memx%d added: %llu bytes, %u queues x %u, max_io %u\n", id,
@@ -267,16 +301,16 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 
 out_idr_remove:
 	idr_remove(&memx_devs, id);
-out_put:
-	memx_dev_put(md);
 out_unlock:
 	mutex_unlock(&memx_devs_lock);
+	memx_dev_put(md);	/* never published: frees it, outside the lock */
 	return ret;
 }
 
 /*
  * MEMX_IO_BIND_QUEUE. Returns 0, -EFAULT, -EINVAL (reserved, dev_id or
- * queue_id out of range), -ENODEV (no such volume, or dead), -EBUSY (this fd
+ * queue_id out of range), -ENODEV (no such volume, or dead), -EPERM (the
+ * caller is not in the thread group that added the volume), -EBUSY (this fd
  * already owns or serves, or the queue is already bound).
  */
 long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp)
@@ -301,6 +335,10 @@ long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp)
 		ret = -ENODEV;
 		goto out_unlock;
 	}
+	if (md->owner_tgid != task_tgid(current)) {
+		ret = -EPERM;	/* only the engine that added the volume serves it */
+		goto out_unlock;
+	}
 	if (b.queue_id >= md->params.nr_queues) {
 		ret = -EINVAL;
 		goto out_unlock;
@@ -314,6 +352,7 @@ long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp)
 	kref_get(&md->ref);	/* the queue fd's reference */
 	mf->md = md;
 	mf->mq = mq;
+	mf->tgid = get_pid(md->owner_tgid);
 	smp_store_release(&mf->role, MEMX_FILE_QUEUE);
 out_unlock:
 	mutex_unlock(&memx_devs_lock);

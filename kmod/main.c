@@ -9,7 +9,14 @@
  *   NONE  -> OWNER  by MEMX_CTRL_ADD_DEV (ctrl.c): the fd owns the new volume;
  *   NONE  -> QUEUE  by MEMX_IO_BIND_QUEUE (ctrl.c): the fd serves one queue.
  * Closing an OWNER fd kills its volume (fails all I/O, removes the disk once
- * nobody has it open); closing a QUEUE fd kills that queue. This file only
+ * nobody has it open); closing a QUEUE fd kills that queue. So does the exit
+ * of the thread group that set the role, even if a forked child still holds
+ * a copy of the fd (memx_ctl_flush()): a dead engine's queues die at once.
+ *
+ * Privileges: ADD_DEV, BIND_QUEUE, START_DEV and DEL_DEV need CAP_SYS_ADMIN
+ * in the caller (-EPERM), whoever opened the fd; GET_FEATURES and GET_INFO
+ * only need an fd (the node is 0600). BIND_QUEUE also needs the caller to be
+ * in the volume owner's thread group (ctrl.c). This file only
  * dispatches: memx_ctl_ioctl() is the one switch over ioctl numbers, calling
  * one function per command (ctrl.c, queue.c); mmap and poll go to queue.c.
  *
@@ -27,6 +34,9 @@
 #include <linux/slab.h>
 #include <linux/poll.h>
 #include <linux/uaccess.h>
+#include <linux/capability.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 
 #include "memx.h"
 #include "compat.h"
@@ -76,7 +86,27 @@ static int memx_ctl_release(struct inode *inode, struct file *file)
 	default:
 		break;
 	}
+	put_pid(mf->tgid);
 	kfree(mf);
+	return 0;
+}
+
+/*
+ * Called at every close of an fd of this file, including each fd a process
+ * still has when it exits. When the thread group that owns or serves through
+ * this file exits, its volume or queue dies now, not at the last close: a
+ * child forked by the engine may hold copies of the fds (fork does not honour
+ * O_CLOEXEC), and must not keep a dead engine's volume "alive" with requests
+ * that nobody will ever serve. (Its copies of the queue mapping do not exist:
+ * VM_DONTCOPY, queue.c.)
+ */
+static int memx_ctl_flush(struct file *file, fl_owner_t id)
+{
+	struct memx_file *mf = file->private_data;
+
+	if ((current->flags & PF_EXITING) && smp_load_acquire(&mf->role) != MEMX_FILE_NONE &&
+	    mf->tgid == task_tgid(current))
+		memx_ctrl_flush(mf);
 	return 0;
 }
 
@@ -88,11 +118,25 @@ static int memx_ctl_release(struct inode *inode, struct file *file)
  *   (-ENODEV if the volume does not exist);
  *   mmap on an unbound fd: -EINVAL.
  * Unknown ioctl numbers (including known numbers with a wrong size): -ENOTTY.
+ * ADD_DEV, BIND_QUEUE, START_DEV, DEL_DEV without CAP_SYS_ADMIN: -EPERM
+ * (checked first).
  */
 static long memx_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct memx_file *mf = file->private_data;
 	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case MEMX_CTRL_ADD_DEV:
+	case MEMX_CTRL_START_DEV:
+	case MEMX_CTRL_DEL_DEV:
+	case MEMX_IO_BIND_QUEUE:
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		break;
+	default:
+		break;
+	}
 
 	switch (cmd) {
 	case MEMX_CTRL_GET_FEATURES:
@@ -130,6 +174,7 @@ static const struct file_operations memx_ctl_fops = {
 	.owner = THIS_MODULE,
 	.open = memx_ctl_open,
 	.release = memx_ctl_release,
+	.flush = memx_ctl_flush,
 	.unlocked_ioctl = memx_ctl_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = memx_ctl_mmap,

@@ -52,7 +52,9 @@ struct memx_queue {
 	spinlock_t sq_lock;		/* serialises ring producers (queue_rq) */
 	u32 sq_tail;			/* kernel's copy of ring->tail */
 	wait_queue_head_t wait;		/* poll() of the bound fd */
-	void *area;			/* vmalloc_user, layout.total_bytes */
+	void *area;			/* vmap of pages[], layout.total_bytes */
+	struct page **pages;		/* [nr_pages], charged to the creator's memcg */
+	unsigned int nr_pages;
 	struct memx_sq_ring *ring;
 	struct memx_io_desc *desc;
 	u8 *buf;
@@ -65,6 +67,7 @@ struct memx_dev {
 	struct memx_dev_params params;	/* validated copy */
 	struct memx_queue_layout layout;	/* same for every queue */
 	struct file *owner;		/* identity only, never dereferenced */
+	struct pid *owner_tgid;		/* ADD_DEV caller's thread group: binds queues */
 
 	/* Under memx_devs_lock. */
 	bool started;			/* disk added (until removed) */
@@ -95,6 +98,7 @@ struct memx_file {
 	int role;			/* smp_store_release / smp_load_acquire */
 	struct memx_dev *md;		/* set before role */
 	struct memx_queue *mq;		/* MEMX_FILE_QUEUE only */
+	struct pid *tgid;		/* set before role: thread group that set it */
 };
 
 /* main.c */
@@ -112,6 +116,7 @@ long memx_ctrl_del_dev(struct memx_file *mf, void __user *argp);
 long memx_ctrl_get_info(struct memx_file *mf, void __user *argp);
 long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp);
 void memx_ctrl_owner_release(struct memx_dev *md);
+void memx_ctrl_flush(struct memx_file *mf);
 void memx_dev_kill(struct memx_dev *md);
 
 /* blk.c */
@@ -135,11 +140,10 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq,
 /*
  * fault.c: fault injection points, true when a fault should be injected.
  * Compiled in only when built with MEMX_FAULT_INJECTION (meson
- * -Dfault_injection=true) against a kernel with CONFIG_FAULT_INJECTION;
+ * -Dfault_injection=true; self-contained, no CONFIG_FAULT_INJECTION needed);
  * otherwise constant false, so callers need no #ifdef.
  */
-#if defined(MEMX_FAULT_INJECTION) && IS_ENABLED(CONFIG_FAULT_INJECTION)
-#define MEMX_FAULT_ENABLED 1
+#ifdef MEMX_FAULT_INJECTION
 bool memx_fault_submit(void);	/* fail a request before the engine sees it */
 bool memx_fault_commit(void);	/* turn an engine's result into -EIO */
 bool memx_fault_timeout(void);	/* withhold a request so that it times out */

@@ -5,10 +5,14 @@
  *
  * Theory of operation
  * -------------------
- * Each queue owns one vmalloc_user() area laid out as struct memx_queue_layout
- * says: the submission ring, desc[depth], then depth buffers of max_io_bytes.
- * A control fd bound with MEMX_IO_BIND_QUEUE maps it (remap_vmalloc_range,
- * MAP_SHARED, offset 0, exactly total_bytes).
+ * Each queue owns one area laid out as struct memx_queue_layout says: the
+ * submission ring, desc[depth], then depth buffers of max_io_bytes. Its
+ * pages are zeroed and charged to the memory cgroup of the process that
+ * added the volume (memx_area_alloc()). A control fd bound with
+ * MEMX_IO_BIND_QUEUE maps it (remap_vmalloc_range, MAP_SHARED, offset 0,
+ * exactly total_bytes, never executable). The mapping is VM_DONTCOPY: a child
+ * the engine forks gets no copy of the ring and buffers, and cannot keep the
+ * file (and so the queue) alive through one after the engine dies.
  *
  * Per tag t (struct memx_io) the state is IDLE (kernel owns the tag) or OWNED
  * (the engine owns buffer t). Every transition out of OWNED is an
@@ -49,21 +53,53 @@
 
 #define MEMX_COMMIT_CHUNK	16
 
+/*
+ * The queue area: zeroed pages charged to the caller's memory cgroup
+ * (__GFP_ACCOUNT), vmap()ed with VM_USERMAP so that remap_vmalloc_range()
+ * maps them to the engine. vmalloc_user() takes no gfp, and what it calls
+ * (__vmalloc_node_range(..., VM_USERMAP, ...) on 6.1 and 6.12) is not
+ * exported to modules; vmap() of our own pages is, as kernel/bpf/ringbuf.c
+ * does it. __GFP_RETRY_MAYFAIL: a cgroup (or machine) that cannot hold the
+ * area fails ADD_DEV with -ENOMEM instead of OOM-killing someone;
+ * __GFP_NOWARN: no allocation-failure report for a size a caller chose.
+ */
+static int memx_area_alloc(struct memx_queue *mq, size_t bytes)
+{
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
+	unsigned int i, n = bytes >> PAGE_SHIFT;
+
+	mq->pages = kvcalloc(n, sizeof(*mq->pages), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!mq->pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (fatal_signal_pending(current))
+			return -ENOMEM;
+		mq->pages[i] = alloc_page(gfp);
+		if (!mq->pages[i])
+			return -ENOMEM;
+		mq->nr_pages = i + 1;
+		cond_resched();
+	}
+	mq->area = vmap(mq->pages, n, VM_MAP | VM_USERMAP, PAGE_KERNEL);
+	return mq->area ? 0 : -ENOMEM;
+}
+
 int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id)
 {
 	const struct memx_queue_layout *l = &md->layout;
+	int ret;
 
 	mq->md = md;
 	mq->id = id;
 	mq->polled = id >= md->params.nr_queues - md->params.nr_poll_queues;
 	spin_lock_init(&mq->sq_lock);
 	init_waitqueue_head(&mq->wait);
-	mq->ios = kcalloc(l->queue_depth, sizeof(*mq->ios), GFP_KERNEL);
+	mq->ios = kcalloc(l->queue_depth, sizeof(*mq->ios), GFP_KERNEL_ACCOUNT);
 	if (!mq->ios)
 		return -ENOMEM;
-	mq->area = vmalloc_user(l->total_bytes);	/* zeroed */
-	if (!mq->area)
-		return -ENOMEM;
+	ret = memx_area_alloc(mq, l->total_bytes);	/* total_bytes is page-aligned */
+	if (ret)
+		return ret;
 	mq->ring = mq->area + l->ring_offset;
 	mq->desc = mq->area + l->desc_offset;
 	mq->buf = mq->area + l->buf_offset;
@@ -73,8 +109,16 @@ int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id
 /* Accepts a half-built queue. */
 void memx_queue_free(struct memx_queue *mq)
 {
-	vfree(mq->area);
+	unsigned int i;
+
+	if (mq->area)
+		vunmap(mq->area);
 	mq->area = NULL;
+	for (i = 0; i < mq->nr_pages; i++)
+		__free_page(mq->pages[i]);
+	mq->nr_pages = 0;
+	kvfree(mq->pages);
+	mq->pages = NULL;
 	kfree(mq->ios);
 	mq->ios = NULL;
 }
@@ -355,7 +399,13 @@ void memx_queue_release(struct memx_file *mf)
 	memx_queue_abort(mq);
 }
 
-/* Offset 0, exactly total_bytes, MAP_SHARED, on a bound fd; else -EINVAL. */
+/*
+ * Offset 0, exactly total_bytes, MAP_SHARED, on a bound fd; else -EINVAL.
+ * PROT_EXEC: -EPERM. The mapping can never become executable (no
+ * VM_MAYEXEC: mprotect(PROT_EXEC) fails with EACCES), is not copied into a
+ * forked child (VM_DONTCOPY), cannot grow (VM_DONTEXPAND) and is left out of
+ * core dumps (VM_DONTDUMP).
+ */
 int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma)
 {
 	struct memx_queue *mq;
@@ -367,7 +417,10 @@ int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma)
 	    vma->vm_end - vma->vm_start != mq->md->layout.total_bytes ||
 	    !(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	memx_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	memx_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
+	memx_vm_flags_clear(vma, VM_MAYEXEC);
 	return remap_vmalloc_range(vma, mq->area, 0);
 }
 
