@@ -31,6 +31,15 @@
  *   - Each tag is in the ring at most once, so the ring (ring_entries >= depth)
  *     never overflows and the kernel never reads the engine's head for safety.
  *
+ * Who may do what: ADD_DEV, BIND_QUEUE, START_DEV and DEL_DEV need
+ * CAP_SYS_ADMIN (EPERM otherwise); only the thread group that added a volume
+ * may bind its queues (EPERM). The queue mapping is never executable (EPERM
+ * for PROT_EXEC) and not inherited by fork(); when the thread group that owns
+ * a volume or serves a queue exits, the volume or queue dies at once, as on
+ * the last close, even if a forked child still holds the fd. Queue buffers
+ * are charged to the caller's memory cgroup: ADD_DEV fails with ENOMEM past
+ * its limit.
+ *
  * Polled queues (MEMX_F_POLL_QUEUES): queues nr_queues - nr_poll_queues and up
  * serve polled I/O (io_uring IOPOLL, preadv2 RWF_HIPRI) and nothing else; the
  * others serve everything else. An engine serves both kinds the same way: the
