@@ -29,7 +29,12 @@
  *     batches with MEMX_IO_COMMIT. The kernel copies READ data out of buffer t
  *     and ends the request.
  *   - Each tag is in the ring at most once, so the ring (ring_entries >= depth)
- *     never overflows and the kernel never reads the engine's head for safety.
+ *     never overflows and the kernel never reads the engine's head for safety,
+ *     as long as the engine commits only tags it has read from the ring. A
+ *     commit of a tag still unread ends that request early; blk-mq may then
+ *     reuse the tag and append it again, and the engine loses ring entries
+ *     (their requests wait for the engine's death). memx.ko stays safe; such
+ *     an engine does not.
  *
  * Who may do what: ADD_DEV, BIND_QUEUE, START_DEV and DEL_DEV need
  * CAP_SYS_ADMIN (EPERM otherwise); only the thread group that added a volume
