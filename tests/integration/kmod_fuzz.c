@@ -54,6 +54,18 @@
  * engine), each < depth, with a sane descriptor; a valid commit of a tag the engine owns is taken; junk
  * commits are never taken; a COMMIT never takes more than nr.
  *
+ * The hardened rules (uapi.h, "Who may do what"), modelled exactly: the
+ * fuzzer runs as root, so ADD/START/DEL never fail with EPERM; BIND_QUEUE of
+ * a volume that is not this process's own live one fails with EPERM (or
+ * ENODEV when none or dead) and never succeeds, of its own live one never
+ * with EPERM (each process counts its live volumes: mine_live[]); a fork
+ * child binding its parent's live volume gets exactly EPERM; a queue mapping
+ * is never executable (mmap PROT_EXEC: EPERM; mprotect PROT_EXEC: EACCES)
+ * and a fork child has no copy of it (mincore: ENOMEM; touching it faults,
+ * the child exits 3). Engine threads keep their ring mapped until joined.
+ * A DEL_DEV repeated after one that worked gets ENODEV, or EBADFD once
+ * another volume has taken the released id.
+ *
  * Nothing waits unboundedly: every poll has a timeout, children are waited
  * for with deadlines, and the parent is a watchdog (a worker without a
  * heartbeat for 150 s, an I/O child alive 25 s after its engine is gone, a
@@ -80,6 +92,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -118,7 +131,7 @@ enum ev {
 	EV_STOLEN_REJECT, EV_COMMIT_ENTRIES, EV_GUARD_COMMIT, EV_SCRIBBLE, EV_READ_VERIFIED,
 	EV_FORK_SEGV, EV_FORK_KILLED, EV_WORKER_KILLED,
 	EV_DEL_BUSY, EV_MAP_TOUCHED, EV_CLOSE_WITH_MAP, EV_DEAD_ENGINE_EXIT, EV_RING_OVERFLOW,
-	EV_MMAP_RDONLY, NEV
+	EV_MMAP_RDONLY, EV_CHILD_BIND_EPERM, EV_CHILD_NO_MAP, EV_BIND_FOREIGN, NEV
 };
 static const char *const ev_name[NEV] = {
 	"soup rounds", "serve rounds", "serve rounds with a clean engine",
@@ -137,6 +150,9 @@ static const char *const ev_name[NEV] = {
 	"engine threads ended by volume/queue death",
 	"ring overflows after stray/duplicate commits were taken",
 	"mmap MAP_SHARED of an O_RDONLY fd refused",
+	"fork children refused BIND of the parent's volume (EPERM)",
+	"fork children without the parent's queue mapping",
+	"BIND of another process's volume refused (EPERM)",
 };
 
 #define NERR 134
@@ -225,19 +241,22 @@ static void heartbeat(const char *what)
 		snprintf(S->w[my_slot].what, sizeof(S->w[my_slot].what), "%s", what);
 }
 
-/* The errnos uapi.h and kmod document for each operation (EPERM: the
- * capability and owner checks of the hardening work). */
+/* The errnos uapi.h and kmod document for each operation. The fuzzer runs
+ * as root (it loads the module), so the CAP_SYS_ADMIN check never fails:
+ * EPERM is documented only for BIND_QUEUE from outside the owner's thread
+ * group and for a PROT_EXEC mmap (checked where they can happen), never for
+ * ADD_DEV, START_DEV, DEL_DEV, GET_INFO, GET_LAYOUT or COMMIT. */
 static int allowed_errno(enum op op, int e)
 {
-	static const int add_e[] = { EINVAL, EFAULT, EBUSY, EEXIST, ENOMEM, ENOSPC, E2BIG, EPERM, 0 };
+	static const int add_e[] = { EINVAL, EFAULT, EBUSY, EEXIST, ENOMEM, ENOSPC, E2BIG, 0 };
 	static const int bind_e[] = { EINVAL, EFAULT, ENODEV, EBUSY, EPERM, 0 };
-	static const int layout_e[] = { EBADFD, EFAULT, EPERM, 0 };
+	static const int layout_e[] = { EBADFD, EFAULT, 0 };
 	static const int mmap_e[] = { EINVAL, EACCES, ENOMEM, EPERM, EOVERFLOW, ENODEV, 0 };
-	static const int start_e[] = { EINVAL, EFAULT, ENODEV, EBADFD, EBUSY, EAGAIN, EIO, ENOMEM, EPERM, 0 };
-	static const int del_e[] = { EINVAL, EFAULT, ENODEV, EBADFD, EBUSY, EPERM, 0 };
-	static const int info_e[] = { EINVAL, EFAULT, ENODEV, EPERM, 0 };
-	static const int commit_e[] = { EBADFD, EINVAL, EFAULT, ENODEV, EPERM, 0 };
-	static const int ecommit_e[] = { EBADFD, EINVAL, EFAULT, ENODEV, EPERM, EBADF, 0 };
+	static const int start_e[] = { EINVAL, EFAULT, ENODEV, EBADFD, EBUSY, EAGAIN, EIO, ENOMEM, 0 };
+	static const int del_e[] = { EINVAL, EFAULT, ENODEV, EBADFD, EBUSY, 0 };
+	static const int info_e[] = { EINVAL, EFAULT, ENODEV, 0 };
+	static const int commit_e[] = { EBADFD, EINVAL, EFAULT, ENODEV, 0 };
+	static const int ecommit_e[] = { EBADFD, EINVAL, EFAULT, ENODEV, EBADF, 0 };
 	static const int feat_e[] = { EFAULT, 0 };
 	static const int bad_e[] = { ENOTTY, 0 };
 	static const int rw_e[] = { EINVAL, ESPIPE, EBADF, 0 };	/* EBADF: write on O_RDONLY */
@@ -317,6 +336,124 @@ static void share_id(int id)
 static int some_shared_id(void)
 {
 	return __atomic_load_n(&S->ids[rnd(16)], __ATOMIC_RELAXED);
+}
+
+/*
+ * Who may bind: only the thread group that added a volume (uapi.h). Each
+ * process counts the volumes it owns and that are live (owner fd open in
+ * this process, not deleted): mine_live[id]. Every ADD_DEV, owner close and
+ * successful DEL_DEV runs between two mine_seq increments (odd: a change
+ * is in progress), so a BIND that saw the same even mine_seq before and
+ * after knows exactly whether the volume is this process's own and live.
+ * A forked child inherits the counts but owns nothing: it never binds
+ * through them (see the fork children).
+ */
+static int mine_live[MEMX_MAX_DEVS];
+static unsigned int mine_seq;
+
+/*
+ * A fork child holds copies of every fd, so an owner fd closed here while a
+ * child of this process lives may not be the last close: the volume stays
+ * live (and this process's) until the child exits. Such ids are "unsure"
+ * until no fork child is left (forks_out: forked and not yet reaped; a
+ * reaped child's files are released: its exit runs the last fput first).
+ */
+static int forks_out;
+static uint64_t unsure_ids;
+
+static void fork_begin(void) { __atomic_add_fetch(&forks_out, 1, __ATOMIC_SEQ_CST); }
+static void fork_end(void)
+{
+	if (!__atomic_sub_fetch(&forks_out, 1, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&unsure_ids, 0, __ATOMIC_SEQ_CST);
+}
+/* After closing the owner fd of @id: unsure if a child may still hold it. */
+static void owner_closed(int id)
+{
+	if (id >= 0 && id < MEMX_MAX_DEVS && __atomic_load_n(&forks_out, __ATOMIC_SEQ_CST))
+		__atomic_or_fetch(&unsure_ids, 1ULL << id, __ATOMIC_SEQ_CST);
+}
+
+static unsigned int mine_begin(void) { return __atomic_add_fetch(&mine_seq, 1, __ATOMIC_SEQ_CST); }
+static void mine_end(int id, int delta)
+{
+	if (id >= 0 && id < MEMX_MAX_DEVS && delta)
+		__atomic_add_fetch(&mine_live[id], delta, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&mine_seq, 1, __ATOMIC_SEQ_CST);
+}
+static unsigned int mine_snap(void) { return __atomic_load_n(&mine_seq, __ATOMIC_SEQ_CST); }
+
+/*
+ * Check a BIND_QUEUE of (@id, @qid) by this process on an fd with no role,
+ * valid reserved/dev_id, whose mine_seq was @seq before the call (@nq:
+ * nr_queues when known, else 0). Not this process's live volume: ENODEV
+ * (none, or dead) or EPERM, never success, nor EINVAL/EBUSY (checked after
+ * the owner). Its own live volume: never EPERM nor ENODEV.
+ */
+static void check_bind_owner(int id, uint32_t qid, unsigned int seq, int r, int e)
+{
+	if (seq & 1 || mine_snap() != seq ||
+	    (__atomic_load_n(&unsure_ids, __ATOMIC_SEQ_CST) & (1ULL << id)))
+		return;	/* ownership changed meanwhile, or a child may keep it: unknown */
+	if (!__atomic_load_n(&mine_live[id], __ATOMIC_SEQ_CST)) {
+		if (r == 0)
+			VIOLATION("BIND_QUEUE memx%d q%u succeeded: the volume is not this process's",
+				  id, qid);
+		else if (e != ENODEV && e != EPERM)
+			VIOLATION("BIND_QUEUE memx%d q%u, not this process's volume: %s, want EPERM or ENODEV",
+				  id, qid, strerror(e));
+	} else if (r && (e == EPERM || e == ENODEV)) {
+		VIOLATION("BIND_QUEUE memx%d q%u of this process's own live volume: %s", id, qid,
+			  strerror(e));
+	}
+}
+
+/* In a fork child: a fresh fd binding a queue of the parent's live volume
+ * @id must get exactly EPERM (the child is another thread group). ENODEV
+ * only if the parent (the volume's owner) has died meanwhile (the parent
+ * SIGKILLs workers): its exit kills the volume before we are reparented, so
+ * wait a little for that. */
+static void child_bind_foreign(int id, uint32_t qid, pid_t ppid)
+{
+	struct memx_queue_bind b = { .dev_id = id, .queue_id = qid };
+	int fd = open(CTL, O_RDWR | O_CLOEXEC), r, e;
+
+	rec(OP_OPEN, fd, errno);
+	if (fd < 0)
+		return;
+	errno = 0;
+	r = ioctl(fd, MEMX_IO_BIND_QUEUE, &b);
+	e = errno;
+	rec(OP_BIND, r, e);
+	if (r && e == ENODEV) {
+		int64_t end = now_ms() + 5000;
+
+		while (getppid() == ppid && now_ms() < end)
+			sleep_ms(20);
+		if (getppid() != ppid) {
+			close(fd);
+			return;	/* the owner died: the volume with it */
+		}
+	}
+	expect_err(OP_BIND, r, e, EPERM, "fork child binds its parent's live volume");
+	if (r == 0 || e == EPERM)
+		ev(EV_CHILD_BIND_EPERM);
+	close(fd);
+}
+
+/* In a fork child: the queue mapping at @map was not inherited (VM_DONTCOPY). */
+static void child_check_dontcopy(void *map)
+{
+	unsigned char v;
+	void *pg = (void *)((uintptr_t)map & ~(uintptr_t)4095);
+
+	if (!mincore(pg, 4096, &v))
+		VIOLATION("fork child has its parent's queue mapping at %p (want VM_DONTCOPY)", map);
+	else if (errno != ENOMEM)
+		VIOLATION("mincore of a parent's queue mapping in a fork child: %s, want ENOMEM",
+			  strerror(errno));
+	else
+		ev(EV_CHILD_NO_MAP);
 }
 
 /* Dump a process's kernel stacks (root, CONFIG_STACKTRACE) to stdout. */
@@ -617,7 +754,14 @@ static void soup_close(struct soup *s, struct sfd *f)
 	}
 	if (f->map)
 		ev(EV_CLOSE_WITH_MAP);
-	r = close(f->fd);
+	if (f->role == R_OWNER && !f->owner_deleted) {	/* the volume dies: no longer ours */
+		mine_begin();
+		r = close(f->fd);
+		owner_closed(f->id);
+		mine_end(f->id, -1);
+	} else {
+		r = close(f->fd);
+	}
 	rec(OP_CLOSE, r, errno);
 	if (r)
 		VIOLATION("close of a control fd failed: %s", strerror(errno));
@@ -652,8 +796,10 @@ static void soup_add(struct sfd *f)
 
 	q = p;
 	errno = 0;
+	mine_begin();
 	r = ioctl(f->fd, MEMX_CTRL_ADD_DEV, badp ? bad_ptr() : (void *)&q);
 	e = errno;
+	mine_end(q.dev_id, r == 0 && !badp && f->role == R_NONE && !want);
 	rec(OP_ADD, r, e);
 	if (badp) {
 		expect_err(OP_ADD, r, e, EFAULT, "bad pointer");
@@ -667,7 +813,7 @@ static void soup_add(struct sfd *f)
 			    p.queue_depth, p.max_io_bytes, p.io_timeout_ms, p.dev_id, p.nr_poll_queues);
 	} else if (f->role != R_NONE) {
 		expect_err(OP_ADD, r, e, EBUSY, "second role on one fd");
-	} else if (r && e != EEXIST && e != ENOSPC && e != ENOMEM && e != EPERM) {
+	} else if (r && e != EEXIST && e != ENOSPC && e != ENOMEM) {
 		VIOLATION("ADD_DEV of valid params on a fresh fd: %s", strerror(e));
 	} else if (r && e == EEXIST && p.dev_id < 0) {
 		VIOLATION("ADD_DEV dev_id -1: EEXIST");
@@ -718,6 +864,7 @@ static void soup_bind(struct soup *s, struct sfd *f)
 {
 	struct memx_queue_bind b = { 0 };
 	int r, e, badp = chance(3), own;
+	unsigned int seq;
 	struct sfd *o;
 
 	b.dev_id = soup_pick_id(s);
@@ -725,6 +872,7 @@ static void soup_bind(struct soup *s, struct sfd *f)
 	b.queue_id = chance(80) ? rnd(o ? o->p.nr_queues + 1 : 4) : (uint32_t)rnd64();
 	if (chance(3))
 		b.reserved = 1 + rnd64() % 1000;
+	seq = mine_snap();
 	errno = 0;
 	r = ioctl(f->fd, MEMX_IO_BIND_QUEUE, badp ? bad_ptr() : (void *)&b);
 	e = errno;
@@ -738,11 +886,15 @@ static void soup_bind(struct soup *s, struct sfd *f)
 		return;
 	}
 	if (f->role != R_NONE) {
-		if (r == 0 || (e != EBUSY && e != EPERM))
+		/* The role is checked before the volume and its owner. */
+		if (r == 0 || e != EBUSY)
 			VIOLATION("BIND on an fd that already has a role: ret %d errno %s, want EBUSY", r,
 				  strerror(e));
 		return;
 	}
+	check_bind_owner(b.dev_id, b.queue_id, seq, r, e);
+	if (r && e == EPERM)
+		ev(EV_BIND_FOREIGN);
 	own = o != NULL;
 	if (own && b.queue_id >= o->p.nr_queues) {
 		expect_err(OP_BIND, r, e, EINVAL, "queue_id >= nr_queues of own live volume");
@@ -851,7 +1003,17 @@ static void soup_mmap(struct sfd *f)
 		ev(EV_MMAP_RDONLY);
 		return;
 	}
-	if (m == MAP_FAILED && ok && !(prot & PROT_EXEC)) {
+	if (ok && (prot & PROT_EXEC)) {
+		/* Never executable: EPERM (from memx, or from a noexec /dev first). */
+		if (m != MAP_FAILED) {
+			VIOLATION("mmap of a bound queue fd with PROT_EXEC succeeded");
+			munmap(m, len);
+		} else if (e != EPERM) {
+			VIOLATION("mmap of a bound queue fd with PROT_EXEC: %s, want EPERM", strerror(e));
+		}
+		return;
+	}
+	if (m == MAP_FAILED && ok) {
 		VIOLATION("mmap of a bound queue fd (len %zu prot %#x) failed: %s", len, prot, strerror(e));
 		return;
 	}
@@ -877,6 +1039,13 @@ static void soup_vm(struct sfd *f)
 		return;
 	switch (rnd(5)) {
 	case 0:
+		/* Never executable (no VM_MAYEXEC): mprotect(PROT_EXEC) is EACCES. */
+		errno = 0;
+		if (!mprotect(f->map, f->maplen, PROT_READ | PROT_EXEC))
+			VIOLATION("mprotect(PROT_EXEC) of a queue mapping succeeded");
+		else if (errno != EACCES)
+			VIOLATION("mprotect(PROT_EXEC) of a queue mapping: %s, want EACCES",
+				  strerror(errno));
 		if (!mprotect(f->map, f->maplen, PROT_READ))
 			f->mapprot = PROT_READ;
 		break;
@@ -918,9 +1087,17 @@ static void soup_devcmd(struct soup *s, struct sfd *f, enum op op)
 	int bad = chance(4) ? 1 : chance(3) ? 2 : 0, id, r, e, mine;
 
 	id = (f->role == R_OWNER && chance(60)) ? f->id : soup_pick_id(s);
+	mine = f->role == R_OWNER && f->id == id && !f->owner_deleted;
 	errno = 0;
-	r = info_ioctl(f->fd, cmd, id, &info, bad);
-	e = errno;
+	if (op == OP_DEL && mine) {	/* a DEL that works ends our ownership */
+		mine_begin();
+		r = info_ioctl(f->fd, cmd, id, &info, bad);
+		e = errno;
+		mine_end(id, r == 0 ? -1 : 0);
+	} else {
+		r = info_ioctl(f->fd, cmd, id, &info, bad);
+		e = errno;
+	}
 	rec(op, r, e);
 	if (bad == 2) {
 		expect_err(op, r, e, EFAULT, "bad pointer");
@@ -930,12 +1107,11 @@ static void soup_devcmd(struct soup *s, struct sfd *f, enum op op)
 		expect_err(op, r, e, EINVAL, "reserved or dev_id out of range");
 		return;
 	}
-	mine = f->role == R_OWNER && f->id == id && !f->owner_deleted;
 	if (op != OP_INFO && !mine) {
 		if (r == 0)
 			VIOLATION("%s on memx%d succeeded from an fd that does not own it (role %d)",
 				  op_name[op], id, f->role);
-		else if (e != EBADFD && e != ENODEV && e != EPERM)
+		else if (e != EBADFD && e != ENODEV)
 			VIOLATION("%s on memx%d from a non-owner: %s, want EBADFD or ENODEV",
 				  op_name[op], id, strerror(e));
 		return;
@@ -1124,12 +1300,16 @@ static void soup_fork_reaped(int st)
 /* fork with every fd and mapping alive; the child pokes them. */
 static void soup_fork(struct soup *s)
 {
+	pid_t ppid = getpid();
 	int pid, st, i;
 
+	fork_begin();
 	pid = fork();
 	rec(OP_FORK, pid, errno);
-	if (pid < 0)
+	if (pid < 0) {
+		fork_end();
 		return;
+	}
 	if (pid == 0) {
 		signal(SIGSEGV, fork_child_segv);
 		signal(SIGBUS, fork_child_segv);
@@ -1140,8 +1320,12 @@ static void soup_fork(struct soup *s)
 
 			if (f->fd < 0)
 				continue;
+			if (f->map)
+				child_check_dontcopy(f->map);
+			if (f->role == R_OWNER && !f->owner_deleted && chance(50))
+				child_bind_foreign(f->id, rnd(f->p.nr_queues), ppid);
 			if (f->map && chance(70))
-				touch_sfd(f);
+				touch_sfd(f);	/* not mapped here: SIGSEGV, exit 3 */
 			if (chance(40))
 				soup_commit(f);
 			if (chance(30)) {
@@ -1173,6 +1357,7 @@ static void soup_fork(struct soup *s)
 		soup_fork_reaped(st);
 	else
 		reap_or_hang(pid, 0, "soup fork child");
+	fork_end();
 }
 
 
@@ -1233,20 +1418,25 @@ static void *soup_thread(void *argp)
 
 			if (!chance(30))
 				continue;
+			fork_begin();
 			pid = fork();
 			rec(OP_FORK, pid, errno);
 			if (pid == 0) {
 				signal(SIGSEGV, fork_child_segv);
 				signal(SIGBUS, fork_child_segv);
 				alarm(10);
-				for (i = 0; i < NSFD; i++)
-					touch_sfd(&s.f[i]);
+				for (i = 0; i < NSFD; i++) {
+					if (s.f[i].map)
+						child_check_dontcopy(s.f[i].map);
+					touch_sfd(&s.f[i]);	/* not mapped here: SIGSEGV, exit 3 */
+				}
 				_exit(0);
 			}
 			if (pid > 0 && wait_bounded(pid, &st, 20000))
 				soup_fork_reaped(st);
 			else if (pid > 0)
 				reap_or_hang(pid, 0, "soup fork child (touch)");
+			fork_end();
 		} else if (chance(25)) {
 			soup_fork(&s);
 		}
@@ -1316,6 +1506,7 @@ struct serve {
 	int clean;
 	int owner;
 	int dead_expected;
+	int deleted;		/* DEL_DEV succeeded or the owner fd was closed */
 	struct squeue q[MEMX_MAX_QUEUES];
 };
 
@@ -1812,7 +2003,12 @@ static void close_queue(struct squeue *q, int join_first)
 {
 	if (join_first)
 		join_engine(q);
-	if (q->map && chance(50)) {
+	/* The ring and buffers stay mapped while the engine thread that reads
+	 * them runs: unmapping them under it crashes the engine (SIGSEGV in the
+	 * worker), which tests nothing of memx. So the mapping may go before the
+	 * close only once the thread is joined; otherwise the fd is closed with
+	 * the mapping alive and the engine running, and it goes after the join. */
+	if (q->map && !q->running && chance(50)) {
 		munmap(q->map, q->sv->l.total_bytes);
 		q->map = NULL;
 	}
@@ -1832,6 +2028,7 @@ static void close_queue(struct squeue *q, int join_first)
 /* A child of the driver with the whole engine alive: pokes and dies. */
 static void serve_fork(struct serve *sv)
 {
+	pid_t ppid = getpid();
 	int pid, st;
 	unsigned int i;
 
@@ -1843,12 +2040,17 @@ static void serve_fork(struct serve *sv)
 		signal(SIGSEGV, fork_child_segv);
 		signal(SIGBUS, fork_child_segv);
 		alarm(10);
+		if (!sv->deleted && chance(50))	/* live, and the parent's own */
+			child_bind_foreign(sv->p.dev_id, rnd(sv->p.nr_queues), ppid);
+		for (i = 0; i < sv->p.nr_queues; i++)
+			if (sv->q[i].map)
+				child_check_dontcopy(sv->q[i].map);
 		for (i = 0; i < sv->p.nr_queues; i++) {
 			struct memx_io_result r = { .tag = sv->l.queue_depth + rnd(10), .result = 0 };
 			struct memx_io_commit c = { .nr = 1, .results = (uintptr_t)&r };
 			int ret;
 
-			if (sv->q[i].map && chance(70))
+			if (sv->q[i].map && chance(70))	/* not mapped here: SIGSEGV, exit 3 */
 				touch_map(sv->q[i].map, &sv->l, PROT_READ);
 			if (sv->q[i].fd >= 0 && chance(50)) {
 				/* Junk only (out-of-range tag): never steals a real request. */
@@ -1904,12 +2106,47 @@ static void wait_volume_gone(struct serve *sv)
 	close(fd);
 }
 
+/* DEL_DEV of the served volume from its owner fd; a success ends our ownership. */
+static int serve_del(struct serve *sv, struct memx_dev_info *info, int *e)
+{
+	int r;
+
+	errno = 0;
+	if (sv->deleted) {
+		r = info_ioctl(sv->owner, MEMX_CTRL_DEL_DEV, sv->p.dev_id, info, 0);
+		*e = errno;
+	} else {
+		mine_begin();
+		r = info_ioctl(sv->owner, MEMX_CTRL_DEL_DEV, sv->p.dev_id, info, 0);
+		*e = errno;
+		mine_end(sv->p.dev_id, r == 0 ? -1 : 0);
+		if (r == 0)
+			sv->deleted = 1;
+	}
+	rec(OP_DEL, r, *e);
+	return r;
+}
+
+static void serve_close_owner(struct serve *sv)
+{
+	if (sv->deleted) {
+		xclose(sv->owner);
+		return;
+	}
+	mine_begin();
+	xclose(sv->owner);
+	owner_closed(sv->p.dev_id);
+	mine_end(sv->p.dev_id, -1);
+	sv->deleted = 1;	/* dead: no longer ours */
+}
+
 static void serve_round(void)
 {
 	struct serve *sv = calloc(1, sizeof(*sv));
 	struct memx_dev_info info;
 	unsigned int i, order[MEMX_MAX_QUEUES];
 	int unstarted = chance(8) ? 1 + rnd(2) : 0, skip_q = -1, io_pid = -1, r, e, pfd[2];
+	int was_deleted;
 	int64_t io_until;
 	char c;
 
@@ -1935,8 +2172,10 @@ static void serve_round(void)
 		return;
 	}
 	errno = 0;
+	mine_begin();
 	r = ioctl(sv->owner, MEMX_CTRL_ADD_DEV, &sv->p);
 	e = errno;
+	mine_end(sv->p.dev_id, r == 0);
 	rec(OP_ADD, r, e);
 	if (r) {
 		if (e != ENOSPC && e != ENOMEM)
@@ -2115,10 +2354,7 @@ static void serve_round(void)
 				VIOLATION("serve: GET_INFO of live memx%d: ret %d state %u", sv->p.dev_id, r,
 					  info.state);
 		} else if (k < 45) {
-			errno = 0;
-			r = info_ioctl(sv->owner, MEMX_CTRL_DEL_DEV, sv->p.dev_id, &info, 0);
-			e = errno;
-			rec(OP_DEL, r, e);
+			r = serve_del(sv, &info, &e);
 			if (r == 0) {
 				siginfo_t si;
 
@@ -2158,22 +2394,30 @@ teardown:
 			reap_or_hang(io_pid, 25000, "I/O child (graceful teardown, all tags released)");
 			io_pid = -1;
 		}
-		errno = 0;
-		r = info_ioctl(sv->owner, MEMX_CTRL_DEL_DEV, sv->p.dev_id, &info, 0);
-		e = errno;
-		rec(OP_DEL, r, e);
-		if (r && e != ENODEV)	/* ENODEV: deleted in the loop above */
+		was_deleted = sv->deleted;
+		r = serve_del(sv, &info, &e);
+		if (was_deleted) {
+			/* Deleted in the loop above: the id was released, and any
+			 * ADD_DEV (another worker's, with dev_id -1: the lowest free
+			 * id) may have it now. Ours: ENODEV; someone's: EBADFD. */
+			if (r == 0)
+				VIOLATION("serve: second DEL_DEV of memx%d succeeded", sv->p.dev_id);
+			else if (e != ENODEV && e != EBADFD)
+				VIOLATION("serve: DEL_DEV of deleted memx%d: %s, want ENODEV or EBADFD",
+					  sv->p.dev_id, strerror(e));
+		} else if (r) {
 			VIOLATION("serve: DEL_DEV of memx%d after the I/O ended: %s", sv->p.dev_id,
 				  strerror(e));
+		}
 		for (i = 0; i < sv->p.nr_queues; i++)
 			close_queue(&sv->q[order[i]], chance(50));
-		xclose(sv->owner);
+		serve_close_owner(sv);
 		break;
 	case 1:	/* the owner first (engine death), maybe the I/O child killed too */
 		ev(EV_TD_OWNER_FIRST);
 		if (io_pid > 0 && chance(30))
 			kill(io_pid, SIGKILL);
-		xclose(sv->owner);
+		serve_close_owner(sv);
 		if (chance(50))
 			sleep_ms(rnd(300));
 		for (i = 0; i < sv->p.nr_queues; i++)
@@ -2188,7 +2432,7 @@ teardown:
 		}
 		if (chance(50))
 			sleep_ms(rnd(300));
-		xclose(sv->owner);
+		serve_close_owner(sv);
 		break;
 	case 3:	/* kill the I/O child (it may sit in D on held tags), then die */
 		ev(EV_TD_KILL_IO);
@@ -2197,19 +2441,19 @@ teardown:
 			sleep_ms(rnd(300));
 		}
 		if (chance(50)) {
-			xclose(sv->owner);
+			serve_close_owner(sv);
 			for (i = 0; i < sv->p.nr_queues; i++)
 				close_queue(&sv->q[order[i]], chance(50));
 		} else {
 			for (i = 0; i < sv->p.nr_queues; i++)
 				close_queue(&sv->q[order[i]], chance(50));
-			xclose(sv->owner);
+			serve_close_owner(sv);
 		}
 		break;
 	default:	/* never started */
 		for (i = 0; i < sv->p.nr_queues; i++)
 			close_queue(&sv->q[order[i]], 1);
-		xclose(sv->owner);
+		serve_close_owner(sv);
 		break;
 	}
 	if (io_pid > 0)
@@ -2223,8 +2467,46 @@ teardown:
 
 enum mode { M_MIX, M_SOUP, M_SERVE };
 
+/* A worker that faults says where (the parent then reports the signal):
+ * fault address, instruction pointer, what the worker was doing, and its
+ * maps (for addr2line against the executable's base). Only
+ * async-signal-safe calls, then the default action. */
+static int fault_slot = -1;
+
+static void worker_fault(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+	char b[256], m[4096];
+	ssize_t r;
+	int n, fd;
+
+	n = snprintf(b, sizeof(b), "FAULT [pid %d tid %ld seed %llu]: signal %d addr %p ip %#llx in %s\n",
+		     getpid(), (long)gettid(), (unsigned long long)worker_seed, sig, si->si_addr,
+		     (unsigned long long)uc->uc_mcontext.gregs[REG_RIP],
+		     fault_slot >= 0 ? S->w[fault_slot].what : "?");
+	if (n > 0 && write(1, b, n) < 0)
+		goto out;
+	fd = open("/proc/self/maps", O_RDONLY);
+	while (fd >= 0 && (r = read(fd, m, sizeof(m))) > 0)
+		if (write(1, m, r) < 0)
+			break;
+	if (fd >= 0)
+		close(fd);
+out:
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void worker_main(int slot, uint64_t seed, int64_t deadline, enum mode mode)
 {
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = worker_fault;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	fault_slot = slot;
 	my_slot = slot;
 	worker_seed = seed;
 	rng = seed | 1;
@@ -2292,7 +2574,7 @@ static void print_stats(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: kmod_fuzz [--seed S] [--seconds T] [--threads N] "
-			"[--mode mix|soup|serve] [--no-kill] [--verbose]\n");
+			"[--mode mix|soup|serve] [--no-kill] [--verbose] [--worker-seed W]\n");
 	exit(2);
 }
 
@@ -2305,9 +2587,10 @@ int main(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "no-kill", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "worker-seed", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t seed = 0;
+	uint64_t seed = 0, wseed = 0;
 	int seconds = 60, nw = 4, dokill = 1, c, i, live, fd, st;
 	enum mode mode = M_MIX;
 	int64_t deadline, next_kill, end;
@@ -2327,6 +2610,7 @@ int main(int argc, char **argv)
 			break;
 		case 'k': dokill = 0; break;
 		case 'v': verbose = 1; break;
+		case 'w': wseed = strtoull(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
@@ -2360,8 +2644,8 @@ int main(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	rng = seed | 1;
 	deadline = now_ms() + (int64_t)seconds * 1000;
-	for (i = 0; i < nw; i++)
-		spawn(i, mix(seed + i), deadline, mode);
+	for (i = 0; i < nw; i++)	/* --worker-seed: worker 0 starts with a seed printed by a run */
+		spawn(i, i == 0 && wseed ? wseed : mix(seed + i), deadline, mode);
 	next_kill = now_ms() + 3000 + rnd(7000);
 
 	/* Supervise: reap, respawn, kill now and then, watch heartbeats. */

@@ -3,7 +3,8 @@
 # I/O in between, from several processes, for MEMX_KFUZZ_SECONDS (default
 # 120; ci/fuzz-style longer runs set it to run for minutes, e.g. 300 with
 # MEMX_TEST_TIMEOUT=600). MEMX_KFUZZ_SEED picks the seed (default: random,
-# printed), MEMX_KFUZZ_THREADS the worker processes (default 4). Then: the
+# printed), MEMX_KFUZZ_THREADS the worker processes (default 4),
+# MEMX_KFUZZ_ARGS more options (--worker-seed W, --no-kill). Then: the
 # fuzzer's own invariants held (documented errnos only, no success for
 # invalid input, no hang), every /dev/memxN is gone once every fd is closed,
 # and `rmmod memx` succeeds (no leaked reference). run.sh scans dmesg for
@@ -14,6 +15,9 @@ secs=${MEMX_KFUZZ_SECONDS:-120}
 threads=${MEMX_KFUZZ_THREADS:-4}
 seed_arg=()
 [ -n "${MEMX_KFUZZ_SEED:-}" ] && seed_arg=(--seed "$MEMX_KFUZZ_SEED")
+# MEMX_KFUZZ_ARGS: more kmod_fuzz options, e.g. "--worker-seed W --no-kill"
+# to replay one worker seed printed in a VIOLATION line.
+read -r -a extra_args <<< "${MEMX_KFUZZ_ARGS:-}"
 
 ! kmod_loaded || fail "memx already loaded before the test"
 load_kmod
@@ -24,7 +28,7 @@ log "kmod_fuzz for ${secs}s with $threads workers"
 # The fuzzer bounds its own waits (workers 200 s past the deadline at most,
 # then 30 s for stragglers and 20 s for volumes to go); this is the backstop.
 timeout -k 10 $((secs + 400)) "$MEMX_TEST_BIN/kmod_fuzz" --seconds "$secs" --threads "$threads" \
-	"${seed_arg[@]}" > "$TEST_TMP/kfuzz.log" 2>&1
+	"${seed_arg[@]}" "${extra_args[@]}" > "$TEST_TMP/kfuzz.log" 2>&1
 rc=$?
 cat "$TEST_TMP/kfuzz.log"
 grep -m1 '^kmod_fuzz: seed' "$TEST_TMP/kfuzz.log" | sed 's/^/# /'
