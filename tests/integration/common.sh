@@ -192,3 +192,28 @@ fio_verify_only() {
 		--iodepth=16 --offset="$2" --size="$3" --verify=crc32c --verify_fatal=1 \
 		--verify_only --output="${4:-$TEST_TMP/fio-vo.out}"
 }
+
+# corrupt_slabs PID SLAB_BYTES: as a bad DIMM or a lying donor would, flips the
+# byte 100 bytes into every slab of donor PID (through /proc/PID/mem) and
+# prints how many: each slab is an anonymous mapping of SLAB_BYTES, and the
+# kernel may merge neighbours into one mapping of a multiple of it.
+corrupt_slabs() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+pid, size = sys.argv[1], int(sys.argv[2])
+n = 0
+with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "r+b", 0) as mem:
+    for line in maps:
+        f = line.split()
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        if (hi - lo) % size or not f[1].startswith("rw") or len(f) >= 6:
+            continue
+        for at in range(lo + 100, hi, size):
+            mem.seek(at)
+            b = mem.read(1)
+            mem.seek(at)
+            mem.write(bytes([b[0] ^ 0x5a]))
+            n += 1
+print(n)
+PY
+}

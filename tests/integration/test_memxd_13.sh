@@ -12,36 +12,13 @@ need_rxe
 need_cmd fio
 load_kmod
 
-# corrupt PID SLAB_BYTES: flips the byte 100 bytes into every slab: each slab is
-# an anonymous mapping of SLAB_BYTES, and the kernel may merge neighbours into
-# one mapping of a multiple of it.
-corrupt() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-pid, size = sys.argv[1], int(sys.argv[2])
-n = 0
-with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "r+b", 0) as mem:
-    for line in maps:
-        f = line.split()
-        lo, hi = (int(x, 16) for x in f[0].split("-"))
-        if (hi - lo) % size or not f[1].startswith("rw") or len(f) >= 6:
-            continue
-        for at in range(lo + 100, hi, size):
-            mem.seek(at)
-            b = mem.read(1)
-            mem.seek(at)
-            mem.write(bytes([b[0] ^ 0x5a]))
-            n += 1
-print(n)
-PY
-}
 io_get() { status_get '[x["volumes"][0]["io"]["'"$1"'"] for x in s if x and x["role"]=="client"][0]'; }
 
 start_donor d1 "$IP2" 128M
 start_donor d2 "$IP3" 128M
 start_client two --size 64M --slab 4M --replicas 2 --bind "$IP1" --donor "$IP2" --donor "$IP3"
 fio_write_verify "$MEMX_DEV" 0 32M || fail "fio write failed"
-n=$(corrupt "$(bg_pid d1)" $((4 << 20)))
+n=$(corrupt_slabs "$(bg_pid d1)" $((4 << 20)))
 log "flipped a byte in $n slabs of donor 1"
 [ "$n" -ge 4 ] || fail "found only $n slabs to corrupt on donor 1"
 fio_verify_only "$MEMX_DEV" 0 32M || fail "a corrupted copy reached the reader"
@@ -58,7 +35,7 @@ stop_bg two || fail "client did not stop"
 start_client one --size 16M --slab 4M --replicas 1 --bind "$IP1" --donor "$IP2"
 dd if=/dev/urandom of="$TEST_TMP/pat" bs=1M count=4 status=none
 dd if="$TEST_TMP/pat" of="$MEMX_DEV" bs=1M oflag=direct status=none || fail "write failed"
-n=$(corrupt "$(bg_pid d1)" $((4 << 20)))
+n=$(corrupt_slabs "$(bg_pid d1)" $((4 << 20)))
 [ "$n" -ge 1 ] || fail "nothing to corrupt"
 if dd if="$MEMX_DEV" of="$TEST_TMP/back" bs=4k count=1 iflag=direct status=none 2>/dev/null; then
 	fail "a corrupted block with no other replica was read without an error"

@@ -9,26 +9,6 @@
 need_rxe
 load_kmod
 
-flip_every_slab() {	# PID SLAB_BYTES: as test_memxd_13 does
-	python3 - "$1" "$2" <<'PY'
-import sys
-pid, size = sys.argv[1], int(sys.argv[2])
-n = 0
-with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "r+b", 0) as mem:
-    for line in maps:
-        f = line.split()
-        lo, hi = (int(x, 16) for x in f[0].split("-"))
-        if (hi - lo) % size or not f[1].startswith("rw") or len(f) >= 6:
-            continue
-        for at in range(lo + 100, hi, size):
-            mem.seek(at)
-            b = mem.read(1)
-            mem.seek(at)
-            mem.write(bytes([b[0] ^ 0x5a]))
-            n += 1
-print(n)
-PY
-}
 scrub_get() { status_get '[x["volumes"][0]["scrub"]["'"$1"'"] for x in s if x and x["role"]=="client"][0]'; }
 
 start_donor d1 "$IP2" 64M
@@ -37,7 +17,7 @@ start_client vol --size 16M --slab 4M --replicas 2 --scrub-rate 64M --bind "$IP1
 	--donor "$IP2" --donor "$IP3"
 dd if=/dev/urandom of="$TEST_TMP/pat" bs=1M count=16 status=none
 dd if="$TEST_TMP/pat" of="$MEMX_DEV" bs=1M oflag=direct status=none || fail "write failed"
-log "flipped a byte in $(flip_every_slab "$(bg_pid d2)" $((4 << 20))) slab-sized regions of donor 2"
+log "flipped a byte in $(corrupt_slabs "$(bg_pid d2)" $((4 << 20))) slab-sized regions of donor 2"
 scrub_repaired() { [ "$(scrub_get repaired 2>/dev/null || echo 0)" -ge 4 ]; }
 WAIT_S=90 wait_for scrub_repaired ||
 	{ "$MEMXCTL" status; fail "the scrub did not repair the 4 bad blocks"; }
