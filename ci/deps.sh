@@ -7,8 +7,8 @@ pkgs=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libibverbs-dev librdmacm-dev liburing-dev libcriterion-dev
-	# CRC32C of every block (ISA-L)
-	libisal-dev
+	# CRC32C of every block (ISA-L); keys and the handshake (libsodium)
+	libisal-dev libsodium-dev
 	# ci/fuzz: clang's libFuzzer and sanitizer runtimes (a Recommends of clang-14,
 	# so named here), llvm-symbolizer for readable reports
 	clang libclang-rt-14-dev llvm
@@ -16,7 +16,7 @@ pkgs=(
 	linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio kmod xz-utils
 	# inside the guest (it runs the host's userspace)
 	rdma-core ibverbs-utils rdmacm-utils perftest fio iproute2 e2fsprogs util-linux procps bc
-	python3
+	python3 cryptsetup-bin
 	# ci/bench: the peers it measures memx against, and its chart
 	nvme-cli nbd-server nbd-client gnuplot-nox bc
 )

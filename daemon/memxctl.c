@@ -4,6 +4,8 @@
  *   memxctl status [--json] [--slabs] [--socket PATH]
  *   memxctl donor drain ADDR[:PORT] [--socket PATH]
  *   memxctl donor add ADDR[:PORT] [--socket PATH]
+ *   memxctl reload [--socket PATH]
+ *   memxctl keygen PATH [--id N]
  * Without --socket, status asks every memxd on this machine (each has a
  * socket in /run/memx) and donor commands go to every client. With --json the
  * answer is one JSON object per memxd, wrapped in a JSON array. An answer
@@ -20,7 +22,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/auth.h"
 #include "common/limits.h"
+#include "common/parse.h"
 
 #define RUN_DIR MEMXD_RUN_DIR
 
@@ -28,7 +32,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: memxctl status [--json] [--slabs] [--socket PATH]\n"
 		"       memxctl donor drain ADDR[:PORT] [--socket PATH]\n"
-		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n");
+		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n"
+		"       memxctl reload [--socket PATH]     re-read the key file (all memxd)\n"
+		"       memxctl keygen PATH [--id N]       write a new cluster key file (id 1)\n");
 }
 
 /* Sends one request to one socket and copies the answer to stdout. Returns 0 or -errno. */
@@ -103,6 +109,14 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 		cmd->donor_cmd = true;
 		snprintf(cmd->request, sizeof(cmd->request), "donor %s %s\n", argv[2], argv[3]);
 		for (argi = 4; argi < argc; argi++) {
+			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
+				cmd->socket_path = argv[++argi];
+			else
+				break;
+		}
+	} else if (argc >= 2 && !strcmp(argv[1], "reload")) {
+		snprintf(cmd->request, sizeof(cmd->request), "reload\n");
+		for (; argi < argc; argi++) {
 			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
 				cmd->socket_path = argv[++argi];
 			else
@@ -188,6 +202,29 @@ static int ask_all(const struct cmd *cmd)
 	return failed ? 1 : 0;
 }
 
+/* memxctl keygen PATH [--id N]: a new key file, never over an existing one. */
+static int keygen(int argc, char **argv)
+{
+	uint64_t id = 1;
+	char why[200] = "libsodium did not initialise";
+
+	if (argc == 5 && !strcmp(argv[3], "--id") && memxd_parse_uint(argv[4], 1, UINT32_MAX, &id)) {
+		fprintf(stderr, "memxctl: --id must be 1 to 4294967295\n");
+		return 2;
+	}
+	if (argc != 3 && !(argc == 5 && !strcmp(argv[3], "--id"))) {
+		usage(stderr);
+		return 2;
+	}
+	if (memxd_auth_init() || memxd_keygen(argv[2], (uint32_t)id, why, sizeof(why))) {
+		fprintf(stderr, "memxctl: keygen: %s\n", why);
+		return 1;
+	}
+	printf("wrote key %u to %s (mode 0600); copy it to every memx host as "
+	       "/etc/memx/cluster.key, mode 0600, owned by root\n", (unsigned int)id, argv[2]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmd cmd = { 0 };
@@ -197,6 +234,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc >= 3 && !strcmp(argv[1], "keygen"))
+		return keygen(argc, argv);
 	r = parse_args(argc, argv, &cmd);
 	if (r)
 		return r;

@@ -24,6 +24,7 @@
 #include "client/mailbox.h"
 #include "client/slabmap.h"
 #include "client/wrid.h"
+#include "common/auth.h"
 #include "common/clock.h"
 #include "common/limits.h"
 #include "common/wire.h"
@@ -66,6 +67,12 @@ struct memxd_donor {
 	 */
 	_Atomic uint32_t gen;
 	struct mxv_conn *ctrl;		/* control messages (SEND/RECV) */
+	/*
+	 * The control thread's RDMA (recovery copies, scrub): a data connection,
+	 * since only those reach the volume's memory at the donor.
+	 */
+	struct mxv_conn *copy;
+	uint8_t ticket[MEMX_SECRET_LEN];	/* the donor's, for our data connections */
 	struct mxv_conn *data[MEMX_MAX_QUEUES];	/* one RDMA-only QP per queue */
 	struct memxd_welcome_info welcome;
 	uint64_t memory_free;		/* last figure the donor gave */
@@ -218,6 +225,7 @@ struct memxd_client_opts {
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
 	uint16_t listen_port;
+	struct memxd_trust trust;	/* --key-file, --insecure: the keys we hold */
 };
 
 /*
@@ -228,6 +236,8 @@ struct memxd_client_opts {
 struct memxd_client {
 	struct memxd_client_opts opt;
 	uint8_t volume_id[16];
+	/* Made with the volume; proves to each donor that we own it (auth.h). */
+	uint8_t volume_secret[MEMX_SECRET_LEN];
 	struct mxv_ctx *ctx;
 	struct mxv_cq *ctrl_cq;
 	struct mxv_listener *listener;	/* --listen */

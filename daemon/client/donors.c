@@ -3,8 +3,11 @@
  * Theory of operation: the donors, as the client engine sees them.
  *
  * Each donor gets one control connection (SEND/RECV of <memx/proto.h>
- * messages, MEMXD_CTRL_RECVS receives kept posted, one send slot) and one
- * RDMA-only data QP per queue. Everything here runs in the control thread:
+ * messages, MEMXD_CTRL_RECVS receives kept posted, one send slot; its first
+ * exchange authenticates both sides, see donor_authenticate), then one
+ * RDMA-only data QP per queue and one for the control thread's copies, each
+ * admitted with the ticket the donor handed out. Everything here runs in the
+ * control thread:
  *   - the control channel: memxd_donor_call() sends one request and pumps the
  *     control CQ until its reply (the control thread has one request in
  *     flight at a time); unsolicited EVICT messages are handled as they come;
@@ -100,7 +103,9 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 		for (int i = 0; i < n; i++) {
 			struct memxd_ctrl_wrid id = memxd_ctrl_wrid_unpack(wc[i].wr_id);
 			unsigned int di = id.donor, kind = id.kind, slot = id.slot;
-			struct memxd_donor *from = di < c->nr_donors ? &c->donor[di] : NULL;
+			/* A donor being connected is not counted yet; its handshake is awaited. */
+			struct memxd_donor *from = di < c->nr_donors ||
+				(w && w->donor == di && di < MEMXD_MAX_DONORS) ? &c->donor[di] : NULL;
 			struct memxd_wire_error err;
 			struct memxd_msg_info msg;
 			int r;
@@ -148,20 +153,14 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 	}
 }
 
-/*
- * Sends a request to a donor and waits for its reply (the control thread
- * has one request in flight at a time). Returns 0 or -errno; a donor that
- * does not answer in time is declared lost.
- */
-int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
-		     struct memxd_msg_info *reply)
+/* Sends a request to a donor and waits for its reply. Returns 0 or -errno. */
+static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
+		      struct memxd_msg_info *reply)
 {
 	uint8_t *send_slot = d->msgbuf + MEMXD_CTRL_RECVS * MEMX_MSG_SIZE;
 	struct ctrl_wait w = { .donor = d->idx };
 	int r;
 
-	if (!memxd_donor_usable(atomic_load(&d->state)))
-		return -ENOTCONN;
 	req->seq = ++c->seq;
 	w.seq = req->seq;
 	memxd_dbg(MEMXD_DBG_PROTO, "donor %s: %s, seq %u", d->name, memxd_msg_type_name(req->type),
@@ -174,7 +173,7 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd
 	if (r)
 		return r;
 	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
-	if (r == -ETIMEDOUT)
+	if (r == -ETIMEDOUT && memxd_donor_usable(atomic_load(&d->state)))
 		memxd_donor_lost(c, d, "no reply to a control message");
 	if (!r || (w.done && w.seq && w.reply.type))
 		*reply = w.reply;
@@ -182,8 +181,21 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd
 }
 
 /*
+ * Sends a request to a donor and waits for its reply (the control thread
+ * has one request in flight at a time). Returns 0 or -errno; a donor that
+ * does not answer in time is declared lost.
+ */
+int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
+		     struct memxd_msg_info *reply)
+{
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	return donor_call(c, d, req, reply);
+}
+
+/*
  * One-sided RDMA between the control thread's bounce buffer and a donor's
- * memory, over the control connection. Returns 0 or -errno.
+ * memory, over the copy connection. Returns 0 or -errno.
  */
 int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
 		    uint32_t rkey, uint32_t len)
@@ -201,13 +213,13 @@ int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write
 		return -ENOTCONN;
 	if ((uint64_t)off + len > MEMXD_COPY_CHUNK)
 		return -EINVAL;
-	r = write ? mxv_post_write(d->ctrl, c->bounce_mr, off, len, raddr, rkey, w.wr_id)
-		  : mxv_post_read(d->ctrl, c->bounce_mr, off, len, raddr, rkey, w.wr_id);
+	r = write ? mxv_post_write(d->copy, c->bounce_mr, off, len, raddr, rkey, w.wr_id)
+		  : mxv_post_read(d->copy, c->bounce_mr, off, len, raddr, rkey, w.wr_id);
 	if (r)
 		return r;
 	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
 	if (r == -ETIMEDOUT)
-		memxd_donor_lost(c, d, "RDMA on the control connection timed out");
+		memxd_donor_lost(c, d, "RDMA on the copy connection timed out");
 	return r;
 }
 /* ---- donors ---------------------------------------------------------------- */
@@ -225,6 +237,7 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 	memxd_err("volume %s: donor %s lost (%s)", c->opt.name, d->name, why);
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		mxv_conn_disconnect(d->data[q]);
+	mxv_conn_disconnect(d->copy);
 	mxv_conn_disconnect(d->ctrl);
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
 		struct memxd_slab *slab = &c->map.slabs[s];
@@ -264,6 +277,42 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 	memxd_wake_queues(c);
 }
 
+/*
+ * Our half of a control connection's handshake: the welcome must prove the
+ * donor holds our key (else we say nothing more to it), then MEMX_MSG_AUTH
+ * proves we do and carries the volume's secret; the reply brings the ticket
+ * for our data connections. Returns 0 or -errno.
+ */
+static int donor_authenticate(struct memxd_client *c, struct memxd_donor *d, const void *hello,
+			      const void *welcome)
+{
+	const struct memxd_key *k = &c->opt.trust.kr.key[0];
+	struct memxd_msg_info req = { .type = MEMX_MSG_AUTH }, reply = { 0 };
+	uint8_t session[MEMXD_KEY_BYTES];
+	int r;
+
+	if (!memxd_auth_welcome_ok(k, hello, welcome)) {
+		memxd_err("donor %s did not prove it holds key %u: not a donor of this cluster, "
+			  "or one with other keys", d->name, k->id);
+		return -EACCES;
+	}
+	memxd_auth_session(k, hello, welcome, session);
+	memxd_auth_seal(session, MEMXD_SEAL_CLIENT, c->volume_secret, req.auth.sealed);
+	r = donor_call(c, d, &req, &reply);
+	if (!r && reply.type != MEMX_MSG_AUTH_REPLY)
+		r = -EPROTO;
+	if (!r && memxd_auth_open(session, MEMXD_SEAL_DONOR, reply.auth.sealed, d->ticket))
+		r = -EACCES;
+	memset(session, 0, sizeof(session));
+	if (r)
+		memxd_err("donor %s refused our credentials: %s%s", d->name, strerror(-r),
+			  r == -EACCES ? " (its log says why)" : "");
+	else if (c->opt.trust.insecure)
+		memxd_warn("INSECURE: donor %s connected without authentication (--insecure)",
+			   d->name);
+	return r;
+}
+
 static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint16_t role,
 			     const struct mxv_qp_attr *attr, struct mxv_conn **out)
 {
@@ -278,6 +327,12 @@ static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint
 	int r;
 
 	memcpy(hello.volume_id, c->volume_id, sizeof(hello.volume_id));
+	if (role == MEMX_ROLE_CLIENT) {
+		hello.key_id = c->opt.trust.kr.key[0].id;
+		memxd_auth_random(hello.token, sizeof(hello.token));	/* our challenge */
+	} else {
+		memcpy(hello.token, d->ticket, sizeof(hello.token));
+	}
 	memxd_hello_encode(pdata, sizeof(pdata), &hello);
 	memxd_dbg(MEMXD_DBG_CM, "donor %s: connecting (%s)", d->name,
 		 role == MEMX_ROLE_CLIENT ? "control" : "data");
@@ -294,14 +349,16 @@ static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint
 		memxd_err("donor %s: cannot connect: %s (%s)", d->name, strerror(-r), res.reason);
 		return r;
 	}
-	if (role == MEMX_ROLE_CLIENT) {
-		if (memxd_welcome_decode(res.pdata, res.pdata_len, &d->welcome, &err)) {
-			memxd_err("donor %s: bad welcome: %s", d->name, err.reason);
-			return -EPROTO;
-		}
-		d->memory_free = d->welcome.memory_free;
+	if (role != MEMX_ROLE_CLIENT)
+		return 0;
+	if (res.pdata_len < sizeof(struct memx_welcome) ||
+	    memxd_welcome_decode(res.pdata, res.pdata_len, &d->welcome, &err)) {
+		memxd_err("donor %s: bad welcome: %s", d->name,
+			  res.pdata_len < sizeof(struct memx_welcome) ? "too short" : err.reason);
+		return -EPROTO;
 	}
-	return 0;
+	d->memory_free = d->welcome.memory_free;
+	return donor_authenticate(c, d, pdata, res.pdata);
 }
 
 static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
@@ -309,6 +366,9 @@ static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
 	struct mxv_qp_attr ctrl_attr = {
 		.send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq, .max_send_wr = 4,
 		.max_recv_wr = MEMXD_CTRL_RECVS, .prepost = ctrl_prepost, .prepost_arg = d,
+	};
+	struct mxv_qp_attr copy_attr = {
+		.send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq, .max_send_wr = 4, .max_recv_wr = 0,
 	};
 	int r;
 
@@ -320,6 +380,8 @@ static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
 	if (r)
 		return memxd_log_errno(r, "donor %s: register message buffers", d->name);
 	r = donor_connect_one(c, d, MEMX_ROLE_CLIENT, &ctrl_attr, &d->ctrl);
+	if (!r)
+		r = donor_connect_one(c, d, MEMX_ROLE_DATA, &copy_attr, &d->copy);
 	if (r)
 		return r;
 	if (d->welcome.max_slab_shift < c->map.slab_shift)
@@ -347,6 +409,8 @@ void memxd_donor_teardown(struct memxd_donor *d, unsigned int nr_queues)
 		mxv_conn_destroy(d->data[q]);
 		d->data[q] = NULL;
 	}
+	mxv_conn_destroy(d->copy);
+	d->copy = NULL;
 	mxv_conn_destroy(d->ctrl);
 	d->ctrl = NULL;
 	mxv_mr_dereg(d->msg_mr);

@@ -3,7 +3,7 @@
  * Theory of operation: donors that join a running client (--listen).
  *
  * A donor knocks (memxd donor --join) with a JOIN hello that names the port
- * it listens on. We answer at once and keep the connection half-open, with a
+ * it listens on and is signed with a cluster key we hold. We answer at once and keep the connection half-open, with a
  * deadline, among at most MEMXD_MAX_JOINS: a peer that never finishes the
  * handshake costs a slot, never the control thread. Once the connection is
  * established it has served its purpose (it was only the message): we close
@@ -23,6 +23,29 @@ static void refuse(struct memxd_client *c, struct mxv_req *req, const char *peer
 	memxd_warn("volume %s: refused a join from %s: %s", c->opt.name, peer, why);
 	memxd_reject_encode(rej, sizeof(rej), code, why);
 	mxv_req_reject(req, rej, sizeof(rej));
+}
+
+/*
+ * Whether a join names a key we hold and proves it. (A replayed join only
+ * makes us connect back to where it came from, and that connection must
+ * authenticate: see donors.c.)
+ */
+static bool join_trusted(struct memxd_client *c, struct mxv_req *req, const char *peer,
+			 const void *pdata, const struct memxd_hello_info *hello)
+{
+	const struct memxd_key *k = memxd_keyring_find(&c->opt.trust.kr, hello->key_id);
+
+	if (!k) {
+		refuse(c, req, peer, MEMX_REJ_AUTH, c->opt.trust.insecure ?
+		       "this client runs --insecure and holds no keys" : hello->key_id ?
+		       "unknown key id" : "this client needs a cluster key: the donor has none");
+		return false;
+	}
+	if (!memxd_auth_join_ok(k, pdata)) {
+		refuse(c, req, peer, MEMX_REJ_AUTH, "join not signed with the key it names");
+		return false;
+	}
+	return true;
 }
 
 static struct memxd_join *free_slot(struct memxd_client *c)
@@ -58,6 +81,8 @@ void memxd_serve_join(struct memxd_client *c)
 			refuse(c, req, peer, MEMX_REJ_ROLE, "a client listens for donors that join only");
 			continue;
 		}
+		if (!join_trusted(c, req, peer, pdata, &hello))
+			continue;
 		j = free_slot(c);
 		if (!j) {
 			refuse(c, req, peer, MEMX_REJ_BUSY, "too many joins in progress");

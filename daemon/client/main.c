@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,11 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 
 	r = memxd_ctl_parse(line, &req);
 	switch (req.kind) {
+	case MEMXD_CTL_RELOAD:
+		if (memxd_trust_reload(&c->opt.trust))
+			return memxd_ctl_reply(out, len, "error: the key file was refused (the log "
+					       "says why); the old keys stay\n");
+		return memxd_ctl_reply(out, len, "reloaded %u keys\n", c->opt.trust.kr.n);
 	case MEMXD_CTL_STATUS:
 		return memxd_client_status(c, req.json, req.slabs, out, len);
 	case MEMXD_CTL_DONOR_DRAIN:
@@ -363,9 +369,12 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		memxd_copysets_refresh(c);
 		if (pfd[POLL_MAILBOX].revents)
 			serve_mailbox(c);
-		if (pfd[POLL_SIGNAL].revents && read(sfd, &si, sizeof(si)) == sizeof(si) &&
-		    client_try_remove(c, (int)si.ssi_signo))
-			return 0;
+		if (pfd[POLL_SIGNAL].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP)
+				memxd_trust_reload(&c->opt.trust);
+			else if (client_try_remove(c, (int)si.ssi_signo))
+				return 0;
+		}
 		if (pfd[POLL_CTL].revents)
 			memxd_ctl_serve(ctl, client_ctl, c);
 		memxd_pump_ctrl(c);
@@ -396,9 +405,12 @@ int memxd_client_main(int argc, char **argv)
 	c->mailbox.fd = -1;
 	if (memxd_client_parse(argc, argv, &c->opt))
 		return 2;
+	if (memxd_trust_load(&c->opt.trust, "memxd client"))
+		return 2;
 	if (getrandom(c->volume_id, sizeof(c->volume_id), 0) != sizeof(c->volume_id) ||
 	    getrandom(&c->rng, sizeof(c->rng), 0) != sizeof(c->rng))
 		return 1;
+	memxd_auth_random(c->volume_secret, sizeof(c->volume_secret));
 	c->rng |= 1;
 	sfd = memxd_process_start();
 	if (sfd < 0)
@@ -428,6 +440,7 @@ int memxd_client_main(int argc, char **argv)
 	memxd_ctl_close(ctl);
 	client_teardown(c);
 	close(sfd);
+	memxd_keyring_wipe(&c->opt.trust.kr);
 	memxd_info("volume %s: stopped", c->opt.name);
 	return r ? 1 : 0;
 }

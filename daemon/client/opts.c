@@ -21,7 +21,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
 		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
-		"                    [--ctl PATH]\n"
+		"                    [--ctl PATH] [--key-file PATH] [--insecure]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -46,8 +46,11 @@ void memxd_client_usage(FILE *f)
 		"  --scatter-width  how many other donors each donor may share slabs with\n"
 		"              (copysets: fewer lose less to two failures at once; 0: any)\n"
 		"              (default 4)\n"
-		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n",
-		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR);
+		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n"
+		"  --key-file  the cluster keys (default %s, mode 0600, root's); the\n"
+		"              first connects; re-read on SIGHUP or memxctl reload\n"
+		"  --insecure  no keys: donors that run --insecure only (tests only)\n",
+		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
 }
 
 static int opt_size(const char *what, const char *arg, uint64_t *out)
@@ -188,6 +191,16 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 			return -EINVAL;
 		o->poll_queues = (unsigned int)v;
 		return 0;
+	case 'K':
+		if (strlen(arg) >= sizeof(o->trust.key_file)) {
+			fprintf(stderr, "memxd client: --key-file path too long\n");
+			return -EINVAL;
+		}
+		strcpy(o->trust.key_file, arg);
+		return 0;
+	case 'I':
+		o->trust.insecure = true;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -216,6 +229,10 @@ static int check_options(struct memxd_client_opts *o)
 	}
 	if (o->max_io > o->slab) {
 		fprintf(stderr, "memxd client: --max-io must not exceed --slab\n");
+		return -EINVAL;
+	}
+	if (o->trust.insecure && o->trust.key_file[0]) {
+		fprintf(stderr, "memxd client: --insecure takes no --key-file\n");
 		return -EINVAL;
 	}
 	if (!o->replicas)
@@ -251,6 +268,8 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "no-checksum", no_argument, NULL, 'C' },
 		{ "scrub-rate", required_argument, NULL, 'X' },
 		{ "scatter-width", required_argument, NULL, 'W' },
+		{ "key-file", required_argument, NULL, 'K' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};

@@ -202,6 +202,10 @@ int memxd_ctl_parse(const char *line, struct memxd_ctl_req *out)
 		out->strict = ctl_status_strict(line + 6);
 		return 0;
 	}
+	if (!strcmp(line, "reload")) {
+		out->kind = MEMXD_CTL_RELOAD;
+		return 0;
+	}
 	if (!strncmp(line, "donor drain ", 12)) {
 		out->kind = MEMXD_CTL_DONOR_DRAIN;
 		out->arg = line + 12;

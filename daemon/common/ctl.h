@@ -20,6 +20,7 @@ enum memxd_ctl_kind {
 	MEMXD_CTL_STATUS,	/* "status [--json] [--slabs]" */
 	MEMXD_CTL_DONOR_DRAIN,	/* "donor drain ADDR" */
 	MEMXD_CTL_DONOR_ADD,	/* "donor add ADDR[:PORT]" */
+	MEMXD_CTL_RELOAD,	/* "reload": re-read the key file */
 };
 
 /* A parsed request line. Pointers point into the line. */

@@ -53,6 +53,7 @@ int memxd_signalfd(void)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);	/* re-read the key file; never a stray death */
 	/* Before any thread starts, so that every thread inherits the mask. */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -164,6 +165,7 @@ uint32_t memxd_rand(void *state)
 
 void memxd_fmt_id(const uint8_t id[16], char out[33])
 {
-	for (int i = 0; i < 16; i++)
+	/* Its first 4 bytes name it in logs: enough to tell volumes apart, too few to use. */
+	for (int i = 0; i < 4; i++)
 		snprintf(out + 2 * i, 3, "%02x", id[i]);
 }

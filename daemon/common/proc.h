@@ -47,7 +47,7 @@ int memxd_process_start(void);
 /* xorshift32: a fast random source for placement (state must not be 0). */
 uint32_t memxd_rand(void *state);
 
-/* A 16-byte id as 32 hex digits. */
+/* A 16-byte id for logs: its first 8 hex digits (a full id is never logged). */
 void memxd_fmt_id(const uint8_t id[16], char out[33]);
 
 #endif /* MEMXD_PROC_H */

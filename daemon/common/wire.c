@@ -46,6 +46,10 @@ int memxd_hello_encode(void *buf, size_t len, const struct memxd_hello_info *in)
 	h.join_port = htole16(in->join_port);
 	h.flags = htole32(in->flags);
 	memcpy(h.volume_id, in->volume_id, sizeof(h.volume_id));
+	if (in->role == MEMX_ROLE_DATA && in->key_id)
+		return -EINVAL;
+	h.key_id = htole32(in->key_id);
+	memcpy(h.token, in->token, sizeof(h.token));
 	memcpy(buf, &h, sizeof(h));
 	return sizeof(h);
 }
@@ -71,19 +75,21 @@ int memxd_hello_decode(const void *buf, size_t len, struct memxd_hello_info *out
 	if (role != MEMX_ROLE_CLIENT && role != MEMX_ROLE_PROBE && role != MEMX_ROLE_DATA &&
 	    role != MEMX_ROLE_JOIN)
 		return wire_fail(err, MEMX_REJ_ROLE, "unknown role");
-	if (h.reserved1 || (role != MEMX_ROLE_JOIN && h.join_port))
+	if (h.reserved0 || (role != MEMX_ROLE_JOIN && h.join_port))
 		return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+	if (role == MEMX_ROLE_DATA && h.key_id)
+		return wire_fail(err, MEMX_REJ_MALFORMED, "a data connection names no key");
 	if (role == MEMX_ROLE_JOIN && !h.join_port)
 		return wire_fail(err, MEMX_REJ_MALFORMED, "join without a port");
 	if (le32toh(h.flags) & ~MEMX_HELLO_F_ALL)
 		return wire_fail(err, MEMX_REJ_MALFORMED, "unknown hello flags");
-	if (h.credential)
-		return wire_fail(err, MEMX_REJ_AUTH, "credentials are not supported yet");
 	if (out) {
 		out->role = role;
 		out->join_port = le16toh(h.join_port);
 		out->flags = le32toh(h.flags);
 		memcpy(out->volume_id, h.volume_id, sizeof(out->volume_id));
+		out->key_id = le32toh(h.key_id);
+		memcpy(out->token, h.token, sizeof(out->token));
 	}
 	return 0;
 }
@@ -128,6 +134,8 @@ int memxd_welcome_encode(void *buf, size_t len, const struct memxd_welcome_info 
 	if (!memxd_label_ok(in->zone, true))
 		return -EINVAL;
 	memcpy(w.zone, in->zone, strlen(in->zone));
+	memcpy(w.nonce, in->nonce, sizeof(w.nonce));
+	memcpy(w.proof, in->proof, sizeof(w.proof));
 	memcpy(buf, &w, sizeof(w));
 	return sizeof(w);
 }
@@ -168,6 +176,8 @@ int memxd_welcome_decode(const void *buf, size_t len, struct memxd_welcome_info 
 		out->memory_free = le64toh(w.memory_free);
 		out->max_slab_shift = shift;
 		memcpy(out->donor_id, w.donor_id, sizeof(out->donor_id));
+		memcpy(out->nonce, w.nonce, sizeof(out->nonce));
+		memcpy(out->proof, w.proof, sizeof(out->proof));
 	}
 	return 0;
 }
@@ -250,7 +260,7 @@ static int is_slab_size(uint64_t bytes)
 static int is_reply(uint16_t type)
 {
 	return type == MEMX_MSG_ALLOC_REPLY || type == MEMX_MSG_FREE_REPLY ||
-	       type == MEMX_MSG_STATS_REPLY;
+	       type == MEMX_MSG_STATS_REPLY || type == MEMX_MSG_AUTH_REPLY;
 }
 
 int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
@@ -303,11 +313,35 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 		m.stats.memory_free = htole64(in->stats.memory_free);
 		m.stats.slabs_granted = htole32(in->stats.slabs_granted);
 		break;
+	case MEMX_MSG_AUTH:
+	case MEMX_MSG_AUTH_REPLY:
+		memcpy(m.auth.sealed, in->auth.sealed, sizeof(m.auth.sealed));
+		break;
 	default:
 		return -EINVAL;
 	}
 	memcpy(buf, &m, sizeof(m));
 	return sizeof(m);
+}
+
+/* The bodies of the stats replies and of the handshake messages. */
+static int decode_tail(const struct memx_msg *m, struct memxd_msg_info *info,
+		       struct memxd_wire_error *err)
+{
+	if (info->type == MEMX_MSG_AUTH || info->type == MEMX_MSG_AUTH_REPLY) {
+		if (!all_zero(m->auth.reserved, sizeof(m->auth.reserved)))
+			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		memcpy(info->auth.sealed, m->auth.sealed, sizeof(info->auth.sealed));
+		return 0;
+	}
+	if (m->stats.reserved0 || !all_zero(m->stats.reserved, sizeof(m->stats.reserved)))
+		return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+	info->stats.memory_total = le64toh(m->stats.memory_total);
+	info->stats.memory_free = le64toh(m->stats.memory_free);
+	info->stats.slabs_granted = le32toh(m->stats.slabs_granted);
+	if (info->stats.memory_free > info->stats.memory_total)
+		return wire_fail(err, MEMX_REJ_MALFORMED, "free memory exceeds total");
+	return 0;
 }
 
 int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
@@ -376,13 +410,10 @@ int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
 		break;
 	case MEMX_MSG_FREE_REPLY:
 	case MEMX_MSG_STATS_REPLY:
-		if (m.stats.reserved0 || !all_zero(m.stats.reserved, sizeof(m.stats.reserved)))
-			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
-		info.stats.memory_total = le64toh(m.stats.memory_total);
-		info.stats.memory_free = le64toh(m.stats.memory_free);
-		info.stats.slabs_granted = le32toh(m.stats.slabs_granted);
-		if (info.stats.memory_free > info.stats.memory_total)
-			return wire_fail(err, MEMX_REJ_MALFORMED, "free memory exceeds total");
+	case MEMX_MSG_AUTH:
+	case MEMX_MSG_AUTH_REPLY:
+		if (decode_tail(&m, &info, err))
+			return -EPROTO;
 		break;
 	default:
 		return wire_fail(err, MEMX_REJ_MALFORMED, "unknown control message type");
@@ -402,6 +433,8 @@ const char *memxd_msg_type_name(uint16_t type)
 	case MEMX_MSG_STATS: return "stats";
 	case MEMX_MSG_STATS_REPLY: return "stats-reply";
 	case MEMX_MSG_EVICT: return "evict";
+	case MEMX_MSG_AUTH: return "auth";
+	case MEMX_MSG_AUTH_REPLY: return "auth-reply";
 	default: return "unknown";
 	}
 }

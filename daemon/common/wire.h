@@ -18,6 +18,8 @@ struct memxd_hello_info {
 	uint16_t join_port;	/* MEMX_ROLE_JOIN only */
 	uint32_t flags;
 	uint8_t volume_id[16];
+	uint32_t key_id;			/* CLIENT, JOIN: the cluster key's id */
+	uint8_t token[MEMX_TOKEN_LEN];		/* challenge, ticket or join MAC */
 };
 
 /* A decoded welcome, in host byte order. */
@@ -28,6 +30,8 @@ struct memxd_welcome_info {
 	uint8_t donor_id[16];
 	uint8_t host_id[MEMX_HOST_ID_LEN];	/* the donor's machine */
 	char zone[MEMX_ZONE_LEN + 1];		/* NUL-terminated; "" is no zone */
+	uint8_t nonce[MEMX_NONCE_LEN];		/* the donor's challenge */
+	uint8_t proof[MEMX_PROOF_LEN];		/* checked by auth.c, not here */
 };
 
 /* Whether a host or zone label is [A-Za-z0-9._-]{1,15} (a zone may also be ""). */
@@ -103,6 +107,9 @@ struct memxd_msg_info {
 			uint64_t bytes;
 			uint32_t flags;
 		} evict;
+		struct {
+			uint8_t sealed[MEMX_SEALED_LEN];
+		} auth;
 	};
 };
 

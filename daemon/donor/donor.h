@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/auth.h"
 #include "common/limits.h"
 #include "common/wire.h"
 #include "mxv.h"
@@ -33,9 +34,13 @@
 struct donor_volume {
 	bool used;
 	uint8_t id[16];
-	char idstr[33];
+	char idstr[33];		/* for logs: the id's first 8 hex digits */
 	struct mxv_ctx *ctx;	/* its own PD: isolation between clients */
-	struct mxv_cq *cq;
+	struct mxv_cq *cq;	/* its data QPs' (they complete nothing here) */
+	uint8_t secret[MEMX_SECRET_LEN];	/* its owner proved it; binds the volume */
+	uint8_t ticket[MEMX_SECRET_LEN];	/* what its data connections must bring */
+	uint64_t ticket_expiry_ns;
+	struct donor_conn *control;	/* its authenticated control connection, or NULL */
 	unsigned int nr_conns;
 	uint32_t slabs;
 	uint64_t bytes;		/* lent to this volume */
@@ -49,12 +54,18 @@ struct donor_volume {
 struct donor_conn {
 	bool used;
 	bool established;	/* false: half-open, accepted but no RTU yet */
+	bool authed;		/* control: its MEMX_MSG_AUTH was good; data: its ticket */
+	bool refused;		/* control: its MEMX_MSG_AUTH was bad; closes at its deadline */
 	uint16_t role;
-	struct donor_volume *vol;
+	struct donor_volume *vol;	/* control: NULL until authenticated */
+	uint32_t key_id;
+	uint8_t volume_id[16];		/* as the hello named it */
+	uint8_t hello[sizeof(struct memx_hello)];	/* the handshake, as sent: the */
+	uint8_t welcome[sizeof(struct memx_welcome)];	/* session key is derived from it */
 	struct mxv_conn *conn;
 	uint8_t *msgbuf;	/* DONOR_RECVS receive slots, a reply slot, an evict slot */
 	struct mxv_mr *msg_mr;
-	uint64_t deadline_ns;	/* half-open: destroyed if not established by then */
+	uint64_t deadline_ns;	/* until authenticated: destroyed if not by then */
 	char peer[64];		/* "ADDR:PORT" */
 	char source[64];	/* ADDR alone: what the per-source caps count */
 };
@@ -77,10 +88,15 @@ struct donor {
 	char zone[MEMX_ZONE_LEN + 1];		/* --zone; "" is none */
 	char ctl_path[108];
 	struct mxv_listener *listener;
+	struct memxd_trust trust;	/* --key-file, --insecure */
+	uint32_t allow_key[MEMXD_MAX_KEYS];	/* --allow-key; none: any key held */
+	unsigned int nr_allow;
+	struct mxv_ctx *ctl_ctx;	/* control connections: one PD with no remote access */
+	struct mxv_cq *ctl_cq;
 	struct donor_volume vol[DONOR_MAX_VOLUMES];
 	struct donor_conn conn[DONOR_MAX_CONNS];
 	struct donor_slab *slab;	/* DONOR_MAX_SLABS; handle = index + 1 */
-	uint64_t grants, frees, rejects;
+	uint64_t grants, frees, rejects, auth_failures;
 	char join_host[MEMXD_HOST_MAX];	/* --join: a client to offer ourselves to */
 	uint16_t join_port;
 	uint64_t low_watermark;		/* --low-watermark: ask memory back below this */
@@ -94,15 +110,30 @@ struct donor {
 	uint64_t evictions;
 };
 
-/* lend.c: volumes, connections, slabs and control messages. */
-void lend_accept(struct donor *dn, struct mxv_req *req);
+/* lend.c: volumes, slabs and control messages. */
 uint64_t lend_room_for(const struct donor *dn, const char *owner);
 void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why);
+struct donor_volume *lend_volume_find(struct donor *dn, const uint8_t id[16]);
+struct donor_volume *lend_volume_make(struct donor *dn, const uint8_t id[16],
+				      const uint8_t secret[MEMX_SECRET_LEN]);
+/* For logs: the volume a connection serves, or "-" before it authenticated. */
+const char *lend_conn_volume(const struct donor_conn *dc);
+/* Sends a reply on a control connection. */
+void lend_send(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *reply);
+/* Makes the shared context of control connections. Returns 0 or -errno. */
+int lend_start(struct donor *dn);
+void lend_stop(struct donor *dn);
+/* Handles the control messages that arrived. */
+void lend_reap_control(struct donor *dn);
+
+/* accept.c: connections, from the connect request to an authenticated peer. */
+void lend_accept(struct donor *dn, struct mxv_req *req);
 /* Something happened on a connection's CM channel: established, or gone. */
 void lend_conn_event(struct donor *dn, struct donor_conn *dc);
-/* Destroys half-open connections past their deadline; returns ms until the next one, or -1. */
+/* Destroys unauthenticated connections past their deadline; returns ms until the next, or -1. */
 int lend_expire_handshakes(struct donor *dn);
-void lend_reap_volume(struct donor *dn, struct donor_volume *vol);
+/* A control message on a connection that has not authenticated, or a second MEMX_MSG_AUTH. */
+void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *msg);
 
 /* pressure.c: giving memory back, when short of it or leaving. */
 void pressure_start_leaving(struct donor *dn);

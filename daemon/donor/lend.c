@@ -133,35 +133,41 @@ static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 
 /* ---- volumes and connections ---------------------------------------------- */
 
-static struct donor_volume *volume_get(struct donor *dn, const uint8_t id[16])
+struct donor_volume *lend_volume_find(struct donor *dn, const uint8_t id[16])
 {
-	struct donor_volume *free_vol = NULL;
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+		if (dn->vol[i].used && memxd_auth_equal(dn->vol[i].id, id, 16))
+			return &dn->vol[i];
+	return NULL;
+}
+
+/* A new volume with its own protection domain, bound to its owner's secret. */
+struct donor_volume *lend_volume_make(struct donor *dn, const uint8_t id[16],
+				      const uint8_t secret[MEMX_SECRET_LEN])
+{
+	struct donor_volume *vol = NULL;
 	int r;
 
-	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
-		if (dn->vol[i].used && !memcmp(dn->vol[i].id, id, 16))
-			return &dn->vol[i];
-		if (!dn->vol[i].used && !free_vol)
-			free_vol = &dn->vol[i];
-	}
-	if (!free_vol)
+	for (int i = 0; i < DONOR_MAX_VOLUMES && !vol; i++)
+		if (!dn->vol[i].used)
+			vol = &dn->vol[i];
+	if (!vol)
 		return NULL;
-	memset(free_vol, 0, sizeof(*free_vol));
-	r = mxv_ctx_open(dn->host, &free_vol->ctx);
+	memset(vol, 0, sizeof(*vol));
+	r = mxv_ctx_open(dn->host, &vol->ctx);
 	if (!r)
-		r = mxv_cq_create(free_vol->ctx, DONOR_RECVS * 4 + 64, &free_vol->cq);
-	if (!r)
-		r = mxv_cq_arm(free_vol->cq);	/* the first control message must wake us */
+		r = mxv_cq_create(vol->ctx, 64, &vol->cq);
 	if (r) {
-		mxv_cq_destroy(free_vol->cq);
-		mxv_ctx_close(free_vol->ctx);
+		mxv_cq_destroy(vol->cq);
+		mxv_ctx_close(vol->ctx);
 		memxd_log_errno(r, "volume context");
 		return NULL;
 	}
-	memcpy(free_vol->id, id, 16);
-	memxd_fmt_id(id, free_vol->idstr);
-	free_vol->used = true;
-	return free_vol;
+	memcpy(vol->id, id, 16);
+	memcpy(vol->secret, secret, MEMX_SECRET_LEN);
+	memxd_fmt_id(id, vol->idstr);
+	vol->used = true;
+	return vol;
 }
 
 static void volume_put(struct donor *dn, struct donor_volume *vol)
@@ -173,21 +179,27 @@ static void volume_put(struct donor *dn, struct donor_volume *vol)
 			slab_free(dn, &dn->slab[i]);
 	mxv_cq_destroy(vol->cq);
 	mxv_ctx_close(vol->ctx);
-	memset(vol, 0, sizeof(*vol));
+	memset(vol, 0, sizeof(*vol));	/* the secret and the ticket with it */
+}
+
+/* For logs: the volume a connection serves, or "-" before it authenticated. */
+const char *lend_conn_volume(const struct donor_conn *dc)
+{
+	return dc->vol ? dc->vol->idstr : "-";
 }
 
 void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why)
 {
 	struct donor_volume *vol = dc->vol;
 
-	memxd_info("volume %s: %s%s connection from %s closed (%s)", vol->idstr,
+	memxd_info("volume %s: %s%s connection from %s closed (%s)", lend_conn_volume(dc),
 		   dc->established ? "" : "half-open ",
 		   dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer, why);
 	/*
 	 * The control connection going means the client is gone: its slabs go
 	 * too. Not a handshake that never finished: that was never the client's.
 	 */
-	if (dc->role == MEMX_ROLE_CLIENT && dc->established) {
+	if (vol && vol->control == dc) {
 		uint32_t n = vol->slabs;
 
 		for (int i = 0; i < DONOR_MAX_SLABS; i++)
@@ -195,217 +207,30 @@ void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why)
 				slab_free(dn, &dn->slab[i]);
 		if (n)
 			memxd_info("volume %s: freed its %u slabs", vol->idstr, n);
+		vol->control = NULL;
+		memxd_auth_random(vol->ticket, sizeof(vol->ticket));	/* dies with it */
+		vol->ticket_expiry_ns = 0;
 	}
 	mxv_conn_destroy(dc->conn);
 	mxv_mr_dereg(dc->msg_mr);
 	free(dc->msgbuf);
 	memset(dc, 0, sizeof(*dc));
-	vol->nr_conns--;
-	volume_put(dn, vol);
-}
-
-static int conn_prepost(struct mxv_conn *conn, void *arg)
-{
-	struct donor_conn *dc = arg;
-
-	/* wr_id = the receive slot. */
-	for (unsigned int i = 0; i < DONOR_RECVS; i++) {
-		int r = mxv_post_recv(conn, dc->msg_mr, i * MEMX_MSG_SIZE, MEMX_MSG_SIZE, i);
-
-		if (r)
-			return r;
+	if (vol) {
+		vol->nr_conns--;
+		volume_put(dn, vol);
 	}
-	return 0;
 }
 
-static void reject(struct donor *dn, struct mxv_req *req, const char *peer, uint16_t code,
-		   const char *reason)
+void lend_send(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *reply)
 {
-	uint8_t pdata[sizeof(struct memx_reject)];
-
-	memxd_warn("rejected connection from %s: %s (%s)", peer, reason,
-		  memxd_reject_code_name(code));
-	memxd_reject_encode(pdata, sizeof(pdata), code, reason);
-	mxv_req_reject(req, pdata, sizeof(pdata));
-	dn->rejects++;
-}
-
-/*
- * Why a new connection from `source` must be refused, or NULL: too many
- * half-open handshakes (in all, or from that address), too many connections
- * from that address, or a second control connection for a volume that has
- * one (its engine holds exactly one per donor; another would let whoever
- * knows the volume id end it by disconnecting).
- */
-static const char *over_a_cap(struct donor *dn, const char *source, uint16_t role,
-			      const uint8_t volume_id[16])
-{
-	unsigned int half_open = 0, half_open_here = 0, here = 0;
-
-	for (int i = 0; i < DONOR_MAX_CONNS; i++) {
-		const struct donor_conn *dc = &dn->conn[i];
-		bool same = dc->used && !strcmp(dc->source, source);
-
-		if (!dc->used)
-			continue;
-		half_open += !dc->established;
-		half_open_here += same && !dc->established;
-		here += same;
-		if (role == MEMX_ROLE_CLIENT && dc->role == MEMX_ROLE_CLIENT &&
-		    !memcmp(dc->vol->id, volume_id, 16))
-			return "this volume already has a control connection here";
-	}
-	if (half_open >= DONOR_HALF_OPEN_MAX)
-		return "too many handshakes in progress";
-	if (half_open_here >= DONOR_HALF_OPEN_PER_SOURCE)
-		return "too many handshakes in progress from this address";
-	if (here >= DONOR_CONNS_PER_SOURCE)
-		return "too many connections from this address";
-	return NULL;
-}
-
-/*
- * Answers the request with our welcome and returns at once: the connection
- * stays half-open (dc->established false) until its RTU comes, which
- * lend_conn_event() sees, or until its deadline (lend_expire_handshakes).
- */
-static void accept_start(struct donor *dn, struct donor_conn *dc, struct mxv_req *req)
-{
-	struct donor_volume *vol = dc->vol;
-	struct memxd_welcome_info wi = { 0 };
-	uint8_t welcome[sizeof(struct memx_welcome)];
-	struct mxv_qp_attr attr = { .send_cq = vol->cq, .recv_cq = vol->cq, .max_send_wr = 4 };
-	struct mxv_cm_result res;
+	uint8_t *send_slot = dc->msgbuf + DONOR_RECVS * MEMX_MSG_SIZE;
 	int r;
 
-	if (dc->role == MEMX_ROLE_CLIENT) {
-		dc->msgbuf = calloc(DONOR_RECVS + 2, MEMX_MSG_SIZE);
-		r = dc->msgbuf ? mxv_mr_reg(vol->ctx, dc->msgbuf, (DONOR_RECVS + 2) * MEMX_MSG_SIZE,
-					    MXV_ACCESS_LOCAL_WRITE, &dc->msg_mr) : -ENOMEM;
-		if (r) {
-			reject(dn, req, dc->peer, MEMX_REJ_BUSY, "out of memory for message buffers");
-			lend_close_conn(dn, dc, "setup failed");
-			return;
-		}
-		attr.max_recv_wr = DONOR_RECVS;
-		attr.prepost = conn_prepost;
-		attr.prepost_arg = dc;
-	}
-	wi.memory_total = dn->memory_total;
-	wi.memory_free = lend_room_for(dn, dc->source);
-	wi.max_slab_shift = dn->max_slab_shift;
-	memcpy(wi.donor_id, dn->donor_id, 16);
-	memcpy(wi.host_id, dn->host_id, sizeof(wi.host_id));
-	memcpy(wi.zone, dn->zone, sizeof(wi.zone));
-	memxd_welcome_encode(welcome, sizeof(welcome), &wi);
-	memxd_dbg(MEMXD_DBG_CM, "volume %s: accepting %s", vol->idstr, dc->peer);
-	r = mxv_req_accept_start(req, &attr, welcome, sizeof(welcome), &dc->conn, &res);
-	if (r) {
-		memxd_warn("volume %s: accept of %s failed: %s (%s)", vol->idstr, dc->peer,
-			   strerror(-r), res.reason);
-		lend_close_conn(dn, dc, "accept failed");
-		return;
-	}
-	mxv_conn_set_user(dc->conn, dc);
-}
-
-void lend_conn_event(struct donor *dn, struct donor_conn *dc)
-{
-	struct mxv_cm_result res;
-	int r;
-
-	if (!dc->used || !dc->conn)
-		return;
-	if (!dc->established) {
-		r = mxv_conn_accept_poll(dc->conn, &res);
-		if (r == -EINPROGRESS)
-			return;
-		if (r) {
-			lend_close_conn(dn, dc, res.reason[0] ? res.reason : strerror(-r));
-			return;
-		}
-		dc->established = true;
-		memxd_info("volume %s: %s connection from %s", dc->vol->idstr,
-			   dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer);
-		return;
-	}
-	r = mxv_conn_check(dc->conn, 0);
-	if (r < 0)
-		lend_close_conn(dn, dc, r == -ECONNRESET ? "peer disconnected" : strerror(-r));
-}
-
-int lend_expire_handshakes(struct donor *dn)
-{
-	uint64_t now = memxd_now_ns(), next = UINT64_MAX;
-
-	for (int i = 0; i < DONOR_MAX_CONNS; i++) {
-		struct donor_conn *dc = &dn->conn[i];
-
-		if (!dc->used || dc->established)
-			continue;
-		if (now >= dc->deadline_ns) {
-			memxd_warn("volume %s: %s did not finish its handshake in %d ms: dropped",
-				   dc->vol->idstr, dc->peer, DONOR_HANDSHAKE_MS);
-			lend_close_conn(dn, dc, "handshake timed out");
-			continue;
-		}
-		if (dc->deadline_ns < next)
-			next = dc->deadline_ns;
-	}
-	return next == UINT64_MAX ? -1 : (int)((next - now) / MEMXD_NS_PER_MS) + 1;
-}
-
-void lend_accept(struct donor *dn, struct mxv_req *req)
-{
-	struct memxd_hello_info hello;
-	struct memxd_wire_error err;
-	struct donor_conn *dc = NULL;
-	struct donor_volume *vol;
-	char peer[64], source[64];
-	const char *why;
-	const void *pdata;
-	size_t plen;
-	int ci;
-
-	mxv_req_peer(req, peer, sizeof(peer));
-	pdata = mxv_req_pdata(req, &plen);
-	if (memxd_hello_decode(pdata, plen, &hello, &err)) {
-		reject(dn, req, peer, err.code, err.reason);
-		return;
-	}
-	if (hello.role != MEMX_ROLE_CLIENT && hello.role != MEMX_ROLE_DATA) {
-		reject(dn, req, peer, MEMX_REJ_ROLE, "a donor serves client engines only");
-		return;
-	}
-	strcpy(source, peer);
-	if (strrchr(source, ':'))
-		*strrchr(source, ':') = '\0';
-	why = over_a_cap(dn, source, hello.role, hello.volume_id);
-	if (why) {
-		reject(dn, req, peer, MEMX_REJ_BUSY, why);
-		return;
-	}
-	for (ci = 0; ci < DONOR_MAX_CONNS; ci++)
-		if (!dn->conn[ci].used) {
-			dc = &dn->conn[ci];
-			break;
-		}
-	vol = dc ? volume_get(dn, hello.volume_id) : NULL;
-	if (!vol) {
-		reject(dn, req, peer, MEMX_REJ_BUSY, "donor has no room for another connection");
-		return;
-	}
-	memset(dc, 0, sizeof(*dc));
-	dc->used = true;
-	dc->role = hello.role;
-	dc->vol = vol;
-	dc->deadline_ns = memxd_now_ns() + DONOR_HANDSHAKE_MS * MEMXD_NS_PER_MS;
-	vol->nr_conns++;
-	strcpy(dc->peer, peer);
-	strcpy(dc->source, source);
-	if (dc->role == MEMX_ROLE_CLIENT)
-		strcpy(vol->owner, source);
-	accept_start(dn, dc, req);
+	(void)dn;
+	memxd_msg_encode(send_slot, MEMX_MSG_SIZE, reply);
+	r = mxv_post_send(dc->conn, dc->msg_mr, DONOR_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE, 1);
+	if (r)
+		memxd_log_errno(r, "volume %s: reply to %s", lend_conn_volume(dc), dc->peer);
 }
 
 /* Answers one control message received on dc. */
@@ -413,17 +238,21 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 {
 	struct memxd_msg_info msg, reply = { 0 };
 	struct memxd_wire_error err;
-	uint8_t *send_slot = dc->msgbuf + DONOR_RECVS * MEMX_MSG_SIZE;
 	int r = 0;
 
 	if (memxd_msg_decode(buf, len, &msg, &err)) {
-		memxd_warn("volume %s: bad control message from %s: %s", dc->vol->idstr, dc->peer,
-			  err.reason);
+		memxd_warn("volume %s: bad control message from %s: %s", lend_conn_volume(dc),
+			   dc->peer, err.reason);
+		return;
+	}
+	memxd_dbg(MEMXD_DBG_PROTO, "volume %s: %s from %s, seq %u", lend_conn_volume(dc),
+		 memxd_msg_type_name(msg.type), dc->peer, msg.seq);
+	/* Nothing but the handshake before it is done; no second one after. */
+	if (!dc->authed || msg.type == MEMX_MSG_AUTH) {
+		accept_auth(dn, dc, &msg);
 		return;
 	}
 	reply.seq = msg.seq;
-	memxd_dbg(MEMXD_DBG_PROTO, "volume %s: %s from %s, seq %u", dc->vol->idstr,
-		 memxd_msg_type_name(msg.type), dc->peer, msg.seq);
 	switch (msg.type) {
 	case MEMX_MSG_ALLOC_SLAB:
 		reply.type = MEMX_MSG_ALLOC_REPLY;
@@ -433,6 +262,10 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 			memxd_warn("volume %s: slab %" PRIu64 " of %" PRIu64 " bytes refused: %s",
 				  dc->vol->idstr, msg.alloc.slab_index, msg.alloc.slab_bytes,
 				  strerror(-r));
+		else
+			memxd_dbg(MEMXD_DBG_PROTO, "volume %s: slab %" PRIu64 " granted as handle %u "
+				  "at %#" PRIx64 " rkey %#x", dc->vol->idstr, msg.alloc.slab_index,
+				  reply.grant.handle, reply.grant.remote_addr, reply.grant.rkey);
 		break;
 	case MEMX_MSG_FREE_SLAB: {
 		uint32_t h = msg.free.handle;
@@ -463,10 +296,7 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 			reply.stats.slabs_granted = dc->vol->slabs;
 		}
 	}
-	memxd_msg_encode(send_slot, MEMX_MSG_SIZE, &reply);
-	r = mxv_post_send(dc->conn, dc->msg_mr, DONOR_RECVS * MEMX_MSG_SIZE, MEMX_MSG_SIZE, 1);
-	if (r)
-		memxd_log_errno(r, "volume %s: reply to %s", dc->vol->idstr, dc->peer);
+	lend_send(dn, dc, &reply);
 }
 
 static struct donor_conn *conn_by_qp(struct donor *dn, uint32_t qp_num)
@@ -478,16 +308,33 @@ static struct donor_conn *conn_by_qp(struct donor *dn, uint32_t qp_num)
 	return NULL;
 }
 
-/* Handles every completion on a volume's CQ, then arms it; sleeps never. */
-void lend_reap_volume(struct donor *dn, struct donor_volume *vol)
+int lend_start(struct donor *dn)
+{
+	int r = mxv_ctx_open(dn->host, &dn->ctl_ctx);
+
+	if (!r)
+		r = mxv_cq_create(dn->ctl_ctx, (DONOR_RECVS + 2) * DONOR_MAX_CONNS, &dn->ctl_cq);
+	if (!r)
+		r = mxv_cq_arm(dn->ctl_cq);	/* the first control message must wake us */
+	return r;
+}
+
+void lend_stop(struct donor *dn)
+{
+	mxv_cq_destroy(dn->ctl_cq);
+	mxv_ctx_close(dn->ctl_ctx);
+}
+
+/* Handles every completion on the control CQ, then arms it; sleeps never. */
+void lend_reap_control(struct donor *dn)
 {
 	struct ibv_wc wc[16];
 	bool armed = false;
 	int n;
 
-	mxv_cq_drain_events(vol->cq);
+	mxv_cq_drain_events(dn->ctl_cq);
 	for (;;) {
-		n = mxv_cq_poll(vol->cq, wc, 16);
+		n = mxv_cq_poll(dn->ctl_cq, wc, 16);
 		for (int i = 0; i < n; i++) {
 			struct donor_conn *dc = conn_by_qp(dn, wc[i].qp_num);
 			uint64_t slot = wc[i].wr_id;
@@ -496,15 +343,17 @@ void lend_reap_volume(struct donor *dn, struct donor_volume *vol)
 			    wc[i].opcode != IBV_WC_RECV || slot >= DONOR_RECVS)
 				continue;
 			handle_msg(dn, dc, dc->msgbuf + slot * MEMX_MSG_SIZE, wc[i].byte_len);
-			mxv_post_recv(dc->conn, dc->msg_mr, slot * MEMX_MSG_SIZE, MEMX_MSG_SIZE,
-				      slot);
+			/* handle_msg may have closed it */
+			if (dc->used && dc->msgbuf)
+				mxv_post_recv(dc->conn, dc->msg_mr, slot * MEMX_MSG_SIZE,
+					      MEMX_MSG_SIZE, slot);
 		}
 		if (n == 16)
 			continue;
 		if (armed && n <= 0)
 			break;
 		/* Arm, then look once more: a completion before the arm raises no event. */
-		mxv_cq_arm(vol->cq);
+		mxv_cq_arm(dn->ctl_cq);
 		armed = true;
 	}
 }

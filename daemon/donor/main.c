@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,9 @@ static int join_client(struct donor *dn)
 	char why[MEMX_REJECT_REASON_LEN + 32];
 	int r;
 
+	hello.key_id = dn->trust.kr.key[0].id;
 	memxd_hello_encode(pdata, sizeof(pdata), &hello);
+	memxd_auth_join_token(&dn->trust.kr.key[0], pdata, ((struct memx_hello *)pdata)->token);
 	r = mxv_ctx_open(dn->host, &ctx);
 	if (!r)
 		r = mxv_cq_create(ctx, 4, &cq);
@@ -77,11 +80,18 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 	bool json;
 	int n;
 
-	/* A donor knows "status" and "status --json", exactly. */
+	/* A donor knows "status", "status --json" and "reload", exactly. */
 	memxd_ctl_parse(request, &req);
 	json = req.json;
+	if (req.kind == MEMXD_CTL_RELOAD) {
+		if (memxd_trust_reload(&dn->trust))
+			return memxd_ctl_reply(out, len, "error: the key file was refused (the "
+					       "log says why); the old keys stay\n");
+		return memxd_ctl_reply(out, len, "reloaded %u keys\n", dn->trust.kr.n);
+	}
 	if (req.kind != MEMXD_CTL_STATUS || !req.strict || req.slabs) {
-		n = snprintf(out, len, "error: a donor answers 'status' and 'status --json'\n");
+		n = snprintf(out, len, "error: a donor answers 'status', 'status --json' and "
+			     "'reload'\n");
 		return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
 	}
 	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
@@ -92,10 +102,13 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 		n = snprintf(out, len, "{\"role\":\"donor\",\"listen\":\"%s:%u\",\"memory_total\":%"
 			     PRIu64 ",\"memory_free\":%" PRIu64 ",\"clients\":%u,\"connections\":%u,"
 			     "\"grants\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"rejects\":%" PRIu64
-			     ",\"evictions\":%" PRIu64 ",\"leaving\":%s}\n",
+			     ",\"evictions\":%" PRIu64 ",\"leaving\":%s,\"auth_failures\":%" PRIu64
+			     ",\"insecure\":%s,\"keys\":%u}\n",
 			     dn->host, dn->port, dn->memory_total,
 			     dn->memory_total - dn->memory_granted, vols, conns, dn->grants,
-			     dn->frees, dn->rejects, dn->evictions, dn->leaving ? "true" : "false");
+			     dn->frees, dn->rejects, dn->evictions, dn->leaving ? "true" : "false",
+			     dn->auth_failures, dn->trust.insecure ? "true" : "false",
+			     dn->trust.insecure ? 0 : dn->trust.kr.n);
 	else
 		n = snprintf(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64 " MiB free, "
 			     "%u client volume(s), %u connection(s), %" PRIu64 " grants, %" PRIu64
@@ -106,14 +119,14 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 }
 
 /* What each entry of the poll() set is: the fixed slots, then volumes and connections. */
-enum poll_kind { POLL_LISTENER, POLL_SIGNAL, POLL_CTL, POLL_VOLUME, POLL_CONN };
+enum poll_kind { POLL_LISTENER, POLL_SIGNAL, POLL_CTL, POLL_CONTROL_CQ, POLL_CONN };
 
 struct poll_set {
-	struct pollfd pfd[3 + DONOR_MAX_VOLUMES + DONOR_MAX_CONNS];
+	struct pollfd pfd[4 + DONOR_MAX_CONNS];
 	struct {
 		enum poll_kind kind;
 		int idx;
-	} src[3 + DONOR_MAX_VOLUMES + DONOR_MAX_CONNS];
+	} src[4 + DONOR_MAX_CONNS];
 	unsigned int n;
 };
 
@@ -131,9 +144,7 @@ static void poll_build(struct donor *dn, int sfd, struct memxd_ctl *ctl, struct 
 	poll_add(ps, mxv_listener_fd(dn->listener), POLL_LISTENER, 0);
 	poll_add(ps, sfd, POLL_SIGNAL, 0);
 	poll_add(ps, ctl ? memxd_ctl_fd(ctl) : -1, POLL_CTL, 0);
-	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
-		if (dn->vol[i].used)
-			poll_add(ps, mxv_cq_fd(dn->vol[i].cq), POLL_VOLUME, i);
+	poll_add(ps, mxv_cq_fd(dn->ctl_cq), POLL_CONTROL_CQ, 0);
 	for (int i = 0; i < DONOR_MAX_CONNS; i++)
 		if (dn->conn[i].used && dn->conn[i].conn)
 			poll_add(ps, mxv_conn_fd(dn->conn[i].conn), POLL_CONN, i);
@@ -146,6 +157,10 @@ static bool on_signal(struct donor *dn, int sfd)
 
 	if (read(sfd, &si, sizeof(si)) != sizeof(si))
 		return false;
+	if (si.ssi_signo == SIGHUP) {
+		memxd_trust_reload(&dn->trust);
+		return false;
+	}
 	/* Nothing lent, or a second signal: go now. */
 	if (!dn->memory_granted || dn->leaving) {
 		memxd_info("%s: leaving; %" PRIu64 " MiB lent are given up",
@@ -197,9 +212,8 @@ static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
 			case POLL_CONN:
 				lend_conn_event(dn, &dn->conn[idx]);
 				break;
-			case POLL_VOLUME:
-				if (dn->vol[idx].used)
-					lend_reap_volume(dn, &dn->vol[idx]);
+			case POLL_CONTROL_CQ:
+				lend_reap_control(dn);
 				break;
 			}
 		}
@@ -221,9 +235,16 @@ int memxd_donor_main(int argc, char **argv)
 	dn->slab = calloc(DONOR_MAX_SLABS, sizeof(*dn->slab));
 	if (!dn->slab || getrandom(dn->donor_id, 16, 0) != 16)
 		return 1;
+	if (memxd_trust_load(&dn->trust, "memxd donor"))
+		return 2;
 	sfd = memxd_process_start();
 	if (sfd < 0)
 		return 1;
+	r = lend_start(dn);
+	if (r) {
+		memxd_log_errno(r, "RDMA context on %s", dn->host);
+		return 1;
+	}
 
 	r = mxv_listen(dn->host, dn->port, 64, &dn->listener);
 	if (r) {
@@ -245,6 +266,8 @@ int memxd_donor_main(int argc, char **argv)
 		if (dn->conn[i].used)
 			lend_close_conn(dn, &dn->conn[i], "donor stopping");
 	memxd_ctl_close(ctl);
+	lend_stop(dn);
+	memxd_keyring_wipe(&dn->trust.kr);
 	mxv_listener_destroy(dn->listener);
 	free(dn->slab);
 	free(dn);

@@ -16,6 +16,7 @@ void memxd_donor_usage(FILE *f)
 		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--join CLIENT[:PORT]]\n"
 		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--ctl PATH]\n"
 		"                   [--max-per-client SIZE] [--host NAME] [--zone NAME] [--force]\n"
+		"                   [--key-file PATH] [--allow-key ID]... [--insecure]\n"
 		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
 		"  over RDMA to ADDR (default port %d).\n"
 		"  --join           offer our memory to a running client (memxd client --listen)\n"
@@ -30,8 +31,13 @@ void memxd_donor_usage(FILE *f)
 		"  --zone           a failure zone (rack, room); replicas avoid sharing one\n"
 		"  --force          lend SIZE even if it is more than this machine can spare\n"
 		"                   (RAM less an eighth, at least 256M, kept for the machine)\n"
-		"  --ctl            control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n",
-		MEMX_DEFAULT_PORT, MEMXD_RUN_DIR);
+		"  --ctl            control socket for memxctl (default %s/donor-ADDR-PORT.sock)\n"
+		"  --key-file       the cluster keys (default %s, mode 0600, root's);\n"
+		"                   re-read on SIGHUP or memxctl reload\n"
+		"  --allow-key      serve only clients that use this key id (repeat for more;\n"
+		"                   default: any key in the file)\n"
+		"  --insecure       no keys: any peer may use this donor (tests only)\n",
+		MEMX_DEFAULT_PORT, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
 }
 
 /* One option. Returns 0, -EINVAL (said why) or -ENOENT (not an option of ours). */
@@ -99,6 +105,24 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 			return -EINVAL;
 		}
 		return 0;
+	case 'k':
+		if (strlen(arg) >= sizeof(dn->trust.key_file)) {
+			fprintf(stderr, "memxd donor: --key-file path too long\n");
+			return -EINVAL;
+		}
+		strcpy(dn->trust.key_file, arg);
+		return 0;
+	case 'I':
+		dn->trust.insecure = true;
+		return 0;
+	case 'a':
+		if (memxd_parse_uint(arg, 1, UINT32_MAX, &v) || dn->nr_allow == MEMXD_MAX_KEYS) {
+			fprintf(stderr, "memxd donor: --allow-key '%s' is not a key id "
+				"(1..4294967295; at most 16)\n", arg);
+			return -EINVAL;
+		}
+		dn->allow_key[dn->nr_allow++] = (uint32_t)v;
+		return 0;
 	case 't':
 		if (memxd_parse_uint(arg, 1, 86400, &v)) {
 			fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
@@ -147,6 +171,10 @@ static int check_options(struct donor *dn)
 		fprintf(stderr, "memxd donor: --memory must be at least 1M (the smallest slab)\n");
 		return -EINVAL;
 	}
+	if (dn->trust.insecure && (dn->trust.key_file[0] || dn->nr_allow)) {
+		fprintf(stderr, "memxd donor: --insecure takes no --key-file or --allow-key\n");
+		return -EINVAL;
+	}
 	if (!dn->host_given)
 		memxd_machine_id(dn->host_id);
 	if (!dn->force && more_than_the_machine_has(dn->memory_total))
@@ -173,6 +201,9 @@ int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 		{ "max-per-client", required_argument, NULL, 'q' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "zone", required_argument, NULL, 'z' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "allow-key", required_argument, NULL, 'a' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 
 #define MEMX_PROTO_MAGIC	0x584d454dU	/* "MEMX" read as little-endian bytes */
-#define MEMX_PROTO_VERSION	2	/* 2: the welcome names the donor's host and zone */
+#define MEMX_PROTO_VERSION	3	/* 3: every connection authenticates (see "Trust") */
 #define MEMX_DEFAULT_PORT	7471
 
 #define MEMX_CM_CONNECT_PDATA_MAX	56
@@ -36,6 +36,35 @@ enum memx_role {
 /* Hello flags: none defined yet; non-zero bits are rejected. */
 #define MEMX_HELLO_F_ALL	0U
 
+/*
+ * Trust. Peers share a cluster key (32 bytes, named by a key id; id 0 is the
+ * all-zero key of --insecure). A control connection (MEMX_ROLE_CLIENT) runs a
+ * mutual challenge and response before the donor makes anything for it:
+ *   hello:   key_id, token = the client's random challenge;
+ *   welcome: nonce = the donor's challenge, proof = BLAKE2b keyed with the
+ *            cluster key over the hello and the welcome up to the proof: the
+ *            donor holds the key (the client checks it before it says more);
+ *   MEMX_MSG_AUTH, the first message: the volume's 16-byte secret sealed
+ *            (XChaCha20-Poly1305) with a session key derived from the cluster
+ *            key, the hello and the welcome: the client holds the key, and
+ *            this is not a replay (the donor's challenge is fresh);
+ *   MEMX_MSG_AUTH_REPLY: a ticket for data connections, sealed the same way.
+ * Only then does the donor make the volume (its protection domain) and bind
+ * it to the secret: a later control connection for the volume must bring
+ * the same secret. A data connection (MEMX_ROLE_DATA) carries the ticket in
+ * token and is accepted into the volume's protection domain only if it
+ * matches, before anything is made for it; a ticket lives MEMX_TICKET_MS and
+ * dies with its control connection. A join (MEMX_ROLE_JOIN) carries a keyed
+ * BLAKE2b of its own hello in token; a replayed join only makes the client
+ * connect back, and that connection authenticates as above.
+ */
+#define MEMX_TOKEN_LEN		16
+#define MEMX_NONCE_LEN		16
+#define MEMX_PROOF_LEN		32
+#define MEMX_SECRET_LEN		16	/* a volume's secret, and a data ticket */
+#define MEMX_SEALED_LEN		32	/* MEMX_SECRET_LEN sealed: ciphertext, then its tag */
+#define MEMX_TICKET_MS		60000
+
 /* Sent by the active side as connect private data. Written by the client, read by the donor. */
 struct memx_hello {
 	__le32 magic;		/* MEMX_PROTO_MAGIC */
@@ -45,8 +74,9 @@ struct memx_hello {
 	__le16 join_port;	/* MEMX_ROLE_JOIN: the port the donor listens on; else zero */
 	__le32 flags;		/* MEMX_HELLO_F_*, unknown bits rejected */
 	__u8 volume_id[16];	/* random identity of the client's volume */
-	__le64 credential;	/* reserved for authenticated join; must be zero */
-	__le64 reserved1;	/* must be zero */
+	__le32 key_id;		/* CLIENT, JOIN: the cluster key used; DATA: zero */
+	__le32 reserved0;	/* must be zero */
+	__u8 token[MEMX_TOKEN_LEN];	/* by role: challenge, ticket or join MAC (above) */
 };
 
 #define MEMX_HOST_ID_LEN	16
@@ -70,6 +100,8 @@ struct memx_welcome {
 	 */
 	__u8 host_id[MEMX_HOST_ID_LEN];
 	char zone[MEMX_ZONE_LEN];
+	__u8 nonce[MEMX_NONCE_LEN];	/* the donor's challenge */
+	__u8 proof[MEMX_PROOF_LEN];	/* that the donor holds the hello's key (above) */
 };
 
 /* Why a connection was refused (reject.code). */
@@ -109,6 +141,8 @@ enum memx_msg_type {
 	MEMX_MSG_STATS = 5,		/* client -> donor: memory figures */
 	MEMX_MSG_STATS_REPLY = 6,	/* donor -> client */
 	MEMX_MSG_EVICT = 7,		/* donor -> client, unsolicited: move slabs away */
+	MEMX_MSG_AUTH = 8,		/* client -> donor: first message, proves the key */
+	MEMX_MSG_AUTH_REPLY = 9,	/* donor -> client: the data ticket */
 };
 
 #define MEMX_MSG_SIZE		64
@@ -172,6 +206,11 @@ struct memx_msg_evict {		/* MEMX_MSG_EVICT */
 	__le64 reserved[4];
 };
 
+struct memx_msg_auth {		/* MEMX_MSG_AUTH, MEMX_MSG_AUTH_REPLY (status 0) */
+	__u8 sealed[MEMX_SEALED_LEN];	/* AUTH: the volume secret; REPLY: the data ticket */
+	__le64 reserved[2];
+};
+
 struct memx_msg {
 	struct memx_msg_hdr hdr;
 	union {
@@ -180,6 +219,7 @@ struct memx_msg {
 		struct memx_msg_free free;
 		struct memx_msg_stats stats;
 		struct memx_msg_evict evict;
+		struct memx_msg_auth auth;
 		__u8 raw[MEMX_MSG_SIZE - sizeof(struct memx_msg_hdr)];
 	};
 };
@@ -191,9 +231,9 @@ struct memx_msg {
 #define MEMX_PROTO_ASSERT(c, m) static_assert(c, m)
 #endif
 
-MEMX_PROTO_ASSERT(sizeof(struct memx_hello) == 48, "hello size is part of the protocol");
+MEMX_PROTO_ASSERT(sizeof(struct memx_hello) == 56, "hello size is part of the protocol");
 MEMX_PROTO_ASSERT(sizeof(struct memx_hello) <= MEMX_CM_CONNECT_PDATA_MAX, "hello must fit CM");
-MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) == 80, "welcome size is part of the protocol");
+MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) == 128, "welcome size is part of the protocol");
 MEMX_PROTO_ASSERT(sizeof(struct memx_welcome) <= MEMX_CM_ACCEPT_PDATA_MAX, "welcome must fit CM");
 MEMX_PROTO_ASSERT(sizeof(struct memx_reject) == 104, "reject size is part of the protocol");
 MEMX_PROTO_ASSERT(sizeof(struct memx_reject) <= MEMX_CM_REJECT_PDATA_MAX, "reject must fit CM");

@@ -14,6 +14,14 @@ IP1=10.77.0.1 IP2=10.77.0.2 IP3=10.77.0.3 IP4=10.77.0.4 IP5=10.77.0.5
 TEST_TMP=$(mktemp -d /tmp/memx-test.XXXXXX)
 # No memxd runs between tests: sockets left by killed ones would only confuse memxctl.
 rm -f /run/memx/*.sock 2>/dev/null
+# Every memxd authenticates its peers with the cluster key: the guest makes
+# one at the default place (its /etc is a throwaway overlay), as an operator
+# would with `memxctl keygen`, unless one is there already.
+MEMX_KEY=/etc/memx/cluster.key
+if [ ! -s "$MEMX_KEY" ] && [ -x "$MEMXCTL" ] && "$MEMXCTL" --help 2>/dev/null | grep -q keygen; then
+	mkdir -p /etc/memx && chmod 700 /etc/memx
+	"$MEMXCTL" keygen "$MEMX_KEY" >/dev/null || echo "common.sh: cannot make $MEMX_KEY" >&2
+fi
 
 _cleanups=()
 on_exit() { _cleanups+=("$*"); }

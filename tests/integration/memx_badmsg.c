@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * memx_badmsg --bind IP --donor IP [--port P] --memory BYTES
+ * memx_badmsg --bind IP --donor IP [--port P] --memory BYTES [--key-file PATH]
  *
  * Plays a misbehaving client against a running `memxd donor` and checks
  * what the donor promises:
+ *   - nothing but the handshake is served before it (a request first is
+ *     refused, and the connection closed);
+ *   - the control connection reaches no slab memory (it lives in a
+ *     protection domain of its own); only data connections, admitted with
+ *     the donor's ticket, do;
  *   - malformed control messages are dropped (no reply, connection usable);
  *   - bad requests get a reply with an errno (EINVAL, ENOSPC, ENOENT);
  *   - a granted slab reads as zeros before anything is written to it;
@@ -20,7 +25,7 @@
 #include <sys/random.h>
 
 #include "mxv.h"
-#include "common/wire.h"
+#include "peer_auth.h"
 
 #define RECVS		8
 #define SLAB		(1U << 20)
@@ -29,13 +34,15 @@
 
 struct peer {
 	struct mxv_cq *cq;
-	struct mxv_conn *conn;
+	struct mxv_conn *conn;		/* control */
+	struct mxv_conn *data;		/* admitted with the ticket */
 	struct mxv_mr *mr;
 	uint8_t *buf;		/* RECVS slots, a send slot, then SLAB bytes of data at DATA_OFF */
 };
 
 static struct mxv_ctx *ctx;
-static const char *bind_ip, *donor_ip;
+static struct memxd_keyring keys;
+static const char *bind_ip, *donor_ip, *key_file;
 static uint16_t port = MEMX_DEFAULT_PORT;
 static int failures, checks;
 
@@ -60,37 +67,56 @@ static int prepost(struct mxv_conn *conn, void *arg)
 	return 0;
 }
 
+/* Connects one control or data connection with this hello. */
+static int peer_dial(struct peer *p, const struct peer_hs *hs, bool control, struct mxv_conn **out,
+		     struct mxv_cm_result *res)
+{
+	struct mxv_qp_attr attr = { .max_send_wr = 8 };
+	struct mxv_connect_param cp = { .dst_ip = donor_ip, .port = port, .src_ip = bind_ip,
+					.pdata = hs->hello, .pdata_len = sizeof(hs->hello),
+					.timeout_ms = 10000 };
+
+	attr.send_cq = attr.recv_cq = p->cq;
+	if (control) {
+		attr.max_recv_wr = RECVS;
+		attr.prepost = prepost;
+		attr.prepost_arg = p;
+	}
+	return mxv_connect(&cp, &attr, out, res);
+}
+
+static int exchange(struct peer *p, const void *msg, int ms, struct memxd_msg_info *out);
+
+/* A new volume's control connection, authenticated, and one data connection. */
 static int peer_connect(struct peer *p)
 {
-	struct memxd_hello_info hello = { .role = MEMX_ROLE_CLIENT };
-	uint8_t pdata[sizeof(struct memx_hello)];
-	struct mxv_qp_attr attr = { 0 };
-	struct mxv_connect_param cp = { 0 };
+	uint8_t volume_id[16], secret[MEMX_SECRET_LEN], ticket[MEMX_SECRET_LEN];
+	uint8_t auth[MEMX_MSG_SIZE];
+	struct memxd_msg_info rep;
 	struct mxv_cm_result res;
+	struct peer_hs hs;
 	int r;
 
 	memset(p, 0, sizeof(*p));
 	p->buf = calloc(1, DATA_OFF + SLAB);
-	if (!p->buf || getrandom(hello.volume_id, 16, 0) != 16)
+	if (!p->buf || getrandom(volume_id, 16, 0) != 16)
 		return -ENOMEM;
+	memxd_auth_random(secret, sizeof(secret));
 	r = mxv_mr_reg(ctx, p->buf, DATA_OFF + SLAB, MXV_ACCESS_LOCAL_WRITE, &p->mr);
 	if (!r)
 		r = mxv_cq_create(ctx, 64, &p->cq);
 	if (r)
 		return r;
-	memxd_hello_encode(pdata, sizeof(pdata), &hello);
-	attr.send_cq = attr.recv_cq = p->cq;
-	attr.max_send_wr = 8;
-	attr.max_recv_wr = RECVS;
-	attr.prepost = prepost;
-	attr.prepost_arg = p;
-	cp.dst_ip = donor_ip;
-	cp.port = port;
-	cp.src_ip = bind_ip;
-	cp.pdata = pdata;
-	cp.pdata_len = sizeof(pdata);
-	cp.timeout_ms = 10000;
-	r = mxv_connect(&cp, &attr, &p->conn, &res);
+	peer_hs_hello(&hs, MEMX_ROLE_CLIENT, &keys.key[0], volume_id, NULL);
+	r = peer_dial(p, &hs, true, &p->conn, &res);
+	if (!r)
+		r = peer_hs_auth(&hs, &keys.key[0], res.pdata, res.pdata_len, secret, 1, auth);
+	if (!r)
+		r = exchange(p, auth, 5000, &rep) == 1 ? peer_hs_ticket(&hs, &rep, ticket) : -EIO;
+	if (!r) {
+		peer_hs_hello(&hs, MEMX_ROLE_DATA, NULL, volume_id, ticket);
+		r = peer_dial(p, &hs, false, &p->data, &res);
+	}
 	if (r)
 		fprintf(stderr, "badmsg: connect: %s (%s)\n", strerror(-r), res.reason);
 	return r;
@@ -140,12 +166,13 @@ static int request(struct peer *p, struct memxd_msg_info *req, struct memxd_msg_
 	return exchange(p, raw, 3000, out);
 }
 
-/* One-sided op on the data buffer; returns the completion's status. */
-static int rdma(struct peer *p, int write, uint64_t raddr, uint32_t rkey)
+/* One-sided op on the data buffer, over conn; returns the completion's status. */
+static int rdma_on(struct peer *p, struct mxv_conn *conn, int write, uint64_t raddr,
+		   uint32_t rkey)
 {
 	struct ibv_wc wc;
-	int r = write ? mxv_post_write(p->conn, p->mr, DATA_OFF, SLAB, raddr, rkey, 7)
-		      : mxv_post_read(p->conn, p->mr, DATA_OFF, SLAB, raddr, rkey, 7);
+	int r = write ? mxv_post_write(conn, p->mr, DATA_OFF, SLAB, raddr, rkey, 7)
+		      : mxv_post_read(conn, p->mr, DATA_OFF, SLAB, raddr, rkey, 7);
 
 	if (r)
 		return r;
@@ -158,12 +185,44 @@ static int rdma(struct peer *p, int write, uint64_t raddr, uint32_t rkey)
 	}
 }
 
+static int rdma(struct peer *p, int write, uint64_t raddr, uint32_t rkey)
+{
+	return rdma_on(p, p->data, write, raddr, rkey);
+}
+
+/* A control connection that asks for memory before it authenticates: refused. */
+static void check_nothing_before_auth(void)
+{
+	struct memxd_msg_info req = { .type = MEMX_MSG_ALLOC_SLAB, .alloc.slab_bytes = SLAB }, rep;
+	struct mxv_cm_result res;
+	struct peer_hs hs;
+	struct peer c = { 0 };
+	uint8_t volume_id[16] = { 0x5a };
+	int r;
+
+	c.buf = calloc(1, DATA_OFF + SLAB);
+	if (!c.buf || mxv_mr_reg(ctx, c.buf, DATA_OFF + SLAB, MXV_ACCESS_LOCAL_WRITE, &c.mr) ||
+	    mxv_cq_create(ctx, 64, &c.cq)) {
+		check(0, "setup of the unauthenticated peer");
+		return;
+	}
+	peer_hs_hello(&hs, MEMX_ROLE_CLIENT, &keys.key[0], volume_id, NULL);
+	r = peer_dial(&c, &hs, true, &c.conn, &res);
+	check(!r, "a hello naming a held key is answered");
+	if (r)
+		return;
+	r = request(&c, &req, &rep);
+	check(r == 1 && rep.type == MEMX_MSG_AUTH_REPLY && rep.status == EACCES,
+	      "a request before authentication is refused (EACCES), no slab granted");
+	check(mxv_conn_check(c.conn, 3000) < 0, "the donor closes the unauthenticated connection");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "bind", required_argument, NULL, 'b' }, { "donor", required_argument, NULL, 'd' },
 		{ "port", required_argument, NULL, 'p' }, { "memory", required_argument, NULL, 'm' },
-		{ 0 }
+		{ "key-file", required_argument, NULL, 'k' }, { 0 }
 	};
 	struct memxd_msg_info req, rep;
 	struct peer a, b;
@@ -179,13 +238,17 @@ int main(int argc, char **argv)
 		case 'd': donor_ip = optarg; break;
 		case 'p': port = (uint16_t)atoi(optarg); break;
 		case 'm': memory = strtoull(optarg, NULL, 0); break;
+		case 'k': key_file = optarg; break;
 		default: return 2;
 		}
 	}
 	if (!bind_ip || !donor_ip || !memory) {
-		fprintf(stderr, "usage: memx_badmsg --bind IP --donor IP [--port P] --memory BYTES\n");
+		fprintf(stderr, "usage: memx_badmsg --bind IP --donor IP [--port P] --memory BYTES "
+			"[--key-file PATH]\n");
 		return 2;
 	}
+	if (peer_load_keys(key_file, &keys))
+		return 1;
 	r = mxv_ctx_open(bind_ip, &ctx);
 	if (r || peer_connect(&a)) {
 		fprintf(stderr, "badmsg: setup failed\n");
@@ -265,6 +328,13 @@ int main(int argc, char **argv)
 	check(r == 1 && !rep.status && rep.stats.memory_free == memory, "slab freed, memory back");
 	r = rdma(&a, 0, raddr, rkey);
 	check(r == -EACCES || r == -EREMOTEIO, "freed slab's rkey no longer works");
+	/* Last: a failed RDMA leaves the QP in error. */
+	req = (struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_SLAB, .alloc.slab_bytes = SLAB };
+	r = request(&a, &req, &rep);
+	check(r == 1 && !rep.status, "a second slab granted");
+	r = rdma_on(&a, a.conn, 0, rep.grant.remote_addr, rep.grant.rkey);
+	check(r == -EACCES || r == -EREMOTEIO, "the control connection cannot reach the slab");
+	check_nothing_before_auth();
 out:
 	printf("badmsg: %s: %d of %d checks passed\n", failures ? "FAIL" : "PASS", checks - failures,
 	       checks);

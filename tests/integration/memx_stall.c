@@ -87,6 +87,16 @@ static int stall_one(const char *bind, const char *server, uint16_t port, uint16
 		return -errno;
 	if (getrandom(hi.volume_id, sizeof(hi.volume_id), 0) != sizeof(hi.volume_id))
 		return -EIO;
+	/*
+	 * A control hello names key 1 (memxctl keygen's id) with a random
+	 * challenge: anyone can send that much, and the donor must answer it
+	 * before it can know whether the peer holds the key.
+	 */
+	if (role == MEMX_ROLE_CLIENT) {
+		hi.key_id = 1;
+		if (getrandom(hi.token, sizeof(hi.token), 0) != sizeof(hi.token))
+			return -EIO;
+	}
 	memxd_hello_encode(pdata, sizeof(pdata), &hi);
 	if (rdma_connect(id, &cp))
 		return -errno;

@@ -12,10 +12,12 @@
 
 static struct memxd_hello_info good_hello(void)
 {
-	struct memxd_hello_info h = { .role = MEMX_ROLE_CLIENT, .flags = 0 };
+	struct memxd_hello_info h = { .role = MEMX_ROLE_CLIENT, .flags = 0, .key_id = 0x01020304 };
 
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 16; i++) {
 		h.volume_id[i] = (uint8_t)(0xa0 + i);
+		h.token[i] = (uint8_t)(0x30 + i);
+	}
 	return h;
 }
 
@@ -51,6 +53,10 @@ Test(hello, round_trip_with_cm_padding)
 	cr_expect_eq(out.role, in.role);
 	cr_expect_eq(out.flags, 0);
 	cr_expect_arr_eq(out.volume_id, in.volume_id, 16);
+	cr_expect_eq(out.key_id, 0x01020304);
+	cr_expect_arr_eq(out.token, in.token, 16);
+	cr_expect_eq(pdata[32], 0x04, "key_id is little-endian at offset 32");
+	cr_expect_eq(pdata[40], 0x30, "token starts at offset 40");
 }
 
 Test(hello, fields_are_little_endian)
@@ -124,10 +130,12 @@ Test(hello, rejects_declared_length)
 
 Test(hello, rejects_trailing_bytes)
 {
-	uint8_t pdata[MEMX_CM_CONNECT_PDATA_MAX];
+	/* The hello fills CM's 56 bytes; a transport with more room pads with zeros too. */
+	uint8_t pdata[MEMX_CM_CONNECT_PDATA_MAX + 8] = { 0 };
 
 	encode_pdata(pdata);
-	pdata[MEMX_CM_CONNECT_PDATA_MAX - 1] = 1;
+	cr_expect_eq(memxd_hello_decode(pdata, sizeof(pdata), NULL, NULL), 0);
+	pdata[sizeof(pdata) - 1] = 1;
 	expect_reject(pdata, sizeof(pdata), MEMX_REJ_LENGTH);
 }
 
@@ -143,7 +151,7 @@ Test(hello, rejects_unknown_role)
 	expect_reject(pdata, sizeof(pdata), MEMX_REJ_ROLE);
 }
 
-Test(hello, rejects_reserved_flags_and_credential)
+Test(hello, rejects_reserved_flags_and_a_data_key)
 {
 	uint8_t pdata[MEMX_CM_CONNECT_PDATA_MAX];
 	struct memx_hello *h = (struct memx_hello *)pdata;
@@ -152,14 +160,16 @@ Test(hello, rejects_reserved_flags_and_credential)
 	h->join_port = htole16(1);
 	expect_reject(pdata, sizeof(pdata), MEMX_REJ_MALFORMED);
 	encode_pdata(pdata);
-	h->reserved1 = htole64(1ULL << 63);
+	h->reserved0 = htole32(1U << 31);
 	expect_reject(pdata, sizeof(pdata), MEMX_REJ_MALFORMED);
 	encode_pdata(pdata);
 	h->flags = htole32(0x80000000U);
 	expect_reject(pdata, sizeof(pdata), MEMX_REJ_MALFORMED);
+	/* A data connection is admitted by its ticket; it names no key. */
 	encode_pdata(pdata);
-	h->credential = htole64(42);
-	expect_reject(pdata, sizeof(pdata), MEMX_REJ_AUTH);
+	h->role = htole16(MEMX_ROLE_DATA);
+	h->key_id = htole32(3);
+	expect_reject(pdata, sizeof(pdata), MEMX_REJ_MALFORMED);
 }
 
 Test(welcome, round_trip_and_rejections)
@@ -262,6 +272,27 @@ static void expect_msg_reject(const uint8_t *buf, size_t len, uint16_t code)
 	cr_assert_eq(memxd_msg_decode(buf, len, &out, &err), -EPROTO);
 	cr_expect_eq(err.code, code, "code %u, wanted %u (%s)", err.code, code,
 		     err.reason ? err.reason : "");
+}
+
+Test(msg, auth_round_trips_and_rejects_a_reserved_byte)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memxd_msg_info out, auth = { .type = MEMX_MSG_AUTH, .seq = 1 };
+	struct memxd_msg_info reply = { .type = MEMX_MSG_AUTH_REPLY, .seq = 1, .status = EACCES };
+
+	for (int i = 0; i < MEMX_SEALED_LEN; i++)
+		auth.auth.sealed[i] = (uint8_t)(i * 7 + 1);
+	encode_msg(buf, &auth);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_arr_eq(out.auth.sealed, auth.auth.sealed, MEMX_SEALED_LEN);
+	buf[MEMX_MSG_SIZE - 1] = 1;
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO);
+	/* A refusal is a reply with a status; a request never carries one. */
+	encode_msg(buf, &reply);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.status, EACCES);
+	auth.status = EACCES;
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &auth), -EINVAL);
 }
 
 Test(msg, every_type_round_trips)
