@@ -23,6 +23,10 @@ build=${MEMX_BUILD:-$root/build}
 memxd=$build/daemon/memxd
 memxctl=$build/daemon/memxctl
 swap_pattern=$build/tests/integration/swap_pattern
+# memx authenticates its peers with a cluster key (README, "Security"): one for this run.
+if [ ! -s /etc/memx/cluster.key ]; then
+	mkdir -p /etc/memx && chmod 700 /etc/memx && "$memxctl" keygen /etc/memx/cluster.key >/dev/null
+fi
 out=${MEMX_OUT:?MEMX_OUT: where results go}
 runtime=${MEMX_BENCH_RUNTIME:-6}
 size=${MEMX_BENCH_SIZE:-256M}

@@ -18,6 +18,10 @@ trap cleanup EXIT
 say() { printf '\n== %s\n' "$*"; }
 
 insmod "$build/kmod/memx.ko"
+say "a cluster key that every memx host holds: only its holders can lend or borrow"
+rm -f "$memx_key"
+memx_key_setup
+ls -l "$memx_key"
 say "two donors lend 768 MiB each over Soft-RoCE"
 start_donor 10.77.0.2 768M
 start_donor 10.77.0.3 768M

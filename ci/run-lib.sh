@@ -20,6 +20,17 @@ memx_run_cleanup() {
 }
 trap memx_run_cleanup EXIT
 
+# memx_key: every memxd authenticates its peers with the cluster key (README,
+# "Security"), made once with memxctl keygen and copied to every host; here all
+# of memx runs on one machine (the guest, whose /etc is a throwaway overlay).
+memx_key=/etc/memx/cluster.key
+memx_key_setup() {
+	[ -s "$memx_key" ] && return 0
+	mkdir -p /etc/memx && chmod 700 /etc/memx
+	"$memxctl" keygen "$memx_key"
+}
+memx_key_setup > /dev/null
+
 # wait_line FILE PATTERN: waits up to 60 s for PATTERN in FILE; prints FILE if it never comes.
 wait_line() {
 	for _ in $(seq 300); do grep -q "$2" "$1" && return 0; sleep 0.2; done

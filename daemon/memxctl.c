@@ -6,6 +6,7 @@
  *   memxctl donor add ADDR[:PORT] [--socket PATH]
  *   memxctl reload [--socket PATH]
  *   memxctl keygen PATH [--id N]
+ *   memxctl version
  * Without --socket, status asks every memxd on this machine (each has a
  * socket in /run/memx) and donor commands go to every client. With --json the
  * answer is one JSON object per memxd, wrapped in a JSON array. An answer
@@ -22,9 +23,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <memx/proto.h>
+#include <memx/uapi.h>
+
 #include "common/auth.h"
 #include "common/limits.h"
 #include "common/parse.h"
+#include "memx_config.h"
 
 #define RUN_DIR MEMXD_RUN_DIR
 
@@ -34,7 +39,8 @@ static void usage(FILE *f)
 		"       memxctl donor drain ADDR[:PORT] [--socket PATH]\n"
 		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n"
 		"       memxctl reload [--socket PATH]     re-read the key file (all memxd)\n"
-		"       memxctl keygen PATH [--id N]       write a new cluster key file (id 1)\n");
+		"       memxctl keygen PATH [--id N]       write a new cluster key file (id 1)\n"
+		"       memxctl version                    memx, protocol and kernel ABI versions\n");
 }
 
 /* Sends one request to one socket and copies the answer to stdout. Returns 0 or -errno. */
@@ -236,6 +242,11 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && !strcmp(argv[1], "keygen"))
 		return keygen(argc, argv);
+	if (argc == 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
+		printf("memxctl %s (protocol %d, kernel ABI %d)\n", MEMX_VERSION,
+		       MEMX_PROTO_VERSION, MEMX_ABI_VERSION);
+		return 0;
+	}
 	r = parse_args(argc, argv, &cmd);
 	if (r)
 		return r;

@@ -348,6 +348,7 @@ long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp)
 		ret = -EBUSY;
 		goto out_unlock;
 	}
+	WRITE_ONCE(mq->last_progress, jiffies);
 	mq->bound = true;
 	kref_get(&md->ref);	/* the queue fd's reference */
 	mf->md = md;

@@ -49,6 +49,7 @@ struct memx_queue {
 	bool dead;			/* READ_ONCE/WRITE_ONCE: fail everything */
 	bool polled;			/* serves polled I/O (HCTX_TYPE_POLL) */
 	atomic_t polled_done;		/* requests ended since the last ->poll() */
+	unsigned long last_progress;	/* jiffies: bound, or the engine's last commit */
 	spinlock_t sq_lock;		/* serialises ring producers (queue_rq) */
 	u32 sq_tail;			/* kernel's copy of ring->tail */
 	wait_queue_head_t wait;		/* poll() of the bound fd */

@@ -256,12 +256,30 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq, struct reques
 		}
 		return BLK_EH_DONE;
 	}
-	if (!io->warned) {
-		io->warned = true;
-		pr_warn_ratelimited("memx%d q%u: tag %u not committed after %u ms, waiting for the engine\n",
-				    mq->md->id, mq->id, rq->tag, mq->md->params.io_timeout_ms);
+	/*
+	 * The engine holds this request past the deadline. If it committed
+	 * something on this queue within the deadline, it is alive and this
+	 * request waits on work of its own (a slab, a copy), which it bounds:
+	 * wait on. If it committed nothing, it is stopped, hung or dead in all
+	 * but name, and it holds the host's swap: the volume dies as it would
+	 * with the engine. That is safe because a dead queue never reuses a
+	 * buffer, so an engine that wakes up later writes nowhere that matters,
+	 * and its commits are refused.
+	 */
+	if (time_before(jiffies, READ_ONCE(mq->last_progress) +
+			msecs_to_jiffies(mq->md->params.io_timeout_ms))) {
+		if (!io->warned) {
+			io->warned = true;
+			pr_warn_ratelimited("memx%d q%u: tag %u not committed after %u ms; the engine is making progress, waiting\n",
+					    mq->md->id, mq->id, rq->tag,
+					    mq->md->params.io_timeout_ms);
+		}
+		return BLK_EH_RESET_TIMER;
 	}
-	return BLK_EH_RESET_TIMER;
+	pr_err("memx%d q%u: the engine committed nothing for %u ms while holding requests: treating it as dead\n",
+	       mq->md->id, mq->id, mq->md->params.io_timeout_ms);
+	memx_dev_kill(mq->md);	/* ends this request too, with every other the engine held */
+	return BLK_EH_DONE;
 }
 
 /* Mark the queue dead and fail every request the engine holds. Idempotent. */
@@ -316,6 +334,7 @@ static int memx_complete_one(struct memx_queue *mq, const struct memx_io_result 
 	if (atomic_cmpxchg(&io->state, MEMX_IO_OWNED, MEMX_IO_IDLE) != MEMX_IO_OWNED)
 		return -EINVAL;
 	rq = io->rq;
+	WRITE_ONCE(mq->last_progress, jiffies);
 	if (memx_fault_commit())
 		result = -EIO;
 	sts = memx_errno_to_status(result);

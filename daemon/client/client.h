@@ -30,6 +30,7 @@
 #include "common/wire.h"
 #include "mxv.h"
 
+#define MEMXD_DEFAULT_IO_DEADLINE_S	30	/* --io-deadline (memx.ko's own default) */
 #define MEMXD_MAX_JOINS		4	/* joins in progress at once (--listen) */
 #define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
 /* Background copies move a slab this much at a time, through the bounce buffer. */
@@ -170,6 +171,7 @@ struct memxd_client;
 struct memxd_queue {
 	struct memxd_client *c;
 	unsigned int qid;
+	bool volume_dead;		/* memx.ko refused a commit: the volume died */
 	struct memxd_kqueue kq;
 	struct mxv_cq *cq;
 	struct mxv_mr *buf_mr;		/* the kernel's per-tag buffers */
@@ -225,6 +227,7 @@ struct memxd_client_opts {
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
 	uint16_t listen_port;
+	unsigned int io_deadline_s;	/* --io-deadline: memx.ko kills a volume stuck this long */
 	struct memxd_trust trust;	/* --key-file, --insecure: the keys we hold */
 };
 

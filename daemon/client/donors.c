@@ -288,7 +288,7 @@ static int donor_authenticate(struct memxd_client *c, struct memxd_donor *d, con
 {
 	const struct memxd_key *k = &c->opt.trust.kr.key[0];
 	struct memxd_msg_info req = { .type = MEMX_MSG_AUTH }, reply = { 0 };
-	uint8_t session[MEMXD_KEY_BYTES];
+	uint8_t session[MEMXD_KEY_BYTES], proof[MEMX_SECRET_LEN];
 	int r;
 
 	if (!memxd_auth_welcome_ok(k, hello, welcome)) {
@@ -297,7 +297,9 @@ static int donor_authenticate(struct memxd_client *c, struct memxd_donor *d, con
 		return -EACCES;
 	}
 	memxd_auth_session(k, hello, welcome, session);
-	memxd_auth_seal(session, MEMXD_SEAL_CLIENT, c->volume_secret, req.auth.sealed);
+	memxd_auth_volume_proof(c->volume_secret, d->welcome.donor_id, proof);
+	memxd_auth_seal(session, MEMXD_SEAL_CLIENT, proof, req.auth.sealed);
+	memset(proof, 0, sizeof(proof));
 	r = donor_call(c, d, &req, &reply);
 	if (!r && reply.type != MEMX_MSG_AUTH_REPLY)
 		r = -EPROTO;

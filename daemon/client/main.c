@@ -22,9 +22,14 @@
  *     (mounted, swap), which is refused with a message while serving goes on.
  * Between events it sends heartbeats and does one step of background copying
  * (recovery.c) at a time.
+ *
+ * Under systemd (Type=notify) it says READY=1 with the "ready" line, STATUS=
+ * when the number of usable donors changes, and STOPPING=1 once the volume is
+ * removed; sd_notify() does nothing without $NOTIFY_SOCKET.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +39,7 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "client/client.h"
@@ -135,7 +141,7 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 		if (memxd_trust_reload(&c->opt.trust))
 			return memxd_ctl_reply(out, len, "error: the key file was refused (the log "
 					       "says why); the old keys stay\n");
-		return memxd_ctl_reply(out, len, "reloaded %u keys\n", c->opt.trust.kr.n);
+		return memxd_ctl_reply(out, len, "reloaded: %u key(s) held\n", c->opt.trust.kr.n);
 	case MEMXD_CTL_STATUS:
 		return memxd_client_status(c, req.json, req.slabs, out, len);
 	case MEMXD_CTL_DONOR_DRAIN:
@@ -217,6 +223,7 @@ static int setup_volume(struct memxd_client *c)
 	}
 	p.queue_depth = c->opt.depth;
 	p.max_io_bytes = c->opt.max_io;
+	p.io_timeout_ms = c->opt.io_deadline_s * 1000;
 	p.dev_id = -1;
 	r = memxd_kdev_add(c->kfd, &p);
 	if (r)
@@ -310,14 +317,48 @@ static bool client_try_remove(struct memxd_client *c, int sig)
 		memxd_err("volume %s: /dev/memx%d is in use (%u openers: mounted or swap?); not "
 			 "removing it, still serving. Unmount or swapoff it first.", c->opt.name,
 			 c->dev_id, info.open_count);
+		sd_notifyf(0, "STATUS=/dev/memx%d in use (%u openers): not removed; unmount or "
+			   "swapoff it, then send SIGTERM again", c->dev_id, info.open_count);
 		return false;
 	}
 	if (r)
 		memxd_log_errno(r, "volume %s: remove /dev/memx%d", c->opt.name, c->dev_id);
+	sd_notifyf(0, "STOPPING=1\nSTATUS=volume %s: stopping", c->opt.name);
 	c->dev_id = -1;
 	return true;
 }
 
+/* STATUS= for systemd, when the number of usable donors is not *shown (what it last said). */
+static void notify_status(struct memxd_client *c, unsigned int *shown)
+{
+	unsigned int usable = 0;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		usable += memxd_donor_usable(atomic_load(&c->donor[i].state));
+	if (usable == *shown)
+		return;
+	*shown = usable;
+	sd_notifyf(0, "STATUS=serving /dev/memx%d, %u donor(s)", c->dev_id, usable);
+}
+
+/*
+ * Whether memx.ko declared the volume dead: we made no progress within
+ * --io-deadline while holding requests (stopped, or hung somewhere), and it
+ * failed them. Nothing of ours can serve it any more: the engine exits.
+ */
+static bool volume_died(struct memxd_client *c)
+{
+	struct memx_dev_info info;
+	int r = memxd_kdev_info(c->kfd, c->dev_id, &info);
+
+	/* A dead volume nobody holds open is removed at once: its id is gone. */
+	if (r != -ENODEV && (r || info.state != MEMX_S_DEAD))
+		return false;
+	memxd_err("volume %s: memx.ko declared /dev/memx%d dead (no progress within "
+		  "--io-deadline %u s, or a queue closed) and failed its requests: exiting",
+		  c->opt.name, c->dev_id, c->opt.io_deadline_s);
+	return true;
+}
 
 /* The sooner of two "ms until due, or -1 for never". */
 static int soonest(int a, int b)
@@ -339,6 +380,7 @@ enum {
 
 static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 {
+	unsigned int status_shown = UINT_MAX;
 	int timeout = 0;
 
 	for (;;) {
@@ -372,6 +414,9 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		if (pfd[POLL_SIGNAL].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP)
 				memxd_trust_reload(&c->opt.trust);
+			else if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM)
+				memxd_warn("volume %s: %s ignored (SIGINT or SIGTERM removes the "
+					   "volume)", c->opt.name, strsignal((int)si.ssi_signo));
 			else if (client_try_remove(c, (int)si.ssi_signo))
 				return 0;
 		}
@@ -379,11 +424,14 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 			memxd_ctl_serve(ctl, client_ctl, c);
 		memxd_pump_ctrl(c);
 		memxd_check_donors(c, &pfd[POLL_DONORS]);
+		notify_status(c, &status_shown);
 		if (pfd[POLL_LISTENER].revents)
 			memxd_serve_join(c);
 		memxd_advance_joins(c);
 		memxd_retry_deferred(c);
 		memxd_heartbeat(c);
+		if (volume_died(c))
+			return -ENODEV;
 		timeout = soonest(memxd_recovery_step(c), memxd_scrub_step(c));
 		if (timeout < 0 || timeout > MEMXD_HEARTBEAT_MS)
 			timeout = MEMXD_HEARTBEAT_MS;
@@ -433,6 +481,7 @@ int memxd_client_main(int argc, char **argv)
 		memxd_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
 	printf("ready /dev/memx%d\n", c->dev_id);
 	fflush(stdout);
+	sd_notify(0, "READY=1");
 	memxd_info("volume %s: /dev/memx%d ready, %" PRIu64 " MiB on %u donor(s)", c->opt.name,
 		  c->dev_id, c->opt.size >> 20, c->nr_donors);
 

@@ -21,7 +21,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
 		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
-		"                    [--ctl PATH] [--key-file PATH] [--insecure]\n"
+		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -49,7 +49,9 @@ void memxd_client_usage(FILE *f)
 		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n"
 		"  --key-file  the cluster keys (default %s, mode 0600, root's); the\n"
 		"              first connects; re-read on SIGHUP or memxctl reload\n"
-		"  --insecure  no keys: donors that run --insecure only (tests only)\n",
+		"  --insecure  no keys: donors that run --insecure only (tests only)\n"
+		"  --io-deadline  seconds the engine may hold requests without finishing any\n"
+		"              before memx.ko treats it as dead and fails them (default 30)\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
 }
 
@@ -201,6 +203,12 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 	case 'I':
 		o->trust.insecure = true;
 		return 0;
+	case 'T':
+		if (opt_count("--io-deadline", arg, MEMX_MIN_TIMEOUT_MS / 1000,
+			      MEMX_MAX_TIMEOUT_MS / 1000, &v))
+			return -EINVAL;
+		o->io_deadline_s = (unsigned int)v;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -270,6 +278,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "scatter-width", required_argument, NULL, 'W' },
 		{ "key-file", required_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "io-deadline", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -285,6 +294,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->scrub_rate = MEMXD_DEFAULT_SCRUB_RATE;
 	o->scatter_width = MEMXD_DEFAULT_SCATTER_WIDTH;
 	o->poll_us = MEMXD_DEFAULT_POLL_US;
+	o->io_deadline_s = MEMXD_DEFAULT_IO_DEADLINE_S;
 	/*
 	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a
 	 * parse that stopped inside a group of short options ("-xy": 'x' refused)

@@ -155,8 +155,15 @@ static void queue_commit(struct memxd_queue *q)
 	if (!q->nr_results)
 		return;
 	r = memxd_kqueue_commit(&q->kq, q->results, q->nr_results);
-	if (r < 0 || (uint32_t)r != q->nr_results)
+	if (r == -ENODEV) {
+		/* Its requests were failed already; the control thread sees it and exits. */
+		if (!q->volume_dead)
+			memxd_err("queue %u: memx.ko refused our results: the volume is dead",
+				  q->qid);
+		q->volume_dead = true;
+	} else if (r < 0 || (uint32_t)r != q->nr_results) {
 		memxd_err("queue %u: commit of %u results took %d", q->qid, q->nr_results, r);
+	}
 	atomic_fetch_add_explicit(&q->stats.commits, 1, memory_order_relaxed);
 	q->nr_results = 0;
 }
@@ -256,6 +263,19 @@ static inline void queue_cpu_relax(void)
  * arms the CQ (only when work requests are in flight), looks once more, and
  * waits in io_uring for any of the three fds.
  */
+/*
+ * A queue thread that cannot go on would leave the tags it owns owned
+ * forever, and the programs that wait on them hung. It takes the engine down
+ * instead: memx.ko then fails what the engine held (the engine's death).
+ */
+static _Noreturn void queue_fatal(struct memxd_queue *q, int err, const char *what)
+{
+	memxd_err("queue %u: %s: %s; the engine cannot serve this queue and stops",
+		  q->qid, what, strerror(-err));
+	memxd_log_stop();	/* the line above reaches the log */
+	abort();
+}
+
 static void *queue_thread(void *arg)
 {
 	struct memxd_queue *q = arg;
@@ -302,10 +322,8 @@ static void *queue_thread(void *arg)
 		int r = io_uring_submit_and_wait(&q->ring, 1);
 
 		atomic_store(&q->asleep, false);
-		if (r < 0 && r != -EINTR) {
-			memxd_log_errno(r, "queue %u: io_uring wait", q->qid);
-			break;
-		}
+		if (r < 0 && r != -EINTR)
+			queue_fatal(q, r, "io_uring wait");
 		queue_set_awake(q, true);
 		memxd_dbg(MEMXD_DBG_QUEUE, "queue %u: woken", q->qid);
 		atomic_fetch_add_explicit(&q->stats.wakeups, 1, memory_order_relaxed);

@@ -101,6 +101,8 @@ static void json_volume(struct memxd_client *c, const struct io_totals *t, uint6
 			struct status_out *o)
 {
 	emit(o, "{\"role\":\"client\",\"log_dropped\":%" PRIu64 ",", memxd_log_dropped());
+	emit(o, "\"key_id\":%u,\"insecure\":%s,", c->opt.trust.kr.key[0].id,
+	     c->opt.trust.insecure ? "true" : "false");
 	emit(o, "\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
 	     "\"size\":%" PRIu64 ",\"slab_size\":%" PRIu64 ",\"slabs\":%" PRIu64
 	     ",\"slabs_mapped\":%" PRIu64 ",\"slabs_lost\":%" PRIu64 ",\"replicas\":%u,"
@@ -242,6 +244,11 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     PRIu64 " repaired\n", t->checksum_errors, t->repairs,
 	     (c->crc.crc ? c->opt.scrub_rate : 0) >> 20, c->scrub.passes, c->scrub.bad_blocks,
 	     c->scrub.repaired);
+	if (c->opt.trust.insecure)
+		emit(o, "  trust: INSECURE (--insecure): peers are not authenticated\n");
+	else
+		emit(o, "  trust: connects with key %u, accepts %u keys\n",
+		     c->opt.trust.kr.key[0].id, c->opt.trust.kr.n);
 	if (memxd_log_dropped())
 		emit(o, "  log: %" PRIu64 " lines dropped (stderr not read fast enough)\n",
 		     memxd_log_dropped());

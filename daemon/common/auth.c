@@ -287,6 +287,12 @@ int memxd_auth_open(const uint8_t session[MEMXD_KEY_BYTES], enum memxd_seal_dir 
 	return 0;
 }
 
+void memxd_auth_volume_proof(const uint8_t secret[MEMX_SECRET_LEN], const uint8_t donor_id[16],
+			     uint8_t out[MEMX_SECRET_LEN])
+{
+	crypto_generichash(out, MEMX_SECRET_LEN, donor_id, 16, secret, MEMX_SECRET_LEN);
+}
+
 void memxd_auth_join_token(const struct memxd_key *k, const void *hello,
 			   uint8_t out[MEMX_TOKEN_LEN])
 {

@@ -88,6 +88,13 @@ void memxd_auth_seal(const uint8_t session[MEMXD_KEY_BYTES], enum memxd_seal_dir
 int memxd_auth_open(const uint8_t session[MEMXD_KEY_BYTES], enum memxd_seal_dir dir,
 		    const uint8_t in[MEMX_SEALED_LEN], uint8_t out[MEMX_SECRET_LEN]);
 
+/*
+ * What a volume's owner shows one donor: its secret hashed with that donor's
+ * id, so that a donor (which may lie) learns nothing it could show another.
+ */
+void memxd_auth_volume_proof(const uint8_t secret[MEMX_SECRET_LEN], const uint8_t donor_id[16],
+			     uint8_t out[MEMX_SECRET_LEN]);
+
 /* A join's token: a keyed hash of the encoded hello with its token zeroed. */
 void memxd_auth_join_token(const struct memxd_key *k, const void *hello,
 			   uint8_t out[MEMX_TOKEN_LEN]);

@@ -11,6 +11,11 @@
  * this engine serves. When the ring is full a line is dropped and counted,
  * and the logger says how many were dropped once it catches up. The ring's
  * mutex is held only to copy a line in or a batch out, never across a write.
+ *
+ * When stderr is the journal (systemd's $JOURNAL_STREAM names its device and
+ * inode), each line starts with its syslog priority, "<3>" for an error as in
+ * sd-daemon.h, so that `journalctl -p warning` can select by level; the
+ * journal stamps lines itself, so ours leave out the time.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +39,8 @@ unsigned int memxd_log_debug_mask;
 const char *memxd_log_role = "memxd";
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const int level_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+static bool log_journal;	/* stderr is the journal: set before any thread starts */
 
 static struct {
 	pthread_mutex_t lock;	/* buf, head, tail, stopping */
@@ -43,6 +52,49 @@ static struct {
 	size_t cap, head, tail;	/* bytes; head - tail is what waits */
 	_Atomic uint64_t dropped;	/* lines that found the ring full */
 } ring = { .lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER };
+
+/* How every line starts: its priority for the journal, else the time; then role and level. */
+static int line_prefix(char *buf, size_t len, enum memxd_log_level level)
+{
+	struct timespec ts;
+
+	if (log_journal)
+		return snprintf(buf, len, "<%d>%s %s: ", level_prio[level], memxd_log_role,
+				level_names[level]);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return snprintf(buf, len, "[%5ld.%03ld] %s %s: ", (long)ts.tv_sec, ts.tv_nsec / 1000000,
+			memxd_log_role, level_names[level]);
+}
+
+/* A decimal number that starts at *p (no sign, no space); moves *p past it. */
+static bool parse_decimal(const char **p, unsigned long long *v)
+{
+	char *end;
+
+	if (**p < '0' || **p > '9')
+		return false;
+	*v = strtoull(*p, &end, 10);
+	*p = end;
+	return true;
+}
+
+bool memxd_log_is_journal(int fd, const char *journal_stream)
+{
+	unsigned long long dev, ino;
+	const char *p = journal_stream;
+	struct stat st;
+
+	if (!p || !parse_decimal(&p, &dev) || *p++ != ':' || !parse_decimal(&p, &ino) || *p)
+		return false;
+	if (fstat(fd, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void memxd_log_init(void)
+{
+	log_journal = memxd_log_is_journal(STDERR_FILENO, getenv("JOURNAL_STREAM"));
+}
 
 static void write_all(const char *p, size_t n)
 {
@@ -95,10 +147,10 @@ static void *logger(void *arg)
 		if ((!n || out[n - 1] == '\n') &&
 		    atomic_load_explicit(&ring.dropped, memory_order_relaxed) != reported) {
 			uint64_t d = atomic_load(&ring.dropped);
-			int len = snprintf(out, sizeof(out), "%s warning: %llu log line(s) dropped: "
-					   "stderr was not read fast enough\n", memxd_log_role,
-					   (unsigned long long)(d - reported));
+			int len = line_prefix(out, sizeof(out), MEMXD_LOG_WARN);
 
+			len += snprintf(out + len, sizeof(out) - len, "%llu log line(s) dropped: stderr "
+					"was not read fast enough\n", (unsigned long long)(d - reported));
 			write_all(out, (size_t)len);
 			reported = d;
 		}
@@ -158,12 +210,9 @@ uint64_t memxd_log_dropped(void)
 static void log_line(enum memxd_log_level level, const char *suffix, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
-	struct timespec ts;
 	int n, m;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	n = snprintf(line, sizeof(line), "[%5ld.%03ld] %s %s: ", (long)ts.tv_sec,
-		     ts.tv_nsec / 1000000, memxd_log_role, level_names[level]);
+	n = line_prefix(line, sizeof(line), level);
 	if (n < 0)
 		return;
 	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -2,13 +2,15 @@
 /*
  * Logging for memxd's entry points (main loops, CLI, CM handlers). Library
  * code returns -errno and leaves the logging to its caller. Lines go to
- * stderr with a level and the role ("donor", "client") as prefix; once
+ * stderr with a level and the role ("donor", "client") as prefix, and a
+ * syslog priority when stderr is the journal (memxd_log_init()); once
  * memxd_log_start() ran, through a logger thread, so that no caller ever
  * waits on stderr (log.c).
  */
 #ifndef MEMXD_LOG_H
 #define MEMXD_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +26,14 @@ enum memxd_log_level { MEMXD_LOG_ERR, MEMXD_LOG_WARN, MEMXD_LOG_INFO, MEMXD_LOG_
 
 extern unsigned int memxd_log_debug_mask;
 extern const char *memxd_log_role;
+
+/*
+ * Decides, once and before any thread starts, how lines begin: with a syslog
+ * priority ("<3>", "<4>", ...) when stderr is the journal, else with the time.
+ */
+void memxd_log_init(void);
+/* Whether fd is the stream that journal_stream ($JOURNAL_STREAM, "DEV:INO") names. */
+bool memxd_log_is_journal(int fd, const char *journal_stream);
 
 /*
  * From now on lines go through a ring of `bytes` and a logger thread; a line

@@ -235,8 +235,12 @@ static bool hello_trusted(struct donor *dn, struct mxv_req *req, const char *pee
 		return *k != NULL;
 	}
 	refused = ticket_refused(dn, hello, vol);
-	if (refused)
-		reject(dn, req, peer, MEMX_REJ_AUTH, refused);
+	if (refused) {
+		/* The peer learns no more than "no": not whether the volume lives here. */
+		memxd_warn("data connection from %s not admitted: %s", peer, refused);
+		reject(dn, req, peer, MEMX_REJ_AUTH, "data connection not admitted: no such "
+		       "volume, or a bad or expired ticket");
+	}
 	return !refused;
 }
 

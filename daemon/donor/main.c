@@ -11,6 +11,10 @@
  * volume's CQ channel, each connection's CM channel, the control socket and
  * a signalfd. A first SIGINT/SIGTERM starts leaving (clients move our slabs
  * away); a second, or nothing lent, exits at once.
+ *
+ * Under systemd (Type=notify) it says READY=1 with the "listening" line and
+ * STOPPING=1 on that first signal; sd_notify() does nothing without
+ * $NOTIFY_SOCKET.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +25,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "common/ctl.h"
@@ -87,7 +92,7 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 		if (memxd_trust_reload(&dn->trust))
 			return memxd_ctl_reply(out, len, "error: the key file was refused (the "
 					       "log says why); the old keys stay\n");
-		return memxd_ctl_reply(out, len, "reloaded %u keys\n", dn->trust.kr.n);
+		return memxd_ctl_reply(out, len, "reloaded: %u key(s) held\n", dn->trust.kr.n);
 	}
 	if (req.kind != MEMXD_CTL_STATUS || !req.strict || req.slabs) {
 		n = snprintf(out, len, "error: a donor answers 'status', 'status --json' and "
@@ -161,12 +166,19 @@ static bool on_signal(struct donor *dn, int sfd)
 		memxd_trust_reload(&dn->trust);
 		return false;
 	}
+	if (si.ssi_signo != SIGINT && si.ssi_signo != SIGTERM) {
+		memxd_warn("%s ignored (SIGINT or SIGTERM: leave)", strsignal((int)si.ssi_signo));
+		return false;
+	}
 	/* Nothing lent, or a second signal: go now. */
 	if (!dn->memory_granted || dn->leaving) {
 		memxd_info("%s: leaving; %" PRIu64 " MiB lent are given up",
 			  strsignal((int)si.ssi_signo), dn->memory_granted >> 20);
+		sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 		return true;
 	}
+	sd_notifyf(0, "STOPPING=1\nSTATUS=leaving: clients move %" PRIu64 " MiB away",
+		   dn->memory_granted >> 20);
 	pressure_start_leaving(dn);
 	return false;
 }
@@ -258,6 +270,8 @@ int memxd_donor_main(int argc, char **argv)
 		  dn->memory_total >> 20);
 	printf("listening %s:%u\n", dn->host, dn->port);
 	fflush(stdout);
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u, lending %" PRIu64 " MiB", dn->host,
+		   dn->port, dn->memory_total >> 20);
 	if (dn->join_host[0])
 		join_client(dn);
 

@@ -44,10 +44,11 @@ enum memx_role {
  *   welcome: nonce = the donor's challenge, proof = BLAKE2b keyed with the
  *            cluster key over the hello and the welcome up to the proof: the
  *            donor holds the key (the client checks it before it says more);
- *   MEMX_MSG_AUTH, the first message: the volume's 16-byte secret sealed
- *            (XChaCha20-Poly1305) with a session key derived from the cluster
- *            key, the hello and the welcome: the client holds the key, and
- *            this is not a replay (the donor's challenge is fresh);
+ *   MEMX_MSG_AUTH, the first message: the volume's 16-byte secret, hashed
+ *            with the donor's id (so no donor learns what another checks),
+ *            sealed (XChaCha20-Poly1305) with a session key derived from the
+ *            cluster key, the hello and the welcome: the client holds the key,
+ *            and this is not a replay (the donor's challenge is fresh);
  *   MEMX_MSG_AUTH_REPLY: a ticket for data connections, sealed the same way.
  * Only then does the donor make the volume (its protection domain) and bind
  * it to the secret: a later control connection for the volume must bring

@@ -94,7 +94,8 @@ struct memx_dev_params {
 	__u32 nr_queues;	/* 1..MEMX_MAX_QUEUES */
 	__u32 queue_depth;	/* 1..MEMX_MAX_DEPTH */
 	__u32 max_io_bytes;	/* per-tag buffer, power of two, MIN..MAX_IO_BYTES */
-	__u32 io_timeout_ms;	/* engine must answer within; 0 = default 30000 */
+	__u32 io_timeout_ms;	/* while it holds requests, the engine must commit one */
+				/* within this, or the volume dies; 0 = default 30000 */
 	__s32 dev_id;		/* in: -1 = any; out: N of /dev/memxN */
 	__u32 nr_poll_queues;	/* MEMX_F_POLL_QUEUES: 1..nr_queues-1, else 0 */
 	__u64 reserved[4];	/* must be zero */

@@ -25,6 +25,9 @@ static int same_body(const struct memxd_msg_info *a, const struct memxd_msg_info
 		return a->stats.memory_total == b->stats.memory_total &&
 		       a->stats.memory_free == b->stats.memory_free &&
 		       a->stats.slabs_granted == b->stats.slabs_granted;
+	case MEMX_MSG_AUTH:
+	case MEMX_MSG_AUTH_REPLY:
+		return !memcmp(a->auth.sealed, b->auth.sealed, sizeof(a->auth.sealed));
 	}
 	return 0;
 }

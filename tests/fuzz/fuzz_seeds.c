@@ -151,5 +151,12 @@ int main(int argc, char **argv)
 	text("donor_opts", 1, "--listen|[::1]:7000|--memory|1TiB|--join|10.0.0.9:7472|"
 	     "--low-watermark|512M|--leave-timeout|30|--ctl|/tmp/d.sock");
 	text("donor_opts", 2, "--listen=h|--memory=1M|-x");
+	text("donor_opts", 3, "--listen|10.0.0.1|--memory|1G|--key-file|/etc/k|--allow-key|7|"
+	     "--allow-key|9");
+	text("client_opts", 3, "--name|v|--size|1G|--donor|h|--insecure");
+	text("keyfile", 0, "# keys\n1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b"
+	     "1c1d1e1f\n");
+	text("keyfile", 1, "7 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\r\n"
+	     "\n2 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f  \n");
 	return failed;
 }

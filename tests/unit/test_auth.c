@@ -200,3 +200,17 @@ Test(handshake, a_join_is_signed_with_the_key_it_names)
 	hello[10] ^= 1;	/* another port: not what was signed */
 	cr_expect_not(memxd_auth_join_ok(&k, hello));
 }
+
+Test(handshake, each_donor_sees_its_own_proof_of_the_volume_secret)
+{
+	uint8_t secret[MEMX_SECRET_LEN], d1[16] = { 1 }, d2[16] = { 2 };
+	uint8_t p1[MEMX_SECRET_LEN], p1again[MEMX_SECRET_LEN], p2[MEMX_SECRET_LEN];
+
+	memxd_auth_random(secret, sizeof(secret));
+	memxd_auth_volume_proof(secret, d1, p1);
+	memxd_auth_volume_proof(secret, d1, p1again);
+	memxd_auth_volume_proof(secret, d2, p2);
+	cr_expect_arr_eq(p1, p1again, sizeof(p1), "the same donor sees the same proof each time");
+	cr_expect_neq(memcmp(p1, p2, sizeof(p1)), 0, "another donor sees another");
+	cr_expect_neq(memcmp(p1, secret, sizeof(p1)), 0, "no donor sees the secret itself");
+}

@@ -69,3 +69,31 @@ Test(opts, donor_after_short_option_group)
 	cr_expect_eq(dn->max_slab_shift, 26);
 	free(dn);
 }
+
+Test(opts, keys)
+{
+	struct memxd_client_opts o;
+	struct donor *dn;
+
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--key-file", "/etc/k"), 0);
+	cr_expect_str_eq(o.trust.key_file, "/etc/k");
+	cr_expect_not(o.trust.insecure);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--key-file", "/etc/k", "--insecure"), -EINVAL,
+		     "--insecure with a key file is a contradiction");
+	cr_assert_eq(DONOR_PARSE(&dn, "donor", "--listen", "h", "--memory", "64M", "--allow-key",
+				 "7", "--allow-key", "4294967295"), 0);
+	cr_expect_eq(dn->nr_allow, 2);
+	cr_expect_eq(dn->allow_key[1], 4294967295U);
+	free(dn);
+	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "h", "--memory", "64M", "--allow-key",
+				 "0"), -EINVAL, "key id 0 is --insecure's");
+	free(dn);
+	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "h", "--memory", "64M", "--insecure",
+				 "--allow-key", "3"), -EINVAL);
+	free(dn);
+	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "h", "--memory", "64M", "--insecure"), 0);
+	cr_expect(dn->trust.insecure);
+	free(dn);
+}
