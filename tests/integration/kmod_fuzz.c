@@ -25,11 +25,12 @@
  *          max_io, flags, io_timeout_ms 1000..3000) served by a sloppy engine
  *          (one thread per queue): most tags committed correctly, some with
  *          -EIO / other -errno, some with an invalid result first, some twice,
- *          some late, some never (until teardown), junk entries (tags out of
- *          range, stray in-range tags) and bad pointers mixed in, ring flags
- *          and head scribbled. A child process does O_DIRECT reads, writes,
- *          RWF_HIPRI reads, discards, zero-outs and fsyncs on /dev/memxN with
- *          2 threads. 30% of volumes get a "clean" engine (no duplicate or
+ *          some late, some never (until teardown, or until memx.ko's deadline
+ *          kills the volume), junk entries (tags out of range, stray in-range
+ *          tags) and bad pointers mixed in, ring flags and head scribbled.
+ *          A child process does O_DIRECT reads, writes, RWF_HIPRI reads,
+ *          discards, zero-outs and fsyncs on /dev/memxN with 2 threads.
+ *          30% of volumes get a "clean" engine (no duplicate or
  *          stray commits) and then every successful read is checked against
  *          the pattern the engine wrote. Meanwhile the driver GET_INFOs,
  *          tries DEL_DEV while open, and forks with the mappings alive. The
@@ -53,6 +54,13 @@
  * kernel reissues that tag while its old slot is unread, which only hurts the
  * engine), each < depth, with a sane descriptor; a valid commit of a tag the engine owns is taken; junk
  * commits are never taken; a COMMIT never takes more than nr.
+ *
+ * The engine deadline: memx.ko kills a volume (state DEAD, then gone once
+ * /dev/memxN is closed) when its engine held a request for io_timeout_ms on
+ * a queue where it committed nothing for io_timeout_ms. A served volume may
+ * therefore die by the deadline only once one of its engine threads held a
+ * tag while committing nothing on its queue for io_timeout_ms - 200 ms (the
+ * sticky serve.may_die); otherwise it must stay live until its teardown.
  *
  * The hardened rules (uapi.h, "Who may do what"), modelled exactly: the
  * fuzzer runs as root, so ADD/START/DEL never fail with EPERM; BIND_QUEUE of
@@ -131,7 +139,8 @@ enum ev {
 	EV_STOLEN_REJECT, EV_COMMIT_ENTRIES, EV_GUARD_COMMIT, EV_SCRIBBLE, EV_READ_VERIFIED,
 	EV_FORK_SEGV, EV_FORK_KILLED, EV_WORKER_KILLED,
 	EV_DEL_BUSY, EV_MAP_TOUCHED, EV_CLOSE_WITH_MAP, EV_DEAD_ENGINE_EXIT, EV_RING_OVERFLOW,
-	EV_MMAP_RDONLY, EV_CHILD_BIND_EPERM, EV_CHILD_NO_MAP, EV_BIND_FOREIGN, NEV
+	EV_MMAP_RDONLY, EV_CHILD_BIND_EPERM, EV_CHILD_NO_MAP, EV_BIND_FOREIGN, EV_MAY_DIE,
+	EV_DEADLINE_DEATH, NEV
 };
 static const char *const ev_name[NEV] = {
 	"soup rounds", "serve rounds", "serve rounds with a clean engine",
@@ -153,6 +162,8 @@ static const char *const ev_name[NEV] = {
 	"fork children refused BIND of the parent's volume (EPERM)",
 	"fork children without the parent's queue mapping",
 	"BIND of another process's volume refused (EPERM)",
+	"volumes held to the deadline (may die)",
+	"volumes seen dead by the deadline",
 };
 
 #define NERR 134
@@ -412,19 +423,24 @@ static void check_bind_owner(int id, uint32_t qid, unsigned int seq, int r, int 
  * @id must get exactly EPERM (the child is another thread group). ENODEV
  * only if the parent (the volume's owner) has died meanwhile (the parent
  * SIGKILLs workers): its exit kills the volume before we are reparented, so
- * wait a little for that. */
-static void child_bind_foreign(int id, uint32_t qid, pid_t ppid)
+ * wait a little for that. With @judge (a served volume, which may also die
+ * by the deadline), ENODEV is left to the parent: returns 1. */
+static int child_bind_foreign(int id, uint32_t qid, pid_t ppid, int judge)
 {
 	struct memx_queue_bind b = { .dev_id = id, .queue_id = qid };
 	int fd = open(CTL, O_RDWR | O_CLOEXEC), r, e;
 
 	rec(OP_OPEN, fd, errno);
 	if (fd < 0)
-		return;
+		return 0;
 	errno = 0;
 	r = ioctl(fd, MEMX_IO_BIND_QUEUE, &b);
 	e = errno;
 	rec(OP_BIND, r, e);
+	if (r && e == ENODEV && judge) {
+		close(fd);
+		return 1;
+	}
 	if (r && e == ENODEV) {
 		int64_t end = now_ms() + 5000;
 
@@ -432,13 +448,14 @@ static void child_bind_foreign(int id, uint32_t qid, pid_t ppid)
 			sleep_ms(20);
 		if (getppid() != ppid) {
 			close(fd);
-			return;	/* the owner died: the volume with it */
+			return 0;	/* the owner died: the volume with it */
 		}
 	}
 	expect_err(OP_BIND, r, e, EPERM, "fork child binds its parent's live volume");
 	if (r == 0 || e == EPERM)
 		ev(EV_CHILD_BIND_EPERM);
 	close(fd);
+	return 0;
 }
 
 /* In a fork child: the queue mapping at @map was not inherited (VM_DONTCOPY). */
@@ -1323,7 +1340,7 @@ static void soup_fork(struct soup *s)
 			if (f->map)
 				child_check_dontcopy(f->map);
 			if (f->role == R_OWNER && !f->owner_deleted && chance(50))
-				child_bind_foreign(f->id, rnd(f->p.nr_queues), ppid);
+				child_bind_foreign(f->id, rnd(f->p.nr_queues), ppid, 0);
 			if (f->map && chance(70))
 				touch_sfd(f);	/* not mapped here: SIGSEGV, exit 3 */
 			if (chance(40))
@@ -1479,12 +1496,14 @@ enum kind { K_LEGIT, K_DUP, K_JUNK, K_STRAY };
 struct ent {
 	struct memx_io_result r;
 	enum kind kind;
+	int64_t since;	/* K_LEGIT: held since (see struct held) */
 };
 
 struct held {
 	uint32_t tag;
 	int32_t result;
 	int64_t due;	/* INT64_MAX: never */
+	int64_t since;	/* the scan before the one that read it (not after the issue) */
 };
 
 struct squeue {
@@ -1498,6 +1517,8 @@ struct squeue {
 	volatile int release;	/* commit held tags now */
 	int steals;		/* stray/duplicate commits the kernel took */
 	uint64_t seed;
+	int64_t last_ok;	/* ms: before the BIND, or before the last COMMIT taken */
+	volatile int done;	/* the engine thread has ended (and judged its holds) */
 };
 
 struct serve {
@@ -1507,8 +1528,69 @@ struct serve {
 	int owner;
 	int dead_expected;
 	int deleted;		/* DEL_DEV succeeded or the owner fd was closed */
+	int may_die;		/* sticky, atomic: an engine held a tag to the deadline */
+	int dead;		/* seen dead by the deadline (and may_die was set) */
 	struct squeue q[MEMX_MAX_QUEUES];
 };
+
+/*
+ * The engine deadline (memx_queue_timeout): memx.ko kills the volume when a
+ * request waited io_timeout_ms (0: 30000) on a queue where the engine took
+ * no COMMIT for io_timeout_ms. The engine's own clocks err on the lenient
+ * side (a hold starts at the scan before the one that saw the tag; a COMMIT
+ * counts from before the call), and DEADLINE_SLACK_MS covers the rest.
+ */
+#define DEFAULT_TIMEOUT_MS 30000
+#define DEADLINE_SLACK_MS 200
+
+/* The engine of @q has held a tag since @since (INT64_MAX: none) at @now. */
+static void note_hold(struct squeue *q, int64_t since, int64_t now)
+{
+	struct serve *sv = q->sv;
+	int64_t t = sv->p.io_timeout_ms ? sv->p.io_timeout_ms : DEFAULT_TIMEOUT_MS;
+	int64_t from = since > q->last_ok ? since : q->last_ok;
+
+	if (since == INT64_MAX || now - from < t - DEADLINE_SLACK_MS)
+		return;
+	if (!__atomic_exchange_n(&sv->may_die, 1, __ATOMIC_SEQ_CST))
+		ev(EV_MAY_DIE);
+}
+
+/* The oldest of @t, @h[0..nh) and the K_LEGIT entries of @e[0..ne). */
+static int64_t oldest_hold(int64_t t, const struct held *h, int nh, const struct ent *e, int ne)
+{
+	int i;
+
+	for (i = 0; i < nh; i++)
+		if (h[i].since < t)
+			t = h[i].since;
+	for (i = 0; i < ne; i++)
+		if (e[i].kind == K_LEGIT && e[i].since < t)
+			t = e[i].since;
+	return t;
+}
+
+/*
+ * The driver saw the volume dead (or gone) where it wants it live. Lets the
+ * engine threads notice the death and judge what they held, then answers
+ * whether the deadline allows it (from then on the volume is dead: 1).
+ */
+static int serve_died(struct serve *sv)
+{
+	int64_t end = now_ms() + 5000;
+	unsigned int i;
+
+	if (sv->dead)
+		return 1;
+	for (i = 0; i < sv->p.nr_queues; i++)
+		while (sv->q[i].running && !sv->q[i].done && now_ms() < end)
+			sleep_ms(10);
+	if (!__atomic_load_n(&sv->may_die, __ATOMIC_SEQ_CST))
+		return 0;
+	sv->dead = 1;
+	ev(EV_DEADLINE_DEATH);
+	return 1;
+}
 
 static void fill_pattern(uint8_t *buf, uint64_t off, uint32_t len)
 {
@@ -1551,6 +1633,7 @@ static int engine_commit(struct squeue *q, struct ent *e, int n, uint8_t *stolen
 		struct memx_io_result buf[MEMX_MAX_DEPTH];
 		uint32_t nr = n - i > (int)depth ? depth : (uint32_t)(n - i), k;
 		int guard = my_guard && chance(3), r, err;
+		int64_t t0;
 
 		for (k = 0; k < nr; k++)
 			buf[k] = e[i + k].r;
@@ -1566,6 +1649,7 @@ static int engine_commit(struct squeue *q, struct ent *e, int n, uint8_t *stolen
 		} else {
 			c.results = (uintptr_t)buf;
 		}
+		t0 = now_ms();
 		errno = 0;
 		r = ioctl(q->fd, MEMX_IO_COMMIT, &c);
 		err = errno;
@@ -1575,6 +1659,7 @@ static int engine_commit(struct squeue *q, struct ent *e, int n, uint8_t *stolen
 			return -1;
 		}
 		if (r > 0) {
+			q->last_ok = t0;	/* memx.ko's last_progress is later */
 			for (k = 0; k < (uint32_t)r; k++) {
 				struct ent *x = &e[i + k];
 
@@ -1677,7 +1762,8 @@ static void *engine_thread(void *arg)
 	static __thread struct held held[1024];
 	static __thread struct ent e[2048];
 	uint8_t stolen[MEMX_MAX_DEPTH] = { 0 };
-	int nheld = 0, head_scribbled = 0;
+	int nheld = 0, head_scribbled = 0, n = 0;
+	int64_t last_scan = q->last_ok, lost = INT64_MAX;	/* lost: skipped ring slots */
 
 	rng = q->seed | 1;
 	my_guard = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1687,7 +1773,7 @@ static void *engine_thread(void *arg)
 		struct pollfd pf = { .fd = q->fd, .events = POLLIN };
 		uint32_t tail;
 		int64_t now;
-		int n = 0, i, pr;
+		int i, pr;
 
 		pr = poll(&pf, 1, 10 + rnd(60));
 		if (pr < 0 && errno != EINTR)
@@ -1702,18 +1788,20 @@ static void *engine_thread(void *arg)
 			head_scribbled = 0;
 			__atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
 		}
+		now = now_ms();
 		tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
-		if (tail - head > l->ring_entries && q->steals) {
+		if (tail - head > l->ring_entries) {
 			/* Committing tags it never read lets the kernel reissue them
 			 * while their old slots are unread: the engine's own fault. */
-			ev(EV_RING_OVERFLOW);
-			head = tail;
-		} else if (tail - head > l->ring_entries) {
-			VIOLATION("memx%d q%u: ring holds %u tags, ring_entries %u", sv->p.dev_id, q->id,
-				  tail - head, l->ring_entries);
+			if (q->steals)
+				ev(EV_RING_OVERFLOW);
+			else
+				VIOLATION("memx%d q%u: ring holds %u tags, ring_entries %u",
+					  sv->p.dev_id, q->id, tail - head, l->ring_entries);
+			if (lost == INT64_MAX)
+				lost = last_scan;	/* the skipped tags are never committed */
 			head = tail;
 		}
-		now = now_ms();
 		while (head != tail && n < 1900) {
 			uint32_t tag = __atomic_load_n(&ring->tags[head & (l->ring_entries - 1)],
 						       __ATOMIC_RELAXED);
@@ -1759,18 +1847,21 @@ static void *engine_thread(void *arg)
 			} else if (x < (sv->clean ? 6 : 15) && nheld < 1000) {	/* late */
 				held[nheld].tag = tag;
 				held[nheld].result = result;
+				held[nheld].since = last_scan;
 				held[nheld++].due = now + 20 + rnd(800);
 				ev(EV_TAG_LATE);
 				continue;
-			} else if (!sv->clean && x < 18 && nheld < 1000) {	/* never (until teardown) */
+			} else if (!sv->clean && x < 18 && nheld < 1000) {	/* never */
 				held[nheld].tag = tag;
 				held[nheld].result = result;
+				held[nheld].since = last_scan;
 				held[nheld++].due = INT64_MAX;
 				ev(EV_TAG_NEVER);
 				continue;
 			}
 			e[n].r.tag = tag;
 			e[n].r.result = result;
+			e[n].since = last_scan;
 			e[n++].kind = K_LEGIT;
 			if (!sv->clean && chance(7)) {
 				e[n].r.tag = tag;
@@ -1779,6 +1870,7 @@ static void *engine_thread(void *arg)
 				ev(EV_TAG_DUP);
 			}
 		}
+		last_scan = now;
 		if (chance(97)) {
 			__atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
 		} else {	/* the kernel only reads head for poll readiness */
@@ -1801,12 +1893,14 @@ static void *engine_thread(void *arg)
 			if (q->release || held[i].due <= now) {
 				e[n].r.tag = held[i].tag;
 				e[n].r.result = held[i].result;
+				e[n].since = held[i].since;
 				e[n++].kind = K_LEGIT;
 				held[i] = held[--nheld];
 			} else {
 				i++;
 			}
 		}
+		note_hold(q, oldest_hold(lost, held, nheld, NULL, 0), now);
 		if (chance(8) && n < 2040) {	/* junk: never taken */
 			e[n].r.tag = chance(50) ? depth + rnd(1000) : 0xffffffffu - rnd(3);
 			e[n].r.result = 0;
@@ -1831,7 +1925,16 @@ static void *engine_thread(void *arg)
 			shuffle(e, n);
 		if (engine_commit(q, e, n, stolen))
 			break;
+		n = 0;
 	}
+	if (!q->stop) {	/* the volume died (or the queue): what did it hold? */
+		int64_t t = oldest_hold(lost, held, nheld, e, n);
+
+		if (__atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE) != head && last_scan < t)
+			t = last_scan;	/* tags it never read */
+		note_hold(q, t, now_ms());
+	}
+	__atomic_store_n(&q->done, 1, __ATOMIC_SEQ_CST);
 	if (my_guard)
 		munmap(my_guard, 8192);
 	return NULL;
@@ -2029,7 +2132,7 @@ static void close_queue(struct squeue *q, int join_first)
 static void serve_fork(struct serve *sv)
 {
 	pid_t ppid = getpid();
-	int pid, st;
+	int pid, st, gone = 0;
 	unsigned int i;
 
 	pid = fork();
@@ -2040,8 +2143,8 @@ static void serve_fork(struct serve *sv)
 		signal(SIGSEGV, fork_child_segv);
 		signal(SIGBUS, fork_child_segv);
 		alarm(10);
-		if (!sv->deleted && chance(50))	/* live, and the parent's own */
-			child_bind_foreign(sv->p.dev_id, rnd(sv->p.nr_queues), ppid);
+		if (!sv->deleted && !sv->dead && chance(50))	/* live, and the parent's own */
+			gone = child_bind_foreign(sv->p.dev_id, rnd(sv->p.nr_queues), ppid, 1);
 		for (i = 0; i < sv->p.nr_queues; i++)
 			if (sv->q[i].map)
 				child_check_dontcopy(sv->q[i].map);
@@ -2064,16 +2167,28 @@ static void serve_fork(struct serve *sv)
 		}
 		if (chance(50))
 			sleep_ms(rnd(300));
-		_exit(0);
+		_exit(gone ? 5 : 0);	/* 5: BIND got ENODEV, the parent judges */
 	}
 	if (chance(40)) {
 		sleep_ms(rnd(100));
 		kill(pid, SIGKILL);
 	}
-	if (wait_bounded(pid, &st, 20000))
-		soup_fork_reaped(st);
-	else
+	if (!wait_bounded(pid, &st, 20000))
 		reap_or_hang(pid, 0, "serve fork child");
+	else if (WIFEXITED(st) && WEXITSTATUS(st) == 5 && !serve_died(sv))
+		VIOLATION("BIND_QUEUE: fork child binds its parent's live memx%d: %s, want EPERM",
+			  sv->p.dev_id, strerror(ENODEV));
+	else
+		soup_fork_reaped(st);
+}
+
+/* GET_INFO answered @info for our id: is it still our volume (not a new
+ * one that took the released id)? */
+static int info_is_ours(const struct serve *sv, const struct memx_dev_info *info)
+{
+	return info->state != MEMX_S_NEW && info->nr_queues == sv->p.nr_queues &&
+	       info->queue_depth == sv->p.queue_depth && info->size_bytes == sv->p.size_bytes &&
+	       info->max_io_bytes == sv->p.max_io_bytes;
 }
 
 /* After every fd is closed the volume must go: GET_INFO says ENODEV (or
@@ -2091,10 +2206,7 @@ static void wait_volume_gone(struct serve *sv)
 
 		if (r && errno == ENODEV)
 			break;
-		if (r == 0 && (info.state == MEMX_S_NEW || info.nr_queues != sv->p.nr_queues ||
-			       info.queue_depth != sv->p.queue_depth ||
-			       info.size_bytes != sv->p.size_bytes ||
-			       info.max_io_bytes != sv->p.max_io_bytes))
+		if (r == 0 && !info_is_ours(sv, &info))
 			break;	/* reused by another volume */
 		if (now_ms() > end) {
 			VIOLATION("memx%d still exists 20 s after every fd closed: state %u open_count %u",
@@ -2140,13 +2252,32 @@ static void serve_close_owner(struct serve *sv)
 	sv->deleted = 1;	/* dead: no longer ours */
 }
 
+/* GET_INFO of the started, undeleted volume: live, or dead by the deadline. */
+static void serve_check_info(struct serve *sv)
+{
+	struct memx_dev_info info;
+	int r, e, gone;
+
+	errno = 0;
+	r = info_ioctl(sv->owner, MEMX_CTRL_GET_INFO, sv->p.dev_id, &info, 0);
+	e = errno;
+	rec(OP_INFO, r, e);
+	if (!r && info.state == MEMX_S_LIVE && info_is_ours(sv, &info))
+		return;
+	gone = r ? e == ENODEV : info.state == MEMX_S_DEAD || !info_is_ours(sv, &info);
+	if (gone && serve_died(sv))
+		return;
+	VIOLATION("serve: GET_INFO of live memx%d: ret %d (%s) state %u", sv->p.dev_id, r,
+		  r ? strerror(e) : "ok", info.state);
+}
+
 static void serve_round(void)
 {
 	struct serve *sv = calloc(1, sizeof(*sv));
 	struct memx_dev_info info;
 	unsigned int i, order[MEMX_MAX_QUEUES];
 	int unstarted = chance(8) ? 1 + rnd(2) : 0, skip_q = -1, io_pid = -1, r, e, pfd[2];
-	int was_deleted;
+	int was_deleted, started = 0;
 	int64_t io_until;
 	char c;
 
@@ -2203,6 +2334,7 @@ static void serve_round(void)
 		rec(OP_OPEN, q->fd, errno);
 		if (q->fd < 0)
 			continue;
+		q->last_ok = now_ms();	/* memx.ko's last_progress starts at the BIND */
 		if (chance(5)) {
 			errno = 0;
 			r = ioctl(sv->owner, MEMX_IO_BIND_QUEUE, &b);
@@ -2299,6 +2431,7 @@ static void serve_round(void)
 	}
 	if (info.state != MEMX_S_LIVE)
 		VIOLATION("serve: START memx%d: state %u", sv->p.dev_id, info.state);
+	started = 1;
 	share_id(sv->p.dev_id);	/* others may now try (and fail) to bind its queues */
 	for (i = 0; i < sv->p.nr_queues; i++) {
 		struct squeue *q = &sv->q[i];
@@ -2308,6 +2441,8 @@ static void serve_round(void)
 		q->seed = rnd64();
 		if (pthread_create(&q->thread, NULL, engine_thread, q) == 0)
 			q->running = 1;
+		else
+			__atomic_store_n(&sv->may_die, 1, __ATOMIC_SEQ_CST);	/* unserved */
 	}
 	if (wait_devnode(sv->p.dev_id, 1, 10000)) {
 		VIOLATION("serve: /dev/memx%d did not appear", sv->p.dev_id);
@@ -2331,7 +2466,7 @@ static void serve_round(void)
 		if (poll(&pf, 1, 15000) != 1 || read(pfd[0], &c, 1) != 1) {
 			VIOLATION("serve: I/O child did not open /dev/memx%d within 15 s", sv->p.dev_id);
 			dump_stacks(io_pid, "I/O child opening the disk");
-		} else if (c) {
+		} else if (c && !((c == ENXIO || c == ENOENT) && serve_died(sv))) {
 			VIOLATION("serve: I/O child could not open /dev/memx%d: %s", sv->p.dev_id,
 				  strerror(c));
 		}
@@ -2345,14 +2480,7 @@ static void serve_round(void)
 		sleep_ms(50 + rnd(400));
 		heartbeat(NULL);
 		if (k < 30) {
-			errno = 0;
-			r = info_ioctl(sv->owner, MEMX_CTRL_GET_INFO, sv->p.dev_id, &info, 0);
-			e = errno;
-			rec(OP_INFO, r, e);
-			if (r || info.state != MEMX_S_LIVE || info.nr_queues != sv->p.nr_queues ||
-			    info.size_bytes != sv->p.size_bytes)
-				VIOLATION("serve: GET_INFO of live memx%d: ret %d state %u", sv->p.dev_id, r,
-					  info.state);
+			serve_check_info(sv);
 		} else if (k < 45) {
 			r = serve_del(sv, &info, &e);
 			if (r == 0) {
@@ -2369,7 +2497,7 @@ static void serve_round(void)
 			}
 			if (e == EBUSY)
 				ev(EV_DEL_BUSY);
-			else
+			else if (!((e == ENODEV || e == EBADFD) && serve_died(sv)))
 				VIOLATION("serve: DEL_DEV of open memx%d: %s, want EBUSY", sv->p.dev_id,
 					  strerror(e));
 		} else if (k < 55) {
@@ -2377,7 +2505,8 @@ static void serve_round(void)
 			r = info_ioctl(sv->owner, MEMX_CTRL_START_DEV, sv->p.dev_id, &info, 0);
 			e = errno;
 			rec(OP_START, r, e);
-			expect_err(OP_START, r, e, EBUSY, "START of a started volume");
+			if (!(r && (e == ENODEV || e == EBADFD) && serve_died(sv)))
+				expect_err(OP_START, r, e, EBUSY, "START of a started volume");
 		} else if (k < 70) {
 			serve_fork(sv);
 		}
@@ -2385,6 +2514,8 @@ static void serve_round(void)
 
 teardown:
 	heartbeat("serve teardown");
+	if (started && !sv->deleted)
+		serve_check_info(sv);
 	switch (unstarted ? -1 : (int)rnd(4)) {
 	case 0:	/* graceful: commit what is held, let the I/O end, DEL */
 		ev(EV_TD_GRACEFUL);
@@ -2405,7 +2536,7 @@ teardown:
 			else if (e != ENODEV && e != EBADFD)
 				VIOLATION("serve: DEL_DEV of deleted memx%d: %s, want ENODEV or EBADFD",
 					  sv->p.dev_id, strerror(e));
-		} else if (r) {
+		} else if (r && !((e == ENODEV || e == EBADFD) && serve_died(sv))) {
 			VIOLATION("serve: DEL_DEV of memx%d after the I/O ended: %s", sv->p.dev_id,
 				  strerror(e));
 		}
