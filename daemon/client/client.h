@@ -146,6 +146,7 @@ struct memxd_io {
 	int32_t result;		/* 0 or the first -errno seen */
 	uint64_t wait_slab;	/* slab it waits for (WAIT_SLAB) */
 	uint32_t wait_gen;	/* that slab's fail_gen when it started waiting */
+	uint64_t parked_ns;	/* when it started waiting for that slab */
 	struct memxd_io_ext ext[MEMXD_MAX_EXTENTS];
 };
 

@@ -11,8 +11,10 @@
  *       a slab being mapped (first
  *       write), migrated or freed    -> WAIT_SLAB (parked; the control thread
  *                                       wakes the queue, which restarts it)
- *       a slab lost, or its mapping
- *       failed while we waited       -> FREE with EIO
+ *       a slab lost, its mapping
+ *       failed while we waited, or
+ *       the wait passed half of
+ *       --io-deadline                -> FREE with EIO
  *   RDMA -- memxd_io_wr_done() per completion -->
  *     a failed read moves on to the next replica (failover), a write stands
  *     if any replica took it; the donor of a failed work request is reported
@@ -144,11 +146,34 @@ static void io_park(struct memxd_queue *q, uint32_t tag, uint64_t slab)
 {
 	struct memxd_io *io = &q->io[tag];
 
-	if (io->state != MEMXD_IO_WAIT_SLAB || io->wait_slab != slab)
+	if (io->state != MEMXD_IO_WAIT_SLAB || io->wait_slab != slab) {
 		io->wait_gen = atomic_load(&q->c->fail_gen[slab]);
+		io->parked_ns = memxd_now_ns();
+	}
 	io->state = MEMXD_IO_WAIT_SLAB;
 	io->wait_slab = slab;
 	q->waiting[q->nr_waiting++] = tag;
+}
+
+/*
+ * Whether a tag has waited for this slab past half of --io-deadline: the
+ * control thread, which maps and moves slabs, is stuck or far behind. The
+ * request fails with EIO rather than wait on; the other half of the deadline
+ * is memx.ko's, for an engine that finishes nothing at all.
+ */
+static bool io_wait_expired(struct memxd_queue *q, const struct memxd_io *io, uint64_t slab)
+{
+	uint64_t limit = (uint64_t)q->c->opt.io_deadline_s * MEMXD_NS_PER_MS * 500;
+
+	if (io->state != MEMXD_IO_WAIT_SLAB || io->wait_slab != slab ||
+	    memxd_now_ns() - io->parked_ns < limit)
+		return false;
+	memxd_err("queue %u: a %s at %llu waited %llu ms for slab %llu (the control thread is "
+		  "stuck or far behind): failed with EIO", q->qid,
+		  io->op == MEMX_OP_READ ? "read" : "write", (unsigned long long)io->offset,
+		  (unsigned long long)((memxd_now_ns() - io->parked_ns) / MEMXD_NS_PER_MS),
+		  (unsigned long long)slab);
+	return true;
 }
 
 /* What claiming a request's slabs came to. */
@@ -189,6 +214,8 @@ static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 		io_uncount(q, io);
 		if (state == MEMXD_SLAB_MAPPING || state == MEMXD_SLAB_MIGRATING ||
 		    state == MEMXD_SLAB_FREEING) {
+			if (io_wait_expired(q, io, s))
+				return IO_CLAIM_FAILED;
 			io_park(q, tag, s);
 			return IO_CLAIM_PARKED;
 		}

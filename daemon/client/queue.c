@@ -255,14 +255,8 @@ static inline void queue_cpu_relax(void)
 #endif
 }
 
-/*
- * The queue thread. It works while there is work, then keeps looking for up
- * to poll_ns (--poll-us) before it sleeps: a request or a completion that
- * comes within that window is found with no wake-up and no system call,
- * which is most of the latency of a request at low queue depth. Sleeping
- * arms the CQ (only when work requests are in flight), looks once more, and
- * waits in io_uring for any of the three fds.
- */
+#define QUEUE_PARKED_CHECK_MS	250	/* how often a sleeping queue looks at its parked tags */
+
 /*
  * A queue thread that cannot go on would leave the tags it owns owned
  * forever, and the programs that wait on them hung. It takes the engine down
@@ -276,6 +270,33 @@ static _Noreturn void queue_fatal(struct memxd_queue *q, int err, const char *wh
 	abort();
 }
 
+/*
+ * Sleeps in io_uring until a request, a completion or a wake-up. With tags
+ * parked, wakes at least every QUEUE_PARKED_CHECK_MS to retry them, so that
+ * a wait past its deadline ends even if the control thread never wakes us.
+ */
+static int queue_sleep(struct memxd_queue *q)
+{
+	struct __kernel_timespec ts = { .tv_nsec = QUEUE_PARKED_CHECK_MS * MEMXD_NS_PER_MS };
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!q->nr_waiting)
+		return io_uring_submit_and_wait(&q->ring, 1);
+	r = io_uring_submit_and_wait_timeout(&q->ring, &cqe, 1, &ts, NULL);
+	if (r == -ETIME)
+		atomic_store_explicit(&q->wake_pending, true, memory_order_release);
+	return r;
+}
+
+/*
+ * The queue thread. It works while there is work, then keeps looking for up
+ * to poll_ns (--poll-us) before it sleeps: a request or a completion that
+ * comes within that window is found with no wake-up and no system call,
+ * which is most of the latency of a request at low queue depth. Sleeping
+ * arms the CQ (only when work requests are in flight), looks once more, and
+ * waits in io_uring for any of the three fds.
+ */
 static void *queue_thread(void *arg)
 {
 	struct memxd_queue *q = arg;
@@ -319,10 +340,10 @@ static void *queue_thread(void *arg)
 		memxd_dbg(MEMXD_DBG_QUEUE, "queue %u: sleeps, %u work requests in flight, %u parked",
 			 q->qid, q->outstanding, q->nr_waiting);
 		atomic_store(&q->asleep, true);
-		int r = io_uring_submit_and_wait(&q->ring, 1);
+		int r = queue_sleep(q);
 
 		atomic_store(&q->asleep, false);
-		if (r < 0 && r != -EINTR)
+		if (r < 0 && r != -EINTR && r != -ETIME)
 			queue_fatal(q, r, "io_uring wait");
 		queue_set_awake(q, true);
 		memxd_dbg(MEMXD_DBG_QUEUE, "queue %u: woken", q->qid);

@@ -3,6 +3,7 @@
  * memx_stall: a peer that starts handshakes and never finishes them.
  *
  *   memx_stall --bind IP --server IP[:PORT] [--count N] [--hold SEC] [--role client|data]
+ *   memx_stall --listen IP:PORT [--hold SEC]
  *
  * Theory of operation. Each of the N connections sends a well-formed hello
  * (memxd_hello_encode, a fresh random volume id) with rdma_connect(), then the
@@ -13,6 +14,10 @@
  * process). Prints "stalling N of N" once every request has gone out and how
  * many the peer refused at once (a refusal is a REJECTED event; those are read
  * only at the end, so they do not complete anything).
+ *
+ * With --listen it is the other side: a listener that takes connect requests
+ * and never answers them, so whoever connects waits for its own timeout.
+ * Prints "listening" once it listens, then holds for SEC seconds.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,6 +109,33 @@ static int stall_one(const char *bind, const char *server, uint16_t port, uint16
 	return 0;
 }
 
+/* --listen: a listener that never answers. Returns the exit status. */
+static int mute_listener(const char *spec, unsigned int hold)
+{
+	struct rdma_event_channel *ch = rdma_create_event_channel();
+	char host[64], *colon;
+	struct sockaddr_in addr;
+	struct rdma_cm_id *id;
+
+	snprintf(host, sizeof(host), "%s", spec);
+	colon = strchr(host, ':');
+	if (!colon || !ch) {
+		fprintf(stderr, "memx_stall: --listen IP:PORT\n");
+		return 2;
+	}
+	*colon = '\0';
+	if (addr_of(host, (uint16_t)atoi(colon + 1), &addr) ||
+	    rdma_create_id(ch, &id, NULL, RDMA_PS_TCP) ||
+	    rdma_bind_addr(id, (struct sockaddr *)&addr) || rdma_listen(id, 8)) {
+		fprintf(stderr, "memx_stall: cannot listen on %s: %s\n", spec, strerror(errno));
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	sleep(hold);	/* connect requests queue up unread: nobody is answered */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -112,10 +144,11 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ "role", required_argument, NULL, 'r' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ 0 }
 	};
 	struct rdma_event_channel *ch[STALL_MAX];
-	const char *bind = NULL;
+	const char *bind = NULL, *listen_on = NULL;
 	char server[64] = "";
 	unsigned int count = 1, hold = 30, sent = 0, refused = 0;
 	uint16_t port = MEMX_DEFAULT_PORT, role = MEMX_ROLE_CLIENT;
@@ -138,12 +171,15 @@ int main(int argc, char **argv)
 		case 'n': count = (unsigned int)atoi(optarg); break;
 		case 'h': hold = (unsigned int)atoi(optarg); break;
 		case 'r': role = strcmp(optarg, "data") ? MEMX_ROLE_CLIENT : MEMX_ROLE_DATA; break;
+		case 'l': listen_on = optarg; break;
 		default:
 			fprintf(stderr, "usage: memx_stall --bind IP --server IP[:PORT] [--count N] "
 				"[--hold SEC] [--role client|data]\n");
 			return 2;
 		}
 	}
+	if (listen_on)
+		return mute_listener(listen_on, hold);
 	if (!bind || !server[0] || !count || count > STALL_MAX) {
 		fprintf(stderr, "memx_stall: --bind and --server are needed, --count 1..%d\n",
 			STALL_MAX);

@@ -39,7 +39,7 @@ zr1=$(status_get '[x["volumes"][0]["io"]["zero_reads"] for x in s if x and x["ro
 free0=$(status_get '[x["memory_free"] for x in s if x and x["role"]=="donor"][0]')
 blkdiscard -o 0 -l 8M "$MEMX_DEV" || fail "blkdiscard"
 WAIT_S=10 wait_for status_is '[x["memory_free"] for x in s if x and x["role"]=="donor"][0]' $((8 << 20)) \
-	|| fail "donor memory not returned after discard (free was $free0)"
+	|| { "$MEMXCTL" status; cat "$TEST_TMP/small.log"; fail "donor memory not returned after discard (free was $free0)"; }
 dd if="$MEMX_DEV" of="$TEST_TMP/z" bs=1M count=4 iflag=direct status=none || fail "read after discard"
 cmp -s "$TEST_TMP/z" <(head -c 4M /dev/zero) || fail "discarded slab does not read as zeros"
 # And the memory can be used again.
