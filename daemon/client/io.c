@@ -6,6 +6,7 @@
  *   FREE -- memxd_io_start() -->
  *     FLUSH: done at once (writes complete only in donor memory);
  *     DISCARD: the slabs it covers whole are given back (mailbox), done;
+ *       one being copied (scrub, repair) -> WAIT_SLAB until the copy ends;
  *     READ, WRITE, WRITE_ZEROES: cut into per-slab extents, then claimed:
  *       every slab usable            -> RDMA (work requests queued per donor)
  *       a slab being mapped (first
@@ -234,14 +235,19 @@ static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 	return IO_CLAIM_GO;
 }
 
-/* Gives whole slabs of a DISCARD (or a WRITE_ZEROES) back: they read as zeros from now on. */
-static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t len)
+#define IO_NO_SLAB	UINT64_MAX
+
+/*
+ * Gives whole slabs of a DISCARD back: they read as zeros from now on.
+ * Returns a slab that is being copied, so not given back yet, or IO_NO_SLAB.
+ */
+static uint64_t io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t len)
 {
 	struct memxd_client *c = q->c;
-	uint64_t first, end;
+	uint64_t first, end, busy = IO_NO_SLAB;
 
 	if (!memxd_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
-		return;
+		return busy;
 	for (uint64_t s = first; s < end; s++) {
 		struct memxd_slab *slab = &c->map.slabs[s];
 		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
@@ -257,8 +263,12 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 			memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 			continue;
 		}
-		if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING))
+		if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING)) {
+			/* Being copied (scrub, repair, drain): it is freed once that ends. */
+			if (busy == IO_NO_SLAB && memxd_slab_state(slab) == MEMXD_SLAB_MIGRATING)
+				busy = s;
 			continue;
+		}
 		mail.free.nr_replicas = slab->nr_replicas;
 		memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
 		if (memxd_mailbox_post(&c->mailbox, &mail)) {
@@ -271,6 +281,7 @@ static void io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t le
 		memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
 		memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 	}
+	return busy;
 }
 
 /* True at most once a second per caller's clock: a failing cluster fails many requests. */
@@ -300,6 +311,7 @@ static void io_warn_write_failed(struct memxd_queue *q, const struct memxd_io *i
 static bool io_start_local(struct memxd_queue *q, uint32_t tag)
 {
 	struct memxd_io *io = &q->io[tag];
+	uint64_t busy;
 
 	switch (io->op) {
 	case MEMX_OP_FLUSH:
@@ -308,8 +320,13 @@ static bool io_start_local(struct memxd_queue *q, uint32_t tag)
 		io_finish(q, tag);
 		return true;
 	case MEMX_OP_DISCARD:
+		busy = io_release_slabs(q, io->offset, io->nr_bytes);
+		/* Wait for a copy to end, unless that took half of --io-deadline: it is advisory. */
+		if (busy != IO_NO_SLAB && !io_wait_expired(q, io, busy)) {
+			io_park(q, tag, busy);
+			return true;
+		}
 		atomic_fetch_add_explicit(&q->stats.discards, 1, memory_order_relaxed);
-		io_release_slabs(q, io->offset, io->nr_bytes);
 		io_finish(q, tag);
 		return true;
 	case MEMX_OP_READ:
