@@ -37,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(req.json == (strstr(line, "--json") != NULL));
 		FUZZ_CHECK(req.slabs == (strstr(line, "--slabs") != NULL));
 		FUZZ_CHECK(!req.strict || strlen(line) <= strlen("status --json --slabs"));
+	} else if (!strcmp(line, "reload")) {
+		FUZZ_CHECK(r == 0 && req.kind == MEMXD_CTL_RELOAD);
 	} else if (!strncmp(line, "donor drain ", 12)) {
 		FUZZ_CHECK(r == 0 && req.kind == MEMXD_CTL_DONOR_DRAIN && req.arg == line + 12);
 	} else if (!strncmp(line, "donor add ", 10)) {

@@ -71,3 +71,14 @@ Test(ctl, donor_add)
 	cr_expect_eq(memxd_ctl_parse("donor remove 10.0.0.5", &r), -EINVAL);
 	cr_expect_eq(r.kind, MEMXD_CTL_UNKNOWN);
 }
+
+Test(ctl, reload)
+{
+	struct memxd_ctl_req r;
+
+	cr_assert_eq(memxd_ctl_parse("reload", &r), 0);
+	cr_expect_eq(r.kind, MEMXD_CTL_RELOAD);
+	cr_expect_eq(memxd_ctl_parse("reload now", &r), -EINVAL, "reload takes nothing");
+	cr_expect_eq(r.kind, MEMXD_CTL_UNKNOWN);
+	cr_expect_eq(memxd_ctl_parse("reloads", &r), -EINVAL);
+}
