@@ -247,7 +247,7 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	if (c->opt.trust.insecure)
 		emit(o, "  trust: INSECURE (--insecure): peers are not authenticated\n");
 	else
-		emit(o, "  trust: connects with key %u, accepts %u keys\n",
+		emit(o, "  trust: connects with key %u, holds %u key(s)\n",
 		     c->opt.trust.kr.key[0].id, c->opt.trust.kr.n);
 	if (memxd_log_dropped())
 		emit(o, "  log: %" PRIu64 " lines dropped (stderr not read fast enough)\n",
