@@ -276,6 +276,7 @@ struct memxd_client {
 	struct mxv_mr *bounce_mr;
 	uint64_t next_copy_ns;		/* rate limit: no copy before this time */
 	uint64_t next_heartbeat_ns;
+	uint64_t next_dead_check_ns;	/* main.c: when to ask memx.ko if the volume died */
 	uint64_t copied_bytes;
 	uint64_t slabs_moved, slabs_rereplicated;
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */

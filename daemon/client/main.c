@@ -349,7 +349,14 @@ static void notify_status(struct memxd_client *c, unsigned int *shown)
 static bool volume_died(struct memxd_client *c)
 {
 	struct memx_dev_info info;
-	int r = memxd_kdev_info(c->kfd, c->dev_id, &info);
+	uint64_t now = memxd_now_ns();
+	int r;
+
+	/* Once a second is soon enough: the control loop may turn far more often. */
+	if (now < c->next_dead_check_ns)
+		return false;
+	c->next_dead_check_ns = now + MEMXD_NS_PER_MS * 1000;
+	r = memxd_kdev_info(c->kfd, c->dev_id, &info);
 
 	/* A dead volume nobody holds open is removed at once: its id is gone. */
 	if (r != -ENODEV && (r || info.state != MEMX_S_DEAD))
