@@ -28,6 +28,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/ctype.h>
 #include <linux/idr.h>
 #include <linux/log2.h>
 #include <linux/overflow.h>
@@ -45,7 +46,7 @@
  * open/release paths, which run under disk->open_mutex and so must never take
  * memx_devs_lock (del_gendisk takes open_mutex under it).
  */
-static DEFINE_MUTEX(memx_devs_lock);
+DEFINE_MUTEX(memx_devs_lock);
 static DEFINE_IDR(memx_devs);	/* id -> struct memx_dev, under memx_devs_lock */
 
 static void memx_dev_release(struct kref *ref)
@@ -93,7 +94,7 @@ void memx_dev_kill(struct memx_dev *md)
  * memx_devs_lock held. Returns 0, or -EBUSY if /dev/memxN is open.
  * May drop the last reference: callers must hold their own.
  */
-static int memx_dev_remove(struct memx_dev *md)
+int memx_dev_remove(struct memx_dev *md)
 {
 	lockdep_assert_held(&memx_devs_lock);
 	if (md->removed)
@@ -106,6 +107,7 @@ static int memx_dev_remove(struct memx_dev *md)
 		}
 		md->removing = true;	/* refuse new opens */
 		spin_unlock(&md->lock);
+		memx_recovery_abandon(md);	/* held requests fail: del_gendisk waits for them */
 		memx_blk_del_disk(md);	/* waits for in-flight I/O */
 	}
 	memx_dev_kill(md);
@@ -133,9 +135,28 @@ void memx_dev_queue_remove(struct memx_dev *md)
 		memx_dev_put(md);	/* already queued: it holds a ref */
 }
 
-/* The owner fd is being closed: the engine is gone or done. */
-void memx_ctrl_owner_release(struct memx_dev *md)
+/*
+ * Whether @mf still speaks for its volume's engine: not when the engine it
+ * belonged to has left (recovery.c). Checked under memx_devs_lock, where gen
+ * moves.
+ */
+bool memx_file_current(struct memx_file *mf)
 {
+	bool cur;
+
+	mutex_lock(&memx_devs_lock);
+	cur = !memx_file_stale(mf);
+	mutex_unlock(&memx_devs_lock);
+	return cur;
+}
+
+/* The owner fd is being closed: the engine is gone or done. */
+void memx_ctrl_owner_release(struct memx_file *mf)
+{
+	struct memx_dev *md = mf->md;
+
+	if (!memx_file_current(mf))
+		return;	/* an engine that left: the volume is someone else's now */
 	if (!READ_ONCE(md->removed) && !READ_ONCE(md->dead))
 		pr_warn("memx%d: owner closed, failing I/O and removing\n", md->id);
 	memx_dev_kill(md);
@@ -151,9 +172,23 @@ void memx_ctrl_owner_release(struct memx_dev *md)
  */
 void memx_ctrl_flush(struct memx_file *mf)
 {
-	switch (smp_load_acquire(&mf->role)) {
+	int role = smp_load_acquire(&mf->role);
+	bool orphaned = false;
+
+	/* A volume that outlives its engine waits for the next one (recovery.c). */
+	if (role != MEMX_FILE_NONE) {
+		mutex_lock(&memx_devs_lock);
+		if (!memx_file_stale(mf) && memx_recovery_wanted(mf->md)) {
+			memx_recovery_orphan(mf->md);
+			orphaned = true;
+		}
+		mutex_unlock(&memx_devs_lock);
+	}
+	if (orphaned)
+		return;	/* every fd of the engine that left is stale now */
+	switch (role) {
 	case MEMX_FILE_OWNER:
-		memx_ctrl_owner_release(mf->md);
+		memx_ctrl_owner_release(mf);
 		break;
 	case MEMX_FILE_QUEUE:
 		memx_queue_release(mf);
@@ -161,6 +196,35 @@ void memx_ctrl_flush(struct memx_file *mf)
 	default:
 		break;
 	}
+}
+
+/* "" or [A-Za-z0-9_.-]+, NUL-terminated and NUL-padded within MEMX_NAME_LEN. */
+static bool memx_name_valid(const char *name)
+{
+	unsigned int i, len = strnlen(name, MEMX_NAME_LEN);
+
+	if (len == MEMX_NAME_LEN)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum(name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
+			return false;
+	for (; i < MEMX_NAME_LEN; i++)
+		if (name[i])
+			return false;
+	return true;
+}
+
+/* memx_devs_lock held: the volume named @name (not ""), or NULL. */
+static struct memx_dev *memx_dev_find_name_locked(const char *name)
+{
+	struct memx_dev *md;
+	int id;
+
+	lockdep_assert_held(&memx_devs_lock);
+	idr_for_each_entry(&memx_devs, md, id)
+		if (!strncmp(md->params.name, name, MEMX_NAME_LEN))
+			return md;
+	return NULL;
 }
 
 /* Returns 0 or -errno; fills @l for valid params. */
@@ -193,6 +257,14 @@ static int memx_validate_params(const struct memx_dev_params *p,
 				 p->io_timeout_ms > MEMX_MAX_TIMEOUT_MS))
 		return -EINVAL;
 	if (p->dev_id != -1 && (p->dev_id < 0 || p->dev_id >= MEMX_MAX_DEVS))
+		return -EINVAL;
+	if (!memx_name_valid(p->name))
+		return -EINVAL;
+	if (p->recovery_timeout_ms && (!p->name[0] || p->recovery_timeout_ms < MEMX_MIN_TIMEOUT_MS ||
+				       p->recovery_timeout_ms > MEMX_MAX_RECOVERY_MS))
+		return -EINVAL;
+	if (p->attach != MEMX_ADD_NEW &&
+	    (p->attach != MEMX_ADD_ATTACH || !p->name[0] || p->dev_id != -1))
 		return -EINVAL;
 
 	memset(l, 0, sizeof(*l));
@@ -231,6 +303,7 @@ static struct memx_dev *memx_dev_alloc(const struct memx_dev_params *p,
 	md->owner_tgid = get_pid(task_tgid(current));
 	spin_lock_init(&md->lock);
 	INIT_WORK(&md->remove_work, memx_dev_remove_work);
+	memx_recovery_init(md);
 	for (i = 0; i < p->nr_queues; i++) {
 		if (memx_queue_alloc(md, &md->queues[i], i))
 			goto out_put;
@@ -240,6 +313,57 @@ static struct memx_dev *memx_dev_alloc(const struct memx_dev_params *p,
 out_put:
 	memx_dev_put(md);	/* frees the queues allocated so far */
 	return NULL;
+}
+
+static bool memx_same_geometry(const struct memx_dev_params *a, const struct memx_dev_params *b)
+{
+	return a->size_bytes == b->size_bytes && a->flags == b->flags &&
+	       a->nr_queues == b->nr_queues && a->queue_depth == b->queue_depth &&
+	       a->max_io_bytes == b->max_io_bytes && a->nr_poll_queues == b->nr_poll_queues;
+}
+
+/*
+ * ADD_DEV with MEMX_ADD_ATTACH: @mf becomes the owner of the orphaned volume
+ * named p->name (recovery.c). -ENOENT: no such volume (or it died); -EBUSY:
+ * its engine lives, or another one attached first; -EINVAL: not the same
+ * geometry (size, flags, queues, depth, max_io).
+ */
+static long memx_ctrl_attach(struct memx_file *mf, struct file *file,
+			     struct memx_dev_params *p, void __user *argp)
+{
+	struct memx_dev *md;
+	int ret = 0;
+
+	mutex_lock(&memx_devs_lock);
+	if (mf->role != MEMX_FILE_NONE) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	md = memx_dev_find_name_locked(p->name);
+	if (!md || md->removed || READ_ONCE(md->dead)) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	if (!md->orphaned || md->owner) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	if (!memx_same_geometry(&md->params, p)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	p->dev_id = md->id;
+	if (copy_to_user(argp, p, sizeof(*p))) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	/* The new engine's deadlines from now on. */
+	md->params.io_timeout_ms = p->io_timeout_ms ?: MEMX_DEFAULT_TIMEOUT_MS;
+	md->params.recovery_timeout_ms = p->recovery_timeout_ms;
+	memx_recovery_adopt(md, mf, file);
+out_unlock:
+	mutex_unlock(&memx_devs_lock);
+	return ret;
 }
 
 /*
@@ -260,6 +384,8 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 		return ret;
 	if (smp_load_acquire(&mf->role) != MEMX_FILE_NONE)
 		return -EBUSY;	/* early out; checked again under the lock */
+	if (p.attach == MEMX_ADD_ATTACH)
+		return memx_ctrl_attach(mf, file, &p, argp);
 
 	/* Up to max_dev_mem_mb of pages: not under the registry lock. */
 	md = memx_dev_alloc(&p, &l);
@@ -271,7 +397,8 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 		ret = -EBUSY;	/* one volume per owner fd; bound fds serve */
 		goto out_unlock;
 	}
-	if (p.dev_id >= 0 && idr_find(&memx_devs, p.dev_id)) {
+	if ((p.dev_id >= 0 && idr_find(&memx_devs, p.dev_id)) ||
+	    (p.name[0] && memx_dev_find_name_locked(p.name))) {
 		ret = -EEXIST;
 		goto out_unlock;
 	}
@@ -292,6 +419,7 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 	md->owner = file;
 	kref_get(&md->ref);	/* the owner fd's reference */
 	mf->md = md;
+	mf->gen = md->gen;
 	mf->tgid = get_pid(md->owner_tgid);
 	smp_store_release(&mf->role, MEMX_FILE_OWNER);
 	mutex_unlock(&memx_devs_lock);
@@ -353,6 +481,7 @@ long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp)
 	kref_get(&md->ref);	/* the queue fd's reference */
 	mf->md = md;
 	mf->mq = mq;
+	mf->gen = md->gen;
 	mf->tgid = get_pid(md->owner_tgid);
 	smp_store_release(&mf->role, MEMX_FILE_QUEUE);
 out_unlock:
@@ -367,6 +496,8 @@ static void memx_fill_info(struct memx_dev *md, struct memx_dev_info *info)
 	info->dev_id = md->id;
 	if (md->removed || READ_ONCE(md->dead))
 		info->state = MEMX_S_DEAD;
+	else if (md->orphaned)
+		info->state = MEMX_S_RECOVERING;
 	else if (md->started)
 		info->state = MEMX_S_LIVE;
 	else
@@ -403,7 +534,7 @@ static int memx_ctrl_start(struct memx_dev *md)
 	unsigned int i;
 	int ret;
 
-	if (md->started)
+	if (md->started && !md->orphaned)
 		return -EBUSY;
 	if (READ_ONCE(md->dead))
 		return -ENODEV;
@@ -412,6 +543,10 @@ static int memx_ctrl_start(struct memx_dev *md)
 			return -EAGAIN;	/* bind every queue first */
 		if (READ_ONCE(md->queues[i].dead))
 			return -EIO;	/* a queue fd was closed: re-ADD */
+	}
+	if (md->orphaned) {
+		memx_recovery_resume(md);	/* a new engine took over: run the held requests */
+		return 0;
 	}
 	ret = memx_blk_add_disk(md);
 	if (ret) {
@@ -473,7 +608,8 @@ static long memx_ctrl_dev_cmd(struct memx_file *mf, void __user *argp, bool owne
 		goto out_unlock;
 	}
 	if (owner_only &&
-	    (smp_load_acquire(&mf->role) != MEMX_FILE_OWNER || mf->md != md)) {
+	    (smp_load_acquire(&mf->role) != MEMX_FILE_OWNER || mf->md != md ||
+	     memx_file_stale(mf))) {
 		ret = -EBADFD;	/* only the owner fd starts or deletes */
 		goto out_unlock;
 	}

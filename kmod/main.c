@@ -76,7 +76,7 @@ static int memx_ctl_release(struct inode *inode, struct file *file)
 
 	switch (smp_load_acquire(&mf->role)) {
 	case MEMX_FILE_OWNER:
-		memx_ctrl_owner_release(mf->md);
+		memx_ctrl_owner_release(mf);
 		memx_dev_put(mf->md);
 		break;
 	case MEMX_FILE_QUEUE:
@@ -192,7 +192,7 @@ static struct miscdevice memx_misc = {
 static void memx_check_abi(void)
 {
 	BUILD_BUG_ON(sizeof(struct memx_features) != 24);
-	BUILD_BUG_ON(sizeof(struct memx_dev_params) != 72);
+	BUILD_BUG_ON(sizeof(struct memx_dev_params) != 112);
 	BUILD_BUG_ON(sizeof(struct memx_dev_info) != 48);
 	BUILD_BUG_ON(sizeof(struct memx_queue_bind) != 16);
 	BUILD_BUG_ON(sizeof(struct memx_queue_layout) != 48);

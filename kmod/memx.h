@@ -81,6 +81,16 @@ struct memx_dev {
 
 	bool dead;			/* READ_ONCE/WRITE_ONCE */
 
+	/*
+	 * Engine restart (recovery.c). Under memx_devs_lock, read with
+	 * READ_ONCE elsewhere: orphaned while no engine serves a started
+	 * volume (queues quiesced, recovery_work pending); gen counts the
+	 * engines that left, so their fds (memx_file.gen) are told apart.
+	 */
+	bool orphaned;
+	unsigned int gen;
+	struct delayed_work recovery_work;
+
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
 	struct work_struct remove_work;
@@ -100,13 +110,22 @@ struct memx_file {
 	struct memx_dev *md;		/* set before role */
 	struct memx_queue *mq;		/* MEMX_FILE_QUEUE only */
 	struct pid *tgid;		/* set before role: thread group that set it */
+	unsigned int gen;		/* md->gen when the role was set */
 };
+
+/* The engine this fd belonged to has left the volume (recovery.c): the fd is dead. */
+static inline bool memx_file_stale(const struct memx_file *mf)
+{
+	return mf->gen != READ_ONCE(mf->md->gen);
+}
 
 /* main.c */
 extern struct workqueue_struct *memx_wq;
 extern unsigned int memx_max_dev_mem_mb;
 
 /* ctrl.c: the registry (memx_devs, memx_devs_lock) and the control commands */
+extern struct mutex memx_devs_lock;
+int memx_dev_remove(struct memx_dev *md);	/* memx_devs_lock held */
 void memx_ctrl_exit(void);
 void memx_dev_put(struct memx_dev *md);
 void memx_dev_queue_remove(struct memx_dev *md);	/* consumes a ref */
@@ -116,9 +135,18 @@ long memx_ctrl_start_dev(struct memx_file *mf, void __user *argp);
 long memx_ctrl_del_dev(struct memx_file *mf, void __user *argp);
 long memx_ctrl_get_info(struct memx_file *mf, void __user *argp);
 long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp);
-void memx_ctrl_owner_release(struct memx_dev *md);
+void memx_ctrl_owner_release(struct memx_file *mf);
+bool memx_file_current(struct memx_file *mf);
 void memx_ctrl_flush(struct memx_file *mf);
 void memx_dev_kill(struct memx_dev *md);
+
+/* recovery.c: engine restart; every call with memx_devs_lock held */
+void memx_recovery_init(struct memx_dev *md);
+bool memx_recovery_wanted(struct memx_dev *md);
+void memx_recovery_orphan(struct memx_dev *md);
+void memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *file);
+void memx_recovery_resume(struct memx_dev *md);
+void memx_recovery_abandon(struct memx_dev *md);
 
 /* blk.c */
 int memx_blk_add_disk(struct memx_dev *md);

@@ -256,6 +256,8 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq, struct reques
 		}
 		return BLK_EH_DONE;
 	}
+	if (READ_ONCE(mq->md->orphaned))
+		return BLK_EH_RESET_TIMER;	/* being taken back for the next engine (recovery.c) */
 	/*
 	 * The engine holds this request past the deadline. If it committed
 	 * something on this queue within the deadline, it is alive and this
@@ -375,7 +377,7 @@ long memx_queue_commit(struct memx_file *mf, void __user *argp)
 		return -EFAULT;
 	if (c.reserved0 || !c.nr || c.nr > mq->md->layout.queue_depth)
 		return -EINVAL;
-	if (memx_queue_is_dead(mq))
+	if (memx_queue_is_dead(mq) || memx_file_stale(mf))
 		return -ENODEV;
 	ures = u64_to_user_ptr(c.results);
 
@@ -404,6 +406,8 @@ long memx_queue_get_layout(struct memx_file *mf, void __user *argp)
 {
 	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
 		return -EBADFD;
+	if (memx_file_stale(mf))
+		return -ENODEV;
 	return copy_to_user(argp, &mf->md->layout, sizeof(mf->md->layout)) ? -EFAULT : 0;
 }
 
@@ -412,6 +416,8 @@ void memx_queue_release(struct memx_file *mf)
 {
 	struct memx_queue *mq = mf->mq;
 
+	if (!memx_file_current(mf))
+		return;	/* an engine that left: the queue serves another one now */
 	if (!READ_ONCE(mq->md->dead))
 		pr_warn_ratelimited("memx%d q%u: queue fd closed, failing its I/O\n",
 				    mq->md->id, mq->id);
@@ -432,6 +438,8 @@ int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma)
 	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
 		return -EINVAL;
 	mq = mf->mq;
+	if (memx_file_stale(mf))
+		return -EINVAL;
 	if (vma->vm_pgoff != 0 ||
 	    vma->vm_end - vma->vm_start != mq->md->layout.total_bytes ||
 	    !(vma->vm_flags & VM_SHARED))
@@ -453,7 +461,7 @@ __poll_t memx_queue_poll(struct memx_file *mf, struct file *file,
 	mq = mf->mq;
 	poll_wait(file, &mq->wait, pt);
 	smp_mb();	/* waiter queued before reading tail; pairs with wq_has_sleeper */
-	if (memx_queue_is_dead(mq))
+	if (memx_queue_is_dead(mq) || memx_file_stale(mf))
 		return EPOLLERR | EPOLLHUP;
 	if (READ_ONCE(mq->sq_tail) != READ_ONCE(mq->ring->head))
 		return EPOLLIN | EPOLLRDNORM;

@@ -36,6 +36,19 @@
  *     (their requests wait for the engine's death). memx.ko stays safe; such
  *     an engine does not.
  *
+ * Engine restart (recovery_timeout_ms > 0, a named volume): when the thread
+ * group that owns or serves a LIVE volume exits or dies, the volume is not
+ * killed but orphaned (MEMX_S_RECOVERING): /dev/memxN stays, its queues stop
+ * dispatching, every request the dead engine held is taken back and queued
+ * again, and nothing fails for up to recovery_timeout_ms. A new engine calls
+ * ADD_DEV with attach = MEMX_ADD_ATTACH, the same name and the same geometry:
+ * its fd becomes the owner of the same volume (same dev_id), it binds every
+ * queue again (rings start empty: head = tail = 0) and START_DEV lets the
+ * held requests through. If nobody attaches in time the volume dies as
+ * without recovery (EIO, then removal). An engine that closes its fds while
+ * it lives (not at exit) kills the volume as before. The fds of the engine
+ * that left are dead for good (COMMIT: -ENODEV, poll: EPOLLERR|EPOLLHUP).
+ *
  * Who may do what: ADD_DEV, BIND_QUEUE, START_DEV and DEL_DEV need
  * CAP_SYS_ADMIN (EPERM otherwise); only the thread group that added a volume
  * may bind its queues (EPERM). The queue mapping is never executable (EPERM
@@ -57,7 +70,7 @@
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
-#define MEMX_ABI_VERSION	1
+#define MEMX_ABI_VERSION	2
 #define MEMX_CONTROL_NAME	"memx-control"
 #define MEMX_DISK_NAME		"memx"		/* /dev/memx<N> */
 
@@ -77,6 +90,12 @@
 #define MEMX_MAX_DEVS		64
 #define MEMX_MIN_TIMEOUT_MS	1000
 #define MEMX_MAX_TIMEOUT_MS	600000
+#define MEMX_MAX_RECOVERY_MS	3600000	/* an hour */
+#define MEMX_NAME_LEN		32	/* name[], with its NUL */
+
+/* memx_dev_params.attach */
+#define MEMX_ADD_NEW		0	/* a new volume */
+#define MEMX_ADD_ATTACH		1	/* re-attach to the orphaned volume of this name */
 
 /* Reported by MEMX_CTRL_GET_FEATURES. Written by the kernel. */
 struct memx_features {
@@ -98,6 +117,11 @@ struct memx_dev_params {
 				/* within this, or the volume dies; 0 = default 30000 */
 	__s32 dev_id;		/* in: -1 = any; out: N of /dev/memxN */
 	__u32 nr_poll_queues;	/* MEMX_F_POLL_QUEUES: 1..nr_queues-1, else 0 */
+	__u32 recovery_timeout_ms;	/* 0: the volume dies with its engine; else how long */
+				/* it waits for a new one, 1000..MEMX_MAX_RECOVERY_MS; needs a name */
+	__u32 attach;		/* MEMX_ADD_NEW or MEMX_ADD_ATTACH (dev_id must be -1) */
+	char name[MEMX_NAME_LEN];	/* [A-Za-z0-9_.-], NUL-padded; "" = anonymous; */
+				/* unique among volumes (-EEXIST) */
 	__u64 reserved[4];	/* must be zero */
 };
 
@@ -117,6 +141,7 @@ struct memx_dev_info {
 #define MEMX_S_NEW	0	/* added, waiting for queues and START */
 #define MEMX_S_LIVE	1	/* /dev/memxN takes I/O */
 #define MEMX_S_DEAD	2	/* engine gone: every request fails with EIO */
+#define MEMX_S_RECOVERING 3	/* engine gone: requests held until one attaches */
 
 /* MEMX_IO_BIND_QUEUE argument: binds the calling fd to one queue. */
 struct memx_queue_bind {

@@ -5,6 +5,14 @@
  *
  *   memx_ramd --size SIZE [--queues N] [--poll-queues N] [--depth N]
  *             [--max-io BYTES] [--flags F] [--timeout-ms MS]
+ *             [--name NAME] [--recovery-ms MS] [--store FILE] [--attach]
+ *             [--slow-ms MS]
+ *
+ * Engine restart (uapi.h): --name and --recovery-ms ask memx.ko to keep the
+ * volume through this engine's death; --store keeps the data in FILE
+ * (MAP_SHARED) so that it survives too; --attach takes over the orphaned
+ * volume NAME instead of adding one. --slow-ms waits that long before each
+ * commit, so that a kill finds requests in the engine's hands.
  *
  * --poll-queues adds that many queues for polled I/O (MEMX_F_POLL_QUEUES),
  * served like the others.
@@ -45,6 +53,7 @@ struct ramd_queue {
 static uint8_t *store;
 static uint64_t store_size;
 static int dev_id = -1;
+static unsigned int slow_ms;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 
@@ -168,6 +177,8 @@ static void *queue_thread(void *arg)
 		__atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
 		if (!nr)
 			continue;
+		if (slow_ms)
+			usleep(slow_ms * 1000);
 		c.nr = nr;
 		c.results = (uintptr_t)res;
 		int r = ioctl(q->fd, MEMX_IO_COMMIT, &c);
@@ -187,7 +198,9 @@ static void *queue_thread(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: memx_ramd --size SIZE [--queues N] [--poll-queues N] [--depth N]\n"
-			"                 [--max-io BYTES] [--flags F] [--timeout-ms MS]\n");
+			"                 [--max-io BYTES] [--flags F] [--timeout-ms MS]\n"
+			"                 [--name NAME] [--recovery-ms MS] [--store FILE] [--attach]\n"
+			"                 [--slow-ms MS]\n");
 	exit(2);
 }
 
@@ -201,6 +214,11 @@ int main(int argc, char **argv)
 		{ "poll-queues", required_argument, NULL, 'P' },
 		{ "flags", required_argument, NULL, 'f' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "recovery-ms", required_argument, NULL, 'r' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "attach", no_argument, NULL, 'a' },
+		{ "slow-ms", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct memx_dev_params p = { .nr_queues = 1, .queue_depth = 64,
@@ -211,9 +229,24 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	uint64_t v;
 	unsigned int i;
+	const char *store_path = NULL;
 	int c, fd, sig, ok = 1;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'a') {
+			p.attach = MEMX_ADD_ATTACH;
+			continue;
+		}
+		if (c == 'n') {
+			if (strlen(optarg) >= sizeof(p.name))
+				usage();
+			strcpy(p.name, optarg);
+			continue;
+		}
+		if (c == 'S') {
+			store_path = optarg;
+			continue;
+		}
 		if (!optarg || parse_size(optarg, &v))
 			usage();
 		switch (c) {
@@ -224,6 +257,8 @@ int main(int argc, char **argv)
 		case 'P': p.nr_poll_queues = (uint32_t)v; break;
 		case 'f': p.flags = v; break;
 		case 't': p.io_timeout_ms = (uint32_t)v; break;
+		case 'r': p.recovery_timeout_ms = (uint32_t)v; break;
+		case 'w': slow_ms = (unsigned int)v; break;
 		default: usage();
 		}
 	}
@@ -234,7 +269,20 @@ int main(int argc, char **argv)
 	if (!p.size_bytes || optind != argc)
 		usage();
 	store_size = p.size_bytes;
-	store = calloc(1, store_size);
+	if (store_path) {
+		int sfd = open(store_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+		if (sfd < 0 || ftruncate(sfd, (off_t)store_size)) {
+			perror("memx_ramd: store");
+			return 1;
+		}
+		store = mmap(NULL, store_size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+		close(sfd);
+		if (store == MAP_FAILED)
+			store = NULL;
+	} else {
+		store = calloc(1, store_size);
+	}
 	if (!store) {
 		fprintf(stderr, "memx_ramd: cannot allocate %llu bytes\n",
 			(unsigned long long)store_size);
@@ -253,7 +301,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (ioctl(fd, MEMX_CTRL_ADD_DEV, &p)) {
-		perror("memx_ramd: ADD_DEV");
+		perror(p.attach ? "memx_ramd: ADD_DEV (attach)" : "memx_ramd: ADD_DEV");
 		return 1;
 	}
 	dev_id = p.dev_id;
@@ -309,7 +357,10 @@ int main(int argc, char **argv)
 		pthread_join(qs[i].thread, NULL);
 	close(fd);
 	free(qs);
-	free(store);
+	if (store_path)
+		munmap(store, store_size);
+	else
+		free(store);
 	fprintf(stderr, "memx_ramd: /dev/memx%d deleted\n", dev_id);
 	return 0;
 }
