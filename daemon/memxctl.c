@@ -2,6 +2,7 @@
 /*
  * memxctl: talks to running memxd processes.
  *   memxctl status [--json] [--slabs] [--socket PATH]
+ *   memxctl list [--json]
  *   memxctl donor drain ADDR[:PORT] [--socket PATH]
  *   memxctl donor add ADDR[:PORT] [--socket PATH]
  *   memxctl reload [--socket PATH]
@@ -10,10 +11,14 @@
  * Without --socket, status asks every memxd on this machine (each has a
  * socket in /run/memx) and donor commands go to every client. With --json the
  * answer is one JSON object per memxd, wrapped in a JSON array. An answer
- * that starts with "error:" makes memxctl exit 1.
+ * that starts with "error:" makes memxctl exit 1. list asks memx.ko itself,
+ * so it also shows volumes whose engine is dead or gone.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/ioctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +41,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: memxctl status [--json] [--slabs] [--socket PATH]\n"
+		"       memxctl list [--json]              the volumes in memx.ko, engine or not\n"
 		"       memxctl donor drain ADDR[:PORT] [--socket PATH]\n"
 		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n"
 		"       memxctl reload [--socket PATH]     re-read the key file (all memxd)\n"
@@ -208,6 +214,61 @@ static int ask_all(const struct cmd *cmd)
 	return failed ? 1 : 0;
 }
 
+static const char *state_name(uint32_t state)
+{
+	switch (state) {
+	case MEMX_S_NEW: return "new";
+	case MEMX_S_LIVE: return "live";
+	case MEMX_S_DEAD: return "dead";
+	case MEMX_S_RECOVERING: return "recovering";
+	default: return "unknown";
+	}
+}
+
+/* memxctl list [--json]: every volume memx.ko holds, from the kernel alone. */
+static int list_volumes(bool json)
+{
+	int fd = open("/dev/" MEMX_CONTROL_NAME, O_RDONLY | O_CLOEXEC);
+	unsigned int n = 0;
+
+	if (fd < 0) {
+		fprintf(stderr, "memxctl: /dev/%s: %s%s\n", MEMX_CONTROL_NAME, strerror(errno),
+			errno == ENOENT ? " (is memx.ko loaded?)" : "");
+		return 1;
+	}
+	if (json)
+		printf("[");
+	for (int id = 0; id < MEMX_MAX_DEVS; id++) {
+		struct memx_dev_info info = { .dev_id = id };
+
+		if (ioctl(fd, MEMX_CTRL_GET_INFO, &info))
+			continue;	/* ENODEV: no such volume */
+		info.name[sizeof(info.name) - 1] = '\0';
+		if (json) {
+			printf("%s{\"device\":\"/dev/" MEMX_DISK_NAME "%d\",\"name\":\"%s\","
+			       "\"size_bytes\":%" PRIu64 ",\"state\":\"%s\",\"openers\":%u,"
+			       "\"recovery_timeout_ms\":%u,\"recovery_left_ms\":%u}", n ? "," : "",
+			       id, info.name, (uint64_t)info.size_bytes, state_name(info.state),
+			       info.open_count, info.recovery_timeout_ms, info.recovery_left_ms);
+		} else {
+			printf("/dev/" MEMX_DISK_NAME "%-3d %-20s %8" PRIu64 " MiB  %s", id,
+			       info.name[0] ? info.name : "-", (uint64_t)info.size_bytes >> 20,
+			       state_name(info.state));
+			if (info.state == MEMX_S_RECOVERING)
+				printf(" (no engine: %u s left for one to take over)",
+				       (info.recovery_left_ms + 999) / 1000);
+			printf(", %u opener(s)\n", info.open_count);
+		}
+		n++;
+	}
+	close(fd);
+	if (json)
+		printf("]\n");
+	else if (!n)
+		printf("no memx volumes\n");
+	return 0;
+}
+
 /* memxctl keygen PATH [--id N]: a new key file, never over an existing one. */
 static int keygen(int argc, char **argv)
 {
@@ -242,6 +303,13 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && !strcmp(argv[1], "keygen"))
 		return keygen(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "list")) {
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json"))) {
+			usage(stderr);
+			return 2;
+		}
+		return list_volumes(argc == 3);
+	}
 	if (argc == 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
 		printf("memxctl %s (protocol %d, kernel ABI %d)\n", MEMX_VERSION,
 		       MEMX_PROTO_VERSION, MEMX_ABI_VERSION);

@@ -214,7 +214,11 @@ static bool memx_name_valid(const char *name)
 	return true;
 }
 
-/* memx_devs_lock held: the volume named @name (not ""), or NULL. */
+/*
+ * memx_devs_lock held: the volume named @name (not ""), or NULL. A dead one
+ * waiting for its last opener to close lets its name go: a new engine may
+ * make a new volume of that name meanwhile.
+ */
 static struct memx_dev *memx_dev_find_name_locked(const char *name)
 {
 	struct memx_dev *md;
@@ -222,7 +226,7 @@ static struct memx_dev *memx_dev_find_name_locked(const char *name)
 
 	lockdep_assert_held(&memx_devs_lock);
 	idr_for_each_entry(&memx_devs, md, id)
-		if (!strncmp(md->params.name, name, MEMX_NAME_LEN))
+		if (!READ_ONCE(md->dead) && !strncmp(md->params.name, name, MEMX_NAME_LEN))
 			return md;
 	return NULL;
 }
@@ -313,6 +317,18 @@ static struct memx_dev *memx_dev_alloc(const struct memx_dev_params *p,
 out_put:
 	memx_dev_put(md);	/* frees the queues allocated so far */
 	return NULL;
+}
+
+/* @mf (role NONE) becomes the owner fd of @md, for md->owner_tgid. memx_devs_lock held. */
+void memx_file_make_owner(struct memx_file *mf, struct memx_dev *md, struct file *file)
+{
+	lockdep_assert_held(&memx_devs_lock);
+	md->owner = file;
+	kref_get(&md->ref);	/* the owner fd's reference */
+	mf->md = md;
+	mf->gen = md->gen;
+	mf->tgid = get_pid(md->owner_tgid);
+	smp_store_release(&mf->role, MEMX_FILE_OWNER);
 }
 
 static bool memx_same_geometry(const struct memx_dev_params *a, const struct memx_dev_params *b)
@@ -416,12 +432,7 @@ long memx_ctrl_add_dev(struct memx_file *mf, struct file *file, void __user *arg
 		ret = -EFAULT;
 		goto out_idr_remove;
 	}
-	md->owner = file;
-	kref_get(&md->ref);	/* the owner fd's reference */
-	mf->md = md;
-	mf->gen = md->gen;
-	mf->tgid = get_pid(md->owner_tgid);
-	smp_store_release(&mf->role, MEMX_FILE_OWNER);
+	memx_file_make_owner(mf, md, file);
 	mutex_unlock(&memx_devs_lock);
 	pr_info("memx%d added: %llu bytes, %u queues x %u, max_io %u\n", id,
 		p.size_bytes, p.nr_queues, p.queue_depth, p.max_io_bytes);
@@ -509,6 +520,10 @@ static void memx_fill_info(struct memx_dev *md, struct memx_dev_info *info)
 	info->open_count = md->open_count;
 	spin_unlock(&md->lock);
 	info->size_bytes = md->params.size_bytes;
+	memcpy(info->name, md->params.name, sizeof(info->name));
+	info->recovery_timeout_ms = md->params.recovery_timeout_ms;
+	if (md->orphaned && time_before(jiffies, md->recovery_deadline))
+		info->recovery_left_ms = jiffies_to_msecs(md->recovery_deadline - jiffies);
 }
 
 /*

@@ -89,6 +89,7 @@ struct memx_dev {
 	 */
 	bool orphaned;
 	unsigned int gen;
+	unsigned long recovery_deadline;	/* jiffies: when recovery_work fires */
 	struct delayed_work recovery_work;
 
 	struct blk_mq_tag_set tag_set;
@@ -137,6 +138,7 @@ long memx_ctrl_get_info(struct memx_file *mf, void __user *argp);
 long memx_ctrl_bind_queue(struct memx_file *mf, void __user *argp);
 void memx_ctrl_owner_release(struct memx_file *mf);
 bool memx_file_current(struct memx_file *mf);
+void memx_file_make_owner(struct memx_file *mf, struct memx_dev *md, struct file *file);
 void memx_ctrl_flush(struct memx_file *mf);
 void memx_dev_kill(struct memx_dev *md);
 

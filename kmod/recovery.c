@@ -95,6 +95,7 @@ void memx_recovery_orphan(struct memx_dev *md)
 		held += memx_recovery_take_back(&md->queues[i]);
 	__module_get(THIS_MODULE);	/* the work's, dropped at its end or on cancel */
 	kref_get(&md->ref);
+	md->recovery_deadline = jiffies + msecs_to_jiffies(md->params.recovery_timeout_ms);
 	queue_delayed_work(memx_wq, &md->recovery_work,
 			   msecs_to_jiffies(md->params.recovery_timeout_ms));
 	pr_warn("memx%d (%s): engine gone; holding %u request(s) for up to %u ms for a new engine\n",
@@ -106,12 +107,7 @@ void memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file 
 	lockdep_assert_held(&memx_devs_lock);
 	put_pid(md->owner_tgid);
 	md->owner_tgid = get_pid(task_tgid(current));
-	md->owner = file;
-	kref_get(&md->ref);	/* the owner fd's reference */
-	mf->md = md;
-	mf->gen = md->gen;
-	mf->tgid = get_pid(md->owner_tgid);
-	smp_store_release(&mf->role, MEMX_FILE_OWNER);
+	memx_file_make_owner(mf, md, file);
 	pr_info("memx%d (%s): a new engine attached\n", md->id, md->params.name);
 }
 

@@ -23,6 +23,7 @@
 #include "client/kdev.h"
 #include "client/mailbox.h"
 #include "client/slabmap.h"
+#include "client/state.h"
 #include "client/wrid.h"
 #include "common/auth.h"
 #include "common/clock.h"
@@ -74,6 +75,8 @@ struct memxd_donor {
 	 */
 	struct mxv_conn *copy;
 	uint8_t ticket[MEMX_SECRET_LEN];	/* the donor's, for our data connections */
+	uint32_t lease_s;		/* how long it keeps our grants if we vanish */
+	uint32_t slabs_kept;		/* what it still held of ours when we connected */
 	struct mxv_conn *data[MEMX_MAX_QUEUES];	/* one RDMA-only QP per queue */
 	struct memxd_welcome_info welcome;
 	uint64_t memory_free;		/* last figure the donor gave */
@@ -205,6 +208,7 @@ struct memxd_queue {
 #define MEMXD_DEFAULT_POLL_US	50
 #define MEMXD_DEFAULT_SCRUB_RATE	(4ULL << 20)
 #define MEMXD_DEFAULT_SCATTER_WIDTH	4
+#define MEMXD_DEFAULT_RECOVERY_S	60
 #define MEMXD_MAX_POLL_US	100000
 
 struct memxd_client_opts {
@@ -229,6 +233,7 @@ struct memxd_client_opts {
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
 	uint16_t listen_port;
 	unsigned int io_deadline_s;	/* --io-deadline: memx.ko kills a volume stuck this long */
+	unsigned int recovery_timeout_s;	/* --recovery-timeout: the volume outlives us this long */
 	struct memxd_trust trust;	/* --key-file, --insecure: the keys we hold */
 };
 
@@ -242,6 +247,9 @@ struct memxd_client {
 	uint8_t volume_id[16];
 	/* Made with the volume; proves to each donor that we own it (auth.h). */
 	uint8_t volume_secret[MEMX_SECRET_LEN];
+	void *state_base;		/* state.c: the file the next engine resumes from */
+	bool resumed;			/* we took over a dead engine's volume */
+	size_t state_bytes;
 	struct mxv_ctx *ctx;
 	struct mxv_cq *ctrl_cq;
 	struct mxv_listener *listener;	/* --listen */
@@ -303,6 +311,12 @@ int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write
 		       uint64_t raddr, uint32_t rkey, uint32_t len);
 /* donors.c: the donor table, for main.c and status.c. */
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
+/*
+ * Engine restart: the next donor slot is the dead engine's donor at host:port,
+ * connected again; one that does not answer keeps its slot, DEAD, so that
+ * every replica's donor index still means what it meant. Returns 0 or -errno.
+ */
+int memxd_restore_donor(struct memxd_client *c, const char *host, uint16_t port);
 void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why);
 void memxd_donor_teardown(struct memxd_donor *d, unsigned int nr_queues);
 struct memxd_donor *memxd_donor_by_addr(struct memxd_client *c, const char *arg);

@@ -300,12 +300,22 @@ static int donor_authenticate(struct memxd_client *c, struct memxd_donor *d, con
 	memxd_auth_volume_proof(c->volume_secret, d->welcome.donor_id, proof);
 	memxd_auth_seal(session, MEMXD_SEAL_CLIENT, proof, req.auth.sealed);
 	memset(proof, 0, sizeof(proof));
+	/* Our grants outlive us for as long as memx.ko waits for our successor. */
+	req.auth.lease_s = c->opt.recovery_timeout_s;
 	r = donor_call(c, d, &req, &reply);
 	if (!r && reply.type != MEMX_MSG_AUTH_REPLY)
 		r = -EPROTO;
 	if (!r && memxd_auth_open(session, MEMXD_SEAL_DONOR, reply.auth.sealed, d->ticket))
 		r = -EACCES;
 	memset(session, 0, sizeof(session));
+	if (!r) {
+		d->lease_s = reply.auth.lease_s;
+		d->slabs_kept = reply.auth.slabs_kept;
+		if (d->lease_s < c->opt.recovery_timeout_s)
+			memxd_warn("donor %s keeps our memory only %u s after we are gone (its "
+				   "--lease), less than our --recovery-timeout %u s", d->name,
+				   d->lease_s, c->opt.recovery_timeout_s);
+	}
 	if (r)
 		memxd_err("donor %s refused our credentials: %s%s", d->name, strerror(-r),
 			  r == -EACCES ? " (its log says why)" : "");
@@ -473,7 +483,7 @@ static struct memxd_donor *reuse_slot(struct memxd_client *c)
  * or later (memxctl donor add, a donor that joins). A new donor takes a free
  * slot, or the slot of one that is gone. Returns 0 or -errno.
  */
-int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
+static int add_donor(struct memxd_client *c, const char *host, uint16_t port, bool restore)
 {
 	char name[sizeof(c->donor[0].name)];
 	struct memxd_donor *d;
@@ -487,6 +497,8 @@ int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
 	if (strlen(host) >= MEMXD_HOST_MAX)
 		return -EINVAL;
 	fresh = c->nr_donors < MEMXD_MAX_DONORS;
+	if (restore && !fresh)
+		return -ENOSPC;
 	d = fresh ? &c->donor[c->nr_donors] : reuse_slot(c);
 	if (!d)
 		return -ENOSPC;
@@ -500,6 +512,14 @@ int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
 	snprintf(name, sizeof(name), "%s:%u", host, port);
 	memcpy(d->name, name, sizeof(name));
 	r = donor_connect(c, d);
+	if (r && restore) {
+		memxd_donor_teardown(d, c->nr_queues);
+		atomic_store(&d->state, MEMXD_DONOR_DEAD);	/* its replicas are gone */
+		atomic_store_explicit(&c->nr_donors, c->nr_donors + 1, memory_order_release);
+		memxd_warn("volume %s: donor %s of the engine before us did not come back: its "
+			   "replicas are lost", c->opt.name, d->name);
+		return r;
+	}
 	if (r) {
 		memxd_donor_teardown(d, c->nr_queues);
 		d->host[0] = '\0';	/* state stays 0: the slot is free again */
@@ -508,10 +528,21 @@ int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
 	if (!fresh)
 		memxd_info("volume %s: donor %s takes slot %u (generation %u) of a donor that is gone",
 			   c->opt.name, d->name, d->idx, memxd_donor_gen(d));
+	memxd_state_note_donor(c, d->idx);
 	/* Queue threads see a new slot's donor once it is whole. */
 	if (fresh)
 		atomic_store_explicit(&c->nr_donors, c->nr_donors + 1, memory_order_release);
 	return 0;
+}
+
+int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port)
+{
+	return add_donor(c, host, port, false);
+}
+
+int memxd_restore_donor(struct memxd_client *c, const char *host, uint16_t port)
+{
+	return add_donor(c, host, port, true);
 }
 /*
  * Heartbeat: every MEMXD_HEARTBEAT_MS each usable donor answers a STATS

@@ -28,8 +28,17 @@ int memxd_crc_init(struct memxd_crcmap *m, uint64_t volume_bytes)
 
 void memxd_crc_fini(struct memxd_crcmap *m)
 {
-	free(m->crc);
+	if (!m->borrowed)
+		free(m->crc);
 	m->crc = NULL;
+}
+
+void memxd_crc_borrow(struct memxd_crcmap *m, _Atomic uint32_t *crc)
+{
+	if (!m->borrowed)
+		free(m->crc);
+	m->crc = crc;
+	m->borrowed = true;
 }
 
 void memxd_crc_record(struct memxd_crcmap *m, uint64_t offset, const uint8_t *buf, uint32_t len)

@@ -26,6 +26,7 @@ struct memxd_crcmap {
 	uint64_t nr_blocks;
 	_Atomic uint32_t *crc;		/* nr_blocks entries */
 	uint32_t zero_crc;		/* of a block of zeros */
+	bool borrowed;			/* crc lives in memory the map does not own (state.c) */
 };
 
 /*
@@ -35,6 +36,9 @@ struct memxd_crcmap {
  */
 int memxd_crc_init(struct memxd_crcmap *m, uint64_t volume_bytes);
 void memxd_crc_fini(struct memxd_crcmap *m);
+
+/* From now on the entries live at crc (nr_blocks of them, owned by the caller); NULL: none. */
+void memxd_crc_borrow(struct memxd_crcmap *m, _Atomic uint32_t *crc);
 
 /* CRC32C of len bytes (ISA-L). */
 uint32_t memxd_crc32c(const void *buf, uint32_t len);

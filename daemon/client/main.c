@@ -197,8 +197,12 @@ static int setup_rdma(struct memxd_client *c)
 	return 0;
 }
 
-/* The kernel side: the volume in memx.ko (ADD_DEV), not yet started. */
-static int setup_volume(struct memxd_client *c)
+/*
+ * The kernel side: the volume in memx.ko (ADD_DEV), not yet started. With
+ * *resume, first the orphaned volume of our name that a dead engine left
+ * (ADD_DEV with MEMX_ADD_ATTACH); if memx.ko has none, a new volume after all.
+ */
+static int setup_volume(struct memxd_client *c, bool *resume)
 {
 	struct memx_dev_params p = { 0 };
 	int r;
@@ -224,8 +228,36 @@ static int setup_volume(struct memxd_client *c)
 	p.queue_depth = c->opt.depth;
 	p.max_io_bytes = c->opt.max_io;
 	p.io_timeout_ms = c->opt.io_deadline_s * 1000;
+	p.recovery_timeout_ms = c->opt.recovery_timeout_s * 1000;
+	memcpy(p.name, c->opt.name, sizeof(c->opt.name) < sizeof(p.name) ?
+	       sizeof(c->opt.name) : sizeof(p.name) - 1);
 	p.dev_id = -1;
+	if (*resume) {
+		p.attach = MEMX_ADD_ATTACH;
+		r = memxd_kdev_add(c->kfd, &p);
+		if (!r) {
+			memxd_info("volume %s: taking over /dev/memx%d from the engine before us",
+				   c->opt.name, p.dev_id);
+			c->resumed = true;
+			c->dev_id = p.dev_id;
+			c->nr_queues = p.nr_queues;
+			return 0;
+		}
+		if (r != -ENOENT)
+			return memxd_log_errno(r, "volume %s: take over the volume a dead engine left "
+					       "in memx.ko", c->opt.name);
+		memxd_info("volume %s: memx.ko holds no volume of that name: the state a past "
+			   "engine left is stale; starting a new volume", c->opt.name);
+		memxd_state_renew(c);
+		*resume = false;
+		p.attach = MEMX_ADD_NEW;
+		p.dev_id = -1;
+	}
 	r = memxd_kdev_add(c->kfd, &p);
+	if (r == -EEXIST)
+		return memxd_log_errno(r, "create the volume in memx.ko: a volume named %s is "
+				       "there already (one that waits for its engine, whose state "
+				       "in %s is gone?)", c->opt.name, MEMXD_RUN_DIR);
 	if (r)
 		return memxd_log_errno(r, "create the volume in memx.ko");
 	c->dev_id = p.dev_id;
@@ -233,8 +265,38 @@ static int setup_volume(struct memxd_client *c)
 	return 0;
 }
 
+/* Engine restart: the dead engine's donors again, in their slots. */
+static int restore_donors(struct memxd_client *c)
+{
+	unsigned int n = memxd_state_nr_donors(c), live = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		char host[MEMXD_HOST_MAX];
+		uint16_t port;
+
+		if (!memxd_state_donor(c, i, host, &port)) {
+			strcpy(host, "0.0.0.0");	/* a slot never used: keep the numbering */
+			port = 0;
+		}
+		if (!memxd_restore_donor(c, host, port))
+			live++;
+	}
+	memxd_info("volume %s: %u of the %u donor(s) before us are back", c->opt.name, live, n);
+	return 0;
+}
+
+/* Whether a donor slot already names host:port (restored, live or not). */
+static bool donor_known(struct memxd_client *c, const char *host, uint16_t port)
+{
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		if (!strcmp(c->donor[i].host, host) && c->donor[i].port == port)
+			return true;
+	return false;
+}
+
 static int client_setup(struct memxd_client *c)
 {
+	bool resume = false;
 	int r;
 
 	r = memxd_slabmap_init(&c->map, c->opt.size, c->opt.slab);
@@ -247,18 +309,28 @@ static int client_setup(struct memxd_client *c)
 	if (r)
 		return memxd_log_errno(r, "checksum table for %" PRIu64 " MiB (4 bytes per 4 KiB)",
 				       c->opt.size >> 20);
+	if (c->opt.recovery_timeout_s) {
+		r = memxd_state_open(c, &resume);
+		if (r)
+			return r;
+	}
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
 		return memxd_log_errno(r, "mailbox");
 	r = setup_rdma(c);
 	if (!r)
-		r = setup_volume(c);
+		r = setup_volume(c, &resume);
 	for (unsigned int q = 0; !r && q < c->nr_queues; q++)
 		r = memxd_queue_setup(c, &c->queue[q], q);
+	if (!r && resume)
+		r = restore_donors(c);
 	for (unsigned int i = 0; !r && i < c->opt.nr_donors; i++)
-		r = memxd_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);
+		if (!resume || !donor_known(c, c->opt.donor_host[i], c->opt.donor_port[i]))
+			r = memxd_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);
 	if (r)
 		return r;
+	if (resume)
+		memxd_state_resume(c);
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
 		r = memxd_queue_start(&c->queue[q]);
 		if (r)
@@ -267,6 +339,7 @@ static int client_setup(struct memxd_client *c)
 	r = memxd_kdev_start(c->kfd, c->dev_id);
 	if (r)
 		return memxd_log_errno(r, "start /dev/memx%d", c->dev_id);
+	memxd_state_started(c);
 	if (c->opt.listen_host[0]) {
 		r = mxv_listen(c->opt.listen_host, c->opt.listen_port, 16, &c->listener);
 		if (r)
@@ -276,6 +349,35 @@ static int client_setup(struct memxd_client *c)
 	return 0;
 }
 
+/*
+ * The volume is gone and we stop: donors that would keep our grants for a
+ * successor (a lease) get them back now, one FREE_SLAB each.
+ */
+static void give_back_grants(struct memxd_client *c)
+{
+	uint64_t n = 0;
+	bool leased = false;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		leased |= c->donor[i].lease_s && memxd_donor_usable(atomic_load(&c->donor[i].state));
+	if (!leased || !c->map.slabs)
+		return;
+	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
+		struct memxd_slab *slab = &c->map.slabs[s];
+		uint32_t st = memxd_slab_state(slab);
+
+		if (st != MEMXD_SLAB_MAPPED && st != MEMXD_SLAB_MIGRATING && st != MEMXD_SLAB_LOST)
+			continue;
+		for (uint32_t i = 0; i < slab->nr_replicas && i < MEMXD_MAX_REPLICAS; i++)
+			if (slab->replica[i].live) {
+				memxd_free_grant(c, &slab->replica[i]);
+				n++;
+			}
+	}
+	memxd_info("volume %s: gave back %" PRIu64 " grant(s) the donors would have kept for a "
+		   "successor", c->opt.name, n);
+}
+
 static void client_teardown(struct memxd_client *c)
 {
 	atomic_store(&c->stopping, true);
@@ -283,6 +385,7 @@ static void client_teardown(struct memxd_client *c)
 		memxd_queue_stop(&c->queue[q]);
 	if (c->kfd >= 0 && c->dev_id >= 0)
 		memxd_kdev_del(c->kfd, c->dev_id);
+	give_back_grants(c);
 	for (unsigned int i = 0; i < c->nr_donors; i++)
 		memxd_donor_teardown(&c->donor[i], c->nr_queues);
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
@@ -298,6 +401,7 @@ static void client_teardown(struct memxd_client *c)
 	if (c->kfd >= 0)
 		close(c->kfd);	/* closing the owner fd removes whatever is left */
 	memxd_mailbox_fini(&c->mailbox);
+	memxd_state_close(c);	/* the volume is gone: nothing to resume */
 	free(c->fail_gen);
 	memxd_crc_fini(&c->crc);
 	memxd_copysets_fini(&c->copysets);
@@ -478,6 +582,15 @@ int memxd_client_main(int argc, char **argv)
 	if (r)
 		memxd_log_errno(r, "swap safety (mlockall, PR_SET_IO_FLUSHER): continuing without");
 	r = client_setup(c);
+	if (r && c->resumed) {
+		/*
+		 * We took over a dead engine's volume: leave it waiting for the
+		 * next try (memx.ko's window, the donors' lease), not killed.
+		 */
+		memxd_err("volume %s: taking over /dev/memx%d failed; it waits for another try "
+			  "within --recovery-timeout", c->opt.name, c->dev_id);
+		_exit(1);
+	}
 	if (r) {
 		memxd_err("volume %s: start-up failed; nothing was left behind", c->opt.name);
 		client_teardown(c);

@@ -22,6 +22,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
 		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
+		"                    [--recovery-timeout SEC]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -51,8 +52,12 @@ void memxd_client_usage(FILE *f)
 		"              first connects; re-read on SIGHUP or memxctl reload\n"
 		"  --insecure  no keys: donors that run --insecure only (tests only)\n"
 		"  --io-deadline  seconds the engine may hold requests without finishing any\n"
-		"              before memx.ko treats it as dead and fails them (default 30)\n",
-		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
+		"              before memx.ko treats it as dead and fails them (default 30)\n"
+		"  --recovery-timeout  if the engine dies, memx.ko holds the volume's requests\n"
+		"              this long and donors keep its memory, for the same command to\n"
+		"              be run again and take over; 0: the volume dies with the engine\n"
+		"              (default %u)\n",
+		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S);
 }
 
 static int opt_size(const char *what, const char *arg, uint64_t *out)
@@ -209,6 +214,11 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 			return -EINVAL;
 		o->io_deadline_s = (unsigned int)v;
 		return 0;
+	case 'Y':
+		if (opt_count("--recovery-timeout", arg, 0, MEMX_MAX_LEASE_S, &v))
+			return -EINVAL;
+		o->recovery_timeout_s = (unsigned int)v;
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -279,6 +289,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "key-file", required_argument, NULL, 'K' },
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "io-deadline", required_argument, NULL, 'T' },
+		{ "recovery-timeout", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -295,6 +306,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->scatter_width = MEMXD_DEFAULT_SCATTER_WIDTH;
 	o->poll_us = MEMXD_DEFAULT_POLL_US;
 	o->io_deadline_s = MEMXD_DEFAULT_IO_DEADLINE_S;
+	o->recovery_timeout_s = MEMXD_DEFAULT_RECOVERY_S;
 	/*
 	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a
 	 * parse that stopped inside a group of short options ("-xy": 'x' refused)

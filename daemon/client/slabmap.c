@@ -28,8 +28,17 @@ int memxd_slabmap_init(struct memxd_slabmap *map, uint64_t volume_bytes, uint64_
 
 void memxd_slabmap_fini(struct memxd_slabmap *map)
 {
-	free(map->slabs);
+	if (!map->borrowed)
+		free(map->slabs);
 	map->slabs = NULL;
+}
+
+void memxd_slabmap_borrow(struct memxd_slabmap *map, struct memxd_slab *slabs)
+{
+	if (!map->borrowed)
+		free(map->slabs);
+	map->slabs = slabs;
+	map->borrowed = true;
 }
 
 int memxd_slabmap_extents(const struct memxd_slabmap *map, uint64_t offset, uint32_t len,

@@ -86,6 +86,7 @@ struct memxd_slabmap {
 	unsigned int slab_shift;
 	uint64_t nr_slabs;
 	struct memxd_slab *slabs;
+	bool borrowed;		/* slabs lives in memory the map does not own (state.c) */
 };
 
 /* A piece of an I/O that falls in one slab. */
@@ -102,6 +103,9 @@ struct memxd_extent {
  */
 int memxd_slabmap_init(struct memxd_slabmap *map, uint64_t volume_bytes, uint64_t slab_bytes);
 void memxd_slabmap_fini(struct memxd_slabmap *map);
+
+/* From now on the entries live at slabs (nr_slabs of them, owned by the caller); NULL: none. */
+void memxd_slabmap_borrow(struct memxd_slabmap *map, struct memxd_slab *slabs);
 
 /*
  * Splits [offset, offset + len) into per-slab extents (at most max). Returns

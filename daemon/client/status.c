@@ -109,6 +109,8 @@ static void json_volume(struct memxd_client *c, const struct io_totals *t, uint6
 	     "\"queues\":%u,\"depth\":%u,", c->opt.name, c->dev_id, c->map.volume_bytes,
 	     c->map.slab_bytes, c->map.nr_slabs, atomic_load(&c->slabs_mapped),
 	     atomic_load(&c->slabs_lost), c->opt.replicas, c->nr_queues, c->opt.depth);
+	emit(o, "\"recovery_timeout_s\":%u,\"resumed\":%s,", c->opt.recovery_timeout_s,
+	     c->resumed ? "true" : "false");
 	emit(o, "\"io\":{\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"read_bytes\":%" PRIu64
 	     ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64 ",\"discards\":%" PRIu64
 	     ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"zero_reads\":%" PRIu64
@@ -162,10 +164,10 @@ static void json_donors(struct memxd_client *c, struct status_out *o)
 			continue;	/* a free slot: a reused one whose new donor failed to connect */
 		emit(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"host\":\"%s\",\"zone\":\"%s\","
 		     "\"memory_total\":%" PRIu64 ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,"
-		     "\"evict_bytes\":%" PRIu64 "}", n++ ? "," : "", d->name,
+		     "\"evict_bytes\":%" PRIu64 ",\"lease_s\":%u}", n++ ? "," : "", d->name,
 		     memxd_donor_state_name(atomic_load(&d->state)), host_name(d, host),
 		     d->welcome.zone, d->welcome.memory_total, d->memory_free, d->slabs,
-		     d->evict_bytes);
+		     d->evict_bytes, d->lease_s);
 	}
 	emit(o, "]");
 }
@@ -244,6 +246,12 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     PRIu64 " repaired\n", t->checksum_errors, t->repairs,
 	     (c->crc.crc ? c->opt.scrub_rate : 0) >> 20, c->scrub.passes, c->scrub.bad_blocks,
 	     c->scrub.repaired);
+	if (c->opt.recovery_timeout_s)
+		emit(o, "  restart: if this engine dies, the volume waits %u s for the same "
+		     "command to take it over%s\n", c->opt.recovery_timeout_s,
+		     c->resumed ? " (this engine took it over from a dead one)" : "");
+	else
+		emit(o, "  restart: off (--recovery-timeout 0): the volume dies with this engine\n");
 	if (c->opt.trust.insecure)
 		emit(o, "  trust: INSECURE (--insecure): peers are not authenticated\n");
 	else

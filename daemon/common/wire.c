@@ -315,7 +315,12 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 		break;
 	case MEMX_MSG_AUTH:
 	case MEMX_MSG_AUTH_REPLY:
+		if (in->auth.lease_s > MEMX_MAX_LEASE_S ||
+		    (in->type == MEMX_MSG_AUTH && in->auth.slabs_kept))
+			return -EINVAL;
 		memcpy(m.auth.sealed, in->auth.sealed, sizeof(m.auth.sealed));
+		m.auth.lease_s = htole32(in->auth.lease_s);
+		m.auth.slabs_kept = htole32(in->auth.slabs_kept);
 		break;
 	default:
 		return -EINVAL;
@@ -329,8 +334,14 @@ static int decode_tail(const struct memx_msg *m, struct memxd_msg_info *info,
 		       struct memxd_wire_error *err)
 {
 	if (info->type == MEMX_MSG_AUTH || info->type == MEMX_MSG_AUTH_REPLY) {
-		if (!all_zero(m->auth.reserved, sizeof(m->auth.reserved)))
+		if (m->auth.reserved)
 			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info->auth.lease_s = le32toh(m->auth.lease_s);
+		info->auth.slabs_kept = le32toh(m->auth.slabs_kept);
+		if (info->type == MEMX_MSG_AUTH && info->auth.slabs_kept)
+			return wire_fail(err, MEMX_REJ_MALFORMED, "a request carries slabs_kept");
+		if (info->auth.lease_s > MEMX_MAX_LEASE_S)
+			return wire_fail(err, MEMX_REJ_MALFORMED, "lease longer than an hour");
 		memcpy(info->auth.sealed, m->auth.sealed, sizeof(info->auth.sealed));
 		return 0;
 	}

@@ -109,6 +109,8 @@ struct memxd_msg_info {
 		} evict;
 		struct {
 			uint8_t sealed[MEMX_SEALED_LEN];
+			uint32_t lease_s;	/* <= MEMX_MAX_LEASE_S */
+			uint32_t slabs_kept;	/* replies only */
 		} auth;
 	};
 };

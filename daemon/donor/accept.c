@@ -313,6 +313,28 @@ static void auth_refuse(struct donor *dn, struct donor_conn *dc, uint32_t seq, c
 	dc->deadline_ns = memxd_now_ns() + 200 * MEMXD_NS_PER_MS;
 }
 
+/*
+ * Fencing: a new engine proved the secret of a volume whose old engine still
+ * has connections here (it is being replaced: restarted before we saw it die,
+ * or attached elsewhere). Every connection of the old engine goes, data ones
+ * with their access to the volume's memory, so two engines never write it.
+ * The slabs stay if the old engine held a lease. Returns the volume again (or
+ * NULL if it went with its connections).
+ */
+static struct donor_volume *fence_old_engine(struct donor *dn, struct donor_volume *vol,
+					     const struct donor_conn *by)
+{
+	uint8_t id[16];
+
+	memcpy(id, vol->id, sizeof(id));
+	memxd_warn("volume %s: a new engine at %s proved the volume's secret: closing the old "
+		   "engine's connections (fenced)", vol->idstr, by->peer);
+	for (int i = 0; i < DONOR_MAX_CONNS; i++)
+		if (dn->conn[i].used && dn->conn[i].vol == vol && &dn->conn[i] != by)
+			lend_close_conn(dn, &dn->conn[i], "replaced by a new engine");
+	return lend_volume_find(dn, id);
+}
+
 /* The owner's volume for an authenticated control connection, or why not (into *why). */
 static struct donor_volume *owned_volume(struct donor *dn, struct donor_conn *dc,
 					 const uint8_t secret[MEMX_SECRET_LEN], const char **why)
@@ -320,11 +342,11 @@ static struct donor_volume *owned_volume(struct donor *dn, struct donor_conn *dc
 	struct donor_volume *vol = lend_volume_find(dn, dc->volume_id);
 
 	*why = NULL;
-	if (vol && vol->control)
-		*why = "this volume already has a control connection here";
-	else if (vol && !memxd_auth_equal(vol->secret, secret, MEMX_SECRET_LEN))
+	if (vol && !memxd_auth_equal(vol->secret, secret, MEMX_SECRET_LEN))
 		*why = "wrong volume secret: not this volume's owner";
-	else if (!vol && !(vol = lend_volume_make(dn, dc->volume_id, secret)))
+	else if (vol && vol->control)
+		vol = fence_old_engine(dn, vol, dc);
+	if (!*why && !vol && !(vol = lend_volume_make(dn, dc->volume_id, secret)))
 		*why = "donor has no room for another volume";
 	return *why ? NULL : vol;
 }
@@ -361,6 +383,14 @@ void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg
 		auth_refuse(dn, dc, msg->seq, why);
 		return;
 	}
+	if (vol->lease_end_ns) {
+		memxd_info("volume %s: its engine is back from %s: %u slabs kept under the lease",
+			   vol->idstr, dc->peer, vol->slabs);
+		vol->lease_end_ns = 0;
+	}
+	vol->lease_s = msg->auth.lease_s < dn->max_lease_s ? msg->auth.lease_s : dn->max_lease_s;
+	reply.auth.lease_s = vol->lease_s;
+	reply.auth.slabs_kept = vol->slabs;	/* 0 for a new volume: nothing to resume here */
 	dc->vol = vol;
 	dc->authed = true;
 	vol->control = dc;

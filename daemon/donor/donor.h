@@ -30,6 +30,7 @@
 #define DONOR_HANDSHAKE_MS		MEMXD_CM_TIMEOUT_MS
 /* Copies that restore replicas may go this fraction (1/4) beyond --max-per-client. */
 #define DONOR_REPAIR_RESERVE_DIV	4
+#define DONOR_DEFAULT_LEASE_S		120
 
 struct donor_volume {
 	bool used;
@@ -40,6 +41,8 @@ struct donor_volume {
 	uint8_t secret[MEMX_SECRET_LEN];	/* its owner proved it; binds the volume */
 	uint8_t ticket[MEMX_SECRET_LEN];	/* what its data connections must bring */
 	uint64_t ticket_expiry_ns;
+	uint32_t lease_s;	/* granted at authentication: keep our slabs this long without it */
+	uint64_t lease_end_ns;	/* its engine is gone and the lease runs: kept until then; else 0 */
 	struct donor_conn *control;	/* its authenticated control connection, or NULL */
 	unsigned int nr_conns;
 	uint32_t slabs;
@@ -101,6 +104,7 @@ struct donor {
 	uint16_t join_port;
 	uint64_t low_watermark;		/* --low-watermark: ask memory back below this */
 	unsigned int leave_timeout_s;	/* --leave-timeout */
+	unsigned int max_lease_s;	/* --lease: the longest lease granted */
 	bool force;			/* --force: lend more than the machine seems to have */
 	bool host_given;		/* --host set host_id */
 	uint64_t max_per_client;	/* --max-per-client: bytes one client address may hold */
@@ -132,6 +136,8 @@ void lend_accept(struct donor *dn, struct mxv_req *req);
 void lend_conn_event(struct donor *dn, struct donor_conn *dc);
 /* Destroys unauthenticated connections past their deadline; returns ms until the next, or -1. */
 int lend_expire_handshakes(struct donor *dn);
+/* Frees volumes whose lease ran out; returns ms until the next ends, or -1. */
+int lend_expire_leases(struct donor *dn);
 /* A control message on a connection that has not authenticated, or a second MEMX_MSG_AUTH. */
 void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *msg);
 

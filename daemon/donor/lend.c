@@ -172,14 +172,36 @@ struct donor_volume *lend_volume_make(struct donor *dn, const uint8_t id[16],
 
 static void volume_put(struct donor *dn, struct donor_volume *vol)
 {
-	if (vol->nr_conns)
-		return;
+	if (vol->nr_conns || vol->lease_end_ns)
+		return;	/* in use, or kept for an engine that may come back */
 	for (int i = 0; i < DONOR_MAX_SLABS; i++)
 		if (dn->slab[i].used && dn->slab[i].vol == vol)
 			slab_free(dn, &dn->slab[i]);
 	mxv_cq_destroy(vol->cq);
 	mxv_ctx_close(vol->ctx);
 	memset(vol, 0, sizeof(*vol));	/* the secret and the ticket with it */
+}
+
+int lend_expire_leases(struct donor *dn)
+{
+	uint64_t now = memxd_now_ns(), next = UINT64_MAX;
+
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
+		struct donor_volume *vol = &dn->vol[i];
+
+		if (!vol->used || !vol->lease_end_ns)
+			continue;
+		if (now < vol->lease_end_ns) {
+			if (vol->lease_end_ns < next)
+				next = vol->lease_end_ns;
+			continue;
+		}
+		memxd_info("volume %s: lease ended without its engine: freeing its %u slabs",
+			   vol->idstr, vol->slabs);
+		vol->lease_end_ns = 0;
+		volume_put(dn, vol);
+	}
+	return next == UINT64_MAX ? -1 : (int)((next - now) / MEMXD_NS_PER_MS) + 1;
 }
 
 /* For logs: the volume a connection serves, or "-" before it authenticated. */
@@ -197,16 +219,24 @@ void lend_close_conn(struct donor *dn, struct donor_conn *dc, const char *why)
 		   dc->role == MEMX_ROLE_CLIENT ? "control" : "data", dc->peer, why);
 	/*
 	 * The control connection going means the client is gone: its slabs go
-	 * too. Not a handshake that never finished: that was never the client's.
+	 * too, or, under a lease, when the lease ends unless its engine comes
+	 * back first (accept.c). Not a handshake that never finished: that was
+	 * never the client's.
 	 */
 	if (vol && vol->control == dc) {
 		uint32_t n = vol->slabs;
 
-		for (int i = 0; i < DONOR_MAX_SLABS; i++)
-			if (dn->slab[i].used && dn->slab[i].vol == vol)
-				slab_free(dn, &dn->slab[i]);
-		if (n)
-			memxd_info("volume %s: freed its %u slabs", vol->idstr, n);
+		if (vol->lease_s && n) {	/* an engine that gave everything back left for good */
+			vol->lease_end_ns = memxd_now_ns() + vol->lease_s * MEMXD_NS_PER_S;
+			memxd_info("volume %s: its engine is gone; keeping its %u slabs for %u s "
+				   "(lease)", vol->idstr, n, vol->lease_s);
+		} else {
+			for (int i = 0; i < DONOR_MAX_SLABS; i++)
+				if (dn->slab[i].used && dn->slab[i].vol == vol)
+					slab_free(dn, &dn->slab[i]);
+			if (n)
+				memxd_info("volume %s: freed its %u slabs", vol->idstr, n);
+		}
 		vol->control = NULL;
 		memxd_auth_random(vol->ticket, sizeof(vol->ticket));	/* dies with it */
 		vol->ticket_expiry_ns = 0;

@@ -81,7 +81,7 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 {
 	struct donor *dn = arg;
 	struct memxd_ctl_req req;
-	unsigned int vols = 0, conns = 0;
+	unsigned int vols = 0, conns = 0, leased = 0;
 	bool json;
 	int n;
 
@@ -99,8 +99,10 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 			     "'reload'\n");
 		return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
 	}
-	for (int i = 0; i < DONOR_MAX_VOLUMES; i++)
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
 		vols += dn->vol[i].used;
+		leased += dn->vol[i].used && dn->vol[i].lease_end_ns;	/* engine gone, kept */
+	}
 	for (int i = 0; i < DONOR_MAX_CONNS; i++)
 		conns += dn->conn[i].used;
 	if (json)
@@ -108,18 +110,19 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 			     PRIu64 ",\"memory_free\":%" PRIu64 ",\"clients\":%u,\"connections\":%u,"
 			     "\"grants\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"rejects\":%" PRIu64
 			     ",\"evictions\":%" PRIu64 ",\"leaving\":%s,\"auth_failures\":%" PRIu64
-			     ",\"insecure\":%s,\"keys\":%u}\n",
+			     ",\"insecure\":%s,\"keys\":%u,\"volumes_leased\":%u}\n",
 			     dn->host, dn->port, dn->memory_total,
 			     dn->memory_total - dn->memory_granted, vols, conns, dn->grants,
 			     dn->frees, dn->rejects, dn->evictions, dn->leaving ? "true" : "false",
 			     dn->auth_failures, dn->trust.insecure ? "true" : "false",
-			     dn->trust.insecure ? 0 : dn->trust.kr.n);
+			     dn->trust.insecure ? 0 : dn->trust.kr.n, leased);
 	else
 		n = snprintf(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64 " MiB free, "
-			     "%u client volume(s), %u connection(s), %" PRIu64 " grants, %" PRIu64
-			     " frees, %" PRIu64 " rejected connects\n", dn->host, dn->port,
+			     "%u client volume(s) (%u kept for an engine that is gone), %u "
+			     "connection(s), %" PRIu64 " grants, %" PRIu64 " frees, %" PRIu64
+			     " rejected connects\n", dn->host, dn->port,
 			     dn->memory_total >> 20, (dn->memory_total - dn->memory_granted) >> 20,
-			     vols, conns, dn->grants, dn->frees, dn->rejects);
+			     vols, leased, conns, dn->grants, dn->frees, dn->rejects);
 	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
 }
 
@@ -192,6 +195,12 @@ static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
 	for (;;) {
 		poll_build(dn, sfd, ctl, &ps);
 		timeout = lend_expire_handshakes(dn);
+		{
+			int t = lend_expire_leases(dn);
+
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		}
 		if ((dn->leaving || dn->low_watermark) && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		if (poll(ps.pfd, ps.n, timeout) < 0) {

@@ -14,7 +14,8 @@ void memxd_donor_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: memxd donor --listen ADDR[:PORT] --memory SIZE [--join CLIENT[:PORT]]\n"
-		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--ctl PATH]\n"
+		"                   [--low-watermark SIZE] [--leave-timeout SEC] [--lease SEC]\n"
+		"                   [--ctl PATH]\n"
 		"                   [--max-per-client SIZE] [--host NAME] [--zone NAME] [--force]\n"
 		"                   [--key-file PATH] [--allow-key ID]... [--insecure]\n"
 		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
@@ -24,6 +25,9 @@ void memxd_donor_usage(FILE *f)
 		"                   falls below SIZE, ask clients to move slabs away\n"
 		"  --leave-timeout  on SIGTERM, wait this long for clients to move our slabs\n"
 		"                   away before leaving anyway (default 60)\n"
+		"  --lease          keep a volume's slabs up to this long after its engine is\n"
+		"                   gone, for the engine to come back (it asks for as long as\n"
+		"                   its --recovery-timeout; 0 to 3600, default %d)\n"
 		"  --max-per-client most memory the volumes of one client address may hold\n"
 		"                   here (default: no limit)\n"
 		"  --host           this donor's host for failure domains (default: the\n"
@@ -37,7 +41,7 @@ void memxd_donor_usage(FILE *f)
 		"  --allow-key      serve only clients that use this key id (repeat for more;\n"
 		"                   default: any key in the file)\n"
 		"  --insecure       no keys: any peer may use this donor (tests only)\n",
-		MEMX_DEFAULT_PORT, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
+		MEMX_DEFAULT_PORT, DONOR_DEFAULT_LEASE_S, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
 }
 
 /* One option. Returns 0, -EINVAL (said why) or -ENOENT (not an option of ours). */
@@ -123,6 +127,14 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		}
 		dn->allow_key[dn->nr_allow++] = (uint32_t)v;
 		return 0;
+	case 'L':
+		if (memxd_parse_uint(arg, 0, MEMX_MAX_LEASE_S, &v)) {
+			fprintf(stderr, "memxd donor: --lease must be 0 to %d seconds\n",
+				MEMX_MAX_LEASE_S);
+			return -EINVAL;
+		}
+		dn->max_lease_s = (unsigned int)v;
+		return 0;
 	case 't':
 		if (memxd_parse_uint(arg, 1, 86400, &v)) {
 			fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
@@ -197,6 +209,7 @@ int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 		{ "join", required_argument, NULL, 'j' },
 		{ "low-watermark", required_argument, NULL, 'w' },
 		{ "leave-timeout", required_argument, NULL, 't' },
+		{ "lease", required_argument, NULL, 'L' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "max-per-client", required_argument, NULL, 'q' },
 		{ "host", required_argument, NULL, 'H' },
@@ -210,6 +223,7 @@ int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 	int ch, r;
 
 	dn->leave_timeout_s = 60;
+	dn->max_lease_s = DONOR_DEFAULT_LEASE_S;
 	/*
 	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a
 	 * parse that stopped inside a group of short options ("-xy": 'x' refused)

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 
 #define MEMX_PROTO_MAGIC	0x584d454dU	/* "MEMX" read as little-endian bytes */
-#define MEMX_PROTO_VERSION	3	/* 3: every connection authenticates (see "Trust") */
+#define MEMX_PROTO_VERSION	4	/* 3: every connection authenticates (see "Trust"); 4: leases */
 #define MEMX_DEFAULT_PORT	7471
 
 #define MEMX_CM_CONNECT_PDATA_MAX	56
@@ -207,9 +207,20 @@ struct memx_msg_evict {		/* MEMX_MSG_EVICT */
 	__le64 reserved[4];
 };
 
+/*
+ * A lease keeps a volume's grants on a donor after its control connection
+ * drops, so that an engine that restarts (or attaches elsewhere) and proves the
+ * same volume secret finds its data again. 0: the grants go with the
+ * connection.
+ */
+#define MEMX_MAX_LEASE_S	3600
+
 struct memx_msg_auth {		/* MEMX_MSG_AUTH, MEMX_MSG_AUTH_REPLY (status 0) */
 	__u8 sealed[MEMX_SEALED_LEN];	/* AUTH: the volume secret; REPLY: the data ticket */
-	__le64 reserved[2];
+	__le32 lease_s;		/* AUTH: the lease asked for; REPLY: the lease given (<= asked) */
+	__le32 slabs_kept;	/* REPLY: slabs the volume holds here already (kept under a */
+				/* lease for this engine); AUTH: zero */
+	__le64 reserved;	/* must be zero */
 };
 
 struct memx_msg {

@@ -134,6 +134,9 @@ struct memx_dev_info {
 	__u32 max_io_bytes;	/* out */
 	__u32 open_count;	/* out: openers of /dev/memxN */
 	__u64 size_bytes;	/* out */
+	char name[MEMX_NAME_LEN];	/* out: as ADD_DEV named it ("" = anonymous) */
+	__u32 recovery_timeout_ms;	/* out: 0 = the volume dies with its engine */
+	__u32 recovery_left_ms;	/* out, MEMX_S_RECOVERING: until requests fail */
 	__u64 reserved[2];	/* must be zero on input */
 };
 

@@ -27,7 +27,8 @@ static int same_body(const struct memxd_msg_info *a, const struct memxd_msg_info
 		       a->stats.slabs_granted == b->stats.slabs_granted;
 	case MEMX_MSG_AUTH:
 	case MEMX_MSG_AUTH_REPLY:
-		return !memcmp(a->auth.sealed, b->auth.sealed, sizeof(a->auth.sealed));
+		return !memcmp(a->auth.sealed, b->auth.sealed, sizeof(a->auth.sealed)) &&
+		       a->auth.lease_s == b->auth.lease_s && a->auth.slabs_kept == b->auth.slabs_kept;
 	}
 	return 0;
 }

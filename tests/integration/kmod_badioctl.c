@@ -132,6 +132,36 @@ static void test_params(void)
 	p.queue_depth = MEMX_MAX_DEPTH;
 	p.max_io_bytes = MEMX_MAX_IO_BYTES;
 	bad_add(fd, "ADD_DEV 4 GiB of buffers", p, E2BIG);
+	/* Names and engine restart (recovery): every field checked. */
+	p = good_params();
+	strcpy(p.name, "bad/name");
+	bad_add(fd, "ADD_DEV name with '/'", p, EINVAL);
+	p = good_params();
+	memset(p.name, 'a', sizeof(p.name));
+	bad_add(fd, "ADD_DEV name without its NUL", p, EINVAL);
+	p = good_params();
+	strcpy(p.name, "ok");
+	p.name[5] = 'x';
+	bad_add(fd, "ADD_DEV name with bytes after its NUL", p, EINVAL);
+	p = good_params();
+	p.recovery_timeout_ms = 60000;
+	bad_add(fd, "ADD_DEV recovery without a name", p, EINVAL);
+	p = good_params();
+	strcpy(p.name, "r");
+	p.recovery_timeout_ms = MEMX_MIN_TIMEOUT_MS - 1;
+	bad_add(fd, "ADD_DEV recovery below the minimum", p, EINVAL);
+	p.recovery_timeout_ms = MEMX_MAX_RECOVERY_MS + 1;
+	bad_add(fd, "ADD_DEV recovery above an hour", p, EINVAL);
+	p = good_params();
+	p.attach = 2;
+	bad_add(fd, "ADD_DEV attach=2", p, EINVAL);
+	p.attach = MEMX_ADD_ATTACH;
+	bad_add(fd, "ADD_DEV attach without a name", p, EINVAL);
+	strcpy(p.name, "nosuch");
+	p.dev_id = 3;
+	bad_add(fd, "ADD_DEV attach with a dev_id", p, EINVAL);
+	p.dev_id = -1;
+	bad_add(fd, "ADD_DEV attach to no volume", p, ENOENT);
 
 	CHECK("ADD_DEV NULL", ioctl(fd, MEMX_CTRL_ADD_DEV, NULL), EFAULT);
 	CHECK("ADD_DEV bad pointer", ioctl(fd, MEMX_CTRL_ADD_DEV, (void *)8), EFAULT);

@@ -16,6 +16,13 @@
  *                                has no copy of the queue mapping and does not
  *                                keep the queue alive: I/O fails with EIO at
  *                                once instead of hanging
+ *   kmod_harden fork-recovery    the same with a named volume that outlives its
+ *                                engine: the read is held, not failed; the
+ *                                child's copies of the dead engine's fds are
+ *                                dead (COMMIT, LAYOUT: ENODEV; START, DEL:
+ *                                EBADFD; poll: POLLERR|POLLHUP); a new engine
+ *                                attaches, binds, starts and serves the held
+ *                                read with its data
  *   kmod_harden memcg            (run inside a memory cgroup with memory.max
  *                                128M) per-queue buffers are charged to the
  *                                caller's cgroup: ADD_DEV of 64 MiB raises
@@ -30,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -460,6 +468,159 @@ static void test_fork(void)
 	close(a);
 }
 
+/* ---- fork-recovery: the dead engine's fds, in a child, after its death ---- */
+
+#define RECOVERY_NAME	"harden-rec"
+
+static struct memx_dev_params recovery_params(void)
+{
+	struct memx_dev_params p = params(1, 4, 8192);
+
+	p.recovery_timeout_ms = 30000;
+	strcpy(p.name, RECOVERY_NAME);
+	return p;
+}
+
+/* The child of the engine: once told, it tries its copies of the dead engine's fds. */
+static void stale_child(int a, int q, int go, int report)
+{
+	struct memx_io_result res = { .tag = 0, .result = 0 };
+	struct memx_io_commit c = { .nr = 1, .results = (uintptr_t)&res };
+	struct memx_queue_layout l;
+	struct pollfd pfd = { .fd = q, .events = POLLIN };
+	int id, n;
+
+	if (read(go, &id, sizeof(id)) != sizeof(id))
+		_exit(100);
+	failures = checks = 0;
+	CHECK("stale queue fd: COMMIT", ioctl(q, MEMX_IO_COMMIT, &c), ENODEV);
+	CHECK("stale queue fd: GET_LAYOUT", ioctl(q, MEMX_IO_GET_LAYOUT, &l), ENODEV);
+	CHECK("stale owner fd: START_DEV", info_cmd(a, MEMX_CTRL_START_DEV, id), EBADFD);
+	CHECK("stale owner fd: DEL_DEV", info_cmd(a, MEMX_CTRL_DEL_DEV, id), EBADFD);
+	CHECK("stale fd: BIND again", bind_q(a, id, 0), EBUSY);
+	EXPECT("stale queue fd: poll says the queue is gone",
+	       poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP)));
+	n = failures;
+	if (write(report, &n, sizeof(n)) != sizeof(n))
+		_exit(101);
+	for (;;)
+		pause();
+}
+
+static void recovery_engine(int out, int go, int report)
+{
+	struct memx_dev_params p = recovery_params();
+	struct memx_dev_info info = { 0 };
+	int a = ctl_open(), q = ctl_open(), msg[2];
+	pid_t k;
+
+	if (ioctl(a, MEMX_CTRL_ADD_DEV, &p) || bind_q(q, p.dev_id, 0))
+		die("engine: ADD/BIND");
+	info.dev_id = p.dev_id;
+	if (ioctl(a, MEMX_CTRL_START_DEV, &info))
+		die("engine: START");
+	k = fork();
+	if (k < 0)
+		die("engine: fork");
+	if (k == 0)
+		stale_child(a, q, go, report);
+	msg[0] = p.dev_id;
+	msg[1] = k;
+	if (write(out, msg, sizeof(msg)) != sizeof(msg))
+		die("engine: report");
+	for (;;)
+		pause();	/* serves nothing: the read stays in the ring */
+}
+
+static void test_fork_recovery(void)
+{
+	struct memx_dev_params p = recovery_params();
+	struct memx_dev_info info = { 0 };
+	struct memx_queue_layout l;
+	struct memx_io_result res;
+	struct memx_io_commit c = { .nr = 1, .results = (uintptr_t)&res };
+	struct pollfd pfd;
+	struct reader rd;
+	int out[2], go[2], report[2], msg[2], n = -1, a, q, id;
+	struct memx_sq_ring *ring;
+	uint8_t *area;
+	pid_t e;
+
+	if (pipe(out) || pipe(go) || pipe(report))
+		die("pipe");
+	fflush(stdout);
+	e = fork();
+	if (e < 0)
+		die("fork");
+	if (e == 0)
+		recovery_engine(out[1], go[0], report[1]);
+	if (read(out[0], msg, sizeof(msg)) != sizeof(msg))
+		die("engine did not report");
+	id = msg[0];
+	reader_start(&rd, id);
+	usleep(500000);
+	kill(e, SIGKILL);
+	waitpid(e, NULL, 0);
+	usleep(1000000);
+	EXPECT("the read is held, not failed, after the engine died", !atomic_load(&rd.done));
+	a = ctl_open();
+	info.dev_id = id;
+	CHECK("GET_INFO of the orphan", ioctl(a, MEMX_CTRL_GET_INFO, &info), 0);
+	EXPECT("the volume is RECOVERING", info.state == MEMX_S_RECOVERING);
+	EXPECT("GET_INFO names it", !strcmp(info.name, RECOVERY_NAME));
+	EXPECT("time is left in its window",
+	       info.recovery_left_ms > 0 && info.recovery_left_ms <= 30000);
+	if (write(go[1], &id, sizeof(id)) != sizeof(id) ||
+	    read(report[0], &n, sizeof(n)) != sizeof(n))
+		die("the child did not report");
+	EXPECT("the child's copies of the dead engine's fds are all refused (FAIL lines above)",
+	       n == 0);
+	kill(msg[1], SIGKILL);
+
+	/* A new engine: attach, bind, map, start, and serve the held read. */
+	CHECK("attach", ioctl(a, MEMX_CTRL_ADD_DEV, (p.attach = MEMX_ADD_ATTACH, &p)), 0);
+	EXPECT("attach returns the same volume", p.dev_id == id);
+	q = ctl_open();
+	CHECK("bind after attach", bind_q(q, id, 0), 0);
+	CHECK("layout after attach", ioctl(q, MEMX_IO_GET_LAYOUT, &l), 0);
+	area = mmap(NULL, l.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
+	if (area == MAP_FAILED)
+		die("mmap after attach");
+	ring = (struct memx_sq_ring *)(area + l.ring_offset);
+	EXPECT("the ring starts empty for the new engine", ring->tail == 0 && ring->head == 0);
+	memset(&info, 0, sizeof(info));
+	info.dev_id = id;
+	CHECK("start after attach", ioctl(a, MEMX_CTRL_START_DEV, &info), 0);
+	pfd = (struct pollfd){ .fd = q, .events = POLLIN };
+	EXPECT("the held read reaches the new engine", poll(&pfd, 1, 5000) == 1 &&
+	       (pfd.revents & POLLIN));
+	/* Serve whatever was held (the read, and any probe of the disk): pattern 0x5a. */
+	for (uint32_t h = 0, tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE); h < tail; h++) {
+		struct memx_io_desc *d;
+
+		res.tag = ring->tags[h & (l.ring_entries - 1)];
+		res.result = 0;
+		if (res.tag >= l.queue_depth)
+			break;
+		d = (struct memx_io_desc *)(area + l.desc_offset) + res.tag;
+		if (d->op == MEMX_OP_READ)
+			memset(area + l.buf_offset + res.tag * l.buf_stride, 0x5a, d->nr_bytes);
+		__atomic_store_n(&ring->head, h + 1, __ATOMIC_RELEASE);
+		CHECK("commit by the new engine", ioctl(q, MEMX_IO_COMMIT, &c) == 1 ? 0 : -1, 0);
+	}
+	EXPECT("the held read completes", reader_wait(&rd, 5000));
+	EXPECT("with the new engine's data", rd.ret == 4096 && ((uint8_t *)rd.buf)[0] == 0x5a &&
+	       ((uint8_t *)rd.buf)[4095] == 0x5a);
+	pthread_join(rd.t, NULL);
+	free(rd.buf);
+	munmap(area, l.total_bytes);
+	memset(&info, 0, sizeof(info));
+	info.dev_id = id;
+	CHECK("the new owner deletes it", ioctl(a, MEMX_CTRL_DEL_DEV, &info), 0);
+	close(q);
+	close(a);
+}
+
 /* ---- memcg --------------------------------------------------------------- */
 
 static long long memcg_current(void)
@@ -528,10 +689,13 @@ int main(int argc, char **argv)
 		test_mmap_exec();
 	else if (!strcmp(mode, "fork"))
 		test_fork();
+	else if (!strcmp(mode, "fork-recovery"))
+		test_fork_recovery();
 	else if (!strcmp(mode, "memcg"))
 		test_memcg();
 	else {
-		fprintf(stderr, "usage: kmod_harden perm|unpriv-open PATH|bind-other|mmap-exec|fork|memcg\n");
+		fprintf(stderr, "usage: kmod_harden perm|unpriv-open PATH|bind-other|mmap-exec|fork|"
+			"fork-recovery|memcg\n");
 		return 2;
 	}
 	if (failures) {

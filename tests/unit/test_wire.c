@@ -295,6 +295,28 @@ Test(msg, auth_round_trips_and_rejects_a_reserved_byte)
 	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &auth), -EINVAL);
 }
 
+Test(msg, auth_carries_a_lease_of_at_most_an_hour)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memxd_msg_info out, auth = { .type = MEMX_MSG_AUTH, .seq = 2, .auth.lease_s = 90 };
+	struct memx_msg *m = (struct memx_msg *)buf;
+
+	encode_msg(buf, &auth);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.auth.lease_s, 90);
+	m->auth.lease_s = htole32(MEMX_MAX_LEASE_S + 1);
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO);
+	m->auth.lease_s = htole32(MEMX_MAX_LEASE_S);
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	m->auth.slabs_kept = htole32(1);	/* a reply's field, in a request */
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO);
+	m->auth.slabs_kept = 0;
+	m->auth.reserved = htole64(1);
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO);
+	auth.auth.lease_s = MEMX_MAX_LEASE_S + 1;
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &auth), -EINVAL);
+}
+
 Test(msg, every_type_round_trips)
 {
 	uint8_t buf[MEMX_MSG_SIZE];

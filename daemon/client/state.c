@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The state an engine leaves to the next one (state.h). Control thread only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "client/state.h"
+#include "common/auth.h"
+#include "common/log.h"
+#include "common/proc.h"
+
+#define STATE_MAGIC	"MEMXST1"
+#define STATE_ALIGN	4096ULL
+
+struct state_hdr {
+	char magic[8];
+	uint32_t layout;	/* sizeof(struct memxd_slab): the same engine build's tables */
+	uint32_t started;	/* the volume was started: worth resuming */
+	uint64_t volume_bytes, slab_bytes, nr_slabs, nr_blocks;
+	uint32_t checksums;	/* the table holds CRCs (not --no-checksum) */
+	uint32_t nr_donors;	/* slots listed in donor[] */
+	uint8_t volume_id[16];
+	uint8_t secret[MEMX_SECRET_LEN];
+	struct {
+		char host[MEMXD_HOST_MAX];
+		uint16_t port;
+	} donor[MEMXD_MAX_DONORS];
+};
+
+static uint64_t align_up(uint64_t v)
+{
+	return (v + STATE_ALIGN - 1) & ~(STATE_ALIGN - 1);
+}
+
+static struct state_hdr *hdr(const struct memxd_client *c)
+{
+	return c->state_base;
+}
+
+static void state_path(const struct memxd_client *c, char *path, size_t len)
+{
+	snprintf(path, len, "%s/client-%s.state", MEMXD_RUN_DIR, c->opt.name);
+}
+
+/* Whether the file describes this volume's geometry, started, by this build. */
+static bool state_matches(const struct memxd_client *c, const struct state_hdr *h)
+{
+	return !memcmp(h->magic, STATE_MAGIC, sizeof(h->magic)) &&
+	       h->layout == sizeof(struct memxd_slab) && h->started &&
+	       h->volume_bytes == c->map.volume_bytes && h->slab_bytes == c->map.slab_bytes &&
+	       h->nr_slabs == c->map.nr_slabs && h->checksums == (c->crc.nr_blocks != 0) &&
+	       h->nr_blocks == c->crc.nr_blocks && h->nr_donors <= MEMXD_MAX_DONORS;
+}
+
+/* A new volume: c's identity, no donors, every slab unmapped, every block zeros. */
+static void state_fresh(struct memxd_client *c)
+{
+	struct state_hdr *h = hdr(c);
+
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
+	h->layout = sizeof(struct memxd_slab);
+	h->volume_bytes = c->map.volume_bytes;
+	h->slab_bytes = c->map.slab_bytes;
+	h->nr_slabs = c->map.nr_slabs;
+	h->nr_blocks = c->crc.nr_blocks;
+	h->checksums = c->crc.nr_blocks != 0;
+	memcpy(h->volume_id, c->volume_id, sizeof(h->volume_id));
+	memcpy(h->secret, c->volume_secret, sizeof(h->secret));
+	memset(c->map.slabs, 0, c->map.nr_slabs * sizeof(*c->map.slabs));
+	if (c->crc.crc)
+		memxd_crc_zero(&c->crc, 0, c->crc.nr_blocks * (uint64_t)MEMXD_CRC_BLOCK);
+}
+
+int memxd_state_open(struct memxd_client *c, bool *resume)
+{
+	uint64_t map_off = align_up(sizeof(struct state_hdr));
+	uint64_t crc_off = map_off + align_up(c->map.nr_slabs * sizeof(struct memxd_slab));
+	uint64_t bytes = crc_off + align_up(c->crc.nr_blocks * sizeof(uint32_t));
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+	struct stat st;
+	void *base;
+	int fd;
+
+	*resume = false;
+	memxd_make_run_dir();
+	state_path(c, path, sizeof(path));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return memxd_log_errno(-errno, "volume %s: state file %s", c->opt.name, path);
+	if (fstat(fd, &st) || (st.st_mode & 077) || st.st_uid != geteuid()) {
+		close(fd);
+		return memxd_log_errno(-EPERM, "volume %s: state file %s must be ours and 0600",
+				       c->opt.name, path);
+	}
+	if ((uint64_t)st.st_size != bytes && ftruncate(fd, 0)) {	/* another geometry: start over */
+		close(fd);
+		return memxd_log_errno(-errno, "volume %s: truncate %s", c->opt.name, path);
+	}
+	if (ftruncate(fd, (off_t)bytes)) {
+		close(fd);
+		return memxd_log_errno(-errno, "volume %s: size %s", c->opt.name, path);
+	}
+	/* Every page now: a tmpfs that runs out later would SIGBUS the I/O path. */
+	errno = posix_fallocate(fd, 0, (off_t)bytes);
+	if (errno) {
+		close(fd);
+		unlink(path);
+		return memxd_log_errno(-errno, "volume %s: %s needs %" PRIu64 " MiB of %s (the slab "
+				       "map and checksums, for a restart); give it room, or run "
+				       "with --recovery-timeout 0", c->opt.name, path,
+				       (bytes + (1 << 20) - 1) >> 20, MEMXD_RUN_DIR);
+	}
+	base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED)
+		return memxd_log_errno(-errno, "volume %s: map %s", c->opt.name, path);
+	c->state_base = base;
+	c->state_bytes = bytes;
+	memxd_slabmap_borrow(&c->map, (struct memxd_slab *)((uint8_t *)base + map_off));
+	if (c->crc.crc)
+		memxd_crc_borrow(&c->crc, (_Atomic uint32_t *)((uint8_t *)base + crc_off));
+	if (state_matches(c, hdr(c))) {
+		memcpy(c->volume_id, hdr(c)->volume_id, sizeof(c->volume_id));
+		memcpy(c->volume_secret, hdr(c)->secret, sizeof(c->volume_secret));
+		*resume = true;
+		return 0;
+	}
+	state_fresh(c);
+	return 0;
+}
+
+void memxd_state_renew(struct memxd_client *c)
+{
+	memxd_auth_random(c->volume_id, sizeof(c->volume_id));
+	memxd_auth_random(c->volume_secret, sizeof(c->volume_secret));
+	state_fresh(c);
+}
+
+void memxd_state_started(struct memxd_client *c)
+{
+	if (c->state_base)
+		hdr(c)->started = 1;
+}
+
+void memxd_state_note_donor(struct memxd_client *c, unsigned int idx)
+{
+	struct state_hdr *h = hdr(c);
+
+	if (!h || idx >= MEMXD_MAX_DONORS)
+		return;
+	memcpy(h->donor[idx].host, c->donor[idx].host, sizeof(h->donor[idx].host));
+	h->donor[idx].port = c->donor[idx].port;
+	if (h->nr_donors < idx + 1)
+		h->nr_donors = idx + 1;
+}
+
+unsigned int memxd_state_nr_donors(const struct memxd_client *c)
+{
+	return c->state_base ? hdr(c)->nr_donors : 0;
+}
+
+bool memxd_state_donor(const struct memxd_client *c, unsigned int idx, char *host,
+		       uint16_t *port)
+{
+	const struct state_hdr *h = hdr(c);
+
+	if (!h || idx >= h->nr_donors || !h->donor[idx].host[0] ||
+	    !memchr(h->donor[idx].host, '\0', sizeof(h->donor[idx].host)))
+		return false;
+	strcpy(host, h->donor[idx].host);
+	*port = h->donor[idx].port;
+	return true;
+}
+
+/* A slab the dead engine was mapping or discarding: unmapped, its blocks zeros again. */
+static void tidy_unmapped(struct memxd_client *c, uint64_t s)
+{
+	struct memxd_slab *slab = &c->map.slabs[s];
+
+	memset(slab->replica, 0, sizeof(slab->replica));
+	atomic_store(&slab->nr_replicas, 0);
+	atomic_store(&slab->state, MEMXD_SLAB_UNMAPPED);
+	memxd_crc_zero(&c->crc, s << c->map.slab_shift, c->map.slab_bytes);
+}
+
+void memxd_state_resume(struct memxd_client *c)
+{
+	uint64_t mapped = 0, lost = 0, tidied = 0, gone = 0;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		c->donor[i].slabs = 0;
+	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
+		struct memxd_slab *slab = &c->map.slabs[s];
+		uint32_t st = atomic_load(&slab->state), nr = atomic_load(&slab->nr_replicas);
+		unsigned int live = 0;
+
+		atomic_store(&slab->writes_inflight, 0);
+		atomic_store(&slab->reads_inflight, 0);
+		if (nr > MEMXD_MAX_REPLICAS)
+			nr = MEMXD_MAX_REPLICAS;
+		if (st == MEMXD_SLAB_MAPPING || st == MEMXD_SLAB_FREEING || st > MEMXD_SLAB_FREEING) {
+			/* Its write or discard was taken back by memx.ko and comes again. */
+			tidy_unmapped(c, s);
+			tidied++;
+			continue;
+		}
+		if (st == MEMXD_SLAB_UNMAPPED)
+			continue;
+		for (uint32_t i = 0; i < nr; i++) {
+			struct memxd_replica *rep = &slab->replica[i];
+			struct memxd_donor *d;
+
+			if (!atomic_load(&rep->live))
+				continue;
+			d = rep->donor < c->nr_donors ? &c->donor[rep->donor] : NULL;
+			/*
+			 * A donor that kept nothing of ours (its lease ran out, or it
+			 * restarted) holds none of these grants: their rkeys are stale.
+			 */
+			if (!d || atomic_load(&d->state) != MEMXD_DONOR_LIVE || !d->slabs_kept) {
+				atomic_store(&rep->live, 0);	/* its donor did not come back */
+				gone++;
+				continue;
+			}
+			rep->gen = memxd_donor_gen(d);
+			d->slabs++;
+			live++;
+		}
+		if (st == MEMXD_SLAB_MIGRATING) {
+			/* A copy is added only once complete: the live replicas are good. */
+			atomic_store(&slab->state, MEMXD_SLAB_MAPPED);
+			tidied++;
+		}
+		if (!live && st != MEMXD_SLAB_LOST)
+			atomic_store(&slab->state, MEMXD_SLAB_LOST);
+		if (atomic_load(&slab->state) == MEMXD_SLAB_LOST)
+			lost++;
+		else
+			mapped++;
+	}
+	atomic_store(&c->slabs_mapped, mapped);
+	atomic_store(&c->slabs_lost, lost);
+	memxd_info("volume %s: resumed the dead engine's map: %" PRIu64 " slabs mapped, %" PRIu64
+		   " lost, %" PRIu64 " half-done changes undone, %" PRIu64 " replicas on donors "
+		   "that did not come back", c->opt.name, mapped, lost, tidied, gone);
+}
+
+void memxd_state_close(struct memxd_client *c)
+{
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+
+	if (!c->state_base)
+		return;
+	/* The tables go with the mapping: nothing may use them after this. */
+	memxd_slabmap_borrow(&c->map, NULL);
+	memxd_crc_borrow(&c->crc, NULL);
+	munmap(c->state_base, c->state_bytes);
+	c->state_base = NULL;
+	state_path(c, path, sizeof(path));
+	unlink(path);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What an engine leaves to the next one, for engine restart (memx.ko's
+ * recovery window, --recovery-timeout): the volume's identity and secret,
+ * its donors in slot order, the slab map and the checksum table, in one file,
+ * /run/memx/client-NAME.state (tmpfs: memory, never disk; 0600, root's).
+ *
+ * The file is mapped MAP_SHARED and the engine's slab map and checksum table
+ * live in it, so a crash leaves them exactly as the engine last wrote them,
+ * and nothing is written on the I/O path. A new engine with the same name and
+ * geometry finds it, attaches to the orphaned volume in memx.ko, reconnects
+ * to the same donors (which kept the grants under a lease, proven by the same
+ * secret) and tidies what the dead engine left half done
+ * (memxd_state_resume()). An engine that stops cleanly, or whose volume dies,
+ * gives its grants back and removes the file.
+ */
+#ifndef MEMXD_STATE_H
+#define MEMXD_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct memxd_client;
+
+/*
+ * Maps the state file of c->opt.name and makes c->map and c->crc live in it.
+ * *resume: it describes a volume of the same geometry that was started,
+ * whose identity is now c's; else it now describes a new volume (c's
+ * identity, empty tables). Returns 0 or -errno.
+ */
+int memxd_state_open(struct memxd_client *c, bool *resume);
+
+/* No orphan to resume after all: the file describes a new volume (new identity, empty tables). */
+void memxd_state_renew(struct memxd_client *c);
+
+/* The volume started: from now on the file is worth resuming. */
+void memxd_state_started(struct memxd_client *c);
+
+/* Donor slot idx now holds the donor c->donor[idx] (host and port). */
+void memxd_state_note_donor(struct memxd_client *c, unsigned int idx);
+
+/* Donor slots the file lists; slot idx's address (false: the slot was never used). */
+unsigned int memxd_state_nr_donors(const struct memxd_client *c);
+bool memxd_state_donor(const struct memxd_client *c, unsigned int idx, char *host,
+		       uint16_t *port);
+
+/*
+ * After the donors were reconnected in slot order: tidies the map a dead
+ * engine left (transient states, in-flight counts, replicas on donors that did
+ * not come back) and recounts what the counters say.
+ */
+void memxd_state_resume(struct memxd_client *c);
+
+/* The engine stops with its volume gone: unmaps and removes the file. */
+void memxd_state_close(struct memxd_client *c);
+
+#endif /* MEMXD_STATE_H */

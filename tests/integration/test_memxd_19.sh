@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Engine restart in place: kill -9 of `memxd client` during a verified fio
+# (QD32, mixed sizes, 2 replicas), then the same command again: it takes the
+# volume over (same /dev/memxN, "ready" again), the donors kept its memory under
+# their lease, and fio ends with zero errors and every block verified. A clean
+# stop then gives the grants back at once. An engine that never comes back:
+# I/O fails with EIO after --recovery-timeout, the volume goes, and the donors
+# free its memory when the lease ends.
+. "$(dirname "$0")/common.sh"
+need_rxe
+need_cmd fio
+load_kmod
+
+start_donor d1 "$IP2" 256M
+start_donor d2 "$IP3" 256M
+args=(--size 64M --slab 4M --replicas 2 --bind "$IP1" --donor "$IP2" --donor "$IP3"
+	--recovery-timeout 60)
+start_client vol "${args[@]}"
+first=$MEMX_DEV
+start_bg fio fio --name=r --filename="$first" --direct=1 --ioengine=libaio --rw=randwrite \
+	--bsrange=4k-128k --iodepth=32 --size=64M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--output="$TEST_TMP/fio-r.out"
+FP=$(bg_pid fio)
+sleep 3
+exited "$FP" && { cat "$TEST_TMP/fio-r.out"; fail "fio ended before the kill"; }
+kill -9 "$(bg_pid vol)" || fail "kill -9 the engine"
+orphaned() { dmesg | grep -q "(vol): engine gone; holding"; }
+WAIT_S=10 wait_for orphaned || { dmesg | tail; fail "memx.ko did not keep the volume for a new engine"; }
+dmesg | grep "engine gone; holding" | tail -n 1
+kept() { grep -q "keeping its .* slabs for 60 s (lease)" "$TEST_TMP/d1.log"; }
+WAIT_S=10 wait_for kept || fail "donor d1 did not keep the volume's slabs under a lease"
+"$MEMXCTL" list | tee "$TEST_TMP/list.txt"
+grep -Eq "^$first +vol .*recovering \(no engine: [0-9]+ s left" "$TEST_TMP/list.txt" ||
+	fail "memxctl list does not show the volume waiting for an engine"
+"$MEMXCTL" list --json | python3 -c '
+import json, sys
+v = [x for x in json.load(sys.stdin) if x["name"] == "vol"][0]
+assert v["state"] == "recovering" and 0 < v["recovery_left_ms"] <= 60000, v' ||
+	fail "memxctl list --json does not show the volume waiting"
+t0=$(date +%s.%N)
+start_client vol "${args[@]}"
+t1=$(date +%s.%N)
+[ "$MEMX_DEV" = "$first" ] || fail "the new engine serves $MEMX_DEV, not $first"
+grep -q "taking over $first" "$TEST_TMP/vol.log" || fail "the new engine did not say it took over"
+grep -q "its engine is back" "$TEST_TMP/d1.log" || fail "donor d1 did not see the engine come back"
+"$MEMXCTL" list | grep -Eq "^$first +vol .* live," || fail "memxctl list does not show the volume live again"
+[ "$(status_get '[x["volumes"][0]["resumed"] for x in s if x and x["role"]=="client"][0]')" = True ] ||
+	fail "status does not say the engine took the volume over"
+log "new engine ready $(python3 -c "print(round($t1 - $t0, 1))") s after it was started"
+WAIT_S=180 wait_for exited "$FP" || fail "fio did not finish after the new engine took over"
+wait "$FP"; rc=$?
+grep -E "err=|IOPS" "$TEST_TMP/fio-r.out" | head -n 4
+[ "$rc" = 0 ] || { cat "$TEST_TMP/fio-r.out"; fail "fio failed across the engine restart (exit $rc)"; }
+log "fio wrote and verified 64 MiB across kill -9 of the engine"
+stop_bg vol || fail "the new engine did not stop cleanly"
+grep -Eq "gave back [1-9][0-9]* grant" "$TEST_TMP/vol.log" || { tail "$TEST_TMP/vol.log"; fail "a clean stop did not give the grants back"; }
+[ ! -e /run/memx/client-vol.state ] || fail "a clean stop left its state file"
+
+# --- an engine that never comes back ---------------------------------------
+start_client gone --size 16M --slab 4M --replicas 2 --bind "$IP1" --donor "$IP2" --donor "$IP3" \
+	--recovery-timeout 3
+dev=$MEMX_DEV
+dd if=/dev/urandom of="$dev" bs=1M count=8 oflag=direct status=none || fail "write before the kill"
+kill -9 "$(bg_pid gone)"
+WAIT_S=10 wait_for exited "$(bg_pid gone)" || fail "the engine did not die"
+dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null \
+	&& fail "a read succeeded with no engine"
+WAIT_S=15 wait_for test ! -e "$dev" || fail "$dev still present after the window"
+freed() { grep -q "lease ended without its engine: freeing its [1-9]" "$TEST_TMP/d1.log"; }
+WAIT_S=15 wait_for freed || fail "donor d1 did not free the volume when its lease ended"
+log "without an engine: EIO after the window, the volume removed, the lease ended on the donors"
