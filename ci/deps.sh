@@ -14,8 +14,13 @@ pkgs=(
 	# ci/fuzz: clang's libFuzzer and sanitizer runtimes (a Recommends of clang-14,
 	# so named here), llvm-symbolizer for readable reports
 	clang libclang-rt-14-dev llvm
-	# kernel module and guest
-	linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static cpio kmod xz-utils
+	# kernel module and guest: ci/test boots Debian 12's default kernel (6.1) and
+	# its 6.12 backport. Only the guest uses them; the host keeps its own kernel.
+	# The *-6.12-amd64 meta-packages name the current ABI (6.12.N+deb12) for us.
+	linux-image-amd64 linux-headers-amd64 linux-image-6.12-amd64 linux-headers-6.12-amd64
+	qemu-system-x86 busybox-static cpio kmod xz-utils
+	# ci/dkms-check: `dkms build` of the DKMS tree meson installs, against the headers above
+	dkms
 	# inside the guest (it runs the host's userspace)
 	rdma-core ibverbs-utils rdmacm-utils perftest fio iproute2 e2fsprogs util-linux procps bc
 	python3 cryptsetup-bin

@@ -1,14 +1,33 @@
 # ci/lib.sh: helpers shared by the ci/ scripts (sourced, not run).
 
-# Prints the newest Debian kernel version that has a vmlinuz, its modules and
-# its headers (the guest kernel; found, never hard-coded).
+# memx_guest_kernel [LINE]: prints the version of an installed Debian kernel
+# that has a vmlinuz, its modules and its headers (found, never hard-coded).
+# Without LINE: the default guest kernel, the one Debian's linux-image-amd64
+# depends on (6.1 on Debian 12), else the newest. With LINE (a series such as
+# 6.12, or an exact version): the newest installed kernel of that series.
 memx_guest_kernel() {
-	local v best=""
+	local want=${1:-} v best=""
+	if [ -z "$want" ]; then
+		v=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null |
+			sed -n 's/^.*linux-image-\([^ ,|]*\).*$/\1/p')
+		if [ -n "$v" ] && memx_kernel_usable "$v"; then
+			echo "$v"; return 0
+		fi
+	fi
 	for v in $(ls /lib/modules 2>/dev/null | sort -V); do
-		[ -r "/boot/vmlinuz-$v" ] && [ -d "/lib/modules/$v/kernel" ] && best=$v
+		case "$v" in "$want"|"$want".*|"$want"-*) ;; *) [ -z "$want" ] || continue ;; esac
+		memx_kernel_usable "$v" && best=$v
 	done
 	[ -n "$best" ] && echo "$best"
 }
+
+# memx_kernel_usable VERSION: a vmlinuz, its modules and its build tree are installed.
+memx_kernel_usable() {
+	[ -r "/boot/vmlinuz-$1" ] && [ -d "/lib/modules/$1/kernel" ] && [ -d "/lib/modules/$1/build" ]
+}
+
+# memx_kernel_series VERSION: 6.1.0-57-amd64 -> 6.1, 6.12.117+deb12-amd64 -> 6.12.
+memx_kernel_series() { echo "$1" | sed 's/^\([0-9]*\.[0-9]*\).*/\1/'; }
 
 # True when this machine can run the product natively: it loads modules and
 # has (or can get) an RDMA device.

@@ -10,9 +10,12 @@
 # it; ci/guest-init.sh then sets up /proc, /sys, cgroup2, configfs, Soft-RoCE
 # (when asked) and runs the command from a writable 9p share that also carries
 # the exit status back. QEMU runs under TCG: /dev/kvm cannot run this kernel here.
+# The kernel is Debian's default (linux-image-amd64's, 6.1 on Debian 12) unless
+# --kernel names a version or a series (--kernel 6.12); memx.ko must be built
+# for it (ci/test does so for each kernel it tests).
 #
 # Usage: ci/vm.sh [--timeout SEC] [--mem MIB] [--cpus N] [--rxe] [--keep-console]
-#                 [--kernel VERSION] [--] COMMAND...
+#                 [--kernel VERSION|SERIES] [--] COMMAND...
 # Exit: the command's status; 124 on time-out; 125 when the guest did not boot
 # or did not report a status. On any failure the console log is kept and its
 # path printed.
@@ -49,6 +52,8 @@ case "$timeout_s$mem$cpus" in *[!0-9]*) echo "vm.sh: --timeout, --mem, --cpus ta
 # shellcheck source=ci/lib.sh
 . "$here/lib.sh"
 [ -n "$kver" ] || kver=$(memx_guest_kernel) || { echo "vm.sh: no Debian kernel (linux-image-amd64) installed" >&2; exit 125; }
+# --kernel 6.12: the newest installed kernel of that series.
+[ -r "/boot/vmlinuz-$kver" ] || kver=$(memx_guest_kernel "$kver") || { echo "vm.sh: no such kernel installed" >&2; exit 125; }
 vmlinuz=/boot/vmlinuz-$kver
 [ -r "$vmlinuz" ] || { echo "vm.sh: $vmlinuz missing" >&2; exit 125; }
 

@@ -60,16 +60,22 @@ static int memx_init_hctx(struct blk_mq_hw_ctx *hctx, void *driver_data,
 	return 0;
 }
 
-/* Default queues first, then the polled ones; no separate READ queues. */
+/*
+ * Default queues first, then the polled ones; no separate READ queues. A map
+ * never spreads over more queues than there are CPUs: 6.12's
+ * blk_mq_map_queues() (group_cpus_evenly()) warns if asked to, and the queues
+ * past that would get no CPU anyway; they stay idle, as with a single map.
+ */
 static void memx_map_queues(struct blk_mq_tag_set *set)
 {
 	struct memx_dev *md = set->driver_data;
 	unsigned int nr_poll = md->params.nr_poll_queues;
+	unsigned int cpus = num_possible_cpus();
 
-	set->map[HCTX_TYPE_DEFAULT].nr_queues = md->params.nr_queues - nr_poll;
+	set->map[HCTX_TYPE_DEFAULT].nr_queues = min(md->params.nr_queues - nr_poll, cpus);
 	set->map[HCTX_TYPE_DEFAULT].queue_offset = 0;
 	set->map[HCTX_TYPE_READ].nr_queues = 0;
-	set->map[HCTX_TYPE_POLL].nr_queues = nr_poll;
+	set->map[HCTX_TYPE_POLL].nr_queues = min(nr_poll, cpus);
 	set->map[HCTX_TYPE_POLL].queue_offset = md->params.nr_queues - nr_poll;
 	blk_mq_map_queues(&set->map[HCTX_TYPE_DEFAULT]);
 	blk_mq_map_queues(&set->map[HCTX_TYPE_POLL]);
