@@ -9,6 +9,8 @@ pkgs=(
 	libibverbs-dev librdmacm-dev liburing-dev libcriterion-dev
 	# CRC32C of every block (ISA-L); keys and the handshake (libsodium)
 	libisal-dev libsodium-dev
+	# JSON answers of the control socket, memxctl status/list --json (json-c)
+	libjson-c-dev
 	# sd_notify for the units' Type=notify; systemd-analyze checks the units
 	libsystemd-dev systemd
 	# ci/fuzz: clang's libFuzzer and sanitizer runtimes (a Recommends of clang-14,

@@ -10,14 +10,18 @@
  *   memxctl version
  * Without --socket, status asks every memxd on this machine (each has a
  * socket in /run/memx) and donor commands go to every client. With --json the
- * answer is one JSON object per memxd, wrapped in a JSON array. An answer
- * that starts with "error:" makes memxctl exit 1. list asks memx.ko itself,
- * so it also shows volumes whose engine is dead or gone.
+ * answer is one JSON object per memxd, wrapped in a JSON array; a memxd that
+ * did not answer with one (gone, refused, cut short) is a null there, and
+ * stderr says why. What memxctl prints with --json is always valid JSON (made
+ * with json-c). An answer that starts with "error:", or a memxd that does not
+ * answer, makes memxctl exit 1. list asks memx.ko itself, so it also shows
+ * volumes whose engine is dead or gone.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <sys/ioctl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,6 +36,7 @@
 #include <memx/uapi.h>
 
 #include "common/auth.h"
+#include "common/ctl.h"
 #include "common/limits.h"
 #include "common/parse.h"
 #include "memx_config.h"
@@ -49,43 +54,72 @@ static void usage(FILE *f)
 		"       memxctl version                    memx, protocol and kernel ABI versions\n");
 }
 
-/* Sends one request to one socket and copies the answer to stdout. Returns 0 or -errno. */
-static int ask(const char *path, const char *request)
+/* One memxd's whole answer. */
+struct answer {
+	char *buf;
+	size_t len;
+};
+
+/*
+ * Sends one request to one socket and reads the whole answer into *ans
+ * (malloc'd; free it). Returns 0, -EREMOTEIO when the answer starts with
+ * "error:", or -errno (no answer, or only part of one, in *ans).
+ */
+static int ask(const char *path, const char *request, struct answer *ans)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[4096];
-	ssize_t n;
+	char buf[65536];
+	ssize_t n = 0;
 	int fd, r = 0;
+	FILE *f;
 
+	ans->buf = NULL;
+	ans->len = 0;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	f = open_memstream(&ans->buf, &ans->len);
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
 	/* A memxd that is stopped (SIGSTOP, hung) must not hang us too. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 5 },
 		   sizeof(struct timeval));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 5 },
 		   sizeof(struct timeval));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+	    write(fd, request, strlen(request)) != (ssize_t)strlen(request))
 		r = -errno;
-		close(fd);
-		return r;
-	}
-	bool first = true;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		if (first && n >= 6 && !memcmp(buf, "error:", 6))
-			r = -EREMOTEIO;
-		first = false;
-		fwrite(buf, 1, (size_t)n, stdout);
-	}
-	if (n < 0)
+	while (!r && (n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n)
+			r = -ENOMEM;
+	if (!r && n < 0)
 		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
 	close(fd);
+	if (fclose(f) && !r)
+		r = -ENOMEM;
+	if (!r && ans->len >= 6 && !memcmp(ans->buf, "error:", 6))
+		r = -EREMOTEIO;
 	return r;
+}
+
+/* Prints doc (json-c; NULL: null) on one line. Returns the exit status: 0, or 1 out of memory. */
+static int print_json(struct json_object *doc)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(doc, MEMXD_JSON_FLAGS, &len);
+
+	if (!s) {
+		fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
+		return 1;
+	}
+	fwrite(s, 1, len, stdout);
+	putchar('\n');
+	return 0;
 }
 
 /* What the command line asks for. */
@@ -151,30 +185,48 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 /* --socket: one memxd. Returns the exit status. */
 static int ask_one(const struct cmd *cmd)
 {
-	int r = ask(cmd->socket_path, cmd->request);
+	struct json_object *one = NULL;
+	struct answer ans;
+	char why[1100];
+	int r = ask(cmd->socket_path, cmd->request, &ans), ret = r ? 1 : 0;
 
-	if (r == -EREMOTEIO)
-		return 1;
-	if (r) {
+	if (r && r != -EREMOTEIO) {
 		fprintf(stderr, "memxctl: %s: %s (is memxd running?)\n", cmd->socket_path,
 			strerror(-r));
-		return 1;
+	} else if (!cmd->json) {
+		fwrite(ans.buf, 1, ans.len, stdout);
+	} else {
+		/* The document, checked: null, and why on stderr, when it is not one. */
+		one = json_object_new_array();
+		if (!one || memxd_ctl_collect_json(one, ans.buf, ans.len, why, sizeof(why))) {
+			fprintf(stderr, "memxctl: %s: %s\n", cmd->socket_path,
+				one ? why : strerror(ENOMEM));
+			ret = 1;
+		}
 	}
-	return 0;
+	if (cmd->json)	/* null unless a document came */
+		ret |= print_json(one ? json_object_array_get_idx(one, 0) : NULL);
+	json_object_put(one);
+	free(ans.buf);
+	return ret;
 }
 
 /* Every memxd with a socket in RUN_DIR. Returns the exit status. */
 static int ask_all(const struct cmd *cmd)
 {
-	int found = 0, failed = 0, printed = 0;
+	struct json_object *all = cmd->json ? json_object_new_array() : NULL;
+	int found = 0, failed = 0;
 	DIR *dir = opendir(RUN_DIR);
 	struct dirent *de;
 
-	if (cmd->json)
-		printf("[");
+	if (cmd->json && !all) {
+		fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
+		return 1;
+	}
 	while (dir && (de = readdir(dir))) {
-		char path[512];
+		char path[512], why[1100];
 		size_t len = strlen(de->d_name);
+		struct answer ans;
 		int r;
 
 		if (len < 6 || strcmp(de->d_name + len - 5, ".sock"))
@@ -183,29 +235,35 @@ static int ask_all(const struct cmd *cmd)
 		if (cmd->donor_cmd && strncmp(de->d_name, "client-", 7))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", RUN_DIR, de->d_name);
-		if (cmd->json && printed++)
-			printf(",");
-		fflush(stdout);
-		r = ask(path, cmd->request);
+		r = ask(path, cmd->request, &ans);
 		if (r == -ECONNREFUSED || r == -ENOENT) {
 			/* Left behind by a memxd that was killed: not an error of ours. */
 			fprintf(stderr, "memxctl: %s: stale socket, no memxd behind it\n", path);
-			if (cmd->json)
-				printf("null");
+			if (all && json_object_array_add(all, NULL))
+				failed++;
+			free(ans.buf);
 			continue;
 		}
+		found++;
 		if (r && r != -EREMOTEIO) {
 			fprintf(stderr, "memxctl: %s: no answer: %s\n", path, strerror(-r));
-			if (cmd->json)
-				printf("null");
+			if (all && json_object_array_add(all, NULL))
+				failed++;
+		} else if (!all) {
+			fwrite(ans.buf, 1, ans.len, stdout);
+		} else if (memxd_ctl_collect_json(all, ans.buf, ans.len, why, sizeof(why))) {
+			fprintf(stderr, "memxctl: %s: %s\n", path, why);
+			r = r ? r : -EBADMSG;
 		}
 		failed += r != 0;
-		found++;
+		free(ans.buf);
 	}
 	if (dir)
 		closedir(dir);
-	if (cmd->json)
-		printf("]\n");
+	if (all) {
+		failed += print_json(all);
+		json_object_put(all);
+	}
 	if (!found) {
 		fprintf(stderr, "memxctl: no memxd %sis running (no socket in %s)\n",
 			cmd->donor_cmd ? "client " : "", RUN_DIR);
@@ -225,19 +283,47 @@ static const char *state_name(uint32_t state)
 	}
 }
 
+/* memxctl list --json: one volume. */
+static struct json_object *volume_json(int id, const struct memx_dev_info *info)
+{
+	struct json_object *v = json_object_new_object();
+	char dev[32];
+	bool ok = true;
+
+	snprintf(dev, sizeof(dev), "/dev/" MEMX_DISK_NAME "%d", id);
+	memxd_json_set(v, "device", json_object_new_string(dev), &ok);
+	memxd_json_set(v, "name", json_object_new_string(info->name), &ok);
+	memxd_json_set(v, "size_bytes", json_object_new_uint64(info->size_bytes), &ok);
+	memxd_json_set(v, "state", json_object_new_string(state_name(info->state)), &ok);
+	memxd_json_set(v, "openers", json_object_new_uint64(info->open_count), &ok);
+	memxd_json_set(v, "recovery_timeout_ms", json_object_new_uint64(info->recovery_timeout_ms),
+		       &ok);
+	memxd_json_set(v, "recovery_left_ms", json_object_new_uint64(info->recovery_left_ms), &ok);
+	if (!ok) {
+		json_object_put(v);
+		return NULL;
+	}
+	return v;
+}
+
 /* memxctl list [--json]: every volume memx.ko holds, from the kernel alone. */
 static int list_volumes(bool json)
 {
 	int fd = open("/dev/" MEMX_CONTROL_NAME, O_RDONLY | O_CLOEXEC);
+	struct json_object *all = NULL;
 	unsigned int n = 0;
+	bool ok = true;
+	int ret = 0;
 
 	if (fd < 0) {
 		fprintf(stderr, "memxctl: /dev/%s: %s%s\n", MEMX_CONTROL_NAME, strerror(errno),
 			errno == ENOENT ? " (is memx.ko loaded?)" : "");
 		return 1;
 	}
-	if (json)
-		printf("[");
+	if (json) {
+		all = json_object_new_array();
+		ok = all != NULL;
+	}
 	for (int id = 0; id < MEMX_MAX_DEVS; id++) {
 		struct memx_dev_info info = { .dev_id = id };
 
@@ -245,11 +331,7 @@ static int list_volumes(bool json)
 			continue;	/* ENODEV: no such volume */
 		info.name[sizeof(info.name) - 1] = '\0';
 		if (json) {
-			printf("%s{\"device\":\"/dev/" MEMX_DISK_NAME "%d\",\"name\":\"%s\","
-			       "\"size_bytes\":%" PRIu64 ",\"state\":\"%s\",\"openers\":%u,"
-			       "\"recovery_timeout_ms\":%u,\"recovery_left_ms\":%u}", n ? "," : "",
-			       id, info.name, (uint64_t)info.size_bytes, state_name(info.state),
-			       info.open_count, info.recovery_timeout_ms, info.recovery_left_ms);
+			memxd_json_push(all, volume_json(id, &info), &ok);
 		} else {
 			printf("/dev/" MEMX_DISK_NAME "%-3d %-20s %8" PRIu64 " MiB  %s", id,
 			       info.name[0] ? info.name : "-", (uint64_t)info.size_bytes >> 20,
@@ -262,11 +344,16 @@ static int list_volumes(bool json)
 		n++;
 	}
 	close(fd);
-	if (json)
-		printf("]\n");
-	else if (!n)
+	if (json && !ok) {
+		fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
+		ret = 1;
+	} else if (json) {
+		ret = print_json(all);
+	} else if (!n) {
 		printf("no memx volumes\n");
-	return 0;
+	}
+	json_object_put(all);
+	return ret;
 }
 
 /* memxctl keygen PATH [--id N]: a new key file, never over an existing one. */

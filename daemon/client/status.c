@@ -2,16 +2,20 @@
 /*
  * `memxctl status` for a client engine: the volume, its I/O counters summed
  * over the queues, its donors and (with --slabs) every mapped slab, as text
- * or JSON. Runs in the control thread; counters written by queue threads are
- * read with atomic loads.
+ * or JSON (built with json-c), of any length. Runs in the control thread;
+ * counters written by queue threads are read with atomic loads.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <json-c/json.h>
+#include <json-c/printbuf.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/client.h"
+#include "common/ctl.h"
 #include "common/log.h"
 
 static const char *slab_state_name(uint32_t s)
@@ -39,24 +43,19 @@ const char *memxd_donor_state_name(int s)
 	}
 }
 
-/* The answer being written: text is cut at len, and the total length still counted. */
+/* The text answer being written, of any length; fails (ENOMEM) as a whole. */
 struct status_out {
-	char *buf;
-	size_t len, n;
+	FILE *f;
 };
 
 static void emit(struct status_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void emit(struct status_out *o, const char *fmt, ...)
 {
 	va_list ap;
-	int w;
 
 	va_start(ap, fmt);
-	w = vsnprintf(o->buf + (o->n < o->len ? o->n : o->len), o->n < o->len ? o->len - o->n : 0,
-		      fmt, ap);
+	vfprintf(o->f, fmt, ap);
 	va_end(ap);
-	if (w > 0)
-		o->n += (size_t)w;
 }
 
 /* I/O counters of every queue, summed. */
@@ -97,41 +96,80 @@ static void sum_queues(const struct memxd_client *c, struct io_totals *t)
 	}
 }
 
-static void json_volume(struct memxd_client *c, const struct io_totals *t, uint64_t backlog,
-			struct status_out *o)
+#define U64(v)	json_object_new_uint64(v)
+#define STR(v)	json_object_new_string(v)
+#define BOOL(v)	json_object_new_boolean(v)
+
+static json_object *json_io(const struct io_totals *t, bool *ok)
 {
-	emit(o, "{\"role\":\"client\",\"log_dropped\":%" PRIu64 ",", memxd_log_dropped());
-	emit(o, "\"key_id\":%u,\"insecure\":%s,", c->opt.trust.kr.key[0].id,
-	     c->opt.trust.insecure ? "true" : "false");
-	emit(o, "\"volumes\":[{\"name\":\"%s\",\"device\":\"/dev/memx%d\","
-	     "\"size\":%" PRIu64 ",\"slab_size\":%" PRIu64 ",\"slabs\":%" PRIu64
-	     ",\"slabs_mapped\":%" PRIu64 ",\"slabs_lost\":%" PRIu64 ",\"replicas\":%u,"
-	     "\"queues\":%u,\"depth\":%u,", c->opt.name, c->dev_id, c->map.volume_bytes,
-	     c->map.slab_bytes, c->map.nr_slabs, atomic_load(&c->slabs_mapped),
-	     atomic_load(&c->slabs_lost), c->opt.replicas, c->nr_queues, c->opt.depth);
-	emit(o, "\"recovery_timeout_s\":%u,\"resumed\":%s,", c->opt.recovery_timeout_s,
-	     c->resumed ? "true" : "false");
-	emit(o, "\"io\":{\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"read_bytes\":%" PRIu64
-	     ",\"write_bytes\":%" PRIu64 ",\"flushes\":%" PRIu64 ",\"discards\":%" PRIu64
-	     ",\"write_zeroes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"zero_reads\":%" PRIu64
-	     ",\"commits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"rdma_posts\":%" PRIu64
-	     ",\"cq_arms\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
-	     ",\"repairs\":%" PRIu64 "},", t->reads, t->writes, t->read_bytes, t->write_bytes,
-	     t->flushes, t->discards, t->write_zeroes, t->errors, t->zero_reads, t->commits,
-	     t->wakeups, t->posts, t->arms, t->failovers, t->checksum_errors, t->repairs);
-	emit(o, "\"scrub\":{\"rate\":%" PRIu64 ",\"passes\":%" PRIu64 ",\"bytes\":%" PRIu64
-	     ",\"bad_blocks\":%" PRIu64 ",\"repaired\":%" PRIu64 ",\"slab\":%" PRIu64 "},",
-	     c->crc.crc ? c->opt.scrub_rate : 0, c->scrub.passes, c->scrub.bytes,
-	     c->scrub.bad_blocks, c->scrub.repaired, c->scrub.slab);
-	emit(o, "\"rereplication_backlog\":%" PRIu64 ",\"slabs_rereplicated\":%" PRIu64
-	     ",\"slabs_moved\":%" PRIu64 ",\"copied_bytes\":%" PRIu64 ",\"poll_queues\":%u,"
-	     "\"poll_us\":%u,\"checksums\":%s,\"queue_requests\":[", backlog,
-	     c->slabs_rereplicated, c->slabs_moved, c->copied_bytes, c->opt.poll_queues,
-	     c->opt.poll_us, c->crc.crc ? "true" : "false");
+	json_object *io = json_object_new_object();
+
+	memxd_json_set(io, "reads", U64(t->reads), ok);
+	memxd_json_set(io, "writes", U64(t->writes), ok);
+	memxd_json_set(io, "read_bytes", U64(t->read_bytes), ok);
+	memxd_json_set(io, "write_bytes", U64(t->write_bytes), ok);
+	memxd_json_set(io, "flushes", U64(t->flushes), ok);
+	memxd_json_set(io, "discards", U64(t->discards), ok);
+	memxd_json_set(io, "write_zeroes", U64(t->write_zeroes), ok);
+	memxd_json_set(io, "errors", U64(t->errors), ok);
+	memxd_json_set(io, "zero_reads", U64(t->zero_reads), ok);
+	memxd_json_set(io, "commits", U64(t->commits), ok);
+	memxd_json_set(io, "wakeups", U64(t->wakeups), ok);
+	memxd_json_set(io, "rdma_posts", U64(t->posts), ok);
+	memxd_json_set(io, "cq_arms", U64(t->arms), ok);
+	memxd_json_set(io, "failovers", U64(t->failovers), ok);
+	memxd_json_set(io, "checksum_errors", U64(t->checksum_errors), ok);
+	memxd_json_set(io, "repairs", U64(t->repairs), ok);
+	return io;
+}
+
+static json_object *json_scrub(struct memxd_client *c, bool *ok)
+{
+	json_object *sc = json_object_new_object();
+
+	memxd_json_set(sc, "rate", U64(c->crc.crc ? c->opt.scrub_rate : 0), ok);
+	memxd_json_set(sc, "passes", U64(c->scrub.passes), ok);
+	memxd_json_set(sc, "bytes", U64(c->scrub.bytes), ok);
+	memxd_json_set(sc, "bad_blocks", U64(c->scrub.bad_blocks), ok);
+	memxd_json_set(sc, "repaired", U64(c->scrub.repaired), ok);
+	memxd_json_set(sc, "slab", U64(c->scrub.slab), ok);
+	return sc;
+}
+
+/* The volume: "volumes" holds this one object. */
+static json_object *json_volume(struct memxd_client *c, const struct io_totals *t,
+				uint64_t backlog, bool *ok)
+{
+	json_object *v = json_object_new_object(), *qr = json_object_new_array();
+	char dev[32];
+
+	snprintf(dev, sizeof(dev), "/dev/memx%d", c->dev_id);
+	memxd_json_set(v, "name", STR(c->opt.name), ok);
+	memxd_json_set(v, "device", STR(dev), ok);
+	memxd_json_set(v, "size", U64(c->map.volume_bytes), ok);
+	memxd_json_set(v, "slab_size", U64(c->map.slab_bytes), ok);
+	memxd_json_set(v, "slabs", U64(c->map.nr_slabs), ok);
+	memxd_json_set(v, "slabs_mapped", U64(atomic_load(&c->slabs_mapped)), ok);
+	memxd_json_set(v, "slabs_lost", U64(atomic_load(&c->slabs_lost)), ok);
+	memxd_json_set(v, "replicas", U64(c->opt.replicas), ok);
+	memxd_json_set(v, "queues", U64(c->nr_queues), ok);
+	memxd_json_set(v, "depth", U64(c->opt.depth), ok);
+	memxd_json_set(v, "recovery_timeout_s", U64(c->opt.recovery_timeout_s), ok);
+	memxd_json_set(v, "resumed", BOOL(c->resumed), ok);
+	memxd_json_set(v, "io", json_io(t, ok), ok);
+	memxd_json_set(v, "scrub", json_scrub(c, ok), ok);
+	memxd_json_set(v, "rereplication_backlog", U64(backlog), ok);
+	memxd_json_set(v, "slabs_rereplicated", U64(c->slabs_rereplicated), ok);
+	memxd_json_set(v, "slabs_moved", U64(c->slabs_moved), ok);
+	memxd_json_set(v, "copied_bytes", U64(c->copied_bytes), ok);
+	memxd_json_set(v, "poll_queues", U64(c->opt.poll_queues), ok);
+	memxd_json_set(v, "poll_us", U64(c->opt.poll_us), ok);
+	memxd_json_set(v, "checksums", BOOL(c->crc.crc != NULL), ok);
 	/* Requests each queue served; polled queues are the last poll_queues. */
 	for (unsigned int q = 0; q < c->nr_queues; q++)
-		emit(o, "%s%" PRIu64, q ? "," : "", queue_requests(&c->queue[q].stats));
-	emit(o, "]}]");
+		memxd_json_push(qr, U64(queue_requests(&c->queue[q].stats)), ok);
+	memxd_json_set(v, "queue_requests", qr, ok);
+	return v;
 }
 
 /* A donor's host: its --host label as it is, a machine-id in hex. */
@@ -152,74 +190,150 @@ static const char *host_name(const struct memxd_donor *d, char out[2 * MEMX_HOST
 	return out;
 }
 
-static void json_donors(struct memxd_client *c, struct status_out *o)
+static json_object *json_donors(struct memxd_client *c, bool *ok)
 {
+	json_object *all = json_object_new_array();
 	char host[2 * MEMX_HOST_ID_LEN + 1];
 
-	emit(o, ",\"donors\":[");
-	for (unsigned int i = 0, n = 0; i < c->nr_donors; i++) {
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
+		json_object *o;
 
 		if (!d->host[0])
 			continue;	/* a free slot: a reused one whose new donor failed to connect */
-		emit(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"host\":\"%s\",\"zone\":\"%s\","
-		     "\"memory_total\":%" PRIu64 ",\"memory_free\":%" PRIu64 ",\"slabs\":%u,"
-		     "\"evict_bytes\":%" PRIu64 ",\"lease_s\":%u}", n++ ? "," : "", d->name,
-		     memxd_donor_state_name(atomic_load(&d->state)), host_name(d, host),
-		     d->welcome.zone, d->welcome.memory_total, d->memory_free, d->slabs,
-		     d->evict_bytes, d->lease_s);
+		o = json_object_new_object();
+		memxd_json_set(o, "address", STR(d->name), ok);
+		memxd_json_set(o, "state", STR(memxd_donor_state_name(atomic_load(&d->state))), ok);
+		memxd_json_set(o, "host", STR(host_name(d, host)), ok);
+		memxd_json_set(o, "zone", STR(d->welcome.zone), ok);
+		memxd_json_set(o, "memory_total", U64(d->welcome.memory_total), ok);
+		memxd_json_set(o, "memory_free", U64(d->memory_free), ok);
+		memxd_json_set(o, "slabs", U64(d->slabs), ok);
+		memxd_json_set(o, "evict_bytes", U64(d->evict_bytes), ok);
+		memxd_json_set(o, "lease_s", U64(d->lease_s), ok);
+		memxd_json_push(all, o, ok);
 	}
-	emit(o, "]");
+	return all;
 }
 
 /* The copysets now in force, by donor address. */
-static void json_copysets(struct memxd_client *c, struct status_out *o)
+static json_object *json_copysets(struct memxd_client *c, bool *ok)
 {
-	emit(o, ",\"copysets\":[");
+	json_object *all = json_object_new_array();
+
 	for (unsigned int g = 0; g < c->copysets.nr; g++) {
-		emit(o, "%s[", g ? "," : "");
+		json_object *set = json_object_new_array();
+
 		for (unsigned int k = 0; k < c->copysets.size; k++)
-			emit(o, "%s\"%s\"", k ? "," : "",
-			     c->donor[c->copysets.member[g * c->copysets.size + k]].name);
-		emit(o, "]");
+			memxd_json_push(set, STR(c->donor[c->copysets.member[g * c->copysets.size +
+									 k]].name), ok);
+		memxd_json_push(all, set, ok);
 	}
-	emit(o, "]");
+	return all;
 }
 
-/* Every slab that is not unmapped, with the donors of its live replicas. */
-static void list_slabs(struct memxd_client *c, bool json, struct status_out *o)
+/* One slab that is not unmapped, with the donors of its live replicas. */
+static json_object *json_slab(struct memxd_client *c, uint64_t i, uint32_t st)
 {
+	struct memxd_slab *slab = &c->map.slabs[i];
+	json_object *o = json_object_new_object(), *rep = json_object_new_array_ext(2);
+	bool ok = true;
+
+	memxd_json_set(o, "slab", U64(i), &ok);
+	memxd_json_set(o, "state", STR(slab_state_name(st)), &ok);
+	for (uint32_t k = 0; k < slab->nr_replicas; k++)
+		if (slab->replica[k].live)
+			memxd_json_push(rep, STR(c->donor[slab->replica[k].donor].name), &ok);
+	memxd_json_set(o, "replicas", rep, &ok);
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * "slabs" writes itself when the document is written: each slab's object is
+ * made, written and freed in turn, so that a status of a million slabs takes
+ * the memory of its text (some 80 bytes a slab), not of a million objects
+ * (some 1300 bytes each). json-c calls this with the document's buffer.
+ */
+static int json_slabs_write(json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	struct memxd_client *c = json_object_get_userdata(jso);
 	bool first = true;
 
-	if (json)
-		emit(o, ",\"slabs\":[");
+	if (printbuf_strappend(pb, "[") < 0)
+		return -1;
 	for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
-		struct memxd_slab *slab = &c->map.slabs[i];
-		uint32_t st = memxd_slab_state(slab);
-		unsigned int nk = 0;
+		uint32_t st = memxd_slab_state(&c->map.slabs[i]);
+		json_object *o;
+		const char *s;
+		size_t n = 0;
+		int r;
 
 		if (st == MEMXD_SLAB_UNMAPPED)
 			continue;
-		if (json)
-			emit(o, "%s{\"slab\":%" PRIu64 ",\"state\":\"%s\",\"replicas\":[",
-			     first ? "" : ",", i, slab_state_name(st));
-		else
-			emit(o, "  slab %-6" PRIu64 " %-9s", i, slab_state_name(st));
+		o = json_slab(c, i, st);
+		s = o ? json_object_to_json_string_length(o, flags, &n) : NULL;
+		r = s && (first || printbuf_strappend(pb, ",") >= 0) &&
+		    printbuf_memappend(pb, s, (int)n) >= 0 ? 0 : -1;
+		json_object_put(o);
+		if (r)
+			return -1;
 		first = false;
-		for (uint32_t k = 0; k < slab->nr_replicas; k++) {
-			const char *name = c->donor[slab->replica[k].donor].name;
-
-			if (!slab->replica[k].live)
-				continue;
-			if (json)
-				emit(o, "%s\"%s\"", nk++ ? "," : "", name);
-			else
-				emit(o, " %s", name);
-		}
-		emit(o, json ? "]}" : "\n");
 	}
-	if (json)
-		emit(o, "]");
+	return printbuf_strappend(pb, "]") < 0 ? -1 : 0;
+}
+
+static json_object *json_slabs(struct memxd_client *c)
+{
+	json_object *slabs = json_object_new_array();
+
+	if (slabs)
+		json_object_set_serializer(slabs, json_slabs_write, c, NULL);
+	return slabs;
+}
+
+/* The whole document, or NULL when memory ran out. */
+static json_object *status_json(struct memxd_client *c, const struct io_totals *t,
+				uint64_t backlog, bool slabs)
+{
+	json_object *doc = json_object_new_object(), *vols = json_object_new_array();
+	bool ok = true;
+
+	memxd_json_set(doc, "role", STR("client"), &ok);
+	memxd_json_set(doc, "log_dropped", U64(memxd_log_dropped()), &ok);
+	memxd_json_set(doc, "key_id", U64(c->opt.trust.kr.key[0].id), &ok);
+	memxd_json_set(doc, "insecure", BOOL(c->opt.trust.insecure), &ok);
+	memxd_json_push(vols, json_volume(c, t, backlog, &ok), &ok);
+	memxd_json_set(doc, "volumes", vols, &ok);
+	memxd_json_set(doc, "donors", json_donors(c, &ok), &ok);
+	memxd_json_set(doc, "copysets", json_copysets(c, &ok), &ok);
+	if (slabs)
+		memxd_json_set(doc, "slabs", json_slabs(c), &ok);
+	if (!ok) {
+		json_object_put(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* --slabs as text: every slab that is not unmapped, with the donors of its live replicas. */
+static void text_slabs(struct memxd_client *c, struct status_out *o)
+{
+	for (uint64_t i = 0; i < c->map.nr_slabs; i++) {
+		struct memxd_slab *slab = &c->map.slabs[i];
+		uint32_t st = memxd_slab_state(slab);
+
+		if (st == MEMXD_SLAB_UNMAPPED)
+			continue;
+		emit(o, "  slab %-6" PRIu64 " %-9s", i, slab_state_name(st));
+		for (uint32_t k = 0; k < slab->nr_replicas; k++)
+			if (slab->replica[k].live)
+				emit(o, " %s", c->donor[slab->replica[k].donor].name);
+		emit(o, "\n");
+	}
 }
 
 static void text_status(struct memxd_client *c, const struct io_totals *t, uint64_t backlog,
@@ -272,24 +386,32 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	}
 }
 
+/*
+ * The answer to "status [--json] [--slabs]", of any length: handed to the
+ * control socket (ctl.c), which writes it whole. Returns 0 or -ENOMEM.
+ */
 int memxd_client_status(struct memxd_client *c, bool json, bool slabs, char *out, size_t len)
 {
-	struct status_out o = { .buf = out, .len = len };
 	uint64_t backlog = memxd_backlog(c);
+	struct status_out o;
 	struct io_totals t;
+	char *text = NULL;
+	size_t n = 0;
+	bool failed;
 
 	sum_queues(c, &t);
-	if (json) {
-		json_volume(c, &t, backlog, &o);
-		json_donors(c, &o);
-		json_copysets(c, &o);
-		if (slabs)
-			list_slabs(c, true, &o);
-		emit(&o, "}\n");
-	} else {
-		text_status(c, &t, backlog, &o);
-		if (slabs)
-			list_slabs(c, false, &o);
+	if (json)
+		return memxd_ctl_reply_json(out, len, status_json(c, &t, backlog, slabs));
+	o.f = open_memstream(&text, &n);
+	if (!o.f)
+		return -ENOMEM;
+	text_status(c, &t, backlog, &o);
+	if (slabs)
+		text_slabs(c, &o);
+	failed = ferror(o.f);
+	if (fclose(o.f) || failed) {
+		free(text);
+		return -ENOMEM;
 	}
-	return o.n < len ? 0 : -ENOSPC;
+	return memxd_ctl_reply_text(out, len, text, n);
 }

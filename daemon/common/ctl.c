@@ -2,13 +2,17 @@
 /*
  * The control socket: a unix stream socket that memxctl connects to. A
  * request is one line ("status", "status --json", "donor drain ADDR"...; the
- * role's handler parses it); the answer is text, then the server closes the
- * connection. An answer that starts with "error:" is a refusal. Served from
- * the control thread between its other events; a peer gets 2 seconds to send
- * its line. memxd_ctl_parse() turns a line into a request for the handlers;
- * it touches nothing else, so it is unit tested and fuzzed alone.
+ * role's handler parses it); the answer is text or one JSON document, of any
+ * length, then the server closes the connection. An answer that starts with
+ * "error:" is a refusal. Served from the control thread between its other
+ * events, so a peer is never waited on for long: 2 seconds to send its line,
+ * 5 to read the whole answer (a 64 GiB volume's slab list is about 80 KiB),
+ * then it is cut off. memxd_ctl_parse() turns a line into a request for the
+ * handlers; it touches nothing else, so it is unit tested and fuzzed alone.
  */
 #include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,22 +21,40 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <memx/proto.h>
 
 #include "common/ctl.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/parse.h"
 #include "common/proc.h"
 
-#define CTL_REPLY_MAX (64 * 1024)
+#define CTL_SHORT_MAX	(64 * 1024)	/* what memxd_ctl_reply may write */
+#define CTL_LINE_MS	2000		/* a peer sends its request line in this */
+#define CTL_SEND_MS	5000		/* and reads the whole answer in this */
+
+/*
+ * The answer being made: a short text in text[], or what the handler handed
+ * over (memxd_ctl_reply_text, memxd_ctl_reply_json), which then is the answer.
+ */
+struct ctl_answer {
+	char *big;
+	size_t big_len;
+	struct json_object *doc;
+	char text[CTL_SHORT_MAX];
+};
 
 struct memxd_ctl {
 	int fd;
 	char path[108];
-	char *reply;
+	struct ctl_answer *ans;
 };
+
+/* The answer whose handler runs in this thread, for memxd_ctl_reply_text and _json. */
+static __thread struct ctl_answer *answering;
 
 /*
  * A socket left by a memxd that died is removed; anything else at that path
@@ -64,8 +86,8 @@ int memxd_ctl_open(const char *path, struct memxd_ctl **out)
 	ctl = calloc(1, sizeof(*ctl));
 	if (!ctl)
 		return -ENOMEM;
-	ctl->reply = malloc(CTL_REPLY_MAX);
-	if (!ctl->reply) {
+	ctl->ans = calloc(1, sizeof(*ctl->ans));
+	if (!ctl->ans) {
 		free(ctl);
 		return -ENOMEM;
 	}
@@ -94,7 +116,7 @@ int memxd_ctl_open(const char *path, struct memxd_ctl **out)
 out_close:
 	close(ctl->fd);
 out_free:
-	free(ctl->reply);
+	free(ctl->ans);
 	free(ctl);
 	return r;
 }
@@ -104,16 +126,93 @@ int memxd_ctl_fd(const struct memxd_ctl *ctl)
 	return ctl->fd;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Writes all of buf unless the peer goes away or is still reading at deadline
+ * (mono_ms). Never blocks past the deadline. Returns 0, -EPIPE (gone) or
+ * -ETIMEDOUT.
+ */
+static int send_all(int fd, const char *buf, size_t len, uint64_t deadline)
+{
+	while (len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		uint64_t now;
+
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return -EPIPE;
+		now = mono_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+			return -EPIPE;
+	}
+	return 0;
+}
+
+/* Sends the answer the handler made (r: what it returned), then forgets it. */
+static void send_answer(struct ctl_answer *a, int cfd, int r)
+{
+	uint64_t deadline = mono_ms() + CTL_SEND_MS;
+	const char *doc = NULL;
+	size_t len = 0;
+	int w = 0;
+
+	if (!r && a->doc) {
+		doc = json_object_to_json_string_length(a->doc, MEMXD_JSON_FLAGS, &len);
+		if (!doc)
+			r = -ENOMEM;
+	}
+	if (r) {
+		memxd_ctl_reply(a->text, sizeof(a->text), "error: %s\n", r == -ENOSPC ?
+				"answer too long" : strerror(-r));
+		w = send_all(cfd, a->text, strlen(a->text), deadline);
+	} else if (doc) {
+		w = send_all(cfd, doc, len, deadline);
+		if (!w)
+			w = send_all(cfd, "\n", 1, deadline);
+	} else if (a->big) {
+		w = send_all(cfd, a->big, a->big_len, deadline);
+	} else {
+		w = send_all(cfd, a->text, strlen(a->text), deadline);
+	}
+	if (w == -ETIMEDOUT)
+		memxd_warn("control socket: a reader took more than %d s over its answer; cut off",
+			   CTL_SEND_MS / 1000);
+	free(a->big);
+	a->big = NULL;
+	json_object_put(a->doc);
+	a->doc = NULL;
+}
+
 static void ctl_answer(struct memxd_ctl *ctl, int cfd, memxd_ctl_fn fn, void *arg)
 {
 	struct pollfd pfd = { .fd = cfd, .events = POLLIN };
+	uint64_t deadline = mono_ms() + CTL_LINE_MS;
+	struct ctl_answer *a = ctl->ans;
 	char line[256];
-	size_t got = 0, len;
+	size_t got = 0;
+	int r;
 
 	while (got < sizeof(line) - 1 && !memchr(line, '\n', got)) {
+		uint64_t now = mono_ms();
 		ssize_t n;
 
-		if (poll(&pfd, 1, 2000) <= 0)
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
 			return;
 		n = read(cfd, line + got, sizeof(line) - 1 - got);
 		if (n <= 0)
@@ -122,16 +221,11 @@ static void ctl_answer(struct memxd_ctl *ctl, int cfd, memxd_ctl_fn fn, void *ar
 	}
 	line[got] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
-	if (fn(arg, line, ctl->reply, CTL_REPLY_MAX))
-		strcpy(ctl->reply, "error: answer too long\n");
-	len = strlen(ctl->reply);
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(cfd, ctl->reply + off, len - off);
-
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	a->text[0] = '\0';
+	answering = a;
+	r = fn(arg, line, a->text, sizeof(a->text));
+	answering = NULL;
+	send_answer(a, cfd, r);
 }
 
 void memxd_ctl_serve(struct memxd_ctl *ctl, memxd_ctl_fn fn, void *arg)
@@ -152,7 +246,7 @@ void memxd_ctl_close(struct memxd_ctl *ctl)
 		return;
 	close(ctl->fd);
 	unlink(ctl->path);
-	free(ctl->reply);
+	free(ctl->ans);
 	free(ctl);
 }
 
@@ -165,6 +259,131 @@ int memxd_ctl_reply(char *out, size_t len, const char *fmt, ...)
 	n = vsnprintf(out, len, fmt, ap);
 	va_end(ap);
 	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+}
+
+/* The answer that out (a handler's buffer) belongs to, or NULL. */
+static struct ctl_answer *answer_of(const char *out, size_t len)
+{
+	struct ctl_answer *a = answering;
+
+	return a && out == a->text && len == sizeof(a->text) ? a : NULL;
+}
+
+int memxd_ctl_reply_text(char *out, size_t len, char *text, size_t text_len)
+{
+	struct ctl_answer *a = answer_of(out, len);
+
+	if (!a) {
+		free(text);
+		return -EINVAL;
+	}
+	free(a->big);
+	json_object_put(a->doc);
+	a->doc = NULL;
+	a->big = text;
+	a->big_len = text_len;
+	return 0;
+}
+
+int memxd_ctl_reply_json(char *out, size_t len, struct json_object *doc)
+{
+	struct ctl_answer *a = answer_of(out, len);
+
+	if (!a || !doc) {
+		json_object_put(doc);
+		return a ? -ENOMEM : -EINVAL;
+	}
+	free(a->big);
+	a->big = NULL;
+	json_object_put(a->doc);
+	a->doc = doc;
+	return 0;
+}
+
+void memxd_json_set(struct json_object *o, const char *key, struct json_object *v, bool *ok)
+{
+	if (!o || !v || json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
+						  JSON_C_OBJECT_KEY_IS_CONSTANT)) {
+		json_object_put(v);
+		*ok = false;
+	}
+}
+
+void memxd_json_push(struct json_object *array, struct json_object *v, bool *ok)
+{
+	if (!array || !v || json_object_array_add(array, v)) {
+		json_object_put(v);
+		*ok = false;
+	}
+}
+
+/* The document an answer holds, or NULL with why saying what it holds instead. */
+static struct json_object *answer_json(const char *answer, size_t len, char *why,
+				       size_t why_len, int *r)
+{
+	struct json_tokener *tok;
+	struct json_object *doc;
+	const char *problem = NULL, *nl;
+	size_t end;
+
+	*r = -EBADMSG;
+	if (len >= 6 && !memcmp(answer, "error:", 6)) {
+		/* Its first line, as memxd wrote it. */
+		nl = memchr(answer, '\n', len);
+		end = nl ? (size_t)(nl - answer) : len;
+		snprintf(why, why_len, "%.*s", (int)(end < 1024 ? end : 1024), answer);
+		*r = -EREMOTEIO;
+		return NULL;
+	}
+	if (!len) {
+		snprintf(why, why_len, "an empty answer");
+		return NULL;
+	}
+	if (len > INT_MAX) {
+		snprintf(why, why_len, "an answer too long to read");
+		return NULL;
+	}
+	tok = json_tokener_new();
+	if (!tok) {
+		snprintf(why, why_len, "%s", strerror(ENOMEM));
+		*r = -ENOMEM;
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	doc = json_tokener_parse_ex(tok, answer, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (!doc && json_tokener_get_error(tok) == json_tokener_continue)
+		problem = "it is cut short";
+	else if (!doc)
+		problem = json_tokener_error_desc(json_tokener_get_error(tok));
+	else if (!json_object_is_type(doc, json_type_object))
+		problem = "it is not a JSON object";
+	else
+		for (; end < len && !problem; end++)
+			if (!answer[end] || !strchr(" \t\r\n", answer[end]))
+				problem = "more follows the document";
+	json_tokener_free(tok);
+	if (problem) {
+		snprintf(why, why_len, "not one JSON document: %s", problem);
+		json_object_put(doc);
+		return NULL;
+	}
+	*r = 0;
+	return doc;
+}
+
+int memxd_ctl_collect_json(struct json_object *all, const char *answer, size_t len, char *why,
+			   size_t why_len)
+{
+	int r;
+	struct json_object *doc = answer_json(answer, len, why, why_len, &r);
+
+	if (json_object_array_add(all, doc)) {
+		json_object_put(doc);
+		snprintf(why, why_len, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return r;
 }
 
 /* Whether the words of s (each after one space) are --json and --slabs, each at most once. */

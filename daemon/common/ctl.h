@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The control socket that memxctl talks to: one request line in, one text
- * answer out. Each role supplies the function that answers.
+ * The control socket that memxctl talks to: one request line in, one answer
+ * out (text, or one JSON document), of any length. Each role supplies the
+ * function that answers.
  */
 #ifndef MEMXD_CTL_H
 #define MEMXD_CTL_H
@@ -13,6 +14,7 @@
 #include "common/limits.h"
 
 struct memxd_ctl;
+struct json_object;
 
 /* What a request line asks for. */
 enum memxd_ctl_kind {
@@ -47,18 +49,64 @@ int memxd_ctl_parse(const char *line, struct memxd_ctl_req *out);
 
 /*
  * Answers one request line ("status", "status --json", "donor drain ADDR", ...)
- * by writing text into out. Returns 0, or -ENOSPC when out is too small.
+ * by writing a short text into out (memxd_ctl_reply), or by handing over an
+ * answer of any length (memxd_ctl_reply_text, memxd_ctl_reply_json). Returns
+ * 0, or -errno: the peer is then told "error: ..." instead.
  */
 typedef int (*memxd_ctl_fn)(void *arg, const char *request, char *out, size_t len);
 
 int memxd_ctl_open(const char *path, struct memxd_ctl **out);
 int memxd_ctl_fd(const struct memxd_ctl *ctl);
-/* Answers whatever is waiting on the socket, with fn writing the answer. */
+/*
+ * Answers whatever is waiting on the socket, with fn writing the answer. Each
+ * peer gets 2 s to send its line and 5 s to read the whole answer; one that
+ * is slower is cut off, so the calling thread is never held longer.
+ */
 void memxd_ctl_serve(struct memxd_ctl *ctl, memxd_ctl_fn fn, void *arg);
 void memxd_ctl_close(struct memxd_ctl *ctl);
 
 /* printf into a reply buffer. Returns 0, or -ENOSPC when it did not fit. */
 int memxd_ctl_reply(char *out, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * For a handler: the answer is text (len bytes, malloc'd; taken, and freed
+ * once sent), whatever is in out. out and len are the handler's arguments.
+ * Returns 0, or -EINVAL (text freed) when out is not a buffer that
+ * memxd_ctl_serve handed over.
+ */
+int memxd_ctl_reply_text(char *out, size_t len, char *text, size_t text_len);
+
+/*
+ * For a handler: the answer is doc, written whole on one line (json-c, plain,
+ * "/" not escaped), whatever is in out. The reference is taken: doc is put
+ * once sent. NULL (what a json-c constructor returns when out of memory)
+ * gives -ENOMEM. Returns 0, -ENOMEM or -EINVAL, as memxd_ctl_reply_text.
+ */
+int memxd_ctl_reply_json(char *out, size_t len, struct json_object *doc);
+
+/*
+ * Building a JSON document with json-c: v is a new reference (NULL when its
+ * constructor ran out of memory), taken in any case. A NULL o or v, or an add
+ * that fails, makes *ok false: the document is then incomplete, and not to be
+ * sent. key must be a string constant (it is not copied).
+ */
+void memxd_json_set(struct json_object *o, const char *key, struct json_object *v, bool *ok);
+void memxd_json_push(struct json_object *array, struct json_object *v, bool *ok);
+
+/* How memx writes a JSON document: plain (one line, no spaces), "/" as it is. */
+#define MEMXD_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/*
+ * memxctl's side of `status --json` asked of every memxd: appends one memxd's
+ * answer (len bytes) to all, the JSON array memxctl prints. The element is
+ * the document the answer holds, or null when the answer is not exactly one
+ * JSON object (an "error: ..." line, an empty or cut answer): so the array is
+ * valid JSON whatever each memxd said. Returns 0 (a document), -EREMOTEIO (an
+ * "error:" answer; why is its first line) or -EBADMSG (why says what is
+ * wrong), -ENOMEM when not even null could be appended.
+ */
+int memxd_ctl_collect_json(struct json_object *all, const char *answer, size_t len, char *why,
+			   size_t why_len);
 
 #endif /* MEMXD_CTL_H */

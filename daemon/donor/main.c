@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,53 +78,73 @@ static int join_client(struct donor *dn)
 	return r;
 }
 
+/* status --json: the donor's counters (json-c), or NULL when memory ran out. */
+static struct json_object *donor_status_json(struct donor *dn, unsigned int vols,
+					     unsigned int conns, unsigned int leased)
+{
+	struct json_object *doc = json_object_new_object();
+	char listen[MEMXD_HOST_MAX + 8];
+	bool ok = true;
+
+	snprintf(listen, sizeof(listen), "%s:%u", dn->host, dn->port);
+	memxd_json_set(doc, "role", json_object_new_string("donor"), &ok);
+	memxd_json_set(doc, "listen", json_object_new_string(listen), &ok);
+	memxd_json_set(doc, "memory_total", json_object_new_uint64(dn->memory_total), &ok);
+	memxd_json_set(doc, "memory_free",
+		       json_object_new_uint64(dn->memory_total - dn->memory_granted), &ok);
+	memxd_json_set(doc, "clients", json_object_new_uint64(vols), &ok);
+	memxd_json_set(doc, "connections", json_object_new_uint64(conns), &ok);
+	memxd_json_set(doc, "grants", json_object_new_uint64(dn->grants), &ok);
+	memxd_json_set(doc, "frees", json_object_new_uint64(dn->frees), &ok);
+	memxd_json_set(doc, "rejects", json_object_new_uint64(dn->rejects), &ok);
+	memxd_json_set(doc, "evictions", json_object_new_uint64(dn->evictions), &ok);
+	memxd_json_set(doc, "leaving", json_object_new_boolean(dn->leaving), &ok);
+	memxd_json_set(doc, "auth_failures", json_object_new_uint64(dn->auth_failures), &ok);
+	memxd_json_set(doc, "insecure", json_object_new_boolean(dn->trust.insecure), &ok);
+	memxd_json_set(doc, "keys", json_object_new_uint64(dn->trust.insecure ? 0 : dn->trust.kr.n),
+		       &ok);
+	memxd_json_set(doc, "volumes_leased", json_object_new_uint64(leased), &ok);
+	if (!ok) {
+		json_object_put(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 static int donor_status(void *arg, const char *request, char *out, size_t len)
 {
 	struct donor *dn = arg;
 	struct memxd_ctl_req req;
 	unsigned int vols = 0, conns = 0, leased = 0;
-	bool json;
-	int n;
 
-	/* A donor knows "status", "status --json" and "reload", exactly. */
+	/*
+	 * A donor knows "status [--json] [--slabs]" and "reload", exactly. It has
+	 * no slab map: --slabs (memxctl asks every memxd for it) lists nothing.
+	 */
 	memxd_ctl_parse(request, &req);
-	json = req.json;
 	if (req.kind == MEMXD_CTL_RELOAD) {
 		if (memxd_trust_reload(&dn->trust))
 			return memxd_ctl_reply(out, len, "error: the key file was refused (the "
 					       "log says why); the old keys stay\n");
 		return memxd_ctl_reply(out, len, "reloaded: %u key(s) held\n", dn->trust.kr.n);
 	}
-	if (req.kind != MEMXD_CTL_STATUS || !req.strict || req.slabs) {
-		n = snprintf(out, len, "error: a donor answers 'status', 'status --json' and "
-			     "'reload'\n");
-		return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
-	}
+	if (req.kind != MEMXD_CTL_STATUS || !req.strict)
+		return memxd_ctl_reply(out, len, "error: a donor answers 'status [--json] "
+				       "[--slabs]' and 'reload'\n");
 	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
 		vols += dn->vol[i].used;
 		leased += dn->vol[i].used && dn->vol[i].lease_end_ns;	/* engine gone, kept */
 	}
 	for (int i = 0; i < DONOR_MAX_CONNS; i++)
 		conns += dn->conn[i].used;
-	if (json)
-		n = snprintf(out, len, "{\"role\":\"donor\",\"listen\":\"%s:%u\",\"memory_total\":%"
-			     PRIu64 ",\"memory_free\":%" PRIu64 ",\"clients\":%u,\"connections\":%u,"
-			     "\"grants\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"rejects\":%" PRIu64
-			     ",\"evictions\":%" PRIu64 ",\"leaving\":%s,\"auth_failures\":%" PRIu64
-			     ",\"insecure\":%s,\"keys\":%u,\"volumes_leased\":%u}\n",
-			     dn->host, dn->port, dn->memory_total,
-			     dn->memory_total - dn->memory_granted, vols, conns, dn->grants,
-			     dn->frees, dn->rejects, dn->evictions, dn->leaving ? "true" : "false",
-			     dn->auth_failures, dn->trust.insecure ? "true" : "false",
-			     dn->trust.insecure ? 0 : dn->trust.kr.n, leased);
-	else
-		n = snprintf(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64 " MiB free, "
-			     "%u client volume(s) (%u kept for an engine that is gone), %u "
-			     "connection(s), %" PRIu64 " grants, %" PRIu64 " frees, %" PRIu64
-			     " rejected connects\n", dn->host, dn->port,
-			     dn->memory_total >> 20, (dn->memory_total - dn->memory_granted) >> 20,
-			     vols, leased, conns, dn->grants, dn->frees, dn->rejects);
-	return n > 0 && (size_t)n < len ? 0 : -ENOSPC;
+	if (req.json)
+		return memxd_ctl_reply_json(out, len, donor_status_json(dn, vols, conns, leased));
+	return memxd_ctl_reply(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64 " MiB "
+			       "free, %u client volume(s) (%u kept for an engine that is gone), "
+			       "%u connection(s), %" PRIu64 " grants, %" PRIu64 " frees, %" PRIu64
+			       " rejected connects\n", dn->host, dn->port, dn->memory_total >> 20,
+			       (dn->memory_total - dn->memory_granted) >> 20, vols, leased, conns,
+			       dn->grants, dn->frees, dn->rejects);
 }
 
 /* What each entry of the poll() set is: the fixed slots, then volumes and connections. */

@@ -30,6 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   (!strcmp(line, "status") || !strcmp(line, "status --json")));
 	if (req.kind == MEMXD_CTL_STATUS && req.strict && !req.slabs)
 		FUZZ_CHECK(req.json == !strcmp(line, "status --json"));
+	/* It now takes --slabs too (and lists nothing): strict is these lines alone. */
+	FUZZ_CHECK((req.kind == MEMXD_CTL_STATUS && req.strict) ==
+		   (!strcmp(line, "status") || !strcmp(line, "status --json") ||
+		    !strcmp(line, "status --slabs") || !strcmp(line, "status --json --slabs") ||
+		    !strcmp(line, "status --slabs --json")));
 
 	/* The client's chain. */
 	if (!strncmp(line, "status", 6) && (!line[6] || line[6] == ' ')) {

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Control-socket request lines: what memxd_ctl_parse() makes of each. */
+/*
+ * The control socket: what memxd_ctl_parse() makes of each request line;
+ * answers of any length through a real socket, and the peers that read them
+ * slowly or not at all; memxctl's JSON array of every memxd's answer.
+ */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <json-c/json.h>
+#include <time.h>
 
 #include "common/ctl.h"
+#include "ctl_ask.h"
 
 Test(ctl, status)
 {
@@ -81,4 +88,213 @@ Test(ctl, reload)
 	cr_expect_eq(memxd_ctl_parse("reload now", &r), -EINVAL, "reload takes nothing");
 	cr_expect_eq(r.kind, MEMXD_CTL_UNKNOWN);
 	cr_expect_eq(memxd_ctl_parse("reloads", &r), -EINVAL);
+}
+
+/* ---- answers through the socket -------------------------------------------- */
+
+#define BIG (4u << 20)
+
+static int big_text(void *arg, const char *line, char *out, size_t len)
+{
+	char *t = malloc(BIG);
+
+	cr_assert(t);
+	for (size_t i = 0; i < BIG; i++)
+		t[i] = (char)('a' + i % 26);
+	t[BIG - 1] = '\n';
+	return memxd_ctl_reply_text(out, len, t, BIG);
+}
+
+Test(ctl, answer_of_any_length)
+{
+	size_t n;
+	char *s = ctl_ask(big_text, NULL, "status", &n);
+
+	cr_assert_eq(n, BIG, "%zu bytes of %u", n, BIG);
+	for (size_t i = 0; i < BIG - 1; i++)
+		cr_assert_eq(s[i], 'a' + i % 26, "byte %zu", i);
+	free(s);
+}
+
+/* A document whose strings need escaping, and a long array. */
+static int tricky_json(void *arg, const char *line, char *out, size_t len)
+{
+	json_object *doc = json_object_new_object(), *a = json_object_new_array();
+	bool ok = true;
+
+	memxd_json_set(doc, "line", json_object_new_string(line), &ok);
+	memxd_json_set(doc, "odd", json_object_new_string("q\"b\\s/n\nt\t\x01"), &ok);
+	memxd_json_set(doc, "big", json_object_new_uint64(UINT64_MAX), &ok);
+	for (int i = 0; i < 100000; i++)
+		memxd_json_push(a, json_object_new_int(i), &ok);
+	memxd_json_set(doc, "a", a, &ok);
+	cr_assert(ok);
+	return memxd_ctl_reply_json(out, len, doc);
+}
+
+Test(ctl, answer_json)
+{
+	json_object *all = json_object_new_array(), *doc, *v;
+	char why[256] = "";
+	size_t n;
+	char *s = ctl_ask(tricky_json, NULL, "status --json", &n);
+
+	cr_assert_gt(n, 64 * 1024);
+	static const char head[] =
+		"{\"line\":\"status --json\",\"odd\":\"q\\\"b\\\\s/n\\nt\\t\\u0001\",";
+	cr_expect(!strncmp(s, head, strlen(head)), "plain, '/' as it is: %.80s", s);
+	cr_expect_eq(s[n - 1], '\n');
+	cr_assert_eq(memxd_ctl_collect_json(all, s, n, why, sizeof(why)), 0, "%s", why);
+	doc = json_object_array_get_idx(all, 0);
+	cr_assert(json_object_object_get_ex(doc, "odd", &v));
+	cr_expect_str_eq(json_object_get_string(v), "q\"b\\s/n\nt\t\x01");
+	cr_assert(json_object_object_get_ex(doc, "big", &v));
+	cr_expect_eq(json_object_get_uint64(v), UINT64_MAX);
+	cr_assert(json_object_object_get_ex(doc, "a", &v));
+	cr_expect_eq(json_object_array_length(v), 100000);
+	json_object_put(all);
+	free(s);
+}
+
+static int short_text(void *arg, const char *line, char *out, size_t len)
+{
+	return memxd_ctl_reply(out, len, "got '%s'\n", line);
+}
+
+static int fails(void *arg, const char *line, char *out, size_t len)
+{
+	/* What it handed over is dropped, and the peer told why. */
+	memxd_ctl_reply_json(out, len, json_object_new_object());
+	return -ENOMEM;
+}
+
+static int too_long(void *arg, const char *line, char *out, size_t len)
+{
+	return memxd_ctl_reply(out, len, "%*s", (int)len, "x");
+}
+
+static int foreign_buffer(void *arg, const char *line, char *out, size_t len)
+{
+	char mine[64];
+
+	/* Not the buffer the socket handed over: refused, and what it held freed. */
+	cr_expect_eq(memxd_ctl_reply_text(mine, sizeof(mine), strdup("x"), 1), -EINVAL);
+	cr_expect_eq(memxd_ctl_reply_json(mine, sizeof(mine), json_object_new_object()), -EINVAL);
+	cr_expect_eq(memxd_ctl_reply_json(out, len, NULL), -ENOMEM, "a constructor's NULL");
+	return memxd_ctl_reply(out, len, "short\n");
+}
+
+Test(ctl, short_answers_and_errors)
+{
+	size_t n;
+	char *s = ctl_ask(short_text, NULL, "status --json\r", &n);
+
+	cr_expect_str_eq(s, "got 'status --json'\n");
+	free(s);
+	s = ctl_ask(fails, NULL, "status", &n);
+	cr_expect_str_eq(s, "error: Cannot allocate memory\n");
+	free(s);
+	s = ctl_ask(too_long, NULL, "status", &n);
+	cr_expect_str_eq(s, "error: answer too long\n");
+	free(s);
+	s = ctl_ask(foreign_buffer, NULL, "status", &n);
+	cr_expect_str_eq(s, "short\n");
+	free(s);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A peer that asks and never reads (a stopped memxctl): the control thread is
+ * held 5 s at most, then goes on. One that hangs up at once costs nothing,
+ * and no SIGPIPE (which would kill this test).
+ */
+Test(ctl, slow_and_gone_readers, .timeout = 30)
+{
+	struct memxd_ctl *ctl;
+	char dir[64];
+	double t0, t;
+	int fd = ctl_connect(&ctl, dir);
+
+	cr_assert_eq(write(fd, "status\n", 7), 7);
+	t0 = now_s();
+	memxd_ctl_serve(ctl, big_text, NULL);
+	t = now_s() - t0;
+	cr_expect(t >= 4.5 && t < 7, "served a peer that does not read for %.1f s", t);
+	close(fd);
+	ctl_done(ctl, dir);
+
+	fd = ctl_connect(&ctl, dir);
+	cr_assert_eq(write(fd, "status\n", 7), 7);
+	shutdown(fd, SHUT_RD);
+	close(fd);
+	t0 = now_s();
+	memxd_ctl_serve(ctl, big_text, NULL);
+	t = now_s() - t0;
+	cr_expect(t < 2, "served a peer that went away for %.1f s", t);
+	ctl_done(ctl, dir);
+
+	/* And one that never sends its line: 2 s, no answer. */
+	fd = ctl_connect(&ctl, dir);
+	t0 = now_s();
+	memxd_ctl_serve(ctl, big_text, NULL);
+	t = now_s() - t0;
+	cr_expect(t >= 1.5 && t < 4, "waited %.1f s for a line", t);
+	close(fd);
+	ctl_done(ctl, dir);
+}
+
+/* ---- memxctl: every memxd's answer in one JSON array ----------------------- */
+
+Test(ctl, collect_json)
+{
+	static const char client[] = "{\"role\":\"client\",\"volumes\":[{\"name\":\"v\"}]}\n";
+	static const char donor_refused[] =
+		"error: a donor answers 'status', 'status --json' and 'reload'\n";
+	static const char *not_one[] = {
+		"{\"role\":\"client\",\"volumes\":[{\"na",	/* cut short */
+		"{\"role\":\"donor\"}{\"role\":\"donor\"}\n",	/* two */
+		"[1,2]\n",	/* not an object */
+		"{\"a\":1,}\n",	/* not JSON (strict) */
+		"volume v: /dev/memx0, 64 MiB\n",	/* text */
+		"{\"a\":1}\n\0",
+		"",
+	};
+	json_object *all = json_object_new_array(), *back, *e;
+	char why[256];
+	const char *s;
+	size_t n, count = 2 + sizeof(not_one) / sizeof(not_one[0]);
+
+	cr_assert_eq(memxd_ctl_collect_json(all, client, strlen(client), why, sizeof(why)), 0);
+	cr_assert_eq(memxd_ctl_collect_json(all, donor_refused, strlen(donor_refused), why,
+					    sizeof(why)), -EREMOTEIO);
+	cr_expect_str_eq(why, "error: a donor answers 'status', 'status --json' and 'reload'");
+	for (size_t i = 0; i < sizeof(not_one) / sizeof(not_one[0]); i++) {
+		size_t len = strlen(not_one[i]) + (i == 5);	/* one with a NUL after it */
+
+		why[0] = '\0';
+		cr_expect_eq(memxd_ctl_collect_json(all, not_one[i], len, why, sizeof(why)), -EBADMSG,
+			     "'%s'", not_one[i]);
+		cr_expect(why[0], "'%s': no reason given", not_one[i]);
+	}
+	/* What memxctl prints: valid JSON, a null for each that was not a document. */
+	s = json_object_to_json_string_length(all, MEMXD_JSON_FLAGS, &n);
+	cr_assert(s);
+	back = json_tokener_parse(s);
+	cr_assert(back, "not JSON: %s", s);
+	cr_assert_eq(json_object_array_length(back), count);
+	e = json_object_array_get_idx(back, 0);
+	cr_expect(json_object_is_type(e, json_type_object));
+	for (size_t i = 1; i < count; i++)
+		cr_expect_null(json_object_array_get_idx(back, i), "element %zu", i);
+	cr_expect(!strncmp(s, "[{\"role\":\"client\",\"volumes\":[{\"name\":\"v\"}]},null,null", 52),
+		  "%s", s);
+	json_object_put(back);
+	json_object_put(all);
 }

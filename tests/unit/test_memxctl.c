@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memxctl (daemon/memxctl.c compiled in, its main renamed, its run directory
+ * one of the test's): `status --json` of every memxd is one valid JSON array
+ * whatever each memxd answers, and list --json keeps its keys.
+ */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdatomic.h>
+
+#include "common/limits.h"
+
+static char test_run_dir[64];
+#undef MEMXD_RUN_DIR
+#define MEMXD_RUN_DIR test_run_dir
+
+int memxctl_main(int argc, char **argv);
+#define main memxctl_main
+#include "../../daemon/memxctl.c"
+#undef main
+
+#include <pthread.h>
+#include <stdarg.h>
+
+/* ---- fake memxd: control sockets in test_run_dir, served by one thread ----- */
+
+#define NR_FAKES 3
+
+static struct fake {
+	struct memxd_ctl *ctl;
+	memxd_ctl_fn fn;
+} fakes[NR_FAKES];
+static unsigned int nr_fakes;
+static atomic_bool stop;
+static pthread_t server;
+
+static void *serve_fakes(void *unused)
+{
+	while (!atomic_load(&stop)) {
+		struct pollfd pfd[NR_FAKES];
+
+		for (unsigned int i = 0; i < nr_fakes; i++)
+			pfd[i] = (struct pollfd){ .fd = memxd_ctl_fd(fakes[i].ctl), .events = POLLIN };
+		if (poll(pfd, nr_fakes, 50) <= 0)
+			continue;
+		for (unsigned int i = 0; i < nr_fakes; i++)
+			if (pfd[i].revents)
+				memxd_ctl_serve(fakes[i].ctl, fakes[i].fn, NULL);
+	}
+	return NULL;
+}
+
+static void add_fake(const char *name, memxd_ctl_fn fn)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", test_run_dir, name);
+	cr_assert_eq(memxd_ctl_open(path, &fakes[nr_fakes].ctl), 0);
+	fakes[nr_fakes++].fn = fn;
+}
+
+/* A client: a document (of any size) for --json, text otherwise. */
+static int fake_client(void *arg, const char *line, char *out, size_t len)
+{
+	struct memxd_ctl_req req;
+	json_object *doc, *slabs;
+	bool ok = true;
+
+	memxd_ctl_parse(line, &req);
+	if (!req.json)
+		return memxd_ctl_reply(out, len, "volume vol: /dev/memx0\n");
+	doc = json_object_new_object();
+	slabs = json_object_new_array();
+	memxd_json_set(doc, "role", json_object_new_string("client"), &ok);
+	for (int i = 0; req.slabs && i < 5000; i++)
+		memxd_json_push(slabs, json_object_new_int(i), &ok);
+	memxd_json_set(doc, "slabs", slabs, &ok);
+	return memxd_ctl_reply_json(out, len, doc);
+}
+
+/* A donor as it was: --slabs refused, with a line of text. */
+static int fake_old_donor(void *arg, const char *line, char *out, size_t len)
+{
+	struct memxd_ctl_req req;
+	bool ok = true;
+	json_object *doc;
+
+	memxd_ctl_parse(line, &req);
+	if (req.slabs)
+		return memxd_ctl_reply(out, len, "error: a donor answers 'status', 'status --json' "
+				       "and 'reload'\n");
+	if (!req.json)
+		return memxd_ctl_reply(out, len, "donor 10.0.0.2:7471: lends 64 MiB\n");
+	doc = json_object_new_object();
+	memxd_json_set(doc, "role", json_object_new_string("donor"), &ok);
+	return memxd_ctl_reply_json(out, len, doc);
+}
+
+static void setup(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	strcpy(test_run_dir, "/tmp/memx-unit-XXXXXX");
+	cr_assert(mkdtemp(test_run_dir));
+	add_fake("client-vol.sock", fake_client);
+	add_fake("donor-10.0.0.2-7471.sock", fake_old_donor);
+	/* Left by a memxd that was killed. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/client-gone.sock", test_run_dir);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	cr_assert_eq(pthread_create(&server, NULL, serve_fakes, NULL), 0);
+}
+
+static void teardown(void)
+{
+	char path[128];
+
+	atomic_store(&stop, true);
+	pthread_join(server, NULL);
+	for (unsigned int i = 0; i < nr_fakes; i++)
+		memxd_ctl_close(fakes[i].ctl);
+	snprintf(path, sizeof(path), "%s/client-gone.sock", test_run_dir);
+	unlink(path);
+	rmdir(test_run_dir);
+}
+
+/* Runs memxctl with args; its stdout in *out (malloc'd). Returns its exit status. */
+static int memxctl(char **out, const char *arg, ...)
+{
+	char *argv[8] = { "memxctl", (char *)arg };
+	int argc = 2, saved, r;
+	FILE *f = tmpfile();
+	va_list ap;
+	long n;
+
+	va_start(ap, arg);
+	while ((argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	cr_assert(f);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(fileno(f), STDOUT_FILENO);
+	r = memxctl_main(argc, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	n = ftell(f);
+	cr_assert_geq(n, 0);
+	*out = calloc(1, (size_t)n + 1);
+	rewind(f);
+	cr_assert_eq(fread(*out, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return r;
+}
+
+static json_object *parse_array(const char *s)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *doc;
+
+	cr_assert(s[0] && s[strlen(s) - 1] == '\n', "'%s'", s);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	doc = json_tokener_parse_ex(tok, s, (int)strlen(s) - 1);
+	cr_assert(doc && json_object_is_type(doc, json_type_array), "not a JSON array: '%s'", s);
+	cr_assert_eq(json_tokener_get_parse_end(tok), strlen(s) - 1, "one array, then a newline");
+	json_tokener_free(tok);
+	return doc;
+}
+
+/* The roles of the array's elements, sorted ("-" for null): readdir's order is not ours. */
+static void roles(json_object *all, char *out, size_t len)
+{
+	const char *r[NR_FAKES + 2];
+	size_t n = json_object_array_length(all);
+
+	cr_assert_leq(n, NR_FAKES + 1);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(all, i), *v;
+
+		r[i] = e && json_object_object_get_ex(e, "role", &v) ? json_object_get_string(v) : "-";
+	}
+	for (size_t i = 0; i < n; i++)	/* a few: insertion sort */
+		for (size_t j = i; j > 0 && strcmp(r[j - 1], r[j]) > 0; j--) {
+			const char *t = r[j];
+
+			r[j] = r[j - 1];
+			r[j - 1] = t;
+		}
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? "," : "", r[i]);
+}
+
+TestSuite(memxctl, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(memxctl, status_json_all)
+{
+	char *s, got[64];
+	json_object *all;
+
+	cr_expect_eq(memxctl(&s, "status", "--json", NULL), 0, "a stale socket is no failure");
+	all = parse_array(s);
+	roles(all, got, sizeof(got));
+	cr_expect_str_eq(got, "-,client,donor", "'%s'", s);
+	json_object_put(all);
+	free(s);
+}
+
+/* The bug: the donor's "error: ..." landed inside the array. */
+Test(memxctl, status_json_slabs_all_with_a_refusal)
+{
+	char *s, got[64];
+	json_object *all, *v;
+
+	cr_expect_eq(memxctl(&s, "status", "--json", "--slabs", NULL), 1);
+	all = parse_array(s);
+	roles(all, got, sizeof(got));
+	cr_expect_str_eq(got, "-,-,client", "the refusal and the stale socket are null: '%.200s'",
+			 s);
+	for (size_t i = 0; i < json_object_array_length(all); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(all, i), "slabs", &v))
+			cr_expect_eq(json_object_array_length(v), 5000, "the client's answer, whole");
+	json_object_put(all);
+	free(s);
+}
+
+Test(memxctl, status_json_one)
+{
+	char path[128], *s;
+
+	snprintf(path, sizeof(path), "%s/donor-10.0.0.2-7471.sock", test_run_dir);
+	cr_expect_eq(memxctl(&s, "status", "--json", "--slabs", "--socket", path, NULL), 1);
+	cr_expect_str_eq(s, "null\n", "a refusal is null, and stderr says why");
+	free(s);
+	cr_expect_eq(memxctl(&s, "status", "--json", "--socket", path, NULL), 0);
+	cr_expect_str_eq(s, "{\"role\":\"donor\"}\n");
+	free(s);
+	snprintf(path, sizeof(path), "%s/client-gone.sock", test_run_dir);
+	cr_expect_eq(memxctl(&s, "status", "--json", "--socket", path, NULL), 1);
+	cr_expect_str_eq(s, "null\n");
+	free(s);
+}
+
+/* Text stays text: each memxd's answer as it came, refusals too. */
+Test(memxctl, status_text)
+{
+	char path[128], *s;
+
+	snprintf(path, sizeof(path), "%s/donor-10.0.0.2-7471.sock", test_run_dir);
+	cr_expect_eq(memxctl(&s, "status", "--slabs", "--socket", path, NULL), 1);
+	cr_expect_str_eq(s, "error: a donor answers 'status', 'status --json' and 'reload'\n");
+	free(s);
+	cr_expect_eq(memxctl(&s, "status", NULL), 0, "a stale socket is no failure");
+	cr_expect(strstr(s, "volume vol: /dev/memx0\n") && strstr(s, "donor 10.0.0.2:7471: lends"),
+		  "'%s'", s);
+	free(s);
+}
+
+/* list --json: one object per volume, its keys as the printf code wrote them. */
+Test(memxctl, list_json_volume)
+{
+	struct memx_dev_info info = {
+		.size_bytes = 1ULL << 30, .state = MEMX_S_RECOVERING, .open_count = 2,
+		.recovery_timeout_ms = 60000, .recovery_left_ms = 1234,
+	};
+	json_object *v;
+	size_t n;
+
+	strcpy(info.name, "vol");
+	v = volume_json(7, &info);
+	cr_assert(v);
+	cr_expect_str_eq(json_object_to_json_string_length(v, MEMXD_JSON_FLAGS, &n),
+			 "{\"device\":\"/dev/memx7\",\"name\":\"vol\",\"size_bytes\":1073741824,"
+			 "\"state\":\"recovering\",\"openers\":2,\"recovery_timeout_ms\":60000,"
+			 "\"recovery_left_ms\":1234}");
+	json_object_put(v);
+}
