@@ -313,8 +313,9 @@ int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
 /*
  * Engine restart: the next donor slot is the dead engine's donor at host:port,
- * connected again; one that does not answer keeps its slot, DEAD, so that
- * every replica's donor index still means what it meant. Returns 0 or -errno.
+ * connected again; one that does not answer (or host "": unknown) keeps its
+ * slot, DEAD, so that every replica's donor index still means what it meant.
+ * Returns 0 or -errno.
  */
 int memxd_restore_donor(struct memxd_client *c, const char *host, uint16_t port);
 void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why);

@@ -511,7 +511,7 @@ static int add_donor(struct memxd_client *c, const char *host, uint16_t port, bo
 	/* Via a local buffer: gcc 12 with ASan sees a false overlap in snprintf. */
 	snprintf(name, sizeof(name), "%s:%u", host, port);
 	memcpy(d->name, name, sizeof(name));
-	r = donor_connect(c, d);
+	r = restore && !host[0] ? -ENOENT : donor_connect(c, d);
 	if (r && restore) {
 		memxd_donor_teardown(d, c->nr_queues);
 		atomic_store(&d->state, MEMXD_DONOR_DEAD);	/* its replicas are gone */

@@ -266,23 +266,20 @@ static int setup_volume(struct memxd_client *c, bool *resume)
 }
 
 /* Engine restart: the dead engine's donors again, in their slots. */
-static int restore_donors(struct memxd_client *c)
+static void restore_donors(struct memxd_client *c)
 {
 	unsigned int n = memxd_state_nr_donors(c), live = 0;
 
 	for (unsigned int i = 0; i < n; i++) {
-		char host[MEMXD_HOST_MAX];
-		uint16_t port;
+		char host[MEMXD_HOST_MAX] = "";
+		uint16_t port = 0;
 
-		if (!memxd_state_donor(c, i, host, &port)) {
-			strcpy(host, "0.0.0.0");	/* a slot never used: keep the numbering */
-			port = 0;
-		}
+		/* A slot the file does not name stays dead: the numbering is what matters. */
+		memxd_state_donor(c, i, host, &port);
 		if (!memxd_restore_donor(c, host, port))
 			live++;
 	}
 	memxd_info("volume %s: %u of the %u donor(s) before us are back", c->opt.name, live, n);
-	return 0;
 }
 
 /* Whether a donor slot already names host:port (restored, live or not). */
@@ -323,7 +320,7 @@ static int client_setup(struct memxd_client *c)
 	for (unsigned int q = 0; !r && q < c->nr_queues; q++)
 		r = memxd_queue_setup(c, &c->queue[q], q);
 	if (!r && resume)
-		r = restore_donors(c);
+		restore_donors(c);
 	for (unsigned int i = 0; !r && i < c->opt.nr_donors; i++)
 		if (!resume || !donor_known(c, c->opt.donor_host[i], c->opt.donor_port[i]))
 			r = memxd_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);

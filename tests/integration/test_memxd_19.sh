@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Engine restart in place: kill -9 of `memxd client` during a verified fio
-# (QD32, mixed sizes, 2 replicas), then the same command again: it takes the
+# (QD32, mixed sizes, 2 replicas, then 1), then the same command again: it takes the
 # volume over (same /dev/memxN, "ready" again), the donors kept its memory under
 # their lease, and fio ends with zero errors and every block verified. A clean
 # stop then gives the grants back at once. An engine that never comes back:
@@ -55,6 +55,23 @@ log "fio wrote and verified 64 MiB across kill -9 of the engine"
 stop_bg vol || fail "the new engine did not stop cleanly"
 grep -Eq "gave back [1-9][0-9]* grant" "$TEST_TMP/vol.log" || { tail "$TEST_TMP/vol.log"; fail "a clean stop did not give the grants back"; }
 [ ! -e /run/memx/client-vol.state ] || fail "a clean stop left its state file"
+
+# --- the same with one replica (every slab on one donor) ---------------------
+one=(--size 32M --slab 4M --replicas 1 --bind "$IP1" --donor "$IP2" --donor "$IP3"
+	--recovery-timeout 60)
+start_client one "${one[@]}"
+start_bg fio1 fio --name=r1 --filename="$MEMX_DEV" --direct=1 --ioengine=libaio --rw=randwrite \
+	--bsrange=4k-128k --iodepth=32 --size=32M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+	--output="$TEST_TMP/fio-1.out"
+sleep 2
+exited "$(bg_pid fio1)" && { cat "$TEST_TMP/fio-1.out"; fail "fio (1 replica) ended before the kill"; }
+kill -9 "$(bg_pid one)"
+WAIT_S=10 wait_for exited "$(bg_pid one)" || fail "the 1-replica engine did not die"
+start_client one "${one[@]}"
+WAIT_S=180 wait_for exited "$(bg_pid fio1)" || fail "fio (1 replica) did not finish"
+wait "$(bg_pid fio1)" || { cat "$TEST_TMP/fio-1.out"; fail "fio (1 replica) failed across the restart"; }
+log "1 replica: fio wrote and verified 32 MiB across kill -9 of the engine"
+stop_bg one || fail "the 1-replica engine did not stop cleanly"
 
 # --- an engine that never comes back ---------------------------------------
 start_client gone --size 16M --slab 4M --replicas 2 --bind "$IP1" --donor "$IP2" --donor "$IP3" \
