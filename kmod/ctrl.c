@@ -373,10 +373,12 @@ static long memx_ctrl_attach(struct memx_file *mf, struct file *file,
 		ret = -EFAULT;
 		goto out_unlock;
 	}
+	ret = memx_recovery_adopt(md, mf, file);
+	if (ret)
+		goto out_unlock;
 	/* The new engine's deadlines from now on. */
 	md->params.io_timeout_ms = p->io_timeout_ms ?: MEMX_DEFAULT_TIMEOUT_MS;
 	md->params.recovery_timeout_ms = p->recovery_timeout_ms;
-	memx_recovery_adopt(md, mf, file);
 out_unlock:
 	mutex_unlock(&memx_devs_lock);
 	return ret;

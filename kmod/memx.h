@@ -42,6 +42,13 @@ struct memx_io {
 	struct request *rq;		/* valid while state == MEMX_IO_OWNED */
 };
 
+/* Zeroed pages vmap()ed for the kernel and mapped to the engine (queue.c). */
+struct memx_area {
+	void *vaddr;			/* layout.total_bytes */
+	struct page **pages;		/* [nr_pages], charged to the allocator's memcg */
+	unsigned int nr_pages;
+};
+
 struct memx_queue {
 	struct memx_dev *md;
 	unsigned int id;
@@ -53,9 +60,7 @@ struct memx_queue {
 	spinlock_t sq_lock;		/* serialises ring producers (queue_rq) */
 	u32 sq_tail;			/* kernel's copy of ring->tail */
 	wait_queue_head_t wait;		/* poll() of the bound fd */
-	void *area;			/* vmap of pages[], layout.total_bytes */
-	struct page **pages;		/* [nr_pages], charged to the creator's memcg */
-	unsigned int nr_pages;
+	struct memx_area area;		/* ring, descriptors and buffers, in it: */
 	struct memx_sq_ring *ring;
 	struct memx_io_desc *desc;
 	u8 *buf;
@@ -91,6 +96,12 @@ struct memx_dev {
 	unsigned int gen;
 	unsigned long recovery_deadline;	/* jiffies: when recovery_work fires */
 	struct delayed_work recovery_work;
+	/*
+	 * The engine that left may be alive (deposed for missing its deadline)
+	 * and still map the queue areas: the next engine gets new ones.
+	 */
+	bool areas_mapped_by_old;
+	struct work_struct depose_work;	/* a queue's timeout found the engine stuck */
 
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *disk;
@@ -146,9 +157,10 @@ void memx_dev_kill(struct memx_dev *md);
 void memx_recovery_init(struct memx_dev *md);
 bool memx_recovery_wanted(struct memx_dev *md);
 void memx_recovery_orphan(struct memx_dev *md);
-void memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *file);
+int memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *file);
 void memx_recovery_resume(struct memx_dev *md);
 void memx_recovery_abandon(struct memx_dev *md);
+bool memx_recovery_depose(struct memx_queue *mq);	/* from a timeout; no lock */
 
 /* blk.c */
 int memx_blk_add_disk(struct memx_dev *md);
@@ -157,6 +169,7 @@ void memx_blk_del_disk(struct memx_dev *md);
 /* queue.c */
 int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id);
 void memx_queue_free(struct memx_queue *mq);
+int memx_queue_renew_area(struct memx_queue *mq);
 void memx_queue_abort(struct memx_queue *mq);
 long memx_queue_get_layout(struct memx_file *mf, void __user *argp);
 long memx_queue_commit(struct memx_file *mf, void __user *argp);

@@ -44,6 +44,7 @@
 #include <linux/mm.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
+#include <linux/srcu.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/blk-mq.h>
@@ -52,6 +53,12 @@
 #include "compat.h"
 
 #define MEMX_COMMIT_CHUNK	16
+
+/*
+ * Commits read the queue area and end requests: an engine that is deposed
+ * (recovery.c) must have none left running before its area is replaced.
+ */
+DEFINE_STATIC_SRCU(memx_commit_srcu);
 
 /*
  * The queue area: zeroed pages charged to the caller's memory cgroup
@@ -63,25 +70,52 @@
  * area fails ADD_DEV with -ENOMEM instead of OOM-killing someone;
  * __GFP_NOWARN: no allocation-failure report for a size a caller chose.
  */
-static int memx_area_alloc(struct memx_queue *mq, size_t bytes)
+static int memx_area_alloc(struct memx_area *a, size_t bytes)
 {
 	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
 	unsigned int i, n = bytes >> PAGE_SHIFT;
 
-	mq->pages = kvcalloc(n, sizeof(*mq->pages), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!mq->pages)
+	a->pages = kvcalloc(n, sizeof(*a->pages), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!a->pages)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		if (fatal_signal_pending(current))
 			return -ENOMEM;
-		mq->pages[i] = alloc_page(gfp);
-		if (!mq->pages[i])
+		a->pages[i] = alloc_page(gfp);
+		if (!a->pages[i])
 			return -ENOMEM;
-		mq->nr_pages = i + 1;
+		a->nr_pages = i + 1;
 		cond_resched();
 	}
-	mq->area = vmap(mq->pages, n, VM_MAP | VM_USERMAP, PAGE_KERNEL);
-	return mq->area ? 0 : -ENOMEM;
+	a->vaddr = vmap(a->pages, n, VM_MAP | VM_USERMAP, PAGE_KERNEL);
+	return a->vaddr ? 0 : -ENOMEM;
+}
+
+/*
+ * Accepts a half-built area. Pages an engine still maps live on: its
+ * mapping holds a reference of its own on each (remap_vmalloc_range()).
+ */
+static void memx_area_free(struct memx_area *a)
+{
+	unsigned int i;
+
+	if (a->vaddr)
+		vunmap(a->vaddr);
+	a->vaddr = NULL;
+	for (i = 0; i < a->nr_pages; i++)
+		__free_page(a->pages[i]);
+	a->nr_pages = 0;
+	kvfree(a->pages);
+	a->pages = NULL;
+}
+
+static void memx_queue_use_area(struct memx_queue *mq)
+{
+	const struct memx_queue_layout *l = &mq->md->layout;
+
+	mq->ring = mq->area.vaddr + l->ring_offset;
+	mq->desc = mq->area.vaddr + l->desc_offset;
+	mq->buf = mq->area.vaddr + l->buf_offset;
 }
 
 int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id)
@@ -97,28 +131,47 @@ int memx_queue_alloc(struct memx_dev *md, struct memx_queue *mq, unsigned int id
 	mq->ios = kcalloc(l->queue_depth, sizeof(*mq->ios), GFP_KERNEL_ACCOUNT);
 	if (!mq->ios)
 		return -ENOMEM;
-	ret = memx_area_alloc(mq, l->total_bytes);	/* total_bytes is page-aligned */
+	ret = memx_area_alloc(&mq->area, l->total_bytes);	/* total_bytes is page-aligned */
 	if (ret)
 		return ret;
-	mq->ring = mq->area + l->ring_offset;
-	mq->desc = mq->area + l->desc_offset;
-	mq->buf = mq->area + l->buf_offset;
+	memx_queue_use_area(mq);
+	return 0;
+}
+
+/*
+ * A new area for the next engine of an orphaned volume whose last engine
+ * may still be alive (it missed its deadline: stopped or hung), and so may
+ * still have RDMA land in the old buffers or read them (recovery.c). The
+ * old pages stay with that engine's mapping until it exits; the kernel and
+ * the next engine use the new ones. No commit of the old engine runs any
+ * more (the SRCU grace period below; its fds are stale since the orphaning),
+ * and nothing is submitted (the queues are quiesced), so nobody in the
+ * kernel still looks at the old area. Returns 0 or -ENOMEM (the old area
+ * stays: the caller fails the attach, and the next one tries again).
+ */
+int memx_queue_renew_area(struct memx_queue *mq)
+{
+	struct memx_area fresh = {}, old;
+	int ret;
+
+	ret = memx_area_alloc(&fresh, mq->md->layout.total_bytes);
+	if (ret) {
+		memx_area_free(&fresh);
+		return ret;
+	}
+	synchronize_srcu(&memx_commit_srcu);
+	old = mq->area;
+	mq->area = fresh;
+	memx_queue_use_area(mq);
+	mq->sq_tail = 0;	/* a zeroed ring */
+	memx_area_free(&old);
 	return 0;
 }
 
 /* Accepts a half-built queue. */
 void memx_queue_free(struct memx_queue *mq)
 {
-	unsigned int i;
-
-	if (mq->area)
-		vunmap(mq->area);
-	mq->area = NULL;
-	for (i = 0; i < mq->nr_pages; i++)
-		__free_page(mq->pages[i]);
-	mq->nr_pages = 0;
-	kvfree(mq->pages);
-	mq->pages = NULL;
+	memx_area_free(&mq->area);
 	kfree(mq->ios);
 	mq->ios = NULL;
 }
@@ -263,10 +316,12 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq, struct reques
 	 * something on this queue within the deadline, it is alive and this
 	 * request waits on work of its own (a slab, a copy), which it bounds:
 	 * wait on. If it committed nothing, it is stopped, hung or dead in all
-	 * but name, and it holds the host's swap: the volume dies as it would
-	 * with the engine. That is safe because a dead queue never reuses a
-	 * buffer, so an engine that wakes up later writes nowhere that matters,
-	 * and its commits are refused.
+	 * but name, and it holds the host's swap: it is deposed. A volume with
+	 * a recovery window is orphaned for the next engine, with fresh buffers
+	 * (recovery.c); any other dies as it would with the engine. Either way
+	 * no buffer the deposed engine maps is used again, so an engine that
+	 * wakes up later writes nowhere that matters, and its commits are
+	 * refused.
 	 */
 	if (time_before(jiffies, READ_ONCE(mq->last_progress) +
 			msecs_to_jiffies(mq->md->params.io_timeout_ms))) {
@@ -278,6 +333,8 @@ enum blk_eh_timer_return memx_queue_timeout(struct memx_queue *mq, struct reques
 		}
 		return BLK_EH_RESET_TIMER;
 	}
+	if (memx_recovery_depose(mq))
+		return BLK_EH_RESET_TIMER;	/* taken back with the others when orphaned */
 	pr_err("memx%d q%u: the engine committed nothing for %u ms while holding requests: treating it as dead\n",
 	       mq->md->id, mq->id, mq->md->params.io_timeout_ms);
 	memx_dev_kill(mq->md);	/* ends this request too, with every other the engine held */
@@ -368,7 +425,7 @@ long memx_queue_commit(struct memx_file *mf, void __user *argp)
 	struct memx_io_commit c;
 	struct memx_queue *mq;
 	unsigned int done = 0, n, i;
-	int ret = 0;
+	int ret = 0, idx;
 
 	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
 		return -EBADFD;
@@ -377,8 +434,11 @@ long memx_queue_commit(struct memx_file *mf, void __user *argp)
 		return -EFAULT;
 	if (c.reserved0 || !c.nr || c.nr > mq->md->layout.queue_depth)
 		return -EINVAL;
-	if (memx_queue_is_dead(mq) || memx_file_stale(mf))
+	idx = srcu_read_lock(&memx_commit_srcu);
+	if (memx_queue_is_dead(mq) || memx_file_stale(mf)) {
+		srcu_read_unlock(&memx_commit_srcu, idx);
 		return -ENODEV;
+	}
 	ures = u64_to_user_ptr(c.results);
 
 	while (done < c.nr) {
@@ -396,6 +456,7 @@ long memx_queue_commit(struct memx_file *mf, void __user *argp)
 		if (ret)
 			break;
 	}
+	srcu_read_unlock(&memx_commit_srcu, idx);
 	if (ret && !done)
 		pr_devel("memx%d q%u: commit rejected: %d\n", mq->md->id, mq->id, ret);
 	return done ? done : ret;
@@ -448,7 +509,7 @@ int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma)
 		return -EPERM;
 	memx_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 	memx_vm_flags_clear(vma, VM_MAYEXEC);
-	return remap_vmalloc_range(vma, mq->area, 0);
+	return remap_vmalloc_range(vma, mq->area.vaddr, 0);
 }
 
 __poll_t memx_queue_poll(struct memx_file *mf, struct file *file,

@@ -24,6 +24,16 @@
  * run, the held requests first. If the timer fires first the volume is
  * killed and removed as it would have been without recovery.
  *
+ * An engine that is alive but stuck (a queue holds requests and the engine
+ * committed nothing on it for io_timeout_ms: stopped, hung, deadlocked) is
+ * deposed the same way (memx_recovery_depose(), from the queue's timeout):
+ * it is orphaned while it still exists. It may still map the queue areas and
+ * have RDMA in flight into them, or wake up later and post more, so the next
+ * engine gets new areas (memx_queue_renew_area() at attach) and the old pages
+ * live on with the old engine's mapping until it exits; its fds are stale, so
+ * it can commit nothing. What it can still reach on the network (its queue
+ * pairs to the donors) the next engine fences at each donor.
+ *
  * An orphaned volume has no owner fd; the pending recovery_work holds a
  * reference on the volume and one on the module, so the module cannot be
  * unloaded with an orphan left (main.c relies on every volume having an
@@ -102,13 +112,64 @@ void memx_recovery_orphan(struct memx_dev *md)
 		md->id, md->params.name, held, md->params.recovery_timeout_ms);
 }
 
-void memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *file)
+/* Called from a queue's timeout: whether the stuck engine is (being) deposed. */
+bool memx_recovery_depose(struct memx_queue *mq)
 {
+	struct memx_dev *md = mq->md;
+
+	if (!READ_ONCE(md->params.recovery_timeout_ms) || !md->params.name[0])
+		return false;
+	kref_get(&md->ref);
+	if (!queue_work(memx_wq, &md->depose_work))
+		memx_dev_put(md);	/* already on its way; not the last reference */
+	return true;
+}
+
+static void memx_recovery_depose_work(struct work_struct *work)
+{
+	struct memx_dev *md = container_of(work, struct memx_dev, depose_work);
+
+	mutex_lock(&memx_devs_lock);
+	if (md->orphaned || md->removed || READ_ONCE(md->dead)) {
+		/* Left, or already handled: nothing to do. */
+	} else if (memx_recovery_wanted(md)) {
+		pr_err("memx%d (%s): the engine committed nothing for %u ms while holding requests: deposing it\n",
+		       md->id, md->params.name, md->params.io_timeout_ms);
+		md->areas_mapped_by_old = true;
+		memx_recovery_orphan(md);
+	} else {
+		pr_err("memx%d: the engine committed nothing for %u ms while holding requests: treating it as dead\n",
+		       md->id, md->params.io_timeout_ms);
+		memx_dev_kill(md);
+	}
+	mutex_unlock(&memx_devs_lock);
+	memx_dev_put(md);
+}
+
+/*
+ * ADD_DEV with MEMX_ADD_ATTACH of @md (orphaned, geometry checked). Returns 0,
+ * or -ENOMEM when new queue areas were needed and could not be had (the
+ * volume waits on for the next attach).
+ */
+int memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *file)
+{
+	unsigned int i;
+	int ret;
+
 	lockdep_assert_held(&memx_devs_lock);
+	if (md->areas_mapped_by_old) {
+		for (i = 0; i < md->params.nr_queues; i++) {
+			ret = memx_queue_renew_area(&md->queues[i]);
+			if (ret)
+				return ret;	/* the renewed ones are as good as the old */
+		}
+		md->areas_mapped_by_old = false;
+	}
 	put_pid(md->owner_tgid);
 	md->owner_tgid = get_pid(task_tgid(current));
 	memx_file_make_owner(mf, md, file);
 	pr_info("memx%d (%s): a new engine attached\n", md->id, md->params.name);
+	return 0;
 }
 
 static void memx_recovery_unquiesce(struct memx_dev *md)
@@ -172,4 +233,5 @@ static void memx_recovery_expire(struct work_struct *work)
 void memx_recovery_init(struct memx_dev *md)
 {
 	INIT_DELAYED_WORK(&md->recovery_work, memx_recovery_expire);
+	INIT_WORK(&md->depose_work, memx_recovery_depose_work);
 }

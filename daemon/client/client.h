@@ -285,6 +285,8 @@ struct memxd_client {
 	uint64_t next_copy_ns;		/* rate limit: no copy before this time */
 	uint64_t next_heartbeat_ns;
 	uint64_t next_dead_check_ns;	/* main.c: when to ask memx.ko if the volume died */
+	uint64_t watchdog_ns;		/* systemd's WatchdogSec (0: none); pinged every half */
+	uint64_t next_watchdog_ns;
 	uint64_t copied_bytes;
 	uint64_t slabs_moved, slabs_rereplicated;
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -79,7 +80,25 @@ static int route_source(const char *host, uint16_t port, char *out, size_t len)
  * would make a second device and take over N's control socket. The lock
  * lives as long as the process (the kernel drops it when we die).
  */
-static int lock_volume_name(const char *name)
+/*
+ * Whether memx.ko holds the volume @name orphaned (RECOVERING): its engine
+ * left, or was deposed for holding requests past --io-deadline while alive.
+ */
+static bool volume_orphaned(const char *name)
+{
+	struct memx_dev_info info;
+	bool orphaned = false;
+	int fd = memxd_kdev_open();
+
+	for (int id = 0; fd >= 0 && id < MEMX_MAX_DEVS && !orphaned; id++)
+		orphaned = !memxd_kdev_info(fd, id, &info) && info.state == MEMX_S_RECOVERING &&
+			   !strncmp(info.name, name, sizeof(info.name));
+	if (fd >= 0)
+		close(fd);
+	return orphaned;
+}
+
+static int lock_volume_name(const char *name, bool *taken_from_deposed)
 {
 	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
 	long holder;
@@ -88,6 +107,18 @@ static int lock_volume_name(const char *name)
 	memxd_make_run_dir();
 	snprintf(path, sizeof(path), "%s/client-%s.lock", MEMXD_RUN_DIR, name);
 	fd = memxd_lock_name(path, &holder);
+	if (fd == -EBUSY && volume_orphaned(name)) {
+		/*
+		 * Its engine lives (stopped or hung: it holds the lock) but memx.ko
+		 * deposed it. The lock moves to a new file; memx.ko's attach
+		 * decides between engines that race for the volume.
+		 */
+		memxd_warn("volume %s: pid %ld holds its lock but memx.ko deposed it (it "
+			   "finished no request within --io-deadline): taking over", name, holder);
+		unlink(path);
+		fd = memxd_lock_name(path, &holder);
+		*taken_from_deposed = fd >= 0;
+	}
 	if (fd == -EBUSY)
 		memxd_err("volume %s is already served by another memxd client on this host "
 			  "(pid %ld); choose another --name or stop that one first", name, holder);
@@ -241,7 +272,7 @@ static int setup_volume(struct memxd_client *c, bool *resume)
 			c->resumed = true;
 			c->dev_id = p.dev_id;
 			c->nr_queues = p.nr_queues;
-			return 0;
+			return memxd_state_own(c);
 		}
 		if (r != -ENOENT)
 			return memxd_log_errno(r, "volume %s: take over the volume a dead engine left "
@@ -443,6 +474,30 @@ static void notify_status(struct memxd_client *c, unsigned int *shown)
 }
 
 /*
+ * Whether memx.ko took the volume from us while we live: we held requests on
+ * a queue and finished none there within --io-deadline (we were stopped, or
+ * hung somewhere), so it deposed us and holds the volume for the next engine
+ * (RECOVERING), which may already serve it (our fds are stale: ENODEV). We
+ * must not touch anything of the volume's again, not even to give its slabs
+ * back: we leave at once, as a crash would, and the next engine takes over
+ * (systemd restarts us; the donors fence what we left there).
+ */
+static void leave_if_deposed(struct memxd_client *c, const struct memx_dev_info *info)
+{
+	struct memx_queue_layout l;
+
+	if (info->state != MEMX_S_RECOVERING &&
+	    (info->state != MEMX_S_LIVE || !c->nr_queues ||
+	     ioctl(c->queue[0].kq.fd, MEMX_IO_GET_LAYOUT, &l) == 0 || errno != ENODEV))
+		return;
+	memxd_err("volume %s: memx.ko deposed this engine (it finished no request within "
+		  "--io-deadline %u s) and keeps /dev/memx%d for the next one: leaving without "
+		  "touching the volume", c->opt.name, c->opt.io_deadline_s, c->dev_id);
+	memxd_log_stop();
+	_exit(1);
+}
+
+/*
  * Whether memx.ko declared the volume dead: we made no progress within
  * --io-deadline while holding requests (stopped, or hung somewhere), and it
  * failed them. Nothing of ours can serve it any more: the engine exits.
@@ -458,6 +513,8 @@ static bool volume_died(struct memxd_client *c)
 		return false;
 	c->next_dead_check_ns = now + MEMXD_NS_PER_MS * 1000;
 	r = memxd_kdev_info(c->kfd, c->dev_id, &info);
+	if (!r)
+		leave_if_deposed(c, &info);
 
 	/* A dead volume nobody holds open is removed at once: its id is gone. */
 	if (r != -ENODEV && (r || info.state != MEMX_S_DEAD))
@@ -466,6 +523,21 @@ static bool volume_died(struct memxd_client *c)
 		  "--io-deadline %u s, or a queue closed) and failed its requests: exiting",
 		  c->opt.name, c->dev_id, c->opt.io_deadline_s);
 	return true;
+}
+
+/*
+ * systemd's watchdog (WatchdogSec= in memx@.service): proof that the control
+ * loop turns. A control thread that hangs is killed and the engine restarted
+ * (it takes its volume over); stuck queue threads memx.ko deposes itself.
+ */
+static void watchdog_ping(struct memxd_client *c)
+{
+	uint64_t now = memxd_now_ns();
+
+	if (!c->watchdog_ns || now < c->next_watchdog_ns)
+		return;
+	sd_notify(0, "WATCHDOG=1");
+	c->next_watchdog_ns = now + c->watchdog_ns / 2;
 }
 
 /* The sooner of two "ms until due, or -1 for never". */
@@ -538,6 +610,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		memxd_advance_joins(c);
 		memxd_retry_deferred(c);
 		memxd_heartbeat(c);
+		watchdog_ping(c);
 		if (volume_died(c))
 			return -ENODEV;
 		timeout = soonest(memxd_recovery_step(c), memxd_scrub_step(c));
@@ -550,6 +623,7 @@ int memxd_client_main(int argc, char **argv)
 {
 	struct memxd_client *c;
 	struct memxd_ctl *ctl = NULL;
+	bool deposed_before_us = false;
 	int sfd, r;
 
 	memxd_log_role = "memxd client";
@@ -572,7 +646,7 @@ int memxd_client_main(int argc, char **argv)
 	if (sfd < 0)
 		return 1;
 
-	r = lock_volume_name(c->opt.name);
+	r = lock_volume_name(c->opt.name, &deposed_before_us);
 	if (r < 0)
 		return 1;
 	r = memxd_make_swap_safe();
@@ -593,12 +667,21 @@ int memxd_client_main(int argc, char **argv)
 		client_teardown(c);
 		return 1;
 	}
+	/* The deposed engine's control socket still answers (the kernel accepts for it). */
+	if (deposed_before_us)
+		unlink(c->opt.ctl_path);
 	r = memxd_ctl_open(c->opt.ctl_path, &ctl);
 	if (r)
 		memxd_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
 	printf("ready /dev/memx%d\n", c->dev_id);
 	fflush(stdout);
 	sd_notify(0, "READY=1");
+	{
+		uint64_t usec;
+
+		if (sd_watchdog_enabled(0, &usec) > 0)
+			c->watchdog_ns = usec * 1000;
+	}
 	memxd_info("volume %s: /dev/memx%d ready, %" PRIu64 " MiB on %u donor(s)", c->opt.name,
 		  c->dev_id, c->opt.size >> 20, c->nr_donors);
 

@@ -78,11 +78,30 @@ static void state_fresh(struct memxd_client *c)
 		memxd_crc_zero(&c->crc, 0, c->crc.nr_blocks * (uint64_t)MEMXD_CRC_BLOCK);
 }
 
+/* Where the tables lie in the file, and its size. */
+static uint64_t state_layout(const struct memxd_client *c, uint64_t *map_off, uint64_t *crc_off)
+{
+	*map_off = align_up(sizeof(struct state_hdr));
+	*crc_off = *map_off + align_up(c->map.nr_slabs * sizeof(struct memxd_slab));
+	return *crc_off + align_up(c->crc.nr_blocks * sizeof(uint32_t));
+}
+
+/* The engine's tables live in the mapping at base from now on. */
+static void state_use(struct memxd_client *c, void *base, uint64_t bytes)
+{
+	uint64_t map_off, crc_off;
+
+	state_layout(c, &map_off, &crc_off);
+	c->state_base = base;
+	c->state_bytes = bytes;
+	memxd_slabmap_borrow(&c->map, (struct memxd_slab *)((uint8_t *)base + map_off));
+	if (c->crc.crc)
+		memxd_crc_borrow(&c->crc, (_Atomic uint32_t *)((uint8_t *)base + crc_off));
+}
+
 int memxd_state_open(struct memxd_client *c, bool *resume)
 {
-	uint64_t map_off = align_up(sizeof(struct state_hdr));
-	uint64_t crc_off = map_off + align_up(c->map.nr_slabs * sizeof(struct memxd_slab));
-	uint64_t bytes = crc_off + align_up(c->crc.nr_blocks * sizeof(uint32_t));
+	uint64_t map_off, crc_off, bytes = state_layout(c, &map_off, &crc_off);
 	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
 	struct stat st;
 	void *base;
@@ -121,11 +140,7 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 	close(fd);
 	if (base == MAP_FAILED)
 		return memxd_log_errno(-errno, "volume %s: map %s", c->opt.name, path);
-	c->state_base = base;
-	c->state_bytes = bytes;
-	memxd_slabmap_borrow(&c->map, (struct memxd_slab *)((uint8_t *)base + map_off));
-	if (c->crc.crc)
-		memxd_crc_borrow(&c->crc, (_Atomic uint32_t *)((uint8_t *)base + crc_off));
+	state_use(c, base, bytes);
 	if (state_matches(c, hdr(c))) {
 		memcpy(c->volume_id, hdr(c)->volume_id, sizeof(c->volume_id));
 		memcpy(c->volume_secret, hdr(c)->secret, sizeof(c->volume_secret));
@@ -133,6 +148,43 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 		return 0;
 	}
 	state_fresh(c);
+	return 0;
+}
+
+int memxd_state_own(struct memxd_client *c)
+{
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16], tmp[sizeof(path) + 24];
+	void *base, *old = c->state_base;
+	int fd;
+
+	state_path(c, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+	unlink(tmp);	/* a leftover of a take-over that died half-way */
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return memxd_log_errno(-errno, "volume %s: state file %s", c->opt.name, tmp);
+	errno = posix_fallocate(fd, 0, (off_t)c->state_bytes);
+	base = errno ? MAP_FAILED : mmap(NULL, c->state_bytes, PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (base == MAP_FAILED) {
+		int r = -(errno ?: ENOMEM);
+
+		close(fd);
+		unlink(tmp);
+		return memxd_log_errno(r, "volume %s: a state file of our own (%s)", c->opt.name,
+				       tmp);
+	}
+	close(fd);
+	memcpy(base, old, c->state_bytes);
+	if (rename(tmp, path)) {
+		int r = -errno;
+
+		munmap(base, c->state_bytes);
+		unlink(tmp);
+		return memxd_log_errno(r, "volume %s: rename %s", c->opt.name, tmp);
+	}
+	state_use(c, base, c->state_bytes);
+	munmap(old, c->state_bytes);
 	return 0;
 }
 

@@ -30,6 +30,15 @@ struct memxd_client;
  */
 int memxd_state_open(struct memxd_client *c, bool *resume);
 
+/*
+ * We attached to the orphaned volume: the file becomes ours alone. The
+ * engine before us may live on, deposed by memx.ko for missing its deadline,
+ * with the file still mapped; what it writes from now on must not reach our
+ * tables. So they move to a copy that takes the file's name; the old inode
+ * lives on with that engine's mapping until it exits. Returns 0 or -errno.
+ */
+int memxd_state_own(struct memxd_client *c);
+
 /* No orphan to resume after all: the file describes a new volume (new identity, empty tables). */
 void memxd_state_renew(struct memxd_client *c);
 

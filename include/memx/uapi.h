@@ -46,8 +46,13 @@
  * queue again (rings start empty: head = tail = 0) and START_DEV lets the
  * held requests through. If nobody attaches in time the volume dies as
  * without recovery (EIO, then removal). An engine that closes its fds while
- * it lives (not at exit) kills the volume as before. The fds of the engine
- * that left are dead for good (COMMIT: -ENODEV, poll: EPOLLERR|EPOLLHUP).
+ * it lives (not at exit) kills the volume as before. An engine that holds
+ * requests on a queue and commits nothing there for io_timeout_ms (stopped,
+ * hung) is deposed: the volume is orphaned as if it had died, and the next
+ * engine's queue mappings are new memory (the deposed one keeps its old
+ * pages, which nobody reads any more); without recovery the volume dies.
+ * The fds of the engine that left are dead for good (COMMIT and GET_LAYOUT:
+ * -ENODEV, poll: EPOLLERR|EPOLLHUP).
  *
  * Who may do what: ADD_DEV, BIND_QUEUE, START_DEV and DEL_DEV need
  * CAP_SYS_ADMIN (EPERM otherwise); only the thread group that added a volume

@@ -23,6 +23,13 @@
  *                                EBADFD; poll: POLLERR|POLLHUP); a new engine
  *                                attaches, binds, starts and serves the held
  *                                read with its data
+ *   kmod_harden depose           an engine that holds a request and commits
+ *                                nothing for io_timeout_ms while it lives (it
+ *                                scribbles over its whole queue mapping, as
+ *                                late RDMA would) is deposed: RECOVERING, its
+ *                                commits refused; the next engine's mapping is
+ *                                new memory, so the held read and a new write
+ *                                carry exactly the data they should
  *   kmod_harden memcg            (run inside a memory cgroup with memory.max
  *                                128M) per-queue buffers are charged to the
  *                                caller's cgroup: ADD_DEV of 64 MiB raises
@@ -621,6 +628,192 @@ static void test_fork_recovery(void)
 	close(a);
 }
 
+/* ---- depose: a live engine that stopped committing ----------------------- */
+
+#define DEPOSE_NAME	"harden-dep"
+#define SCRIBBLE	0xee
+
+/*
+ * The stuck engine: never commits; scribbles over its whole mapping, as RDMA
+ * still landing in it would; asks for its layout now and then, and reports
+ * the first refusal (its errno) on @report.
+ */
+static void stuck_engine(int out, int report)
+{
+	struct memx_dev_params p = recovery_params();
+	struct memx_dev_info info = { 0 };
+	struct memx_queue_layout l;
+	int a = ctl_open(), q = ctl_open(), reported = 0;
+	uint8_t *area;
+
+	strcpy(p.name, DEPOSE_NAME);
+	p.io_timeout_ms = MEMX_MIN_TIMEOUT_MS;
+	if (ioctl(a, MEMX_CTRL_ADD_DEV, &p) || bind_q(q, p.dev_id, 0) ||
+	    ioctl(q, MEMX_IO_GET_LAYOUT, &l))
+		die("stuck engine: ADD/BIND/LAYOUT");
+	area = mmap(NULL, l.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
+	if (area == MAP_FAILED)
+		die("stuck engine: mmap");
+	info.dev_id = p.dev_id;
+	if (ioctl(a, MEMX_CTRL_START_DEV, &info))
+		die("stuck engine: START");
+	if (write(out, &p.dev_id, sizeof(p.dev_id)) != sizeof(p.dev_id))
+		die("stuck engine: report");
+	for (unsigned long i = 0;; i++) {
+		memset(area + l.buf_offset, SCRIBBLE, l.total_bytes - l.buf_offset);
+		if (!reported && !(i % 64) && ioctl(q, MEMX_IO_GET_LAYOUT, &l)) {
+			int err = errno;
+
+			if (err == ENODEV) {
+				reported = 1;
+				if (write(report, &err, sizeof(err)) != sizeof(err))
+					_exit(101);
+			}
+		}
+	}
+}
+
+struct writer {
+	pthread_t t;
+	int id;
+	atomic_int done;
+	ssize_t ret;
+};
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
+	char path[32];
+	void *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/" MEMX_DISK_NAME "%d", w->id);
+	fd = open(path, O_WRONLY | O_DIRECT);
+	if (fd >= 0 && !posix_memalign(&buf, 4096, 4096)) {
+		memset(buf, 0x33, 4096);
+		w->ret = pwrite(fd, buf, 4096, 8192);
+		free(buf);
+	} else {
+		w->ret = -2;
+	}
+	if (fd >= 0)
+		close(fd);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/*
+ * The new engine serves every tag in its ring: a read gets 0x5a, a write is
+ * checked to carry 0x33. Each buffer is looked at again 200 ms later, so that
+ * a shared mapping would show the stuck engine's scribbling.
+ */
+static void serve_ring(int q, uint8_t *area, const struct memx_queue_layout *l, uint32_t *head)
+{
+	struct memx_io_result res;
+	struct memx_io_commit c = { .nr = 1, .results = (uintptr_t)&res };
+	struct memx_sq_ring *ring = (struct memx_sq_ring *)(area + l->ring_offset);
+	uint32_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+
+	for (; *head != tail; (*head)++) {
+		struct memx_io_desc *d;
+		uint8_t *buf;
+		int clean = 1;
+
+		res.tag = ring->tags[*head & (l->ring_entries - 1)];
+		res.result = 0;
+		if (res.tag >= l->queue_depth) {
+			EXPECT("a tag in range", 0);
+			break;
+		}
+		d = (struct memx_io_desc *)(area + l->desc_offset) + res.tag;
+		buf = area + l->buf_offset + res.tag * l->buf_stride;
+		if (d->op == MEMX_OP_READ)
+			memset(buf, 0x5a, d->nr_bytes);
+		usleep(200000);
+		for (uint32_t b = 0; b < d->nr_bytes; b++)
+			if (buf[b] != (d->op == MEMX_OP_READ ? 0x5a : d->op == MEMX_OP_WRITE &&
+				       d->offset == 8192 ? 0x33 : buf[b]))
+				clean = 0;
+		EXPECT("the new engine's buffer holds only the request's data", clean);
+		__atomic_store_n(&ring->head, *head + 1, __ATOMIC_RELEASE);
+		CHECK("commit by the new engine", ioctl(q, MEMX_IO_COMMIT, &c) == 1 ? 0 : -1, 0);
+	}
+}
+
+static void test_depose(void)
+{
+	struct memx_dev_params p = recovery_params();
+	struct memx_dev_info info = { 0 };
+	struct memx_queue_layout l;
+	struct writer w = { 0 };
+	struct reader rd;
+	int out[2], report[2], err = 0, a, q, id, ms;
+	uint32_t head = 0;
+	uint8_t *area;
+	pid_t e;
+
+	if (pipe(out) || pipe(report))
+		die("pipe");
+	fflush(stdout);
+	e = fork();
+	if (e < 0)
+		die("fork");
+	if (e == 0)
+		stuck_engine(out[1], report[1]);
+	if (read(out[0], &id, sizeof(id)) != sizeof(id))
+		die("engine did not report");
+	reader_start(&rd, id);
+	a = ctl_open();
+	info.dev_id = id;
+	for (ms = 0; ms < 15000; ms += 100) {
+		if (!ioctl(a, MEMX_CTRL_GET_INFO, &info) && info.state == MEMX_S_RECOVERING)
+			break;
+		usleep(100000);
+	}
+	EXPECT("the stuck engine is deposed: the volume is RECOVERING", info.state == MEMX_S_RECOVERING);
+	printf("deposed after %d ms (io_timeout_ms %u)\n", ms, MEMX_MIN_TIMEOUT_MS);
+	EXPECT("the deposed engine still lives", kill(e, 0) == 0);
+	EXPECT("the read is held, not failed", !atomic_load(&rd.done));
+	EXPECT("the deposed engine's fd is refused with ENODEV",
+	       read(report[0], &err, sizeof(err)) == sizeof(err) && err == ENODEV);
+
+	strcpy(p.name, DEPOSE_NAME);
+	p.attach = MEMX_ADD_ATTACH;
+	CHECK("attach while the deposed engine lives", ioctl(a, MEMX_CTRL_ADD_DEV, &p), 0);
+	EXPECT("attach returns the same volume", p.dev_id == id);
+	q = ctl_open();
+	CHECK("bind after attach", bind_q(q, id, 0), 0);
+	CHECK("layout after attach", ioctl(q, MEMX_IO_GET_LAYOUT, &l), 0);
+	area = mmap(NULL, l.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
+	if (area == MAP_FAILED)
+		die("mmap after attach");
+	memset(&info, 0, sizeof(info));
+	info.dev_id = id;
+	CHECK("start after attach", ioctl(a, MEMX_CTRL_START_DEV, &info), 0);
+	w.id = id;
+	if (pthread_create(&w.t, NULL, writer_fn, &w))
+		die("writer");
+	for (ms = 0; ms < 10000 && !(atomic_load(&rd.done) && atomic_load(&w.done)); ms += 10) {
+		serve_ring(q, area, &l, &head);
+		usleep(10000);
+	}
+	EXPECT("the held read completes", reader_wait(&rd, 100));
+	EXPECT("with the new engine's data, none of the deposed one's",
+	       rd.ret == 4096 && ((uint8_t *)rd.buf)[0] == 0x5a && ((uint8_t *)rd.buf)[4095] == 0x5a);
+	EXPECT("the write completes", atomic_load(&w.done) && w.ret == 4096);
+	pthread_join(rd.t, NULL);
+	pthread_join(w.t, NULL);
+	free(rd.buf);
+	kill(e, SIGKILL);
+	waitpid(e, NULL, 0);
+	munmap(area, l.total_bytes);
+	memset(&info, 0, sizeof(info));
+	info.dev_id = id;
+	CHECK("the new owner deletes it", ioctl(a, MEMX_CTRL_DEL_DEV, &info), 0);
+	close(q);
+	close(a);
+}
+
 /* ---- memcg --------------------------------------------------------------- */
 
 static long long memcg_current(void)
@@ -691,11 +884,13 @@ int main(int argc, char **argv)
 		test_fork();
 	else if (!strcmp(mode, "fork-recovery"))
 		test_fork_recovery();
+	else if (!strcmp(mode, "depose"))
+		test_depose();
 	else if (!strcmp(mode, "memcg"))
 		test_memcg();
 	else {
 		fprintf(stderr, "usage: kmod_harden perm|unpriv-open PATH|bind-other|mmap-exec|fork|"
-			"fork-recovery|memcg\n");
+			"fork-recovery|depose|memcg\n");
 		return 2;
 	}
 	if (failures) {

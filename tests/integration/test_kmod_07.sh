@@ -49,6 +49,9 @@ harden fork
 log "the same with a volume that outlives its engine: held, then served by a new one"
 harden fork-recovery
 
+log "an engine that stops committing while it lives is deposed; the next one gets new buffers"
+harden depose
+
 log "queue buffers are charged to the caller's memory cgroup"
 run_in_memcg memx-harden 128M timeout 90 "$MEMX_TEST_BIN/kmod_harden" memcg \
 	> "$TEST_TMP/harden-memcg.log" 2>&1
