@@ -6,6 +6,7 @@
  *   memxctl donor drain ADDR[:PORT] [--socket PATH]
  *   memxctl donor add ADDR[:PORT] [--socket PATH]
  *   memxctl reload [--socket PATH]
+ *   memxctl volume detach NAME [--socket PATH]
  *   memxctl keygen PATH [--id N]
  *   memxctl version
  * Without --socket, status asks every memxd on this machine (each has a
@@ -50,6 +51,10 @@ static void usage(FILE *f)
 		"       memxctl donor drain ADDR[:PORT] [--socket PATH]\n"
 		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n"
 		"       memxctl reload [--socket PATH]     re-read the key file (all memxd)\n"
+		"       memxctl volume detach NAME [--socket PATH]\n"
+		"                                          hand volume NAME off: its device goes, its\n"
+		"                                          data stays on the donors for memxd client\n"
+		"                                          --attach (here or where its state file is)\n"
 		"       memxctl keygen PATH [--id N]       write a new cluster key file (id 1)\n"
 		"       memxctl version                    memx, protocol and kernel ABI versions\n");
 }
@@ -154,6 +159,23 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 		   strlen(argv[3]) < 100 && !strchr(argv[3], '\n')) {
 		cmd->donor_cmd = true;
 		snprintf(cmd->request, sizeof(cmd->request), "donor %s %s\n", argv[2], argv[3]);
+		for (argi = 4; argi < argc; argi++) {
+			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
+				cmd->socket_path = argv[++argi];
+			else
+				break;
+		}
+	} else if (argc >= 4 && !strcmp(argv[1], "volume") && !strcmp(argv[2], "detach")) {
+		/* To the engine of volume NAME: its socket unless --socket says otherwise. */
+		static char path[sizeof(MEMXD_RUN_DIR) + 96];
+
+		if (strlen(argv[3]) > 32 || strchr(argv[3], '/')) {
+			fprintf(stderr, "memxctl: '%s' is not a volume name\n", argv[3]);
+			return 2;
+		}
+		snprintf(path, sizeof(path), "%s/client-%s.sock", MEMXD_RUN_DIR, argv[3]);
+		cmd->socket_path = path;
+		snprintf(cmd->request, sizeof(cmd->request), "volume detach\n");
 		for (argi = 4; argi < argc; argi++) {
 			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
 				cmd->socket_path = argv[++argi];

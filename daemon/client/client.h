@@ -229,6 +229,7 @@ struct memxd_client_opts {
 	char ctl_path[108];
 	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
 	bool no_checksum;		/* --no-checksum: no CRC32C per block */
+	bool attach;			/* --attach: a detached volume, from its state file */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
 	uint16_t listen_port;
@@ -249,6 +250,7 @@ struct memxd_client {
 	uint8_t volume_secret[MEMX_SECRET_LEN];
 	void *state_base;		/* state.c: the file the next engine resumes from */
 	bool resumed;			/* we took over a dead engine's volume */
+	bool detached;			/* memxctl volume detach: leave, the donors keep it */
 	size_t state_bytes;
 	struct mxv_ctx *ctx;
 	struct mxv_cq *ctrl_cq;

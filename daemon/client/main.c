@@ -159,6 +159,42 @@ static void serve_mailbox(struct memxd_client *c)
 }
 
 /* memxctl requests: status [--json] [--slabs], donor drain ADDR, donor add ADDR. */
+/*
+ * memxctl volume detach: the volume leaves this host with its data on the
+ * donors. Its device goes (refused while open, as SIGTERM is); then the
+ * engine leaves without giving the grants back: the donors keep them under
+ * the lease it asked for (--recovery-timeout) for `memxd client --attach`,
+ * here or on a host that has the state file.
+ */
+static int client_detach(struct memxd_client *c, char *out, size_t len)
+{
+	struct memx_dev_info info;
+	int r;
+
+	if (!c->state_base)
+		return memxd_ctl_reply(out, len, "error: volume %s runs with --recovery-timeout 0: "
+				       "no lease on the donors, no state to attach from\n",
+				       c->opt.name);
+	r = memxd_kdev_del(c->kfd, c->dev_id);
+	if (r == -EBUSY) {
+		memxd_kdev_info(c->kfd, c->dev_id, &info);
+		return memxd_ctl_reply(out, len, "error: /dev/memx%d is in use (%u openers: mounted "
+				       "or swap?); not detached\n", c->dev_id, info.open_count);
+	}
+	if (r)
+		return memxd_ctl_reply(out, len, "error: remove /dev/memx%d: %s; not detached\n",
+				       c->dev_id, strerror(-r));
+	c->detached = true;
+	memxd_info("volume %s: detached (memxctl): /dev/memx%d removed; the donors keep its data "
+		   "for %u s for `memxd client --name %s --attach` with %s/client-%s.state",
+		   c->opt.name, c->dev_id, c->opt.recovery_timeout_s, c->opt.name, MEMXD_RUN_DIR,
+		   c->opt.name);
+	return memxd_ctl_reply(out, len, "detached volume %s: /dev/memx%d removed, its data kept "
+			       "on the donors for %u s; attach it with memxd client --name %s "
+			       "--attach where %s/client-%s.state is\n", c->opt.name, c->dev_id,
+			       c->opt.recovery_timeout_s, c->opt.name, MEMXD_RUN_DIR, c->opt.name);
+}
+
 static int client_ctl(void *arg, const char *line, char *out, size_t len)
 {
 	struct memxd_client *c = arg;
@@ -194,11 +230,13 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 			return memxd_ctl_reply(out, len, "error: donor %s:%u not added: %s\n", req.host,
 					 req.port, strerror(-r));
 		return memxd_ctl_reply(out, len, "added donor %s:%u\n", req.host, req.port);
+	case MEMXD_CTL_VOLUME_DETACH:
+		return client_detach(c, out, len);
 	case MEMXD_CTL_UNKNOWN:
 		break;
 	}
 	return memxd_ctl_reply(out, len, "error: unknown request '%s' (known: status [--json] [--slabs], "
-			 "donor drain ADDR, donor add ADDR)\n", line);
+			 "donor drain ADDR, donor add ADDR, volume detach)\n", line);
 }
 
 /* The RDMA side: a device for the local address, the control CQ, the bounce buffer. */
@@ -277,6 +315,20 @@ static int setup_volume(struct memxd_client *c, bool *resume)
 		if (r != -ENOENT)
 			return memxd_log_errno(r, "volume %s: take over the volume a dead engine left "
 					       "in memx.ko", c->opt.name);
+		if (c->opt.attach) {
+			/* Handed off (memxctl volume detach), maybe on another host: a new device. */
+			p.attach = MEMX_ADD_NEW;
+			p.dev_id = -1;
+			r = memxd_kdev_add(c->kfd, &p);
+			if (r)
+				return memxd_log_errno(r, "create the volume in memx.ko");
+			memxd_info("volume %s: attaching the detached volume as /dev/memx%d",
+				   c->opt.name, p.dev_id);
+			c->resumed = true;
+			c->dev_id = p.dev_id;
+			c->nr_queues = p.nr_queues;
+			return 0;
+		}
 		memxd_info("volume %s: memx.ko holds no volume of that name: the state a past "
 			   "engine left is stale; starting a new volume", c->opt.name);
 		memxd_state_renew(c);
@@ -342,6 +394,12 @@ static int client_setup(struct memxd_client *c)
 		if (r)
 			return r;
 	}
+	if (c->opt.attach && !resume) {
+		return memxd_log_errno(-ENOENT, "volume %s: --attach, but %s/client-%s.state "
+				       "describes no detached volume of this size and slab "
+				       "(copy it from the host the volume left)", c->opt.name,
+				       MEMXD_RUN_DIR, c->opt.name);
+	}
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
 		return memxd_log_errno(r, "mailbox");
@@ -406,14 +464,25 @@ static void give_back_grants(struct memxd_client *c)
 		   "successor", c->opt.name, n);
 }
 
+/*
+ * Whether the volume ends with us: not when we detached it, nor when --attach
+ * found no state of ours to take (the file and the donors' grants stay for
+ * the right command).
+ */
+static bool volume_ends_here(const struct memxd_client *c)
+{
+	return !c->detached && (c->resumed || !c->opt.attach);
+}
+
 static void client_teardown(struct memxd_client *c)
 {
 	atomic_store(&c->stopping, true);
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		memxd_queue_stop(&c->queue[q]);
-	if (c->kfd >= 0 && c->dev_id >= 0)
+	if (c->kfd >= 0 && c->dev_id >= 0 && !c->detached)
 		memxd_kdev_del(c->kfd, c->dev_id);
-	give_back_grants(c);
+	if (volume_ends_here(c))
+		give_back_grants(c);	/* detached: the donors keep them, under the lease */
 	for (unsigned int i = 0; i < c->nr_donors; i++)
 		memxd_donor_teardown(&c->donor[i], c->nr_queues);
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
@@ -429,7 +498,8 @@ static void client_teardown(struct memxd_client *c)
 	if (c->kfd >= 0)
 		close(c->kfd);	/* closing the owner fd removes whatever is left */
 	memxd_mailbox_fini(&c->mailbox);
-	memxd_state_close(c);	/* the volume is gone: nothing to resume */
+	if (volume_ends_here(c))
+		memxd_state_close(c);	/* the volume is gone: nothing to resume */
 	free(c->fail_gen);
 	memxd_crc_fini(&c->crc);
 	memxd_copysets_fini(&c->copysets);
@@ -602,6 +672,8 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		}
 		if (pfd[POLL_CTL].revents)
 			memxd_ctl_serve(ctl, client_ctl, c);
+		if (c->detached)
+			return 0;
 		memxd_pump_ctrl(c);
 		memxd_check_donors(c, &pfd[POLL_DONORS]);
 		notify_status(c, &status_shown);

@@ -22,7 +22,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
 		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
-		"                    [--recovery-timeout SEC]\n"
+		"                    [--recovery-timeout SEC] [--attach]\n"
 		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
 		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
@@ -56,8 +56,13 @@ void memxd_client_usage(FILE *f)
 		"  --recovery-timeout  if the engine dies, memx.ko holds the volume's requests\n"
 		"              this long and donors keep its memory, for the same command to\n"
 		"              be run again and take over; 0: the volume dies with the engine\n"
-		"              (default %u)\n",
-		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S);
+		"              (default %u)\n"
+		"  --attach    take over the volume NAME that `memxctl volume detach` handed\n"
+		"              off (here or on another host): its data stays on the donors for\n"
+		"              the recovery timeout, and %s/client-NAME.state\n"
+		"              (copied from the host it left) says where; never a new volume\n",
+		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
+		MEMXD_RUN_DIR);
 }
 
 static int opt_size(const char *what, const char *arg, uint64_t *out)
@@ -253,6 +258,11 @@ static int check_options(struct memxd_client_opts *o)
 		fprintf(stderr, "memxd client: --insecure takes no --key-file\n");
 		return -EINVAL;
 	}
+	if (o->attach && !o->recovery_timeout_s) {
+		fprintf(stderr, "memxd client: --attach takes a volume over from its state file, "
+			"which --recovery-timeout 0 does not keep\n");
+		return -EINVAL;
+	}
 	if (!o->replicas)
 		o->replicas = o->nr_donors >= 2 ? 2 : 1;
 	if (o->replicas > o->nr_donors) {
@@ -290,6 +300,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "insecure", no_argument, NULL, 'I' },
 		{ "io-deadline", required_argument, NULL, 'T' },
 		{ "recovery-timeout", required_argument, NULL, 'Y' },
+		{ "attach", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -320,6 +331,10 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		}
 		if (ch == 'C') {
 			o->no_checksum = true;
+			continue;
+		}
+		if (ch == 'A') {
+			o->attach = true;
 			continue;
 		}
 		r = parse_name_option(ch, optarg, o);

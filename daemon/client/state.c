@@ -110,13 +110,22 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 	*resume = false;
 	memxd_make_run_dir();
 	state_path(c, path, sizeof(path));
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* --attach: the file of a detached volume, as it is, or nothing. */
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (c->opt.attach ? 0 : O_CREAT), 0600);
+	if (fd < 0 && errno == ENOENT && c->opt.attach)
+		return memxd_log_errno(-ENOENT, "volume %s: --attach, but there is no %s (copy it "
+				       "from the host the volume was detached on)", c->opt.name, path);
 	if (fd < 0)
 		return memxd_log_errno(-errno, "volume %s: state file %s", c->opt.name, path);
 	if (fstat(fd, &st) || (st.st_mode & 077) || st.st_uid != geteuid()) {
 		close(fd);
 		return memxd_log_errno(-EPERM, "volume %s: state file %s must be ours and 0600",
 				       c->opt.name, path);
+	}
+	if ((uint64_t)st.st_size != bytes && c->opt.attach) {
+		close(fd);
+		return memxd_log_errno(-EINVAL, "volume %s: --attach, but %s is of another size or "
+				       "slab size than --size and --slab say", c->opt.name, path);
 	}
 	if ((uint64_t)st.st_size != bytes && ftruncate(fd, 0)) {	/* another geometry: start over */
 		close(fd);
@@ -147,6 +156,8 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 		*resume = true;
 		return 0;
 	}
+	if (c->opt.attach)
+		return 0;	/* not ours to reset: the caller refuses */
 	state_fresh(c);
 	return 0;
 }

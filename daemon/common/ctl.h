@@ -23,6 +23,7 @@ enum memxd_ctl_kind {
 	MEMXD_CTL_DONOR_DRAIN,	/* "donor drain ADDR" */
 	MEMXD_CTL_DONOR_ADD,	/* "donor add ADDR[:PORT]" */
 	MEMXD_CTL_RELOAD,	/* "reload": re-read the key file */
+	MEMXD_CTL_VOLUME_DETACH,	/* "volume detach": hand the volume off (client) */
 };
 
 /* A parsed request line. Pointers point into the line. */

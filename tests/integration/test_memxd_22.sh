@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Detach and attach elsewhere (MemX's migration): a volume written by one
+# engine (from 10.77.0.1) is handed off with `memxctl volume detach` (refused
+# while the device is open): its device goes, the engine leaves without giving
+# the grants back and the donors keep them under the lease. Another engine,
+# from another address (10.77.0.4), started with --attach and the state file,
+# serves it: a 256 MiB fio pattern reads back exact. --attach with nothing to
+# attach (no state file, another size) fails with a clear error and leaves the
+# state file alone; a clean stop afterwards gives the grants back.
+. "$(dirname "$0")/common.sh"
+need_rxe
+need_cmd fio
+load_kmod
+
+start_donor d1 "$IP2" 512M
+start_donor d2 "$IP3" 512M
+common=(--name mig --size 256M --slab 4M --replicas 2 --donor "$IP2" --donor "$IP3"
+	--recovery-timeout 60)
+start_bg a "$MEMXD" client "${common[@]}" --bind "$IP1"
+WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/a.log" || { bg_log a; fail "engine a did not become ready"; }
+dev=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/a.log")
+job=(--name=mig --direct=1 --ioengine=libaio --rw=write --bs=128k --iodepth=16 --size=256M
+	--verify=crc32c --verify_fatal=1)
+fio "${job[@]}" --filename="$dev" --do_verify=0 --output="$TEST_TMP/fio-w.out" ||
+	{ cat "$TEST_TMP/fio-w.out"; fail "writing the pattern failed"; }
+
+exec 3<"$dev"
+"$MEMXCTL" volume detach mig > "$TEST_TMP/detach-busy.txt" 2>&1 && fail "detach succeeded while the device was open"
+grep -q "in use" "$TEST_TMP/detach-busy.txt" || { cat "$TEST_TMP/detach-busy.txt"; fail "detach of an open device did not say it is in use"; }
+exec 3<&-
+"$MEMXCTL" volume detach mig | tee "$TEST_TMP/detach.txt" || fail "memxctl volume detach failed"
+grep -q "^detached volume mig" "$TEST_TMP/detach.txt" || fail "detach did not say so"
+WAIT_S=15 wait_for exited "$(bg_pid a)" || fail "engine a did not leave after the detach"
+wait "$(bg_pid a)" || fail "engine a exited non-zero after a detach"
+[ -e "$dev" ] && fail "$dev is still there after the detach"
+grep -Eq "gave back [0-9]+ grant" "$TEST_TMP/a.log" && fail "the detached engine gave its grants back"
+[ -e /run/memx/client-mig.state ] || fail "the detach removed the state file"
+for d in d1 d2; do
+	WAIT_S=10 wait_for grep -q "keeping its .* slabs for 60 s (lease)" "$TEST_TMP/$d.log" ||
+		fail "donor $d did not keep the volume under its lease"
+done
+log "detached: device gone, the donors keep the data (lease 60 s)"
+
+# Nothing to attach: clear errors, and the state file stays.
+"$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" \
+	> "$TEST_TMP/attach-none.log" 2>&1 && fail "--attach of a volume with no state file succeeded"
+grep -q "no /run/memx/client-other.state" "$TEST_TMP/attach-none.log" || { cat "$TEST_TMP/attach-none.log"; fail "--attach without a state file did not say why"; }
+"$MEMXD" client --name mig --size 128M --slab 4M --donor "$IP2" --attach --bind "$IP4" \
+	> "$TEST_TMP/attach-size.log" 2>&1 && fail "--attach with another size succeeded"
+grep -q "another size" "$TEST_TMP/attach-size.log" || { cat "$TEST_TMP/attach-size.log"; fail "--attach with another size did not say why"; }
+[ -e /run/memx/client-mig.state ] || fail "a refused --attach removed the state file"
+
+start_bg b "$MEMXD" client "${common[@]}" --bind "$IP4" --attach
+WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/b.log" || { bg_log b; fail "engine b did not attach"; }
+dev=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/b.log")
+grep -q "attaching the detached volume" "$TEST_TMP/b.log" || fail "engine b did not say it attached"
+grep -q "its engine is back" "$TEST_TMP/d1.log" || fail "donor d1 did not give the volume back to engine b"
+fio "${job[@]}" --filename="$dev" --verify_only --output="$TEST_TMP/fio-v.out" ||
+	{ cat "$TEST_TMP/fio-v.out"; fail "the pattern did not read back exact after the attach"; }
+log "attached from $IP4: 256 MiB read back exact"
+stop_bg b || fail "engine b did not stop cleanly"
+grep -Eq "gave back [1-9][0-9]* grant" "$TEST_TMP/b.log" || fail "a clean stop after the attach did not give the grants back"
+[ ! -e /run/memx/client-mig.state ] || fail "a clean stop left the state file"
+log "passed"
