@@ -230,10 +230,10 @@ bench_memx() {
 	# Donors lend twice the volume each: with 2 replicas each holds a full copy.
 	"$memxd" donor --listen 10.77.0.2 --memory 512M --host h2 > "$raw/$name-d1.log" 2>&1 & pids+=($!)
 	"$memxd" donor --listen 10.77.0.3 --memory 512M --host h3 > "$raw/$name-d2.log" 2>&1 & pids+=($!)
+	client_args=(client --name "$name" --size "$size" --slab 16M --queues 2 --poll-queues 1
+		--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@")
 	if wait_line "$raw/$name-d1.log" '^listening' && wait_line "$raw/$name-d2.log" '^listening'; then
-		"$memxd" client --name "$name" --size "$size" --slab 16M --queues 2 --poll-queues 1 \
-			--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@" \
-			> "$raw/$name-client.log" 2>&1 &
+		"$memxd" "${client_args[@]}" > "$raw/$name-client.log" 2>&1 &
 		pids+=($!)
 		engine_pid=$!
 		if wait_line "$raw/$name-client.log" '^ready'; then
@@ -242,6 +242,7 @@ bench_memx() {
 				python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["replicas"])')
 			setup_ok "$name" "$dev, ${reps:-?} replicas, 2 queues + 1 polled, depth 64, 16M slabs, donors 512M each"
 			measure "$name" "$dev"
+			[ "$name" = memx ] && restart_pause "$name" "$dev"
 			"$memxctl" status --json --socket "/run/memx/client-$name.sock" \
 				> "$raw/$name-status.json" 2>&1
 		else
@@ -260,6 +261,35 @@ bench_memx() {
 	grep -q '^memx ' /proc/modules && echo "$name: rmmod memx failed"
 }
 bench_memx_r1() { bench_memx memx_r1 --replicas 1; }
+
+# restart_pause NAME DEV (inside bench_memx): the pause a program sees when the engine dies and
+# the same command is started again at once (systemd waits RestartSec=2s more): fio random
+# writes at QD32 with crc32c verify across kill -9; its longest request is the pause.
+restart_pause() {
+	local name=$1 dev=$2 fpid t0 t1 rc pause
+	say "$name: engine restart under fio (kill -9, the same command again at once)"
+	fio --name=restart --filename="$dev" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
+		--iodepth=32 --size=64M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--output-format=json --output="$raw/$name-restart-fio.json" > /dev/null 2>&1 &
+	fpid=$!
+	sleep 3
+	t0=$(date +%s.%N)
+	kill -9 "$engine_pid"
+	wait "$engine_pid" 2>/dev/null
+	"$memxd" "${client_args[@]}" > "$raw/$name-client-restarted.log" 2>&1 &
+	engine_pid=$!
+	pids+=($!)
+	if ! wait_line "$raw/$name-client-restarted.log" '^ready'; then
+		note "$name" "engine restart: the new engine did not take over: $(why "$raw/$name-client-restarted.log")"
+		kill -9 "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null; return
+	fi
+	t1=$(date +%s.%N)
+	wait "$fpid"; rc=$?
+	pause=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]
+print("%.0f" % (max(j["write"]["clat_ns"]["max"], j["read"]["clat_ns"]["max"]) / 1e6))' \
+		"$raw/$name-restart-fio.json" 2>/dev/null || echo "?")
+	note "$name" "engine restart: kill -9 under fio randwrite 4K QD32 with crc32c verify, the same command started at once: ready $(python3 -c "print(round($t1 - $t0, 2))") s after the kill, the longest request took ${pause} ms (the pause a program sees; add systemd's RestartSec=2s), fio exit ${rc} (0: every block verified)"
+}
 
 # --- NVMe over Fabrics on RDMA ---------------------------------------------------------------
 nvmeof_teardown() {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A stopped engine cannot hang the host's I/O. The engine is SIGSTOPped under
-# fio with --io-deadline 10: memx.ko sees it hold requests without finishing
-# any for 10 s, treats it as dead and fails them, so fio ends with errors
+# A stopped engine cannot hang the host's I/O. The engine of a volume with no
+# recovery window (--recovery-timeout 0; with one, the stopped engine is
+# deposed and replaced instead: test_memxd_21) is SIGSTOPped under fio with
+# --io-deadline 10: memx.ko sees it hold requests without finishing any for
+# 10 s, treats it as dead and fails them, so fio ends with errors
 # within the deadline plus slack, instead of hanging for as long as the stop
 # lasts (before: the whole stop, with only a warning every 30 s). After
 # SIGCONT the old engine finds its volume dead and exits; its late results
@@ -16,7 +18,7 @@ deadline=10
 start_donor d1 "$IP2" 128M
 start_donor d2 "$IP3" 128M
 start_client vol --size 64M --slab 4M --replicas 2 --io-deadline "$deadline" --bind "$IP1" \
-	--donor "$IP2" --donor "$IP3"
+	--donor "$IP2" --donor "$IP3" --recovery-timeout 0
 client=$(bg_pid vol)
 
 for sig in HUP QUIT USR1 USR2; do
