@@ -248,6 +248,7 @@ struct memxd_client {
 	uint8_t volume_id[16];
 	/* Made with the volume; proves to each donor that we own it (auth.h). */
 	uint8_t volume_secret[MEMX_SECRET_LEN];
+	uint64_t epoch;			/* ours: one more than the engine's we took over (AUTH) */
 	void *state_base;		/* state.c: the file the next engine resumes from */
 	bool resumed;			/* we took over a dead engine's volume */
 	bool detached;			/* memxctl volume detach: leave, the donors keep it */

@@ -302,6 +302,7 @@ static int donor_authenticate(struct memxd_client *c, struct memxd_donor *d, con
 	memset(proof, 0, sizeof(proof));
 	/* Our grants outlive us for as long as memx.ko waits for our successor. */
 	req.auth.lease_s = c->opt.recovery_timeout_s;
+	req.auth.epoch = c->epoch;
 	r = donor_call(c, d, &req, &reply);
 	if (!r && reply.type != MEMX_MSG_AUTH_REPLY)
 		r = -EPROTO;

@@ -406,6 +406,8 @@ static int client_setup(struct memxd_client *c)
 	r = setup_rdma(c);
 	if (!r)
 		r = setup_volume(c, &resume);
+	if (!r && resume)
+		memxd_state_next_epoch(c);
 	for (unsigned int q = 0; !r && q < c->nr_queues; q++)
 		r = memxd_queue_setup(c, &c->queue[q], q);
 	if (!r && resume)
@@ -705,6 +707,7 @@ int memxd_client_main(int argc, char **argv)
 	c->kfd = -1;
 	c->dev_id = -1;
 	c->mailbox.fd = -1;
+	c->epoch = 1;	/* a volume of our own (the state file may say otherwise) */
 	if (memxd_client_parse(argc, argv, &c->opt))
 		return 2;
 	if (memxd_trust_load(&c->opt.trust, "memxd client"))

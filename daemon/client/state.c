@@ -27,6 +27,7 @@ struct state_hdr {
 	uint32_t nr_donors;	/* slots listed in donor[] */
 	uint8_t volume_id[16];
 	uint8_t secret[MEMX_SECRET_LEN];
+	uint64_t epoch;		/* the last engine's (AUTH): the next takes one more */
 	struct {
 		char host[MEMXD_HOST_MAX];
 		uint16_t port;
@@ -73,6 +74,7 @@ static void state_fresh(struct memxd_client *c)
 	h->checksums = c->crc.nr_blocks != 0;
 	memcpy(h->volume_id, c->volume_id, sizeof(h->volume_id));
 	memcpy(h->secret, c->volume_secret, sizeof(h->secret));
+	c->epoch = h->epoch = 1;
 	memset(c->map.slabs, 0, c->map.nr_slabs * sizeof(*c->map.slabs));
 	if (c->crc.crc)
 		memxd_crc_zero(&c->crc, 0, c->crc.nr_blocks * (uint64_t)MEMXD_CRC_BLOCK);
@@ -160,6 +162,12 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 		return 0;	/* not ours to reset: the caller refuses */
 	state_fresh(c);
 	return 0;
+}
+
+void memxd_state_next_epoch(struct memxd_client *c)
+{
+	c->epoch = hdr(c)->epoch + 1;
+	hdr(c)->epoch = c->epoch;
 }
 
 int memxd_state_own(struct memxd_client *c)

@@ -39,6 +39,12 @@ int memxd_state_open(struct memxd_client *c, bool *resume);
  */
 int memxd_state_own(struct memxd_client *c);
 
+/*
+ * We take the volume over: our epoch is one more than the last engine's, and
+ * the file says so before any donor hears of it (a donor refuses older ones).
+ */
+void memxd_state_next_epoch(struct memxd_client *c);
+
 /* No orphan to resume after all: the file describes a new volume (new identity, empty tables). */
 void memxd_state_renew(struct memxd_client *c);
 

@@ -156,6 +156,7 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "depth", U64(c->opt.depth), ok);
 	memxd_json_set(v, "recovery_timeout_s", U64(c->opt.recovery_timeout_s), ok);
 	memxd_json_set(v, "resumed", BOOL(c->resumed), ok);
+	memxd_json_set(v, "epoch", U64(c->epoch), ok);
 	memxd_json_set(v, "io", json_io(t, ok), ok);
 	memxd_json_set(v, "scrub", json_scrub(c, ok), ok);
 	memxd_json_set(v, "rereplication_backlog", U64(backlog), ok);
@@ -362,8 +363,9 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     c->scrub.repaired);
 	if (c->opt.recovery_timeout_s)
 		emit(o, "  restart: if this engine dies, the volume waits %u s for the same "
-		     "command to take it over%s\n", c->opt.recovery_timeout_s,
-		     c->resumed ? " (this engine took it over from a dead one)" : "");
+		     "command to take it over%s; engine epoch %" PRIu64 "\n",
+		     c->opt.recovery_timeout_s,
+		     c->resumed ? " (this engine took it over from a dead one)" : "", c->epoch);
 	else
 		emit(o, "  restart: off (--recovery-timeout 0): the volume dies with this engine\n");
 	if (c->opt.trust.insecure)

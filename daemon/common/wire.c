@@ -321,6 +321,7 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 		memcpy(m.auth.sealed, in->auth.sealed, sizeof(m.auth.sealed));
 		m.auth.lease_s = htole32(in->auth.lease_s);
 		m.auth.slabs_kept = htole32(in->auth.slabs_kept);
+		m.auth.epoch = htole64(in->auth.epoch);
 		break;
 	default:
 		return -EINVAL;
@@ -334,8 +335,7 @@ static int decode_tail(const struct memx_msg *m, struct memxd_msg_info *info,
 		       struct memxd_wire_error *err)
 {
 	if (info->type == MEMX_MSG_AUTH || info->type == MEMX_MSG_AUTH_REPLY) {
-		if (m->auth.reserved)
-			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info->auth.epoch = le64toh(m->auth.epoch);
 		info->auth.lease_s = le32toh(m->auth.lease_s);
 		info->auth.slabs_kept = le32toh(m->auth.slabs_kept);
 		if (info->type == MEMX_MSG_AUTH && info->auth.slabs_kept)

@@ -111,6 +111,7 @@ struct memxd_msg_info {
 			uint8_t sealed[MEMX_SEALED_LEN];
 			uint32_t lease_s;	/* <= MEMX_MAX_LEASE_S */
 			uint32_t slabs_kept;	/* replies only */
+			uint64_t epoch;		/* the engine's; replies: the volume's */
 		} auth;
 	};
 };

@@ -335,20 +335,35 @@ static struct donor_volume *fence_old_engine(struct donor *dn, struct donor_volu
 	return lend_volume_find(dn, id);
 }
 
-/* The owner's volume for an authenticated control connection, or why not (into *why). */
+/*
+ * The owner's volume for an authenticated control connection of engine
+ * epoch @epoch, or why not (into *why). Each engine that takes a volume over
+ * has a higher epoch than the one before: an older engine (one that was only
+ * stopped, and woke up) is refused for good, and the connections of an older
+ * one still here are closed. Two connections of one epoch are one too many.
+ */
 static struct donor_volume *owned_volume(struct donor *dn, struct donor_conn *dc,
-					 const uint8_t secret[MEMX_SECRET_LEN], const char **why)
+					 const uint8_t secret[MEMX_SECRET_LEN], uint64_t epoch,
+					 const char **why)
 {
 	struct donor_volume *vol = lend_volume_find(dn, dc->volume_id);
 
 	*why = NULL;
 	if (vol && !memxd_auth_equal(vol->secret, secret, MEMX_SECRET_LEN))
 		*why = "wrong volume secret: not this volume's owner";
+	else if (vol && epoch < vol->epoch)
+		*why = "its engine epoch is older than the volume's here: a newer engine took "
+		       "the volume over (fenced)";
+	else if (vol && vol->control && epoch == vol->epoch)
+		*why = "this engine epoch already has a control connection here";
 	else if (vol && vol->control)
 		vol = fence_old_engine(dn, vol, dc);
 	if (!*why && !vol && !(vol = lend_volume_make(dn, dc->volume_id, secret)))
 		*why = "donor has no room for another volume";
-	return *why ? NULL : vol;
+	if (*why)
+		return NULL;
+	vol->epoch = epoch;
+	return vol;
 }
 
 void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *msg)
@@ -377,7 +392,7 @@ void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg
 			    "altered handshake");
 		return;
 	}
-	vol = owned_volume(dn, dc, secret, &why);
+	vol = owned_volume(dn, dc, secret, msg->auth.epoch, &why);
 	if (!vol) {
 		memset(session, 0, sizeof(session));
 		auth_refuse(dn, dc, msg->seq, why);
@@ -391,6 +406,7 @@ void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg
 	vol->lease_s = msg->auth.lease_s < dn->max_lease_s ? msg->auth.lease_s : dn->max_lease_s;
 	reply.auth.lease_s = vol->lease_s;
 	reply.auth.slabs_kept = vol->slabs;	/* 0 for a new volume: nothing to resume here */
+	reply.auth.epoch = vol->epoch;
 	dc->vol = vol;
 	dc->authed = true;
 	vol->control = dc;

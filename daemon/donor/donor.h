@@ -44,6 +44,7 @@ struct donor_volume {
 	uint32_t lease_s;	/* granted at authentication: keep our slabs this long without it */
 	uint64_t lease_end_ns;	/* its engine is gone and the lease runs: kept until then; else 0 */
 	struct donor_conn *control;	/* its authenticated control connection, or NULL */
+	uint64_t epoch;		/* its engine's (AUTH): older ones are fenced off */
 	unsigned int nr_conns;
 	uint32_t slabs;
 	uint64_t bytes;		/* lent to this volume */

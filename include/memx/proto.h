@@ -18,7 +18,7 @@
 #include <linux/types.h>
 
 #define MEMX_PROTO_MAGIC	0x584d454dU	/* "MEMX" read as little-endian bytes */
-#define MEMX_PROTO_VERSION	4	/* 3: every connection authenticates (see "Trust"); 4: leases */
+#define MEMX_PROTO_VERSION	5	/* 3: every connection authenticates (see "Trust"); 4: leases; 5: engine epochs */
 #define MEMX_DEFAULT_PORT	7471
 
 #define MEMX_CM_CONNECT_PDATA_MAX	56
@@ -220,7 +220,10 @@ struct memx_msg_auth {		/* MEMX_MSG_AUTH, MEMX_MSG_AUTH_REPLY (status 0) */
 	__le32 lease_s;		/* AUTH: the lease asked for; REPLY: the lease given (<= asked) */
 	__le32 slabs_kept;	/* REPLY: slabs the volume holds here already (kept under a */
 				/* lease for this engine); AUTH: zero */
-	__le64 reserved;	/* must be zero */
+	__le64 epoch;		/* AUTH: the engine's epoch (each take-over of a volume adds */
+				/* one); a donor refuses an epoch older than the volume's */
+				/* (fencing) and closes the connections of an older one */
+				/* still there; REPLY: the volume's epoch here now */
 };
 
 struct memx_msg {

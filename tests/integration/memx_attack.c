@@ -12,7 +12,8 @@
  *                 --key-id with random bytes (no key), or --key-file's first
  *                 key; MEMX_MSG_AUTH with a random volume secret (with
  *                 --secret HEX: the proof of that secret, as the volume's
- *                 own next engine would send it); then FREE_SLAB handles
+ *                 own next engine would send it; --epoch N: the engine epoch
+ *                 it claims, default 0); then FREE_SLAB handles
  *                 1..--handles; disconnect.
  *   knock         CLIENT connect with the victim's id and disconnect at once,
  *                 without a word. It can get nothing on the wire (exit 3 once
@@ -61,6 +62,7 @@ static struct {
 	uint32_t key_id, rkey, len, handles;
 	uint8_t secret[MEMX_SECRET_LEN];
 	bool have_secret;
+	uint64_t epoch;
 	uint64_t addr;
 } opt = { .port = MEMX_DEFAULT_PORT, .key_id = 1, .len = 4096, .handles = 32,
 	  .ticket = "zero" };
@@ -219,7 +221,7 @@ static void victim_hello(struct peer_hs *hs, uint16_t role, const struct memxd_k
 static void forge_auth(struct peer_hs *hs, const struct memxd_key *k, const struct peer *p,
 		       const uint8_t secret[MEMX_SECRET_LEN], uint8_t msg[MEMX_MSG_SIZE])
 {
-	struct memxd_msg_info auth = { .type = MEMX_MSG_AUTH, .seq = 1 };
+	struct memxd_msg_info auth = { .type = MEMX_MSG_AUTH, .seq = 1, .auth.epoch = opt.epoch };
 
 	printf("attack: the donor's proof %s under our key %u\n",
 	       memxd_auth_welcome_ok(k, hs->hello, p->welcome) ? "holds" : "does NOT hold",
@@ -516,7 +518,7 @@ static int usage(void)
 	fprintf(stderr, "usage: memx_attack steal-data|steal-client|knock|ticket-swap|record|"
 		"replay --bind IP --donor IP[:PORT] [--volume HEXID] [--addr A --rkey K] [--len N]\n"
 		"        [--ticket zero|random|HEX] [--key-id N] [--key-file PATH] [--handles N]"
-		" [--file PATH]\n        [--secret HEX]\n");
+		" [--file PATH]\n        [--secret HEX] [--epoch N]\n");
 	return EXIT_USAGE;
 }
 
@@ -554,6 +556,7 @@ static int parse_opt(int ch, char *arg)
 				return -1;
 		opt.have_secret = true;
 		break;
+	case 'E': opt.epoch = strtoull(arg, NULL, 0); break;
 	default: return -1;
 	}
 	return 0;
@@ -569,6 +572,7 @@ int main(int argc, char **argv)
 		{ "key-id", required_argument, NULL, 'i' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "file", required_argument, NULL, 'f' }, { "secret", required_argument, NULL, 's' },
+		{ "epoch", required_argument, NULL, 'E' },
 		{ 0 }
 	};
 	static const struct {

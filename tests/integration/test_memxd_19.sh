@@ -46,6 +46,8 @@ grep -q "its engine is back" "$TEST_TMP/d1.log" || fail "donor d1 did not see th
 "$MEMXCTL" list | grep -Eq "^$first +vol .* live," || fail "memxctl list does not show the volume live again"
 [ "$(status_get '[x["volumes"][0]["resumed"] for x in s if x and x["role"]=="client"][0]')" = True ] ||
 	fail "status does not say the engine took the volume over"
+[ "$(status_get '[x["volumes"][0]["epoch"] for x in s if x and x["role"]=="client"][0]')" = 2 ] ||
+	fail "the engine that took over does not have the next epoch (2)"
 log "new engine ready $(python3 -c "print(round($t1 - $t0, 1))") s after it was started"
 WAIT_S=180 wait_for exited "$FP" || fail "fio did not finish after the new engine took over"
 wait "$FP"; rc=$?

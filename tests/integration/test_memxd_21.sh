@@ -64,6 +64,8 @@ log "fio wrote and verified 64 MiB across kill -STOP, a take-over and kill -CONT
 dmesg | grep -E "blocked for more than|hung_task" && fail "a task hung"
 [ "$(status_get '[x["volumes"][0]["resumed"] for x in s if x and x["role"]=="client"][0]')" = True ] ||
 	fail "status does not say the engine took the volume over"
+[ "$(status_get '[x["volumes"][0]["epoch"] for x in s if x and x["role"]=="client"][0]')" = 2 ] ||
+	fail "the engine that took over does not have the next epoch (2)"
 stop_bg new || fail "the new engine did not stop cleanly"
 grep -Eq "gave back [1-9][0-9]* grant" "$TEST_TMP/new.log" || fail "a clean stop did not give the grants back"
 log "passed"

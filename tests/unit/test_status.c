@@ -34,6 +34,7 @@ static struct memxd_client *fake_client(uint64_t nr_slabs)
 	c->opt.poll_queues = 1;
 	c->opt.poll_us = 50;
 	c->opt.recovery_timeout_s = 60;
+	c->epoch = 3;
 	c->opt.scrub_rate = 4 * MiB;
 	c->opt.trust.kr.key[0].id = 9;
 	c->opt.trust.kr.n = 1;
@@ -130,7 +131,7 @@ static const char golden[] =
 	"{\"role\":\"client\",\"log_dropped\":0,\"key_id\":9,\"insecure\":false,"
 	"\"volumes\":[{\"name\":\"vol\",\"device\":\"/dev/memx3\",\"size\":20971520,"
 	"\"slab_size\":4194304,\"slabs\":5,\"slabs_mapped\":5,\"slabs_lost\":1,\"replicas\":2,"
-	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,"
+	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,\"epoch\":3,"
 	"\"io\":{\"reads\":33,\"writes\":60,\"read_bytes\":135168,\"write_bytes\":0,"
 	"\"flushes\":0,\"discards\":0,\"write_zeroes\":0,\"errors\":0,\"zero_reads\":0,"
 	"\"commits\":0,\"wakeups\":0,\"rdma_posts\":0,\"cq_arms\":0,\"failovers\":0,"
@@ -254,7 +255,7 @@ Test(status, text_as_before)
 		"  integrity: 0 blocks failed their checksum, 0 copies repaired; scrub at 4 MiB/s: "
 		"2 passes, 0 bad blocks, 0 repaired\n"
 		"  restart: if this engine dies, the volume waits 60 s for the same command to take "
-		"it over\n"
+		"it over; engine epoch 3\n"
 		"  trust: connects with key 9, holds 1 key(s)\n"
 		"  donor 10.0.0.2:7471            live     lends 1024 MiB, 512 MiB free, holds 5 "
 		"slabs, host host0\n"

@@ -285,8 +285,10 @@ Test(msg, auth_round_trips_and_rejects_a_reserved_byte)
 	encode_msg(buf, &auth);
 	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
 	cr_expect_arr_eq(out.auth.sealed, auth.auth.sealed, MEMX_SEALED_LEN);
+	/* The message ends with the epoch (protocol 5; it was a reserved field). */
 	buf[MEMX_MSG_SIZE - 1] = 1;
-	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO);
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.auth.epoch, 1ULL << 56);
 	/* A refusal is a reply with a status; a request never carries one. */
 	encode_msg(buf, &reply);
 	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
@@ -311,10 +313,26 @@ Test(msg, auth_carries_a_lease_of_at_most_an_hour)
 	m->auth.slabs_kept = htole32(1);	/* a reply's field, in a request */
 	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO);
 	m->auth.slabs_kept = 0;
-	m->auth.reserved = htole64(1);
-	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO);
 	auth.auth.lease_s = MEMX_MAX_LEASE_S + 1;
 	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &auth), -EINVAL);
+}
+
+Test(msg, auth_carries_the_engine_epoch)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memxd_msg_info out, auth = { .type = MEMX_MSG_AUTH, .seq = 3,
+					    .auth.epoch = 0x0102030405060708ULL };
+	struct memx_msg *m = (struct memx_msg *)buf;
+
+	encode_msg(buf, &auth);
+	cr_expect_eq(le64toh(m->auth.epoch), 0x0102030405060708ULL, "little-endian on the wire");
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.auth.epoch, 0x0102030405060708ULL);
+	auth.type = MEMX_MSG_AUTH_REPLY;
+	auth.auth.epoch = 7;
+	encode_msg(buf, &auth);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.auth.epoch, 7);
 }
 
 Test(msg, every_type_round_trips)
