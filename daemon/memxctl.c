@@ -7,6 +7,7 @@
  *   memxctl donor add ADDR[:PORT] [--socket PATH]
  *   memxctl reload [--socket PATH]
  *   memxctl volume detach NAME [--socket PATH]
+ *   memxctl volume forget-lost NAME [--socket PATH]
  *   memxctl keygen PATH [--id N]
  *   memxctl version
  * Without --socket, status asks every memxd on this machine (each has a
@@ -55,6 +56,9 @@ static void usage(FILE *f)
 		"                                          hand volume NAME off: its device goes, its\n"
 		"                                          data stays on the donors for memxd client\n"
 		"                                          --attach (here or where its state file is)\n"
+		"       memxctl volume forget-lost NAME [--socket PATH]\n"
+		"                                          give up the slabs of NAME whose every copy\n"
+		"                                          is gone: they read as zeros again\n"
 		"       memxctl keygen PATH [--id N]       write a new cluster key file (id 1)\n"
 		"       memxctl version                    memx, protocol and kernel ABI versions\n");
 }
@@ -165,7 +169,8 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 			else
 				break;
 		}
-	} else if (argc >= 4 && !strcmp(argv[1], "volume") && !strcmp(argv[2], "detach")) {
+	} else if (argc >= 4 && !strcmp(argv[1], "volume") &&
+		   (!strcmp(argv[2], "detach") || !strcmp(argv[2], "forget-lost"))) {
 		/* To the engine of volume NAME: its socket unless --socket says otherwise. */
 		static char path[sizeof(MEMXD_RUN_DIR) + 96];
 
@@ -175,7 +180,7 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 		}
 		snprintf(path, sizeof(path), "%s/client-%s.sock", MEMXD_RUN_DIR, argv[3]);
 		cmd->socket_path = path;
-		snprintf(cmd->request, sizeof(cmd->request), "volume detach\n");
+		snprintf(cmd->request, sizeof(cmd->request), "volume %s\n", argv[2]);
 		for (argi = 4; argi < argc; argi++) {
 			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
 				cmd->socket_path = argv[++argi];

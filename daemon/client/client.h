@@ -344,6 +344,12 @@ void memxd_copysets_refresh(struct memxd_client *c);
 void memxd_map_slab(struct memxd_client *c, uint64_t s);
 void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail);
 void memxd_retry_deferred(struct memxd_client *c);
+/*
+ * memxctl volume forget-lost: every LOST slab (all its replicas gone) is
+ * given up, as a discard of it would: it reads as zeros and takes writes
+ * again. Returns how many.
+ */
+uint64_t memxd_forget_lost(struct memxd_client *c);
 
 /* recovery.c: re-replication, drain and eviction, one slab per step. */
 uint64_t memxd_backlog(struct memxd_client *c);

@@ -220,6 +220,27 @@ void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail)
 			free_or_defer(c, mail->free.slab, &mail->free.replica[i]);
 }
 
+uint64_t memxd_forget_lost(struct memxd_client *c)
+{
+	uint64_t n = 0;
+
+	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
+		struct memxd_slab *slab = &c->map.slabs[s];
+
+		/* As a discard of the whole slab does it (io.c): no grant is left to free. */
+		if (!memxd_slab_claim(slab, MEMXD_SLAB_LOST, MEMXD_SLAB_FREEING))
+			continue;
+		memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+		atomic_fetch_sub(&c->slabs_lost, 1);
+		memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
+		n++;
+	}
+	if (n)
+		memxd_warn("volume %s: %" PRIu64 " lost slab(s) forgotten (memxctl): their data is "
+			   "given up, they read as zeros and take writes again", c->opt.name, n);
+	return n;
+}
+
 /* Retries deferred frees whose slab has gone quiet. */
 void memxd_retry_deferred(struct memxd_client *c)
 {

@@ -232,11 +232,15 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 		return memxd_ctl_reply(out, len, "added donor %s:%u\n", req.host, req.port);
 	case MEMXD_CTL_VOLUME_DETACH:
 		return client_detach(c, out, len);
+	case MEMXD_CTL_VOLUME_FORGET_LOST:
+		return memxd_ctl_reply(out, len, "volume %s: %" PRIu64 " lost slab(s) forgotten: "
+				       "they read as zeros and take writes again\n", c->opt.name,
+				       memxd_forget_lost(c));
 	case MEMXD_CTL_UNKNOWN:
 		break;
 	}
 	return memxd_ctl_reply(out, len, "error: unknown request '%s' (known: status [--json] [--slabs], "
-			 "donor drain ADDR, donor add ADDR, volume detach)\n", line);
+			 "donor drain ADDR, donor add ADDR, volume detach, volume forget-lost)\n", line);
 }
 
 /* The RDMA side: a device for the local address, the control CQ, the bounce buffer. */
@@ -439,31 +443,31 @@ static int client_setup(struct memxd_client *c)
 
 /*
  * The volume is gone and we stop: donors that would keep our grants for a
- * successor (a lease) get them back now, one FREE_SLAB each.
+ * successor (a lease) get them back now, with one RELEASE each, which also
+ * frees what a dead engine before us left half granted there.
  */
 static void give_back_grants(struct memxd_client *c)
 {
 	uint64_t n = 0;
-	bool leased = false;
+	unsigned int donors = 0;
 
-	for (unsigned int i = 0; i < c->nr_donors; i++)
-		leased |= c->donor[i].lease_s && memxd_donor_usable(atomic_load(&c->donor[i].state));
-	if (!leased || !c->map.slabs)
-		return;
-	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memxd_slab *slab = &c->map.slabs[s];
-		uint32_t st = memxd_slab_state(slab);
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		struct memxd_donor *d = &c->donor[i];
+		struct memxd_msg_info req = { .type = MEMX_MSG_RELEASE }, reply;
 
-		if (st != MEMXD_SLAB_MAPPED && st != MEMXD_SLAB_MIGRATING && st != MEMXD_SLAB_LOST)
+		if (!d->lease_s || !memxd_donor_usable(atomic_load(&d->state)))
 			continue;
-		for (uint32_t i = 0; i < slab->nr_replicas && i < MEMXD_MAX_REPLICAS; i++)
-			if (slab->replica[i].live) {
-				memxd_free_grant(c, &slab->replica[i]);
-				n++;
-			}
+		if (memxd_donor_call(c, d, &req, &reply) || reply.status) {
+			memxd_warn("volume %s: donor %s did not take the volume back; it frees it "
+				   "when its lease ends", c->opt.name, d->name);
+			continue;
+		}
+		n += d->slabs;
+		donors++;
 	}
-	memxd_info("volume %s: gave back %" PRIu64 " grant(s) the donors would have kept for a "
-		   "successor", c->opt.name, n);
+	if (donors)
+		memxd_info("volume %s: gave back %" PRIu64 " grant(s) the donors would have kept for "
+			   "a successor (%u donor(s), one release each)", c->opt.name, n, donors);
 }
 
 /*

@@ -31,6 +31,7 @@
  *
  *   LOST       FREEING    queue thread, DISCARD of the whole slab: its
  *                         data is given up, it reads as zeros again (claim) io.c
+ *                         or control thread, memxctl volume forget-lost  grants.c
  *
  * Until then a LOST slab fails every read and write with EIO.
  */

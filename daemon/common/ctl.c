@@ -429,6 +429,10 @@ int memxd_ctl_parse(const char *line, struct memxd_ctl_req *out)
 		out->kind = MEMXD_CTL_VOLUME_DETACH;
 		return 0;
 	}
+	if (!strcmp(line, "volume forget-lost")) {
+		out->kind = MEMXD_CTL_VOLUME_FORGET_LOST;
+		return 0;
+	}
 	if (!strncmp(line, "donor drain ", 12)) {
 		out->kind = MEMXD_CTL_DONOR_DRAIN;
 		out->arg = line + 12;

@@ -24,6 +24,7 @@ enum memxd_ctl_kind {
 	MEMXD_CTL_DONOR_ADD,	/* "donor add ADDR[:PORT]" */
 	MEMXD_CTL_RELOAD,	/* "reload": re-read the key file */
 	MEMXD_CTL_VOLUME_DETACH,	/* "volume detach": hand the volume off (client) */
+	MEMXD_CTL_VOLUME_FORGET_LOST,	/* "volume forget-lost": give lost slabs up (client) */
 };
 
 /* A parsed request line. Pointers point into the line. */

@@ -298,6 +298,7 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 		m.free.handle = htole32(in->free.handle);
 		break;
 	case MEMX_MSG_STATS:
+	case MEMX_MSG_RELEASE:
 		break;
 	case MEMX_MSG_EVICT:
 		if (in->evict.flags & ~MEMX_EVICT_F_ALL)
@@ -408,8 +409,9 @@ int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
 		info.free.handle = le32toh(m.free.handle);
 		break;
 	case MEMX_MSG_STATS:
+	case MEMX_MSG_RELEASE:
 		if (!all_zero(m.raw, sizeof(m.raw)))
-			return wire_fail(err, MEMX_REJ_MALFORMED, "stats request has a body");
+			return wire_fail(err, MEMX_REJ_MALFORMED, "stats or release request has a body");
 		break;
 	case MEMX_MSG_EVICT:
 		if (m.evict.reserved0 || !all_zero(m.evict.reserved, sizeof(m.evict.reserved)))
@@ -446,6 +448,7 @@ const char *memxd_msg_type_name(uint16_t type)
 	case MEMX_MSG_EVICT: return "evict";
 	case MEMX_MSG_AUTH: return "auth";
 	case MEMX_MSG_AUTH_REPLY: return "auth-reply";
+	case MEMX_MSG_RELEASE: return "release";
 	default: return "unknown";
 	}
 }

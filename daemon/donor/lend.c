@@ -312,6 +312,19 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 	case MEMX_MSG_STATS:
 		reply.type = MEMX_MSG_STATS_REPLY;
 		break;
+	case MEMX_MSG_RELEASE: {
+		/* Its engine stops for good: everything of the volume, leftovers too, now. */
+		uint32_t n = dc->vol->slabs;
+
+		reply.type = MEMX_MSG_FREE_REPLY;
+		for (int i = 0; i < DONOR_MAX_SLABS; i++)
+			if (dn->slab[i].used && dn->slab[i].vol == dc->vol)
+				slab_free(dn, &dn->slab[i]);
+		dc->vol->lease_s = 0;
+		memxd_info("volume %s: released by its engine: freed its %u slabs", dc->vol->idstr,
+			   n);
+		break;
+	}
 	default:
 		memxd_warn("volume %s: unexpected %s message from %s", dc->vol->idstr,
 			  memxd_msg_type_name(msg.type), dc->peer);

@@ -144,6 +144,9 @@ enum memx_msg_type {
 	MEMX_MSG_EVICT = 7,		/* donor -> client, unsolicited: move slabs away */
 	MEMX_MSG_AUTH = 8,		/* client -> donor: first message, proves the key */
 	MEMX_MSG_AUTH_REPLY = 9,	/* donor -> client: the data ticket */
+	MEMX_MSG_RELEASE = 10,		/* client -> donor: the volume ends (no body): free */
+					/* every slab of it here now, keep no lease; the */
+					/* answer is a MEMX_MSG_FREE_REPLY */
 };
 
 #define MEMX_MSG_SIZE		64

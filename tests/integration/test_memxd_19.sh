@@ -56,6 +56,10 @@ grep -E "err=|IOPS" "$TEST_TMP/fio-r.out" | head -n 4
 log "fio wrote and verified 64 MiB across kill -9 of the engine"
 stop_bg vol || fail "the new engine did not stop cleanly"
 grep -Eq "gave back [1-9][0-9]* grant" "$TEST_TMP/vol.log" || { tail "$TEST_TMP/vol.log"; fail "a clean stop did not give the grants back"; }
+for d in d1 d2; do
+	grep -Eq "released by its engine: freed its [1-9][0-9]* slabs" "$TEST_TMP/$d.log" ||
+		fail "donor $d was not released at the clean stop"
+done
 [ ! -e /run/memx/client-vol.state ] || fail "a clean stop left its state file"
 
 # --- the same with one replica (every slab on one donor) ---------------------

@@ -79,6 +79,20 @@ Test(ctl, donor_add)
 	cr_expect_eq(r.kind, MEMXD_CTL_UNKNOWN);
 }
 
+Test(ctl, volume_requests)
+{
+	struct memxd_ctl_req r;
+
+	cr_assert_eq(memxd_ctl_parse("volume detach", &r), 0);
+	cr_expect_eq(r.kind, MEMXD_CTL_VOLUME_DETACH);
+	cr_assert_eq(memxd_ctl_parse("volume forget-lost", &r), 0);
+	cr_expect_eq(r.kind, MEMXD_CTL_VOLUME_FORGET_LOST);
+	cr_expect_eq(memxd_ctl_parse("volume detach now", &r), -EINVAL, "detach takes nothing");
+	cr_expect_eq(r.kind, MEMXD_CTL_UNKNOWN);
+	cr_expect_eq(memxd_ctl_parse("volume", &r), -EINVAL);
+	cr_expect_eq(memxd_ctl_parse("volume forget", &r), -EINVAL);
+}
+
 Test(ctl, reload)
 {
 	struct memxd_ctl_req r;

@@ -335,6 +335,22 @@ Test(msg, auth_carries_the_engine_epoch)
 	cr_expect_eq(out.auth.epoch, 7);
 }
 
+Test(msg, release_has_no_body)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memxd_msg_info out, rel = { .type = MEMX_MSG_RELEASE, .seq = 4 };
+
+	encode_msg(buf, &rel);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.type, MEMX_MSG_RELEASE);
+	cr_expect_eq(out.seq, 4);
+	cr_expect_str_eq(memxd_msg_type_name(MEMX_MSG_RELEASE), "release");
+	buf[MEMX_MSG_SIZE - 1] = 1;
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO, "a body");
+	rel.status = EIO;
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &rel), -EINVAL, "a request with a status");
+}
+
 Test(msg, every_type_round_trips)
 {
 	uint8_t buf[MEMX_MSG_SIZE];
