@@ -55,7 +55,7 @@
 #define MEMX_COMMIT_CHUNK	16
 
 /*
- * Commits read the queue area and end requests: an engine that is deposed
+ * Commits and mmap use the queue area: an engine that is deposed
  * (recovery.c) must have none left running before its area is replaced.
  */
 DEFINE_STATIC_SRCU(memx_commit_srcu);
@@ -495,12 +495,11 @@ void memx_queue_release(struct memx_file *mf)
 int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma)
 {
 	struct memx_queue *mq;
+	int idx, ret;
 
 	if (smp_load_acquire(&mf->role) != MEMX_FILE_QUEUE)
 		return -EINVAL;
 	mq = mf->mq;
-	if (memx_file_stale(mf))
-		return -EINVAL;
 	if (vma->vm_pgoff != 0 ||
 	    vma->vm_end - vma->vm_start != mq->md->layout.total_bytes ||
 	    !(vma->vm_flags & VM_SHARED))
@@ -509,7 +508,11 @@ int memx_queue_mmap(struct memx_file *mf, struct vm_area_struct *vma)
 		return -EPERM;
 	memx_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 	memx_vm_flags_clear(vma, VM_MAYEXEC);
-	return remap_vmalloc_range(vma, mq->area.vaddr, 0);
+	/* As a commit: the area of a current engine, never one being replaced. */
+	idx = srcu_read_lock(&memx_commit_srcu);
+	ret = memx_file_stale(mf) ? -EINVAL : remap_vmalloc_range(vma, mq->area.vaddr, 0);
+	srcu_read_unlock(&memx_commit_srcu, idx);
+	return ret;
 }
 
 __poll_t memx_queue_poll(struct memx_file *mf, struct file *file,
