@@ -194,7 +194,7 @@ int memx_blk_add_disk(struct memx_dev *md)
 	md->disk = disk;
 	md->started = true;
 	kref_get(&md->ref);	/* the disk's reference, dropped by memx_blk_del_disk */
-	ret = add_disk(disk);
+	ret = device_add_disk(NULL, disk, memx_disk_groups);	/* sysfs.c */
 	if (ret)
 		goto out_put_disk;
 	return 0;

@@ -305,6 +305,7 @@ static struct memx_dev *memx_dev_alloc(const struct memx_dev_params *p,
 		md->params.io_timeout_ms = MEMX_DEFAULT_TIMEOUT_MS;
 	md->layout = *l;
 	md->owner_tgid = get_pid(task_tgid(current));
+	WRITE_ONCE(md->engine_pid, task_tgid_nr(current));
 	spin_lock_init(&md->lock);
 	INIT_WORK(&md->remove_work, memx_dev_remove_work);
 	memx_recovery_init(md);

@@ -74,6 +74,7 @@ struct memx_dev {
 	struct memx_queue_layout layout;	/* same for every queue */
 	struct file *owner;		/* identity only, never dereferenced */
 	struct pid *owner_tgid;		/* ADD_DEV caller's thread group: binds queues */
+	pid_t engine_pid;		/* its number (0: none), for sysfs; WRITE_ONCE */
 
 	/* Under memx_devs_lock. */
 	bool started;			/* disk added (until removed) */
@@ -161,6 +162,9 @@ int memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *
 void memx_recovery_resume(struct memx_dev *md);
 void memx_recovery_abandon(struct memx_dev *md);
 bool memx_recovery_depose(struct memx_queue *mq);	/* from a timeout; no lock */
+
+/* sysfs.c: /sys/block/memxN/memx/ */
+extern const struct attribute_group *memx_disk_groups[];
 
 /* blk.c */
 int memx_blk_add_disk(struct memx_dev *md);

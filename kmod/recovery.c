@@ -92,6 +92,7 @@ void memx_recovery_orphan(struct memx_dev *md)
 	/* The leaving engine's fds are stale from here on (memx_file_stale()). */
 	WRITE_ONCE(md->gen, md->gen + 1);
 	md->owner = NULL;
+	WRITE_ONCE(md->engine_pid, 0);
 	for (i = 0; i < md->params.nr_queues; i++)
 		md->queues[i].bound = false;
 	if (!first) {
@@ -167,6 +168,7 @@ int memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *
 	}
 	put_pid(md->owner_tgid);
 	md->owner_tgid = get_pid(task_tgid(current));
+	WRITE_ONCE(md->engine_pid, task_tgid_nr(current));
 	memx_file_make_owner(mf, md, file);
 	pr_info("memx%d (%s): a new engine attached\n", md->id, md->params.name);
 	return 0;

@@ -5,6 +5,9 @@
 # fio verifies every block. Without an engine the held I/O fails with EIO once
 # the window ends and the volume goes away; attach refuses a wrong name, a
 # wrong geometry and a volume whose engine lives; names are unique.
+# /sys/block/memxN/memx/ follows it all (name, state, engine_pid,
+# recovery_timeout_ms), and udev's rule (udev/60-memx.rules) names the
+# volume /dev/memx/NAME.
 . "$(dirname "$0")/common.sh"
 
 need_cmd fio
@@ -16,10 +19,26 @@ wait_for test -c /dev/memx-control || fail "/dev/memx-control did not appear"
 
 geo=(--size 64M --queues 2 --depth 32)
 store=$TEST_TMP/store
+# sysfs_is DEV ATTR VALUE: /sys/block/memxN/memx/ATTR reads VALUE.
+sysfs_is() { [ "$(cat "/sys/block/${1#/dev/}/memx/$2" 2>/dev/null)" = "$3" ]; }
 
 # --- kill -9 during verified fio, then attach ------------------------------
 start_ramd ramd "${geo[@]}" --name r1 --recovery-ms 60000 --store "$store" --slow-ms 2
 first=$DEV
+sysfs_is "$first" name r1 && sysfs_is "$first" state live &&
+	sysfs_is "$first" engine_pid "$(bg_pid ramd)" && sysfs_is "$first" recovery_timeout_ms 60000 ||
+	fail "sysfs of $first: $(grep -r . "/sys/block/${first#/dev/}/memx/" 2>&1 | tr '\n' ' ')"
+# The udev rule, as udevd would apply it (the guest runs no udevd).
+if command -v udevadm > /dev/null && mkdir -p /etc/udev/rules.d 2>/dev/null &&
+	cp "$MEMX_ROOT/udev/60-memx.rules" /etc/udev/rules.d/ 2>/dev/null; then
+	udevadm test --action=add "/sys/block/${first#/dev/}" > "$TEST_TMP/udev.out" 2>&1
+	grep -q "^DEVLINKS=.*/dev/memx/r1" "$TEST_TMP/udev.out" ||
+		{ tail -n 20 "$TEST_TMP/udev.out"; fail "the udev rule does not name $first /dev/memx/r1"; }
+	rm -f /etc/udev/rules.d/60-memx.rules
+	log "sysfs names $first r1, and the udev rule links /dev/memx/r1 to it"
+else
+	log "sysfs names $first r1 (no writable /etc/udev/rules.d here: the udev rule is not checked)"
+fi
 start_bg fio fio --name=r --filename="$DEV" --direct=1 --ioengine=libaio --rw=randwrite \
 	--bs=4k --iodepth=32 --size=64M --verify=crc32c --verify_fatal=1 --do_verify=1 \
 	--output="$TEST_TMP/fio-r.out"
@@ -34,6 +53,8 @@ dmesg | grep "engine gone; holding" | tail -n 1
 sleep 3
 exited "$FP" && { cat "$TEST_TMP/fio-r.out"; fail "fio ended while the volume waited for an engine"; }
 [ -b "$first" ] || fail "$first went away with its engine"
+sysfs_is "$first" state recovering && sysfs_is "$first" engine_pid 0 ||
+	fail "sysfs of the orphan $first: state $(cat "/sys/block/${first#/dev/}/memx/state"), engine_pid $(cat "/sys/block/${first#/dev/}/memx/engine_pid")"
 
 # Attach errors, while the volume is orphaned.
 "$MEMX_TEST_BIN/memx_ramd" "${geo[@]}" --name nosuch --attach --recovery-ms 1000 \
@@ -48,6 +69,8 @@ grep -q "File exists" "$TEST_TMP/a3.log" || { cat "$TEST_TMP/a3.log"; fail "dupl
 
 start_ramd ramd2 "${geo[@]}" --name r1 --recovery-ms 60000 --store "$store" --attach
 [ "$DEV" = "$first" ] || fail "the new engine got $DEV, not $first"
+sysfs_is "$first" state live && sysfs_is "$first" engine_pid "$(bg_pid ramd2)" ||
+	fail "sysfs of $first does not show the new engine"
 "$MEMX_TEST_BIN/memx_ramd" "${geo[@]}" --name r1 --attach \
 	> "$TEST_TMP/a4.log" 2>&1 && fail "attach to a volume with a live engine succeeded"
 grep -q "Device or resource busy" "$TEST_TMP/a4.log" || { cat "$TEST_TMP/a4.log"; fail "attach to a served volume: wrong error"; }

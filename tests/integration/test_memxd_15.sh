@@ -33,7 +33,7 @@ log "volume $MEMX_DEV (${SIZE_MB} MiB, 2 replicas)"
 # (at most 8 s); prints MB/s (10^6 bytes per second).
 seq_mbps() {
 	fio --name=seq --filename="$1" --direct=1 --ioengine=io_uring --rw="$2" --bs=1M \
-		--iodepth=8 --size=64M --runtime=8 --output-format=json \
+		--iodepth=8 --size=64M --runtime=3 --output-format=json \
 		--output="$TEST_TMP/fio-seq.json" >/dev/null 2>&1 || { echo fail; return 1; }
 	python3 -c 'import json,sys
 j = json.load(open(sys.argv[1]))["jobs"][0][sys.argv[2]]
