@@ -274,9 +274,10 @@ static int client_setup(struct memxd_client *c)
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
 		return memxd_log_errno(r, "mailbox");
-	r = setup_rdma(c);
+	/* The volume first: ublk's window keeper is forked there, before any RDMA resource. */
+	r = setup_volume(c, &resume);
 	if (!r)
-		r = setup_volume(c, &resume);
+		r = setup_rdma(c);
 	for (unsigned int q = 0; !r && q < c->nr_queues; q++)
 		r = memxd_queue_setup(c, &c->queue[q], q);
 	if (!r && resume)

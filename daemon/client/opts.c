@@ -54,13 +54,13 @@ void memxd_client_usage(FILE *f)
 		"  --insecure  no keys: donors that run --insecure only (tests only)\n"
 		"  --io-deadline  seconds the engine may hold requests without finishing any\n"
 		"              before memx.ko treats it as dead and fails them (default 30)\n"
-		"  --recovery-timeout  if the engine dies, memx.ko holds the volume's requests\n"
+		"  --recovery-timeout  if the engine dies, the kernel holds the volume's requests\n"
 		"              this long and donors keep its memory, for the same command to\n"
 		"              be run again and take over; 0: the volume dies with the engine\n"
 		"              (default %u)\n"
 		"  --kernel-backend  how the kernel hands us block requests: memx (memx.ko),\n"
 		"              ublk (the kernel's ublk_drv, Linux 6.0+: no module to build;\n"
-		"              no --poll-queues, no --io-deadline, restart not kept), or auto:\n"
+		"              no --poll-queues, no --io-deadline), or auto:\n"
 		"              memx.ko if loaded, else ublk if /dev/ublk-control exists\n"
 		"              (default auto)\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S);

@@ -25,8 +25,17 @@
  * START_DEV returns once every queue fetched all its tags; /dev/ublkbN then
  * exists. SIGTERM: STOP_DEV (refused while the disk is held exclusively:
  * mounted or swap), which aborts the fetches still held; at exit, once the
- * queues closed their rings and mappings, DEL_DEV removes /dev/ublkcN. If the
- * engine dies, ublk fails the device's I/O with EIO and stops it.
+ * queues closed their rings and mappings, DEL_DEV removes /dev/ublkcN.
+ *
+ * Engine restart (--recovery-timeout): the device is made with
+ * UBLK_F_USER_RECOVERY and _REISSUE, so when the engine dies ublk holds its
+ * requests, those the engine had taken included, and hands them again to the
+ * next engine. The state file (state.c) keeps the device id; the next engine
+ * of the volume finds the device there, START_USER_RECOVERY, fetches every
+ * tag again and END_USER_RECOVERY, instead of ADD_DEV and START_DEV. The
+ * window itself is kept by a forked keeper (ublk_window.c), since ublk has
+ * no deadline of its own. Without --recovery-timeout, the dead engine's
+ * device fails its I/O with EIO and the keeper deletes it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,15 +47,20 @@
 
 #include "client/client.h"
 #include "client/ublk_ctrl.h"
+#include "client/ublk_window.h"
 #include "common/log.h"
 
 struct memxd_ublk {
 	struct memxd_ublk_ctrl ctrl;
 	struct ublksrv_ctrl_dev_info info;
 	int cdev_fd;			/* /dev/ublkcN: one opener at a time; all queues use it */
+	int window_fd;			/* to the keeper of the recovery window */
 	bool added;
 	bool stopped;
+	bool recovering;		/* we took over a dead engine's device */
 };
+
+#define UBLK_RECOVERY_WAIT_MS	5000	/* for the dead engine's files to be closed */
 
 #define UBLK_CDEV_WAIT_MS	2000	/* for devtmpfs to show /dev/ublkcN after ADD_DEV */
 /*
@@ -97,10 +111,51 @@ static void ublk_fill_params(struct memxd_client *c, struct ublk_params *p)
 	p->discard.max_discard_segments = 1;
 }
 
+/*
+ * Takes over the device a dead engine of this volume left: it must be
+ * ublk's recoverable kind with our geometry. ublk accepts START_USER_RECOVERY
+ * once the dead engine's files are closed, which may take a moment after its
+ * death. Returns 0, -ENOENT (no such device: start a new volume) or -errno.
+ */
+static int ublk_take_over(struct memxd_client *c, struct memxd_ublk *u, uint32_t id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	int r;
+
+	r = memxd_ublk_get_info(&u->ctrl, id, &info);
+	if (r == -ENODEV)
+		return -ENOENT;
+	if (r)
+		return memxd_log_errno(r, "ublk device %u: ask about it", id);
+	if (!(info.flags & UBLK_F_USER_RECOVERY) || info.queue_depth != c->opt.depth ||
+	    info.max_io_buf_bytes < c->opt.max_io) {
+		memxd_info("volume %s: ublk device %u is not the one a dead engine of ours left",
+			   c->opt.name, id);
+		return -ENOENT;
+	}
+	for (unsigned int ms = 0;; ms += 100) {
+		r = memxd_ublk_start_recovery(&u->ctrl, id);
+		if (r != -EBUSY || ms >= UBLK_RECOVERY_WAIT_MS)
+			break;
+		usleep(100000);
+	}
+	if (r == -EINVAL)	/* not waiting for an engine: stopped, or never started */
+		return -ENOENT;
+	if (r)
+		return memxd_log_errno(r, "ublk device %u: START_USER_RECOVERY", id);
+	u->info = info;
+	u->added = true;
+	u->recovering = true;
+	memxd_info("volume %s: taking over /dev/ublkb%u from the engine before us", c->opt.name,
+		   id);
+	return 0;
+}
+
 static int ublk_create(struct memxd_client *c, bool *resume)
 {
 	struct memxd_ublk *u;
 	struct ublk_params params;
+	int64_t old_id = *resume ? memxd_state_kdev(c, MEMXD_KBACKEND_UBLK) : -1;
 	int r;
 
 	if (c->opt.poll_queues)
@@ -111,32 +166,39 @@ static int ublk_create(struct memxd_client *c, bool *resume)
 		return -ENOMEM;
 	u->cdev_fd = -1;
 	u->ctrl.fd = -1;
+	u->window_fd = -1;
 	c->ublk = u;
-	if (*resume) {
-		memxd_info("volume %s: ublk takes over no volume of a dead engine; the state "
-			   "a past engine left is stale; starting a new volume", c->opt.name);
-		*resume = false;
-	}
-	if (c->opt.recovery_timeout_s)
-		memxd_warn("volume %s: with ublk the volume dies with the engine "
-			   "(--recovery-timeout is kept by memx.ko only)", c->opt.name);
+	/* First, while we hold nothing the keeper should not. */
+	u->window_fd = memxd_ublk_window_start(c->opt.name, c->opt.recovery_timeout_s);
+	if (u->window_fd < 0)
+		return memxd_log_errno(u->window_fd, "fork the keeper of the recovery window");
 	r = memxd_ublk_ctrl_open(&u->ctrl);
 	if (r)
 		return memxd_log_errno(r, "open %s (modprobe ublk_drv?)", MEMXD_UBLK_CONTROL_PATH);
+	if (*resume) {
+		r = old_id >= 0 ? ublk_take_over(c, u, (uint32_t)old_id) : -ENOENT;
+		if (r && r != -ENOENT)
+			return r;
+		if (!r) {
+			c->resumed = true;
+			goto opened;
+		}
+		memxd_info("volume %s: ublk holds no device a dead engine of ours left: the state "
+			   "a past engine left is stale; starting a new volume", c->opt.name);
+		*resume = false;
+	}
 	u->info.nr_hw_queues = (uint16_t)c->opt.queues;
 	u->info.queue_depth = (uint16_t)c->opt.depth;
 	u->info.max_io_buf_bytes = c->opt.max_io;
 	u->info.dev_id = UINT32_MAX;
 	u->info.flags = UBLK_F_CMD_IOCTL_ENCODE;
+	/* Requests the dead engine held are handed again to the next: writes may repeat. */
+	if (c->opt.recovery_timeout_s)
+		u->info.flags |= UBLK_F_USER_RECOVERY | UBLK_F_USER_RECOVERY_REISSUE;
 	r = memxd_ublk_add(&u->ctrl, &u->info);
 	if (r)
 		return memxd_log_errno(r, "create the volume in ublk (ADD_DEV)");
 	u->added = true;
-	c->dev_id = (int)u->info.dev_id;
-	c->nr_queues = u->info.nr_hw_queues;
-	if (c->nr_queues != c->opt.queues)
-		memxd_info("volume %s: ublk gives %u queue(s), not %u (one per CPU at most)",
-			   c->opt.name, c->nr_queues, c->opt.queues);
 	if (u->info.queue_depth != c->opt.depth || u->info.max_io_buf_bytes < c->opt.max_io)
 		return memxd_log_errno(-EPROTO, "ublk changed the depth (%u) or the largest "
 				      "request (%u)", u->info.queue_depth,
@@ -144,15 +206,32 @@ static int ublk_create(struct memxd_client *c, bool *resume)
 	ublk_fill_params(c, &params);
 	r = memxd_ublk_set_params(&u->ctrl, u->info.dev_id, &params);
 	if (r)
-		return memxd_log_errno(r, "ublk device %d: set its parameters", c->dev_id);
+		return memxd_log_errno(r, "ublk device %u: set its parameters", u->info.dev_id);
+opened:
+	c->dev_id = (int)u->info.dev_id;
+	c->nr_queues = u->info.nr_hw_queues;
+	if (c->nr_queues != c->opt.queues)
+		memxd_info("volume %s: ublk gives %u queue(s), not %u (one per CPU at most)",
+			   c->opt.name, c->nr_queues, c->opt.queues);
 	snprintf(c->dev_path, sizeof(c->dev_path), "/dev/ublkb%d", c->dev_id);
+	memxd_ublk_window_watch(u->window_fd, u->info.dev_id);
+	memxd_state_note_kdev(c, MEMXD_KBACKEND_UBLK, u->info.dev_id);
 	return ublk_open_cdev(c, u);
 }
 
+/* START_DEV, or END_USER_RECOVERY for a device taken over: it lets the held requests through. */
 static int ublk_start(struct memxd_client *c)
 {
-	int r = memxd_ublk_start(&c->ublk->ctrl, c->ublk->info.dev_id, getpid());
+	struct memxd_ublk *u = c->ublk;
+	int r;
 
+	if (u->recovering) {
+		r = memxd_ublk_end_recovery(&u->ctrl, u->info.dev_id, getpid());
+		if (r)
+			return memxd_log_errno(r, "take over %s (END_USER_RECOVERY)", c->dev_path);
+		return 0;
+	}
+	r = memxd_ublk_start(&u->ctrl, u->info.dev_id, getpid());
 	if (r)
 		return memxd_log_errno(r, "start %s (START_DEV)", c->dev_path);
 	return 0;
@@ -205,6 +284,10 @@ static void ublk_destroy(struct memxd_client *c)
 
 	if (!u)
 		return;
+	/* A clean exit: the keeper has nothing to look after. */
+	memxd_ublk_window_watch(u->window_fd, UINT32_MAX);
+	if (u->window_fd >= 0)
+		close(u->window_fd);
 	/* DEL_DEV waits for /dev/ublkcN to be closed: every queue is gone by now. */
 	if (u->cdev_fd >= 0)
 		close(u->cdev_fd);
