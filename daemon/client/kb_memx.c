@@ -96,12 +96,14 @@ static int memx_start(struct memxd_client *c)
 	return 0;
 }
 
-static int memx_remove(struct memxd_client *c)
+static int memx_remove(struct memxd_client *c, bool quiet)
 {
 	struct memx_dev_info info;
 	int r;
 
 	r = memxd_kdev_del(c->kfd, c->dev_id);
+	if (quiet)
+		return r;
 	if (r == -EBUSY) {
 		memxd_kdev_info(c->kfd, c->dev_id, &info);
 		memxd_err("volume %s: %s is in use (%u openers: mounted or swap?); not "

@@ -86,8 +86,11 @@ struct memxd_kbackend {
 	int (*create)(struct memxd_client *c, bool *resume);
 	/* The volume takes I/O once this returns (queue threads run). */
 	int (*start)(struct memxd_client *c);
-	/* Removes the block device; -EBUSY (and says why) while mounted or swap. */
-	int (*remove)(struct memxd_client *c);
+	/*
+	 * Removes the block device; -EBUSY while mounted or swap. Says what
+	 * failed unless quiet (at exit, where the volume may be dead already).
+	 */
+	int (*remove)(struct memxd_client *c, bool quiet);
 	/* True when the kernel killed the volume: nothing can serve it any more. */
 	bool (*dead)(struct memxd_client *c);
 	/* Last, after every queue was closed: gives back what create took. */

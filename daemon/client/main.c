@@ -342,7 +342,7 @@ static void client_teardown(struct memxd_client *c)
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		memxd_queue_stop(&c->queue[q]);
 	if (c->kb && c->dev_id >= 0 && !c->removed)
-		c->kb->remove(c);
+		c->kb->remove(c, true);
 	give_back_grants(c);
 	for (unsigned int i = 0; i < c->nr_donors; i++)
 		memxd_donor_teardown(&c->donor[i], c->nr_queues);
@@ -372,7 +372,7 @@ static bool client_try_remove(struct memxd_client *c, int sig)
 	int r;
 
 	memxd_info("volume %s: %s: removing %s", c->opt.name, strsignal(sig), c->dev_path);
-	r = c->kb->remove(c);
+	r = c->kb->remove(c, false);
 	if (r == -EBUSY) {
 		sd_notifyf(0, "STATUS=%s in use: not removed; unmount or swapoff it, then send "
 			   "SIGTERM again", c->dev_path);

@@ -241,7 +241,7 @@ static int ublk_start(struct memxd_client *c)
  * STOP_DEV removes the disk even while it is mounted: so first ask for it
  * exclusively, as mount and swapon hold it, and refuse if that fails.
  */
-static int ublk_remove(struct memxd_client *c)
+static int ublk_remove(struct memxd_client *c, bool quiet)
 {
 	struct memxd_ublk *u = c->ublk;
 	int fd, r;
@@ -250,6 +250,8 @@ static int ublk_remove(struct memxd_client *c)
 		return 0;
 	fd = open(c->dev_path, O_RDONLY | O_EXCL | O_CLOEXEC);
 	if (fd < 0 && errno == EBUSY) {
+		if (quiet)
+			return -EBUSY;
 		memxd_err("volume %s: %s is in use (mounted or swap?); not removing it, still "
 			  "serving. Unmount or swapoff it first.", c->opt.name, c->dev_path);
 		return -EBUSY;
@@ -257,6 +259,8 @@ static int ublk_remove(struct memxd_client *c)
 	if (fd >= 0)
 		close(fd);
 	r = memxd_ublk_stop(&u->ctrl, u->info.dev_id);
+	if (r && quiet)
+		return r;
 	if (r)
 		return memxd_log_errno(r, "volume %s: remove %s (STOP_DEV)", c->opt.name,
 				       c->dev_path);
