@@ -1,5 +1,5 @@
 # ci/bench-plot.gp: ci/bench's chart. ci/bench-report.py writes dir/chart-*.dat (one row per
-# job, one column per device: memx memx_r1 nvmeof nbd zram brd) and calls
+# job, one column per device: memx memx_r1 memx_ublk nvmeof nbd zram brd) and calls
 #   gnuplot -e "dir='...'; wbw=..; rbw=..; wlat=..; rlat=.." ci/bench-plot.gp
 # wbw/rbw: perftest ib_write_bw/ib_read_bw ops/s; wlat/rlat: ib_write_lat/ib_read_lat mean us
 # (NaN when not measured). Dashed lines mark those link limits.
@@ -14,28 +14,28 @@ set termoption noenhanced
 set grid ytics
 set yrange [0:*]
 set multiplot layout 2,2 title "memx vs peers, one Soft-RoCE link, one boot (compare ratios only; no bar: not measured)"
-cols = "memx memx-replicas-1 NVMe-oF/RDMA NBD/TCP zram-lz4 brd"
+cols = "memx memx-replicas-1 memx-ublk NVMe-oF/RDMA NBD/TCP zram-lz4 brd"
 
 set title "4 KiB random IOPS (red dashed: ib_write_bw, blue dotted: ib_read_bw)"
 set ylabel "IOPS"
 unset arrow
 if (wbw == wbw) { set arrow 1 from graph 0, first wbw to graph 1, first wbw nohead dt 2 lw 2 lc rgb "red" }
 if (rbw == rbw) { set arrow 2 from graph 0, first rbw to graph 1, first rbw nohead dt 3 lw 2 lc rgb "blue" }
-plot for [i=2:7] dir.'/chart-iops.dat' using i:xtic(1) title word(cols, i-1)
+plot for [i=2:8] dir.'/chart-iops.dat' using i:xtic(1) title word(cols, i-1)
 unset arrow
 
 set title "4 KiB QD1 mean latency (red dashed: ib_read_lat, blue dotted: ib_write_lat)"
 set ylabel "us"
 if (rlat == rlat) { set arrow 1 from graph 0, first rlat to graph 1, first rlat nohead dt 2 lw 2 lc rgb "red" }
 if (wlat == wlat) { set arrow 2 from graph 0, first wlat to graph 1, first wlat nohead dt 3 lw 2 lc rgb "blue" }
-plot for [i=2:7] dir.'/chart-lat.dat' using i:xtic(1) title word(cols, i-1)
+plot for [i=2:8] dir.'/chart-lat.dat' using i:xtic(1) title word(cols, i-1)
 unset arrow
 
 set title "128 KiB sequential, QD 8"
 set ylabel "MB/s"
-plot for [i=2:7] dir.'/chart-mbps.dat' using i:xtic(1) title word(cols, i-1)
+plot for [i=2:8] dir.'/chart-mbps.dat' using i:xtic(1) title word(cols, i-1)
 
 set title "swap workload wall time (lower is better)"
 set ylabel "s"
-plot for [i=2:7] dir.'/chart-swap.dat' using i:xtic(1) title word(cols, i-1)
+plot for [i=2:8] dir.'/chart-swap.dat' using i:xtic(1) title word(cols, i-1)
 unset multiplot

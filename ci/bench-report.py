@@ -21,14 +21,15 @@ import sys
 DEVICES = [
     ("memx", "memx as shipped (2 donors, 2 replicas)"),
     ("memx_r1", "memx --replicas 1 (2 donors)"),
+    ("memx_ublk", "memx through the kernel's ublk (2 donors, 2 replicas)"),
     ("nvmeof", "NVMe-oF/RDMA (nvmet, brd)"),
     ("nbd", "NBD/TCP lo (brd)"),
     ("zram", "zram lz4"),
     ("brd", "brd (local RAM disk)"),
 ]
-MEMX = ["memx", "memx_r1"]
+MEMX = ["memx", "memx_r1", "memx_ublk"]
 PEERS = [d for d, _ in DEVICES if d not in MEMX]
-SHORT = {"memx": "memx", "memx_r1": "memx-r1", "nvmeof": "NVMe-oF", "nbd": "NBD", "zram": "zram",
+SHORT = {"memx": "memx", "memx_r1": "memx-r1", "memx_ublk": "memx-ublk", "nvmeof": "NVMe-oF", "nbd": "NBD", "zram": "zram",
          "brd": "brd"}
 
 
@@ -305,6 +306,22 @@ def report(d):
             r = ratio(metric(res, mx, key, field), metric(res, p, key, field))
             rats.append("-" if r is None else "%.2f" % r)
         L.append("| %s | %s |" % (label, " | ".join(rats)))
+    L.append("")
+    L.append("### memx.ko against the kernel's ublk")
+    L.append("")
+    L.append("The same engine and volume (2 replicas) behind either kernel shim, in this boot: "
+             "memx / memx-ublk, above 1 is better for memx.ko in IOPS and MB/s, below 1 in "
+             "latency and time (ublk has no poll queues: no polled rows).")
+    L.append("")
+    L.append("| metric | memx.ko | ublk | memx.ko / ublk |")
+    L.append("| --- | --- | --- | --- |")
+    for key, field, label, unit, hib in ROWS:
+        if hib is None:
+            continue
+        a, b = metric(res, "memx", key, field), metric(res, "memx_ublk", key, field)
+        r = ratio(a, b)
+        L.append("| %s | %s | %s | %s |" % (label, fmt(a, unit), fmt(b, unit),
+                                            "-" if r is None else "%.2f" % r))
     L.append("")
     for dev, label in DEVICES:
         s = res["devices"][dev]["swap"]

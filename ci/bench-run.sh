@@ -3,7 +3,9 @@
 # Soft-RoCE up (ci/bench runs it in the QEMU guest). In one boot, on one rxe device, it measures
 #   - the link's limit: perftest ib_write_bw, ib_read_bw, ib_write_lat, ib_read_lat, 4 KiB, -R;
 #   - memx (one client, two donors) twice: as shipped (2 replicas with two donors, every write
-#     crosses the link twice) and with --replicas 1 (one copy, like every peer), NVMe over Fabrics on RDMA (nvmet-rdma exporting a brd RAM
+#     crosses the link twice) and with --replicas 1 (one copy, like every peer), and as shipped
+#     through the kernel's own ublk instead of memx.ko (memx_ublk; kernels with ublk_drv, such
+#     as 6.12: ci/bench's MEMX_BENCH_KERNEL), NVMe over Fabrics on RDMA (nvmet-rdma exporting a brd RAM
 #     disk), NBD over TCP on loopback (nbd-server exporting a brd RAM disk), zram (lz4), brd;
 # and on each device: fio 4 KiB random read/write at QD 1 and 32 after writing the whole
 # device once, the same at QD 1 polled (fio --hipri) where the device has poll queues (memx
@@ -15,7 +17,8 @@
 # and chart.png), raw outputs to $MEMX_OUT/raw/. Knobs: MEMX_BENCH_RUNTIME (s per fio job, 6),
 # MEMX_BENCH_SIZE (device size, 256M), MEMX_BENCH_SWAP_MIB (256), MEMX_BENCH_SWAP_LIMIT (64M),
 # MEMX_BENCH_SWAP_RUNS (2; the best run counts),
-# MEMX_BENCH_ONLY (space-separated subset of: perftest memx memx_r1 nvmeof nbd zram brd).
+# MEMX_BENCH_ONLY (space-separated subset of: perftest memx memx_r1 memx_ublk nvmeof nbd zram
+# brd).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/ci
@@ -34,7 +37,7 @@ swap_mib=${MEMX_BENCH_SWAP_MIB:-256}
 swap_limit=${MEMX_BENCH_SWAP_LIMIT:-64M}
 # Swap times swing by a third between runs: each device runs it this often, the best counts.
 swap_runs=${MEMX_BENCH_SWAP_RUNS:-2}
-only=${MEMX_BENCH_ONLY:-perftest memx memx_r1 nvmeof nbd zram brd}
+only=${MEMX_BENCH_ONLY:-perftest memx memx_r1 memx_ublk nvmeof nbd zram brd}
 pt_depth=32
 mkdir -p "$out/raw"
 recs=$out/results.jsonl
@@ -219,18 +222,29 @@ brd_unload() {
 }
 
 # --- memx ----------------------------------------------------------------------------------
-# bench_memx NAME [client options...]: NAME is the device key and the volume's name.
-bench_memx() {
-	local name=$1 pids=() dev reps
-	shift
-	say "$name: one client (10.77.0.1), two donors (10.77.0.2, 10.77.0.3) $*"
-	if ! insmod "$build/kmod/memx.ko" 2> "$work/insmod.log"; then
-		setup_failed "$name" "insmod: $(why "$work/insmod.log")"; return
+# bench_engine SHIM NAME [client options...]: NAME is the device key and the volume's name;
+# SHIM is memx (memx.ko, with a poll queue) or ublk (the kernel's ublk: no poll queues).
+bench_engine() {
+	local shim=$1 name=$2 pids=() dev reps shim_opts shim_text
+	shift 2
+	say "$name: one client (10.77.0.1), two donors (10.77.0.2, 10.77.0.3), $shim $*"
+	if [ "$shim" = ublk ]; then
+		modprobe ublk_drv 2>/dev/null
+		if [ ! -c /dev/ublk-control ]; then
+			setup_failed "$name" "no ublk_drv in kernel $(uname -r) (MEMX_BENCH_KERNEL=6.12 has it)"
+			return
+		fi
+		shim_opts=(--kernel-backend ublk) shim_text="ublk, 2 queues"
+	else
+		if ! insmod "$build/kmod/memx.ko" 2> "$work/insmod.log"; then
+			setup_failed "$name" "insmod: $(why "$work/insmod.log")"; return
+		fi
+		shim_opts=(--kernel-backend memx --poll-queues 1) shim_text="memx.ko, 2 queues + 1 polled"
 	fi
 	# Donors lend twice the volume each: with 2 replicas each holds a full copy.
 	"$memxd" donor --listen 10.77.0.2 --memory 512M --host h2 > "$raw/$name-d1.log" 2>&1 & pids+=($!)
 	"$memxd" donor --listen 10.77.0.3 --memory 512M --host h3 > "$raw/$name-d2.log" 2>&1 & pids+=($!)
-	client_args=(client --name "$name" --size "$size" --slab 16M --queues 2 --poll-queues 1
+	client_args=(client --name "$name" --size "$size" --slab 16M --queues 2 "${shim_opts[@]}"
 		--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@")
 	if wait_line "$raw/$name-d1.log" '^listening' && wait_line "$raw/$name-d2.log" '^listening'; then
 		"$memxd" "${client_args[@]}" > "$raw/$name-client.log" 2>&1 &
@@ -240,7 +254,7 @@ bench_memx() {
 			dev=$(sed -n 's/^ready //p' "$raw/$name-client.log")
 			reps=$("$memxctl" status --json --socket "/run/memx/client-$name.sock" 2>/dev/null |
 				python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["replicas"])')
-			setup_ok "$name" "$dev, ${reps:-?} replicas, 2 queues + 1 polled, depth 64, 16M slabs, donors 512M each"
+			setup_ok "$name" "$dev, ${reps:-?} replicas, $shim_text, depth 64, 16M slabs, donors 512M each"
 			measure "$name" "$dev"
 			[ "$name" = memx ] && restart_pause "$name" "$dev"
 			"$memxctl" status --json --socket "/run/memx/client-$name.sock" \
@@ -257,12 +271,15 @@ bench_memx() {
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	[ "$shim" = memx ] || return 0
 	for _ in $(seq 20); do rmmod memx 2>/dev/null && break; sleep 0.5; done
 	grep -q '^memx ' /proc/modules && echo "$name: rmmod memx failed"
 }
-bench_memx_r1() { bench_memx memx_r1 --replicas 1; }
+bench_memx() { bench_engine memx memx; }
+bench_memx_r1() { bench_engine memx memx_r1 --replicas 1; }
+bench_memx_ublk() { bench_engine ublk memx_ublk; }
 
-# restart_pause NAME DEV (inside bench_memx): the pause a program sees when the engine dies and
+# restart_pause NAME DEV (inside bench_engine): the pause a program sees when the engine dies and
 # the same command is started again at once (systemd waits RestartSec=2s more): fio random
 # writes at QD32 with crc32c verify across kill -9; its longest request is the pause.
 restart_pause() {
@@ -430,9 +447,9 @@ bench_brd() {
 }
 
 swapoff -a 2>/dev/null
-for d in memx memx_r1 nvmeof nbd zram brd; do
+for d in memx memx_r1 memx_ublk nvmeof nbd zram brd; do
 	if wants "$d"; then
-		if [ "$d" = memx ]; then bench_memx memx; else "bench_$d"; fi
+		"bench_$d"
 		grep -q '^brd ' /proc/modules && brd_unload
 	else
 		setup_failed "$d" "not run (MEMX_BENCH_ONLY=$only)"

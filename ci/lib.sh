@@ -29,6 +29,27 @@ memx_kernel_usable() {
 # memx_kernel_series VERSION: 6.1.0-57-amd64 -> 6.1, 6.12.117+deb12-amd64 -> 6.12.
 memx_kernel_series() { echo "$1" | sed 's/^\([0-9]*\.[0-9]*\).*/\1/'; }
 
+# memx_kmod_tree ROOT KVER: builds memx.ko (and its fault-injection twin) for a guest kernel
+# other than the default into ROOT/build/kmod-SERIES/ (kmod/, kmod-fault/), links the rest of
+# ROOT/build/ there, and prints that directory: a MEMX_BUILD for the guest. Returns 1 if the
+# module does not build.
+memx_kmod_tree() {
+	local root=$1 kver=$2 kb e
+	kb=$root/build/kmod-$(memx_kernel_series "$kver")
+	"$root/kmod/build.sh" "/lib/modules/$kver/build" "$root/kmod" "$root/include" "$kb/kmod" 0 \
+		>/dev/null || return 1
+	"$root/kmod/build.sh" "/lib/modules/$kver/build" "$root/kmod" "$root/include" \
+		"$kb/kmod-fault" 1 >/dev/null || return 1
+	find "$kb" -mindepth 1 -maxdepth 1 -type l -delete
+	for e in "$root"/build/*; do
+		case "${e##*/}" in
+		kmod|kmod-*|integration-logs|guest|meson-*|build.ninja|compile_commands.json) continue ;;
+		esac
+		ln -s "../${e##*/}" "$kb/${e##*/}"
+	done
+	echo "$kb"
+}
+
 # True when this machine can run the product natively: it loads modules and
 # has (or can get) an RDMA device.
 memx_can_run_native() {

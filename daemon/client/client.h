@@ -20,6 +20,7 @@
 
 #include "client/copysets.h"
 #include "client/integrity.h"
+#include "client/kbackend.h"
 #include "client/kdev.h"
 #include "client/mailbox.h"
 #include "client/slabmap.h"
@@ -175,16 +176,15 @@ struct memxd_client;
 struct memxd_queue {
 	struct memxd_client *c;
 	unsigned int qid;
-	bool volume_dead;		/* memx.ko refused a commit: the volume died */
+	bool volume_dead;		/* the kernel refused a commit: the volume died */
 	struct memxd_kqueue kq;
 	struct mxv_cq *cq;
-	struct mxv_mr *buf_mr;		/* the kernel's per-tag buffers */
+	struct mxv_mr *buf_mr;		/* the per-tag buffers (kq.buf) */
 	struct mxv_mr *zero_mr;		/* max_io_bytes of zeros for WRITE_ZEROES */
 	void *zero_buf;
 	struct mxv_batch *batch[MEMXD_MAX_DONORS];
 	struct io_uring ring;
 	int wake_fd;			/* eventfd: control thread -> this queue */
-	uint32_t head;			/* next submission ring slot to read */
 	uint32_t outstanding;		/* work requests in flight */
 	bool cq_armed;
 	_Atomic bool wake_pending;	/* control thread -> this queue: retry parked tags */
@@ -235,6 +235,7 @@ struct memxd_client_opts {
 	uint16_t listen_port;
 	unsigned int io_deadline_s;	/* --io-deadline: memx.ko kills a volume stuck this long */
 	unsigned int recovery_timeout_s;	/* --recovery-timeout: the volume outlives us this long */
+	int kernel_backend;		/* --kernel-backend: enum memxd_kbackend_kind */
 	struct memxd_trust trust;	/* --key-file, --insecure: the keys we hold */
 };
 
@@ -274,8 +275,12 @@ struct memxd_client {
 	_Atomic uint32_t *fail_gen;	/* per slab: bumped when a mapping fails */
 	_Atomic uint64_t slabs_mapped;	/* control thread; queue threads on DISCARD */
 	_Atomic uint64_t slabs_lost;
-	int kfd;			/* owner fd of the volume */
+	const struct memxd_kbackend *kb;	/* memx.ko or ublk (kbackend.h) */
+	int kfd;			/* memx.ko: owner fd of the volume */
+	struct memxd_ublk *ublk;	/* ublk: the device (ublk.c) */
 	int dev_id;
+	char dev_path[32];		/* the block device: /dev/memxN, /dev/ublkbN */
+	bool removed;			/* the block device is gone (SIGTERM) */
 	struct memxd_queue queue[MEMX_MAX_QUEUES];
 	unsigned int nr_queues;
 	struct memxd_mailbox mailbox;	/* queue threads -> control thread */
@@ -384,6 +389,9 @@ int memxd_queue_start(struct memxd_queue *q);
 void memxd_queue_stop(struct memxd_queue *q);
 void memxd_queue_teardown(struct memxd_queue *q);
 void memxd_queue_wake(struct memxd_queue *q);
+/* Queue thread, from the kernel backend: tag has a new request; starts it (io.c). */
+void memxd_queue_new_request(struct memxd_queue *q, uint32_t tag, uint8_t op, uint32_t nr_bytes,
+			     uint64_t offset);
 void memxd_wake_queues(struct memxd_client *c);
 /*
  * Control thread: waits (up to timeout_ms) until every queue thread has

@@ -73,7 +73,7 @@ static int io_add_wr_op(struct memxd_queue *q, uint32_t tag, unsigned int e, uns
 	struct memxd_io *io = &q->io[tag];
 	struct memxd_io_ext *x = &io->ext[e];
 	struct mxv_batch *b = q->batch[rep->donor];
-	size_t off = (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
+	size_t off = (size_t)tag * q->kq.buf_stride + x->ext.buf_offset;
 	uint64_t raddr = rep->remote_addr + x->ext.slab_offset;
 	uint64_t wr_id = memxd_wrid_pack((struct memxd_wrid){ tag, e, k, rep->donor, rep->gen });
 	int r;
@@ -348,7 +348,7 @@ static bool io_split(struct memxd_queue *q, uint32_t tag)
 	int n;
 
 	n = memxd_slabmap_extents(&q->c->map, io->offset, io->nr_bytes, ext, MEMXD_MAX_EXTENTS);
-	if (n < 0 || io->nr_bytes > q->kq.layout.buf_stride) {
+	if (n < 0 || io->nr_bytes > q->kq.buf_stride) {
 		io->result = -EINVAL;
 		io_finish(q, tag);
 		return false;
@@ -375,7 +375,7 @@ static void io_issue_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 	if (state != MEMXD_SLAB_MAPPED && state != MEMXD_SLAB_MIGRATING) {
 		/* Never written: zeros, without the network (writes were mapped when claimed). */
 		if (io->op == MEMX_OP_READ) {
-			memset(q->kq.buf + (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset,
+			memset(q->kq.buf + (size_t)tag * q->kq.buf_stride + x->ext.buf_offset,
 			       0, x->ext.len);
 			atomic_fetch_add_explicit(&q->stats.zero_reads, 1, memory_order_relaxed);
 		}
@@ -441,7 +441,7 @@ static uint64_t ext_volume_offset(const struct memxd_client *c, const struct mem
 
 static uint8_t *ext_buf(struct memxd_queue *q, uint32_t tag, const struct memxd_io_ext *x)
 {
-	return q->kq.buf + (size_t)tag * q->kq.layout.buf_stride + x->ext.buf_offset;
+	return q->kq.buf + (size_t)tag * q->kq.buf_stride + x->ext.buf_offset;
 }
 
 /* Says which block failed its checksum, at most once a second per queue. */
@@ -504,7 +504,7 @@ static void io_record_checksums(struct memxd_queue *q, uint32_t tag)
 		return;
 	if (io->op == MEMX_OP_WRITE)
 		memxd_crc_record(&q->c->crc, io->offset, q->kq.buf + (size_t)tag *
-				 q->kq.layout.buf_stride, io->nr_bytes);
+				 q->kq.buf_stride, io->nr_bytes);
 	else if (io->op == MEMX_OP_WRITE_ZEROES)
 		memxd_crc_zero(&q->c->crc, io->offset, io->nr_bytes);
 }
@@ -523,7 +523,7 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 	struct memxd_io *io;
 	struct memxd_io_ext *x;
 
-	if (tag >= q->kq.layout.queue_depth || q->io[tag].state != MEMXD_IO_RDMA ||
+	if (tag >= q->kq.depth || q->io[tag].state != MEMXD_IO_RDMA ||
 	    e >= q->io[tag].nr_ext)
 		return;
 	io = &q->io[tag];

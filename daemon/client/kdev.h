@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <memx/uapi.h>
 
+#include "client/kbackend.h"
+
 #define MEMXD_CONTROL_PATH "/dev/" MEMX_CONTROL_NAME
 
 /* Opens the control device. Returns an fd or -errno (-ENOENT: memx.ko not loaded). */
@@ -24,15 +26,6 @@ int memxd_kdev_start(int fd, int dev_id);
 int memxd_kdev_del(int fd, int dev_id);
 int memxd_kdev_info(int fd, int dev_id, struct memx_dev_info *info);
 
-/* A queue bound and mapped for one engine thread. */
-struct memxd_kqueue {
-	int fd;
-	struct memx_queue_layout layout;
-	void *area;			/* the mmap, layout.total_bytes long */
-	struct memx_sq_ring *ring;
-	struct memx_io_desc *desc;
-	uint8_t *buf;			/* tag t's buffer at buf + t * layout.buf_stride */
-};
 
 /* Opens a control fd, binds it to (dev_id, queue_id) and maps the queue. Returns 0 or -errno. */
 int memxd_kqueue_open(struct memxd_kqueue *q, int dev_id, unsigned int queue_id);

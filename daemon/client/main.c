@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Theory of operation: `memxd client`, the engine behind /dev/memxN.
+ * Theory of operation: `memxd client`, the engine behind /dev/memxN (or
+ * /dev/ublkbN).
  *
  * Start-up, in order: make the process safe to serve swap (mlockall,
- * PR_SET_IO_FLUSHER, oom_score_adj), check the options (opts.c), create the
- * volume in memx.ko (ADD_DEV), bind and map one kernel queue per engine
- * thread and register its buffers as RDMA memory (queue.c), connect to every
- * donor (donors.c: one control connection and one data QP per queue each),
- * start the queue threads, then START_DEV and print "ready /dev/memxN".
+ * PR_SET_IO_FLUSHER, oom_score_adj), check the options (opts.c), choose the
+ * kernel backend (kbackend.h: memx.ko, or the kernel's ublk), create the
+ * volume there, open one kernel queue per engine thread and register its
+ * buffers as RDMA memory (queue.c), connect to every donor (donors.c: one
+ * control connection and one data QP per queue each), start the queue
+ * threads, then start the device and print "ready /dev/...".
  *
  * This thread then becomes the control thread. It sleeps in poll() on:
  *   - the mailbox (mailbox.c): queue threads ask for a slab to be mapped
@@ -168,30 +170,27 @@ static void serve_mailbox(struct memxd_client *c)
  */
 static int client_detach(struct memxd_client *c, char *out, size_t len)
 {
-	struct memx_dev_info info;
 	int r;
 
 	if (!c->state_base)
 		return memxd_ctl_reply(out, len, "error: volume %s runs with --recovery-timeout 0: "
 				       "no lease on the donors, no state to attach from\n",
 				       c->opt.name);
-	r = memxd_kdev_del(c->kfd, c->dev_id);
-	if (r == -EBUSY) {
-		memxd_kdev_info(c->kfd, c->dev_id, &info);
-		return memxd_ctl_reply(out, len, "error: /dev/memx%d is in use (%u openers: mounted "
-				       "or swap?); not detached\n", c->dev_id, info.open_count);
-	}
+	r = c->kb->remove(c, true);
+	if (r == -EBUSY)
+		return memxd_ctl_reply(out, len, "error: %s is in use (mounted or swap?); not "
+				       "detached\n", c->dev_path);
 	if (r)
-		return memxd_ctl_reply(out, len, "error: remove /dev/memx%d: %s; not detached\n",
-				       c->dev_id, strerror(-r));
+		return memxd_ctl_reply(out, len, "error: remove %s: %s; not detached\n",
+				       c->dev_path, strerror(-r));
 	c->detached = true;
-	memxd_info("volume %s: detached (memxctl): /dev/memx%d removed; the donors keep its data "
-		   "for %u s for `memxd client --name %s --attach` with %s/client-%s.state",
-		   c->opt.name, c->dev_id, c->opt.recovery_timeout_s, c->opt.name, MEMXD_RUN_DIR,
+	memxd_info("volume %s: detached (memxctl): %s removed; the donors keep its data for %u s "
+		   "for `memxd client --name %s --attach` with %s/client-%s.state", c->opt.name,
+		   c->dev_path, c->opt.recovery_timeout_s, c->opt.name, MEMXD_RUN_DIR,
 		   c->opt.name);
-	return memxd_ctl_reply(out, len, "detached volume %s: /dev/memx%d removed, its data kept "
-			       "on the donors for %u s; attach it with memxd client --name %s "
-			       "--attach where %s/client-%s.state is\n", c->opt.name, c->dev_id,
+	return memxd_ctl_reply(out, len, "detached volume %s: %s removed, its data kept on the "
+			       "donors for %u s; attach it with memxd client --name %s --attach "
+			       "where %s/client-%s.state is\n", c->opt.name, c->dev_path,
 			       c->opt.recovery_timeout_s, c->opt.name, MEMXD_RUN_DIR, c->opt.name);
 }
 
@@ -270,86 +269,36 @@ static int setup_rdma(struct memxd_client *c)
 	return 0;
 }
 
+static bool path_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
 /*
- * The kernel side: the volume in memx.ko (ADD_DEV), not yet started. With
- * *resume, first the orphaned volume of our name that a dead engine left
- * (ADD_DEV with MEMX_ADD_ATTACH); if memx.ko has none, a new volume after all.
+ * The kernel side: the backend (--kernel-backend), then the volume there,
+ * not yet started. With *resume, first the orphaned volume of our name that
+ * a dead engine left; if there is none, a new volume after all.
  */
 static int setup_volume(struct memxd_client *c, bool *resume)
 {
-	struct memx_dev_params p = { 0 };
-	int r;
+	bool resume_wanted = *resume;
+	const char *why;
+	int kind, r;
 
-	c->kfd = memxd_kdev_open();
-	if (c->kfd < 0)
-		return memxd_log_errno(c->kfd, "open %s (is memx.ko loaded?)", MEMXD_CONTROL_PATH);
-	p.size_bytes = c->opt.size;
-	p.flags = MEMX_F_DISCARD | MEMX_F_WRITE_ZEROES;
-	p.nr_queues = c->opt.queues + c->opt.poll_queues;
-	if (c->opt.poll_queues) {
-		uint64_t features;
-
-		r = memxd_kdev_features(c->kfd, &features);
-		if (r)
-			return memxd_log_errno(r, "ask memx.ko what it supports");
-		if (!(features & MEMX_F_POLL_QUEUES))
-			return memxd_log_errno(-EOPNOTSUPP, "this memx.ko has no polled queues "
-					      "(--poll-queues)");
-		p.flags |= MEMX_F_POLL_QUEUES;
-		p.nr_poll_queues = c->opt.poll_queues;
-	}
-	p.queue_depth = c->opt.depth;
-	p.max_io_bytes = c->opt.max_io;
-	p.io_timeout_ms = c->opt.io_deadline_s * 1000;
-	p.recovery_timeout_ms = c->opt.recovery_timeout_s * 1000;
-	memcpy(p.name, c->opt.name, sizeof(c->opt.name) < sizeof(p.name) ?
-	       sizeof(c->opt.name) : sizeof(p.name) - 1);
-	p.dev_id = -1;
-	if (*resume) {
-		p.attach = MEMX_ADD_ATTACH;
-		r = memxd_kdev_add(c->kfd, &p);
-		if (!r) {
-			memxd_info("volume %s: taking over /dev/memx%d from the engine before us",
-				   c->opt.name, p.dev_id);
-			c->resumed = true;
-			c->dev_id = p.dev_id;
-			c->nr_queues = p.nr_queues;
-			return memxd_state_own(c);
-		}
-		if (r != -ENOENT)
-			return memxd_log_errno(r, "volume %s: take over the volume a dead engine left "
-					       "in memx.ko", c->opt.name);
-		if (c->opt.attach) {
-			/* Handed off (memxctl volume detach), maybe on another host: a new device. */
-			p.attach = MEMX_ADD_NEW;
-			p.dev_id = -1;
-			r = memxd_kdev_add(c->kfd, &p);
-			if (r)
-				return memxd_log_errno(r, "create the volume in memx.ko");
-			memxd_info("volume %s: attaching the detached volume as /dev/memx%d",
-				   c->opt.name, p.dev_id);
-			c->resumed = true;
-			c->dev_id = p.dev_id;
-			c->nr_queues = p.nr_queues;
-			return 0;
-		}
-		memxd_info("volume %s: memx.ko holds no volume of that name: the state a past "
-			   "engine left is stale; starting a new volume", c->opt.name);
+	kind = memxd_kbackend_choose(c->opt.kernel_backend, path_exists(MEMXD_CONTROL_PATH),
+				     path_exists(MEMXD_UBLK_CONTROL_PATH), &why);
+	c->kb = kind == MEMXD_KBACKEND_UBLK ? &memxd_kbackend_ublk : &memxd_kbackend_memx;
+	memxd_info("volume %s: kernel backend %s: %s", c->opt.name, c->kb->name, why);
+	r = c->kb->create(c, resume);
+	if (!r && resume_wanted && !*resume && c->opt.attach) {
+		/* Handed off (memxctl volume detach), maybe on another host: a new device. */
+		memxd_info("volume %s: attaching the detached volume as %s", c->opt.name,
+			   c->dev_path);
+		*resume = true;
+		c->resumed = true;
+	} else if (!r && resume_wanted && !*resume)
 		memxd_state_renew(c);
-		*resume = false;
-		p.attach = MEMX_ADD_NEW;
-		p.dev_id = -1;
-	}
-	r = memxd_kdev_add(c->kfd, &p);
-	if (r == -EEXIST)
-		return memxd_log_errno(r, "create the volume in memx.ko: a volume named %s is "
-				       "there already (one that waits for its engine, whose state "
-				       "in %s is gone?)", c->opt.name, MEMXD_RUN_DIR);
-	if (r)
-		return memxd_log_errno(r, "create the volume in memx.ko");
-	c->dev_id = p.dev_id;
-	c->nr_queues = p.nr_queues;
-	return 0;
+	return r;
 }
 
 /* Engine restart: the dead engine's donors again, in their slots. */
@@ -407,9 +356,10 @@ static int client_setup(struct memxd_client *c)
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
 		return memxd_log_errno(r, "mailbox");
-	r = setup_rdma(c);
+	/* The volume first: ublk's window keeper is forked there, before any RDMA resource. */
+	r = setup_volume(c, &resume);
 	if (!r)
-		r = setup_volume(c, &resume);
+		r = setup_rdma(c);
 	if (!r && resume)
 		memxd_state_next_epoch(c);
 	for (unsigned int q = 0; !r && q < c->nr_queues; q++)
@@ -428,9 +378,9 @@ static int client_setup(struct memxd_client *c)
 		if (r)
 			return memxd_log_errno(r, "start queue thread %u", q);
 	}
-	r = memxd_kdev_start(c->kfd, c->dev_id);
+	r = c->kb->start(c);
 	if (r)
-		return memxd_log_errno(r, "start /dev/memx%d", c->dev_id);
+		return r;
 	memxd_state_started(c);
 	if (c->opt.listen_host[0]) {
 		r = mxv_listen(c->opt.listen_host, c->opt.listen_port, 16, &c->listener);
@@ -485,8 +435,8 @@ static void client_teardown(struct memxd_client *c)
 	atomic_store(&c->stopping, true);
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		memxd_queue_stop(&c->queue[q]);
-	if (c->kfd >= 0 && c->dev_id >= 0 && !c->detached)
-		memxd_kdev_del(c->kfd, c->dev_id);
+	if (c->kb && c->dev_id >= 0 && !c->removed && !c->detached)
+		c->kb->remove(c, true);
 	if (volume_ends_here(c))
 		give_back_grants(c);	/* detached: the donors keep them, under the lease */
 	for (unsigned int i = 0; i < c->nr_donors; i++)
@@ -501,8 +451,8 @@ static void client_teardown(struct memxd_client *c)
 	mxv_mr_dereg(c->bounce_mr);
 	free(c->bounce);
 	mxv_ctx_close(c->ctx);
-	if (c->kfd >= 0)
-		close(c->kfd);	/* closing the owner fd removes whatever is left */
+	if (c->kb)
+		c->kb->destroy(c);
 	memxd_mailbox_fini(&c->mailbox);
 	if (volume_ends_here(c))
 		memxd_state_close(c);	/* the volume is gone: nothing to resume */
@@ -515,24 +465,17 @@ static void client_teardown(struct memxd_client *c)
 /* Handles SIGINT/SIGTERM. Returns true when the volume is gone and we may exit. */
 static bool client_try_remove(struct memxd_client *c, int sig)
 {
-	struct memx_dev_info info;
 	int r;
 
-	memxd_info("volume %s: %s: removing /dev/memx%d", c->opt.name, strsignal(sig), c->dev_id);
-	r = memxd_kdev_del(c->kfd, c->dev_id);
+	memxd_info("volume %s: %s: removing %s", c->opt.name, strsignal(sig), c->dev_path);
+	r = c->kb->remove(c, false);
 	if (r == -EBUSY) {
-		memxd_kdev_info(c->kfd, c->dev_id, &info);
-		memxd_err("volume %s: /dev/memx%d is in use (%u openers: mounted or swap?); not "
-			 "removing it, still serving. Unmount or swapoff it first.", c->opt.name,
-			 c->dev_id, info.open_count);
-		sd_notifyf(0, "STATUS=/dev/memx%d in use (%u openers): not removed; unmount or "
-			   "swapoff it, then send SIGTERM again", c->dev_id, info.open_count);
+		sd_notifyf(0, "STATUS=%s in use: not removed; unmount or swapoff it, then send "
+			   "SIGTERM again", c->dev_path);
 		return false;
 	}
-	if (r)
-		memxd_log_errno(r, "volume %s: remove /dev/memx%d", c->opt.name, c->dev_id);
 	sd_notifyf(0, "STOPPING=1\nSTATUS=volume %s: stopping", c->opt.name);
-	c->dev_id = -1;
+	c->removed = true;
 	return true;
 }
 
@@ -546,59 +489,24 @@ static void notify_status(struct memxd_client *c, unsigned int *shown)
 	if (usable == *shown)
 		return;
 	*shown = usable;
-	sd_notifyf(0, "STATUS=serving /dev/memx%d, %u donor(s)", c->dev_id, usable);
+	sd_notifyf(0, "STATUS=serving %s, %u donor(s)", c->dev_path, usable);
 }
 
 /*
- * Whether memx.ko took the volume from us while we live: we held requests on
- * a queue and finished none there within --io-deadline (we were stopped, or
- * hung somewhere), so it deposed us and holds the volume for the next engine
- * (RECOVERING), which may already serve it (our fds are stale: ENODEV). We
- * must not touch anything of the volume's again, not even to give its slabs
- * back: we leave at once, as a crash would, and the next engine takes over
- * (systemd restarts us; the donors fence what we left there).
- */
-static void leave_if_deposed(struct memxd_client *c, const struct memx_dev_info *info)
-{
-	struct memx_queue_layout l;
-
-	if (info->state != MEMX_S_RECOVERING &&
-	    (info->state != MEMX_S_LIVE || !c->nr_queues ||
-	     ioctl(c->queue[0].kq.fd, MEMX_IO_GET_LAYOUT, &l) == 0 || errno != ENODEV))
-		return;
-	memxd_err("volume %s: memx.ko deposed this engine (it finished no request within "
-		  "--io-deadline %u s) and keeps /dev/memx%d for the next one: leaving without "
-		  "touching the volume", c->opt.name, c->opt.io_deadline_s, c->dev_id);
-	memxd_log_stop();
-	_exit(1);
-}
-
-/*
- * Whether memx.ko declared the volume dead: we made no progress within
- * --io-deadline while holding requests (stopped, or hung somewhere), and it
- * failed them. Nothing of ours can serve it any more: the engine exits.
+ * Whether the kernel declared the volume dead (memx.ko: no progress within
+ * --io-deadline while holding requests; ublk: the device was stopped) and
+ * failed its requests, or handed it to another engine (memx.ko deposed us:
+ * then we leave at once, kb_memx.c). Nothing of ours can serve it any more.
  */
 static bool volume_died(struct memxd_client *c)
 {
-	struct memx_dev_info info;
 	uint64_t now = memxd_now_ns();
-	int r;
 
 	/* Once a second is soon enough: the control loop may turn far more often. */
 	if (now < c->next_dead_check_ns)
 		return false;
 	c->next_dead_check_ns = now + MEMXD_NS_PER_MS * 1000;
-	r = memxd_kdev_info(c->kfd, c->dev_id, &info);
-	if (!r)
-		leave_if_deposed(c, &info);
-
-	/* A dead volume nobody holds open is removed at once: its id is gone. */
-	if (r != -ENODEV && (r || info.state != MEMX_S_DEAD))
-		return false;
-	memxd_err("volume %s: memx.ko declared /dev/memx%d dead (no progress within "
-		  "--io-deadline %u s, or a queue closed) and failed its requests: exiting",
-		  c->opt.name, c->dev_id, c->opt.io_deadline_s);
-	return true;
+	return c->kb->dead(c);
 }
 
 /*
@@ -737,8 +645,8 @@ int memxd_client_main(int argc, char **argv)
 		 * We took over a dead engine's volume: leave it waiting for the
 		 * next try (memx.ko's window, the donors' lease), not killed.
 		 */
-		memxd_err("volume %s: taking over /dev/memx%d failed; it waits for another try "
-			  "within --recovery-timeout", c->opt.name, c->dev_id);
+		memxd_err("volume %s: taking over %s failed; it waits for another try "
+			  "within --recovery-timeout", c->opt.name, c->dev_path);
 		_exit(1);
 	}
 	if (r) {
@@ -752,7 +660,7 @@ int memxd_client_main(int argc, char **argv)
 	r = memxd_ctl_open(c->opt.ctl_path, &ctl);
 	if (r)
 		memxd_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
-	printf("ready /dev/memx%d\n", c->dev_id);
+	printf("ready %s\n", c->dev_path);
 	fflush(stdout);
 	sd_notify(0, "READY=1");
 	{
@@ -761,8 +669,8 @@ int memxd_client_main(int argc, char **argv)
 		if (sd_watchdog_enabled(0, &usec) > 0)
 			c->watchdog_ns = usec * 1000;
 	}
-	memxd_info("volume %s: /dev/memx%d ready, %" PRIu64 " MiB on %u donor(s)", c->opt.name,
-		  c->dev_id, c->opt.size >> 20, c->nr_donors);
+	memxd_info("volume %s: %s ready (%s), %" PRIu64 " MiB on %u donor(s)", c->opt.name,
+		  c->dev_path, c->kb->name, c->opt.size >> 20, c->nr_donors);
 
 	r = client_loop(c, sfd, ctl);
 	memxd_ctl_close(ctl);

@@ -23,8 +23,10 @@ void memxd_client_usage(FILE *f)
 		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach]\n"
-		"  Creates /dev/memxN of SIZE bytes backed by the donors' memory and serves it\n"
-		"  until SIGINT/SIGTERM. Sizes take K, M, G, T suffixes (powers of 1024).\n"
+		"                    [--kernel-backend auto|memx|ublk]\n"
+		"  Creates a block device of SIZE bytes backed by the donors' memory and serves\n"
+		"  it until SIGINT/SIGTERM: /dev/memxN through memx.ko, or /dev/ublkbN through\n"
+		"  the kernel's ublk. Sizes take K, M, G, T suffixes (powers of 1024).\n"
 		"  --slab      unit of remote allocation, power of two >= 1M (default 64M)\n"
 		"  --queues    hardware queues, one engine thread each (default 2)\n"
 		"  --depth     requests in flight per queue (default 32)\n"
@@ -53,14 +55,19 @@ void memxd_client_usage(FILE *f)
 		"  --insecure  no keys: donors that run --insecure only (tests only)\n"
 		"  --io-deadline  seconds the engine may hold requests without finishing any\n"
 		"              before memx.ko treats it as dead and fails them (default 30)\n"
-		"  --recovery-timeout  if the engine dies, memx.ko holds the volume's requests\n"
+		"  --recovery-timeout  if the engine dies, the kernel holds the volume's requests\n"
 		"              this long and donors keep its memory, for the same command to\n"
 		"              be run again and take over; 0: the volume dies with the engine\n"
 		"              (default %u)\n"
 		"  --attach    take over the volume NAME that `memxctl volume detach` handed\n"
 		"              off (here or on another host): its data stays on the donors for\n"
 		"              the recovery timeout, and %s/client-NAME.state\n"
-		"              (copied from the host it left) says where; never a new volume\n",
+		"              (copied from the host it left) says where; never a new volume\n"
+		"  --kernel-backend  how the kernel hands us block requests: memx (memx.ko),\n"
+		"              ublk (the kernel's ublk_drv, Linux 6.0+: no module to build;\n"
+		"              no --poll-queues, no --io-deadline), or auto:\n"
+		"              memx.ko if loaded, else ublk if /dev/ublk-control exists\n"
+		"              (default auto)\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
 		MEMXD_RUN_DIR);
 }
@@ -224,6 +231,13 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 			return -EINVAL;
 		o->recovery_timeout_s = (unsigned int)v;
 		return 0;
+	case 'B':
+		if (memxd_kbackend_parse(arg, &o->kernel_backend)) {
+			fprintf(stderr, "memxd client: --kernel-backend '%s' is not auto, memx or ublk\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -248,6 +262,11 @@ static int check_options(struct memxd_client_opts *o)
 	if (o->queues + o->poll_queues > MEMX_MAX_QUEUES) {
 		fprintf(stderr, "memxd client: --queues plus --poll-queues must be at most %u\n",
 			MEMX_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (o->kernel_backend == MEMXD_KBACKEND_UBLK && o->poll_queues) {
+		fprintf(stderr, "memxd client: --poll-queues needs memx.ko: ublk has no polled "
+			"queues\n");
 		return -EINVAL;
 	}
 	if (o->max_io > o->slab) {
@@ -301,6 +320,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 		{ "io-deadline", required_argument, NULL, 'T' },
 		{ "recovery-timeout", required_argument, NULL, 'Y' },
 		{ "attach", no_argument, NULL, 'A' },
+		{ "kernel-backend", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};

@@ -2,26 +2,29 @@
 /*
  * Theory of operation: one thread per hardware queue.
  *
- * The thread owns its kernel queue (submission ring, descriptors, per-tag
- * buffers, all mapped from memx.ko), its RDMA CQ, one QP per donor and a
- * preallocated slot per tag. Each pass (queue_pass) it:
+ * The thread owns its kernel queue (kbackend.h: memx.ko's submission ring,
+ * or ublk's fetch commands; descriptors and per-tag buffers either way), its
+ * RDMA CQ, one QP per donor and a preallocated slot per tag. Each pass
+ * (queue_pass) it:
  *   1. reaps RDMA completions (wrid.h says what each wr_id carries) and
  *      hands each to its request (io.c), which finishes when its last work
  *      request completed;
- *   2. reads every new tag from the submission ring and starts its request
+ *   2. takes every new request from the kernel backend and starts it
  *      (io.c): a READ of a never-written slab is zero-filled, with no network;
  *      a WRITE to a slab not yet mapped parks the tag and asks the control
  *      thread for a grant; everything else becomes RDMA work requests,
  *      chained per donor;
  *   3. restarts parked tags when woken by the control thread;
  *   4. posts each donor's chain with one ibv_post_send;
- *   5. commits every finished tag with one MEMX_IO_COMMIT ioctl.
+ *   5. commits every finished tag with one system call (MEMX_IO_COMMIT, or
+ *      one io_uring_submit of ublk's COMMIT_AND_FETCH commands).
  * It passes again while passes find work, and for --poll-us after the last
  * one that did: requests and completions that come in that window cost no
  * wake-up and no system call. Then it sleeps in one io_uring_submit_and_wait
- * on three multishot polls: the kernel queue fd (new requests), the CQ's
+ * on multishot polls: the kernel queue fd (memx.ko: new requests), the CQ's
  * completion channel, and an eventfd the control thread writes when a slab
- * was mapped (or when it is time to stop). While it is awake, the ring's
+ * was mapped (or when it is time to stop); with ublk, new requests are
+ * completions of the same ring. While it is awake, memx.ko's
  * MEMX_RING_F_AWAKE flag spares the kernel the wake-up. A polled queue
  * (--poll-queues) is served the same way; only its submitters differ.
  * Nothing here allocates memory: all of it was allocated in setup.
@@ -44,39 +47,22 @@
 #define UD_KQUEUE		1
 #define UD_CQ			2
 #define UD_WAKE			3
-/*
- * Reads new tags from the kernel's submission ring. The ring is kernel ABI
- * (plain __u32 fields in <memx/uapi.h>, shared with memx.ko), so its fields
- * are read and written with GCC's __atomic builtins: the one place outside
- * C11's _Atomic in the engine.
- */
-static void queue_take_requests(struct memxd_queue *q)
+/* Takes a new request of the kernel backend, at a tag it handed out. */
+void memxd_queue_new_request(struct memxd_queue *q, uint32_t tag, uint8_t op, uint32_t nr_bytes,
+			     uint64_t offset)
 {
-	struct memx_sq_ring *ring = q->kq.ring;
-	uint32_t mask = q->kq.layout.ring_entries - 1;
-	uint32_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+	struct memxd_io *io;
 
-	while (q->head != tail) {
-		uint32_t tag = ring->tags[q->head & mask];
-		struct memxd_io *io;
-		struct memx_io_desc d;
-
-		q->head++;
-		if (tag >= q->kq.layout.queue_depth || q->io[tag].state != MEMXD_IO_FREE) {
-			memxd_err("queue %u: kernel handed out tag %u twice or out of range", q->qid,
-				 tag);
-			continue;
-		}
-		memcpy(&d, &q->kq.desc[tag], sizeof(d));
-		io = &q->io[tag];
-		memset(io, 0, sizeof(*io));
-		io->op = d.op;
-		io->nr_bytes = d.nr_bytes;
-		io->offset = d.offset;
-		memxd_io_start(q, tag);
+	if (tag >= q->kq.depth || q->io[tag].state != MEMXD_IO_FREE) {
+		memxd_err("queue %u: kernel handed out tag %u twice or out of range", q->qid, tag);
+		return;
 	}
-	/* Tell the kernel how far we read: it uses this only to answer poll(). */
-	__atomic_store_n(&ring->head, q->head, __ATOMIC_RELEASE);
+	io = &q->io[tag];
+	memset(io, 0, sizeof(*io));
+	io->op = op;
+	io->nr_bytes = nr_bytes;
+	io->offset = offset;
+	memxd_io_start(q, tag);
 }
 
 /* Retries parked tags after the control thread mapped (or failed) slabs. */
@@ -154,11 +140,11 @@ static void queue_commit(struct memxd_queue *q)
 
 	if (!q->nr_results)
 		return;
-	r = memxd_kqueue_commit(&q->kq, q->results, q->nr_results);
+	r = q->c->kb->commit(q);
 	if (r == -ENODEV) {
 		/* Its requests were failed already; the control thread sees it and exits. */
 		if (!q->volume_dead)
-			memxd_err("queue %u: memx.ko refused our results: the volume is dead",
+			memxd_err("queue %u: the kernel refused our results: the volume is dead",
 				  q->qid);
 		q->volume_dead = true;
 	} else if (r < 0 || (uint32_t)r != q->nr_results) {
@@ -184,10 +170,10 @@ static int queue_arm_poll(struct memxd_queue *q, int fd, uint64_t ud)
  * They only say which fd became ready: the work itself is found by looking at
  * the submission ring, the CQ and the wake flag directly.
  */
-static void queue_take_notifications(struct memxd_queue *q)
+static unsigned int queue_take_notifications(struct memxd_queue *q)
 {
 	struct io_uring_cqe *cqe;
-	unsigned int head, seen = 0;
+	unsigned int head, seen = 0, taken = 0;
 	bool cq_event = false, wake_event = false;
 	uint64_t wake;
 
@@ -195,15 +181,19 @@ static void queue_take_notifications(struct memxd_queue *q)
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
 
 		seen++;
+		if (ud & MEMXD_UD_KBACKEND) {
+			taken += q->c->kb->take_cqe(q, cqe);
+			continue;
+		}
 		cq_event |= ud == UD_CQ;
 		wake_event |= ud == UD_WAKE;
 		/* A multishot poll that stopped must be armed again. */
 		if (!(cqe->flags & IORING_CQE_F_MORE))
-			queue_arm_poll(q, ud == UD_KQUEUE ? q->kq.fd :
+			queue_arm_poll(q, ud == UD_KQUEUE ? q->kq.poll_fd :
 				       ud == UD_CQ ? mxv_cq_fd(q->cq) : q->wake_fd, ud);
 	}
 	if (!seen)
-		return;
+		return 0;
 	io_uring_cq_advance(&q->ring, seen);
 	/* An event disarms the CQ: take it, so the next sleep arms it again. */
 	if (cq_event && q->cq_armed) {
@@ -212,17 +202,17 @@ static void queue_take_notifications(struct memxd_queue *q)
 	}
 	if (wake_event && read(q->wake_fd, &wake, sizeof(wake)) < 0 && errno != EAGAIN)
 		memxd_warn("queue %u: eventfd read failed", q->qid);
+	return taken;
 }
 
 /* One pass over every source of work; true if there was any. */
 static bool queue_pass(struct memxd_queue *q)
 {
-	uint32_t head = q->head;
 	bool busy;
 
 	busy = queue_reap(q) > 0;
-	queue_take_requests(q);
-	busy |= q->head != head;
+	if (q->c->kb->take_requests)
+		busy |= q->c->kb->take_requests(q) > 0;
 	if (atomic_exchange_explicit(&q->wake_pending, false, memory_order_acquire) &&
 	    q->nr_waiting) {
 		queue_retry_waiting(q);
@@ -235,15 +225,11 @@ static bool queue_pass(struct memxd_queue *q)
 	return busy;
 }
 
-/*
- * MEMX_RING_F_AWAKE tells the kernel not to wake us for new requests: we
- * read the ring again before we sleep. The fence orders clearing it before
- * that last read of the ring (the kernel orders its tail before reading it).
- */
+/* Whether the kernel must wake us for a new request (memx.ko's ring flag). */
 static void queue_set_awake(struct memxd_queue *q, bool awake)
 {
-	__atomic_store_n(&q->kq.ring->flags, awake ? MEMX_RING_F_AWAKE : 0, __ATOMIC_RELAXED);
-	atomic_thread_fence(memory_order_seq_cst);
+	if (q->c->kb->set_awake)
+		q->c->kb->set_awake(q, awake);
 }
 
 static inline void queue_cpu_relax(void)
@@ -303,11 +289,16 @@ static void *queue_thread(void *arg)
 	struct memxd_client *c = q->c;
 	uint64_t poll_ns = (uint64_t)c->opt.poll_us * 1000, spin_since = 0;
 	unsigned int spins = 0;
+	int r;
 
+	r = c->kb->queue_prime ? c->kb->queue_prime(q) : 0;
+	if (r)
+		queue_fatal(q, r, "hand the kernel our tags");
 	queue_set_awake(q, true);
 	while (!atomic_load_explicit(&c->stopping, memory_order_relaxed)) {
-		queue_take_notifications(q);
-		if (queue_pass(q)) {
+		bool took = queue_take_notifications(q) > 0;
+
+		if (queue_pass(q) || took) {
 			spin_since = 0;
 			continue;
 		}
@@ -340,7 +331,7 @@ static void *queue_thread(void *arg)
 		memxd_dbg(MEMXD_DBG_QUEUE, "queue %u: sleeps, %u work requests in flight, %u parked",
 			 q->qid, q->outstanding, q->nr_waiting);
 		atomic_store(&q->asleep, true);
-		int r = queue_sleep(q);
+		r = queue_sleep(q);
 
 		atomic_store(&q->asleep, false);
 		if (r < 0 && r != -EINTR && r != -ETIME)
@@ -394,13 +385,20 @@ void memxd_queue_wake(struct memxd_queue *q)
 		memxd_warn("queue %u: eventfd write failed", q->qid);
 }
 
-/* Deferred task work (COOP_TASKRUN) keeps poll notifications from interrupting a polling thread. */
-static int queue_ring_init(struct io_uring *ring)
+/*
+ * Room for the three polls and, with ublk, one command per tag: every tag
+ * holds one fetch or commit in the kernel at a time, so the CQ cannot overflow.
+ */
+static int queue_ring_init(struct memxd_queue *q)
 {
-	int r = io_uring_queue_init(8, ring, IORING_SETUP_COOP_TASKRUN);
+	unsigned int entries = 8, flags = q->c->kb->ring_flags;
+	int r;
 
-	if (r == -EINVAL)	/* kernels before 5.19 */
-		r = io_uring_queue_init(8, ring, 0);
+	while (entries < q->kq.depth + 8)
+		entries <<= 1;
+	r = io_uring_queue_init(entries, &q->ring, flags);
+	if (r == -EINVAL && (flags & IORING_SETUP_COOP_TASKRUN))	/* kernels before 5.19 */
+		r = io_uring_queue_init(entries, &q->ring, flags & ~IORING_SETUP_COOP_TASKRUN);
 	return r;
 }
 
@@ -413,14 +411,13 @@ int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned in
 	q->qid = qid;
 	q->wake_fd = -1;
 	q->kq.fd = -1;
-	r = memxd_kqueue_open(&q->kq, c->dev_id, qid);
+	q->kq.poll_fd = -1;
+	r = c->kb->queue_open(c, q);
 	if (r)
-		return memxd_log_errno(r, "queue %u: bind and map the kernel queue", qid);
-	if (q->kq.layout.queue_depth != depth || q->kq.layout.buf_stride < c->opt.max_io ||
-	    q->kq.layout.ring_entries < depth ||
-	    (q->kq.layout.ring_entries & (q->kq.layout.ring_entries - 1)))
+		return r;
+	if (q->kq.depth != depth || q->kq.buf_stride < c->opt.max_io)
 		return memxd_log_errno(-EPROTO, "queue %u: kernel layout does not match", qid);
-	r = mxv_mr_reg(c->ctx, q->kq.buf, (size_t)q->kq.layout.buf_stride * depth,
+	r = mxv_mr_reg(c->ctx, q->kq.buf, (size_t)q->kq.buf_stride * depth,
 		       MXV_ACCESS_LOCAL_WRITE, &q->buf_mr);
 	if (r)
 		return memxd_log_errno(r, "queue %u: register the kernel buffers", qid);
@@ -448,10 +445,11 @@ int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned in
 	q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->wake_fd < 0)
 		return -errno;
-	r = queue_ring_init(&q->ring);
+	r = queue_ring_init(q);
 	if (r)
 		return memxd_log_errno(r, "queue %u: io_uring setup", qid);
-	if (queue_arm_poll(q, q->kq.fd, UD_KQUEUE) || queue_arm_poll(q, mxv_cq_fd(q->cq), UD_CQ) ||
+	if ((q->kq.poll_fd >= 0 && queue_arm_poll(q, q->kq.poll_fd, UD_KQUEUE)) ||
+	    queue_arm_poll(q, mxv_cq_fd(q->cq), UD_CQ) ||
 	    queue_arm_poll(q, q->wake_fd, UD_WAKE))
 		return -EBUSY;
 	return 0;
@@ -491,7 +489,8 @@ void memxd_queue_teardown(struct memxd_queue *q)
 	free(q->io);
 	free(q->waiting);
 	free(q->results);
-	memxd_kqueue_close(&q->kq);
+	if (q->c)
+		q->c->kb->queue_close(q->c, q);
 	/* The CQ goes last: connections on it are destroyed by the caller first. */
 }
 

@@ -32,6 +32,13 @@ struct state_hdr {
 		char host[MEMXD_HOST_MAX];
 		uint16_t port;
 	} donor[MEMXD_MAX_DONORS];
+	/*
+	 * The kernel device the volume lives in, for backends whose devices
+	 * have no name to be found by (ublk). A file of an older build reads 0
+	 * here (the header's page is zeroed): no device.
+	 */
+	uint32_t kbackend;	/* enum memxd_kbackend_kind; AUTO: none noted */
+	uint32_t kdev_id;
 };
 
 static uint64_t align_up(uint64_t v)
@@ -230,6 +237,25 @@ void memxd_state_note_donor(struct memxd_client *c, unsigned int idx)
 	h->donor[idx].port = c->donor[idx].port;
 	if (h->nr_donors < idx + 1)
 		h->nr_donors = idx + 1;
+}
+
+void memxd_state_note_kdev(struct memxd_client *c, int kind, uint32_t dev_id)
+{
+	struct state_hdr *h = hdr(c);
+
+	if (!h)
+		return;
+	h->kbackend = (uint32_t)kind;
+	h->kdev_id = dev_id;
+}
+
+int64_t memxd_state_kdev(const struct memxd_client *c, int kind)
+{
+	const struct state_hdr *h = hdr(c);
+
+	if (!h || h->kbackend != (uint32_t)kind)
+		return -1;
+	return h->kdev_id;
 }
 
 unsigned int memxd_state_nr_donors(const struct memxd_client *c)

@@ -54,6 +54,11 @@ void memxd_state_started(struct memxd_client *c);
 /* Donor slot idx now holds the donor c->donor[idx] (host and port). */
 void memxd_state_note_donor(struct memxd_client *c, unsigned int idx);
 
+/* The volume lives in kernel device dev_id of backend kind (kbackend.h). */
+void memxd_state_note_kdev(struct memxd_client *c, int kind, uint32_t dev_id);
+/* The device the dead engine noted for backend kind, or -1 if none. */
+int64_t memxd_state_kdev(const struct memxd_client *c, int kind);
+
 /* Donor slots the file lists; slot idx's address (false: the slot was never used). */
 unsigned int memxd_state_nr_donors(const struct memxd_client *c);
 bool memxd_state_donor(const struct memxd_client *c, unsigned int idx, char *host,

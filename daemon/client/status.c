@@ -141,11 +141,10 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 				uint64_t backlog, bool *ok)
 {
 	json_object *v = json_object_new_object(), *qr = json_object_new_array();
-	char dev[32];
 
-	snprintf(dev, sizeof(dev), "/dev/memx%d", c->dev_id);
 	memxd_json_set(v, "name", STR(c->opt.name), ok);
-	memxd_json_set(v, "device", STR(dev), ok);
+	memxd_json_set(v, "device", STR(c->dev_path), ok);
+	memxd_json_set(v, "backend", STR(c->kb ? c->kb->name : "none"), ok);
 	memxd_json_set(v, "size", U64(c->map.volume_bytes), ok);
 	memxd_json_set(v, "slab_size", U64(c->map.slab_bytes), ok);
 	memxd_json_set(v, "slabs", U64(c->map.nr_slabs), ok);
@@ -342,10 +341,10 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 {
 	char host[2 * MEMX_HOST_ID_LEN + 1];
 
-	emit(o, "volume %s: /dev/memx%d, %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
+	emit(o, "volume %s: %s (%s), %" PRIu64 " MiB, slabs %" PRIu64 " MiB: %" PRIu64
 	     " of %" PRIu64 " mapped, %" PRIu64 " lost, %u replica(s), %u queues x %u "
 	     "(%u polled), engine polls %u us\n",
-	     c->opt.name, c->dev_id, c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
+	     c->opt.name, c->dev_path, c->kb ? c->kb->name : "none", c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
 	     atomic_load(&c->slabs_mapped), c->map.nr_slabs, atomic_load(&c->slabs_lost),
 	     c->opt.replicas, c->nr_queues, c->opt.depth, c->opt.poll_queues, c->opt.poll_us);
 	emit(o, "  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64

@@ -122,13 +122,13 @@ start_donor() {
 }
 
 # start_client NAME [memxd client args]: starts a client, waits for "ready /dev/memxN"
-# and sets MEMX_DEV to that device.
+# (or /dev/ublkbN, through the kernel's ublk) and sets MEMX_DEV to that device.
 start_client() {
 	local name=$1; shift
 	start_bg "$name" "$MEMXD" client --name "$name" "$@"
-	WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/$name.log" \
+	WAIT_S=60 wait_for grep -q '^ready /dev/\(memx\|ublkb\)[0-9]' "$TEST_TMP/$name.log" \
 		|| { bg_log "$name"; fail "client $name did not become ready"; }
-	MEMX_DEV=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/$name.log")
+	MEMX_DEV=$(sed -n 's/^ready \(\/dev\/\(memx\|ublkb\)[0-9]*\)$/\1/p' "$TEST_TMP/$name.log")
 	[ -b "$MEMX_DEV" ] || fail "client $name: $MEMX_DEV is not a block device"
 }
 

@@ -7,6 +7,7 @@
 #include <criterion/redirect.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "client/client.h"
 #include "donor/donor.h"
@@ -96,4 +97,63 @@ Test(opts, keys)
 	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "h", "--memory", "64M", "--insecure"), 0);
 	cr_expect(dn->trust.insecure);
 	free(dn);
+}
+
+Test(opts, kernel_backend)
+{
+	struct memxd_client_opts o;
+
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d"), 0);
+	cr_expect_eq(o.kernel_backend, MEMXD_KBACKEND_AUTO, "auto unless asked");
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", "ublk"), 0);
+	cr_expect_eq(o.kernel_backend, MEMXD_KBACKEND_UBLK);
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", "memx"), 0);
+	cr_expect_eq(o.kernel_backend, MEMXD_KBACKEND_MEMX);
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", "auto"), 0);
+	cr_expect_eq(o.kernel_backend, MEMXD_KBACKEND_AUTO);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", "nbd"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", ""), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", "UBLK"), -EINVAL, "names are exact");
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend"), -EINVAL);
+	/* ublk has no polled queues; memx.ko and auto may. */
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", "ublk", "--poll-queues", "1"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--kernel-backend", "memx", "--poll-queues", "1"), 0);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--poll-queues", "1"), 0);
+}
+
+Test(opts, kernel_backend_choice)
+{
+	const char *why = NULL;
+
+	/* auto: memx.ko when loaded, else ublk when there, else memx.ko (whose open fails). */
+	cr_expect_eq(memxd_kbackend_choose(MEMXD_KBACKEND_AUTO, true, true, &why),
+		     MEMXD_KBACKEND_MEMX);
+	cr_expect(strstr(why, "memx.ko is loaded"), "%s", why);
+	cr_expect_eq(memxd_kbackend_choose(MEMXD_KBACKEND_AUTO, true, false, &why),
+		     MEMXD_KBACKEND_MEMX);
+	cr_expect_eq(memxd_kbackend_choose(MEMXD_KBACKEND_AUTO, false, true, &why),
+		     MEMXD_KBACKEND_UBLK);
+	cr_expect(strstr(why, "/dev/ublk-control exists"), "%s", why);
+	cr_expect_eq(memxd_kbackend_choose(MEMXD_KBACKEND_AUTO, false, false, &why),
+		     MEMXD_KBACKEND_MEMX);
+	cr_expect(strstr(why, "neither"), "%s", why);
+	/* Forced: whatever the host has. */
+	cr_expect_eq(memxd_kbackend_choose(MEMXD_KBACKEND_UBLK, true, false, &why),
+		     MEMXD_KBACKEND_UBLK);
+	cr_expect_str_eq(why, "--kernel-backend ublk");
+	cr_expect_eq(memxd_kbackend_choose(MEMXD_KBACKEND_MEMX, false, true, &why),
+		     MEMXD_KBACKEND_MEMX);
+	cr_expect_str_eq(why, "--kernel-backend memx");
+	cr_expect_str_eq(memxd_kbackend_kind_name(MEMXD_KBACKEND_UBLK), "ublk");
+	cr_expect_str_eq(memxd_kbackend_kind_name(7), "?");
 }

@@ -123,3 +123,27 @@ Test(state_resume, an_unknown_state_is_not_trusted)
 	memxd_state_resume(c);
 	cr_expect_eq(atomic_load(&c->map.slabs[6].state), MEMXD_SLAB_UNMAPPED);
 }
+
+/*
+ * The kernel device a ublk volume lives in: what the next engine reads back,
+ * for the backend that noted it only; none in a header that never noted one
+ * (a file of an older build reads zeros there).
+ */
+Test(state_kdev, noted_device_reads_back_for_its_backend_only)
+{
+	struct state_hdr *h = calloc(1, sizeof(*h));
+	struct memxd_client *cl = calloc(1, sizeof(*cl));
+
+	cr_assert(h && cl);
+	cr_expect_eq(memxd_state_kdev(cl, MEMXD_KBACKEND_UBLK), -1, "no state file: no device");
+	cl->state_base = h;
+	cr_expect_eq(memxd_state_kdev(cl, MEMXD_KBACKEND_UBLK), -1, "zeroed header: no device");
+	memxd_state_note_kdev(cl, MEMXD_KBACKEND_UBLK, 7);
+	cr_expect_eq(memxd_state_kdev(cl, MEMXD_KBACKEND_UBLK), 7);
+	cr_expect_eq(memxd_state_kdev(cl, MEMXD_KBACKEND_MEMX), -1);
+	memxd_state_note_kdev(cl, MEMXD_KBACKEND_UBLK, 0);
+	cr_expect_eq(memxd_state_kdev(cl, MEMXD_KBACKEND_UBLK), 0, "device 0 is a device");
+	cr_expect_lt(sizeof(*h), STATE_ALIGN, "the header stays within its page");
+	free(h);
+	free(cl);
+}

@@ -21,6 +21,9 @@ uint64_t memxd_backlog(struct memxd_client *c)
 
 static uint32_t copyset_members[] = { 0, 1, 1, 2 };
 
+/* status.c reads only the backend's name. */
+static const struct memxd_kbackend fake_kbackend = { .name = "memx" };
+
 /* An engine with nr_slabs slabs of 4 MiB, each mapped on donors 0 and 1; three donors. */
 static struct memxd_client *fake_client(uint64_t nr_slabs)
 {
@@ -29,6 +32,8 @@ static struct memxd_client *fake_client(uint64_t nr_slabs)
 	cr_assert(c);
 	strcpy(c->opt.name, "vol");
 	c->dev_id = 3;
+	strcpy(c->dev_path, "/dev/memx3");
+	c->kb = &fake_kbackend;
 	c->opt.replicas = 2;
 	c->opt.depth = 64;
 	c->opt.poll_queues = 1;
@@ -129,7 +134,7 @@ static json_object *get(json_object *o, const char *key, json_type type)
  */
 static const char golden[] =
 	"{\"role\":\"client\",\"log_dropped\":0,\"key_id\":9,\"insecure\":false,"
-	"\"volumes\":[{\"name\":\"vol\",\"device\":\"/dev/memx3\",\"size\":20971520,"
+	"\"volumes\":[{\"name\":\"vol\",\"device\":\"/dev/memx3\",\"backend\":\"memx\",\"size\":20971520,"
 	"\"slab_size\":4194304,\"slabs\":5,\"slabs_mapped\":5,\"slabs_lost\":1,\"replicas\":2,"
 	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,\"epoch\":3,"
 	"\"io\":{\"reads\":33,\"writes\":60,\"read_bytes\":135168,\"write_bytes\":0,"
@@ -225,8 +230,8 @@ Test(status, text_2000_slabs)
 	size_t n;
 	char *s = ctl_ask(status_fn, c, "status --slabs", &n);
 
-	cr_assert(!strncmp(s, "volume vol: /dev/memx3, 8000 MiB, slabs 4 MiB: 2000 of 2000 mapped",
-			   strlen("volume vol: /dev/memx3, 8000 MiB, slabs 4 MiB: 2000 of 2000 mapped")),
+	cr_assert(!strncmp(s, "volume vol: /dev/memx3 (memx), 8000 MiB, slabs 4 MiB: 2000 of 2000 mapped",
+			   strlen("volume vol: /dev/memx3 (memx), 8000 MiB, slabs 4 MiB: 2000 of 2000 mapped")),
 		  "'%.100s'", s);
 	for (char *p = s; (p = strstr(p, "\n  slab ")); p++)
 		lines++;
@@ -246,7 +251,7 @@ Test(status, text_as_before)
 	char *s = ctl_ask(status_fn, c, "status --slabs", &n);
 
 	cr_expect_str_eq(s,
-		"volume vol: /dev/memx3, 20 MiB, slabs 4 MiB: 5 of 5 mapped, 1 lost, 2 replica(s), "
+		"volume vol: /dev/memx3 (memx), 20 MiB, slabs 4 MiB: 5 of 5 mapped, 1 lost, 2 replica(s), "
 		"3 queues x 64 (1 polled), engine polls 50 us\n"
 		"  replication: 7 slabs below 2 replicas (backlog), 5 re-replicated, 0 moved off "
 		"leaving donors\n"
