@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "common/limits.h"
+#include "prom_check.h"
 
 static char test_run_dir[64];
 #undef MEMXD_RUN_DIR
@@ -278,4 +279,107 @@ Test(memxctl, list_json_volume)
 			 "\"state\":\"recovering\",\"openers\":2,\"recovery_timeout_ms\":60000,"
 			 "\"recovery_left_ms\":1234}");
 	json_object_put(v);
+}
+
+/* -o json is --json, wherever it stands, in all its spellings. */
+Test(memxctl, output_option)
+{
+	char *s, *t, got[64];
+	json_object *all;
+
+	cr_expect_eq(memxctl(&s, "status", "--json", NULL), 0);
+	all = parse_array(s);
+	roles(all, got, sizeof(got));
+	cr_expect_str_eq(got, "-,client,donor");
+	json_object_put(all);
+	free(s);
+	cr_expect_eq(memxctl(&t, "-o", "json", "status", NULL), 0);
+	all = parse_array(t);
+	roles(all, got, sizeof(got));
+	cr_expect_str_eq(got, "-,client,donor", "-o before the command");
+	json_object_put(all);
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "--output=json", NULL), 0);
+	json_object_put(parse_array(t));
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "-ojson", "-o", "text", NULL), 0, "the last one counts");
+	cr_expect(strstr(t, "volume vol: /dev/memx0\n"), "'%s'", t);
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "-o", "yaml", NULL), 2);
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "-o", NULL), 2);
+	free(t);
+	cr_expect_eq(memxctl(&t, "reload", "-o", "json", NULL), 2, "reload answers in text");
+	free(t);
+	cr_expect_eq(memxctl(&t, "list", "-o", "prometheus", NULL), 2);
+	free(t);
+}
+
+/* Every memxd, as metrics that parse: who answered is memx_up, not the exit status. */
+Test(memxctl, status_prometheus)
+{
+	char path[128], *s;
+	const char *why;
+
+	cr_expect_eq(memxctl(&s, "status", "-o", "prometheus", NULL), 0);
+	why = prom_check(s);
+	cr_expect_null(why, "%s in:\n%s", why, s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"client-vol\",role=\"client\"} 1\n"), "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"donor-10.0.0.2-7471\",role=\"donor\"} 1\n"),
+		  "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"client-gone\"} 0\n"), "the stale socket: %s", s);
+	free(s);
+	/* --slabs: the old donor refuses; it is down for the metrics, and that is no failure */
+	cr_expect_eq(memxctl(&s, "status", "-o", "prometheus", "--slabs", NULL), 0);
+	cr_expect_null(prom_check(s), "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"donor-10.0.0.2-7471\"} 0\n"), "%s", s);
+	free(s);
+	snprintf(path, sizeof(path), "%s/client-vol.sock", test_run_dir);
+	cr_expect_eq(memxctl(&s, "status", "-o", "prometheus", "--socket", path, NULL), 0);
+	cr_expect_null(prom_check(s), "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"client-vol\",role=\"client\"} 1\n") &&
+		  !strstr(s, "donor-10"), "one memxd only: %s", s);
+	free(s);
+}
+
+/* version -o json: memxctl's versions, memx.ko (not loaded on a test host), each memxd. */
+Test(memxctl, version_json)
+{
+	json_object *doc, *v, *daemons;
+	char *s;
+	int found = 0;
+
+	cr_assert_eq(memxctl(&s, "version", "-o", "json", NULL), 0);
+	doc = json_tokener_parse(s);
+	cr_assert(doc, "'%s'", s);
+	cr_expect(json_object_object_get_ex(doc, "memxctl", &v) &&
+		  !strcmp(json_object_get_string(json_object_object_get(v, "version")),
+			  MEMX_VERSION), "%s", s);
+	cr_expect_eq(json_object_get_int(json_object_object_get(v, "abi")), MEMX_ABI_VERSION);
+	cr_expect(json_object_object_get_ex(doc, "module", &v) &&
+		  json_object_object_get_ex(v, "loaded", NULL), "%s", s);
+	cr_assert(json_object_object_get_ex(doc, "daemons", &daemons));
+	cr_expect_eq(json_object_array_length(daemons), 3, "%s", s);
+	for (size_t i = 0; i < json_object_array_length(daemons); i++) {
+		json_object *d = json_object_array_get_idx(daemons, i);
+		const char *name = json_object_get_string(json_object_object_get(d, "daemon"));
+
+		if (!strcmp(name, "client-gone")) {
+			found |= 1;
+			cr_expect(json_object_object_get_ex(d, "error", NULL), "%s", s);
+		} else if (!strcmp(name, "client-vol") || !strcmp(name, "donor-10.0.0.2-7471")) {
+			/* the fakes' documents carry no version: an older memxd's */
+			found |= !strcmp(name, "client-vol") ? 2 : 4;
+			cr_expect_str_eq(json_object_get_string(json_object_object_get(d, "version")),
+					 "unknown");
+		}
+	}
+	cr_expect_eq(found, 7, "%s", s);
+	json_object_put(doc);
+	free(s);
+	cr_expect_eq(memxctl(&s, "version", NULL), 0);
+	cr_expect(!strncmp(s, "memxctl " MEMX_VERSION " (protocol ", 17 + strlen(MEMX_VERSION)) &&
+		  strstr(s, "\nmemxd client-vol unknown\n") &&
+		  strstr(s, "\nmemxd client-gone: no answer (stale socket"), "'%s'", s);
+	free(s);
 }
