@@ -3,8 +3,9 @@
  * memxctl: talks to running memxd processes.
  *   memxctl status [-o text|json|prometheus] [--slabs] [--socket PATH]
  *   memxctl list [-o text|json]
- *   memxctl donor drain ADDR[:PORT] [--socket PATH]
+ *   memxctl donor drain ADDR[:PORT] [--wait] [--socket PATH]
  *   memxctl donor add ADDR[:PORT] [--socket PATH]
+ *   memxctl volume remove NAME [--socket PATH]
  *   memxctl reload [--socket PATH]
  *   memxctl volume detach NAME [--socket PATH]
  *   memxctl volume forget-lost NAME [--socket PATH]
@@ -45,12 +46,24 @@
 #include "common/limits.h"
 #include "common/parse.h"
 #include "memx_config.h"
+#include "memxctl.h"
 #include "memxctl_prom.h"
 
 #define RUN_DIR MEMXD_RUN_DIR
 /* memx.ko's control device and sysfs directory (tests point them elsewhere). */
 #ifndef MEMXCTL_CONTROL_DEV
 #define MEMXCTL_CONTROL_DEV "/dev/" MEMX_CONTROL_NAME
+#endif
+/* donor drain --wait: how often to ask, and to print a line when not on a terminal. */
+#ifndef MEMXCTL_DRAIN_POLL_MS
+#define MEMXCTL_DRAIN_POLL_MS 1000
+#endif
+#ifndef MEMXCTL_DRAIN_LINE_MS
+#define MEMXCTL_DRAIN_LINE_MS 5000
+#endif
+/* volume remove: how long an engine may take to remove its volume and exit. */
+#ifndef MEMXCTL_REMOVE_WAIT_MS
+#define MEMXCTL_REMOVE_WAIT_MS 30000
 #endif
 #ifndef MEMXCTL_SYSFS_MODULE
 #define MEMXCTL_SYSFS_MODULE "/sys/module/memx"
@@ -60,8 +73,10 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: memxctl status [-o text|json|prometheus] [--slabs] [--socket PATH]\n"
 		"       memxctl list [-o text|json]        the volumes in memx.ko, engine or not\n"
-		"       memxctl donor drain ADDR[:PORT] [--socket PATH]\n"
+		"       memxctl donor drain ADDR[:PORT] [--wait] [--socket PATH]\n"
+		"                                          --wait: until it has left, with progress\n"
 		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n"
+		"       memxctl volume remove NAME [--socket PATH]  as SIGTERM to its engine\n"
 		"       memxctl reload [--socket PATH]     re-read the key file (all memxd)\n"
 		"       memxctl volume detach NAME [--socket PATH]\n"
 		"                                          hand volume NAME off: its device goes, its\n"
@@ -137,18 +152,8 @@ static void daemon_name(const char *socket_path, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)n, base);
 }
 
-/* One memxd's whole answer. */
-struct answer {
-	char *buf;
-	size_t len;
-};
-
-/*
- * Sends one request to one socket and reads the whole answer into *ans
- * (malloc'd; free it). Returns 0, -EREMOTEIO when the answer starts with
- * "error:", or -errno (no answer, or only part of one, in *ans).
- */
-static int ask(const char *path, const char *request, struct answer *ans)
+/* memxctl.h */
+int memxctl_ask(const char *path, const char *request, struct memxctl_answer *ans)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[65536];
@@ -212,6 +217,9 @@ struct cmd {
 	enum output output;
 	bool json;			/* status documents asked for: -o json or prometheus */
 	bool donor_cmd;			/* donor drain/add: for clients only */
+	bool wait;			/* donor drain --wait: follow it to its end */
+	struct memxctl_drain *drains;	/* --wait: the drains the clients started */
+	size_t nr_drains;
 };
 
 /* Parses the command line. Returns 0, or 2 (usage printed) when it is wrong. */
@@ -240,6 +248,8 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 		for (argi = 4; argi < argc; argi++) {
 			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
 				cmd->socket_path = argv[++argi];
+			else if (!strcmp(argv[argi], "--wait") && !strcmp(argv[2], "drain"))
+				cmd->wait = true;
 			else
 				break;
 		}
@@ -303,19 +313,63 @@ static int print_docs(const struct cmd *cmd, struct json_object *docs, const cha
 	return 0;
 }
 
+/*
+ * donor drain --wait: notes the drain a client's answer announces ("draining
+ * NAME: N slabs to move"), to follow it once every client has answered.
+ */
+static void note_drain(struct cmd *cmd, const char *socket, const struct memxctl_answer *ans)
+{
+	struct memxctl_drain dr = { 0 }, *more;
+	const char *colon;
+	char text[300];
+
+	if (!cmd->wait || !ans->buf)
+		return;
+	snprintf(text, sizeof(text), "%.*s", (int)ans->len, ans->buf);
+	/* The name has colons ("10.0.0.2:7471", "[fe80::1]:7471"), never ": ". */
+	colon = strlen(text) > 9 ? strstr(text + 9, ": ") : NULL;
+	if (strncmp(text, "draining ", 9) || !colon ||
+	    sscanf(colon + 2, "%llu slabs to move", &dr.slabs) != 1)
+		return;
+	snprintf(dr.donor, sizeof(dr.donor), "%.*s", (int)(colon - text - 9), text + 9);
+	snprintf(dr.socket, sizeof(dr.socket), "%s", socket);
+	more = realloc(cmd->drains, (cmd->nr_drains + 1) * sizeof(*more));
+	if (!more)
+		return;
+	cmd->drains = more;
+	cmd->drains[cmd->nr_drains++] = dr;
+}
+
+/* After donor drain --wait was sent: follows the drains. Returns the exit status. */
+static int follow_drains(struct cmd *cmd, int ret)
+{
+	if (!cmd->wait)
+		return ret;
+	if (!cmd->nr_drains) {
+		fprintf(stderr, "memxctl: no client started draining: nothing to wait for\n");
+		return 1;
+	}
+	ret |= memxctl_drain_wait(cmd->drains, cmd->nr_drains, stdout, isatty(STDOUT_FILENO),
+				  MEMXCTL_DRAIN_POLL_MS, MEMXCTL_DRAIN_LINE_MS);
+	free(cmd->drains);
+	return ret;
+}
+
 /* --socket: one memxd. Returns the exit status. */
-static int ask_one(const struct cmd *cmd)
+static int ask_one(struct cmd *cmd)
 {
 	struct json_object *one = NULL;
-	struct answer ans;
+	struct memxctl_answer ans;
 	char why[1100];
-	int r = ask(cmd->socket_path, cmd->request, &ans), ret = r ? 1 : 0;
+	int r = memxctl_ask(cmd->socket_path, cmd->request, &ans), ret = r ? 1 : 0;
 
 	if (r && r != -EREMOTEIO) {
 		fprintf(stderr, "memxctl: %s: %s (is memxd running?)\n", cmd->socket_path,
 			strerror(-r));
 	} else if (!cmd->json) {
 		fwrite(ans.buf, 1, ans.len, stdout);
+		if (!r)
+			note_drain(cmd, cmd->socket_path, &ans);
 	} else {
 		/* The document, checked: null, and why on stderr, when it is not one. */
 		one = json_object_new_array();
@@ -348,7 +402,7 @@ static int ask_one(const struct cmd *cmd)
 }
 
 /* Every memxd with a socket in RUN_DIR. Returns the exit status. */
-static int ask_all(const struct cmd *cmd)
+static int ask_all(struct cmd *cmd)
 {
 	struct json_object *all = cmd->json ? json_object_new_array() : NULL;
 	int found = 0, failed = 0;
@@ -365,7 +419,7 @@ static int ask_all(const struct cmd *cmd)
 	while (dir && (de = readdir(dir))) {
 		char path[512], why[1100];
 		size_t len = strlen(de->d_name);
-		struct answer ans;
+		struct memxctl_answer ans;
 		int r;
 
 		if (len < 6 || strcmp(de->d_name + len - 5, ".sock"))
@@ -385,7 +439,7 @@ static int ask_all(const struct cmd *cmd)
 			names = more;
 			nr_names++;
 		}
-		r = ask(path, cmd->request, &ans);
+		r = memxctl_ask(path, cmd->request, &ans);
 		if (r == -ECONNREFUSED || r == -ENOENT) {
 			/* Left behind by a memxd that was killed: not an error of ours. */
 			fprintf(stderr, "memxctl: %s: stale socket, no memxd behind it\n", path);
@@ -401,6 +455,8 @@ static int ask_all(const struct cmd *cmd)
 				failed++;
 		} else if (!all) {
 			fwrite(ans.buf, 1, ans.len, stdout);
+			if (!r)
+				note_drain(cmd, path, &ans);
 		} else if (memxd_ctl_collect_json(all, ans.buf, ans.len, why, sizeof(why))) {
 			fprintf(stderr, "memxctl: %s: %s\n", path, why);
 			r = r ? r : -EBADMSG;
@@ -576,7 +632,7 @@ static struct json_object *daemons_json(bool *ok)
 		struct json_object *one, *d, *doc, *v;
 		char path[512], name[256], why[1100] = "";
 		size_t len = strlen(de->d_name);
-		struct answer ans;
+		struct memxctl_answer ans;
 		int r;
 
 		if (len < 6 || strcmp(de->d_name + len - 5, ".sock"))
@@ -586,7 +642,7 @@ static struct json_object *daemons_json(bool *ok)
 		snprintf(path, sizeof(path), "%s/%s", RUN_DIR, de->d_name);
 		daemon_name(path, name, sizeof(name));
 		memxd_json_set(d, "daemon", json_object_new_string(name), ok);
-		r = ask(path, "status --json\n", &ans);
+		r = memxctl_ask(path, "status --json\n", &ans);
 		if (r && r != -EREMOTEIO)
 			snprintf(why, sizeof(why), "%s", r == -ECONNREFUSED || r == -ENOENT ?
 				 "stale socket, no memxd behind it" : strerror(-r));
@@ -677,6 +733,96 @@ static int version(enum output out)
 	return 0;
 }
 
+/* memx.ko's view of the volume NAME: 0 and *info, or -errno (-ENODEV: none by that name). */
+static int volume_info(const char *name, struct memx_dev_info *info)
+{
+	int fd = open(MEMXCTL_CONTROL_DEV, O_RDONLY | O_CLOEXEC), r = -ENODEV;
+
+	if (fd < 0)
+		return -errno;
+	for (int id = 0; id < MEMX_MAX_DEVS && r == -ENODEV; id++) {
+		*info = (struct memx_dev_info){ .dev_id = id };
+		if (!ioctl(fd, MEMX_CTRL_GET_INFO, info) &&
+		    !strncmp(info->name, name, sizeof(info->name)))
+			r = 0;
+	}
+	close(fd);
+	return r;
+}
+
+/* The refusal SIGTERM gives while the volume is open, for memxctl's side. */
+static bool volume_in_use(const char *name)
+{
+	struct memx_dev_info info;
+
+	if (volume_info(name, &info) || !info.open_count)
+		return false;
+	fprintf(stderr, "memxctl: volume %s: /dev/" MEMX_DISK_NAME "%u is in use (%u openers: "
+		"mounted or swap?); not removing it, still serving. Unmount or swapoff it first.\n",
+		name, info.dev_id, info.open_count);
+	return true;
+}
+
+/*
+ * memxctl volume remove NAME [--socket PATH]: asks the volume's engine to do
+ * what SIGTERM does, then waits for it to go (its control socket stops
+ * answering). Refused, as SIGTERM is, while the volume is open. Returns the
+ * exit status.
+ */
+static int volume_remove(int argc, char **argv)
+{
+	char path[512], request[128];
+	const char *name = argc >= 4 ? argv[3] : "";
+	struct memxctl_answer ans;
+	uint64_t waited = 0;
+	int r;
+
+	if (argc == 6 && !strcmp(argv[4], "--socket"))
+		snprintf(path, sizeof(path), "%s", argv[5]);
+	else if (argc == 4)
+		snprintf(path, sizeof(path), "%s/client-%s.sock", RUN_DIR, name);
+	else {
+		usage(stderr);
+		return 2;
+	}
+	if (!*name || strlen(name) >= MEMXD_NAME_MAX || strpbrk(name, "/\n ")) {
+		fprintf(stderr, "memxctl: '%s' is not a volume name\n", name);
+		return 2;
+	}
+	if (volume_in_use(name))
+		return 1;
+	snprintf(request, sizeof(request), "volume remove %s\n", name);
+	r = memxctl_ask(path, request, &ans);
+	if (r && r != -EREMOTEIO) {
+		fprintf(stderr, "memxctl: %s: %s (is the engine of volume %s running?)\n", path,
+			strerror(-r), name);
+		free(ans.buf);
+		return 1;
+	}
+	fwrite(ans.buf, 1, ans.len, r ? stderr : stdout);
+	free(ans.buf);
+	if (r)
+		return 1;
+	/* Gone once its socket is: the engine removes it and exits, or refuses and stays. */
+	for (;;) {
+		r = memxctl_ask(path, "status\n", &ans);
+		free(ans.buf);
+		if (r == -ECONNREFUSED || r == -ENOENT) {
+			printf("removed volume %s\n", name);
+			return 0;
+		}
+		if ((waited >= 1000 && volume_in_use(name)) || waited >= MEMXCTL_REMOVE_WAIT_MS) {
+			if (waited >= MEMXCTL_REMOVE_WAIT_MS)
+				fprintf(stderr, "memxctl: volume %s: its engine still serves after "
+					"%.1f s; its log says why\n", name,
+					(double)MEMXCTL_REMOVE_WAIT_MS / 1000);
+			return 1;
+		}
+		usleep(100 * 1000);
+		waited += 100;
+	}
+}
+
 /* memxctl keygen PATH [--id N]: a new key file, never over an existing one. */
 static int keygen(int argc, char **argv)
 {
@@ -714,6 +860,13 @@ int main(int argc, char **argv)
 	r = take_output_option(&argc, argv, &cmd.output);
 	if (r)
 		return r;
+	if (argc >= 3 && !strcmp(argv[1], "volume") && !strcmp(argv[2], "remove")) {
+		if (cmd.output != OUT_TEXT) {
+			fprintf(stderr, "memxctl: volume remove answers in text only\n");
+			return 2;
+		}
+		return volume_remove(argc, argv);
+	}
 	if (argc >= 2 && !strcmp(argv[1], "list")) {
 		if (argc > 2 || cmd.output == OUT_PROMETHEUS) {
 			fprintf(stderr, "memxctl: list takes only -o text or -o json\n");
@@ -733,5 +886,6 @@ int main(int argc, char **argv)
 	r = parse_args(argc, argv, &cmd);
 	if (r)
 		return r;
-	return cmd.socket_path ? ask_one(&cmd) : ask_all(&cmd);
+	r = cmd.socket_path ? ask_one(&cmd) : ask_all(&cmd);
+	return follow_drains(&cmd, r);
 }

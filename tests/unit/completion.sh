@@ -8,7 +8,7 @@ src=$1
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; }
-echo "1..9"
+echo "1..11"
 
 # An option table's names: the lines '	{ "name", ...' of one role's opts.c.
 longopts() { sed -n 's/^\t{ "\([a-z-]*\)", .*/--\1/p' "$src/daemon/$1/opts.c" | sort; }
@@ -36,7 +36,7 @@ for role in client donor; do
 done
 
 if [ ! -f /usr/share/bash-completion/bash_completion ]; then
-	for t in memxd memxctl memxctl-o memxctl-donor memxctl-socket; do
+	for t in memxd memxctl memxctl-o memxctl-donor memxctl-wait memxctl-volume memxctl-socket; do
 		ok "$t # SKIP bash-completion not installed (Debian package bash-completion)"
 	done
 	exit $failed
@@ -71,6 +71,8 @@ expect _memxd "memxd cl" "client "
 expect _memxd "memxd donor --mem" "--memory "
 expect _memxctl "memxctl status -o " "json prometheus text "
 expect _memxctl "memxctl donor " "add drain "
+expect _memxctl "memxctl donor drain 10.0.0.2 --w" "--wait "
+expect _memxctl "memxctl volume " "remove "
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 touch "$tmp/client-a.sock" "$tmp/notes.txt"
