@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A filesystem on remote memory: mkfs.ext4, files written, unmounted,
-# remounted, checksums compared. SIGTERM while mounted is refused and the
+# A filesystem on remote memory, its engine started from a config file (as
+# memx@.service does): mkfs.ext4, files written, unmounted, remounted,
+# checksums compared. SIGTERM while mounted is refused and the
 # engine keeps serving, and so is `memxctl volume remove`; after umount,
 # `memxctl volume remove` removes the volume and the engine exits.
 . "$(dirname "$0")/common.sh"
@@ -10,7 +11,21 @@ load_kmod
 
 start_donor d1 "$IP2" 192M
 start_donor d2 "$IP3" 192M
-start_client fs --size 256M --slab 4M --bind "$IP1" --donor "$IP2" --donor "$IP3"
+# The client's options from a config file, as memx@fs.service gives them (memx.conf(5)).
+cat > "$TEST_TMP/fs.conf" <<EOF
+# memx@fs.service's /etc/memx/client-fs.conf
+[client]
+size = 256M
+slab = 4M
+bind = $IP1
+donor = $IP2
+donor = $IP3
+[donor]
+memory = 1T   ; another role's section: skipped
+EOF
+start_client fs --config "$TEST_TMP/fs.conf"
+[ "$(status_get '[x["volumes"][0]["replicas"] for x in s if x and x["role"]=="client"][0]')" = 2 ] \
+	|| fail "the config file's two donors did not make two replicas"
 mnt=$TEST_TMP/mnt
 mkdir -p "$mnt"
 mkfs.ext4 -q -F "$MEMX_DEV" || fail "mkfs.ext4"
