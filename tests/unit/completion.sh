@@ -72,7 +72,7 @@ expect _memxd "memxd donor --mem" "--memory "
 expect _memxctl "memxctl status -o " "json prometheus text "
 expect _memxctl "memxctl donor " "add drain "
 expect _memxctl "memxctl donor drain 10.0.0.2 --w" "--wait "
-expect _memxctl "memxctl volume " "detach remove "
+expect _memxctl "memxctl volume " "detach forget-lost remove "
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 touch "$tmp/client-a.sock" "$tmp/notes.txt"
