@@ -11,6 +11,10 @@ pkgs=(
 	libisal-dev libsodium-dev
 	# JSON answers of the control socket, memxctl status/list --json (json-c)
 	libjson-c-dev
+	# memxd --config FILE: ini files (inih)
+	libinih-dev
+	# man pages: memxd(8), memxctl(8), memx.conf(5); bash completion's directory (its .pc)
+	scdoc bash-completion
 	# sd_notify for the units' Type=notify; systemd-analyze checks the units
 	libsystemd-dev systemd
 	# ci/fuzz: clang's libFuzzer and sanitizer runtimes (a Recommends of clang-14,

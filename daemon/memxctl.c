@@ -1,23 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * memxctl: talks to running memxd processes.
- *   memxctl status [--json] [--slabs] [--socket PATH]
- *   memxctl list [--json]
- *   memxctl donor drain ADDR[:PORT] [--socket PATH]
+ *   memxctl status [-o text|json|prometheus] [--slabs] [--socket PATH]
+ *   memxctl list [-o text|json]
+ *   memxctl donor drain ADDR[:PORT] [--wait] [--socket PATH]
  *   memxctl donor add ADDR[:PORT] [--socket PATH]
+ *   memxctl volume remove NAME [--socket PATH]
  *   memxctl reload [--socket PATH]
  *   memxctl volume detach NAME [--socket PATH]
  *   memxctl volume forget-lost NAME [--socket PATH]
  *   memxctl keygen PATH [--id N]
- *   memxctl version
+ *   memxctl version [-o text|json]
+ * -o (or --output) goes anywhere on the line; --json is -o json.
  * Without --socket, status asks every memxd on this machine (each has a
- * socket in /run/memx) and donor commands go to every client. With --json the
+ * socket in /run/memx) and donor commands go to every client. With -o json the
  * answer is one JSON object per memxd, wrapped in a JSON array; a memxd that
  * did not answer with one (gone, refused, cut short) is a null there, and
  * stderr says why. What memxctl prints with --json is always valid JSON (made
  * with json-c). An answer that starts with "error:", or a memxd that does not
- * answer, makes memxctl exit 1. list asks memx.ko itself, so it also shows
- * volumes whose engine is dead or gone.
+ * answer, makes memxctl exit 1. -o prometheus writes the same documents in
+ * Prometheus' text format (memxctl_prom.c), memx_up saying which memxd
+ * answered; it exits 0 once that is written, whoever answered. list asks
+ * memx.ko itself, so it also shows volumes whose engine is dead or gone.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,15 +46,37 @@
 #include "common/limits.h"
 #include "common/parse.h"
 #include "memx_config.h"
+#include "memxctl.h"
+#include "memxctl_prom.h"
 
 #define RUN_DIR MEMXD_RUN_DIR
+/* memx.ko's control device and sysfs directory (tests point them elsewhere). */
+#ifndef MEMXCTL_CONTROL_DEV
+#define MEMXCTL_CONTROL_DEV "/dev/" MEMX_CONTROL_NAME
+#endif
+/* donor drain --wait: how often to ask, and to print a line when not on a terminal. */
+#ifndef MEMXCTL_DRAIN_POLL_MS
+#define MEMXCTL_DRAIN_POLL_MS 1000
+#endif
+#ifndef MEMXCTL_DRAIN_LINE_MS
+#define MEMXCTL_DRAIN_LINE_MS 5000
+#endif
+/* volume remove: how long an engine may take to remove its volume and exit. */
+#ifndef MEMXCTL_REMOVE_WAIT_MS
+#define MEMXCTL_REMOVE_WAIT_MS 30000
+#endif
+#ifndef MEMXCTL_SYSFS_MODULE
+#define MEMXCTL_SYSFS_MODULE "/sys/module/memx"
+#endif
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: memxctl status [--json] [--slabs] [--socket PATH]\n"
-		"       memxctl list [--json]              the volumes in memx.ko, engine or not\n"
-		"       memxctl donor drain ADDR[:PORT] [--socket PATH]\n"
+	fprintf(f, "usage: memxctl status [-o text|json|prometheus] [--slabs] [--socket PATH]\n"
+		"       memxctl list [-o text|json]        the volumes in memx.ko, engine or not\n"
+		"       memxctl donor drain ADDR[:PORT] [--wait] [--socket PATH]\n"
+		"                                          --wait: until it has left, with progress\n"
 		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n"
+		"       memxctl volume remove NAME [--socket PATH]  as SIGTERM to its engine\n"
 		"       memxctl reload [--socket PATH]     re-read the key file (all memxd)\n"
 		"       memxctl volume detach NAME [--socket PATH]\n"
 		"                                          hand volume NAME off: its device goes, its\n"
@@ -60,21 +86,74 @@ static void usage(FILE *f)
 		"                                          give up the slabs of NAME whose every copy\n"
 		"                                          is gone: they read as zeros again\n"
 		"       memxctl keygen PATH [--id N]       write a new cluster key file (id 1)\n"
-		"       memxctl version                    memx, protocol and kernel ABI versions\n");
+		"       memxctl version [-o text|json]     memxctl's, memx.ko's (ABI, features)\n"
+		"                                          and every running memxd's versions\n"
+		"       -o, --output FORMAT anywhere on the line; --json is -o json\n");
 }
 
-/* One memxd's whole answer. */
-struct answer {
-	char *buf;
-	size_t len;
+/* What memxctl prints: -o text|json|prometheus. */
+enum output {
+	OUT_TEXT,
+	OUT_JSON,
+	OUT_PROMETHEUS,
 };
 
 /*
- * Sends one request to one socket and reads the whole answer into *ans
- * (malloc'd; free it). Returns 0, -EREMOTEIO when the answer starts with
- * "error:", or -errno (no answer, or only part of one, in *ans).
+ * Takes -o FMT, -oFMT, --output FMT, --output=FMT and --json (-o json) out of
+ * argv, wherever they stand, so that the commands parse the rest. Returns 0,
+ * or 2 (said why) for an unknown format or a missing one.
  */
-static int ask(const char *path, const char *request, struct answer *ans)
+static int take_output_option(int *argc, char **argv, enum output *out)
+{
+	int i, kept = 1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *fmt = NULL;
+
+		if (!strcmp(argv[i], "--json"))
+			fmt = "json";
+		else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output"))
+			fmt = i + 1 < *argc ? argv[++i] : "";
+		else if (!strncmp(argv[i], "--output=", 9))
+			fmt = argv[i] + 9;
+		else if (!strncmp(argv[i], "-o", 2))
+			fmt = argv[i] + 2;
+		if (!fmt) {
+			argv[kept++] = argv[i];
+			continue;
+		}
+		if (!strcmp(fmt, "text")) {
+			*out = OUT_TEXT;
+		} else if (!strcmp(fmt, "json")) {
+			*out = OUT_JSON;
+		} else if (!strcmp(fmt, "prometheus")) {
+			*out = OUT_PROMETHEUS;
+		} else {
+			fprintf(stderr, "memxctl: -o '%s': the formats are text, json and "
+				"prometheus\n", fmt);
+			return 2;
+		}
+	}
+	*argc = kept;
+	argv[kept] = NULL;
+	return 0;
+}
+
+/* A memxd's name for humans and the daemon label: its socket's, "client-swap0". */
+static void daemon_name(const char *socket_path, char *out, size_t len)
+{
+	const char *base = strrchr(socket_path, '/');
+	size_t n;
+
+	base = base ? base + 1 : socket_path;
+	n = strlen(base);
+	if (n > 5 && !strcmp(base + n - 5, ".sock"))
+		n -= 5;
+	snprintf(out, len, "%.*s", (int)n, base);
+}
+
+/* memxctl.h */
+int memxctl_ask(const char *path, const char *request, struct memxctl_answer *ans)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[65536];
@@ -135,8 +214,12 @@ static int print_json(struct json_object *doc)
 struct cmd {
 	const char *socket_path;	/* --socket: one memxd only */
 	char request[256];		/* the line sent to memxd */
-	bool json;
+	enum output output;
+	bool json;			/* status documents asked for: -o json or prometheus */
 	bool donor_cmd;			/* donor drain/add: for clients only */
+	bool wait;			/* donor drain --wait: follow it to its end */
+	struct memxctl_drain *drains;	/* --wait: the drains the clients started */
+	size_t nr_drains;
 };
 
 /* Parses the command line. Returns 0, or 2 (usage printed) when it is wrong. */
@@ -146,10 +229,9 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 	int argi = 2;
 
 	if (argc >= 2 && !strcmp(argv[1], "status")) {
+		cmd->json = cmd->output != OUT_TEXT;
 		for (; argi < argc; argi++) {
-			if (!strcmp(argv[argi], "--json"))
-				cmd->json = true;
-			else if (!strcmp(argv[argi], "--slabs"))
+			if (!strcmp(argv[argi], "--slabs"))
 				slabs = true;
 			else if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
 				cmd->socket_path = argv[++argi];
@@ -166,6 +248,8 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 		for (argi = 4; argi < argc; argi++) {
 			if (!strcmp(argv[argi], "--socket") && argi + 1 < argc)
 				cmd->socket_path = argv[++argi];
+			else if (!strcmp(argv[argi], "--wait") && !strcmp(argv[2], "drain"))
+				cmd->wait = true;
 			else
 				break;
 		}
@@ -206,22 +290,86 @@ static int parse_args(int argc, char **argv, struct cmd *cmd)
 		usage(stderr);
 		return 2;
 	}
+	if (cmd->output != OUT_TEXT && !cmd->json) {
+		fprintf(stderr, "memxctl: %s answers in text only\n", argv[1]);
+		return 2;
+	}
 	return 0;
 }
 
+/*
+ * -o json or prometheus: prints docs (a JSON array, one element per memxd
+ * asked, NULL where none came) as asked; daemons[i] names docs[i]. Returns the
+ * exit status: 0, or 1 when stdout could not take it.
+ */
+static int print_docs(const struct cmd *cmd, struct json_object *docs, const char *const *daemons)
+{
+	if (cmd->output == OUT_JSON)
+		return print_json(docs);
+	if (memxctl_prom_write(stdout, docs, daemons)) {
+		fprintf(stderr, "memxctl: writing the metrics: %s\n", strerror(EIO));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * donor drain --wait: notes the drain a client's answer announces ("draining
+ * NAME: N slabs to move"), to follow it once every client has answered.
+ */
+static void note_drain(struct cmd *cmd, const char *socket, const struct memxctl_answer *ans)
+{
+	struct memxctl_drain dr = { 0 }, *more;
+	const char *colon;
+	char text[300];
+
+	if (!cmd->wait || !ans->buf)
+		return;
+	snprintf(text, sizeof(text), "%.*s", (int)ans->len, ans->buf);
+	/* The name has colons ("10.0.0.2:7471", "[fe80::1]:7471"), never ": ". */
+	colon = strlen(text) > 9 ? strstr(text + 9, ": ") : NULL;
+	if (strncmp(text, "draining ", 9) || !colon ||
+	    sscanf(colon + 2, "%llu slabs to move", &dr.slabs) != 1)
+		return;
+	snprintf(dr.donor, sizeof(dr.donor), "%.*s", (int)(colon - text - 9), text + 9);
+	snprintf(dr.socket, sizeof(dr.socket), "%s", socket);
+	more = realloc(cmd->drains, (cmd->nr_drains + 1) * sizeof(*more));
+	if (!more)
+		return;
+	cmd->drains = more;
+	cmd->drains[cmd->nr_drains++] = dr;
+}
+
+/* After donor drain --wait was sent: follows the drains. Returns the exit status. */
+static int follow_drains(struct cmd *cmd, int ret)
+{
+	if (!cmd->wait)
+		return ret;
+	if (!cmd->nr_drains) {
+		fprintf(stderr, "memxctl: no client started draining: nothing to wait for\n");
+		return 1;
+	}
+	ret |= memxctl_drain_wait(cmd->drains, cmd->nr_drains, stdout, isatty(STDOUT_FILENO),
+				  MEMXCTL_DRAIN_POLL_MS, MEMXCTL_DRAIN_LINE_MS);
+	free(cmd->drains);
+	return ret;
+}
+
 /* --socket: one memxd. Returns the exit status. */
-static int ask_one(const struct cmd *cmd)
+static int ask_one(struct cmd *cmd)
 {
 	struct json_object *one = NULL;
-	struct answer ans;
+	struct memxctl_answer ans;
 	char why[1100];
-	int r = ask(cmd->socket_path, cmd->request, &ans), ret = r ? 1 : 0;
+	int r = memxctl_ask(cmd->socket_path, cmd->request, &ans), ret = r ? 1 : 0;
 
 	if (r && r != -EREMOTEIO) {
 		fprintf(stderr, "memxctl: %s: %s (is memxd running?)\n", cmd->socket_path,
 			strerror(-r));
 	} else if (!cmd->json) {
 		fwrite(ans.buf, 1, ans.len, stdout);
+		if (!r)
+			note_drain(cmd, cmd->socket_path, &ans);
 	} else {
 		/* The document, checked: null, and why on stderr, when it is not one. */
 		one = json_object_new_array();
@@ -231,20 +379,38 @@ static int ask_one(const struct cmd *cmd)
 			ret = 1;
 		}
 	}
-	if (cmd->json)	/* null unless a document came */
+	if (cmd->output == OUT_JSON) {	/* null unless a document came */
 		ret |= print_json(one ? json_object_array_get_idx(one, 0) : NULL);
+	} else if (cmd->output == OUT_PROMETHEUS) {
+		struct json_object *docs = json_object_new_array();
+		char name[256];
+		const char *names[] = { name };
+
+		daemon_name(cmd->socket_path, name, sizeof(name));
+		if (!docs || json_object_array_add(docs, json_object_get(one ?
+				json_object_array_get_idx(one, 0) : NULL))) {
+			fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
+			ret = 1;
+		} else {
+			ret = print_docs(cmd, docs, names);	/* memx_up says who answered */
+		}
+		json_object_put(docs);
+	}
 	json_object_put(one);
 	free(ans.buf);
 	return ret;
 }
 
 /* Every memxd with a socket in RUN_DIR. Returns the exit status. */
-static int ask_all(const struct cmd *cmd)
+static int ask_all(struct cmd *cmd)
 {
 	struct json_object *all = cmd->json ? json_object_new_array() : NULL;
 	int found = 0, failed = 0;
 	DIR *dir = opendir(RUN_DIR);
 	struct dirent *de;
+	char **names = NULL;	/* -o prometheus: all[i]'s memxd */
+	size_t nr_names = 0;
+	bool oom = false;
 
 	if (cmd->json && !all) {
 		fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
@@ -253,7 +419,7 @@ static int ask_all(const struct cmd *cmd)
 	while (dir && (de = readdir(dir))) {
 		char path[512], why[1100];
 		size_t len = strlen(de->d_name);
-		struct answer ans;
+		struct memxctl_answer ans;
 		int r;
 
 		if (len < 6 || strcmp(de->d_name + len - 5, ".sock"))
@@ -262,7 +428,18 @@ static int ask_all(const struct cmd *cmd)
 		if (cmd->donor_cmd && strncmp(de->d_name, "client-", 7))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", RUN_DIR, de->d_name);
-		r = ask(path, cmd->request, &ans);
+		if (cmd->output == OUT_PROMETHEUS) {
+			char **more = realloc(names, (nr_names + 1) * sizeof(*names));
+
+			if (!more || !(more[nr_names] = strndup(de->d_name, len - 5))) {
+				names = more ? more : names;
+				oom = true;
+				break;
+			}
+			names = more;
+			nr_names++;
+		}
+		r = memxctl_ask(path, cmd->request, &ans);
 		if (r == -ECONNREFUSED || r == -ENOENT) {
 			/* Left behind by a memxd that was killed: not an error of ours. */
 			fprintf(stderr, "memxctl: %s: stale socket, no memxd behind it\n", path);
@@ -278,6 +455,8 @@ static int ask_all(const struct cmd *cmd)
 				failed++;
 		} else if (!all) {
 			fwrite(ans.buf, 1, ans.len, stdout);
+			if (!r)
+				note_drain(cmd, path, &ans);
 		} else if (memxd_ctl_collect_json(all, ans.buf, ans.len, why, sizeof(why))) {
 			fprintf(stderr, "memxctl: %s: %s\n", path, why);
 			r = r ? r : -EBADMSG;
@@ -287,15 +466,31 @@ static int ask_all(const struct cmd *cmd)
 	}
 	if (dir)
 		closedir(dir);
+	if (!found)
+		fprintf(stderr, "memxctl: no memxd %sis running (no socket in %s)\n",
+			cmd->donor_cmd ? "client " : "", RUN_DIR);
+	if (cmd->output == OUT_PROMETHEUS) {
+		/*
+		 * Who did not answer is data (memx_up 0), not a failure. Each socket
+		 * put one element in all, unless memory ran out.
+		 */
+		failed = oom || json_object_array_length(all) != nr_names;
+		if (failed)
+			fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
+		else
+			failed = print_docs(cmd, all, (const char *const *)names);
+		while (nr_names)
+			free(names[--nr_names]);
+		free(names);
+		json_object_put(all);
+		return failed ? 1 : 0;
+	}
 	if (all) {
 		failed += print_json(all);
 		json_object_put(all);
 	}
-	if (!found) {
-		fprintf(stderr, "memxctl: no memxd %sis running (no socket in %s)\n",
-			cmd->donor_cmd ? "client " : "", RUN_DIR);
+	if (!found)
 		return 1;
-	}
 	return failed ? 1 : 0;
 }
 
@@ -383,6 +578,251 @@ static int list_volumes(bool json)
 	return ret;
 }
 
+/* memx.ko's version (MODULE_VERSION), ABI and features; {"loaded": false} when it is not. */
+static struct json_object *module_json(bool *ok)
+{
+	static const char *const feature_names[] = { "discard", "write_zeroes", "poll_queues" };
+	struct json_object *m = json_object_new_object(), *feats;
+	struct memx_features f = { 0 };
+	char version[64] = "";
+	FILE *vf = fopen(MEMXCTL_SYSFS_MODULE "/version", "re");
+	int fd;
+
+	memxd_json_set(m, "loaded", json_object_new_boolean(vf != NULL), ok);
+	if (!vf)
+		return m;
+	if (fgets(version, sizeof(version), vf))
+		version[strcspn(version, "\n")] = '\0';
+	fclose(vf);
+	memxd_json_set(m, "version", json_object_new_string(version), ok);
+	fd = open(MEMXCTL_CONTROL_DEV, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, MEMX_CTRL_GET_FEATURES, &f)) {
+		memxd_json_set(m, "error", json_object_new_string(strerror(errno)), ok);
+		if (fd >= 0)
+			close(fd);
+		return m;
+	}
+	close(fd);
+	memxd_json_set(m, "abi", json_object_new_uint64(f.abi_version), ok);
+	feats = json_object_new_array();
+	for (unsigned int b = 0; b < 64; b++) {
+		char unknown[16];
+
+		if (!(f.features & (1ULL << b)))
+			continue;
+		snprintf(unknown, sizeof(unknown), "bit%u", b);
+		memxd_json_push(feats, json_object_new_string(b < 3 ? feature_names[b] : unknown),
+				ok);
+	}
+	memxd_json_set(m, "features", feats, ok);
+	memxd_json_set(m, "max_queues", json_object_new_uint64(f.max_queues), ok);
+	memxd_json_set(m, "max_depth", json_object_new_uint64(f.max_depth), ok);
+	memxd_json_set(m, "max_io_bytes", json_object_new_uint64(f.max_io_bytes), ok);
+	return m;
+}
+
+/* Every memxd's version, from its status document: {"daemon", "role", "version"} or "error". */
+static struct json_object *daemons_json(bool *ok)
+{
+	struct json_object *all = json_object_new_array();
+	DIR *dir = opendir(RUN_DIR);
+	struct dirent *de;
+
+	while (dir && (de = readdir(dir))) {
+		struct json_object *one, *d, *doc, *v;
+		char path[512], name[256], why[1100] = "";
+		size_t len = strlen(de->d_name);
+		struct memxctl_answer ans;
+		int r;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".sock"))
+			continue;
+		one = json_object_new_array();
+		d = json_object_new_object();
+		snprintf(path, sizeof(path), "%s/%s", RUN_DIR, de->d_name);
+		daemon_name(path, name, sizeof(name));
+		memxd_json_set(d, "daemon", json_object_new_string(name), ok);
+		r = memxctl_ask(path, "status --json\n", &ans);
+		if (r && r != -EREMOTEIO)
+			snprintf(why, sizeof(why), "%s", r == -ECONNREFUSED || r == -ENOENT ?
+				 "stale socket, no memxd behind it" : strerror(-r));
+		else if (!one)
+			snprintf(why, sizeof(why), "%s", strerror(ENOMEM));
+		else	/* a document, or null and why says what came instead */
+			memxd_ctl_collect_json(one, ans.buf, ans.len, why, sizeof(why));
+		free(ans.buf);
+		doc = one ? json_object_array_get_idx(one, 0) : NULL;
+		if (doc && json_object_object_get_ex(doc, "role", &v))
+			memxd_json_set(d, "role", json_object_get(v), ok);
+		if (doc && json_object_object_get_ex(doc, "version", &v))
+			memxd_json_set(d, "version", json_object_get(v), ok);
+		else if (doc)	/* older than memxd's version in its status */
+			memxd_json_set(d, "version", json_object_new_string("unknown"), ok);
+		else
+			memxd_json_set(d, "error", json_object_new_string(why), ok);
+		memxd_json_push(all, d, ok);
+		json_object_put(one);
+	}
+	if (dir)
+		closedir(dir);
+	return all;
+}
+
+static const char *string_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+/*
+ * memxctl version [-o text|json]: memxctl's versions, memx.ko's (if loaded)
+ * and every running memxd's. Returns the exit status: 0, or 1 out of memory.
+ */
+static int version(enum output out)
+{
+	struct json_object *doc = json_object_new_object(), *tools = json_object_new_object(),
+			   *mod, *daemons, *v;
+	bool ok = doc && tools;
+	int ret = 0;
+
+	memxd_json_set(tools, "version", json_object_new_string(MEMX_VERSION), &ok);
+	memxd_json_set(tools, "protocol", json_object_new_uint64(MEMX_PROTO_VERSION), &ok);
+	memxd_json_set(tools, "abi", json_object_new_uint64(MEMX_ABI_VERSION), &ok);
+	memxd_json_set(doc, "memxctl", tools, &ok);
+	memxd_json_set(doc, "module", mod = module_json(&ok), &ok);
+	memxd_json_set(doc, "daemons", daemons = daemons_json(&ok), &ok);
+	if (!ok) {
+		fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
+		json_object_put(doc);
+		return 1;
+	}
+	if (out == OUT_JSON) {
+		ret = print_json(doc);
+		json_object_put(doc);
+		return ret;
+	}
+	printf("memxctl %s (protocol %d, kernel ABI %d)\n", MEMX_VERSION, MEMX_PROTO_VERSION,
+	       MEMX_ABI_VERSION);
+	if (!json_object_get_boolean(json_object_object_get(mod, "loaded"))) {
+		printf("memx.ko not loaded\n");
+	} else if (json_object_object_get_ex(mod, "error", &v)) {
+		printf("memx.ko %s (%s: %s)\n", string_of(mod, "version"), MEMXCTL_CONTROL_DEV,
+		       json_object_get_string(v));
+	} else {
+		struct json_object *feats = json_object_object_get(mod, "features");
+
+		printf("memx.ko %s (kernel ABI %s%s, features:", string_of(mod, "version"),
+		       string_of(mod, "abi"),
+		       json_object_get_int(json_object_object_get(mod, "abi")) == MEMX_ABI_VERSION ?
+		       "" : ", NOT memxctl's");
+		for (size_t i = 0; i < json_object_array_length(feats); i++)
+			printf(" %s", json_object_get_string(json_object_array_get_idx(feats, i)));
+		printf(")\n");
+	}
+	for (size_t i = 0; i < json_object_array_length(daemons); i++) {
+		struct json_object *d = json_object_array_get_idx(daemons, i);
+
+		if (json_object_object_get_ex(d, "error", &v))
+			printf("memxd %s: no answer (%s)\n", string_of(d, "daemon"),
+			       json_object_get_string(v));
+		else
+			printf("memxd %s %s\n", string_of(d, "daemon"), string_of(d, "version"));
+	}
+	json_object_put(doc);
+	return 0;
+}
+
+/* memx.ko's view of the volume NAME: 0 and *info, or -errno (-ENODEV: none by that name). */
+static int volume_info(const char *name, struct memx_dev_info *info)
+{
+	int fd = open(MEMXCTL_CONTROL_DEV, O_RDONLY | O_CLOEXEC), r = -ENODEV;
+
+	if (fd < 0)
+		return -errno;
+	for (int id = 0; id < MEMX_MAX_DEVS && r == -ENODEV; id++) {
+		*info = (struct memx_dev_info){ .dev_id = id };
+		if (!ioctl(fd, MEMX_CTRL_GET_INFO, info) &&
+		    !strncmp(info->name, name, sizeof(info->name)))
+			r = 0;
+	}
+	close(fd);
+	return r;
+}
+
+/* The refusal SIGTERM gives while the volume is open, for memxctl's side. */
+static bool volume_in_use(const char *name)
+{
+	struct memx_dev_info info;
+
+	if (volume_info(name, &info) || !info.open_count)
+		return false;
+	fprintf(stderr, "memxctl: volume %s: /dev/" MEMX_DISK_NAME "%u is in use (%u openers: "
+		"mounted or swap?); not removing it, still serving. Unmount or swapoff it first.\n",
+		name, info.dev_id, info.open_count);
+	return true;
+}
+
+/*
+ * memxctl volume remove NAME [--socket PATH]: asks the volume's engine to do
+ * what SIGTERM does, then waits for it to go (its control socket stops
+ * answering). Refused, as SIGTERM is, while the volume is open. Returns the
+ * exit status.
+ */
+static int volume_remove(int argc, char **argv)
+{
+	char path[512], request[128];
+	const char *name = argc >= 4 ? argv[3] : "";
+	struct memxctl_answer ans;
+	uint64_t waited = 0;
+	int r;
+
+	if (argc == 6 && !strcmp(argv[4], "--socket"))
+		snprintf(path, sizeof(path), "%s", argv[5]);
+	else if (argc == 4)
+		snprintf(path, sizeof(path), "%s/client-%s.sock", RUN_DIR, name);
+	else {
+		usage(stderr);
+		return 2;
+	}
+	if (!*name || strlen(name) >= MEMXD_NAME_MAX || strpbrk(name, "/\n ")) {
+		fprintf(stderr, "memxctl: '%s' is not a volume name\n", name);
+		return 2;
+	}
+	if (volume_in_use(name))
+		return 1;
+	snprintf(request, sizeof(request), "volume remove %s\n", name);
+	r = memxctl_ask(path, request, &ans);
+	if (r && r != -EREMOTEIO) {
+		fprintf(stderr, "memxctl: %s: %s (is the engine of volume %s running?)\n", path,
+			strerror(-r), name);
+		free(ans.buf);
+		return 1;
+	}
+	fwrite(ans.buf, 1, ans.len, r ? stderr : stdout);
+	free(ans.buf);
+	if (r)
+		return 1;
+	/* Gone once its socket is: the engine removes it and exits, or refuses and stays. */
+	for (;;) {
+		r = memxctl_ask(path, "status\n", &ans);
+		free(ans.buf);
+		if (r == -ECONNREFUSED || r == -ENOENT) {
+			printf("removed volume %s\n", name);
+			return 0;
+		}
+		if ((waited >= 1000 && volume_in_use(name)) || waited >= MEMXCTL_REMOVE_WAIT_MS) {
+			if (waited >= MEMXCTL_REMOVE_WAIT_MS)
+				fprintf(stderr, "memxctl: volume %s: its engine still serves after "
+					"%.1f s; its log says why\n", name,
+					(double)MEMXCTL_REMOVE_WAIT_MS / 1000);
+			return 1;
+		}
+		usleep(100 * 1000);
+		waited += 100;
+	}
+}
+
 /* memxctl keygen PATH [--id N]: a new key file, never over an existing one. */
 static int keygen(int argc, char **argv)
 {
@@ -417,20 +857,35 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && !strcmp(argv[1], "keygen"))
 		return keygen(argc, argv);
+	r = take_output_option(&argc, argv, &cmd.output);
+	if (r)
+		return r;
+	if (argc >= 3 && !strcmp(argv[1], "volume") && !strcmp(argv[2], "remove")) {
+		if (cmd.output != OUT_TEXT) {
+			fprintf(stderr, "memxctl: volume remove answers in text only\n");
+			return 2;
+		}
+		return volume_remove(argc, argv);
+	}
 	if (argc >= 2 && !strcmp(argv[1], "list")) {
-		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json"))) {
+		if (argc > 2 || cmd.output == OUT_PROMETHEUS) {
+			fprintf(stderr, "memxctl: list takes only -o text or -o json\n");
 			usage(stderr);
 			return 2;
 		}
-		return list_volumes(argc == 3);
+		return list_volumes(cmd.output == OUT_JSON);
 	}
-	if (argc == 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
-		printf("memxctl %s (protocol %d, kernel ABI %d)\n", MEMX_VERSION,
-		       MEMX_PROTO_VERSION, MEMX_ABI_VERSION);
-		return 0;
+	if (argc >= 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
+		if (argc > 2 || cmd.output == OUT_PROMETHEUS) {
+			fprintf(stderr, "memxctl: version takes only -o text or -o json\n");
+			usage(stderr);
+			return 2;
+		}
+		return version(cmd.output);
 	}
 	r = parse_args(argc, argv, &cmd);
 	if (r)
 		return r;
-	return cmd.socket_path ? ask_one(&cmd) : ask_all(&cmd);
+	r = cmd.socket_path ? ask_one(&cmd) : ask_all(&cmd);
+	return follow_drains(&cmd, r);
 }

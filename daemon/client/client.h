@@ -371,6 +371,13 @@ void memxd_end_migration(struct memxd_client *c, struct memxd_slab *slab);
 /* scrub.c: one chunk of the scrub per step; returns ms until the next, or -1 if off. */
 int memxd_scrub_step(struct memxd_client *c);
 
+/*
+ * remove.c: memxctl volume remove NAME. Raises SIGTERM in this process when
+ * NAME is our volume, so that the signal's path removes it (or refuses while
+ * it is open); answers into out (len bytes) what was done. Returns 0 or -errno.
+ */
+int memxd_client_ctl_remove(struct memxd_client *c, const char *name, char *out, size_t len);
+
 /* opts.c */
 void memxd_client_usage(FILE *f);
 int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o);

@@ -235,11 +235,14 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 		return memxd_ctl_reply(out, len, "volume %s: %" PRIu64 " lost slab(s) forgotten: "
 				       "they read as zeros and take writes again\n", c->opt.name,
 				       memxd_forget_lost(c));
+	case MEMXD_CTL_VOLUME_REMOVE:
+		return memxd_client_ctl_remove(c, req.arg, out, len);
 	case MEMXD_CTL_UNKNOWN:
 		break;
 	}
 	return memxd_ctl_reply(out, len, "error: unknown request '%s' (known: status [--json] [--slabs], "
-			 "donor drain ADDR, donor add ADDR, volume detach, volume forget-lost)\n", line);
+			 "donor drain ADDR, donor add ADDR, volume detach, volume forget-lost, "
+			 "volume remove NAME)\n", line);
 }
 
 /* The RDMA side: a device for the local address, the control CQ, the bounce buffer. */

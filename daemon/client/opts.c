@@ -11,7 +11,12 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "common/config.h"
 #include "common/parse.h"
+
+/* Errors name the option, and the file and line when it came from --config. */
+#define opt_err(fmt, ...) \
+	fprintf(stderr, "memxd client: %s" fmt, memxd_config_where(), ##__VA_ARGS__)
 
 void memxd_client_usage(FILE *f)
 {
@@ -22,7 +27,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
 		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
-		"                    [--recovery-timeout SEC] [--attach]\n"
+		"                    [--recovery-timeout SEC] [--attach] [--config FILE]\n"
 		"                    [--kernel-backend auto|memx|ublk]\n"
 		"  Creates a block device of SIZE bytes backed by the donors' memory and serves\n"
 		"  it until SIGINT/SIGTERM: /dev/memxN through memx.ko, or /dev/ublkbN through\n"
@@ -67,7 +72,9 @@ void memxd_client_usage(FILE *f)
 		"              ublk (the kernel's ublk_drv, Linux 6.0+: no module to build;\n"
 		"              no --poll-queues, no --io-deadline), or auto:\n"
 		"              memx.ko if loaded, else ublk if /dev/ublk-control exists\n"
-		"              (default auto)\n",
+		"              (default auto)\n"
+		"  --config    read options from an ini file, keys named as the long options\n"
+		"              (memx.conf(5)); options after it override the file's\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
 		MEMXD_RUN_DIR);
 }
@@ -77,7 +84,7 @@ static int opt_size(const char *what, const char *arg, uint64_t *out)
 	int r = memxd_parse_size(arg, out);
 
 	if (r)
-		fprintf(stderr, "memxd client: %s '%s' is not a size (digits with K, M, G or T)\n",
+		opt_err("%s '%s' is not a size (digits with K, M, G or T)\n",
 			what, arg);
 	return r;
 }
@@ -88,7 +95,7 @@ static int opt_count(const char *what, const char *arg, uint64_t min, uint64_t m
 	int r = memxd_parse_uint(arg, min, max, out);
 
 	if (r)
-		fprintf(stderr, "memxd client: %s '%s' must be a number from %" PRIu64 " to %" PRIu64
+		opt_err("%s '%s' must be a number from %" PRIu64 " to %" PRIu64
 			"\n", what, arg, min, max);
 	return r;
 }
@@ -106,7 +113,7 @@ static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *
 		if (!*arg || strlen(arg) >= sizeof(o->name) ||
 		    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			   "0123456789-_.") != strlen(arg)) {
-			fprintf(stderr, "memxd client: --name must be 1-%zu letters, digits, "
+			opt_err("--name must be 1-%zu letters, digits, "
 				"'-', '_' or '.'\n", sizeof(o->name) - 1);
 			return -EINVAL;
 		}
@@ -114,26 +121,26 @@ static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *
 		return 0;
 	case 'd':
 		if (o->nr_donors == MEMXD_MAX_DONORS) {
-			fprintf(stderr, "memxd client: at most %d donors\n", MEMXD_MAX_DONORS);
+			opt_err("at most %d donors\n", MEMXD_MAX_DONORS);
 			return -EINVAL;
 		}
 		if (memxd_parse_hostport(arg, o->donor_host[o->nr_donors], MEMXD_HOST_MAX,
 					&o->donor_port[o->nr_donors], MEMX_DEFAULT_PORT)) {
-			fprintf(stderr, "memxd client: --donor '%s' is not ADDR[:PORT]\n", arg);
+			opt_err("--donor '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
 		}
 		o->nr_donors++;
 		return 0;
 	case 'b':
 		if (strlen(arg) >= sizeof(o->bind)) {
-			fprintf(stderr, "memxd client: --bind address too long\n");
+			opt_err("--bind address too long\n");
 			return -EINVAL;
 		}
 		strcpy(o->bind, arg);
 		return 0;
 	case 'c':
 		if (strlen(arg) >= sizeof(o->ctl_path)) {
-			fprintf(stderr, "memxd client: --ctl path too long\n");
+			opt_err("--ctl path too long\n");
 			return -EINVAL;
 		}
 		strcpy(o->ctl_path, arg);
@@ -141,7 +148,7 @@ static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *
 	case 'l':
 		if (memxd_parse_hostport(arg, o->listen_host, sizeof(o->listen_host),
 					&o->listen_port, MEMX_DEFAULT_PORT)) {
-			fprintf(stderr, "memxd client: --listen '%s' is not ADDR[:PORT]\n", arg);
+			opt_err("--listen '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -173,7 +180,7 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 		if (opt_size("--max-io", arg, &v))
 			return -EINVAL;
 		if (v < MEMX_MIN_IO_BYTES || v > MEMX_MAX_IO_BYTES || !is_pow2(v)) {
-			fprintf(stderr, "memxd client: --max-io must be a power of two from 4K "
+			opt_err("--max-io must be a power of two from 4K "
 				"to 1M\n");
 			return -EINVAL;
 		}
@@ -188,7 +195,7 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 		if (opt_size("--rereplicate-rate", arg, &o->rereplicate_rate))
 			return -EINVAL;
 		if (o->rereplicate_rate < (1 << 20)) {
-			fprintf(stderr, "memxd client: --rereplicate-rate must be at least 1M "
+			opt_err("--rereplicate-rate must be at least 1M "
 				"(bytes per second)\n");
 			return -EINVAL;
 		}
@@ -212,7 +219,7 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 		return 0;
 	case 'K':
 		if (strlen(arg) >= sizeof(o->trust.key_file)) {
-			fprintf(stderr, "memxd client: --key-file path too long\n");
+			opt_err("--key-file path too long\n");
 			return -EINVAL;
 		}
 		strcpy(o->trust.key_file, arg);
@@ -246,21 +253,21 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 static int check_options(struct memxd_client_opts *o)
 {
 	if (!o->name[0] || !o->size || !o->nr_donors) {
-		fprintf(stderr, "memxd client: --name, --size and at least one --donor are needed%s\n",
+		opt_err("--name, --size and at least one --donor are needed%s\n",
 			o->name[0] && !o->size ? " (--size must not be zero)" : "");
 		return -EINVAL;
 	}
 	if (o->size % MEMX_BLOCK_SIZE || o->size > MEMX_MAX_DEV_BYTES) {
-		fprintf(stderr, "memxd client: --size must be a multiple of 4K and at most 64T\n");
+		opt_err("--size must be a multiple of 4K and at most 64T\n");
 		return -EINVAL;
 	}
 	if (!is_pow2(o->slab) || o->slab < (1ULL << MEMX_MIN_SLAB_SHIFT) ||
 	    o->slab > (1ULL << MEMX_MAX_SLAB_SHIFT)) {
-		fprintf(stderr, "memxd client: --slab must be a power of two from 1M to 16G\n");
+		opt_err("--slab must be a power of two from 1M to 16G\n");
 		return -EINVAL;
 	}
 	if (o->queues + o->poll_queues > MEMX_MAX_QUEUES) {
-		fprintf(stderr, "memxd client: --queues plus --poll-queues must be at most %u\n",
+		opt_err("--queues plus --poll-queues must be at most %u\n",
 			MEMX_MAX_QUEUES);
 		return -EINVAL;
 	}
@@ -270,22 +277,22 @@ static int check_options(struct memxd_client_opts *o)
 		return -EINVAL;
 	}
 	if (o->max_io > o->slab) {
-		fprintf(stderr, "memxd client: --max-io must not exceed --slab\n");
+		opt_err("--max-io must not exceed --slab\n");
 		return -EINVAL;
 	}
 	if (o->trust.insecure && o->trust.key_file[0]) {
-		fprintf(stderr, "memxd client: --insecure takes no --key-file\n");
+		opt_err("--insecure takes no --key-file\n");
 		return -EINVAL;
 	}
 	if (o->attach && !o->recovery_timeout_s) {
-		fprintf(stderr, "memxd client: --attach takes a volume over from its state file, "
+		opt_err("--attach takes a volume over from its state file, "
 			"which --recovery-timeout 0 does not keep\n");
 		return -EINVAL;
 	}
 	if (!o->replicas)
 		o->replicas = o->nr_donors >= 2 ? 2 : 1;
 	if (o->replicas > o->nr_donors) {
-		fprintf(stderr, "memxd client: --replicas %u needs at least that many donors\n",
+		opt_err("--replicas %u needs at least that many donors\n",
 			o->replicas);
 		return -EINVAL;
 	}
@@ -295,35 +302,67 @@ static int check_options(struct memxd_client_opts *o)
 	return 0;
 }
 
+static const struct option client_longopts[] = {
+	{ "name", required_argument, NULL, 'n' },
+	{ "size", required_argument, NULL, 's' },
+	{ "donor", required_argument, NULL, 'd' },
+	{ "slab", required_argument, NULL, 'S' },
+	{ "queues", required_argument, NULL, 'q' },
+	{ "depth", required_argument, NULL, 'D' },
+	{ "max-io", required_argument, NULL, 'm' },
+	{ "replicas", required_argument, NULL, 'r' },
+	{ "rereplicate-rate", required_argument, NULL, 'R' },
+	{ "poll-us", required_argument, NULL, 'p' },
+	{ "poll-queues", required_argument, NULL, 'P' },
+	{ "bind", required_argument, NULL, 'b' },
+	{ "ctl", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "no-checksum", no_argument, NULL, 'C' },
+	{ "scrub-rate", required_argument, NULL, 'X' },
+	{ "scatter-width", required_argument, NULL, 'W' },
+	{ "key-file", required_argument, NULL, 'K' },
+	{ "insecure", no_argument, NULL, 'I' },
+	{ "io-deadline", required_argument, NULL, 'T' },
+	{ "recovery-timeout", required_argument, NULL, 'Y' },
+	{ "attach", no_argument, NULL, 'A' },
+	{ "kernel-backend", required_argument, NULL, 'B' },
+	{ "config", required_argument, NULL, 'F' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* One option, from the command line or a config file. Returns 0, -EINVAL or -ENOENT. */
+static int apply_option(int ch, const char *arg, struct memxd_client_opts *o)
+{
+	int r;
+
+	if (ch == 'C') {
+		o->no_checksum = true;
+		return 0;
+	}
+	if (ch == 'A') {
+		o->attach = true;
+		return 0;
+	}
+	r = parse_name_option(ch, arg, o);
+	if (r == -ENOENT)
+		r = parse_size_option(ch, arg, o);
+	return r;
+}
+
+/* A key of a --config file: the option of that name, through the same handlers. */
+static int apply_config_key(void *ctx, const char *key, const char *value)
+{
+	const char *arg;
+	int ch = memxd_config_option("client", client_longopts, key, value, &arg);
+
+	if (ch < 0)
+		return ch;
+	return apply_option(ch, arg, ctx);
+}
+
 int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "size", required_argument, NULL, 's' },
-		{ "donor", required_argument, NULL, 'd' },
-		{ "slab", required_argument, NULL, 'S' },
-		{ "queues", required_argument, NULL, 'q' },
-		{ "depth", required_argument, NULL, 'D' },
-		{ "max-io", required_argument, NULL, 'm' },
-		{ "replicas", required_argument, NULL, 'r' },
-		{ "rereplicate-rate", required_argument, NULL, 'R' },
-		{ "poll-us", required_argument, NULL, 'p' },
-		{ "poll-queues", required_argument, NULL, 'P' },
-		{ "bind", required_argument, NULL, 'b' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "no-checksum", no_argument, NULL, 'C' },
-		{ "scrub-rate", required_argument, NULL, 'X' },
-		{ "scatter-width", required_argument, NULL, 'W' },
-		{ "key-file", required_argument, NULL, 'K' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "io-deadline", required_argument, NULL, 'T' },
-		{ "recovery-timeout", required_argument, NULL, 'Y' },
-		{ "attach", no_argument, NULL, 'A' },
-		{ "kernel-backend", required_argument, NULL, 'B' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	int ch, r;
 
 	memset(o, 0, sizeof(*o));
@@ -344,22 +383,19 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	 * leaves getopt pointing at 'y', and the next parse starts there.
 	 */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", client_longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			memxd_client_usage(stdout);
 			exit(0);
 		}
-		if (ch == 'C') {
-			o->no_checksum = true;
+		/* The file's options take its place: later ones override them. */
+		if (ch == 'F') {
+			r = memxd_config_read(optarg, "client", apply_config_key, o);
+			if (r)
+				return r;
 			continue;
 		}
-		if (ch == 'A') {
-			o->attach = true;
-			continue;
-		}
-		r = parse_name_option(ch, optarg, o);
-		if (r == -ENOENT)
-			r = parse_size_option(ch, optarg, o);
+		r = apply_option(ch, optarg, o);
 		if (r == -ENOENT) {
 			memxd_client_usage(stderr);
 			return -EINVAL;
@@ -368,7 +404,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 			return r;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "memxd client: unexpected argument '%s'\n", argv[optind]);
+		opt_err("unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
 	return check_options(o);

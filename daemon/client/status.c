@@ -17,6 +17,7 @@
 #include "client/client.h"
 #include "common/ctl.h"
 #include "common/log.h"
+#include "memx_config.h"
 
 static const char *slab_state_name(uint32_t s)
 {
@@ -303,6 +304,7 @@ static json_object *status_json(struct memxd_client *c, const struct io_totals *
 	bool ok = true;
 
 	memxd_json_set(doc, "role", STR("client"), &ok);
+	memxd_json_set(doc, "version", STR(MEMX_VERSION), &ok);	/* memxctl version */
 	memxd_json_set(doc, "log_dropped", U64(memxd_log_dropped()), &ok);
 	memxd_json_set(doc, "key_id", U64(c->opt.trust.kr.key[0].id), &ok);
 	memxd_json_set(doc, "insecure", BOOL(c->opt.trust.insecure), &ok);

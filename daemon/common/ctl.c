@@ -438,6 +438,11 @@ int memxd_ctl_parse(const char *line, struct memxd_ctl_req *out)
 		out->arg = line + 12;
 		return 0;
 	}
+	if (!strncmp(line, "volume remove ", 14)) {
+		out->kind = MEMXD_CTL_VOLUME_REMOVE;
+		out->arg = line + 14;
+		return 0;
+	}
 	if (!strncmp(line, "donor add ", 10)) {
 		out->kind = MEMXD_CTL_DONOR_ADD;
 		out->arg = line + 10;

@@ -25,6 +25,7 @@ enum memxd_ctl_kind {
 	MEMXD_CTL_RELOAD,	/* "reload": re-read the key file */
 	MEMXD_CTL_VOLUME_DETACH,	/* "volume detach": hand the volume off (client) */
 	MEMXD_CTL_VOLUME_FORGET_LOST,	/* "volume forget-lost": give lost slabs up (client) */
+	MEMXD_CTL_VOLUME_REMOVE,	/* "volume remove NAME": as SIGTERM (client/remove.c) */
 };
 
 /* A parsed request line. Pointers point into the line. */
@@ -34,7 +35,7 @@ struct memxd_ctl_req {
 	bool json, slabs;
 	/* status: nothing follows but those options, each once, each after one space */
 	bool strict;
-	/* donor drain, donor add: the text after the command, as given */
+	/* donor drain, donor add, volume remove: the text after the command, as given */
 	const char *arg;
 	/* donor add: arg as ADDR[:PORT] */
 	char host[MEMXD_HOST_MAX];

@@ -34,6 +34,7 @@
 #include "common/parse.h"
 #include "common/proc.h"
 #include "donor/donor.h"
+#include "memx_config.h"
 
 /* --join: offer ourselves to a running client; it then connects to us as to any donor. */
 static int join_client(struct donor *dn)
@@ -88,6 +89,7 @@ static struct json_object *donor_status_json(struct donor *dn, unsigned int vols
 
 	snprintf(listen, sizeof(listen), "%s:%u", dn->host, dn->port);
 	memxd_json_set(doc, "role", json_object_new_string("donor"), &ok);
+	memxd_json_set(doc, "version", json_object_new_string(MEMX_VERSION), &ok);
 	memxd_json_set(doc, "listen", json_object_new_string(listen), &ok);
 	memxd_json_set(doc, "memory_total", json_object_new_uint64(dn->memory_total), &ok);
 	memxd_json_set(doc, "memory_free",

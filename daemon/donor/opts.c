@@ -6,9 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/parse.h"
 #include "common/proc.h"
 #include "donor/donor.h"
+
+/* Errors name the option, and the file and line when it came from --config. */
+#define opt_err(fmt, ...) \
+	fprintf(stderr, "memxd donor: %s" fmt, memxd_config_where(), ##__VA_ARGS__)
 
 void memxd_donor_usage(FILE *f)
 {
@@ -18,6 +23,7 @@ void memxd_donor_usage(FILE *f)
 		"                   [--ctl PATH]\n"
 		"                   [--max-per-client SIZE] [--host NAME] [--zone NAME] [--force]\n"
 		"                   [--key-file PATH] [--allow-key ID]... [--insecure]\n"
+		"                   [--config FILE]\n"
 		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
 		"  over RDMA to ADDR (default port %d).\n"
 		"  --join           offer our memory to a running client (memxd client --listen)\n"
@@ -40,7 +46,9 @@ void memxd_donor_usage(FILE *f)
 		"                   re-read on SIGHUP or memxctl reload\n"
 		"  --allow-key      serve only clients that use this key id (repeat for more;\n"
 		"                   default: any key in the file)\n"
-		"  --insecure       no keys: any peer may use this donor (tests only)\n",
+		"  --insecure       no keys: any peer may use this donor (tests only)\n"
+		"  --config         read options from an ini file, keys named as the long\n"
+		"                   options (memx.conf(5)); options after it override it\n",
 		MEMX_DEFAULT_PORT, DONOR_DEFAULT_LEASE_S, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
 }
 
@@ -53,20 +61,20 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 	case 'l':
 		if (memxd_parse_hostport(arg, dn->host, sizeof(dn->host), &dn->port,
 					MEMX_DEFAULT_PORT)) {
-			fprintf(stderr, "memxd donor: --listen '%s' is not ADDR[:PORT]\n", arg);
+			opt_err("--listen '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
 		}
 		return 0;
 	case 'm':
 		if (memxd_parse_size(arg, &dn->memory_total)) {
-			fprintf(stderr, "memxd donor: --memory '%s' is not a size (digits with "
+			opt_err("--memory '%s' is not a size (digits with "
 				"K, M, G or T)\n", arg);
 			return -EINVAL;
 		}
 		return 0;
 	case 'c':
 		if (strlen(arg) >= sizeof(dn->ctl_path)) {
-			fprintf(stderr, "memxd donor: --ctl path too long\n");
+			opt_err("--ctl path too long\n");
 			return -EINVAL;
 		}
 		strcpy(dn->ctl_path, arg);
@@ -74,13 +82,13 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 	case 'j':
 		if (memxd_parse_hostport(arg, dn->join_host, sizeof(dn->join_host),
 					&dn->join_port, MEMX_DEFAULT_PORT)) {
-			fprintf(stderr, "memxd donor: --join '%s' is not ADDR[:PORT]\n", arg);
+			opt_err("--join '%s' is not ADDR[:PORT]\n", arg);
 			return -EINVAL;
 		}
 		return 0;
 	case 'w':
 		if (memxd_parse_size(arg, &dn->low_watermark)) {
-			fprintf(stderr, "memxd donor: --low-watermark '%s' is not a size\n", arg);
+			opt_err("--low-watermark '%s' is not a size\n", arg);
 			return -EINVAL;
 		}
 		return 0;
@@ -90,7 +98,7 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 	case 'H':
 	case 'z':
 		if (!memxd_label_ok(arg, false)) {
-			fprintf(stderr, "memxd donor: --%s must be 1-15 letters, digits, '.', '_' or "
+			opt_err("--%s must be 1-15 letters, digits, '.', '_' or "
 				"'-'\n", ch == 'H' ? "host" : "zone");
 			return -EINVAL;
 		}
@@ -104,14 +112,14 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		return 0;
 	case 'q':
 		if (memxd_parse_size(arg, &dn->max_per_client) || !dn->max_per_client) {
-			fprintf(stderr, "memxd donor: --max-per-client '%s' is not a size above 0\n",
+			opt_err("--max-per-client '%s' is not a size above 0\n",
 				arg);
 			return -EINVAL;
 		}
 		return 0;
 	case 'k':
 		if (strlen(arg) >= sizeof(dn->trust.key_file)) {
-			fprintf(stderr, "memxd donor: --key-file path too long\n");
+			opt_err("--key-file path too long\n");
 			return -EINVAL;
 		}
 		strcpy(dn->trust.key_file, arg);
@@ -121,7 +129,7 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		return 0;
 	case 'a':
 		if (memxd_parse_uint(arg, 1, UINT32_MAX, &v) || dn->nr_allow == MEMXD_MAX_KEYS) {
-			fprintf(stderr, "memxd donor: --allow-key '%s' is not a key id "
+			opt_err("--allow-key '%s' is not a key id "
 				"(1..4294967295; at most 16)\n", arg);
 			return -EINVAL;
 		}
@@ -129,7 +137,7 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		return 0;
 	case 'L':
 		if (memxd_parse_uint(arg, 0, MEMX_MAX_LEASE_S, &v)) {
-			fprintf(stderr, "memxd donor: --lease must be 0 to %d seconds\n",
+			opt_err("--lease must be 0 to %d seconds\n",
 				MEMX_MAX_LEASE_S);
 			return -EINVAL;
 		}
@@ -137,7 +145,7 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		return 0;
 	case 't':
 		if (memxd_parse_uint(arg, 1, 86400, &v)) {
-			fprintf(stderr, "memxd donor: --leave-timeout must be 1 to 86400 "
+			opt_err("--leave-timeout must be 1 to 86400 "
 				"seconds\n");
 			return -EINVAL;
 		}
@@ -164,7 +172,7 @@ static bool more_than_the_machine_has(uint64_t bytes)
 	can = total > keep ? total - keep : 0;
 	if (bytes <= can)
 		return false;
-	fprintf(stderr, "memxd donor: --memory %llu MiB is more than this machine can lend: it has "
+	opt_err("--memory %llu MiB is more than this machine can lend: it has "
 		"%llu MiB of RAM and keeps %llu MiB for itself, so at most %llu MiB; lower "
 		"--memory, or add --force\n", (unsigned long long)(bytes >> 20),
 		(unsigned long long)(total >> 20), (unsigned long long)(keep >> 20),
@@ -176,15 +184,15 @@ static bool more_than_the_machine_has(uint64_t bytes)
 static int check_options(struct donor *dn)
 {
 	if (!dn->host[0] || !dn->memory_total) {
-		fprintf(stderr, "memxd donor: --listen and a non-zero --memory are needed\n");
+		opt_err("--listen and a non-zero --memory are needed\n");
 		return -EINVAL;
 	}
 	if (dn->memory_total < (1ULL << MEMX_MIN_SLAB_SHIFT)) {
-		fprintf(stderr, "memxd donor: --memory must be at least 1M (the smallest slab)\n");
+		opt_err("--memory must be at least 1M (the smallest slab)\n");
 		return -EINVAL;
 	}
 	if (dn->trust.insecure && (dn->trust.key_file[0] || dn->nr_allow)) {
-		fprintf(stderr, "memxd donor: --insecure takes no --key-file or --allow-key\n");
+		opt_err("--insecure takes no --key-file or --allow-key\n");
 		return -EINVAL;
 	}
 	if (!dn->host_given)
@@ -200,26 +208,39 @@ static int check_options(struct donor *dn)
 	return 0;
 }
 
+static const struct option donor_longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "ctl", required_argument, NULL, 'c' },
+	{ "join", required_argument, NULL, 'j' },
+	{ "low-watermark", required_argument, NULL, 'w' },
+	{ "leave-timeout", required_argument, NULL, 't' },
+	{ "lease", required_argument, NULL, 'L' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "max-per-client", required_argument, NULL, 'q' },
+	{ "host", required_argument, NULL, 'H' },
+	{ "zone", required_argument, NULL, 'z' },
+	{ "key-file", required_argument, NULL, 'k' },
+	{ "allow-key", required_argument, NULL, 'a' },
+	{ "insecure", no_argument, NULL, 'I' },
+	{ "config", required_argument, NULL, 'F' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* A key of a --config file: the option of that name, through the same handler. */
+static int apply_config_key(void *ctx, const char *key, const char *value)
+{
+	const char *arg;
+	int ch = memxd_config_option("donor", donor_longopts, key, value, &arg);
+
+	if (ch < 0)
+		return ch;
+	return parse_option(ch, arg, ctx);
+}
+
 int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 {
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "memory", required_argument, NULL, 'm' },
-		{ "ctl", required_argument, NULL, 'c' },
-		{ "join", required_argument, NULL, 'j' },
-		{ "low-watermark", required_argument, NULL, 'w' },
-		{ "leave-timeout", required_argument, NULL, 't' },
-		{ "lease", required_argument, NULL, 'L' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "max-per-client", required_argument, NULL, 'q' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "zone", required_argument, NULL, 'z' },
-		{ "key-file", required_argument, NULL, 'k' },
-		{ "allow-key", required_argument, NULL, 'a' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	int ch, r;
 
 	dn->leave_timeout_s = 60;
@@ -230,10 +251,17 @@ int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 	 * leaves getopt pointing at 'y', and the next parse starts there.
 	 */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", donor_longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			memxd_donor_usage(stdout);
 			exit(0);
+		}
+		/* The file's options take its place: later ones override them. */
+		if (ch == 'F') {
+			r = memxd_config_read(optarg, "donor", apply_config_key, dn);
+			if (r)
+				return r;
+			continue;
 		}
 		r = parse_option(ch, optarg, dn);
 		if (r == -ENOENT) {
@@ -244,7 +272,7 @@ int memxd_donor_parse(int argc, char **argv, struct donor *dn)
 			return r;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "memxd donor: unexpected argument '%s'\n", argv[optind]);
+		opt_err("unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
 	return check_options(dn);

@@ -46,6 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(r == 0 && req.kind == MEMXD_CTL_RELOAD);
 	} else if (!strncmp(line, "donor drain ", 12)) {
 		FUZZ_CHECK(r == 0 && req.kind == MEMXD_CTL_DONOR_DRAIN && req.arg == line + 12);
+	} else if (!strcmp(line, "volume detach")) {
+		FUZZ_CHECK(r == 0 && req.kind == MEMXD_CTL_VOLUME_DETACH);
+	} else if (!strcmp(line, "volume forget-lost")) {
+		FUZZ_CHECK(r == 0 && req.kind == MEMXD_CTL_VOLUME_FORGET_LOST);
+	} else if (!strncmp(line, "volume remove ", 14)) {
+		FUZZ_CHECK(r == 0 && req.kind == MEMXD_CTL_VOLUME_REMOVE && req.arg == line + 14);
 	} else if (!strncmp(line, "donor add ", 10)) {
 		bool ok = !memxd_parse_hostport(line + 10, host, sizeof(host), &port,
 						MEMX_DEFAULT_PORT);

@@ -158,5 +158,11 @@ int main(int argc, char **argv)
 	     "1c1d1e1f\n");
 	text("keyfile", 1, "7 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\r\n"
 	     "\n2 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f  \n");
+	text("config", 0, "name = v\nsize = 1G\ndonor = 10.0.0.1\nlisten = 10.0.0.2\n"
+	     "memory = 64M\n");
+	text("config", 1, "key-file = /k\n[donor]\nlisten = h:7000\nmemory = 1G\nallow-key = 3\n"
+	     "allow-key = 4\nforce = true\n[client]\nname = v ; c\nsize = 4K\ndonor = a\n"
+	     "donor = [::1]:7\nreplicas = 2\nno-checksum = yes\n");
+	text("config", 2, "# c\n\nsize 1G\n[x\nbogus = 1\n");
 	return failed;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Graceful leave: `memxctl donor drain` mid-run moves every slab off a donor
-# while fio writes and verifies; the donor ends holding nothing. Then SIGTERM
+# Graceful leave: `memxctl donor drain --wait` mid-run moves every slab off a
+# donor while fio writes and verifies, printing progress until it has left; the
+# donor ends holding nothing. Then SIGTERM
 # to another donor makes it ask the client to move its slabs, and it exits
 # once it holds nothing. Verification passes throughout.
 . "$(dirname "$0")/common.sh"
@@ -23,8 +24,14 @@ fio --name=during --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=ran
 	--iodepth=16 --offset=64M --size=32M --verify=crc32c --verify_fatal=1 --do_verify=1 \
 	--output="$TEST_TMP/during.out" &
 fio_pid=$!
-"$MEMXCTL" donor drain "$IP2" || fail "memxctl donor drain"
-WAIT_S=120 wait_for status_is '[d["state"] for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"].startswith("'"$IP2"':")][0]' left \
+timeout 120 "$MEMXCTL" donor drain "$IP2" --wait > "$TEST_TMP/drain.out" ||
+	{ cat "$TEST_TMP/drain.out"; fail "memxctl donor drain --wait"; }
+cat "$TEST_TMP/drain.out"
+grep -q "^drained $IP2:[0-9]*: [0-9]* slab(s) moved in " "$TEST_TMP/drain.out" ||
+	fail "donor drain --wait did not end with 'drained'"
+grep -q "^draining $IP2:[0-9]*: [0-9]* of [0-9]* slab(s) moved, " "$TEST_TMP/drain.out" ||
+	fail "donor drain --wait showed no progress"
+WAIT_S=5 wait_for status_is '[d["state"] for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"].startswith("'"$IP2"':")][0]' left \
 	|| { "$MEMXCTL" status; fail "donor 1 was not drained"; }
 wait $fio_pid || { cat "$TEST_TMP/during.out"; fail "fio failed during the drain"; }
 WAIT_S=20 wait_for status_is '[x["memory_free"] == x["memory_total"] for x in s if x and x["role"]=="donor" and x["listen"].startswith("'"$IP2"':")][0]' True \

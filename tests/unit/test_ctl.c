@@ -55,6 +55,19 @@ Test(ctl, donor_drain)
 	cr_expect_eq(r.kind, MEMXD_CTL_UNKNOWN);
 }
 
+Test(ctl, volume_remove)
+{
+	const char *line = "volume remove swap0";
+	struct memxd_ctl_req r;
+
+	cr_assert_eq(memxd_ctl_parse(line, &r), 0);
+	cr_expect_eq(r.kind, MEMXD_CTL_VOLUME_REMOVE);
+	cr_expect_eq(r.arg, line + 14, "the name as given: the engine compares it with its own");
+	cr_expect_eq(memxd_ctl_parse("volume remove", &r), -EINVAL);
+	cr_expect_eq(r.kind, MEMXD_CTL_UNKNOWN);
+	cr_expect_eq(memxd_ctl_parse("volume removeswap0", &r), -EINVAL);
+}
+
 Test(ctl, donor_add)
 {
 	struct memxd_ctl_req r;

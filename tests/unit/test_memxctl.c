@@ -10,10 +10,17 @@
 #include <stdatomic.h>
 
 #include "common/limits.h"
+#include "prom_check.h"
 
 static char test_run_dir[64];
 #undef MEMXD_RUN_DIR
 #define MEMXD_RUN_DIR test_run_dir
+
+/* donor drain --wait: quick polls, and a progress line at each */
+#define MEMXCTL_DRAIN_POLL_MS 20
+#define MEMXCTL_DRAIN_LINE_MS 0
+/* volume remove: an engine that stays is given up on soon */
+#define MEMXCTL_REMOVE_WAIT_MS 500
 
 int memxctl_main(int argc, char **argv);
 #define main memxctl_main
@@ -34,6 +41,8 @@ static struct fake {
 static unsigned int nr_fakes;
 static atomic_bool stop;
 static pthread_t server;
+/* Set by a fake's handler: that memxd exits (its socket closes) once it has answered. */
+static atomic_bool fake_exits;
 
 static void *serve_fakes(void *unused)
 {
@@ -41,12 +50,19 @@ static void *serve_fakes(void *unused)
 		struct pollfd pfd[NR_FAKES];
 
 		for (unsigned int i = 0; i < nr_fakes; i++)
-			pfd[i] = (struct pollfd){ .fd = memxd_ctl_fd(fakes[i].ctl), .events = POLLIN };
+			pfd[i] = (struct pollfd){ .fd = fakes[i].ctl ? memxd_ctl_fd(fakes[i].ctl) : -1,
+						  .events = POLLIN };
 		if (poll(pfd, nr_fakes, 50) <= 0)
 			continue;
-		for (unsigned int i = 0; i < nr_fakes; i++)
-			if (pfd[i].revents)
-				memxd_ctl_serve(fakes[i].ctl, fakes[i].fn, NULL);
+		for (unsigned int i = 0; i < nr_fakes; i++) {
+			if (!pfd[i].revents)
+				continue;
+			memxd_ctl_serve(fakes[i].ctl, fakes[i].fn, NULL);
+			if (atomic_exchange(&fake_exits, false)) {
+				memxd_ctl_close(fakes[i].ctl);
+				fakes[i].ctl = NULL;
+			}
+		}
 	}
 	return NULL;
 }
@@ -97,6 +113,10 @@ static int fake_old_donor(void *arg, const char *line, char *out, size_t len)
 	return memxd_ctl_reply_json(out, len, doc);
 }
 
+/* A suite's own client, besides the others (NULL: none), and its socket's name. */
+static memxd_ctl_fn extra_fake;
+static const char *extra_name = "client-drain.sock";
+
 static void setup(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -104,6 +124,8 @@ static void setup(void)
 
 	strcpy(test_run_dir, "/tmp/memx-unit-XXXXXX");
 	cr_assert(mkdtemp(test_run_dir));
+	if (extra_fake)
+		add_fake(extra_name, extra_fake);
 	add_fake("client-vol.sock", fake_client);
 	add_fake("donor-10.0.0.2-7471.sock", fake_old_donor);
 	/* Left by a memxd that was killed. */
@@ -278,4 +300,275 @@ Test(memxctl, list_json_volume)
 			 "\"state\":\"recovering\",\"openers\":2,\"recovery_timeout_ms\":60000,"
 			 "\"recovery_left_ms\":1234}");
 	json_object_put(v);
+}
+
+/* -o json is --json, wherever it stands, in all its spellings. */
+Test(memxctl, output_option)
+{
+	char *s, *t, got[64];
+	json_object *all;
+
+	cr_expect_eq(memxctl(&s, "status", "--json", NULL), 0);
+	all = parse_array(s);
+	roles(all, got, sizeof(got));
+	cr_expect_str_eq(got, "-,client,donor");
+	json_object_put(all);
+	free(s);
+	cr_expect_eq(memxctl(&t, "-o", "json", "status", NULL), 0);
+	all = parse_array(t);
+	roles(all, got, sizeof(got));
+	cr_expect_str_eq(got, "-,client,donor", "-o before the command");
+	json_object_put(all);
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "--output=json", NULL), 0);
+	json_object_put(parse_array(t));
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "-ojson", "-o", "text", NULL), 0, "the last one counts");
+	cr_expect(strstr(t, "volume vol: /dev/memx0\n"), "'%s'", t);
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "-o", "yaml", NULL), 2);
+	free(t);
+	cr_expect_eq(memxctl(&t, "status", "-o", NULL), 2);
+	free(t);
+	cr_expect_eq(memxctl(&t, "reload", "-o", "json", NULL), 2, "reload answers in text");
+	free(t);
+	cr_expect_eq(memxctl(&t, "list", "-o", "prometheus", NULL), 2);
+	free(t);
+}
+
+/* Every memxd, as metrics that parse: who answered is memx_up, not the exit status. */
+Test(memxctl, status_prometheus)
+{
+	char path[128], *s;
+	const char *why;
+
+	cr_expect_eq(memxctl(&s, "status", "-o", "prometheus", NULL), 0);
+	why = prom_check(s);
+	cr_expect_null(why, "%s in:\n%s", why, s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"client-vol\",role=\"client\"} 1\n"), "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"donor-10.0.0.2-7471\",role=\"donor\"} 1\n"),
+		  "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"client-gone\"} 0\n"), "the stale socket: %s", s);
+	free(s);
+	/* --slabs: the old donor refuses; it is down for the metrics, and that is no failure */
+	cr_expect_eq(memxctl(&s, "status", "-o", "prometheus", "--slabs", NULL), 0);
+	cr_expect_null(prom_check(s), "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"donor-10.0.0.2-7471\"} 0\n"), "%s", s);
+	free(s);
+	snprintf(path, sizeof(path), "%s/client-vol.sock", test_run_dir);
+	cr_expect_eq(memxctl(&s, "status", "-o", "prometheus", "--socket", path, NULL), 0);
+	cr_expect_null(prom_check(s), "%s", s);
+	cr_expect(strstr(s, "\nmemx_up{daemon=\"client-vol\",role=\"client\"} 1\n") &&
+		  !strstr(s, "donor-10"), "one memxd only: %s", s);
+	free(s);
+}
+
+/* version -o json: memxctl's versions, memx.ko (not loaded on a test host), each memxd. */
+Test(memxctl, version_json)
+{
+	json_object *doc, *v, *daemons;
+	char *s;
+	int found = 0;
+
+	cr_assert_eq(memxctl(&s, "version", "-o", "json", NULL), 0);
+	doc = json_tokener_parse(s);
+	cr_assert(doc, "'%s'", s);
+	cr_expect(json_object_object_get_ex(doc, "memxctl", &v) &&
+		  !strcmp(json_object_get_string(json_object_object_get(v, "version")),
+			  MEMX_VERSION), "%s", s);
+	cr_expect_eq(json_object_get_int(json_object_object_get(v, "abi")), MEMX_ABI_VERSION);
+	cr_expect(json_object_object_get_ex(doc, "module", &v) &&
+		  json_object_object_get_ex(v, "loaded", NULL), "%s", s);
+	cr_assert(json_object_object_get_ex(doc, "daemons", &daemons));
+	cr_expect_eq(json_object_array_length(daemons), 3, "%s", s);
+	for (size_t i = 0; i < json_object_array_length(daemons); i++) {
+		json_object *d = json_object_array_get_idx(daemons, i);
+		const char *name = json_object_get_string(json_object_object_get(d, "daemon"));
+
+		if (!strcmp(name, "client-gone")) {
+			found |= 1;
+			cr_expect(json_object_object_get_ex(d, "error", NULL), "%s", s);
+		} else if (!strcmp(name, "client-vol") || !strcmp(name, "donor-10.0.0.2-7471")) {
+			/* the fakes' documents carry no version: an older memxd's */
+			found |= !strcmp(name, "client-vol") ? 2 : 4;
+			cr_expect_str_eq(json_object_get_string(json_object_object_get(d, "version")),
+					 "unknown");
+		}
+	}
+	cr_expect_eq(found, 7, "%s", s);
+	json_object_put(doc);
+	free(s);
+	cr_expect_eq(memxctl(&s, "version", NULL), 0);
+	cr_expect(!strncmp(s, "memxctl " MEMX_VERSION " (protocol ", 17 + strlen(MEMX_VERSION)) &&
+		  strstr(s, "\nmemxd client-vol unknown\n") &&
+		  strstr(s, "\nmemxd client-gone: no answer (stale socket"), "'%s'", s);
+	free(s);
+}
+
+/*
+ * A client draining donor 10.0.0.9:7471 of 3 slabs: each status it answers
+ * shows one slab fewer there, and 1 MiB more copied; at 0 the donor has left
+ * (drain_dies: it is dead at 1 instead).
+ */
+static atomic_int drain_polls;
+static bool drain_dies;
+
+static int fake_drainer(void *arg, const char *line, char *out, size_t len)
+{
+	struct memxd_ctl_req req;
+	json_object *doc, *vol, *vols, *dn, *dns;
+	int left;
+	bool ok = true;
+
+	memxd_ctl_parse(line, &req);
+	if (req.kind == MEMXD_CTL_DONOR_DRAIN)
+		return strcmp(req.arg, "10.0.0.9") ?
+		       memxd_ctl_reply(out, len, "error: no donor %s in volume d\n", req.arg) :
+		       memxd_ctl_reply(out, len, "draining 10.0.0.9:7471: 3 slabs to move\n");
+	if (!req.json)
+		return memxd_ctl_reply(out, len, "volume d\n");
+	left = 3 - atomic_fetch_add(&drain_polls, 1);
+	left = left < 0 ? 0 : left;
+	doc = json_object_new_object();
+	vols = json_object_new_array();
+	vol = json_object_new_object();
+	dns = json_object_new_array();
+	dn = json_object_new_object();
+	memxd_json_set(doc, "role", json_object_new_string("client"), &ok);
+	memxd_json_set(vol, "name", json_object_new_string("d"), &ok);
+	memxd_json_set(vol, "slab_size", json_object_new_uint64(4 << 20), &ok);
+	memxd_json_set(vol, "copied_bytes", json_object_new_uint64((3 - left) << 20), &ok);
+	memxd_json_push(vols, vol, &ok);
+	memxd_json_set(doc, "volumes", vols, &ok);
+	memxd_json_set(dn, "address", json_object_new_string("10.0.0.9:7471"), &ok);
+	memxd_json_set(dn, "state", json_object_new_string(drain_dies && left == 1 ? "dead" :
+							  left ? "draining" : "left"), &ok);
+	memxd_json_set(dn, "slabs", json_object_new_uint64(left), &ok);
+	memxd_json_push(dns, dn, &ok);
+	memxd_json_set(doc, "donors", dns, &ok);
+	return memxd_ctl_reply_json(out, len, doc);
+}
+
+static void setup_drain(void)
+{
+	extra_fake = fake_drainer;
+	atomic_store(&drain_polls, 0);
+	setup();
+}
+
+TestSuite(drain, .init = setup_drain, .fini = teardown, .timeout = 30);
+
+/* Progress, then the end: slabs moved, bytes left, a rate and an ETA once there is one. */
+Test(drain, wait)
+{
+	char path[128], *s;
+
+	snprintf(path, sizeof(path), "%s/client-drain.sock", test_run_dir);
+	cr_assert_eq(memxctl(&s, "donor", "drain", "10.0.0.9", "--wait", "--socket", path, NULL),
+		     0, "'%s'", s);
+	cr_expect(!strncmp(s, "draining 10.0.0.9:7471: 3 slabs to move\n"
+			   "draining 10.0.0.9:7471: 0 of 3 slab(s) moved, 12 MiB left\n", 95),
+		  "'%s'", s);
+	cr_expect(strstr(s, "\ndraining 10.0.0.9:7471: 1 of 3 slab(s) moved, 8.0 MiB left, ") &&
+		  strstr(s, " ETA "), "'%s'", s);
+	cr_expect(strstr(s, "\ndrained 10.0.0.9:7471: 3 slab(s) moved in "), "'%s'", s);
+	free(s);
+}
+
+/* Every client asked; only the one that drains is followed (the others hold no such donor). */
+Test(drain, wait_all_clients)
+{
+	char *s;
+
+	cr_expect_eq(memxctl(&s, "donor", "drain", "10.0.0.9", "--wait", NULL), 0, "'%s'", s);
+	cr_expect(strstr(s, "\ndrained 10.0.0.9:7471: 3 slab(s) moved in "), "'%s'", s);
+	free(s);
+	/* no client drains that donor: nothing to wait for */
+	cr_expect_eq(memxctl(&s, "donor", "drain", "10.0.0.8", "--wait", NULL), 1, "'%s'", s);
+	free(s);
+}
+
+Test(drain, donor_dies)
+{
+	char path[128], *s;
+
+	drain_dies = true;
+	snprintf(path, sizeof(path), "%s/client-drain.sock", test_run_dir);
+	cr_expect_eq(memxctl(&s, "donor", "drain", "10.0.0.9", "--wait", "--socket", path, NULL),
+		     1, "'%s'", s);
+	cr_expect_null(strstr(s, "drained"), "'%s'", s);
+	drain_dies = false;
+	free(s);
+}
+
+/*
+ * The engine of volume rm0: "volume remove rm0" starts its removal (it answers,
+ * then exits, as after SIGTERM), unless remover_stays (it refuses, as SIGTERM
+ * does while the volume is open, and keeps serving).
+ */
+static bool remover_stays;
+
+static int fake_remover(void *arg, const char *line, char *out, size_t len)
+{
+	struct memxd_ctl_req req;
+
+	memxd_ctl_parse(line, &req);
+	if (req.kind != MEMXD_CTL_VOLUME_REMOVE)
+		return memxd_ctl_reply(out, len, "volume rm0: /dev/memx5\n");
+	if (strcmp(req.arg, "rm0"))
+		return memxd_ctl_reply(out, len, "error: this memxd serves volume rm0, not %s\n",
+				       req.arg);
+	if (!remover_stays)
+		atomic_store(&fake_exits, true);
+	return memxd_ctl_reply(out, len, "removing volume rm0 (/dev/memx5)\n");
+}
+
+static void setup_remove(void)
+{
+	extra_fake = fake_remover;
+	extra_name = "client-rm0.sock";
+	setup();
+}
+
+TestSuite(remove, .init = setup_remove, .fini = teardown, .timeout = 30);
+
+/* The engine answers and goes: removed. Its socket is found by the volume's name. */
+Test(remove, removed)
+{
+	char *s;
+
+	cr_expect_eq(memxctl(&s, "volume", "remove", "rm0", NULL), 0, "'%s'", s);
+	cr_expect_str_eq(s, "removing volume rm0 (/dev/memx5)\nremoved volume rm0\n");
+	free(s);
+	cr_expect_eq(memxctl(&s, "volume", "remove", "rm0", NULL), 1, "gone now: '%s'", s);
+	free(s);
+}
+
+/* The engine stays (the volume is open): not removed, exit 1, not a hang. */
+Test(remove, refused)
+{
+	char *s;
+
+	remover_stays = true;
+	cr_expect_eq(memxctl(&s, "volume", "remove", "rm0", NULL), 1, "'%s'", s);
+	cr_expect_null(strstr(s, "removed"), "'%s'", s);
+	free(s);
+}
+
+Test(remove, wrong_volume_or_usage)
+{
+	char path[128], *s;
+
+	snprintf(path, sizeof(path), "%s/client-rm0.sock", test_run_dir);
+	cr_expect_eq(memxctl(&s, "volume", "remove", "other", "--socket", path, NULL), 1);
+	cr_expect_str_eq(s, "", "the refusal goes to stderr");
+	free(s);
+	cr_expect_eq(memxctl(&s, "volume", "remove", "nosuch", NULL), 1, "no engine");
+	free(s);
+	cr_expect_eq(memxctl(&s, "volume", "remove", NULL), 2);
+	free(s);
+	cr_expect_eq(memxctl(&s, "volume", "remove", "a/b", NULL), 2);
+	free(s);
+	cr_expect_eq(memxctl(&s, "volume", "remove", "rm0", "-o", "json", NULL), 2);
+	free(s);
 }

@@ -133,7 +133,7 @@ static json_object *get(json_object *o, const char *key, json_type type)
  * order and types, and no spaces. Scripts (tests/integration, ci/) read these.
  */
 static const char golden[] =
-	"{\"role\":\"client\",\"log_dropped\":0,\"key_id\":9,\"insecure\":false,"
+	"{\"role\":\"client\",\"version\":\"" MEMX_VERSION "\",\"log_dropped\":0,\"key_id\":9,\"insecure\":false,"
 	"\"volumes\":[{\"name\":\"vol\",\"device\":\"/dev/memx3\",\"backend\":\"memx\",\"size\":20971520,"
 	"\"slab_size\":4194304,\"slabs\":5,\"slabs_mapped\":5,\"slabs_lost\":1,\"replicas\":2,"
 	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,\"epoch\":3,"

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* memxctl's parts: memxctl.c (commands, talking to memxd), memxctl_prom.c, memxctl_drain.c. */
+#ifndef MEMXCTL_H
+#define MEMXCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* One memxd's whole answer. */
+struct memxctl_answer {
+	char *buf;
+	size_t len;
+};
+
+/*
+ * Sends one request to one memxd's socket and reads the whole answer into
+ * *ans (malloc'd; free it). Returns 0, -EREMOTEIO when the answer starts with
+ * "error:", or -errno (no answer, or only part of one, in *ans).
+ */
+int memxctl_ask(const char *path, const char *request, struct memxctl_answer *ans);
+
+/* A drain one client started: its socket, the donor's name there, slabs to move. */
+struct memxctl_drain {
+	char socket[512];
+	char donor[128];
+	unsigned long long slabs;
+};
+
+/*
+ * memxctl donor drain ADDR --wait: asks each client for its status every
+ * poll_ms until the donor has left every volume, writing progress to out (slabs
+ * moved, bytes left, rate, ETA): on a terminal one line rewritten in place,
+ * else a line every line_ms. Returns the exit status: 0 once the donor left
+ * every volume, 1 when it failed instead or a client stopped answering.
+ */
+int memxctl_drain_wait(const struct memxctl_drain *drains, size_t n, FILE *out, bool tty,
+		       unsigned int poll_ms, unsigned int line_ms);
+
+#endif /* MEMXCTL_H */
