@@ -19,6 +19,7 @@
 #include <memx/uapi.h>
 
 #include "client/copysets.h"
+#include "client/discards.h"
 #include "client/integrity.h"
 #include "client/kbackend.h"
 #include "client/kdev.h"
@@ -268,6 +269,8 @@ struct memxd_client {
 	struct memxd_donor donor[MEMXD_MAX_DONORS];
 	struct memxd_slabmap map;	/* slab states: see slabmap.h for who writes */
 	struct memxd_crcmap crc;	/* every block's CRC32C: queue threads */
+	struct memxd_discards discards;	/* blocks discarded since written: queue threads */
+	_Atomic uint64_t slabs_given_back;	/* by discards, whole or piece by piece */
 	/* Copysets over the live donors (grants.c), rebuilt when membership changes. */
 	struct memxd_copysets copysets;
 	uint64_t copysets_sig;

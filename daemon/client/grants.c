@@ -193,6 +193,7 @@ void memxd_map_slab(struct memxd_client *c, uint64_t s)
 	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: slab %" PRIu64 " mapped on %d donor(s)", c->opt.name, s,
 		 n);
 	atomic_fetch_add(&c->slabs_mapped, 1);
+	memxd_discards_reset_slab(&c->discards, s);	/* nothing of it is discarded yet */
 	memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
 }
 /* Frees a replica's grant now, or later if I/O still uses the slab. */

@@ -232,10 +232,73 @@ static enum io_claim io_claim_slabs(struct memxd_queue *q, uint32_t tag)
 		io_park(q, tag, s);
 		return IO_CLAIM_PARKED;
 	}
+	/* Counted in flight on every slab it writes: now its blocks are not discarded. */
+	if (write)
+		memxd_discards_clear(&c->discards, io->offset, io->nr_bytes);
 	return IO_CLAIM_GO;
 }
 
 #define IO_NO_SLAB	UINT64_MAX
+
+/*
+ * Gives slab s, which we hold FREEING, back to its donors (mailbox): it reads
+ * as zeros from now on. False when that could not be queued (it is MAPPED
+ * again: a discard is advisory).
+ */
+static bool io_give_back(struct memxd_queue *q, uint64_t s)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_slab *slab = &c->map.slabs[s];
+	struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
+
+	mail.free.nr_replicas = slab->nr_replicas;
+	memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
+	if (memxd_mailbox_post(&c->mailbox, &mail)) {
+		memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
+		return false;
+	}
+	atomic_fetch_sub(&c->slabs_mapped, 1);
+	atomic_fetch_add_explicit(&c->slabs_given_back, 1, memory_order_relaxed);
+	/* Mapped again, it will be fresh (zeroed) donor memory. */
+	memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+	memxd_discards_reset_slab(&c->discards, s);
+	memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
+	return true;
+}
+
+/*
+ * The slabs a DISCARD covers in part: its whole blocks are marked, and a slab
+ * that is discarded all over by now (piece by piece, as swap does it) is given
+ * back like a whole one, unless I/O is in flight on it: a write there means
+ * a block is not discarded any more (it clears its bit before its data goes
+ * out, after it counted itself in flight, so one of us sees the other).
+ */
+static void io_release_discarded(struct memxd_queue *q, uint64_t offset, uint64_t len)
+{
+	struct memxd_client *c = q->c;
+	uint64_t end = offset + len;
+
+	for (uint64_t pos = offset; pos < end;) {
+		uint64_t s = pos >> c->map.slab_shift;
+		uint64_t slab_end = (s + 1) << c->map.slab_shift;
+		uint64_t piece = (end < slab_end ? end : slab_end) - pos;
+		struct memxd_slab *slab = &c->map.slabs[s];
+
+		if (piece < c->map.slab_bytes && memxd_discards_mark(&c->discards, s, pos, piece) &&
+		    memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING)) {
+			/*
+			 * Once nothing is in flight, look at the bits again: a write
+			 * that ended before we looked cleared its bit before that.
+			 */
+			if (atomic_load(&slab->writes_inflight) || atomic_load(&slab->reads_inflight) ||
+			    !memxd_discards_whole(&c->discards, s))
+				memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);	/* a later discard retries */
+			else
+				io_give_back(q, s);
+		}
+		pos += piece;
+	}
+}
 
 /*
  * Gives whole slabs of a DISCARD back: they read as zeros from now on.
@@ -246,11 +309,11 @@ static uint64_t io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_
 	struct memxd_client *c = q->c;
 	uint64_t first, end, busy = IO_NO_SLAB;
 
+	io_release_discarded(q, offset, len);
 	if (!memxd_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
 		return busy;
 	for (uint64_t s = first; s < end; s++) {
 		struct memxd_slab *slab = &c->map.slabs[s];
-		struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = s };
 
 		/*
 		 * FREEING makes the slab ours: the control thread changes only
@@ -259,6 +322,7 @@ static uint64_t io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_
 		 */
 		if (memxd_slab_claim(slab, MEMXD_SLAB_LOST, MEMXD_SLAB_FREEING)) {
 			memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+			memxd_discards_reset_slab(&c->discards, s);
 			atomic_fetch_sub(&c->slabs_lost, 1);
 			memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 			continue;
@@ -269,17 +333,7 @@ static uint64_t io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_
 				busy = s;
 			continue;
 		}
-		mail.free.nr_replicas = slab->nr_replicas;
-		memcpy(mail.free.replica, slab->replica, sizeof(mail.free.replica));
-		if (memxd_mailbox_post(&c->mailbox, &mail)) {
-			/* No room to queue the free: keep the slab; discard is advisory. */
-			memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
-			continue;
-		}
-		atomic_fetch_sub(&c->slabs_mapped, 1);
-		/* Mapped again, it will be fresh (zeroed) donor memory. */
-		memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
-		memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
+		io_give_back(q, s);
 	}
 	return busy;
 }

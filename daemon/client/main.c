@@ -339,7 +339,7 @@ static int client_setup(struct memxd_client *c)
 	if (r)
 		return memxd_log_errno(r, "slab map for %" PRIu64 " bytes", c->opt.size);
 	c->fail_gen = calloc(c->map.nr_slabs, sizeof(*c->fail_gen));
-	if (!c->fail_gen)
+	if (!c->fail_gen || memxd_discards_init(&c->discards, c->opt.size, c->map.slab_shift))
 		return memxd_log_errno(-ENOMEM, "slab tables");
 	r = c->opt.no_checksum ? 0 : memxd_crc_init(&c->crc, c->opt.size);
 	if (r)
@@ -460,6 +460,7 @@ static void client_teardown(struct memxd_client *c)
 	if (volume_ends_here(c))
 		memxd_state_close(c);	/* the volume is gone: nothing to resume */
 	free(c->fail_gen);
+	memxd_discards_fini(&c->discards);
 	memxd_crc_fini(&c->crc);
 	memxd_copysets_fini(&c->copysets);
 	memxd_slabmap_fini(&c->map);

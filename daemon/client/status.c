@@ -157,6 +157,7 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "recovery_timeout_s", U64(c->opt.recovery_timeout_s), ok);
 	memxd_json_set(v, "resumed", BOOL(c->resumed), ok);
 	memxd_json_set(v, "epoch", U64(c->epoch), ok);
+	memxd_json_set(v, "slabs_given_back", U64(atomic_load(&c->slabs_given_back)), ok);
 	memxd_json_set(v, "io", json_io(t, ok), ok);
 	memxd_json_set(v, "scrub", json_scrub(c, ok), ok);
 	memxd_json_set(v, "rereplication_backlog", U64(backlog), ok);

@@ -136,7 +136,7 @@ static const char golden[] =
 	"{\"role\":\"client\",\"version\":\"" MEMX_VERSION "\",\"log_dropped\":0,\"key_id\":9,\"insecure\":false,"
 	"\"volumes\":[{\"name\":\"vol\",\"device\":\"/dev/memx3\",\"backend\":\"memx\",\"size\":20971520,"
 	"\"slab_size\":4194304,\"slabs\":5,\"slabs_mapped\":5,\"slabs_lost\":1,\"replicas\":2,"
-	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,\"epoch\":3,"
+	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,\"epoch\":3,\"slabs_given_back\":0,"
 	"\"io\":{\"reads\":33,\"writes\":60,\"read_bytes\":135168,\"write_bytes\":0,"
 	"\"flushes\":0,\"discards\":0,\"write_zeroes\":0,\"errors\":0,\"zero_reads\":0,"
 	"\"commits\":0,\"wakeups\":0,\"rdma_posts\":0,\"cq_arms\":0,\"failovers\":0,"
