@@ -15,7 +15,7 @@ swapon "$MEMX_DEV" || fail "swapon"
 on_exit "swapoff $MEMX_DEV"
 
 out0=$(vmstat pswpout) in0=$(vmstat pswpin)
-run_in_memcg memx-swap-test 64M "$MEMX_TEST_BIN/swap_pattern" 256 || fail "pattern check failed (or the program was killed)"
+run_in_memcg memx-swap-test 48M "$MEMX_TEST_BIN/swap_pattern" 192 || fail "pattern check failed (or the program was killed)"
 out1=$(vmstat pswpout) in1=$(vmstat pswpin)
 log "pswpout +$((out1 - out0)) pswpin +$((in1 - in0))"
 [ $((out1 - out0)) -gt 10000 ] || fail "too few pages swapped out: $((out1 - out0))"
