@@ -28,17 +28,19 @@ import json,sys; d=json.load(sys.stdin)["donors"]
 print([x["slabs"] for x in d if x["address"].startswith(sys.argv[1] + ":")][0])' "$1"
 }
 
-# link_bw TOOL PORT: 1 MiB messages for 5 s, 10.77.0.6 -> 10.77.0.5 on rxe0; prints MB/s
-# (perftest's MB: 2^20 bytes), or 0 when perftest failed.
+# link_bw TOOL PORT: 256 messages of 1 MiB, 10.77.0.6 -> 10.77.0.5 on rxe0; prints the
+# average MB/s (perftest's MB: 2^20 bytes), or 0 when perftest failed; its result line
+# goes to stderr.
 link_bw() {
 	local t=$1 port=$2 spid
-	timeout 60 "$t" -R -d rxe0 -F -s 1048576 -D 5 -p "$port" --source_ip 10.77.0.5 \
+	timeout 120 "$t" -R -d rxe0 -F -s 1048576 -n 256 -p "$port" --source_ip 10.77.0.5 \
 		> "$work/$t-server.txt" 2>&1 &
 	spid=$!
 	sleep 2
-	timeout 60 "$t" -R -d rxe0 -F -s 1048576 -D 5 -p "$port" --source_ip 10.77.0.6 \
+	timeout 120 "$t" -R -d rxe0 -F -s 1048576 -n 256 -p "$port" --source_ip 10.77.0.6 \
 		10.77.0.5 > "$work/$t.txt" 2>&1 || true
 	wait "$spid" 2>/dev/null || true
+	grep -A1 '#bytes' "$work/$t.txt" | sed "s/^/$t: /" >&2
 	grep -A1 '#bytes' "$work/$t.txt" | tail -n 1 | awk 'NF >= 4 { print $4; ok = 1 } END { if (!ok) print 0 }'
 }
 
@@ -88,7 +90,8 @@ PY
 	if [ -n "$fpid" ]; then
 		python3 - "$work/during-$v.json" "$iops2" <<'PY'
 import json, sys
-j = json.load(open(sys.argv[1]))["jobs"][0]["write"]
+text = open(sys.argv[1]).read()
+j = json.loads(text[text.index("{"):])["jobs"][0]["write"]	# after fio's "terminating on signal" 
 before = float(sys.argv[2])
 print("  fio 4 KiB randwrite QD32 during the repair: %.0f IOPS, before: %.0f (%.0f%%; goal >= 50%%)" %
       (j["iops"], before, 100 * j["iops"] / before if before else 0))
