@@ -59,22 +59,25 @@ repair() {
 	start=$(date +%s.%N)
 	kill -9 "${donor_pid[$v]}"
 	wait "${donor_pid[$v]}" 2>/dev/null || true
-	sleep 0.5
-	until [ "$(backlog)" = 0 ]; do sleep 0.2; done
+	# The copy starts once the client noticed the death (a disconnect, a failed
+	# write, or a missed heartbeat): its backlog is then above 0.
+	until [ "$(backlog 2>/dev/null)" -gt 0 ] 2>/dev/null; do sleep 0.1; done
+	seen=$(date +%s.%N)
+	until [ "$(backlog 2>/dev/null)" = 0 ]; do sleep 0.1; done
 	end=$(date +%s.%N)
 	if [ -n "$fpid" ]; then
 		kill -INT "$fpid"
 		wait "$fpid" || true
 	fi
-	python3 - "$start" "$end" "$held" "$slab_mib" "$read_bw" "$write_bw" "$label" <<'PY'
+	python3 - "$start" "$end" "$held" "$slab_mib" "$read_bw" "$write_bw" "$label" "$seen" <<'PY'
 import sys
 start, end, slabs, slab_mib = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-read_bw, write_bw, label = float(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
+read_bw, write_bw, label, seen = float(sys.argv[5]), float(sys.argv[6]), sys.argv[7], float(sys.argv[8])
 mib = slabs * slab_mib
-secs = end - start
+secs = end - seen
 per_gib = secs / (mib / 1024) if mib else 0
-print("re-replication %s: donor's %d slabs (%d MiB) in %.1f s: %.1f s per GiB" %
-      (label, slabs, mib, secs, per_gib))
+print("re-replication %s: donor's %d slabs (%d MiB) in %.1f s after the death was noticed "
+      "(%.1f s after kill -9): %.1f s per GiB" % (label, slabs, mib, secs, seen - start, per_gib))
 if read_bw and write_bw:
     # Each byte crosses the link twice (READ from a replica, WRITE to the new
     # donor). Full duplex, the two overlap: the link needs bytes / the slower of
