@@ -36,8 +36,14 @@
 #define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
 /* Background copies move a slab this much at a time, through a slot of the bounce buffer. */
 #define MEMXD_COPY_CHUNK	(1U << 20)
-/* Pieces of a copy in flight at once: the bounce buffer has this many slots of a chunk. */
-#define MEMXD_COPY_DEPTH	8
+/*
+ * Pieces of a copy in flight at once: the bounce buffer has this many slots of
+ * a chunk. Two overlap each piece's WRITE with the next one's READ, which is
+ * what the copy waited for; more only queued on Soft-RoCE and was slower there
+ * (ci/bench-cluster: 8 took 94-117 s per GiB where 1 took 66-85). 1 MiB in
+ * flight each way is far beyond a hardware link's bandwidth-delay product.
+ */
+#define MEMXD_COPY_DEPTH	2
 #define MEMXD_BOUNCE_BYTES	((size_t)MEMXD_COPY_DEPTH * MEMXD_COPY_CHUNK)
 
 enum memxd_donor_state {
