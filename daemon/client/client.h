@@ -36,8 +36,17 @@
 #define MEMXD_DEFAULT_IO_DEADLINE_S	30	/* --io-deadline (memx.ko's own default) */
 #define MEMXD_MAX_JOINS		4	/* joins in progress at once (--listen) */
 #define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
-/* Background copies move a slab this much at a time, through the bounce buffer. */
+/* Background copies move a slab this much at a time, through a slot of the bounce buffer. */
 #define MEMXD_COPY_CHUNK	(1U << 20)
+/*
+ * Pieces of a copy in flight at once: the bounce buffer has this many slots of
+ * a chunk. Two overlap each piece's WRITE with the next one's READ, which is
+ * what the copy waited for; more only queued on Soft-RoCE and was slower there
+ * (ci/bench-cluster: 8 took 94-117 s per GiB where 1 took 66-85). 1 MiB in
+ * flight each way is far beyond a hardware link's bandwidth-delay product.
+ */
+#define MEMXD_COPY_DEPTH	2
+#define MEMXD_BOUNCE_BYTES	((size_t)MEMXD_COPY_DEPTH * MEMXD_COPY_CHUNK)
 
 enum memxd_donor_state {
 	MEMXD_DONOR_LIVE = 1,	/* connected, takes slabs */
@@ -291,8 +300,9 @@ struct memxd_client {
 	uint32_t rng;
 	uint32_t seq;
 	/* Background copying (recovery.c), control thread only. */
-	void *bounce;
+	void *bounce;			/* MEMXD_COPY_DEPTH slots of MEMXD_COPY_CHUNK */
 	struct mxv_mr *bounce_mr;
+	uint32_t rdma_seq;		/* numbers each copy and transfer (wr_id's seq) */
 	uint64_t next_copy_ns;		/* rate limit: no copy before this time */
 	uint64_t next_heartbeat_ns;
 	uint64_t next_dead_check_ns;	/* main.c: when to ask memx.ko if the volume died */
@@ -322,6 +332,27 @@ int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, u
 /* The same at bounce buffer offset off (off + len at most MEMXD_COPY_CHUNK). */
 int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write, uint32_t off,
 		       uint64_t raddr, uint32_t rkey, uint32_t len);
+/*
+ * A pipelined copy's side of the control CQ (recovery.c): each RDMA
+ * completion of copy `seq` is handed to done() with its bounce slot and 0 or
+ * -ECONNRESET; everything else on the CQ is handled as usual meanwhile.
+ */
+struct memxd_rdma_sink {
+	uint32_t seq;
+	void (*done)(struct memxd_rdma_sink *sink, unsigned int slot, int status);
+};
+/*
+ * Posts one piece of copy `seq`: an RDMA READ from the donor into bounce slot
+ * `slot`, or a WRITE from it (len at most MEMXD_COPY_CHUNK). Does not wait.
+ * Returns 0 or -errno.
+ */
+int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, unsigned int slot,
+		    uint32_t seq, uint64_t raddr, uint32_t rkey, uint32_t len);
+/*
+ * Pumps the control CQ until at least one completion went to the sink.
+ * Returns 0, -ETIMEDOUT when none came within timeout_ms, or -errno.
+ */
+int memxd_copy_wait(struct memxd_client *c, struct memxd_rdma_sink *sink, int timeout_ms);
 /* donors.c: the donor table, for main.c and status.c. */
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
 /*

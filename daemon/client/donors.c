@@ -11,7 +11,9 @@
  *   - the control channel: memxd_donor_call() sends one request and pumps the
  *     control CQ until its reply (the control thread has one request in
  *     flight at a time); unsolicited EVICT messages are handled as they come;
- *     memxd_ctrl_rdma() moves a piece of a slab through the bounce buffer;
+ *     memxd_ctrl_rdma() moves a piece of a slab through the bounce buffer and
+ *     waits; a pipelined copy (recovery.c) posts pieces with memxd_copy_post()
+ *     and takes their completions through memxd_copy_wait(), the same pump;
  *   - the lifecycle: connect (at start, memxctl donor add, a donor that
  *     joins through --listen: join.c), heartbeat (a STATS each MEMXD_HEARTBEAT_MS),
  *     and loss: a donor that disconnects, misses a reply or fails a work
@@ -30,7 +32,12 @@
 
 static uint64_t ctrl_wr_id(unsigned int donor, enum memxd_ctrl_wr_kind kind, unsigned int slot)
 {
-	return memxd_ctrl_wrid_pack((struct memxd_ctrl_wrid){ donor, kind, slot });
+	return memxd_ctrl_wrid_pack((struct memxd_ctrl_wrid){ donor, kind, slot, 0 });
+}
+
+static uint64_t rdma_wr_id(unsigned int donor, unsigned int slot, uint32_t seq)
+{
+	return memxd_ctrl_wrid_pack((struct memxd_ctrl_wrid){ donor, MEMXD_CTRL_WR_RDMA, slot, seq });
 }
 
 /* ---- control messages to donors ------------------------------------------- */
@@ -48,11 +55,12 @@ static int ctrl_prepost(struct mxv_conn *conn, void *arg)
 	return 0;
 }
 
-/* What the control thread waits for on its CQ: a reply, or one work request. */
+/* What the control thread waits for on its CQ: a reply, one work request, or a copy's. */
 struct ctrl_wait {
 	unsigned int donor;
 	uint32_t seq;		/* reply with this seq from that donor (0: none) */
 	uint64_t wr_id;		/* completion of this work request (0: none) */
+	struct memxd_rdma_sink *sink;	/* RDMA completions of its copy (NULL: none) */
 	bool done;
 	int status;		/* -errno of the work request */
 	struct memxd_msg_info reply;
@@ -117,6 +125,15 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 					 from->name, kind, ibv_wc_status_str(wc[i].status));
 				if (memxd_donor_usable(atomic_load(&from->state)))
 					memxd_donor_lost(c, from, ibv_wc_status_str(wc[i].status));
+			}
+			if (kind == MEMXD_CTRL_WR_RDMA && w && w->sink && id.seq == w->sink->seq) {
+				w->sink->done(w->sink, slot,
+					      wc[i].status == IBV_WC_SUCCESS ? 0 : -ECONNRESET);
+				w->done = true;
+				w->status = 0;
+				continue;
+			}
+			if (wc[i].status != IBV_WC_SUCCESS) {
 				if (w && w->donor == di) {
 					w->done = true;
 					w->status = -ECONNRESET;
@@ -206,7 +223,7 @@ int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, u
 int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write, uint32_t off,
 		       uint64_t raddr, uint32_t rkey, uint32_t len)
 {
-	struct ctrl_wait w = { .donor = d->idx, .wr_id = ctrl_wr_id(d->idx, MEMXD_CTRL_WR_RDMA, 0) };
+	struct ctrl_wait w = { .donor = d->idx, .wr_id = rdma_wr_id(d->idx, 0, ++c->rdma_seq) };
 	int r;
 
 	if (!memxd_donor_usable(atomic_load(&d->state)))
@@ -221,6 +238,28 @@ int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write
 	if (r == -ETIMEDOUT)
 		memxd_donor_lost(c, d, "RDMA on the copy connection timed out");
 	return r;
+}
+
+int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, unsigned int slot,
+		    uint32_t seq, uint64_t raddr, uint32_t rkey, uint32_t len)
+{
+	uint32_t off = slot * MEMXD_COPY_CHUNK;
+	uint64_t wr_id = rdma_wr_id(d->idx, slot, seq);
+
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	if (slot >= MEMXD_COPY_DEPTH || len > MEMXD_COPY_CHUNK)
+		return -EINVAL;
+	return write ? mxv_post_write(d->copy, c->bounce_mr, off, len, raddr, rkey, wr_id)
+		     : mxv_post_read(d->copy, c->bounce_mr, off, len, raddr, rkey, wr_id);
+}
+
+int memxd_copy_wait(struct memxd_client *c, struct memxd_rdma_sink *sink, int timeout_ms)
+{
+	/* No donor of its own: a failed control connection does not end the wait by itself. */
+	struct ctrl_wait w = { .donor = MEMXD_MAX_DONORS, .sink = sink };
+
+	return ctrl_pump(c, &w, timeout_ms);
 }
 /* ---- donors ---------------------------------------------------------------- */
 
@@ -380,8 +419,10 @@ static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
 		.send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq, .max_send_wr = 4,
 		.max_recv_wr = MEMXD_CTRL_RECVS, .prepost = ctrl_prepost, .prepost_arg = d,
 	};
+	/* Every piece of a pipelined copy may be in flight on one donor's copy connection. */
 	struct mxv_qp_attr copy_attr = {
-		.send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq, .max_send_wr = 4, .max_recv_wr = 0,
+		.send_cq = c->ctrl_cq, .recv_cq = c->ctrl_cq, .max_send_wr = MEMXD_COPY_DEPTH + 2,
+		.max_recv_wr = 0,
 	};
 	int r;
 

@@ -259,14 +259,16 @@ static int setup_rdma(struct memxd_client *c)
 	r = mxv_ctx_open(c->opt.bind, &c->ctx);
 	if (r)
 		return memxd_log_errno(r, "no RDMA device serves %s", c->opt.bind);
-	r = mxv_cq_create(c->ctx, MEMXD_MAX_DONORS * (MEMXD_CTRL_RECVS + 4), &c->ctrl_cq);
+	/* Each donor's receives and send, and a pipelined copy's pieces (twice: late flushes). */
+	r = mxv_cq_create(c->ctx, MEMXD_MAX_DONORS * (MEMXD_CTRL_RECVS + 4) + 2 * MEMXD_COPY_DEPTH,
+			  &c->ctrl_cq);
 	if (r)
 		return memxd_log_errno(r, "control CQ");
-	/* Background copies of slabs go through here, a MEMXD_COPY_CHUNK at a time. */
-	c->bounce = aligned_alloc(4096, MEMXD_COPY_CHUNK);
+	/* Background copies of slabs go through here, MEMXD_COPY_DEPTH chunks in flight. */
+	c->bounce = aligned_alloc(4096, MEMXD_BOUNCE_BYTES);
 	if (!c->bounce)
 		return memxd_log_errno(-ENOMEM, "bounce buffer");
-	r = mxv_mr_reg(c->ctx, c->bounce, MEMXD_COPY_CHUNK, MXV_ACCESS_LOCAL_WRITE, &c->bounce_mr);
+	r = mxv_mr_reg(c->ctx, c->bounce, MEMXD_BOUNCE_BYTES, MXV_ACCESS_LOCAL_WRITE, &c->bounce_mr);
 	if (r)
 		return memxd_log_errno(r, "register the bounce buffer");
 	return 0;

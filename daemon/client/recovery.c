@@ -13,12 +13,25 @@
  *
  * Moving or copying a slab: get a grant on the target, set the slab
  * MIGRATING (queue threads park new writes; reads go on), wait until no write
- * is in flight, copy it in 1 MiB pieces (RDMA READ from a live replica into
- * the bounce buffer, RDMA WRITE to the target), add the target as a live
- * replica. When moving, the old replica is then marked not live, and its
- * grant is freed once no read uses the slab. Only then is the slab MAPPED
- * again: so a write is never lost to a copy racing with it, and a read never
- * hits freed memory.
+ * is in flight, copy it (below), add the target as a live replica. When
+ * moving, the old replica is then marked not live, and its grant is freed
+ * once no read uses the slab. Only then is the slab MAPPED again: so a write
+ * is never lost to a copy racing with it, and a read never hits freed memory.
+ *
+ * The copy is pipelined, so that it runs at the speed of the link rather than
+ * at one round trip per piece: the bounce buffer has MEMXD_COPY_DEPTH slots
+ * of MEMXD_COPY_CHUNK. Every free slot gets an RDMA READ of the next piece
+ * from a live replica; when a READ completes, its slot's WRITE to the target
+ * is posted; when that completes, the slot takes the next READ. Completions
+ * come through the control CQ's pump (memxd_copy_wait), which keeps handling
+ * the donors' messages meanwhile. A failed piece, a donor that is lost or a
+ * piece that does not complete in MEMXD_MSG_TIMEOUT_MS ends the copy: nothing
+ * more is posted, what is in flight is waited out (so no late READ lands in a
+ * slot the next user of the bounce buffer has), and the slab is left as it
+ * was; the target never becomes a replica unless every piece was written.
+ * Each copy has its own number in its work requests, so a late completion of
+ * an abandoned copy is not mistaken for a piece of the next. Between slabs,
+ * --rereplicate-rate leaves the link to the foreground.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -62,6 +75,158 @@ uint64_t memxd_backlog(struct memxd_client *c)
 static bool donor_wants_out(struct memxd_donor *d)
 {
 	return atomic_load(&d->state) == MEMXD_DONOR_DRAINING || d->evict_bytes;
+}
+
+/* ---- the pipelined copy of one slab ----------------------------------------- */
+
+enum copy_slot_state {
+	COPY_SLOT_FREE = 0,	/* takes the next READ */
+	COPY_SLOT_READING,	/* READ from the source in flight */
+	COPY_SLOT_READ,		/* holds its piece: its WRITE is to be posted */
+	COPY_SLOT_WRITING,	/* WRITE to the target in flight */
+};
+
+struct slab_copy {
+	struct memxd_rdma_sink sink;
+	struct memxd_donor *src, *dst;
+	uint64_t src_addr, dst_addr;
+	uint32_t src_rkey, dst_rkey;
+	uint64_t bytes;			/* the slab's */
+	uint64_t next_off;		/* the next piece to read */
+	uint64_t written;		/* bytes whose WRITE completed */
+	unsigned int in_flight;
+	int status;			/* the first failure: the copy ends */
+	struct copy_slot {
+		enum copy_slot_state state;
+		uint64_t off;		/* of its piece in the slab */
+		uint32_t len;
+		uint64_t posted_ns;	/* of its work request in flight */
+	} slot[MEMXD_COPY_DEPTH];
+};
+
+/* The control CQ's pump hands us each completion of our pieces. */
+static void copy_piece_done(struct memxd_rdma_sink *sink, unsigned int i, int status)
+{
+	struct slab_copy *cp = (struct slab_copy *)sink;
+	struct copy_slot *sl;
+
+	if (i >= MEMXD_COPY_DEPTH)
+		return;
+	sl = &cp->slot[i];
+	if (sl->state != COPY_SLOT_READING && sl->state != COPY_SLOT_WRITING)
+		return;		/* not ours to count */
+	cp->in_flight--;
+	if (status) {
+		if (!cp->status)
+			cp->status = status;
+		sl->state = COPY_SLOT_FREE;
+	} else if (sl->state == COPY_SLOT_READING) {
+		sl->state = COPY_SLOT_READ;
+	} else {
+		cp->written += sl->len;
+		sl->state = COPY_SLOT_FREE;
+	}
+}
+
+static int copy_post(struct memxd_client *c, struct slab_copy *cp, unsigned int i, bool write)
+{
+	struct copy_slot *sl = &cp->slot[i];
+	int r = write ? memxd_copy_post(c, cp->dst, true, i, cp->sink.seq, cp->dst_addr + sl->off,
+					cp->dst_rkey, sl->len)
+		      : memxd_copy_post(c, cp->src, false, i, cp->sink.seq, cp->src_addr + sl->off,
+					cp->src_rkey, sl->len);
+
+	if (r)
+		return r;
+	sl->state = write ? COPY_SLOT_WRITING : COPY_SLOT_READING;
+	sl->posted_ns = memxd_now_ns();
+	cp->in_flight++;
+	return 0;
+}
+
+/* Writes out the slots that hold a piece, then fills the free ones with READs. */
+static int copy_post_ready(struct memxd_client *c, struct slab_copy *cp)
+{
+	int r;
+
+	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH; i++)
+		if (cp->slot[i].state == COPY_SLOT_READ && (r = copy_post(c, cp, i, true)))
+			return r;
+	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH && cp->next_off < cp->bytes; i++) {
+		struct copy_slot *sl = &cp->slot[i];
+
+		if (sl->state != COPY_SLOT_FREE)
+			continue;
+		sl->off = cp->next_off;
+		sl->len = cp->bytes - sl->off < MEMXD_COPY_CHUNK ? (uint32_t)(cp->bytes - sl->off)
+								  : MEMXD_COPY_CHUNK;
+		r = copy_post(c, cp, i, false);
+		if (r)
+			return r;
+		cp->next_off += sl->len;
+	}
+	return 0;
+}
+
+/* Nothing completed for a while: the donor of the oldest piece in flight is stuck. */
+static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
+{
+	const struct copy_slot *oldest = NULL;
+
+	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH; i++) {
+		const struct copy_slot *sl = &cp->slot[i];
+
+		if ((sl->state == COPY_SLOT_READING || sl->state == COPY_SLOT_WRITING) &&
+		    (!oldest || sl->posted_ns < oldest->posted_ns))
+			oldest = sl;
+	}
+	if (oldest)
+		memxd_donor_lost(c, oldest->state == COPY_SLOT_READING ? cp->src : cp->dst,
+				 "RDMA on the copy connection timed out");
+}
+
+/*
+ * Copies cp->bytes from the source replica to the target, MEMXD_COPY_DEPTH
+ * pieces in flight. Returns 0 once every piece is written, or -errno; either
+ * way nothing of it is in flight any more (unless a donor never answered even
+ * its disconnect: then the late completions carry a number nobody waits for).
+ */
+static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
+{
+	unsigned int stuck = 0;
+
+	cp->sink.seq = ++c->rdma_seq;
+	cp->sink.done = copy_piece_done;
+	for (;;) {
+		int r;
+
+		if (!cp->status && (!memxd_donor_usable(atomic_load(&cp->src->state)) ||
+				    !memxd_donor_usable(atomic_load(&cp->dst->state))))
+			cp->status = -ECONNRESET;
+		if (!cp->status && (r = copy_post_ready(c, cp)))
+			cp->status = r;
+		if (!cp->in_flight)
+			break;
+		r = memxd_copy_wait(c, &cp->sink, MEMXD_MSG_TIMEOUT_MS);
+		if (r == -ETIMEDOUT) {
+			copy_blame_oldest(c, cp);
+			if (!cp->status)
+				cp->status = r;
+			/* Both donors disconnected and still no flush: give up waiting. */
+			if (++stuck > 2)
+				break;
+		} else if (r) {
+			if (!cp->status)
+				cp->status = r;
+			if (++stuck > 2)
+				break;
+		} else {
+			stuck = 0;
+		}
+	}
+	if (!cp->status && cp->written != cp->bytes)
+		cp->status = -EIO;
+	return cp->status;
 }
 
 /*
@@ -117,6 +282,7 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	struct memxd_slab *slab = &c->map.slabs[s];
 	uint32_t exclude[MEMXD_MAX_REPLICAS], nr = slab->nr_replicas;
 	struct memxd_replica target, *src = NULL;
+	struct slab_copy cp;
 	int nx = 0, slot = -1, r;
 
 	for (uint32_t i = 0; i < nr; i++) {
@@ -149,15 +315,14 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 		r = -EBUSY;
 		goto out_undo;
 	}
-	for (uint64_t off = 0; off < c->map.slab_bytes; off += MEMXD_COPY_CHUNK) {
-		r = memxd_ctrl_rdma(c, &c->donor[src->donor], false, src->remote_addr + off,
-				    src->rkey, MEMXD_COPY_CHUNK);
-		if (!r)
-			r = memxd_ctrl_rdma(c, &c->donor[target.donor], true,
-					    target.remote_addr + off, target.rkey, MEMXD_COPY_CHUNK);
-		if (r)
-			goto out_undo;
-	}
+	cp = (struct slab_copy){
+		.src = &c->donor[src->donor], .src_addr = src->remote_addr, .src_rkey = src->rkey,
+		.dst = &c->donor[target.donor], .dst_addr = target.remote_addr,
+		.dst_rkey = target.rkey, .bytes = c->map.slab_bytes,
+	};
+	r = copy_pieces(c, &cp);
+	if (r)
+		goto out_undo;
 	c->copied_bytes += c->map.slab_bytes;
 	/* Fields first, then live, then the count: readers check them in the other order. */
 	target.live = 0;

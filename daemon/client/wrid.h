@@ -9,7 +9,9 @@
  * donor that failed may be blamed.
  *
  * Control path (the control CQ): the donor, what kind of work request, and
- * which message slot.
+ * which message slot or bounce buffer slot; RDMA work requests also carry
+ * the number of the copy (or single transfer) they belong to, so that a late
+ * completion of an abandoned one is never taken for the current one's.
  */
 #ifndef MEMXD_WRID_H
 #define MEMXD_WRID_H
@@ -72,27 +74,30 @@ static inline struct memxd_wrid memxd_wrid_unpack(uint64_t v)
 enum memxd_ctrl_wr_kind {
 	MEMXD_CTRL_WR_RECV = 1,	/* a message from the donor, in receive slot `slot` */
 	MEMXD_CTRL_WR_SEND = 2,	/* our request went out */
-	MEMXD_CTRL_WR_RDMA = 3,	/* a background copy's READ or WRITE */
+	MEMXD_CTRL_WR_RDMA = 3,	/* a background copy's READ or WRITE, in bounce slot `slot` */
 };
 
 struct memxd_ctrl_wrid {
 	unsigned int donor;
 	unsigned int kind;	/* enum memxd_ctrl_wr_kind */
 	unsigned int slot;
+	uint32_t seq;		/* MEMXD_CTRL_WR_RDMA: which copy or transfer (0 otherwise) */
 };
 
 _Static_assert(MEMXD_MAX_DONORS <= 1U << 16, "a donor must fit its control wr_id field");
 
 static inline uint64_t memxd_ctrl_wrid_pack(struct memxd_ctrl_wrid w)
 {
-	return (uint64_t)w.donor << 16 | (uint64_t)(w.kind & 0xff) << 8 | (w.slot & 0xff);
+	return (uint64_t)w.seq << 32 | (uint64_t)(w.donor & 0xffff) << 16 |
+	       (uint64_t)(w.kind & 0xff) << 8 | (w.slot & 0xff);
 }
 
 static inline struct memxd_ctrl_wrid memxd_ctrl_wrid_unpack(uint64_t v)
 {
-	return (struct memxd_ctrl_wrid){ .donor = (unsigned int)(v >> 16),
+	return (struct memxd_ctrl_wrid){ .donor = (unsigned int)(v >> 16) & 0xffff,
 					 .kind = (unsigned int)(v >> 8) & 0xff,
-					 .slot = (unsigned int)v & 0xff };
+					 .slot = (unsigned int)v & 0xff,
+					 .seq = (uint32_t)(v >> 32) };
 }
 
 #endif /* MEMXD_WRID_H */

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Replication and failover: three donors, two replicas per slab. kill -9 of one
 # donor while fio writes and verifies: zero I/O errors, zero verify failures,
-# and re-replication brings every slab back to two live replicas.
+# and re-replication (pipelined, under those writes) brings every slab back to
+# two live replicas. Every copy is then read back whole: the scrub checks each
+# block of every replica against the CRC32C of what was last written there,
+# and finds none bad (reads alone would look at one replica of each slab).
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -10,7 +13,7 @@ load_kmod
 start_donor d1 "$IP2" 256M
 start_donor d2 "$IP3" 256M
 start_donor d3 "$IP4" 256M
-start_client vol --size 128M --slab 4M --replicas 2 --bind "$IP1" \
+start_client vol --size 128M --slab 4M --replicas 2 --scrub-rate 64M --bind "$IP1" \
 	--donor "$IP2" --donor "$IP3" --donor "$IP4"
 
 fio --name=failover --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=randwrite \
@@ -50,6 +53,14 @@ for s in slabs:
     assert not any(r.startswith("10.77.0.3:") for r in s["replicas"]), s
 print("%d slabs, each on two live donors; %d re-replicated" % (len(slabs), vol["slabs_rereplicated"]))
 PY
+scrub_get() { status_get '[x["volumes"][0]["scrub"]["'"$1"'"] for x in s if x and x["role"]=="client"][0]'; }
+# Two more passes: one whole pass begun after the repair ended.
+passes=$(scrub_get passes)
+scrubbed() { [ "$(scrub_get passes 2>/dev/null || echo 0)" -ge $((passes + 2)) ]; }
+WAIT_S=240 wait_for scrubbed || { "$MEMXCTL" status; fail "the scrub did not pass over the copies"; }
+[ "$(scrub_get bad_blocks)" = 0 ] ||
+	{ "$MEMXCTL" status; fail "the scrub found $(scrub_get bad_blocks) bad blocks after re-replication"; }
+log "scrub: $(scrub_get passes) passes, $(scrub_get bytes) bytes read back, no bad block"
 # The data is still all there: verify again, reading only.
 fio --name=failover --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=randwrite \
 	--bs=4k --iodepth=16 --numjobs=2 --size=48M --offset_increment=64M \

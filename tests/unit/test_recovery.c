@@ -6,6 +6,9 @@
  * here: grants are placed with memxd_place on fake donors (free memory, slab
  * counts and grant handles kept), RDMA only checks its addresses and counts,
  * and the clock is one the test moves, so the rate limit can be checked.
+ * The pipelined copy posts pieces to a fake send queue; each wait completes
+ * what is in flight (in order, or in reverse), so the pipeline's bookkeeping
+ * can be checked: depth, which slot holds which piece, failures, timeouts.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -52,6 +55,23 @@ static struct {
 	unsigned int nr_copies;
 	void (*on_rdma)(struct memxd_client *c, uint64_t call);
 	unsigned int disconnects[MEMXD_MAX_DONORS];
+	/* The pipeline: pieces posted and not yet completed, in post order. */
+	struct fake_wr {
+		unsigned int slot, donor;
+		uint32_t seq;
+		bool write;
+		int status;
+	} wr[2 * MEMXD_COPY_DEPTH];
+	unsigned int nr_wr, max_in_flight;
+	uint64_t slot_piece[MEMXD_COPY_DEPTH];	/* offset in its slab that each slot holds */
+	bool slot_full[MEMXD_COPY_DEPTH];
+	unsigned int bad_pipeline;	/* a WRITE of a slot that holds no piece, or a busy slot reused */
+	unsigned int posts_after_failure;
+	bool failed;			/* a failed completion was handed to the copy */
+	bool reverse;			/* complete each batch last-posted first */
+	unsigned int hang_waits;	/* this many waits time out with nothing completed */
+	unsigned int waits, timeouts;
+	unsigned int lost[MEMXD_MAX_DONORS];	/* memxd_donor_lost per donor */
 } F;
 
 /* Stand-ins for the donors' connections: only their addresses matter. */
@@ -156,30 +176,91 @@ void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep)
 		d->slabs--;
 }
 
-int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, uint64_t raddr,
-		    uint32_t rkey, uint32_t len)
+static void kill_donor(struct memxd_client *c, unsigned int idx);
+
+/* As donors.c: a stuck donor is buried; its connections' work requests then flush. */
+void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why)
+{
+	F.lost[d->idx]++;
+	kill_donor(c, d->idx);
+	for (unsigned int i = 0; i < F.nr_wr; i++)
+		if (F.wr[i].donor == d->idx)
+			F.wr[i].status = -ECONNRESET;
+}
+
+int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, unsigned int slot,
+		    uint32_t seq, uint64_t raddr, uint32_t rkey, uint32_t len)
 {
 	uint64_t call = ++F.rdma_calls, h = raddr / c->map.slab_bytes;
+	uint64_t piece = raddr % c->map.slab_bytes;
 
-	F.now_ns += RDMA_NS;
-	if (!write && raddr % c->map.slab_bytes == 0 && F.nr_copies < MAX_EVENTS)
+	if (!write && piece == 0 && F.nr_copies < MAX_EVENTS)
 		F.copy_start_ns[F.nr_copies++] = F.now_ns;
 	if (!write && atomic_load(&d->state) == MEMXD_DONOR_DRAINING)
 		F.reads_from_leaving++;
+	if (F.failed)
+		F.posts_after_failure++;
 	if (F.on_rdma)
 		F.on_rdma(c, call);
 	if (!memxd_donor_usable(atomic_load(&d->state)))
 		return -ENOTCONN;
+	cr_assert_lt(slot, MEMXD_COPY_DEPTH);
+	cr_assert_leq(len, MEMXD_COPY_CHUNK);
 	/* The piece lies inside a grant this donor made, not yet freed, under its rkey. */
 	if (!h || h >= MAX_GRANTS || F.grant_donor[h] != d->idx || F.grant_freed[h] ||
 	    rkey != RKEY((uint32_t)h) || raddr + len > (h + 1) * c->map.slab_bytes)
 		F.bad_rdma++;
+	for (unsigned int i = 0; i < F.nr_wr; i++)
+		if (F.wr[i].slot == slot)
+			F.bad_pipeline++;	/* a slot with a piece in flight */
+	/* A WRITE sends what its slot's READ brought; a READ fills a slot already written out. */
+	if (write && (!F.slot_full[slot] || F.slot_piece[slot] != piece))
+		F.bad_pipeline++;
+	if (!write && F.slot_full[slot])
+		F.bad_pipeline++;
+	cr_assert_lt(F.nr_wr, 2 * MEMXD_COPY_DEPTH);
+	F.wr[F.nr_wr++] = (struct fake_wr){ .slot = slot, .donor = d->idx, .seq = seq,
+					    .write = write,
+					    .status = call == F.rdma_fail_at ? -ECONNRESET : 0 };
+	if (F.nr_wr > F.max_in_flight)
+		F.max_in_flight = F.nr_wr;
+	F.slot_piece[slot] = piece;
 	if (call == F.rdma_fail_at)
-		return -EIO;
+		return 0;
 	if (write)
 		F.write_bytes += len;
 	else
 		F.read_bytes += len;
+	return 0;
+}
+
+/* Completes everything in flight, one batch per wait, as a CQ poll would. */
+int memxd_copy_wait(struct memxd_client *c, struct memxd_rdma_sink *sink, int timeout_ms)
+{
+	struct fake_wr batch[2 * MEMXD_COPY_DEPTH];
+	unsigned int n = F.nr_wr;
+
+	F.waits++;
+	if (!n || (F.hang_waits && !F.wr[0].status)) {
+		if (F.hang_waits)
+			F.hang_waits--;
+		F.timeouts++;
+		F.now_ns += (uint64_t)timeout_ms * 1000000ULL;
+		return -ETIMEDOUT;
+	}
+	memcpy(batch, F.wr, n * sizeof(batch[0]));
+	F.nr_wr = 0;
+	F.now_ns += RDMA_NS;
+	for (unsigned int k = 0; k < n; k++) {
+		const struct fake_wr *wr = &batch[F.reverse ? n - 1 - k : k];
+
+		/* A slot is empty once written out, or when its READ failed. */
+		F.slot_full[wr->slot] = !wr->write && !wr->status;
+		if (wr->status)
+			F.failed = true;
+		if (wr->seq == sink->seq)
+			sink->done(sink, wr->slot, wr->status);
+	}
 	return 0;
 }
 
@@ -563,7 +644,8 @@ Test(recovery, failed_copy_leaves_the_slab_as_it_was)
 		F.rdma_fail_at = fail;
 
 		cr_assert_eq(memxd_recovery_step(c), 0);
-		cr_assert_eq(F.rdma_calls, fail, "stopped at the first failure");
+		cr_assert_eq(F.posts_after_failure, 0, "stopped at the first failure");
+		cr_assert_eq(F.nr_wr, 0, "what was in flight was waited out");
 		cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_MAPPED, "fail %lu",
 			     (unsigned long)fail);
 		cr_expect_eq(c->map.slabs[0].nr_replicas, 2);
@@ -672,5 +754,122 @@ Test(recovery, donor_lost_during_a_copy_is_not_kept_live)
 			  "slot %u: live replica on dead donor %u", i, r->donor);
 	}
 	cr_expect_eq(memxd_backlog(c), 1, "slab 0 has 2 of 3 replicas");
+	free_client(c);
+}
+
+/* ---- the pipelined copy ------------------------------------------------------ */
+
+#define BIG_SLAB	(32 * MiB)	/* 32 pieces: four times the pipeline's depth */
+
+/* A client whose slabs are BIG_SLAB, slab 0 on donors 0 and 1; donor 1 then dies. */
+static struct memxd_client *mk_big(void)
+{
+	struct memxd_client *c = mk_client(3, 2, 1, 100);
+	unsigned int on[2] = { 0, 1 };
+
+	memxd_slabmap_fini(&c->map);
+	c->opt.slab = BIG_SLAB;
+	c->opt.size = BIG_SLAB;
+	cr_assert_eq(memxd_slabmap_init(&c->map, BIG_SLAB, BIG_SLAB), 0);
+	for (unsigned int i = 0; i < 3; i++)
+		c->donor[i].memory_free = 10 * BIG_SLAB;
+	map_on(c, 0, on, 2);
+	kill_donor(c, 1);
+	return c;
+}
+
+/* Slab 0 is as it was: its one live replica on donor 0, the target's grant freed. */
+static void check_not_copied(struct memxd_client *c)
+{
+	struct memxd_slab *slab = &c->map.slabs[0];
+
+	cr_expect_eq(memxd_slab_state(slab), MEMXD_SLAB_MAPPED);
+	cr_expect_eq(memxd_slab_live_replicas(slab), 1, "no replica added by a failed copy");
+	cr_expect(memxd_slab_on_donor(slab, 0));
+	cr_expect_not(memxd_slab_on_donor(slab, 2));
+	cr_expect_eq(F.nr_freed, 1, "the target's grant is freed");
+	cr_expect_eq(c->copied_bytes, 0);
+	cr_expect_eq(c->slabs_rereplicated, 0);
+	cr_expect_eq(F.nr_wr, 0, "nothing left in flight in the bounce buffer");
+	cr_expect_eq(F.posts_after_failure, 0);
+	cr_expect_eq(F.bad_pipeline, 0);
+	cr_expect_geq(F.wakes, 1);
+}
+
+Test(recovery, copy_keeps_the_pipeline_full)
+{
+	/* Completions come back in reverse: each WRITE must still send its own slot's piece. */
+	struct memxd_client *c = mk_big();
+
+	F.reverse = true;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_eq(F.max_in_flight, MEMXD_COPY_DEPTH, "%u pieces in flight at most",
+		     F.max_in_flight);
+	cr_expect_eq(F.bad_pipeline, 0);
+	cr_expect_eq(F.bad_rdma, 0);
+	cr_expect_eq(F.read_bytes, BIG_SLAB);
+	cr_expect_eq(F.write_bytes, BIG_SLAB);
+	cr_expect_eq(F.rdma_calls, 2 * BIG_SLAB / MEMXD_COPY_CHUNK);
+	/* Round trips, not pieces: a wait per batch, far fewer than one per piece. */
+	cr_expect_leq(F.waits, 2 * BIG_SLAB / MEMXD_COPY_CHUNK / MEMXD_COPY_DEPTH + 2,
+		      "%u waits", F.waits);
+	cr_expect_eq(F.nr_wr, 0);
+	check_slabs(c, 2, 1U << 1);
+	cr_expect(memxd_slab_on_donor(&c->map.slabs[0], 2));
+	cr_expect_eq(c->copied_bytes, BIG_SLAB);
+	cr_expect_eq(c->slabs_rereplicated, 1);
+	free_client(c);
+}
+
+Test(recovery, copy_whose_write_fails_adds_no_replica)
+{
+	/* Every 5th piece in turn fails, READs and WRITEs, early and late in the slab. */
+	for (uint64_t fail = 3; fail <= 2 * BIG_SLAB / MEMXD_COPY_CHUNK; fail += 5) {
+		struct memxd_client *c;
+
+		fake_reset();
+		c = mk_big();
+		F.rdma_fail_at = fail;
+		cr_assert_eq(memxd_recovery_step(c), 0);
+		check_not_copied(c);
+		free_client(c);
+	}
+}
+
+Test(recovery, stuck_copy_blames_the_oldest_piece_and_ends)
+{
+	/* Nothing completes: the source's READs are the oldest, so the source is lost. */
+	struct memxd_client *c = mk_big();
+
+	F.hang_waits = 1;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_eq(F.timeouts, 1);
+	cr_expect_eq(F.lost[0], 1, "the stuck source is declared lost");
+	cr_expect_eq(F.lost[2], 0, "not the target");
+	cr_expect_eq(F.nr_wr, 0, "the flushes were waited out");
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 0);
+	cr_expect_not(memxd_slab_on_donor(&c->map.slabs[0], 2), "no replica from a failed copy");
+	cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_LOST);
+	cr_expect_eq(c->copied_bytes, 0);
+	free_client(c);
+}
+
+static void lose_target(struct memxd_client *c, uint64_t call)
+{
+	if (call == 20)
+		kill_donor(c, 2);	/* the target's disconnect, seen by the control thread */
+}
+
+Test(recovery, copy_to_a_target_that_dies_adds_no_replica)
+{
+	struct memxd_client *c = mk_big();
+
+	F.on_rdma = lose_target;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 1);
+	cr_expect(memxd_slab_on_donor(&c->map.slabs[0], 0));
+	cr_expect_not(memxd_slab_on_donor(&c->map.slabs[0], 2));
+	cr_expect_eq(c->copied_bytes, 0);
+	cr_expect_eq(F.nr_wr, 0);
 	free_client(c);
 }
