@@ -70,11 +70,18 @@ wait_for() {
 
 # start_bg NAME CMD...: starts CMD in the background with its output in
 # $TEST_TMP/NAME.log, records its pid in $TEST_TMP/NAME.pid, kills it on exit.
+# A client engine gets SIGTERM first (up to 5 s): killed, it would leave its
+# volume waiting in memx.ko for --recovery-timeout, and the name taken from
+# the tests after a failed one.
 start_bg() {
 	local name=$1; shift
 	"$@" > "$TEST_TMP/$name.log" 2>&1 &
 	echo $! > "$TEST_TMP/$name.pid"
-	on_exit "kill -9 $! 2>/dev/null; wait $! 2>/dev/null"
+	if [ "${2:-}" = client ]; then
+		on_exit "kill -TERM $! 2>/dev/null; for _ in \$(seq 25); do kill -0 $! 2>/dev/null || break; sleep 0.2; done; kill -9 $! 2>/dev/null; wait $! 2>/dev/null"
+	else
+		on_exit "kill -9 $! 2>/dev/null; wait $! 2>/dev/null"
+	fi
 }
 bg_pid() { cat "$TEST_TMP/$1.pid"; }
 bg_log() { cat "$TEST_TMP/$1.log"; }
