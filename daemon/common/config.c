@@ -138,9 +138,9 @@ int memxd_config_read(const char *path, const char *role, memxd_config_fn fn, vo
 
 	cr.f = fopen(path, "re");
 	if (!cr.f) {
-		r = -errno;
-		fprintf(stderr, "memxd %s: --config %s: %s\n", role, path, strerror(-r));
-		return r;
+		/* A bad command line, as any other: -EINVAL, the reason said. */
+		fprintf(stderr, "memxd %s: --config %s: %s\n", role, path, strerror(errno));
+		return -EINVAL;
 	}
 	if (fstat(fileno(cr.f), &st) || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
 		fprintf(stderr, "memxd %s: --config %s: not a regular file of at most 1 MiB\n",

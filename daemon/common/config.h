@@ -21,7 +21,7 @@ typedef int (*memxd_config_fn)(void *ctx, const char *key, const char *value);
  * role's section are skipped, any other section is an error. The file is
  * checked whole (syntax, sections, line length) before the first key is
  * applied. Errors go to stderr as "memxd ROLE: FILE:LINE: ...". Returns 0,
- * -EINVAL (said why) or the -errno of opening or reading the file (said why).
+ * -EINVAL (said why: a file that cannot be opened too) or -ENOMEM.
  */
 int memxd_config_read(const char *path, const char *role, memxd_config_fn fn, void *ctx);
 
