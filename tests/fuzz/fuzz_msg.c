@@ -17,7 +17,8 @@ static int same_body(const struct memxd_msg_info *a, const struct memxd_msg_info
 	case MEMX_MSG_FREE_SLAB:
 		return a->free.handle == b->free.handle;
 	case MEMX_MSG_STATS:
-		return 1;
+	case MEMX_MSG_RELEASE:
+		return 1;	/* no body */
 	case MEMX_MSG_EVICT:
 		return a->evict.bytes == b->evict.bytes && a->evict.flags == b->evict.flags;
 	case MEMX_MSG_FREE_REPLY:
@@ -28,7 +29,8 @@ static int same_body(const struct memxd_msg_info *a, const struct memxd_msg_info
 	case MEMX_MSG_AUTH:
 	case MEMX_MSG_AUTH_REPLY:
 		return !memcmp(a->auth.sealed, b->auth.sealed, sizeof(a->auth.sealed)) &&
-		       a->auth.lease_s == b->auth.lease_s && a->auth.slabs_kept == b->auth.slabs_kept;
+		       a->auth.lease_s == b->auth.lease_s && a->auth.slabs_kept == b->auth.slabs_kept &&
+		       a->auth.epoch == b->auth.epoch;
 	}
 	return 0;
 }

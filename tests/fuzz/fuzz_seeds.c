@@ -63,6 +63,7 @@ static void wire_seeds(void)
 		{ .type = MEMX_MSG_STATS, .seq = 4 },
 		{ .type = MEMX_MSG_STATS_REPLY, .seq = 4, .stats = { 8ULL << 30, 8ULL << 30, 0 } },
 		{ .type = MEMX_MSG_EVICT, .evict = { 1ULL << 30, MEMX_EVICT_F_LEAVE } },
+		{ .type = MEMX_MSG_RELEASE, .seq = 5 },
 	};
 	uint8_t buf[MEMX_CM_REJECT_PDATA_MAX + 2];
 	int n;
