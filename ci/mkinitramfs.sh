@@ -2,7 +2,7 @@
 # ci/mkinitramfs.sh KVER OUT: builds the guest's tiny busybox initramfs. Its
 # /init loads just enough modules to mount the host's / over virtio-9p, puts a
 # tmpfs overlay over it and switch_roots into the overlay, where the script
-# named by memx.init= on the kernel command line takes over as PID 1.
+# named by memxci.init= on the kernel command line takes over as PID 1.
 set -euo pipefail
 kver=$1 out=$2
 tmp=$(mktemp -d)
@@ -38,7 +38,7 @@ mount -t tmpfs -o size=75% tmpfs /upper
 mkdir -p /upper/up /upper/work
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/up,workdir=/upper/work overlay /newroot \
 	|| { echo "initramfs: overlay failed"; echo o > /proc/sysrq-trigger; sleep 10; }
-init=$(sed -n 's/.*memx\.init=\([^ ]*\).*/\1/p' /proc/cmdline)
+init=$(sed -n 's/.*memxci\.init=\([^ ]*\).*/\1/p' /proc/cmdline)
 umount /proc /sys 2>/dev/null
 mount -o move /dev /newroot/dev
 exec switch_root /newroot "$init"

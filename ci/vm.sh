@@ -101,7 +101,7 @@ timeout --foreground -k 10 "$timeout_s" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-serial stdio \
 	-kernel "$vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 loglevel=3 memx.init=$here/guest-init.sh" \
+	-append "console=ttyS0 panic=-1 loglevel=3 memxci.init=$here/guest-init.sh" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$job",mount_tag=memxjob,security_model=none,multidevs=remap \
 	< /dev/null 2>&1 | tee "$console" | sed -u -n '/^memx-guest: output begins/,/^memx-guest: output ends/{/^memx-guest: output/d;p}'
