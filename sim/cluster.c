@@ -163,6 +163,7 @@ static void slot_fill(struct sim_cluster *c, uint32_t vi, uint32_t i)
 		v->slot[i] = d;
 		return;
 	}
+	c->short_tables = true;
 }
 
 /* ---- placement's and recovery's view of one volume's table --------------------- */
@@ -641,6 +642,7 @@ void sim_donor_join(struct sim_cluster *c, uint32_t d)
 		return;
 	dn->local = sim_draw_local(c, dn->cap);
 	dn->held = 0;
+	dn->joined_at = c->now;
 	set_state(c, d, SIM_LIVE);
 }
 
@@ -680,6 +682,25 @@ void sim_donor_pressure(struct sim_cluster *c, uint32_t d, uint64_t new_local)
 		over -= before - dn->held < over ? before - dn->held : over;
 	}
 	c->st.evict_short_bytes += over;
+}
+
+void sim_refill_tables(struct sim_cluster *c)
+{
+	uint32_t nr = 0;
+
+	if (!c->short_tables)
+		return;
+	c->short_tables = false;
+	for (uint32_t vi = 0; vi < c->p->volumes; vi++) {
+		struct sim_volume *v = &c->vol[vi];
+
+		for (uint32_t i = 0; v->live && i < v->nr_slots; i++)
+			if (v->slot[i] == SIM_NONE) {
+				touch(c, &nr, vi);
+				break;
+			}
+	}
+	refill_and_recover(c, nr);
 }
 
 void sim_retry_stalled(struct sim_cluster *c)

@@ -92,6 +92,7 @@ struct metrics {
 	double util_local, util, lent_used;
 	double use_maxmin_local, use_maxmin;	/* memory in use per machine: max / min */
 	double use_maxmed_local, use_maxmed;
+	double use_maxmin_settled;		/* with memx, donors up for a day or more */
 	double load_maxmin, load_maxmed;	/* slabs lent per donor */
 	uint32_t idle_donors;			/* lending nothing */
 };
@@ -111,7 +112,7 @@ static double ratio(double a, double b)
 static void measure(const struct sim_cluster *c, struct metrics *m, double *scratch)
 {
 	double cap = 0, local = 0, held = 0, lmin = INFINITY, lmax = 0, umin = INFINITY, umax = 0;
-	double hmin = INFINITY, hmax = 0, lmed, umed;
+	double hmin = INFINITY, hmax = 0, lmed, umed, smin = INFINITY, smax = 0;
 	uint32_t n = 0;
 
 	memset(m, 0, sizeof(*m));
@@ -131,6 +132,10 @@ static void measure(const struct sim_cluster *c, struct metrics *m, double *scra
 		lmax = fmax(lmax, l);
 		umin = fmin(umin, u);
 		umax = fmax(umax, u);
+		if (c->now - dn->joined_at >= 24) {
+			smin = fmin(smin, u);
+			smax = fmax(smax, u);
+		}
 		hmin = fmin(hmin, h);
 		hmax = fmax(hmax, h);
 		m->idle_donors += !dn->held;
@@ -154,6 +159,7 @@ static void measure(const struct sim_cluster *c, struct metrics *m, double *scra
 	m->lent_used = held / (cap - local);
 	m->use_maxmin_local = ratio(lmax, lmin);
 	m->use_maxmin = ratio(umax, umin);
+	m->use_maxmin_settled = ratio(smax, smin);
 	m->use_maxmed_local = ratio(lmax, lmed);
 	m->use_maxmed = ratio(umax, umed);
 	m->load_maxmin = ratio(hmax, hmin);
@@ -174,9 +180,20 @@ struct result {
 	char why[256];
 };
 
-static const char *const kind_name[] = {
-	[EV_FAIL] = "donor-fails", [EV_RACK] = "rack-fails", [EV_DRAIN] = "donor-drains",
-};
+static const char *event_name(uint32_t kind)
+{
+	switch (kind) {
+	case EV_ARRIVE: return "volume-arrives";
+	case EV_DEPART: return "volume-leaves";
+	case EV_FAIL: return "donor-fails";
+	case EV_RACK: return "rack-fails";
+	case EV_DRAIN: return "donor-drains";
+	case EV_PRESSURE: return "donor-pressure";
+	case EV_JOIN: return "donor-joins";
+	case EV_HOUR: return "hourly";
+	default: return "peak";
+	}
+}
 
 static double now_s(void)
 {
@@ -235,14 +252,14 @@ static int run(const struct sim_params *p, const char *placement, FILE *timeline
 	for (uint32_t v = 0; v < p->volumes; v++)
 		heap_push(&h, sim_uniform(&c) * t_arrive, EV_ARRIVE, v);
 	heap_push(&h, sim_exp(&c, 24 / (p->fail_per_day * p->donors)), EV_FAIL, 0);
-	heap_push(&h, sim_exp(&c, 168 / p->racks_per_week), EV_RACK, 0);
+	heap_push(&h, sim_exp(&c, 8760 / (p->rack_fail_per_year * racks)), EV_RACK, 0);
 	heap_push(&h, sim_exp(&c, 24 / (p->drain_per_day * p->donors)), EV_DRAIN, 0);
 	heap_push(&h, sim_exp(&c, 24 / (p->pressure_per_day * p->donors)), EV_PRESSURE, 0);
 	heap_push(&h, 1, EV_HOUR, 0);
 	heap_push(&h, t_arrive, EV_PEAK, 0);
 	if (timeline)
 		fprintf(timeline, "hour,donors,volumes,util_local,util,use_maxmin_local,use_maxmin,"
-			"load_maxmin,load_maxmed,idle_donors,slabs_lost,recovery_gib\n");
+			"load_maxmin,load_maxmed,idle_donors,slabs_lost,recovery_gib,use_maxmin_settled\n");
 	if (events)
 		fprintf(events, "hour,event,donors,slabs_lost,recovery_gib,recovery_s\n");
 	while (h.n) {
@@ -253,6 +270,7 @@ static int run(const struct sim_params *p, const char *placement, FILE *timeline
 
 		if (e.t > T)
 			break;
+		c.now = e.t;
 		sim_recovery_begin(&c);
 		switch (e.kind) {
 		case EV_ARRIVE:
@@ -276,7 +294,8 @@ static int run(const struct sim_params *p, const char *placement, FILE *timeline
 				for (d = rk * p->rack; d < p->donors && d < (rk + 1) * p->rack && n < 1024; d++)
 					if (c.donor[d].state != SIM_ABSENT)
 						ids[n++] = d;
-				heap_push(&h, e.t + sim_exp(&c, 168 / p->racks_per_week), EV_RACK, 0);
+				heap_push(&h, e.t + sim_exp(&c, 8760 / (p->rack_fail_per_year * racks)),
+					  EV_RACK, 0);
 			}
 			sim_donors_fail(&c, ids, n);
 			for (uint32_t k = 0; k < n; k++)
@@ -302,6 +321,7 @@ static int run(const struct sim_params *p, const char *placement, FILE *timeline
 			break;
 		case EV_HOUR:
 		case EV_PEAK:
+			sim_refill_tables(&c);
 			sim_retry_stalled(&c);
 			break;
 		}
@@ -311,21 +331,21 @@ static int run(const struct sim_params *p, const char *placement, FILE *timeline
 				heap_push(&h, e.t + sim_exp(&c, p->repair_hours), EV_JOIN, released[k]);
 		rec_s = sim_recovery_end(&c);
 		if (events && (e.kind == EV_FAIL || e.kind == EV_RACK || e.kind == EV_DRAIN) && n)
-			fprintf(events, "%.3f,%s,%u,%lu,%.3f,%.2f\n", e.t, kind_name[e.kind], n,
+			fprintf(events, "%.3f,%s,%u,%lu,%.3f,%.2f\n", e.t, event_name(e.kind), n,
 				(unsigned long)(c.st.slabs_lost - lost_before),
 				(double)c.rec.bytes / (1 << 30), rec_s);
-		if (p->recount && e.kind != EV_ARRIVE)
-			check(&c, res, kind_name[e.kind] ? kind_name[e.kind] : "event");
+		if (p->recount)
+			check(&c, res, event_name(e.kind));
 		if (e.kind == EV_HOUR) {
 			struct metrics m;
 
 			measure(&c, &m, scratch);
 			if (timeline)
-				fprintf(timeline, "%.0f,%u,%u,%.4f,%.4f,%.3f,%.3f,%.3f,%.3f,%u,%lu,%.1f\n",
+				fprintf(timeline, "%.0f,%u,%u,%.4f,%.4f,%.3f,%.3f,%.3f,%.3f,%u,%lu,%.1f,%.3f\n",
 					e.t, m.donors, m.volumes, m.util_local, m.util,
 					m.use_maxmin_local, m.use_maxmin, m.load_maxmin, m.load_maxmed,
 					m.idle_donors, (unsigned long)c.st.slabs_lost,
-					(double)c.st.recovery_bytes / (1 << 30));
+					(double)c.st.recovery_bytes / (1 << 30), m.use_maxmin_settled);
 			heap_push(&h, e.t + 1, EV_HOUR, 0);
 		}
 		if (e.kind == EV_PEAK) {
@@ -363,17 +383,19 @@ static void print_summary(FILE *f, const struct result *res, int n)
 {
 	fprintf(f, "| donors | volumes | placement | memory use, local only -> with memx | "
 		"lent memory used | machine use max/min, local -> with memx | "
+		"with memx, donors up a day or more | "
 		"donor load max/min | max/median | placement ns/slab | slabs refused | "
 		"slabs lost in the run | recovery GiB | recovery s (mean / max) | run s |\n"
-		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < n; i++) {
 		const struct result *r = &res[i];
 
-		fprintf(f, "| %u | %u | %s | %.1f%% -> %.1f%% | %.1f%% | %.1fx -> %.2fx | %.2fx | "
+		fprintf(f, "| %u | %u | %s | %.1f%% -> %.1f%% | %.1f%% | %.1fx -> %.2fx | %.2fx | %.2fx | "
 			"%.2fx | %.0f | %lu | %lu | %.0f | %.1f / %.1f | %.1f |\n",
 			r->donors, r->volumes, r->placement, 100 * r->peak.util_local,
 			100 * r->peak.util, 100 * r->peak.lent_used, r->peak.use_maxmin_local,
-			r->peak.use_maxmin, r->peak.load_maxmin, r->peak.load_maxmed, place_ns(r),
+			r->peak.use_maxmin, r->peak.use_maxmin_settled, r->peak.load_maxmin,
+			r->peak.load_maxmed, place_ns(r),
 			(unsigned long)r->st.slabs_refused, (unsigned long)r->st.slabs_lost,
 			(double)r->st.recovery_bytes / (1 << 30),
 			r->st.recovery_events ? r->st.recovery_s_sum / r->st.recovery_events : 0,
@@ -412,12 +434,12 @@ static void write_csv(const char *dir, const struct result *res, int n)
 		fprintf(f, "donors,volumes,placement,util_local,util,lent_used,use_maxmin_local,"
 			"use_maxmin,use_maxmed_local,use_maxmed,load_maxmin,load_maxmed,idle_donors,"
 			"place_ns,slabs_placed,slabs_refused,slabs_lost,recovery_gib,recovery_s_mean,"
-			"recovery_s_max,copies,moves,drops,evict_short_gib,run_s\n");
+			"recovery_s_max,copies,moves,drops,evict_short_gib,run_s,use_maxmin_settled\n");
 		for (int i = 0; i < n; i++) {
 			const struct result *r = &res[i];
 
 			fprintf(f, "%u,%u,%s,%.4f,%.4f,%.4f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%u,%.0f,%lu,%lu,"
-				"%lu,%.1f,%.2f,%.2f,%lu,%lu,%lu,%.1f,%.1f\n",
+				"%lu,%.1f,%.2f,%.2f,%lu,%lu,%lu,%.1f,%.1f,%.3f\n",
 				r->donors, r->volumes, r->placement, r->peak.util_local, r->peak.util,
 				r->peak.lent_used, r->peak.use_maxmin_local, r->peak.use_maxmin,
 				r->peak.use_maxmed_local, r->peak.use_maxmed, r->peak.load_maxmin,
@@ -428,7 +450,8 @@ static void write_csv(const char *dir, const struct result *res, int n)
 				r->st.recovery_events ? r->st.recovery_s_sum / r->st.recovery_events : 0,
 				r->st.recovery_s_max, (unsigned long)r->st.copies,
 				(unsigned long)r->st.moves, (unsigned long)r->st.drops,
-				(double)r->st.evict_short_bytes / (1 << 30), r->wall_s);
+				(double)r->st.evict_short_bytes / (1 << 30), r->wall_s,
+				r->peak.use_maxmin_settled);
 		}
 		fclose(f);
 	}
@@ -465,7 +488,7 @@ static int check_main(struct sim_params *p)
 	p->recount = true;
 	/* More failures than a real week, so that recovery is exercised in two days. */
 	p->fail_per_day = 0.05;
-	p->racks_per_week = 7;
+	p->rack_fail_per_year = 60;
 	p->drain_per_day = 0.05;
 	p->pressure_per_day = 1;
 	printf("TAP version 13\n1..9\n");
@@ -521,9 +544,14 @@ static void usage(void)
 		"usage: memx-sim [--sizes N[,N...]] [--volumes-per-donor V] [--hours H] [--out DIR]\n"
 		"                [--replicas R] [--scatter-width W] [--rack N] [--no-zones]\n"
 		"                [--skew S] [--local-median F] [--demand F] [--donor-gib G]\n"
-		"                [--fail-per-day F] [--racks-per-week F] [--drain-per-day F]\n"
+		"                [--fail-per-day F] [--rack-fail-per-year F] [--drain-per-day F]\n"
 		"                [--pressure-per-day F] [--repair-hours H] [--link-gbps G]\n"
-		"                [--rereplicate-rate MIB] [--trials N] [--seed S] [--check]\n");
+		"                [--rereplicate-rate MIB] [--trials N] [--seed S] [--check]\n"
+		"Defaults: --sizes 32,100,316,1000,3162,10000 --volumes-per-donor 10 --hours 168\n"
+		"  --replicas 2 --scatter-width 4 (the copysets run; p2c is 0) --rack 40 --skew 3.35\n"
+		"  --local-median 0.35 --demand 0.35 --donor-gib 64 --fail-per-day 0.002\n"
+		"  --rack-fail-per-year 1 --drain-per-day 0.002 --pressure-per-day 0.1\n"
+		"  --repair-hours 12 --link-gbps 100 --rereplicate-rate 64 --trials 5000\n");
 }
 
 int main(int argc, char **argv)
@@ -542,7 +570,7 @@ int main(int argc, char **argv)
 		{ "demand", required_argument, NULL, 'd' },
 		{ "donor-gib", required_argument, NULL, 'g' },
 		{ "fail-per-day", required_argument, NULL, 'f' },
-		{ "racks-per-week", required_argument, NULL, 'K' },
+		{ "rack-fail-per-year", required_argument, NULL, 'K' },
 		{ "drain-per-day", required_argument, NULL, 'D' },
 		{ "pressure-per-day", required_argument, NULL, 'P' },
 		{ "repair-hours", required_argument, NULL, 'r' },
@@ -551,14 +579,15 @@ int main(int argc, char **argv)
 		{ "trials", required_argument, NULL, 't' },
 		{ "seed", required_argument, NULL, 'x' },
 		{ "check", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct sim_params p = {
 		.rack = 40, .replicas = 2, .scatter_width = 4, .zones = true, .hours = 168,
 		.donor_gib = 64, .local_median = 0.35, .skew = 3.35, .demand = 0.35,
-		.fail_per_day = 0.002, .racks_per_week = 2, .drain_per_day = 0.002,
+		.fail_per_day = 0.002, .rack_fail_per_year = 1, .drain_per_day = 0.002,
 		.pressure_per_day = 0.1, .repair_hours = 12, .link_gbps = 100,
-		.rereplicate_rate = 64 << 20, .trials = 1000, .seed = 0x6d656d78,
+		.rereplicate_rate = 64 << 20, .trials = 5000, .seed = 0x6d656d78,
 	};
 	uint32_t sizes[MAX_SIZES] = { 32, 100, 316, 1000, 3162, 10000 }, nr_sizes = 6;
 	double per_donor = 10;
@@ -589,7 +618,7 @@ int main(int argc, char **argv)
 		case 'd': p.demand = atof(optarg); break;
 		case 'g': p.donor_gib = atof(optarg); break;
 		case 'f': p.fail_per_day = atof(optarg); break;
-		case 'K': p.racks_per_week = atof(optarg); break;
+		case 'K': p.rack_fail_per_year = atof(optarg); break;
 		case 'D': p.drain_per_day = atof(optarg); break;
 		case 'P': p.pressure_per_day = atof(optarg); break;
 		case 'r': p.repair_hours = atof(optarg); break;
@@ -598,13 +627,16 @@ int main(int argc, char **argv)
 		case 't': p.trials = (unsigned int)atoi(optarg); break;
 		case 'x': p.seed = strtoull(optarg, NULL, 0); break;
 		case 'c': check_mode = true; break;
+		case 'h':
+			usage();
+			return 0;
 		default:
 			usage();
 			return 2;
 		}
 	}
 	if (optind < argc || p.replicas < 1 || p.replicas > MEMXD_MAX_COPIES || !p.rack ||
-	    p.skew < 1 || p.hours <= 0 || p.fail_per_day <= 0 || p.racks_per_week <= 0 ||
+	    p.skew < 1 || p.hours <= 0 || p.fail_per_day <= 0 || p.rack_fail_per_year <= 0 ||
 	    p.drain_per_day <= 0 || p.pressure_per_day <= 0 || p.rereplicate_rate <= 0) {
 		usage();
 		return 2;
@@ -627,6 +659,9 @@ int main(int argc, char **argv)
 			q.donors = sizes[i];
 			q.volumes = (uint32_t)(per_donor * sizes[i]);
 			q.scatter_width = w ? p.scatter_width : 0;
+			/* At least 8 racks: a small cluster is not one rack. */
+			if (q.donors / q.rack < 8)
+				q.rack = q.donors / 8 ? q.donors / 8 : 1;
 			if (out && largest) {
 				snprintf(path, sizeof(path), "%s/timeline-%s.csv", out, name);
 				tl = fopen(path, "w");

@@ -41,7 +41,7 @@ struct sim_params {
 	double skew;			/* local use: 99th percentile / median */
 	double demand;			/* volumes' peak demand / memory lent */
 	double fail_per_day;		/* single donor failures, per donor */
-	double racks_per_week;		/* whole-rack failures */
+	double rack_fail_per_year;	/* whole-rack failures, per rack */
 	double drain_per_day;		/* drains, per donor */
 	double pressure_per_day;	/* local use redrawn (may evict), per donor */
 	double repair_hours;		/* a failed or drained donor returns, empty, after this (mean) */
@@ -58,6 +58,7 @@ struct sim_donor {
 	uint8_t state;
 	uint32_t rack;
 	uint64_t cap, local, held;	/* bytes: memory, local use, slabs lent */
+	double joined_at;		/* hour it last joined (empty) */
 	uint32_t *vols, nr_vols, cap_vols;	/* volumes with it in their table */
 };
 
@@ -102,6 +103,8 @@ struct sim_cluster {
 	struct sim_stats st;
 	struct sim_recovery rec;
 	struct memxd_donor_load *load;	/* placement's scratch */
+	bool short_tables;		/* some volume's table has an empty slot */
+	double now;			/* simulated hour, set by the event loop */
 	double sigma;			/* of log local use */
 };
 
@@ -125,6 +128,8 @@ void sim_donor_drain(struct sim_cluster *c, uint32_t d);
 void sim_donor_join(struct sim_cluster *c, uint32_t d);
 void sim_donor_pressure(struct sim_cluster *c, uint32_t d, uint64_t new_local);
 void sim_retry_stalled(struct sim_cluster *c);
+/* Volumes whose tables have empty slots get new donors, and recover onto them. */
+void sim_refill_tables(struct sim_cluster *c);
 /* Donors DRAINING that hold nothing more leave: the ids go to out (returns how many). */
 uint32_t sim_release_drained(struct sim_cluster *c, uint32_t *out);
 
