@@ -11,7 +11,7 @@
  * replica; the others must complete a group with the replicas already there
  * (grants.c), or, when no group can, go anywhere rather than leave the slab
  * short. Groups never put two donors of one host together. Pure logic: the
- * simulator (tests/sim) uses it on thousands of donors.
+ * simulators (sim/) use it on thousands of donors.
  */
 #ifndef MEMXD_COPYSETS_H
 #define MEMXD_COPYSETS_H

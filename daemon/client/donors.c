@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "client/recovery_plan.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -281,27 +282,20 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
 		struct memxd_slab *slab = &c->map.slabs[s];
 		uint32_t state = memxd_slab_state(slab);
-		bool any = false, hit = false;
+		enum memxd_gone gone;
 
 		/* A MIGRATING slab belongs to recovery.c, which publishes it LOST if need be. */
 		if (state != MEMXD_SLAB_MAPPED && state != MEMXD_SLAB_MIGRATING)
 			continue;
-		for (uint32_t i = 0; i < slab->nr_replicas; i++) {
-			if (slab->replica[i].donor == d->idx && slab->replica[i].live) {
-				atomic_store_explicit(&slab->replica[i].live, 0, memory_order_release);
-				hit = true;
-			} else if (slab->replica[i].live) {
-				any = true;
-			}
-		}
-		if (!hit)
+		gone = memxd_plan_donor_gone(slab, d->idx);
+		if (gone == MEMXD_GONE_UNTOUCHED)
 			continue;
-		if (!any && state == MEMXD_SLAB_MAPPED &&
+		if (gone == MEMXD_GONE_LAST && state == MEMXD_SLAB_MAPPED &&
 		    memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_LOST)) {
 			lost++;
 			atomic_fetch_sub(&c->slabs_mapped, 1);
 			atomic_fetch_add(&c->slabs_lost, 1);
-		} else if (any) {
+		} else if (gone == MEMXD_GONE_DEGRADED) {
 			degraded++;
 		}
 	}

@@ -21,52 +21,29 @@
 #include "common/log.h"
 #include "common/proc.h"
 
-/* How strict placement is, tier by tier: the host rule always holds. */
-enum {
-	PLACE_COPYSETS = 1 << 0,	/* complete a copyset with the replicas already there */
-	PLACE_ZONES = 1 << 1,		/* avoid the replicas' zones */
-};
-
-/* Tiers tried in turn until one has a candidate: a short slab is worse than a loose rule. */
-static const unsigned int place_tiers[] = {
-	PLACE_COPYSETS | PLACE_ZONES, PLACE_COPYSETS, PLACE_ZONES, 0,
-};
-
-/*
- * Which donors may take a new replica of a slab whose replicas are on the
- * donors in exclude: live ones with room for our slab size, never on the
- * host of one of those replicas, and, as the tier says, never in one of
- * their zones and only where they would all be one copyset.
- */
-static void candidates(struct memxd_client *c, const uint32_t *exclude, int nr_exclude,
-		       unsigned int tier, bool repair, struct memxd_donor_load *load)
+/* Placement's view of our donor table (placement.h). */
+static bool donor_usable(uint32_t i, void *arg)
 {
-	bool zones = tier & PLACE_ZONES;
+	struct memxd_client *c = arg;
+	struct memxd_donor *d = &c->donor[i];
 
-	for (unsigned int i = 0; i < c->nr_donors; i++) {
-		struct memxd_donor *d = &c->donor[i];
+	return atomic_load(&d->state) == MEMXD_DONOR_LIVE && !d->evict_bytes &&
+	       d->welcome.max_slab_shift >= c->map.slab_shift;
+}
 
-		load[i].live = atomic_load(&d->state) == MEMXD_DONOR_LIVE && !d->evict_bytes &&
-			       d->welcome.max_slab_shift >= c->map.slab_shift;
-		load[i].free_bytes = d->memory_free;
-		/*
-		 * The free memory a donor tells us is what our quota leaves for
-		 * first mappings; a repair may use the room it keeps beyond
-		 * that, which it does not tell: worth asking, last.
-		 */
-		if (repair && load[i].free_bytes < c->map.slab_bytes)
-			load[i].free_bytes = c->map.slab_bytes;
-		for (int k = 0; k < nr_exclude && load[i].live; k++) {
-			const struct memxd_welcome_info *other = &c->donor[exclude[k]].welcome;
+static uint64_t donor_free(uint32_t i, void *arg)
+{
+	struct memxd_client *c = arg;
 
-			if (!memcmp(d->welcome.host_id, other->host_id, sizeof(other->host_id)) ||
-			    (zones && d->welcome.zone[0] && !strcmp(d->welcome.zone, other->zone)))
-				load[i].live = false;
-		}
-		if ((tier & PLACE_COPYSETS) && load[i].live &&
-		    !memxd_copysets_allow(&c->copysets, exclude, nr_exclude, i))
-			load[i].live = false;
-	}
+	return c->donor[i].memory_free;
+}
+
+static bool donors_share_zone(uint32_t a, uint32_t b, void *arg)
+{
+	struct memxd_client *c = arg;
+	const char *za = c->donor[a].welcome.zone;
+
+	return za[0] && !strcmp(za, c->donor[b].welcome.zone);
 }
 
 static bool donors_share_host(uint32_t a, uint32_t b, void *arg)
@@ -107,7 +84,12 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 {
 	struct memxd_donor_load load[MEMXD_MAX_DONORS];
 	uint32_t tried[MEMXD_MAX_DONORS * 2];
-	unsigned int tier = 0;	/* index in place_tiers: the strictest first */
+	unsigned int tier = 0;	/* placement's tiers: the strictest first */
+	struct memxd_place_view view = {
+		.nr_donors = c->nr_donors, .slab_bytes = c->map.slab_bytes, .repair = repair,
+		.usable = donor_usable, .free_bytes = donor_free, .same_host = donors_share_host,
+		.same_zone = donors_share_zone, .arg = c, .copysets = &c->copysets,
+	};
 	int nr_tried = 0;
 
 	memcpy(tried, exclude, nr_exclude * sizeof(*exclude));
@@ -117,13 +99,8 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		struct memxd_donor *d;
 		int idx, r;
 
-		candidates(c, exclude, nr_exclude, place_tiers[tier], repair, load);
-		idx = memxd_place(load, (int)c->nr_donors, tried, nr_tried, c->map.slab_bytes,
-				 memxd_rand, &c->rng);
-		if (idx == -ENOSPC && tier + 1 < sizeof(place_tiers) / sizeof(place_tiers[0])) {
-			tier++;
-			continue;
-		}
+		idx = memxd_place_replica(&view, exclude, nr_exclude, tried, nr_tried, &tier, load,
+					  memxd_rand, &c->rng);
 		if (idx < 0)
 			return idx;
 		d = &c->donor[idx];

@@ -53,3 +53,57 @@ int memxd_place(const struct memxd_donor_load *donors, int n, const uint32_t *ex
 	db = nth_eligible(donors, n, exclude, nr_exclude, need, b);
 	return donors[da].free_bytes >= donors[db].free_bytes ? da : db;
 }
+
+/* Tiers tried in turn until one has a candidate. */
+static const unsigned int place_tiers[] = {
+	MEMXD_PLACE_COPYSETS | MEMXD_PLACE_ZONES, MEMXD_PLACE_COPYSETS, MEMXD_PLACE_ZONES, 0,
+};
+
+/*
+ * Which donors may take a new replica of a slab whose replicas are on the
+ * donors in exclude: usable ones with room for our slab size, never on the
+ * host of one of those replicas, and, as the tier says, never in one of
+ * their zones and only where they would all be one copyset.
+ */
+static void candidates(const struct memxd_place_view *v, const uint32_t *exclude, int nr_exclude,
+		       unsigned int tier, struct memxd_donor_load *load)
+{
+	bool zones = tier & MEMXD_PLACE_ZONES;
+
+	for (uint32_t i = 0; i < v->nr_donors; i++) {
+		load[i].live = v->usable(i, v->arg);
+		load[i].free_bytes = v->free_bytes(i, v->arg);
+		/*
+		 * The free memory a donor tells us is what our quota leaves for
+		 * first mappings; a repair may use the room it keeps beyond
+		 * that, which it does not tell: worth asking, last.
+		 */
+		if (v->repair && load[i].free_bytes < v->slab_bytes)
+			load[i].free_bytes = v->slab_bytes;
+		for (int k = 0; k < nr_exclude && load[i].live; k++)
+			if (v->same_host(i, exclude[k], v->arg) ||
+			    (zones && v->same_zone(i, exclude[k], v->arg)))
+				load[i].live = false;
+		if ((tier & MEMXD_PLACE_COPYSETS) && load[i].live &&
+		    !memxd_copysets_allow(v->copysets, exclude, nr_exclude, i))
+			load[i].live = false;
+	}
+}
+
+int memxd_place_replica(const struct memxd_place_view *view, const uint32_t *exclude,
+		       int nr_exclude, const uint32_t *tried, int nr_tried, unsigned int *tier,
+		       struct memxd_donor_load *load, memxd_rand_fn rnd, void *rnd_arg)
+{
+	for (;;) {
+		int idx;
+
+		candidates(view, exclude, nr_exclude, place_tiers[*tier], load);
+		idx = memxd_place(load, (int)view->nr_donors, tried, nr_tried, view->slab_bytes,
+				  rnd, rnd_arg);
+		if (idx == -ENOSPC && *tier + 1 < sizeof(place_tiers) / sizeof(place_tiers[0])) {
+			(*tier)++;
+			continue;
+		}
+		return idx;
+	}
+}

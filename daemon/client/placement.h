@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "client/copysets.h"
+
 struct memxd_donor_load {
 	bool live;		/* connected and taking slabs */
 	uint64_t free_bytes;	/* last figure the donor reported, minus grants in flight */
@@ -25,5 +27,44 @@ typedef uint32_t (*memxd_rand_fn)(void *arg);
  */
 int memxd_place(const struct memxd_donor_load *donors, int n, const uint32_t *exclude,
 	       int nr_exclude, uint64_t need, memxd_rand_fn rnd, void *rnd_arg);
+
+/*
+ * How strict placement is, tier by tier (grants.c tries the strictest first,
+ * then looser ones: a short slab is worse than a loose rule). The host rule
+ * always holds.
+ */
+enum {
+	MEMXD_PLACE_COPYSETS = 1 << 0,	/* complete a copyset with the replicas already there */
+	MEMXD_PLACE_ZONES = 1 << 1,	/* avoid the replicas' zones */
+};
+
+/*
+ * A client's donors as placement sees them: the engine (grants.c) answers
+ * from its donor table, the simulator (sim/) from its cluster. Pure: no I/O.
+ */
+struct memxd_place_view {
+	unsigned int nr_donors;
+	uint64_t slab_bytes;
+	bool repair;			/* a copy restoring redundancy: may use donors' reserve */
+	/* Live, not giving memory back, and taking our slab size. */
+	bool (*usable)(uint32_t d, void *arg);
+	uint64_t (*free_bytes)(uint32_t d, void *arg);
+	bool (*same_host)(uint32_t a, uint32_t b, void *arg);
+	bool (*same_zone)(uint32_t a, uint32_t b, void *arg);	/* both in one named zone */
+	void *arg;
+	const struct memxd_copysets *copysets;
+};
+
+/*
+ * Chooses the donor for a new replica of a slab whose replicas are on the
+ * nr_exclude donors in exclude, never one of the nr_tried in tried (those
+ * and donors that refused it), starting at tier *tier of the tiers above and
+ * loosening it (*tier is left at the tier that found one) until a donor is
+ * found. load is scratch of view->nr_donors entries. Returns the donor's
+ * index or -ENOSPC.
+ */
+int memxd_place_replica(const struct memxd_place_view *view, const uint32_t *exclude,
+		       int nr_exclude, const uint32_t *tried, int nr_tried, unsigned int *tier,
+		       struct memxd_donor_load *load, memxd_rand_fn rnd, void *rnd_arg);
 
 #endif /* MEMXD_PLACEMENT_H */

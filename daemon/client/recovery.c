@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "client/recovery_plan.h"
 #include "common/log.h"
 
 static unsigned int usable_donors(struct memxd_client *c)
@@ -54,27 +55,28 @@ static unsigned int wanted_replicas(struct memxd_client *c)
 {
 	unsigned int live = usable_donors(c);
 
-	return c->opt.replicas < live ? c->opt.replicas : live;
+	return memxd_plan_wanted(c->opt.replicas, live);
 }
 
 uint64_t memxd_backlog(struct memxd_client *c)
 {
-	uint64_t n = 0;
-
-	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memxd_slab *slab = &c->map.slabs[s];
-		uint32_t st = memxd_slab_state(slab);
-
-		if ((st == MEMXD_SLAB_MAPPED || st == MEMXD_SLAB_MIGRATING) &&
-		    memxd_slab_live_replicas(slab) < c->opt.replicas)
-			n++;
-	}
-	return n;
+	return memxd_plan_backlog(&c->map, c->opt.replicas);
 }
 
-static bool donor_wants_out(struct memxd_donor *d)
+/* The plan's questions about a donor of ours (recovery_plan.h). */
+static bool donor_wants_out(uint32_t i, void *arg)
 {
+	struct memxd_client *c = arg;
+	struct memxd_donor *d = &c->donor[i];
+
 	return atomic_load(&d->state) == MEMXD_DONOR_DRAINING || d->evict_bytes;
+}
+
+static bool donor_usable(uint32_t i, void *arg)
+{
+	struct memxd_client *c = arg;
+
+	return memxd_donor_usable(atomic_load(&c->donor[i].state));
 }
 
 /* ---- the pipelined copy of one slab ----------------------------------------- */
@@ -236,11 +238,7 @@ static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
  */
 void memxd_end_migration(struct memxd_client *c, struct memxd_slab *slab)
 {
-	for (uint32_t i = 0; i < slab->nr_replicas; i++)
-		if (slab->replica[i].live &&
-		    !memxd_donor_usable(atomic_load(&c->donor[slab->replica[i].donor].state)))
-			atomic_store_explicit(&slab->replica[i].live, 0, memory_order_release);
-	if (memxd_slab_live_replicas(slab)) {
+	if (memxd_plan_settle(slab, donor_usable, c)) {
 		memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
 	} else {
 		atomic_fetch_sub(&c->slabs_mapped, 1);
@@ -281,23 +279,14 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 {
 	struct memxd_slab *slab = &c->map.slabs[s];
 	uint32_t exclude[MEMXD_MAX_REPLICAS], nr = slab->nr_replicas;
-	struct memxd_replica target, *src = NULL;
+	struct memxd_replica target, *src;
 	struct slab_copy cp;
 	int nx = 0, slot = -1, r;
 
-	for (uint32_t i = 0; i < nr; i++) {
-		struct memxd_replica *rep = &slab->replica[i];
-
-		if (!rep->live)
-			continue;
-		exclude[nx++] = rep->donor;
-		/* Read from a donor that stays, if there is one. */
-		if (memxd_donor_usable(atomic_load(&c->donor[rep->donor].state)) &&
-		    (!src || (int)i != from))
-			src = rep;
-	}
-	if (!src)
-		return -ENODATA;
+	r = memxd_plan_copy_source(slab, from, donor_usable, c, exclude, &nx);
+	if (r < 0)
+		return r;
+	src = &slab->replica[r];
 	/* A copy restores redundancy: donors let it into the room kept beyond quotas. */
 	r = memxd_grant_slab(c, s, exclude, nx, true, &target);
 	if (r == -ENOSPC && from >= 0 && memxd_slab_live_replicas(slab) > 1)
@@ -357,32 +346,7 @@ out_undo:
 /* Finds one piece of work: *from is the slot to move away, or -1 to add a copy. */
 static bool find_work(struct memxd_client *c, uint64_t *slab_out, int *from)
 {
-	unsigned int want = wanted_replicas(c);
-
-	/* Leaving and pressured donors first: their memory is needed back. */
-	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memxd_slab *slab = &c->map.slabs[s];
-
-		if (memxd_slab_state(slab) != MEMXD_SLAB_MAPPED)
-			continue;
-		for (uint32_t i = 0; i < slab->nr_replicas; i++)
-			if (slab->replica[i].live && donor_wants_out(&c->donor[slab->replica[i].donor])) {
-				*slab_out = s;
-				*from = (int)i;
-				return true;
-			}
-	}
-	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
-		struct memxd_slab *slab = &c->map.slabs[s];
-
-		if (memxd_slab_state(slab) == MEMXD_SLAB_MAPPED &&
-		    memxd_slab_live_replicas(slab) < want) {
-			*slab_out = s;
-			*from = -1;
-			return true;
-		}
-	}
-	return false;
+	return memxd_plan_find_work(&c->map, wanted_replicas(c), donor_wants_out, c, slab_out, from);
 }
 
 /* Draining donors that hold nothing more are let go. */
@@ -391,18 +355,10 @@ static void release_drained(struct memxd_client *c)
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
 		int expect = MEMXD_DONOR_DRAINING;
-		bool holds = false;
 
 		if (atomic_load(&d->state) != MEMXD_DONOR_DRAINING)
 			continue;
-		for (uint64_t s = 0; s < c->map.nr_slabs && !holds; s++) {
-			uint32_t st = memxd_slab_state(&c->map.slabs[s]);
-
-			/* Replicas of unmapped (discarded) slabs are stale, their grants freed. */
-			holds = (st == MEMXD_SLAB_MAPPED || st == MEMXD_SLAB_MIGRATING) &&
-				memxd_slab_on_donor(&c->map.slabs[s], i);
-		}
-		if (holds || !atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_LEFT))
+		if (memxd_plan_donor_holds(&c->map, i) || !atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_LEFT))
 			continue;
 		memxd_info("volume %s: donor %s drained: it holds none of our slabs; disconnecting",
 			  c->opt.name, d->name);

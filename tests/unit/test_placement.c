@@ -138,3 +138,86 @@ Test(placement, dead_and_short_donors_never_chosen)
 	cr_expect_eq(memxd_place(d, 8, NULL, 0, need + 1, xorshift, &seed), -ENOSPC,
 		     "no live donor has room for one byte more");
 }
+
+/*
+ * memxd_place_replica's tiers (grants.c and the simulator): six donors on
+ * hosts 0,0,1,2,3,4 and zones a,a,a,b,b,c; copysets {0,3}, {2,4}, {1,5}.
+ */
+struct view_donors {
+	bool usable[6];
+	uint64_t free_bytes[6];
+};
+
+static const int host_of[6] = { 0, 0, 1, 2, 3, 4 };
+static const char zone_of[6] = { 'a', 'a', 'a', 'b', 'b', 'c' };
+
+static bool v_usable(uint32_t d, void *arg)
+{
+	return ((struct view_donors *)arg)->usable[d];
+}
+
+static uint64_t v_free(uint32_t d, void *arg)
+{
+	return ((struct view_donors *)arg)->free_bytes[d];
+}
+
+static bool v_same_host(uint32_t a, uint32_t b, void *arg)
+{
+	return host_of[a] == host_of[b];
+}
+
+static bool v_same_zone(uint32_t a, uint32_t b, void *arg)
+{
+	return zone_of[a] == zone_of[b];
+}
+
+static uint32_t group_members[] = { 0, 3, 2, 4, 1, 5 };
+
+Test(placement, tiers_copysets_then_zones_then_anything_but_the_host)
+{
+	struct view_donors vd = { .usable = { true, true, true, true, true, true } };
+	struct memxd_copysets cs = { .size = 2, .nr = 3, .member = group_members };
+	struct memxd_place_view view = {
+		.nr_donors = 6, .slab_bytes = 1 << 20, .usable = v_usable, .free_bytes = v_free,
+		.same_host = v_same_host, .same_zone = v_same_zone, .arg = &vd, .copysets = &cs,
+	};
+	struct memxd_donor_load load[6];
+	uint32_t seed = 99, have[1] = { 0 };
+	unsigned int tier;
+
+	for (int i = 0; i < 6; i++)
+		vd.free_bytes[i] = 1ULL << 30;
+	/* Group and zone allow 3 alone: the strictest tier. */
+	for (int i = 0; i < 100; i++) {
+		tier = 0;
+		cr_assert_eq(memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift,
+						 &seed), 3);
+		cr_assert_eq(tier, 0);
+	}
+	/* 3 full: no group left, then zones: 4 or 5 (b, c), never 1 (host 0) or 2 (zone a). */
+	vd.free_bytes[3] = 0;
+	for (int i = 0; i < 100; i++) {
+		int r;
+
+		tier = 0;
+		r = memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed);
+		cr_assert(r == 4 || r == 5, "chose %d", r);
+		cr_assert_eq(tier, 2);
+	}
+	/* Zones b and c full too: anything but donor 0's host: 2. */
+	vd.free_bytes[4] = vd.free_bytes[5] = 0;
+	tier = 0;
+	cr_expect_eq(memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed), 2);
+	cr_expect_eq(tier, 3);
+	/* A repair may ask a full donor (its reserve): the group's 3 again, strictest tier. */
+	view.repair = true;
+	tier = 0;
+	cr_expect_eq(memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed), 3);
+	cr_expect_eq(tier, 0);
+	/* Only donor 0's host has room and it is not usable elsewhere: none. */
+	view.repair = false;
+	vd.usable[2] = false;
+	tier = 0;
+	cr_expect_eq(memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed),
+		     -ENOSPC);
+}
