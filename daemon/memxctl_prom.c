@@ -49,6 +49,8 @@ static const struct prom_family families[] = {
 	{ "memx_volume_slabs_lost", G, PROM_CLIENT_VOLUME, "slabs_lost",
 	  "Slabs whose every replica is gone: their I/O fails with EIO." },
 	{ "memx_volume_replicas", G, PROM_CLIENT_VOLUME, "replicas", "Copies kept of each slab." },
+	{ "memx_volume_shortfall_bytes", G, PROM_CLIENT_VOLUME, "shortfall_bytes",
+	  "Of the volume's unwritten slabs, what its live donors have no room for." },
 	{ "memx_volume_recovery_timeout_seconds", G, PROM_CLIENT_VOLUME, "recovery_timeout_s",
 	  "How long the volume waits for a new engine if this one dies." },
 	{ "memx_volume_reads_total", C, PROM_CLIENT_VOLUME, "io.reads", "Read requests." },

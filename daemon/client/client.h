@@ -240,6 +240,7 @@ struct memxd_client_opts {
 	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
 	bool no_checksum;		/* --no-checksum: no CRC32C per block */
 	bool attach;			/* --attach: a detached volume, from its state file */
+	bool overcommit;		/* --overcommit: larger than the donors can hold */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
 	uint16_t listen_port;
@@ -306,6 +307,8 @@ struct memxd_client {
 	uint64_t next_copy_ns;		/* rate limit: no copy before this time */
 	uint64_t next_heartbeat_ns;
 	uint64_t next_dead_check_ns;	/* main.c: when to ask memx.ko if the volume died */
+	uint64_t next_status_ns;	/* main.c: when to rebuild systemd's STATUS= line */
+	char status_line[192];		/* main.c: the STATUS= line last sent */
 	uint64_t watchdog_ns;		/* systemd's WatchdogSec (0: none); pinged every half */
 	uint64_t next_watchdog_ns;
 	uint64_t copied_bytes;
@@ -418,6 +421,17 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o);
 
 /* status.c: answers memxctl. */
 int memxd_client_status(struct memxd_client *c, bool json, bool slabs, char *out, size_t len);
+
+/* capacity.c: what the donors can still hold of the volume (control thread). */
+struct memxd_capacity {
+	unsigned int replicas;		/* copies a new slab gets with the donors live now */
+	uint64_t room_slabs;		/* new slabs the live donors have room for */
+	uint64_t unmapped_slabs;	/* slabs not written yet */
+	uint64_t shortfall_bytes;	/* of the unmapped slabs, what finds no room */
+};
+void memxd_capacity(struct memxd_client *c, struct memxd_capacity *cap);
+/* A new volume the donors cannot hold: -ENOSPC, said why, unless --overcommit. */
+int memxd_capacity_check(struct memxd_client *c);
 const char *memxd_donor_state_name(int s);
 
 /* io.c: the request state machine, in the queue thread. */

@@ -374,6 +374,9 @@ static int client_setup(struct memxd_client *c)
 	for (unsigned int i = 0; !r && i < c->opt.nr_donors; i++)
 		if (!resume || !donor_known(c, c->opt.donor_host[i], c->opt.donor_port[i]))
 			r = memxd_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);
+	/* A new volume must fit its donors; one taken over is held already. */
+	if (!r && !resume && c->nr_donors)
+		r = memxd_capacity_check(c);
 	if (r)
 		return r;
 	if (resume)
@@ -486,16 +489,47 @@ static bool client_try_remove(struct memxd_client *c, int sig)
 }
 
 /* STATUS= for systemd, when the number of usable donors is not *shown (what it last said). */
-static void notify_status(struct memxd_client *c, unsigned int *shown)
+/*
+ * systemd's STATUS= (what `systemctl status memx@NAME` shows): the device, its
+ * donors, and what recovery has left to do: slabs short of replicas, slabs to
+ * move off draining donors, slabs lost. Rebuilt at most once a second (the
+ * backlog walks the slab map), sent only when it changed.
+ */
+static void notify_status(struct memxd_client *c)
 {
-	unsigned int usable = 0;
+	unsigned int usable = 0, draining = 0;
+	uint64_t to_move = 0, backlog, lost, now = memxd_now_ns();
+	char line[sizeof(c->status_line)];
+	size_t n;
 
-	for (unsigned int i = 0; i < c->nr_donors; i++)
-		usable += memxd_donor_usable(atomic_load(&c->donor[i].state));
-	if (usable == *shown)
+	if (now < c->next_status_ns)
 		return;
-	*shown = usable;
-	sd_notifyf(0, "STATUS=serving %s, %u donor(s)", c->dev_path, usable);
+	c->next_status_ns = now + MEMXD_NS_PER_MS * 1000;
+	for (unsigned int i = 0; i < c->nr_donors; i++) {
+		uint32_t st = atomic_load(&c->donor[i].state);
+
+		usable += memxd_donor_usable(st);
+		if (st == MEMXD_DONOR_DRAINING) {
+			draining++;
+			to_move += c->donor[i].slabs;
+		}
+	}
+	backlog = memxd_backlog(c);
+	lost = atomic_load(&c->slabs_lost);
+	n = (size_t)snprintf(line, sizeof(line), "STATUS=serving %s, %u donor(s)", c->dev_path,
+			     usable);
+	if (backlog && n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ", %" PRIu64 " slab(s) below %u "
+				      "replicas", backlog, c->opt.replicas);
+	if (draining && n < sizeof(line))
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ", %u donor(s) draining: %"
+				      PRIu64 " slab(s) to move", draining, to_move);
+	if (lost && n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, ", %" PRIu64 " slab(s) lost", lost);
+	if (!strcmp(line, c->status_line))
+		return;
+	memcpy(c->status_line, line, sizeof(line));
+	sd_notify(0, line);
 }
 
 /*
@@ -550,7 +584,6 @@ enum {
 
 static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 {
-	unsigned int status_shown = UINT_MAX;
 	int timeout = 0;
 
 	for (;;) {
@@ -596,7 +629,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 			return 0;
 		memxd_pump_ctrl(c);
 		memxd_check_donors(c, &pfd[POLL_DONORS]);
-		notify_status(c, &status_shown);
+		notify_status(c);
 		if (pfd[POLL_LISTENER].revents)
 			memxd_serve_join(c);
 		memxd_advance_joins(c);

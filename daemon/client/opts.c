@@ -28,7 +28,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach] [--config FILE]\n"
-		"                    [--kernel-backend auto|memx|ublk]\n"
+		"                    [--kernel-backend auto|memx|ublk] [--overcommit]\n"
 		"  Creates a block device of SIZE bytes backed by the donors' memory and serves\n"
 		"  it until SIGINT/SIGTERM: /dev/memxN through memx.ko, or /dev/ublkbN through\n"
 		"  the kernel's ublk. Sizes take K, M, G, T suffixes (powers of 1024).\n"
@@ -47,6 +47,9 @@ void memxd_client_usage(FILE *f)
 		"              of sleeping, for the lowest latency (default 0: none)\n"
 		"  --bind      local address to reach the donors from (default: the route's)\n"
 		"  --listen    ADDR[:PORT] where donors may join (memxd donor --join)\n"
+		"  --overcommit  start even if the donors cannot hold the whole volume at\n"
+		"              its replica count (writes past their memory fail); default:\n"
+		"              such a volume is refused\n"
 		"  --no-checksum  do not keep and check a CRC32C of every 4K block (for\n"
 		"              volumes under dm-integrity; default: every read is checked)\n"
 		"  --scrub-rate  bytes per second of every replica read back and checked in\n"
@@ -325,6 +328,7 @@ static const struct option client_longopts[] = {
 	{ "io-deadline", required_argument, NULL, 'T' },
 	{ "recovery-timeout", required_argument, NULL, 'Y' },
 	{ "attach", no_argument, NULL, 'A' },
+	{ "overcommit", no_argument, NULL, 'O' },
 	{ "kernel-backend", required_argument, NULL, 'B' },
 	{ "config", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
@@ -342,6 +346,10 @@ static int apply_option(int ch, const char *arg, struct memxd_client_opts *o)
 	}
 	if (ch == 'A') {
 		o->attach = true;
+		return 0;
+	}
+	if (ch == 'O') {
+		o->overcommit = true;
 		return 0;
 	}
 	r = parse_name_option(ch, arg, o);

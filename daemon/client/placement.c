@@ -107,3 +107,26 @@ int memxd_place_replica(const struct memxd_place_view *view, const uint32_t *exc
 		return idx;
 	}
 }
+
+uint64_t memxd_capacity_slabs(const uint64_t *slots, unsigned int n, unsigned int replicas)
+{
+	uint64_t lo = 0, hi = 0;
+
+	if (!replicas)
+		replicas = 1;
+	for (unsigned int i = 0; i < n; i++)
+		hi += slots[i];
+	hi /= replicas;
+	/* sum(min(slots, N)) - replicas * N only falls once N passes the smaller slots. */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2, held = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			held += slots[i] < mid ? slots[i] : mid;
+		if (held >= replicas * mid)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}

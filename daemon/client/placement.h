@@ -67,4 +67,12 @@ int memxd_place_replica(const struct memxd_place_view *view, const uint32_t *exc
 		       int nr_exclude, const uint32_t *tried, int nr_tried, unsigned int *tier,
 		       struct memxd_donor_load *load, memxd_rand_fn rnd, void *rnd_arg);
 
+/*
+ * How many more slabs of replicas copies each the donors can hold, replicas
+ * of one slab on distinct donors, when donor i has room for slots[i] slabs:
+ * the largest N with sum(min(slots[i], N)) >= replicas * N (a donor holds at
+ * most one replica of each slab). replicas 0 counts as 1.
+ */
+uint64_t memxd_capacity_slabs(const uint64_t *slots, unsigned int n, unsigned int replicas);
+
 #endif /* MEMXD_PLACEMENT_H */

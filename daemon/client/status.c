@@ -158,6 +158,14 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "resumed", BOOL(c->resumed), ok);
 	memxd_json_set(v, "epoch", U64(c->epoch), ok);
 	memxd_json_set(v, "slabs_given_back", U64(atomic_load(&c->slabs_given_back)), ok);
+	{
+		struct memxd_capacity cap;
+
+		memxd_capacity(c, &cap);
+		memxd_json_set(v, "overcommit", BOOL(c->opt.overcommit), ok);
+		memxd_json_set(v, "room_bytes", U64(cap.room_slabs * c->map.slab_bytes), ok);
+		memxd_json_set(v, "shortfall_bytes", U64(cap.shortfall_bytes), ok);
+	}
 	memxd_json_set(v, "io", json_io(t, ok), ok);
 	memxd_json_set(v, "scrub", json_scrub(c, ok), ok);
 	memxd_json_set(v, "rereplication_backlog", U64(backlog), ok);
@@ -350,6 +358,15 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     c->opt.name, c->dev_path, c->kb ? c->kb->name : "none", c->map.volume_bytes >> 20, c->map.slab_bytes >> 20,
 	     atomic_load(&c->slabs_mapped), c->map.nr_slabs, atomic_load(&c->slabs_lost),
 	     c->opt.replicas, c->nr_queues, c->opt.depth, c->opt.poll_queues, c->opt.poll_us);
+	{
+		struct memxd_capacity cap;
+
+		memxd_capacity(c, &cap);
+		emit(o, "  capacity: the donors have room for %" PRIu64 " more slab(s) at %u "
+		     "replica(s); %" PRIu64 " unwritten; shortfall %" PRIu64 " MiB%s\n",
+		     cap.room_slabs, cap.replicas, cap.unmapped_slabs, cap.shortfall_bytes >> 20,
+		     c->opt.overcommit ? " (--overcommit)" : "");
+	}
 	emit(o, "  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64
 	     " re-replicated, %" PRIu64 " moved off leaving donors\n", backlog,
 	     c->opt.replicas, c->slabs_rereplicated, c->slabs_moved);

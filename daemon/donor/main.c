@@ -213,9 +213,15 @@ static bool on_signal(struct donor *dn, int sfd)
 static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
 {
 	struct poll_set ps;
+	uint64_t shown_mib = UINT64_MAX;	/* of the leaving STATUS= line */
 	int timeout;
 
 	for (;;) {
+		/* While leaving, systemctl status follows the memory still lent. */
+		if (dn->leaving && dn->memory_granted >> 20 != shown_mib) {
+			shown_mib = dn->memory_granted >> 20;
+			sd_notifyf(0, "STATUS=leaving: clients move %" PRIu64 " MiB away", shown_mib);
+		}
 		poll_build(dn, sfd, ctl, &ps);
 		timeout = lend_expire_handshakes(dn);
 		{

@@ -12,7 +12,7 @@ need_cmd fio
 load_kmod
 
 start_donor d1 "$IP2" 128M --max-per-client 64M
-start_client hog --size 128M --slab 4M --bind "$IP1" --donor "$IP2"
+start_client hog --size 128M --slab 4M --bind "$IP1" --donor "$IP2" --overcommit
 hog=$MEMX_DEV
 fio_write_verify "$hog" 0 64M || fail "the first 64M of the greedy client failed"
 if dd if=/dev/urandom of="$hog" bs=4M seek=20 count=1 oflag=direct status=none 2>/dev/null; then

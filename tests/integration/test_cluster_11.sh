@@ -15,7 +15,7 @@ for d in 1 2 3; do
 	start_donor "d$d" "${!ip_var}" 128M --max-per-client 32M
 done
 start_client vol --size 128M --slab 4M --replicas 2 --bind "$IP1" \
-	--donor "$IP2" --donor "$IP3" --donor "$IP4" --rereplicate-rate 64M
+	--donor "$IP2" --donor "$IP3" --donor "$IP4" --rereplicate-rate 64M --overcommit
 fio_write_verify "$MEMX_DEV" 0 40M || fail "the first 40M did not fit the quotas"
 log "before: $(donor_slabs "$IP2"), $(donor_slabs "$IP3"), $(donor_slabs "$IP4") slabs"
 kill -9 "$(bg_pid d3)"

@@ -8,8 +8,9 @@
 # sd_notify to a stand-in for systemd (READY=1, STATUS=, WATCHDOG=1). The
 # device is named by sysfs and by the installed udev rule; `memxctl status -o
 # json` parses with the client and both donors up on a volume of 2000 slabs, and
-# the metrics unit's command writes a Prometheus file that parses. A clean stop
-# gives the donors their memory back, and `modprobe -r` unloads the module.
+# the metrics unit's command writes a Prometheus file that parses. A drain
+# with --wait shows its progress (and STATUS= too). A clean stop gives the
+# donors their memory back, and `modprobe -r` unloads the module.
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd dkms
@@ -90,8 +91,8 @@ exec_start() {
 		-e 's/\$MEMXD_[A-Z]*_ARGS//' -e 's/\$\$/$/g'
 }
 mkdir -p /etc/memx
-printf '[donor]\nlisten = %s\nmemory = 256M\nhost = %s\n' "$IP2" a > /etc/memx/donor-a.conf
-printf '[donor]\nlisten = %s\nmemory = 256M\nhost = %s\n' "$IP3" b > /etc/memx/donor-b.conf
+printf '[donor]\nlisten = %s\nmemory = 1G\nhost = %s\n' "$IP2" a > /etc/memx/donor-a.conf
+printf '[donor]\nlisten = %s\nmemory = 1G\nhost = %s\n' "$IP3" b > /etc/memx/donor-b.conf
 cat > /etc/memx/client-swap0.conf <<EOF
 # as in the shipped example, with this guest's addresses
 [client]
@@ -195,6 +196,19 @@ for line in open(sys.argv[1]):
 assert len(up) == 3 and all(l.endswith(" 1") for l in up), up
 print("memx.prom: %d samples, memx_up for 3 daemons" % n)
 PY
+
+# --- a drain with --wait shows progress, and so does STATUS= ---------------------
+held=$("$memxctl" status -o json | python3 -c 'import json,sys; print(sum(d["slabs"] for x in json.load(sys.stdin) if x and x["role"]=="client" for d in x["donors"] if d["address"].startswith(sys.argv[1] + ":")))' "$IP3")
+[ "$held" -gt 0 ] || fail "donor b holds no slab to drain"
+timeout 120 "$memxctl" donor drain "$IP3" --wait > "$TEST_TMP/drain.out" 2>&1 ||
+	{ cat "$TEST_TMP/drain.out"; fail "memxctl donor drain $IP3 --wait failed"; }
+grep -q "^drained $IP3:[0-9]*: $held slab(s) moved in " "$TEST_TMP/drain.out" ||
+	{ cat "$TEST_TMP/drain.out"; fail "the drain did not end with 'drained ... $held slab(s) moved'"; }
+grep -q 'donor(s) draining: [1-9][0-9]* slab(s) to move' "$TEST_TMP/client-notify.log" ||
+	{ cat "$TEST_TMP/client-notify.log"; fail "the client's STATUS= never showed the slabs left to move"; }
+WAIT_S=5 wait_for eval 'tail -n 1 "$TEST_TMP/client-notify.log" | grep -q "STATUS=serving $dev, 2 donor(s)\$"' ||
+	{ cat "$TEST_TMP/client-notify.log"; fail "the client's STATUS= did not settle after the drain"; }
+log "drain: $(tail -n 1 "$TEST_TMP/drain.out"); STATUS= $(grep -o 'draining: [0-9]* slab(s) to move' "$TEST_TMP/client-notify.log" | head -n 1)"
 
 # --- a clean stop gives everything back; modprobe -r ------------------------------
 stop_bg swap0 || fail "the client did not stop cleanly on SIGTERM"

@@ -9,8 +9,8 @@ need_rxe
 need_cmd mkfs.ext4
 load_kmod
 
-start_donor d1 "$IP2" 192M
-start_donor d2 "$IP3" 192M
+start_donor d1 "$IP2" 256M
+start_donor d2 "$IP3" 256M
 # The client's options from a config file, as memx@fs.service gives them (memx.conf(5)).
 cat > "$TEST_TMP/fs.conf" <<EOF
 # memx@fs.service's /etc/memx/client-fs.conf

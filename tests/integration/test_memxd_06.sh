@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Out of donor memory: a write to a new slab that no donor can take fails with
+# Out of donor memory: a volume larger than its donors is refused unless
+# --overcommit. With it, a write to a new slab that no donor can take fails with
 # EIO and memxd says which volume and why; mapped slabs keep working. Reads of
 # never-written space are zeros without network traffic. DISCARD of whole slabs
 # gives memory back to the donor.
@@ -8,7 +9,19 @@ need_rxe
 load_kmod
 
 start_donor d1 "$IP2" 8M
-start_client small --size 64M --slab 4M --bind "$IP1" --donor "$IP2"
+# A volume its donors cannot hold is refused, saying what it needs and what
+# they have, and leaves nothing behind: unless --overcommit says it is meant.
+if "$MEMXD" client --name small --size 64M --slab 4M --bind "$IP1" --donor "$IP2" \
+	> "$TEST_TMP/refused.out" 2>&1; then
+	fail "a 64M volume on an 8M donor started without --overcommit"
+fi
+grep -q 'needs 16 slabs of 4 MiB, the donors have room for 2 (free: .* 8 MiB).*--overcommit' \
+	"$TEST_TMP/refused.out" || { cat "$TEST_TMP/refused.out"; fail "the refusal does not say why"; }
+! ls /dev/memx[0-9]* > /dev/null 2>&1 || fail "the refused volume left a device"
+log "refused: $(grep -o 'needs 16 slabs.*room for 2' "$TEST_TMP/refused.out")"
+start_client small --size 64M --slab 4M --bind "$IP1" --donor "$IP2" --overcommit
+[ "$(status_get '[x["volumes"][0]["shortfall_bytes"] for x in s if x and x["role"]=="client"][0]')" = $((56 << 20)) ] ||
+	fail "status shows no 56 MiB shortfall: $(status_json)"
 head -c 8M /dev/urandom > "$TEST_TMP/src"
 dd if="$TEST_TMP/src" of="$MEMX_DEV" bs=1M oflag=direct status=none || fail "writes within donor memory"
 if dd if="$TEST_TMP/src" of="$MEMX_DEV" bs=1M count=1 seek=32 oflag=direct status=none 2>/dev/null; then

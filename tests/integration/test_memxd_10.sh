@@ -15,7 +15,7 @@ start_donor d1 "$IP2" 16M
 fifo=$TEST_TMP/stderr.fifo
 mkfifo "$fifo"
 exec 3<>"$fifo"	# a reader that never reads: opens succeed, writes fill the pipe
-"$MEMXD" client --name stall --size 1G --slab 1M --bind "$IP1" --donor "$IP2" \
+"$MEMXD" client --name stall --size 1G --slab 1M --bind "$IP1" --donor "$IP2" --overcommit \
 	> "$TEST_TMP/stall.log" 2> "$fifo" &
 echo $! > "$TEST_TMP/stall.pid"
 on_exit "kill -9 $! 2>/dev/null; wait $! 2>/dev/null"

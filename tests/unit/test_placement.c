@@ -221,3 +221,20 @@ Test(placement, tiers_copysets_then_zones_then_anything_but_the_host)
 	cr_expect_eq(memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed),
 		     -ENOSPC);
 }
+
+/* memxd_capacity_slabs: replicas of one slab on distinct donors. */
+Test(placement, capacity_slabs)
+{
+	uint64_t even[] = { 10, 10, 10 }, skewed[] = { 100, 1, 1 }, none[] = { 0, 0 };
+
+	cr_expect_eq(memxd_capacity_slabs(even, 3, 1), 30);
+	cr_expect_eq(memxd_capacity_slabs(even, 3, 2), 15);
+	cr_expect_eq(memxd_capacity_slabs(even, 3, 3), 10);
+	cr_expect_eq(memxd_capacity_slabs(even, 3, 0), 30, "0 replicas counts as 1");
+	/* A big donor cannot hold two replicas of one slab: its partners limit it. */
+	cr_expect_eq(memxd_capacity_slabs(skewed, 3, 2), 2);
+	cr_expect_eq(memxd_capacity_slabs(skewed, 3, 1), 102);
+	cr_expect_eq(memxd_capacity_slabs(skewed, 1, 2), 0, "one donor holds no 2-replica slab");
+	cr_expect_eq(memxd_capacity_slabs(none, 2, 1), 0);
+	cr_expect_eq(memxd_capacity_slabs(NULL, 0, 2), 0);
+}

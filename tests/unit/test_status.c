@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "../../daemon/client/status.c"
+#include "../../daemon/client/capacity.c"
 #include "ctl_ask.h"
 
 #define MiB (1ULL << 20)
@@ -137,6 +138,7 @@ static const char golden[] =
 	"\"volumes\":[{\"name\":\"vol\",\"device\":\"/dev/memx3\",\"backend\":\"memx\",\"size\":20971520,"
 	"\"slab_size\":4194304,\"slabs\":5,\"slabs_mapped\":5,\"slabs_lost\":1,\"replicas\":2,"
 	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,\"epoch\":3,\"slabs_given_back\":0,"
+	"\"overcommit\":false,\"room_bytes\":536870912,\"shortfall_bytes\":0,"
 	"\"io\":{\"reads\":33,\"writes\":60,\"read_bytes\":135168,\"write_bytes\":0,"
 	"\"flushes\":0,\"discards\":0,\"write_zeroes\":0,\"errors\":0,\"zero_reads\":0,"
 	"\"commits\":0,\"wakeups\":0,\"rdma_posts\":0,\"cq_arms\":0,\"failovers\":0,"
@@ -253,6 +255,8 @@ Test(status, text_as_before)
 	cr_expect_str_eq(s,
 		"volume vol: /dev/memx3 (memx), 20 MiB, slabs 4 MiB: 5 of 5 mapped, 1 lost, 2 replica(s), "
 		"3 queues x 64 (1 polled), engine polls 50 us\n"
+		"  capacity: the donors have room for 128 more slab(s) at 2 replica(s); 0 unwritten; "
+		"shortfall 0 MiB\n"
 		"  replication: 7 slabs below 2 replicas (backlog), 5 re-replicated, 0 moved off "
 		"leaving donors\n"
 		"  io: 33 reads (0 MiB), 60 writes (0 MiB), 0 flushes, 0 discards, 0 write-zeroes, "
@@ -273,6 +277,73 @@ Test(status, text_as_before)
 		"  slab 2      mapped    10.0.0.2:7471 10.0.0.3:7471\n"
 		"  slab 3      mapped    10.0.0.2:7471 10.0.0.3:7471\n"
 		"  slab 4      migrating 10.0.0.2:7471 10.0.0.3:7471\n");
+	free(s);
+	free_client(c);
+}
+
+/*
+ * Capacity (capacity.c): what the live donors can still hold of the volume.
+ * fake_client: 4 MiB slabs, donors 0 and 1 live with 512 MiB free (128 slabs
+ * each), donor 2 dead.
+ */
+Test(capacity, room_at_the_replica_count)
+{
+	struct memxd_client *c = fake_client(400);
+	struct memxd_capacity cap;
+
+	atomic_store(&c->slabs_mapped, 100);	/* 300 unwritten */
+	memxd_capacity(c, &cap);
+	cr_expect_eq(cap.replicas, 2);
+	cr_expect_eq(cap.room_slabs, 128, "two donors of 128 slots hold 128 slabs of 2 replicas");
+	cr_expect_eq(cap.unmapped_slabs, 300);
+	cr_expect_eq(cap.shortfall_bytes, (300 - 128) * 4 * MiB);
+	/* One replica: both donors' room counts. */
+	c->opt.replicas = 1;
+	memxd_capacity(c, &cap);
+	cr_expect_eq(cap.room_slabs, 256);
+	cr_expect_eq(cap.shortfall_bytes, (300 - 256) * 4 * MiB);
+	/* A lone live donor: a slab gets the one replica it can. */
+	c->opt.replicas = 2;
+	atomic_store(&c->donor[1].state, MEMXD_DONOR_DEAD);
+	memxd_capacity(c, &cap);
+	cr_expect_eq(cap.replicas, 1);
+	cr_expect_eq(cap.room_slabs, 128);
+	free_client(c);
+}
+
+Test(capacity, a_new_volume_must_fit_unless_overcommit)
+{
+	struct memxd_client *c = fake_client(400);
+
+	atomic_store(&c->slabs_mapped, 0);
+	cr_expect_eq(memxd_capacity_check(c), -ENOSPC, "400 slabs at 2 replicas on 2x128 slots");
+	c->opt.overcommit = true;
+	cr_expect_eq(memxd_capacity_check(c), 0, "--overcommit starts it anyway");
+	c->opt.overcommit = false;
+	atomic_store(&c->slabs_mapped, 400 - 128);	/* what is left fits exactly */
+	cr_expect_eq(memxd_capacity_check(c), 0);
+	atomic_store(&c->slabs_mapped, 400 - 129);
+	cr_expect_eq(memxd_capacity_check(c), -ENOSPC, "one slab too many");
+	free_client(c);
+}
+
+Test(capacity, json_shows_the_shortfall)
+{
+	struct memxd_client *c = fake_client(400);
+	json_object *doc, *vol;
+	size_t n;
+	char *s;
+
+	atomic_store(&c->slabs_mapped, 0);
+	c->opt.overcommit = true;
+	s = ctl_ask(status_fn, c, "status --json", &n);
+	doc = parse_whole(s, n);
+	vol = json_object_array_get_idx(get(doc, "volumes", json_type_array), 0);
+	cr_expect(json_object_get_boolean(get(vol, "overcommit", json_type_boolean)));
+	cr_expect_eq(json_object_get_uint64(get(vol, "room_bytes", json_type_int)), 128 * 4 * MiB);
+	cr_expect_eq(json_object_get_uint64(get(vol, "shortfall_bytes", json_type_int)),
+		     (400 - 128) * 4 * MiB);
+	json_object_put(doc);
 	free(s);
 	free_client(c);
 }
