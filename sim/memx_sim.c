@@ -542,7 +542,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: memx-sim [--sizes N[,N...]] [--volumes-per-donor V] [--hours H] [--out DIR]\n"
-		"                [--replicas R] [--scatter-width W] [--rack N] [--no-zones] [--zone-groups]\n"
+		"                [--replicas R] [--scatter-width W] [--rack N] [--no-zones]\n"
 		"                [--skew S] [--local-median F] [--demand F] [--donor-gib G]\n"
 		"                [--fail-per-day F] [--rack-fail-per-year F] [--drain-per-day F]\n"
 		"                [--pressure-per-day F] [--repair-hours H] [--link-gbps G]\n"
@@ -565,7 +565,6 @@ int main(int argc, char **argv)
 		{ "scatter-width", required_argument, NULL, 'W' },
 		{ "rack", required_argument, NULL, 'k' },
 		{ "no-zones", no_argument, NULL, 'z' },
-		{ "zone-groups", no_argument, NULL, 'Z' },
 		{ "skew", required_argument, NULL, 'S' },
 		{ "local-median", required_argument, NULL, 'm' },
 		{ "demand", required_argument, NULL, 'd' },
@@ -614,7 +613,6 @@ int main(int argc, char **argv)
 		case 'W': p.scatter_width = (unsigned int)atoi(optarg); break;
 		case 'k': p.rack = (uint32_t)atoi(optarg); break;
 		case 'z': p.zones = false; break;
-		case 'Z': p.zone_groups = true; break;
 		case 'S': p.skew = atof(optarg); break;
 		case 'm': p.local_median = atof(optarg); break;
 		case 'd': p.demand = atof(optarg); break;
