@@ -213,12 +213,6 @@ static bool slot_same_zone(uint32_t a, uint32_t b, void *arg)
 	return x->c->p->zones && da && db && da->rack == db->rack;
 }
 
-/* --zone-groups: a group may not share a host, nor a zone (not the engine's today). */
-static bool slot_same_host_or_zone(uint32_t a, uint32_t b, void *arg)
-{
-	return slot_same_host(a, b, arg) || slot_same_zone(a, b, arg);
-}
-
 /* memxd_donor_usable: a draining donor still serves reads. */
 static bool slot_readable(uint32_t i, void *arg)
 {
@@ -262,8 +256,7 @@ static void refresh_copysets(struct sim_cluster *c, struct sim_volume *v)
 			live[n++] = i;
 	}
 	if (memxd_copysets_build(&v->cs, live, n, c->p->replicas, c->p->scatter_width,
-				 c->p->zone_groups ? slot_same_host_or_zone : slot_same_host, &x,
-				 memxd_rand, &v->rng))
+				 slot_same_host, slot_same_zone, &x, memxd_rand, &v->rng))
 		fprintf(stderr, "memx-sim: no memory for copysets\n");
 }
 

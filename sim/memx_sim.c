@@ -482,7 +482,7 @@ static int check_main(struct sim_params *p)
 
 	p->donors = 64;
 	p->volumes = 64;	/* few tables: per-volume copysets can only help where tables overlap little */
-	p->rack = 8;
+	p->rack = 16;	/* 4 racks: tables of 16 hold a few donors of each (groups inside one, before) */
 	p->hours = 36;
 	p->trials = 200;
 	p->recount = true;
@@ -491,7 +491,7 @@ static int check_main(struct sim_params *p)
 	p->rack_fail_per_year = 60;
 	p->drain_per_day = 0.05;
 	p->pressure_per_day = 1;
-	printf("TAP version 13\n1..9\n");
+	printf("TAP version 13\n1..10\n");
 	for (int i = 0; i < 2; i++) {
 		struct sim_params q = *p;
 		const struct result *r = &res[i];
@@ -524,6 +524,13 @@ static int check_main(struct sim_params *p)
 	       l1->losing <= l0->losing && l0->losing > 0 ? "ok" : "not ok", ++t, l1->losing,
 	       l1->trials, l0->losing);
 	failed += !(l1->losing <= l0->losing && l0->losing > 0);
+	l0 = &res[0].loss[NR_K - 1];
+	l1 = &res[1].loss[NR_K - 1];
+	printf("%s %d - a rack failing (%u donors): copysets lose data in %u of %u trials, p2c in "
+	       "%u (replicas never share a zone, groups span zones)\n",
+	       !l0->losing && !l1->losing ? "ok" : "not ok", ++t, l1->k, l1->losing, l1->trials,
+	       l0->losing);
+	failed += l0->losing || l1->losing;
 	printf("%s %d - p2c evens memory use out: machine max/min %.2fx with memx, %.2fx local "
 	       "only\n", res[0].peak.use_maxmin < res[0].peak.use_maxmin_local ? "ok" : "not ok",
 	       ++t, res[0].peak.use_maxmin, res[0].peak.use_maxmin_local);
@@ -542,7 +549,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: memx-sim [--sizes N[,N...]] [--volumes-per-donor V] [--hours H] [--out DIR]\n"
-		"                [--replicas R] [--scatter-width W] [--rack N] [--no-zones] [--zone-groups]\n"
+		"                [--replicas R] [--scatter-width W] [--rack N] [--no-zones]\n"
 		"                [--skew S] [--local-median F] [--demand F] [--donor-gib G]\n"
 		"                [--fail-per-day F] [--rack-fail-per-year F] [--drain-per-day F]\n"
 		"                [--pressure-per-day F] [--repair-hours H] [--link-gbps G]\n"
@@ -565,7 +572,6 @@ int main(int argc, char **argv)
 		{ "scatter-width", required_argument, NULL, 'W' },
 		{ "rack", required_argument, NULL, 'k' },
 		{ "no-zones", no_argument, NULL, 'z' },
-		{ "zone-groups", no_argument, NULL, 'Z' },
 		{ "skew", required_argument, NULL, 'S' },
 		{ "local-median", required_argument, NULL, 'm' },
 		{ "demand", required_argument, NULL, 'd' },
@@ -614,7 +620,6 @@ int main(int argc, char **argv)
 		case 'W': p.scatter_width = (unsigned int)atoi(optarg); break;
 		case 'k': p.rack = (uint32_t)atoi(optarg); break;
 		case 'z': p.zones = false; break;
-		case 'Z': p.zone_groups = true; break;
 		case 'S': p.skew = atof(optarg); break;
 		case 'm': p.local_median = atof(optarg); break;
 		case 'd': p.demand = atof(optarg); break;

@@ -35,7 +35,6 @@ struct sim_params {
 	unsigned int replicas;
 	unsigned int scatter_width;	/* 0: today's placement without groups */
 	bool zones;			/* donors report their rack as their zone */
-	bool zone_groups;		/* what if: copysets never put one zone's donors together */
 	double hours;			/* simulated time */
 	double donor_gib;		/* each donor's memory */
 	double local_median;		/* median local use, share of a donor's memory */

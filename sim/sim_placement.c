@@ -192,7 +192,7 @@ static void compare(int n, uint64_t nr_slabs, uint64_t max_pairs, uint32_t *rng)
 	for (int i = 0; ids && i < n; i++)
 		ids[i] = (uint32_t)i;
 	if (!ids || memxd_copysets_build(&cs, ids, (unsigned int)n, 2, SCATTER_WIDTH, NULL, NULL,
-					 memxd_rand, rng) || partners_of(&cs, n, &p)) {
+					 NULL, memxd_rand, rng) || partners_of(&cs, n, &p)) {
 		fprintf(stderr, "sim_placement: out of memory\n");
 		exit(1);
 	}

@@ -285,6 +285,7 @@ struct memxd_client {
 	struct memxd_copysets copysets;
 	uint64_t copysets_sig;
 	bool copysets_built;
+	bool copysets_zone_shared;	/* too few zones: said once (grants.c) */
 	_Atomic uint32_t *fail_gen;	/* per slab: bumped when a mapping fails */
 	_Atomic uint64_t slabs_mapped;	/* control thread; queue threads on DISCARD */
 	_Atomic uint64_t slabs_lost;

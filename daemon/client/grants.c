@@ -71,12 +71,23 @@ void memxd_copysets_refresh(struct memxd_client *c)
 	if (c->copysets_built && sig == c->copysets_sig)
 		return;
 	if (memxd_copysets_build(&c->copysets, live, n, c->opt.replicas, c->opt.scatter_width,
-				 donors_share_host, c, memxd_rand, &c->rng))
+				 donors_share_host, donors_share_zone, c, memxd_rand, &c->rng))
 		memxd_warn("volume %s: no memory for copysets: replicas go anywhere", c->opt.name);
 	c->copysets_sig = sig;
 	c->copysets_built = true;
-	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: %u copysets over %u live donors", c->opt.name,
-		  c->copysets.nr, n);
+	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: %u copysets over %u live donors in %u zones",
+		  c->opt.name, c->copysets.nr, n, c->copysets.zones);
+	/* Said once when it starts and once when it ends, not at every rebuild. */
+	if (c->copysets.shared && !c->copysets_zone_shared)
+		memxd_warn("volume %s: %u of %u copysets put two donors of one zone together: "
+			   "too few zones (%u live donors in %u zones, the largest holds %u); "
+			   "replicas still avoid sharing a zone while another zone has room",
+			   c->opt.name, c->copysets.shared, c->copysets.nr, n, c->copysets.zones,
+			   c->copysets.largest);
+	else if (!c->copysets.shared && c->copysets_zone_shared)
+		memxd_info("volume %s: copysets span zones again (%u live donors in %u zones)",
+			   c->opt.name, n, c->copysets.zones);
+	c->copysets_zone_shared = c->copysets.shared;
 }
 
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,

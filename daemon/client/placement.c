@@ -54,9 +54,13 @@ int memxd_place(const struct memxd_donor_load *donors, int n, const uint32_t *ex
 	return donors[da].free_bytes >= donors[db].free_bytes ? da : db;
 }
 
-/* Tiers tried in turn until one has a candidate. */
+/*
+ * Tiers tried in turn until one has a candidate. Zones before copysets: a
+ * slab whose replicas share a zone is lost with one rack, one off its
+ * copysets only widens the scatter a little (copysets.h).
+ */
 static const unsigned int place_tiers[] = {
-	MEMXD_PLACE_COPYSETS | MEMXD_PLACE_ZONES, MEMXD_PLACE_COPYSETS, MEMXD_PLACE_ZONES, 0,
+	MEMXD_PLACE_COPYSETS | MEMXD_PLACE_ZONES, MEMXD_PLACE_ZONES, MEMXD_PLACE_COPYSETS, 0,
 };
 
 /*

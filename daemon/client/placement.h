@@ -30,8 +30,9 @@ int memxd_place(const struct memxd_donor_load *donors, int n, const uint32_t *ex
 
 /*
  * How strict placement is, tier by tier (grants.c tries the strictest first,
- * then looser ones: a short slab is worse than a loose rule). The host rule
- * always holds.
+ * then looser ones: a short slab is worse than a loose rule): both rules,
+ * then zones alone, then copysets alone, then neither. Replicas never share
+ * a zone while another zone has room; the host rule always holds.
  */
 enum {
 	MEMXD_PLACE_COPYSETS = 1 << 0,	/* complete a copyset with the replicas already there */

@@ -3,7 +3,9 @@
 # while another zone has room. Two donor processes on one host (--host A) and
 # one on another: every slab has a replica on each host, and when the other
 # host's donor dies, re-replication leaves slabs short rather than put both
-# copies on host A. Four donors in two zones: every slab spans both zones.
+# copies on host A. Four donors in two zones: every slab and every copyset
+# spans both zones; when one zone dies, the client warns (once) that its
+# copysets must now share the zone left, and the data survives.
 # (Before, placement knew only donors: with two donors on one host, about a
 # third of the slabs had both replicas there, lost with that one machine.)
 . "$(dirname "$0")/common.sh"
@@ -62,4 +64,17 @@ start_client zones --size 64M --slab 4M --replicas 2 --bind "$IP1" \
 fio_write_verify "$MEMX_DEV" 0 48M || fail "fio failed"
 check_slabs zones "$IP2=z1,$IP3=z1,$IP4=z2,$IP5=z2" 'sorted(hosts) == ["z1", "z2"]' ||
 	fail "a slab has both replicas in one zone"
+"$MEMXCTL" status --json --socket /run/memx/client-zones.sock | python3 -c '
+import json, sys
+zone = {"'"$IP2"'": "z1", "'"$IP3"'": "z1", "'"$IP4"'": "z2", "'"$IP5"'": "z2"}
+groups = json.load(sys.stdin)["copysets"]
+assert groups, "no copysets"
+bad = [g for g in groups if sorted(zone[a.split(":")[0]] for a in g) != ["z1", "z2"]]
+assert not bad, bad' || fail "a copyset puts two donors of one zone together"
+! grep -q 'too few zones' "$TEST_TMP/zones.log" || fail "warned of too few zones with two"
+# Zone z2 goes: one zone left, so copysets must share it, and the client says so once.
+kill -9 "$(bg_pid z2a)" "$(bg_pid z2b)"
+WAIT_S=30 wait_for grep -q 'copysets put two donors of one zone together: too few zones' \
+	"$TEST_TMP/zones.log" || { bg_log zones; fail "no warning with one zone left"; }
+fio_verify_only "$MEMX_DEV" 0 48M || fail "data did not survive the loss of zone z2"
 stop_bg zones || fail "client did not stop"

@@ -202,7 +202,7 @@ Test(placement, tiers_copysets_then_zones_then_anything_but_the_host)
 		tier = 0;
 		r = memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed);
 		cr_assert(r == 4 || r == 5, "chose %d", r);
-		cr_assert_eq(tier, 2);
+		cr_assert_eq(tier, 1);
 	}
 	/* Zones b and c full too: anything but donor 0's host: 2. */
 	vd.free_bytes[4] = vd.free_bytes[5] = 0;
@@ -237,4 +237,51 @@ Test(placement, capacity_slabs)
 	cr_expect_eq(memxd_capacity_slabs(skewed, 1, 2), 0, "one donor holds no 2-replica slab");
 	cr_expect_eq(memxd_capacity_slabs(none, 2, 1), 0);
 	cr_expect_eq(memxd_capacity_slabs(NULL, 0, 2), 0);
+}
+
+/*
+ * Zones before copysets: donor 0's only group is {0, 2}, both in zone a (a
+ * group that had to share a zone). While zone b or c has room, the replica
+ * goes there, off the group; only when they are full does the group's 2 win.
+ * (Before, the group won at once: both replicas in zone a, lost with it.)
+ */
+static uint32_t zone_group_members[] = { 0, 2, 3, 4, 1, 5 };
+
+Test(placement, zones_win_over_copysets)
+{
+	struct view_donors vd = { .usable = { true, true, true, true, true, true } };
+	struct memxd_copysets cs = { .size = 2, .nr = 3, .member = zone_group_members };
+	struct memxd_place_view view = {
+		.nr_donors = 6, .slab_bytes = 1 << 20, .usable = v_usable, .free_bytes = v_free,
+		.same_host = v_same_host, .same_zone = v_same_zone, .arg = &vd, .copysets = &cs,
+	};
+	struct memxd_donor_load load[6];
+	uint32_t seed = 7, have[1] = { 0 };
+	unsigned int tier;
+
+	for (int i = 0; i < 6; i++)
+		vd.free_bytes[i] = 1ULL << 30;
+	for (int i = 0; i < 100; i++) {
+		int r;
+
+		tier = 0;
+		r = memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed);
+		cr_assert(r == 3 || r == 4 || r == 5, "chose %d: zone a again while b and c have room",
+			  r);
+		cr_assert_eq(tier, 1, "zones alone");
+	}
+	/* Zones b and c full: the group, in zone a, before any other donor of zone a. */
+	vd.free_bytes[3] = vd.free_bytes[4] = vd.free_bytes[5] = 0;
+	tier = 0;
+	cr_expect_eq(memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed), 2);
+	cr_expect_eq(tier, 2, "copysets alone");
+	/* A repair may ask zone b's full donors (their reserve): across zones again. */
+	view.repair = true;
+	tier = 0;
+	{
+		int r = memxd_place_replica(&view, have, 1, have, 1, &tier, load, xorshift, &seed);
+
+		cr_expect(r == 3 || r == 4 || r == 5, "chose %d", r);
+		cr_expect_eq(tier, 1);
+	}
 }
