@@ -147,8 +147,8 @@ static int post(struct memxd_etcd *e, const char *call, const char *body)
 	if (rc != CURLE_OK) {
 		say(e->why, sizeof(e->why), "%s: %s", call,
 		    e->too_big ? "answer too large" : curl_easy_strerror(rc));
-		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : e->too_big ? -EPROTO :
-		       -ECONNREFUSED;
+		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
+		       rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EPROTO;
 	}
 	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
 	/* etcd's errors come with a JSON body and a 4xx/5xx status: the parsers say them. */
