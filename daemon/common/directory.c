@@ -312,9 +312,16 @@ static void *dir_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The thread's stack: enough for libcurl and json-c (depth-limited), and
+ * small, since a client engine locks all its memory (mlockall).
+ */
+#define DIR_THREAD_STACK	(512 * 1024)
+
 static int dir_start(struct memxd_dir *dir)
 {
 	pthread_condattr_t ca;
+	pthread_attr_t ta;
 	int r;
 
 	r = memxd_etcd_open(&dir->url, MEMXD_DIR_HTTP_TIMEOUT_MS, &dir->etcd);
@@ -325,7 +332,10 @@ static int dir_start(struct memxd_dir *dir)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&dir->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	r = -pthread_create(&dir->thread, NULL, dir_thread, dir);
+	pthread_attr_init(&ta);
+	pthread_attr_setstacksize(&ta, DIR_THREAD_STACK);
+	r = -pthread_create(&dir->thread, &ta, dir_thread, dir);
+	pthread_attr_destroy(&ta);
 	if (r) {
 		pthread_cond_destroy(&dir->wake);
 		pthread_mutex_destroy(&dir->lock);
