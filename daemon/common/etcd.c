@@ -238,24 +238,6 @@ int memxd_etcd_put(struct memxd_etcd *e, const char *key, const char *value, int
 	return r;
 }
 
-int memxd_etcd_delete(struct memxd_etcd *e, const char *key)
-{
-	char *k = b64(key), *body = NULL, why[MEMXD_ETCD_WHY_LEN];
-	int r = -ENOMEM;
-
-	if (k && asprintf(&body, "{\"key\":\"%s\"}", k) < 0)
-		body = NULL;
-	if (body) {
-		r = post(e, "kv/deleterange", body);
-		if (!r)
-			r = parsed(e, "kv/deleterange", memxd_etcd_parse_ack(e->buf, e->len, why,
-									     sizeof(why)), why);
-	}
-	free(body);
-	free(k);
-	return r;
-}
-
 int memxd_etcd_range_prefix(struct memxd_etcd *e, const char *prefix, memxd_etcd_kv_fn fn,
 			    void *ctx)
 {

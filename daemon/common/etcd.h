@@ -81,7 +81,5 @@ int memxd_etcd_put(struct memxd_etcd *e, const char *key, const char *value, int
 /* Every key that starts with prefix, through fn (see memxd_etcd_parse_range). */
 int memxd_etcd_range_prefix(struct memxd_etcd *e, const char *prefix, memxd_etcd_kv_fn fn,
 			    void *ctx);
-/* Deletes one key. */
-int memxd_etcd_delete(struct memxd_etcd *e, const char *key);
 
 #endif /* MEMXD_ETCD_H */

@@ -218,7 +218,7 @@ static int get_b64(struct json_object *o, const char *name, uint8_t **out, size_
 int memxd_etcd_parse_range(const char *json, size_t len, memxd_etcd_kv_fn fn, void *ctx,
 			   char *why, size_t why_len)
 {
-	struct json_object *o = parse_object(json, len, why, why_len), *kvs;
+	struct json_object *o = parse_object(json, len, why, why_len), *kvs, *hdr;
 	size_t n;
 	int r;
 
@@ -227,7 +227,7 @@ int memxd_etcd_parse_range(const char *json, size_t len, memxd_etcd_kv_fn fn, vo
 	r = etcd_error(o, why, why_len);
 	if (r)
 		goto out;
-	if (!json_object_object_get_ex(o, "header", &kvs)) {
+	if (!json_object_object_get_ex(o, "header", &hdr)) {
 		say(why, why_len, "range answer without a header");
 		r = -EPROTO;
 		goto out;
