@@ -20,7 +20,16 @@ start_bg etcd etcd --name memxtest --data-dir "$TEST_TMP/etcd" \
 	--listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
 	--listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
 	--initial-cluster "memxtest=http://127.0.0.1:$pport" --logger zap --log-outputs stderr
-listed() { ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$cport" --command-timeout=2s get --prefix /memxtest/ --keys-only 2>/dev/null | grep -c "^/memxtest/$1:" ; }
+# listed IP: how many entries the directory holds for a donor at IP (0 or 1), or
+# "error" when etcd did not answer (never taken for "unlisted").
+listed() {
+	local out
+	out=$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$cport" --command-timeout=2s \
+		get --prefix /memxtest/ --keys-only 2>/dev/null) || { echo error; return; }
+	grep -c "^/memxtest/$1:" <<< "$out"
+}
+# listed_is IP N: for wait_for, which must ask again on each try.
+listed_is() { [ "$(listed "$1")" = "$2" ]; }
 WAIT_S=30 wait_for eval 'ETCDCTL_API=3 etcdctl --endpoints 127.0.0.1:'"$cport"' endpoint health >/dev/null 2>&1' \
 	|| { bg_log etcd; fail "etcd did not start"; }
 DIR=etcd://127.0.0.1:$cport/memxtest
@@ -32,7 +41,7 @@ fio_write_verify "$MEMX_DEV" 0 16M || fail "verify before the second donor"
 
 # The second donor lists itself; nobody tells the client its address.
 start_donor d2 "$IP3" 128M --directory "$DIR"
-WAIT_S=10 wait_for test "$(listed "$IP3")" = 1 || { bg_log d2; fail "donor 2 did not list itself"; }
+WAIT_S=10 wait_for listed_is "$IP3" 1 || { bg_log d2; fail "donor 2 did not list itself"; }
 WAIT_S=20 wait_for status_is '[d["state"] for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"]=="'"$IP3"':7471"]' "['live']" \
 	|| { "$MEMXCTL" status; bg_log vol; fail "the client did not join the listed donor"; }
 grep -q "donor $IP3:7471 joined (listed in the directory" "$TEST_TMP/vol.log" ||
@@ -53,7 +62,7 @@ kill -9 "$(bg_pid d2)"
 killed=$SECONDS
 sleep 1
 [ "$(listed "$IP3")" = 1 ] || fail "donor 2 was unlisted at once after kill -9 (expected: at its lease's end)"
-WAIT_S=16 wait_for test "$(listed "$IP3")" = 0 || fail "donor 2 still listed 16 s after kill -9"
+WAIT_S=16 wait_for listed_is "$IP3" 0 || fail "donor 2 still listed 16 s after kill -9"
 log "donor 2 unlisted $((SECONDS - killed)) s after kill -9 (lease 10 s)"
 [ "$(listed "$IP2")" = 1 ] || fail "the live donor 1 dropped out of the directory"
 fio_verify_only "$MEMX_DEV" 0 16M || fail "the static donor's data no longer verifies"
