@@ -11,7 +11,8 @@
  * 4. A donor process killed with SIGKILL (no revoke) is unlisted within its
  *    lease, and not before: the lease, not a goodbye, removed it.
  * 5. A dead etcd: calls fail within their timeout, the thread says so in its
- *    status, and stopping it does not hang.
+ *    status, and stopping it does not hang; nor with an etcd that takes the
+ *    connection and never answers.
  * 6. A fake etcd that answers garbage (not JSON, wrong shapes, an HTML 500,
  *    an endless body): every call is an error, never a crash.
  */
@@ -355,6 +356,42 @@ static void test_fake_etcd(void)
 	close(lfd);
 }
 
+/* An etcd that takes the connection and never answers: each call ends at its timeout. */
+static void test_hung_etcd(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct memxd_etcd_url u = { .host = "127.0.0.1", .prefix = "/x/" };
+	struct memxd_dir_donor self = { .host = "10.9.8.4", .port = 1,
+					.id = "00000000000000000000000000000000" };
+	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct memxd_etcd *e;
+	struct memxd_dir *reg;
+	int64_t lease;
+	double t0;
+	int r;
+
+	/* Listening, never accepting: the kernel completes the handshake, nobody reads. */
+	bind(lfd, (struct sockaddr *)&sa, sizeof(sa));
+	listen(lfd, 8);
+	getsockname(lfd, (struct sockaddr *)&sa, &sl);
+	u.port = ntohs(sa.sin_port);
+	memxd_etcd_open(&u, 1000, &e);
+	t0 = now_s();
+	r = memxd_etcd_grant(e, 3, &lease);
+	check(r == -ETIMEDOUT && now_s() - t0 < 1.6,
+	      "a hung etcd: lease/grant gives up after %.2f s (timeout 1 s): %d (%s)",
+	      now_s() - t0, r, memxd_etcd_why(e));
+	memxd_etcd_close(e);
+	check(!memxd_dir_register_start(&u, &self, 3, &reg), "a donor's thread starts against it");
+	usleep(500 * 1000);	/* in its first call */
+	t0 = now_s();
+	memxd_dir_stop(reg);
+	check(now_s() - t0 < MEMXD_DIR_HTTP_TIMEOUT_MS / 1000.0 + 0.5,
+	      "stopping it waits only for the call in progress: %.2f s", now_s() - t0);
+	close(lfd);
+}
+
 int main(int argc, char **argv)
 {
 	struct memxd_etcd_url u;
@@ -378,6 +415,7 @@ int main(int argc, char **argv)
 	test_threads(&u, e);
 	test_sigkill(&u, e);
 	test_dead_etcd();
+	test_hung_etcd();
 	test_fake_etcd();
 	memxd_etcd_close(e);
 	printf("1..%d\n", nr);
