@@ -36,7 +36,7 @@ DIR=etcd://127.0.0.1:$cport/memxtest
 
 start_donor d1 "$IP2" 64M --directory "$DIR"
 start_client vol --size 96M --slab 4M --bind "$IP1" --donor "$IP2" --directory "$DIR"
-fio_write_verify "$MEMX_DEV" 0 16M || fail "verify before the second donor"
+fio_write_verify "$MEMX_DEV" 0 8M || fail "verify before the second donor"
 [ "$(donor_slabs "$IP2")" -gt 0 ] || fail "the static donor holds nothing"
 
 # The second donor lists itself; nobody tells the client its address.
@@ -50,11 +50,11 @@ grep -q "donor $IP3:7471 joined (listed in the directory" "$TEST_TMP/vol.log" ||
 t_listen=$(sed -n 's/^\[ *\([0-9.]*\)\] .*listening on .*/\1/p' "$TEST_TMP/d2.log" | head -n 1)
 t_joined=$(sed -n "s/^\[ *\([0-9.]*\)\] .*donor $IP3:7471 joined (listed.*/\1/p" "$TEST_TMP/vol.log" | head -n 1)
 log "the client joined donor 2 $(echo "$t_joined - $t_listen" | bc) s after it started listening (client reads etcd every 2 s)"
-fio_write_verify "$MEMX_DEV" 32M 32M || fail "verify after the directory's donor joined"
+fio_write_verify "$MEMX_DEV" 32M 16M || fail "verify after the directory's donor joined"
 n2=$(donor_slabs "$IP3")
 log "the donor found through the directory holds $n2 slabs"
 [ "$n2" -gt 0 ] || fail "the donor found through the directory received no slabs"
-fio_verify_only "$MEMX_DEV" 0 16M || fail "first data no longer verifies"
+fio_verify_only "$MEMX_DEV" 0 8M || fail "first data no longer verifies"
 status_is '[x["directory"]["state"] for x in s if x and x["role"]=="donor" and x["listen"].startswith("'"$IP3"':")][0]' registered \
 	|| { "$MEMXCTL" status --json; fail "donor 2's status does not say registered"; }
 status_is '[x["directory"]["joined"] for x in s if x and x["role"]=="client"][0]' 1 \
@@ -69,5 +69,5 @@ sleep 1
 WAIT_S=16 wait_for listed_is "$IP3" 0 || fail "donor 2 still listed 16 s after kill -9"
 log "donor 2 unlisted $(echo "$(date +%s.%N) - $killed" | bc | cut -c1-4) s after kill -9 (lease 10 s, etcd polled)"
 [ "$(listed "$IP2")" = 1 ] || fail "the live donor 1 dropped out of the directory"
-fio_verify_only "$MEMX_DEV" 0 16M || fail "the static donor's data no longer verifies"
+fio_verify_only "$MEMX_DEV" 0 8M || fail "the static donor's data no longer verifies"
 stop_bg vol || fail "client did not stop"
