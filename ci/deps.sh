@@ -11,6 +11,9 @@ pkgs=(
 	libisal-dev libsodium-dev
 	# JSON answers of the control socket, memxctl status/list --json (json-c)
 	libjson-c-dev
+	# memxd --directory etcd://: the etcd v3 HTTP/JSON gateway through libcurl
+	# (json-c above parses its answers); etcd itself for the directory's tests
+	libcurl4-openssl-dev etcd-server etcd-client
 	# memxd --config FILE: ini files (inih)
 	libinih-dev
 	# man pages: memxd(8), memxctl(8), memx.conf(5); bash completion's directory (its .pc)

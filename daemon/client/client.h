@@ -29,6 +29,7 @@
 #include "client/wrid.h"
 #include "common/auth.h"
 #include "common/clock.h"
+#include "common/directory.h"
 #include "common/limits.h"
 #include "common/wire.h"
 #include "mxv.h"
@@ -248,6 +249,15 @@ struct memxd_client_opts {
 	unsigned int recovery_timeout_s;	/* --recovery-timeout: the volume outlives us this long */
 	int kernel_backend;		/* --kernel-backend: enum memxd_kbackend_kind */
 	struct memxd_trust trust;	/* --key-file, --insecure: the keys we hold */
+	struct memxd_etcd_url dir_url;	/* --directory; host "" is none */
+};
+
+/* A donor the directory listed, and what we did about it (directory.c). */
+struct memxd_dir_seen {
+	struct memxd_dir_donor d;
+	bool done;			/* ours (joined, or known already): nothing more to do */
+	unsigned int failures;		/* joins that failed: the next waits longer */
+	uint64_t retry_ns;		/* not before then */
 };
 
 /*
@@ -321,6 +331,13 @@ struct memxd_client {
 		uint64_t next_ns;	/* rate limit */
 		uint64_t passes, bytes, bad_blocks, repaired;
 	} scrub;
+	/* --directory (directory.c), control thread only but for dir's own thread. */
+	struct memxd_dir *dir;
+	uint64_t dir_gen;		/* the listing last acted on */
+	struct memxd_dir_donor *dir_listed;	/* MEMXD_DIR_MAX_LISTED: a copy of it */
+	struct memxd_dir_seen *dir_seen, *dir_seen_next;	/* MEMXD_DIR_MAX_LISTED each */
+	unsigned int nr_dir_seen;
+	uint64_t dir_joins;		/* donors joined because the directory listed them */
 	struct memxd_deferred_free {
 		uint64_t slab;
 		struct memxd_replica rep;
@@ -377,6 +394,12 @@ void memxd_serve_join(struct memxd_client *c);
 void memxd_advance_joins(struct memxd_client *c);
 void memxd_joins_teardown(struct memxd_client *c);
 void memxd_heartbeat(struct memxd_client *c);
+
+/* directory.c: donors that --directory lists, joined as any donor that joins. */
+int memxd_directory_start(struct memxd_client *c);
+/* Control thread, each turn: joins the donors of a new listing that are not ours yet. */
+void memxd_directory_join(struct memxd_client *c);
+void memxd_directory_stop(struct memxd_client *c);
 
 /* grants.c: slabs mapped and freed on donors, in the control thread. */
 int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int nr_exclude,

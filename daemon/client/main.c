@@ -396,7 +396,7 @@ static int client_setup(struct memxd_client *c)
 			return memxd_log_errno(r, "listen for donors on %s:%u", c->opt.listen_host,
 					      c->opt.listen_port);
 	}
-	return 0;
+	return memxd_directory_start(c);
 }
 
 /*
@@ -440,6 +440,7 @@ static bool volume_ends_here(const struct memxd_client *c)
 
 static void client_teardown(struct memxd_client *c)
 {
+	memxd_directory_stop(c);
 	atomic_store(&c->stopping, true);
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		memxd_queue_stop(&c->queue[q]);
@@ -633,6 +634,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		if (pfd[POLL_LISTENER].revents)
 			memxd_serve_join(c);
 		memxd_advance_joins(c);
+		memxd_directory_join(c);
 		memxd_retry_deferred(c);
 		memxd_heartbeat(c);
 		watchdog_ping(c);

@@ -12,6 +12,7 @@
 
 #include "client/client.h"
 #include "common/config.h"
+#include "common/directory.h"
 #include "common/parse.h"
 
 /* Errors name the option, and the file and line when it came from --config. */
@@ -29,6 +30,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach] [--config FILE]\n"
 		"                    [--kernel-backend auto|memx|ublk] [--overcommit]\n"
+		"                    [--directory etcd://HOST[:PORT][/PREFIX]]\n"
 		"  Creates a block device of SIZE bytes backed by the donors' memory and serves\n"
 		"  it until SIGINT/SIGTERM: /dev/memxN through memx.ko, or /dev/ublkbN through\n"
 		"  the kernel's ublk. Sizes take K, M, G, T suffixes (powers of 1024).\n"
@@ -76,10 +78,13 @@ void memxd_client_usage(FILE *f)
 		"              no --poll-queues, no --io-deadline), or auto:\n"
 		"              memx.ko if loaded, else ublk if /dev/ublk-control exists\n"
 		"              (default auto)\n"
+		"  --directory  also join the donors listed in etcd under PREFIX (default\n"
+		"              %s), read every %u s; they authenticate as any\n"
+		"              donor. A --donor is still needed to start\n"
 		"  --config    read options from an ini file, keys named as the long options\n"
 		"              (memx.conf(5)); options after it override the file's\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
-		MEMXD_RUN_DIR);
+		MEMXD_RUN_DIR, MEMXD_ETCD_DEFAULT_PREFIX, MEMXD_DIR_POLL_MS / 1000);
 }
 
 static int opt_size(const char *what, const char *arg, uint64_t *out)
@@ -111,7 +116,15 @@ static int is_pow2(uint64_t v)
 /* Options that name things: the volume, donors, addresses, the socket. */
 static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *o)
 {
+	char why[MEMXD_ETCD_WHY_LEN];
+
 	switch (ch) {
+	case 'G':
+		if (memxd_etcd_parse_url(arg, &o->dir_url, why, sizeof(why))) {
+			opt_err("--directory '%s': %s (etcd://HOST[:PORT][/PREFIX])\n", arg, why);
+			return -EINVAL;
+		}
+		return 0;
 	case 'n':
 		if (!*arg || strlen(arg) >= sizeof(o->name) ||
 		    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -257,7 +270,8 @@ static int check_options(struct memxd_client_opts *o)
 {
 	if (!o->name[0] || !o->size || !o->nr_donors) {
 		opt_err("--name, --size and at least one --donor are needed%s\n",
-			o->name[0] && !o->size ? " (--size must not be zero)" : "");
+			o->name[0] && !o->size ? " (--size must not be zero)" :
+			o->dir_url.host[0] ? " (--directory adds donors to those)" : "");
 		return -EINVAL;
 	}
 	if (o->size % MEMX_BLOCK_SIZE || o->size > MEMX_MAX_DEV_BYTES) {
@@ -330,6 +344,7 @@ static const struct option client_longopts[] = {
 	{ "attach", no_argument, NULL, 'A' },
 	{ "overcommit", no_argument, NULL, 'O' },
 	{ "kernel-backend", required_argument, NULL, 'B' },
+	{ "directory", required_argument, NULL, 'G' },
 	{ "config", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }

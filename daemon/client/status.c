@@ -305,6 +305,23 @@ static json_object *json_slabs(struct memxd_client *c)
 	return slabs;
 }
 
+/* --directory: where, its state, the last error, and how many donors it made us join. */
+static json_object *json_directory(struct memxd_client *c, bool *ok)
+{
+	struct memxd_dir_status st;
+	json_object *o = json_object_new_object();
+
+	memxd_dir_status(c->dir, &st);
+	memxd_json_set(o, "url", STR(st.url), ok);
+	memxd_json_set(o, "state", STR(st.state), ok);
+	memxd_json_set(o, "listed", U64(st.listed), ok);
+	memxd_json_set(o, "skipped", U64(st.skipped), ok);
+	memxd_json_set(o, "joined", U64(c->dir_joins), ok);
+	memxd_json_set(o, "errors", U64(st.errors), ok);
+	memxd_json_set(o, "last_error", STR(st.last_error), ok);
+	return o;
+}
+
 /* The whole document, or NULL when memory ran out. */
 static json_object *status_json(struct memxd_client *c, const struct io_totals *t,
 				uint64_t backlog, bool slabs)
@@ -321,6 +338,8 @@ static json_object *status_json(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(doc, "volumes", vols, &ok);
 	memxd_json_set(doc, "donors", json_donors(c, &ok), &ok);
 	memxd_json_set(doc, "copysets", json_copysets(c, &ok), &ok);
+	if (c->dir)	/* only with --directory */
+		memxd_json_set(doc, "directory", json_directory(c, &ok), &ok);
 	if (slabs)
 		memxd_json_set(doc, "slabs", json_slabs(c), &ok);
 	if (!ok) {
@@ -392,6 +411,14 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	else
 		emit(o, "  trust: connects with key %u, holds %u key(s)\n",
 		     c->opt.trust.kr.key[0].id, c->opt.trust.kr.n);
+	if (c->dir) {
+		struct memxd_dir_status st;
+
+		memxd_dir_status(c->dir, &st);
+		emit(o, "  directory %s: %s, %u donor(s) listed, %" PRIu64 " joined from it%s%s\n",
+		     st.url, st.state, st.listed, c->dir_joins,
+		     st.last_error[0] ? "; last error: " : "", st.last_error);
+	}
 	if (memxd_log_dropped())
 		emit(o, "  log: %" PRIu64 " lines dropped (stderr not read fast enough)\n",
 		     memxd_log_dropped());

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "common/auth.h"
+#include "common/directory.h"
 #include "common/limits.h"
 #include "common/wire.h"
 #include "mxv.h"
@@ -113,6 +114,8 @@ struct donor {
 	uint64_t leave_deadline_ns;
 	uint64_t next_evict_ns;
 	uint64_t evictions;
+	struct memxd_etcd_url dir_url;	/* --directory; host "" is none */
+	struct memxd_dir *dir;		/* its thread, while we are listed */
 };
 
 /* lend.c: volumes, slabs and control messages. */

@@ -79,6 +79,45 @@ static int join_client(struct donor *dn)
 	return r;
 }
 
+/*
+ * --directory: list ourselves in etcd, from the directory's own thread (it
+ * never holds up this one). A directory that cannot be reached now is only
+ * logged: the thread keeps trying, and clients given our address still work.
+ */
+static void directory_start(struct donor *dn)
+{
+	struct memxd_dir_donor self = { .port = dn->port, .capacity = dn->memory_total,
+					.free = dn->memory_total - dn->memory_granted };
+	int r;
+
+	if (!dn->dir_url.host[0])
+		return;
+	snprintf(self.host, sizeof(self.host), "%s", dn->host);
+	snprintf(self.zone, sizeof(self.zone), "%s", dn->zone);
+	for (int i = 0; i < 16; i++)
+		snprintf(self.id + 2 * i, 3, "%02x", dn->donor_id[i]);
+	r = memxd_dir_register_start(&dn->dir_url, &self, MEMXD_DIR_TTL_S, &dn->dir);
+	if (r)
+		memxd_log_errno(r, "directory etcd://%s:%u%s: not listed", dn->dir_url.host,
+				dn->dir_url.port, dn->dir_url.prefix);
+}
+
+/* The directory's part of status (--directory). */
+static struct json_object *directory_json(struct donor *dn, bool *ok)
+{
+	struct memxd_dir_status st;
+	struct json_object *o;
+
+	memxd_dir_status(dn->dir, &st);
+	o = json_object_new_object();
+	memxd_json_set(o, "url", json_object_new_string(st.url), ok);
+	memxd_json_set(o, "state", json_object_new_string(st.state), ok);
+	memxd_json_set(o, "lease", json_object_new_int64(st.lease), ok);
+	memxd_json_set(o, "errors", json_object_new_uint64(st.errors), ok);
+	memxd_json_set(o, "last_error", json_object_new_string(st.last_error), ok);
+	return o;
+}
+
 /* status --json: the donor's counters (json-c), or NULL when memory ran out. */
 static struct json_object *donor_status_json(struct donor *dn, unsigned int vols,
 					     unsigned int conns, unsigned int leased)
@@ -106,6 +145,8 @@ static struct json_object *donor_status_json(struct donor *dn, unsigned int vols
 	memxd_json_set(doc, "keys", json_object_new_uint64(dn->trust.insecure ? 0 : dn->trust.kr.n),
 		       &ok);
 	memxd_json_set(doc, "volumes_leased", json_object_new_uint64(leased), &ok);
+	if (dn->dir)	/* only with --directory */
+		memxd_json_set(doc, "directory", directory_json(dn, &ok), &ok);
 	if (!ok) {
 		json_object_put(doc);
 		return NULL;
@@ -141,6 +182,20 @@ static int donor_status(void *arg, const char *request, char *out, size_t len)
 		conns += dn->conn[i].used;
 	if (req.json)
 		return memxd_ctl_reply_json(out, len, donor_status_json(dn, vols, conns, leased));
+	if (dn->dir) {
+		struct memxd_dir_status st;
+
+		memxd_dir_status(dn->dir, &st);
+		return memxd_ctl_reply(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64
+				       " MiB free, %u client volume(s) (%u kept for an engine that "
+				       "is gone), %u connection(s), %" PRIu64 " grants, %" PRIu64
+				       " frees, %" PRIu64 " rejected connects\n"
+				       "  directory %s: %s%s%s\n", dn->host, dn->port,
+				       dn->memory_total >> 20,
+				       (dn->memory_total - dn->memory_granted) >> 20, vols, leased,
+				       conns, dn->grants, dn->frees, dn->rejects, st.url, st.state,
+				       st.last_error[0] ? ", last error: " : "", st.last_error);
+	}
 	return memxd_ctl_reply(out, len, "donor %s:%u: lends %" PRIu64 " MiB, %" PRIu64 " MiB "
 			       "free, %u client volume(s) (%u kept for an engine that is gone), "
 			       "%u connection(s), %" PRIu64 " grants, %" PRIu64 " frees, %" PRIu64
@@ -205,6 +260,7 @@ static bool on_signal(struct donor *dn, int sfd)
 	}
 	sd_notifyf(0, "STOPPING=1\nSTATUS=leaving: clients move %" PRIu64 " MiB away",
 		   dn->memory_granted >> 20);
+	memxd_dir_withdraw(dn->dir);	/* clients must not pick a donor that leaves */
 	pressure_start_leaving(dn);
 	return false;
 }
@@ -241,6 +297,7 @@ static int donor_loop(struct donor *dn, int sfd, struct memxd_ctl *ctl)
 		if (dn->leaving && pressure_leave_done(dn))
 			return dn->memory_granted ? 1 : 0;
 		pressure_check(dn);
+		memxd_dir_set_free(dn->dir, dn->memory_total - dn->memory_granted);
 		for (unsigned int i = 0; i < ps.n; i++) {
 			struct mxv_req *req;
 			int idx = ps.src[i].idx;
@@ -310,10 +367,12 @@ int memxd_donor_main(int argc, char **argv)
 	fflush(stdout);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s:%u, lending %" PRIu64 " MiB", dn->host,
 		   dn->port, dn->memory_total >> 20);
+	directory_start(dn);
 	if (dn->join_host[0])
 		join_client(dn);
 
 	rc = donor_loop(dn, sfd, ctl);
+	memxd_dir_stop(dn->dir);	/* revokes our lease: unlisted at once */
 	for (int i = 0; i < DONOR_MAX_CONNS; i++)
 		if (dn->conn[i].used)
 			lend_close_conn(dn, &dn->conn[i], "donor stopping");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/config.h"
+#include "common/directory.h"
 #include "common/parse.h"
 #include "common/proc.h"
 #include "donor/donor.h"
@@ -23,7 +24,7 @@ void memxd_donor_usage(FILE *f)
 		"                   [--ctl PATH]\n"
 		"                   [--max-per-client SIZE] [--host NAME] [--zone NAME] [--force]\n"
 		"                   [--key-file PATH] [--allow-key ID]... [--insecure]\n"
-		"                   [--config FILE]\n"
+		"                   [--directory etcd://HOST[:PORT][/PREFIX]] [--config FILE]\n"
 		"  Lends up to SIZE bytes (K, M, G, T suffixes) to memx clients that connect\n"
 		"  over RDMA to ADDR (default port %d).\n"
 		"  --join           offer our memory to a running client (memxd client --listen)\n"
@@ -47,14 +48,19 @@ void memxd_donor_usage(FILE *f)
 		"  --allow-key      serve only clients that use this key id (repeat for more;\n"
 		"                   default: any key in the file)\n"
 		"  --insecure       no keys: any peer may use this donor (tests only)\n"
+		"  --directory      list this donor in etcd under PREFIX (default\n"
+		"                   %s) with a %d s lease it keeps alive, so that\n"
+		"                   clients started with --directory join it\n"
 		"  --config         read options from an ini file, keys named as the long\n"
 		"                   options (memx.conf(5)); options after it override it\n",
-		MEMX_DEFAULT_PORT, DONOR_DEFAULT_LEASE_S, MEMXD_RUN_DIR, MEMXD_KEY_FILE);
+		MEMX_DEFAULT_PORT, DONOR_DEFAULT_LEASE_S, MEMXD_RUN_DIR, MEMXD_KEY_FILE,
+		MEMXD_ETCD_DEFAULT_PREFIX, MEMXD_DIR_TTL_S);
 }
 
 /* One option. Returns 0, -EINVAL (said why) or -ENOENT (not an option of ours). */
 static int parse_option(int ch, const char *arg, struct donor *dn)
 {
+	char why[MEMXD_ETCD_WHY_LEN];
 	uint64_t v;
 
 	switch (ch) {
@@ -143,6 +149,12 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		}
 		dn->max_lease_s = (unsigned int)v;
 		return 0;
+	case 'D':
+		if (memxd_etcd_parse_url(arg, &dn->dir_url, why, sizeof(why))) {
+			opt_err("--directory '%s': %s (etcd://HOST[:PORT][/PREFIX])\n", arg, why);
+			return -EINVAL;
+		}
+		return 0;
 	case 't':
 		if (memxd_parse_uint(arg, 1, 86400, &v)) {
 			opt_err("--leave-timeout must be 1 to 86400 "
@@ -223,6 +235,7 @@ static const struct option donor_longopts[] = {
 	{ "key-file", required_argument, NULL, 'k' },
 	{ "allow-key", required_argument, NULL, 'a' },
 	{ "insecure", no_argument, NULL, 'I' },
+	{ "directory", required_argument, NULL, 'D' },
 	{ "config", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }

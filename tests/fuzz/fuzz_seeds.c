@@ -101,6 +101,32 @@ static void wire_seeds(void)
 	}
 }
 
+/* The directory's parsers: the first byte picks one (fuzz_etcd.c); answers as etcd 3.4 writes them. */
+static void etcd_seeds(void)
+{
+	static const char *seeds[] = {
+		"\x00{\"header\":{\"cluster_id\":\"3249\",\"revision\":\"1\"},\"ID\":\"2324035752487084037\","
+		"\"TTL\":\"5\"}",
+		"\x01{\"result\":{\"header\":{\"revision\":\"2\"},\"ID\":\"2324035752487084042\","
+		"\"TTL\":\"5\"}}",
+		"\x01{\"result\":{\"header\":{\"revision\":\"2\"},\"ID\":\"1\"}}",
+		"\x02{\"error\":\"etcdserver: requested lease not found\",\"message\":\"etcdserver: "
+		"requested lease not found\",\"code\":5}",
+		"\x03{\"header\":{\"revision\":\"2\"},\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"2\","
+		"\"mod_revision\":\"2\",\"version\":\"1\",\"value\":\"YmFy\"},{\"key\":\"Yg==\"}],"
+		"\"count\":\"2\"}",
+		"\x04{\"address\":\"10.0.0.2:7471\",\"zone\":\"rack1\",\"id\":\"00112233445566778899aabb"
+		"ccddeeff\",\"capacity\":1073741824,\"free\":536870912}",
+		"\x04{\"address\":\"[fd00::2]:7471\",\"zone\":\"\",\"id\":\"00112233445566778899aabb"
+		"ccddeeff\",\"capacity\":1,\"free\":0}",
+		"\x05etcd://127.0.0.1:2379/memx/donors/",
+		"\x05etcd://[::1]/a/b.c",
+	};
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		seed("etcd", (int)i, seeds[i], strlen(seeds[i] + 1) + 1);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const sizes[] = { "4096", "64K", "1TiB", "512B", "3m", "16383P",
@@ -123,6 +149,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	wire_seeds();
+	etcd_seeds();
 	for (int i = 0; sizes[i]; i++)
 		text("parse_size", i, sizes[i]);
 	memcpy(buf, &min, 8);
@@ -155,6 +182,8 @@ int main(int argc, char **argv)
 	text("donor_opts", 3, "--listen|10.0.0.1|--memory|1G|--key-file|/etc/k|--allow-key|7|"
 	     "--allow-key|9");
 	text("client_opts", 3, "--name|v|--size|1G|--donor|h|--insecure");
+	text("client_opts", 4, "--name|v|--size|1G|--donor|h|--directory|etcd://10.0.0.5:2379/memx/d");
+	text("donor_opts", 4, "--listen|10.0.0.1|--memory|1G|--directory|etcd://[::1]");
 	text("keyfile", 0, "# keys\n1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b"
 	     "1c1d1e1f\n");
 	text("keyfile", 1, "7 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\r\n"

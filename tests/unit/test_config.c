@@ -140,8 +140,12 @@ Test(config, donor_file)
 		  "allow-key = 4\n"
 		  "lease = 30\n"
 		  "zone = rack1\n"
+		  "directory = etcd://10.0.0.5:4001/memx/lab\n"
 		  "force = yes\n");
 	cr_assert_eq(DONOR_PARSE(&dn, "donor", "--config", cfg), 0, "%s", said);
+	cr_expect_str_eq(dn->dir_url.host, "10.0.0.5");
+	cr_expect_eq(dn->dir_url.port, 4001);
+	cr_expect_str_eq(dn->dir_url.prefix, "/memx/lab/");
 	cr_expect_str_eq(dn->host, "10.0.0.9");
 	cr_expect_eq(dn->port, 7500);
 	cr_expect_eq(dn->memory_total, 64ULL << 20);
@@ -244,6 +248,10 @@ Test(config, bad_values)
 	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--config", cfg), -EINVAL);
 	expect_said("memxd donor: FILE:4: --lease must be 0 to 3600 seconds");
 	free(dn);
+	write_cfg("name = v\nsize = 1G\ndonor = d1\ndirectory = etcd://h:2379/a//b\n");
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--config", cfg), -EINVAL);
+	expect_said("memxd client: FILE:4: --directory 'etcd://h:2379/a//b': the prefix has an "
+		    "empty part ('//')");
 	/* what the options mean together is checked once, after the file */
 	write_cfg("name = v\nsize = 1G\ndonor = d1\nreplicas = 2\n");
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--config", cfg), -EINVAL);

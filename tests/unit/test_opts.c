@@ -157,3 +157,32 @@ Test(opts, kernel_backend_choice)
 	cr_expect_str_eq(memxd_kbackend_kind_name(MEMXD_KBACKEND_UBLK), "ublk");
 	cr_expect_str_eq(memxd_kbackend_kind_name(7), "?");
 }
+
+/* --directory etcd://HOST[:PORT][/PREFIX], both roles: the URL is checked, with a reason. */
+Test(opts, directory)
+{
+	struct memxd_client_opts o;
+	struct donor *dn;
+
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--directory", "etcd://10.0.0.5:2379/memx/test"), 0);
+	cr_expect_str_eq(o.dir_url.host, "10.0.0.5");
+	cr_expect_eq(o.dir_url.port, 2379);
+	cr_expect_str_eq(o.dir_url.prefix, "/memx/test/");
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d"), 0);
+	cr_expect_eq(o.dir_url.host[0], '\0', "no --directory: no etcd");
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--directory", "http://10.0.0.5:2379"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G",
+				  "--directory", "etcd://10.0.0.5"), -EINVAL,
+		     "--directory adds donors: a --donor is still needed");
+	cr_assert_eq(DONOR_PARSE(&dn, "donor", "--listen", "10.0.0.1", "--memory", "64M",
+				 "--directory", "etcd://[::1]"), 0);
+	cr_expect_str_eq(dn->dir_url.host, "::1");
+	cr_expect_eq(dn->dir_url.port, MEMXD_ETCD_DEFAULT_PORT);
+	cr_expect_str_eq(dn->dir_url.prefix, MEMXD_ETCD_DEFAULT_PREFIX);
+	free(dn);
+	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "10.0.0.1", "--memory", "64M",
+				 "--directory", "etcd://h:2379/a/../b"), -EINVAL);
+	free(dn);
+}

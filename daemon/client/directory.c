@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Theory of operation: donors found through the directory (--directory).
+ *
+ * common/directory.c's thread reads etcd; here the control thread takes
+ * each new listing and joins, through memxd_add_donor() as a donor that
+ * knocks (join.c) or `memxctl donor add` does, every listed donor that is
+ * not ours yet. Such a donor authenticates as any other: the directory is
+ * only a hint of where donors are, never a reason to trust one.
+ *
+ * A listed donor is acted on once per registration (its address and the
+ * random id it listed): a donor our heartbeats declared dead is not joined
+ * again while its old entry lingers for the rest of its lease, and one that
+ * restarts (a new id) is joined again. A join that fails is retried with a
+ * growing wait (5 s to 5 min), since each try holds the control thread for
+ * up to a connection timeout. A donor that is no longer listed is not
+ * dropped for that: our heartbeats, not etcd, decide when a donor is gone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "common/log.h"
+
+#define DIR_RETRY_MIN_S		5
+#define DIR_RETRY_MAX_S		300
+
+int memxd_directory_start(struct memxd_client *c)
+{
+	int r;
+
+	if (!c->opt.dir_url.host[0])
+		return 0;
+	c->dir_listed = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_listed));
+	c->dir_seen = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_seen));
+	c->dir_seen_next = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_seen_next));
+	if (!c->dir_listed || !c->dir_seen || !c->dir_seen_next)
+		return memxd_log_errno(-ENOMEM, "directory tables");
+	r = memxd_dir_watch_start(&c->opt.dir_url, MEMXD_DIR_POLL_MS, &c->dir);
+	if (r)
+		return memxd_log_errno(r, "directory etcd://%s:%u%s", c->opt.dir_url.host,
+				       c->opt.dir_url.port, c->opt.dir_url.prefix);
+	memxd_info("volume %s: joining the donors listed in etcd://%s:%u%s", c->opt.name,
+		   c->opt.dir_url.host, c->opt.dir_url.port, c->opt.dir_url.prefix);
+	return 0;
+}
+
+static struct memxd_dir_seen *seen_find(struct memxd_client *c, const struct memxd_dir_donor *d)
+{
+	for (unsigned int i = 0; i < c->nr_dir_seen; i++) {
+		struct memxd_dir_seen *s = &c->dir_seen[i];
+
+		if (s->d.port == d->port && !strcmp(s->d.host, d->host) && !strcmp(s->d.id, d->id))
+			return s;
+	}
+	return NULL;
+}
+
+/* Whether a usable donor of ours is at host:port already (a --donor, or one that joined). */
+static bool ours(struct memxd_client *c, const struct memxd_dir_donor *d)
+{
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		if (c->donor[i].port == d->port && !strcmp(c->donor[i].host, d->host) &&
+		    memxd_donor_usable(atomic_load(&c->donor[i].state)))
+			return true;
+	return false;
+}
+
+static void try_join(struct memxd_client *c, struct memxd_dir_seen *s, uint64_t now)
+{
+	unsigned int wait_s;
+	int r;
+
+	if (ours(c, &s->d)) {
+		s->done = true;
+		return;
+	}
+	r = memxd_add_donor(c, s->d.host, s->d.port);
+	if (!r || r == -EEXIST) {
+		s->done = true;
+		if (!r) {
+			c->dir_joins++;
+			memxd_info("volume %s: donor %s:%u joined (listed in the directory%s%s)",
+				   c->opt.name, s->d.host, s->d.port, s->d.zone[0] ? ", zone " : "",
+				   s->d.zone);
+		}
+		return;
+	}
+	wait_s = DIR_RETRY_MIN_S << (s->failures < 6 ? s->failures : 6);
+	if (wait_s > DIR_RETRY_MAX_S)
+		wait_s = DIR_RETRY_MAX_S;
+	s->retry_ns = now + wait_s * MEMXD_NS_PER_S;
+	/* The first failure of an entry is said; later ones only at debug level. */
+	if (!s->failures++)
+		memxd_warn("volume %s: donor %s:%u, listed in the directory, did not join: %s "
+			   "(trying again, less and less often)", c->opt.name, s->d.host,
+			   s->d.port, strerror(-r));
+	else
+		memxd_dbg(MEMXD_DBG_CTRL, "volume %s: donor %s:%u still does not join: %s",
+			  c->opt.name, s->d.host, s->d.port, strerror(-r));
+}
+
+void memxd_directory_join(struct memxd_client *c)
+{
+	uint64_t now = memxd_now_ns();
+	struct memxd_dir_seen *tmp;
+	int n;
+
+	if (!c->dir)
+		return;
+	n = memxd_dir_take(c->dir, &c->dir_gen, c->dir_listed, MEMXD_DIR_MAX_LISTED);
+	if (n < 0)
+		return;
+	/* The new listing's entries, with what we knew of each; those gone are forgotten. */
+	for (int i = 0; i < n; i++) {
+		struct memxd_dir_seen *old = seen_find(c, &c->dir_listed[i]);
+		struct memxd_dir_seen *s = &c->dir_seen_next[i];
+
+		if (old)
+			*s = *old;
+		else
+			*s = (struct memxd_dir_seen){ .d = c->dir_listed[i] };
+	}
+	tmp = c->dir_seen;
+	c->dir_seen = c->dir_seen_next;
+	c->dir_seen_next = tmp;
+	c->nr_dir_seen = (unsigned int)n;
+	for (unsigned int i = 0; i < c->nr_dir_seen; i++) {
+		struct memxd_dir_seen *s = &c->dir_seen[i];
+
+		if (!s->done && now >= s->retry_ns)
+			try_join(c, s, now);
+	}
+}
+
+void memxd_directory_stop(struct memxd_client *c)
+{
+	memxd_dir_stop(c->dir);
+	c->dir = NULL;
+	free(c->dir_listed);
+	free(c->dir_seen);
+	free(c->dir_seen_next);
+	c->dir_listed = NULL;
+	c->dir_seen = c->dir_seen_next = NULL;
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The donor directory (--directory etcd://): a client started with one static
+# --donor and --directory joins a donor started later with --directory, whose
+# address it was never told, and places new slabs on it; data written before
+# and after verifies. Killed with -9 (no goodbye), that donor is unlisted by
+# its 10 s etcd lease, and not at once. etcd runs in the guest on 127.0.0.1.
+. "$(dirname "$0")/common.sh"
+need_rxe
+need_cmd fio
+need_cmd etcd
+need_cmd etcdctl
+load_kmod
+
+read -r cport pport < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+start_bg etcd etcd --name memxtest --data-dir "$TEST_TMP/etcd" \
+	--listen-client-urls "http://127.0.0.1:$cport" --advertise-client-urls "http://127.0.0.1:$cport" \
+	--listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+	--initial-cluster "memxtest=http://127.0.0.1:$pport" --logger zap --log-outputs stderr
+# listed IP: how many entries the directory holds for a donor at IP (0 or 1), or
+# "error" when etcd did not answer (never taken for "unlisted").
+listed() {
+	local out
+	out=$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$cport" --command-timeout=2s \
+		get --prefix /memxtest/ --keys-only 2>/dev/null) || { echo error; return; }
+	grep -c "^/memxtest/$1:" <<< "$out"
+}
+# listed_is IP N: for wait_for, which must ask again on each try.
+listed_is() { [ "$(listed "$1")" = "$2" ]; }
+WAIT_S=30 wait_for eval 'ETCDCTL_API=3 etcdctl --endpoints 127.0.0.1:'"$cport"' endpoint health >/dev/null 2>&1' \
+	|| { bg_log etcd; fail "etcd did not start"; }
+DIR=etcd://127.0.0.1:$cport/memxtest
+
+start_donor d1 "$IP2" 64M --directory "$DIR"
+start_client vol --size 96M --slab 4M --bind "$IP1" --donor "$IP2" --directory "$DIR"
+fio_write_verify "$MEMX_DEV" 0 8M || fail "verify before the second donor"
+[ "$(donor_slabs "$IP2")" -gt 0 ] || fail "the static donor holds nothing"
+
+# The second donor lists itself; nobody tells the client its address.
+start_donor d2 "$IP3" 128M --directory "$DIR"
+WAIT_S=10 wait_for listed_is "$IP3" 1 || { bg_log d2; fail "donor 2 did not list itself"; }
+WAIT_S=20 wait_for status_is '[d["state"] for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"]=="'"$IP3"':7471"]' "['live']" \
+	|| { "$MEMXCTL" status; bg_log vol; fail "the client did not join the listed donor"; }
+grep -q "donor $IP3:7471 joined (listed in the directory" "$TEST_TMP/vol.log" ||
+	fail "the client did not say the directory brought the donor"
+# From the donor's "listening" to the client's "joined", on the logs' one clock (uptime).
+t_listen=$(sed -n 's/^\[ *\([0-9.]*\)\] .*listening on .*/\1/p' "$TEST_TMP/d2.log" | head -n 1)
+t_joined=$(sed -n "s/^\[ *\([0-9.]*\)\] .*donor $IP3:7471 joined (listed.*/\1/p" "$TEST_TMP/vol.log" | head -n 1)
+log "the client joined donor 2 $(echo "$t_joined - $t_listen" | bc) s after it started listening (client reads etcd every 2 s)"
+fio_write_verify "$MEMX_DEV" 32M 16M || fail "verify after the directory's donor joined"
+n2=$(donor_slabs "$IP3")
+log "the donor found through the directory holds $n2 slabs"
+[ "$n2" -gt 0 ] || fail "the donor found through the directory received no slabs"
+fio_verify_only "$MEMX_DEV" 0 8M || fail "first data no longer verifies"
+status_is '[x["directory"]["state"] for x in s if x and x["role"]=="donor" and x["listen"].startswith("'"$IP3"':")][0]' registered \
+	|| { "$MEMXCTL" status --json; fail "donor 2's status does not say registered"; }
+status_is '[x["directory"]["joined"] for x in s if x and x["role"]=="client"][0]' 1 \
+	|| { "$MEMXCTL" status --json; fail "the client's status does not count one donor joined from the directory"; }
+"$MEMXCTL" status
+
+# kill -9: no revoke; the lease (10 s) takes the entry away.
+kill -9 "$(bg_pid d2)"
+killed=$(date +%s.%N)
+sleep 1
+[ "$(listed "$IP3")" = 1 ] || fail "donor 2 was unlisted at once after kill -9 (expected: at its lease's end)"
+WAIT_S=16 wait_for listed_is "$IP3" 0 || fail "donor 2 still listed 16 s after kill -9"
+log "donor 2 unlisted $(echo "$(date +%s.%N) - $killed" | bc | cut -c1-4) s after kill -9 (lease 10 s, etcd polled)"
+[ "$(listed "$IP2")" = 1 ] || fail "the live donor 1 dropped out of the directory"
+fio_verify_only "$MEMX_DEV" 0 8M || fail "the static donor's data no longer verifies"
+stop_bg vol || fail "client did not stop"
