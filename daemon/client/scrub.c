@@ -79,7 +79,7 @@ static void scrub_chunk(struct memxd_client *c)
 	struct memxd_scrub *sc = &c->scrub;
 	struct memxd_slab *slab = &c->map.slabs[sc->slab];
 	const struct memxd_replica *rep = &slab->replica[sc->rep];
-	uint64_t base = sc->slab * c->map.slab_bytes + sc->off;
+	uint64_t base = sc->slab * c->map.slab_bytes + sc->off, t0 = memxd_now_ns();
 	uint32_t len = MEMXD_COPY_CHUNK;
 
 	if (sc->off + len > c->map.slab_bytes)
@@ -102,6 +102,9 @@ static void scrub_chunk(struct memxd_client *c)
 	}
 	/* A donor may have died during the reads: never republish a dead replica as live. */
 	memxd_end_migration(c, slab);
+	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: scrub: slab %" PRIu64 " replica %u at %" PRIu64
+		  ", %u bytes: %" PRIu64 " us", c->opt.name, sc->slab, sc->rep, sc->off, len,
+		  (memxd_now_ns() - t0) / 1000);
 	sc->off += MEMXD_COPY_CHUNK;
 	if (sc->off >= c->map.slab_bytes) {
 		sc->off = 0;
