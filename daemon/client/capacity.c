@@ -44,6 +44,9 @@ int memxd_capacity_check(struct memxd_client *c)
 	size_t n = 0;
 
 	memxd_capacity(c, &cap);
+	memxd_info("volume %s: the donors have room for %" PRIu64 " slab(s) of %" PRIu64 " MiB at %u "
+		   "replica(s), and it has %" PRIu64 " unwritten", c->opt.name, cap.room_slabs,
+		   c->map.slab_bytes >> 20, cap.replicas, cap.unmapped_slabs);
 	if (!cap.shortfall_bytes)
 		return 0;
 	for (unsigned int i = 0; i < c->nr_donors && n < sizeof(free_list); i++)
@@ -65,4 +68,29 @@ int memxd_capacity_check(struct memxd_client *c)
 			       "donors' memory fail)", c->opt.name, c->map.volume_bytes >> 20,
 			       cap.replicas, cap.unmapped_slabs, c->map.slab_bytes >> 20,
 			       cap.room_slabs, free_list);
+}
+
+/*
+ * Once a second: a volume that cannot be held whole (--overcommit, or donors
+ * that lost memory since) is warned about as its donors' room nears its end
+ * (a twentieth of the volume's slabs, or none), once, and again only after
+ * the room grew back past a tenth.
+ */
+void memxd_capacity_watch(struct memxd_client *c)
+{
+	struct memxd_capacity cap;
+	uint64_t low = c->map.nr_slabs / 20;
+
+	memxd_capacity(c, &cap);
+	if (c->capacity_warned) {
+		if (!cap.shortfall_bytes || cap.room_slabs > c->map.nr_slabs / 10)
+			c->capacity_warned = false;
+		return;
+	}
+	if (!cap.shortfall_bytes || cap.room_slabs > low)
+		return;
+	c->capacity_warned = true;
+	memxd_warn("volume %s: the donors have room for %" PRIu64 " more slab(s) at %u replica(s), "
+		   "%" PRIu64 " are unwritten: writes to new slabs past that fail; add donors or "
+		   "memory", c->opt.name, cap.room_slabs, cap.replicas, cap.unmapped_slabs);
 }

@@ -320,6 +320,7 @@ struct memxd_client {
 	uint64_t next_dead_check_ns;	/* main.c: when to ask memx.ko if the volume died */
 	uint64_t next_status_ns;	/* main.c: when to rebuild systemd's STATUS= line */
 	char status_line[192];		/* main.c: the STATUS= line last sent */
+	bool capacity_warned;		/* capacity.c: the room's end was warned about */
 	uint64_t watchdog_ns;		/* systemd's WatchdogSec (0: none); pinged every half */
 	uint64_t next_watchdog_ns;
 	uint64_t copied_bytes;
@@ -456,6 +457,8 @@ struct memxd_capacity {
 void memxd_capacity(struct memxd_client *c, struct memxd_capacity *cap);
 /* A new volume the donors cannot hold: -ENOSPC, said why, unless --overcommit. */
 int memxd_capacity_check(struct memxd_client *c);
+/* Once a second: warns as the room of a volume that cannot be held whole nears its end. */
+void memxd_capacity_watch(struct memxd_client *c);
 const char *memxd_donor_state_name(int s);
 
 /* io.c: the request state machine, in the queue thread. */

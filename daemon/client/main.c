@@ -506,6 +506,7 @@ static void notify_status(struct memxd_client *c)
 	if (now < c->next_status_ns)
 		return;
 	c->next_status_ns = now + MEMXD_NS_PER_MS * 1000;
+	memxd_capacity_watch(c);
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		uint32_t st = atomic_load(&c->donor[i].state);
 

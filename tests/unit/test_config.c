@@ -313,7 +313,7 @@ Test(config, shipped_examples)
 
 	cr_assert_eq(CLIENT_PARSE(&o, "client", "--config", MEMX_EXAMPLES_DIR "/client-swap0.conf",
 				  "--name", "swap0"), 0, "%s", said);
-	cr_expect_eq(o.size, 64ULL << 30);
+	cr_expect_eq(o.size, 24ULL << 30);
 	cr_expect_eq(o.nr_donors, 2);
 	cr_expect_str_eq(o.name, "swap0");
 	/* --force: this machine need not have 32G to lend */

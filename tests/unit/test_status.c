@@ -347,3 +347,22 @@ Test(capacity, json_shows_the_shortfall)
 	free(s);
 	free_client(c);
 }
+
+Test(capacity, warned_once_as_the_room_ends)
+{
+	struct memxd_client *c = fake_client(400);
+
+	atomic_store(&c->slabs_mapped, 0);
+	memxd_capacity_watch(c);
+	cr_expect(!c->capacity_warned, "128 slabs of room is past a twentieth of 400");
+	c->donor[0].memory_free = c->donor[1].memory_free = 40 * MiB;	/* room for 10 */
+	memxd_capacity_watch(c);
+	cr_expect(c->capacity_warned);
+	c->donor[0].memory_free = c->donor[1].memory_free = 120 * MiB;	/* 30: not past a tenth */
+	memxd_capacity_watch(c);
+	cr_expect(c->capacity_warned, "re-armed only past a tenth of the volume");
+	c->donor[0].memory_free = c->donor[1].memory_free = 512 * MiB;
+	memxd_capacity_watch(c);
+	cr_expect(!c->capacity_warned);
+	free_client(c);
+}
