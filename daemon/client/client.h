@@ -24,6 +24,7 @@
 #include "client/kbackend.h"
 #include "client/kdev.h"
 #include "client/mailbox.h"
+#include "client/samefill.h"
 #include "client/slabmap.h"
 #include "client/state.h"
 #include "client/wrid.h"
@@ -172,6 +173,10 @@ struct memxd_queue_stats {
 	_Atomic uint64_t failovers;	/* reads retried on another replica */
 	_Atomic uint64_t checksum_errors;	/* blocks a donor returned wrong (integrity.h) */
 	_Atomic uint64_t repairs;	/* bad copies rewritten from a good one */
+	_Atomic uint64_t rdma_write_bytes;	/* bytes sent to donors by RDMA WRITE, every copy */
+	/* Same-filled blocks (samefill.h): requests served without the network. */
+	_Atomic uint64_t samefill_writes, samefill_reads;
+	_Atomic uint64_t samefill_bytes_saved;	/* bytes those did not move, every copy */
 };
 
 struct memxd_client;
@@ -239,6 +244,7 @@ struct memxd_client_opts {
 	char ctl_path[108];
 	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
 	bool no_checksum;		/* --no-checksum: no CRC32C per block */
+	bool no_same_filled;		/* --no-same-filled: every block crosses the wire */
 	bool attach;			/* --attach: a detached volume, from its state file */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
@@ -279,6 +285,7 @@ struct memxd_client {
 	struct memxd_slabmap map;	/* slab states: see slabmap.h for who writes */
 	struct memxd_crcmap crc;	/* every block's CRC32C: queue threads */
 	struct memxd_discards discards;	/* blocks discarded since written: queue threads */
+	struct memxd_samefill samefill;	/* same-filled blocks, not on the donors: queue threads */
 	_Atomic uint64_t slabs_given_back;	/* by discards, whole or piece by piece */
 	/* Copysets over the live donors (grants.c), rebuilt when membership changes. */
 	struct memxd_copysets copysets;

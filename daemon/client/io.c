@@ -26,7 +26,26 @@
  * from its claim to its end: the control thread waits for those to drain
  * before it copies or frees a replica (grants.c, recovery.c).
  * Zeros are returned only for slabs never written (or discarded), never in
- * place of lost data. Nothing here allocates memory.
+ * place of lost data.
+ *
+ * Same-filled blocks (samefill.h): a WRITE whose every 4 KiB block is one
+ * 64-bit value repeated is claimed like any write (its slabs mapped, its
+ * blocks no longer discarded), then its blocks are marked and it finishes
+ * with no work request: the donors keep their old bytes, which the CRC table
+ * still describes (so reads, scrub and copies check them as before) and
+ * which nobody returns while the mark stands. A write with some blocks
+ * same-filled and others not is sent whole, and clears its marks when it
+ * completes: cutting it per block would cost a work request per run of
+ * blocks (extents are bounded by MEMXD_MAX_EXTENTS), and swap writes a page
+ * per request unless the block layer merged neighbours. A READ whose every
+ * block is marked is filled here, with no work request; any other read goes
+ * to a donor, and its marked blocks are filled over what came back once its
+ * last work request completed (after checksums and repairs used the donor's
+ * bytes). DISCARD clears the marks of the blocks it covers whole (they hold
+ * what the donors hold again: a discarded block's content is undefined until
+ * written), and a slab given back loses its marks. Marks are set and cleared
+ * before the tag is committed, so the next request sees them. Nothing here
+ * allocates memory.
  */
 #include <errno.h>
 #include <string.h>
@@ -78,6 +97,9 @@ static int io_add_wr_op(struct memxd_queue *q, uint32_t tag, unsigned int e, uns
 	uint64_t wr_id = memxd_wrid_pack((struct memxd_wrid){ tag, e, k, rep->donor, rep->gen });
 	int r;
 
+	if (op != MEMX_OP_READ)
+		atomic_fetch_add_explicit(&q->stats.rdma_write_bytes, x->ext.len,
+					  memory_order_relaxed);
 	if (op == MEMX_OP_WRITE_ZEROES)
 		r = mxv_batch_write(b, q->zero_mr, 0, x->ext.len, raddr, rep->rkey, wr_id, 0);
 	else if (op == MEMX_OP_WRITE)
@@ -261,6 +283,7 @@ static bool io_give_back(struct memxd_queue *q, uint64_t s)
 	atomic_fetch_add_explicit(&c->slabs_given_back, 1, memory_order_relaxed);
 	/* Mapped again, it will be fresh (zeroed) donor memory. */
 	memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+	memxd_samefill_clear(&c->samefill, s * c->map.slab_bytes, c->map.slab_bytes);
 	memxd_discards_reset_slab(&c->discards, s);
 	memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 	return true;
@@ -322,6 +345,8 @@ static uint64_t io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_
 		 */
 		if (memxd_slab_claim(slab, MEMXD_SLAB_LOST, MEMXD_SLAB_FREEING)) {
 			memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+			memxd_samefill_clear(&c->samefill, s * c->map.slab_bytes,
+					     c->map.slab_bytes);
 			memxd_discards_reset_slab(&c->discards, s);
 			atomic_fetch_sub(&c->slabs_lost, 1);
 			memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
@@ -361,6 +386,17 @@ static void io_warn_write_failed(struct memxd_queue *q, const struct memxd_io *i
 		 io->nr_bytes, (unsigned long long)io->offset);
 }
 
+/* A DISCARD: the blocks it covers whole are not same-filled any more. */
+static void io_discard_marks(struct memxd_queue *q, uint64_t offset, uint64_t len)
+{
+	uint64_t first = (offset + MEMXD_SF_BLOCK - 1) / MEMXD_SF_BLOCK;
+	uint64_t end = (offset + len) / MEMXD_SF_BLOCK;
+
+	if (first < end)
+		memxd_samefill_clear(&q->c->samefill, first * MEMXD_SF_BLOCK,
+				     (end - first) * MEMXD_SF_BLOCK);
+}
+
 /* FLUSH and DISCARD need no RDMA, and an unknown op fails: true when the request is done. */
 static bool io_start_local(struct memxd_queue *q, uint32_t tag)
 {
@@ -374,6 +410,7 @@ static bool io_start_local(struct memxd_queue *q, uint32_t tag)
 		io_finish(q, tag);
 		return true;
 	case MEMX_OP_DISCARD:
+		io_discard_marks(q, io->offset, io->nr_bytes);
 		busy = io_release_slabs(q, io->offset, io->nr_bytes);
 		/* Wait for a copy to end, unless that took half of --io-deadline: it is advisory. */
 		if (busy != IO_NO_SLAB && !io_wait_expired(q, io, busy)) {
@@ -448,6 +485,54 @@ static void io_issue_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 		io_fail(io, -EIO);
 }
 
+/* Bytes a write of extent e would have sent: once per usable replica. */
+static uint64_t io_ext_wire_bytes(struct memxd_queue *q, const struct memxd_io_ext *x)
+{
+	struct memxd_slab *slab = &q->c->map.slabs[x->ext.slab];
+	uint64_t n = 0;
+
+	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++)
+		if (replica_usable(q->c, &slab->replica[k]))
+			n += x->ext.len;
+	return n;
+}
+
+/*
+ * A claimed WRITE whose every block is same-filled, or a READ whose every
+ * block is marked: served from the table, no network. True when the request
+ * is done.
+ */
+static bool io_same_filled(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io *io = &q->io[tag];
+	uint8_t *buf = q->kq.buf + (size_t)tag * q->kq.buf_stride;
+	uint64_t saved = 0;
+
+	if (io->op == MEMX_OP_WRITE) {
+		if (c->opt.no_same_filled || !memxd_samefill_all(buf, io->nr_bytes))
+			return false;
+		for (unsigned int e = 0; e < io->nr_ext; e++)
+			saved += io_ext_wire_bytes(q, &io->ext[e]);
+		memxd_samefill_mark(&c->samefill, io->offset, buf, io->nr_bytes);
+		atomic_fetch_add_explicit(&q->stats.samefill_writes, 1, memory_order_relaxed);
+	} else if (io->op == MEMX_OP_READ) {
+		/* Marks are only ever on mapped slabs: the claim found none lost. */
+		if (!atomic_load_explicit(&c->samefill.nr_marked, memory_order_relaxed) ||
+		    !memxd_samefill_covers(&c->samefill, io->offset, io->nr_bytes))
+			return false;
+		memxd_samefill_fill(&c->samefill, io->offset, buf, io->nr_bytes);
+		saved = io->nr_bytes;
+		atomic_fetch_add_explicit(&q->stats.samefill_reads, 1, memory_order_relaxed);
+	} else {
+		return false;
+	}
+	atomic_fetch_add_explicit(&q->stats.samefill_bytes_saved, saved, memory_order_relaxed);
+	io_uncount(q, io);
+	io_finish(q, tag);
+	return true;
+}
+
 /*
  * Starts the request of one tag, or restarts it after it waited for a slab
  * (WAIT_SLAB keeps its extents): to RDMA, to WAIT_SLAB, or finished (FREE).
@@ -475,6 +560,8 @@ void memxd_io_start(struct memxd_queue *q, uint32_t tag)
 	case IO_CLAIM_GO:
 		break;
 	}
+	if (io_same_filled(q, tag))
+		return;
 	if (io->op == MEMX_OP_WRITE_ZEROES)
 		atomic_fetch_add_explicit(&q->stats.write_zeroes, 1, memory_order_relaxed);
 	io->state = MEMXD_IO_RDMA;
@@ -549,18 +636,28 @@ static void io_repair_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 			io_add_wr_op(q, tag, e, k, &slab->replica[k], MEMX_OP_WRITE);
 }
 
-/* A request ends well: a write's blocks get their new checksums before the tag is committed. */
+/*
+ * A request ends well, before the tag is committed: a write's blocks get
+ * their new checksums and hold the donors' bytes again (no mark); a read's
+ * marked blocks are filled over what the donor returned for them.
+ */
 static void io_record_checksums(struct memxd_queue *q, uint32_t tag)
 {
 	struct memxd_io *io = &q->io[tag];
+	uint8_t *buf = q->kq.buf + (size_t)tag * q->kq.buf_stride;
 
 	if (io->result)
 		return;
 	if (io->op == MEMX_OP_WRITE)
-		memxd_crc_record(&q->c->crc, io->offset, q->kq.buf + (size_t)tag *
-				 q->kq.buf_stride, io->nr_bytes);
+		memxd_crc_record(&q->c->crc, io->offset, buf, io->nr_bytes);
 	else if (io->op == MEMX_OP_WRITE_ZEROES)
 		memxd_crc_zero(&q->c->crc, io->offset, io->nr_bytes);
+	if (!atomic_load_explicit(&q->c->samefill.nr_marked, memory_order_relaxed))
+		return;
+	if (io->op == MEMX_OP_READ)
+		memxd_samefill_fill(&q->c->samefill, io->offset, buf, io->nr_bytes);
+	else
+		memxd_samefill_clear(&q->c->samefill, io->offset, io->nr_bytes);
 }
 
 /*
