@@ -143,7 +143,7 @@ enum memxd_io_state {
 struct memxd_io_ext {
 	struct memxd_extent ext;
 	uint8_t tried;		/* replicas tried (bit per replica slot) */
-	uint8_t ok;		/* replica writes that succeeded */
+	uint8_t failed;		/* replicas a write's work request failed on (bit per slot) */
 	uint8_t pending;	/* work requests in flight for this extent */
 	uint8_t bad;		/* replicas whose data failed its checksum (reads) */
 	uint8_t rereads;	/* reads repeated while a write to the slab was in flight */
@@ -163,6 +163,9 @@ struct memxd_io {
 	uint32_t wait_gen;	/* that slab's fail_gen when it started waiting */
 	uint64_t parked_ns;	/* when it started waiting for that slab */
 	struct memxd_io_ext ext[MEMXD_MAX_EXTENTS];
+	/* WRITE: blocks (of the request) that are same-filled and not sent (io.c). */
+	uint64_t sf_mask[MEMX_MAX_IO_BYTES / MEMXD_SF_BLOCK / 64];
+	bool sf_any;		/* a bit of sf_mask is set */
 };
 
 /* Written by the queue thread (relaxed), read by status.c in the control thread. */
@@ -175,7 +178,8 @@ struct memxd_queue_stats {
 	_Atomic uint64_t repairs;	/* bad copies rewritten from a good one */
 	_Atomic uint64_t rdma_write_bytes;	/* bytes sent to donors by RDMA WRITE, every copy */
 	/* Same-filled blocks (samefill.h): requests served without the network. */
-	_Atomic uint64_t samefill_writes, samefill_reads;
+	_Atomic uint64_t samefill_writes;	/* blocks written same-filled: recorded, not sent */
+	_Atomic uint64_t samefill_reads;	/* blocks read from the record, no network */
 	_Atomic uint64_t samefill_bytes_saved;	/* bytes those did not move, every copy */
 };
 

@@ -370,8 +370,8 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     PRIu64 " errors, %" PRIu64 " zero-filled reads\n", t->reads, t->read_bytes >> 20,
 	     t->writes, t->write_bytes >> 20, t->flushes, t->discards, t->write_zeroes, t->errors,
 	     t->zero_reads);
-	emit(o, "  same-filled: %s; %" PRIu64 " blocks now, %" PRIu64 " writes and %" PRIu64
-	     " reads served without the network, %" PRIu64 " MiB not sent; %" PRIu64
+	emit(o, "  same-filled: %s; %" PRIu64 " blocks now; %" PRIu64 " blocks written and %"
+	     PRIu64 " read without the network, %" PRIu64 " MiB not moved; %" PRIu64
 	     " MiB written to donors\n", c->opt.no_same_filled ? "off" : "on",
 	     atomic_load_explicit(&c->samefill.nr_marked, memory_order_relaxed),
 	     t->samefill_writes, t->samefill_reads, t->samefill_bytes_saved >> 20,
