@@ -167,7 +167,7 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 		close(fd);
 		unlink(path);
 		return memxd_log_errno(-errno, "volume %s: %s needs %" PRIu64 " MiB of %s (the slab "
-				       "map and checksums, for a restart); give it room, or run "
+				       "map, checksums and same-filled blocks, for a restart); give it room, or run "
 				       "with --recovery-timeout 0", c->opt.name, path,
 				       (bytes + (1 << 20) - 1) >> 20, MEMXD_RUN_DIR);
 	}
