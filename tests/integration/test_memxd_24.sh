@@ -9,7 +9,8 @@
 # engine: blocks overwritten same-filled -> random -> same-filled and the
 # other way read back their last data from the engine that takes over (run
 # with --no-same-filled: old marks still count, new writes all go out).
-# Last, swap with a quarter of its pages same-filled: every page verified.
+# Last, swap with a quarter of its pages same-filled, on two replicas: every
+# page verified.
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -127,8 +128,10 @@ same "$TEST_TMP/r1" $((28 * MiB)) || fail "random over a marked range reads wron
 same "$TEST_TMP/z1m" $((30 * MiB)) || fail "zeros written with --no-same-filled read wrong"
 stop_bg vol || fail "the engine did not stop cleanly"
 
-# --- swap: 32 MiB through a 16 MiB cgroup, a quarter of the pages same-filled ----
-start_client swp --size 64M --slab 4M --replicas 1 --bind "$IP1" --donor "$IP2"
+# --- swap: 32 MiB through a 16 MiB cgroup, a quarter of the pages same-filled,
+# two replicas: each write is cut into the same runs for both ----------------
+start_donor d2 "$IP3" 128M
+start_client swp --size 64M --slab 4M --replicas 2 --bind "$IP1" --donor "$IP2" --donor "$IP3"
 dev=$MEMX_DEV
 mkswap "$dev" > /dev/null || fail "mkswap"
 swapon "$dev" || fail "swapon"
@@ -139,9 +142,11 @@ cat "$TEST_TMP/pattern.out"
 swapoff "$dev" || fail "swapoff"
 written=$(io write_bytes) sent=$(io rdma_write_bytes)
 sfw=$(io same_filled_writes)
-log "swap: $((written / 4096)) pages written in $(io writes) requests, $sfw of them same-filled and not sent, $(io same_filled_reads) read back without the network, $(($(io same_filled_bytes_saved) / MiB)) MiB not moved; $((sent / MiB)) of $((written / MiB)) MiB written went to the donor"
+log "swap: $((written / 4096)) pages written in $(io writes) requests, $sfw of them same-filled and not sent, $(io same_filled_reads) read back without the network, $(($(io same_filled_bytes_saved) / MiB)) MiB not moved; $((sent / 2 / MiB)) of $((written / MiB)) MiB written went to the donors (2 replicas: twice that)"
 # A quarter of the pages are same-filled; short gaps may be sent: at least a tenth is not.
 [ $((sfw * 4096 * 10)) -ge "$written" ] || fail "swap: only $sfw of $((written / 4096)) pages written were same-filled"
-[ "$sent" = $((written - sfw * 4096)) ] || fail "swap: $sent bytes went to the donor, not $((written - sfw * 4096))"
+[ "$sent" = $((2 * (written - sfw * 4096))) ] ||
+	fail "swap: $sent bytes went to the donors, not twice $((written - sfw * 4096))"
+[ "$(io same_filled_bytes_saved)" -ge $((2 * sfw * 4096)) ] || fail "swap: the bytes saved do not count both replicas"
 stop_bg swp || fail "the swap engine did not stop cleanly"
 log "passed"
