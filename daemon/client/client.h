@@ -24,6 +24,7 @@
 #include "client/kbackend.h"
 #include "client/kdev.h"
 #include "client/mailbox.h"
+#include "client/samefill.h"
 #include "client/slabmap.h"
 #include "client/state.h"
 #include "client/wrid.h"
@@ -143,7 +144,7 @@ enum memxd_io_state {
 struct memxd_io_ext {
 	struct memxd_extent ext;
 	uint8_t tried;		/* replicas tried (bit per replica slot) */
-	uint8_t ok;		/* replica writes that succeeded */
+	uint8_t failed;		/* replicas a write's work request failed on (bit per slot) */
 	uint8_t pending;	/* work requests in flight for this extent */
 	uint8_t bad;		/* replicas whose data failed its checksum (reads) */
 	uint8_t rereads;	/* reads repeated while a write to the slab was in flight */
@@ -163,6 +164,9 @@ struct memxd_io {
 	uint32_t wait_gen;	/* that slab's fail_gen when it started waiting */
 	uint64_t parked_ns;	/* when it started waiting for that slab */
 	struct memxd_io_ext ext[MEMXD_MAX_EXTENTS];
+	/* WRITE: blocks (of the request) that are same-filled and not sent (io.c). */
+	uint64_t sf_mask[MEMX_MAX_IO_BYTES / MEMXD_SF_BLOCK / 64];
+	bool sf_any;		/* a bit of sf_mask is set */
 };
 
 /* Written by the queue thread (relaxed), read by status.c in the control thread. */
@@ -173,6 +177,11 @@ struct memxd_queue_stats {
 	_Atomic uint64_t failovers;	/* reads retried on another replica */
 	_Atomic uint64_t checksum_errors;	/* blocks a donor returned wrong (integrity.h) */
 	_Atomic uint64_t repairs;	/* bad copies rewritten from a good one */
+	_Atomic uint64_t rdma_write_bytes;	/* bytes sent to donors by RDMA WRITE, every copy */
+	/* Same-filled blocks (samefill.h): requests served without the network. */
+	_Atomic uint64_t samefill_writes;	/* blocks written same-filled: recorded, not sent */
+	_Atomic uint64_t samefill_reads;	/* blocks read from the record, no network */
+	_Atomic uint64_t samefill_bytes_saved;	/* bytes those did not move, every copy */
 };
 
 struct memxd_client;
@@ -240,6 +249,7 @@ struct memxd_client_opts {
 	char ctl_path[108];
 	char listen_host[MEMXD_HOST_MAX];	/* --listen: donors may join here */
 	bool no_checksum;		/* --no-checksum: no CRC32C per block */
+	bool no_same_filled;		/* --no-same-filled: every block crosses the wire */
 	bool attach;			/* --attach: a detached volume, from its state file */
 	bool overcommit;		/* --overcommit: larger than the donors can hold */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
@@ -290,6 +300,7 @@ struct memxd_client {
 	struct memxd_slabmap map;	/* slab states: see slabmap.h for who writes */
 	struct memxd_crcmap crc;	/* every block's CRC32C: queue threads */
 	struct memxd_discards discards;	/* blocks discarded since written: queue threads */
+	struct memxd_samefill samefill;	/* same-filled blocks, not on the donors: queue threads */
 	_Atomic uint64_t slabs_given_back;	/* by discards, whole or piece by piece */
 	/* Copysets over the live donors (grants.c), rebuilt when membership changes. */
 	struct memxd_copysets copysets;

@@ -438,7 +438,7 @@ static int donor_connect(struct memxd_client *c, struct memxd_donor *d)
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
 		struct mxv_qp_attr data_attr = {
 			.send_cq = c->queue[q].cq, .recv_cq = c->queue[q].cq,
-			.max_send_wr = c->opt.depth * MEMXD_MAX_EXTENTS + 8, .max_recv_wr = 0,
+			.max_send_wr = c->opt.depth * MEMXD_MAX_WRS_PER_TAG + 8, .max_recv_wr = 0,
 		};
 
 		r = donor_connect_one(c, d, MEMX_ROLE_DATA, &data_attr, &d->data[q]);

@@ -182,6 +182,8 @@ void memxd_map_slab(struct memxd_client *c, uint64_t s)
 		 n);
 	atomic_fetch_add(&c->slabs_mapped, 1);
 	memxd_discards_reset_slab(&c->discards, s);	/* nothing of it is discarded yet */
+	/* Nor same-filled: a slab is unmapped only after its marks were cleared. */
+	memxd_samefill_clear(&c->samefill, s * c->map.slab_bytes, c->map.slab_bytes);
 	memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);
 }
 /* Frees a replica's grant now, or later if I/O still uses the slab. */
@@ -220,6 +222,7 @@ uint64_t memxd_forget_lost(struct memxd_client *c)
 		if (!memxd_slab_claim(slab, MEMXD_SLAB_LOST, MEMXD_SLAB_FREEING))
 			continue;
 		memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+		memxd_samefill_clear(&c->samefill, s * c->map.slab_bytes, c->map.slab_bytes);
 		atomic_fetch_sub(&c->slabs_lost, 1);
 		memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 		n++;

@@ -26,7 +26,28 @@
  * from its claim to its end: the control thread waits for those to drain
  * before it copies or frees a replica (grants.c, recovery.c).
  * Zeros are returned only for slabs never written (or discarded), never in
- * place of lost data. Nothing here allocates memory.
+ * place of lost data.
+ *
+ * Same-filled blocks (samefill.h): a WRITE whose every 4 KiB block is one
+ * 64-bit value repeated is claimed like any write (its slabs mapped, its
+ * blocks no longer discarded), then its blocks are marked and it finishes
+ * with no work request: the donors keep their old bytes, which the CRC table
+ * still describes (so reads, scrub and copies check them as before) and
+ * which nobody returns while the mark stands. A write with some blocks
+ * same-filled and others not (swap's requests are runs of pages the block
+ * layer merged) sends only the others, one work request per run of them per
+ * replica, at most MEMXD_MAX_WRS_PER_TAG: short gaps between runs are sent
+ * too when there would be more. When it completes, its same-filled blocks
+ * are marked, the others get their checksums and lose their marks; a write
+ * stands if one replica took every work request of an extent. A READ whose every
+ * block is marked is filled here, with no work request; any other read goes
+ * to a donor, and its marked blocks are filled over what came back once its
+ * last work request completed (after checksums and repairs used the donor's
+ * bytes). DISCARD clears the marks of the blocks it covers whole (they hold
+ * what the donors hold again: a discarded block's content is undefined until
+ * written), and a slab given back loses its marks. Marks are set and cleared
+ * before the tag is committed, so the next request sees them. Nothing here
+ * allocates memory.
  */
 #include <errno.h>
 #include <string.h>
@@ -63,27 +84,29 @@ static void io_fail(struct memxd_io *io, int err)
 }
 
 /*
- * Adds one RDMA work request for extent e of tag, to replica slot k, to that
- * donor's chain: what the request's op says, or op (a repair writes a read's
- * good data back).
+ * Adds one RDMA work request for the len bytes at off in extent e of tag, to
+ * replica slot k, to that donor's chain: what the request's op says, or op (a
+ * repair writes a read's good data back).
  */
-static int io_add_wr_op(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
-			const struct memxd_replica *rep, uint8_t op)
+static int io_add_wr_range(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
+			   const struct memxd_replica *rep, uint8_t op, uint32_t at, uint32_t len)
 {
 	struct memxd_io *io = &q->io[tag];
 	struct memxd_io_ext *x = &io->ext[e];
 	struct mxv_batch *b = q->batch[rep->donor];
-	size_t off = (size_t)tag * q->kq.buf_stride + x->ext.buf_offset;
-	uint64_t raddr = rep->remote_addr + x->ext.slab_offset;
+	size_t off = (size_t)tag * q->kq.buf_stride + x->ext.buf_offset + at;
+	uint64_t raddr = rep->remote_addr + x->ext.slab_offset + at;
 	uint64_t wr_id = memxd_wrid_pack((struct memxd_wrid){ tag, e, k, rep->donor, rep->gen });
 	int r;
 
+	if (op != MEMX_OP_READ)
+		atomic_fetch_add_explicit(&q->stats.rdma_write_bytes, len, memory_order_relaxed);
 	if (op == MEMX_OP_WRITE_ZEROES)
-		r = mxv_batch_write(b, q->zero_mr, 0, x->ext.len, raddr, rep->rkey, wr_id, 0);
+		r = mxv_batch_write(b, q->zero_mr, 0, len, raddr, rep->rkey, wr_id, 0);
 	else if (op == MEMX_OP_WRITE)
-		r = mxv_batch_write(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
+		r = mxv_batch_write(b, q->buf_mr, off, len, raddr, rep->rkey, wr_id, 0);
 	else
-		r = mxv_batch_read(b, q->buf_mr, off, x->ext.len, raddr, rep->rkey, wr_id, 0);
+		r = mxv_batch_read(b, q->buf_mr, off, len, raddr, rep->rkey, wr_id, 0);
 	if (r)
 		return r;
 	x->tried |= 1U << k;
@@ -93,10 +116,65 @@ static int io_add_wr_op(struct memxd_queue *q, uint32_t tag, unsigned int e, uns
 	return 0;
 }
 
+/* The same for the whole extent. */
+static int io_add_wr_op(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
+			const struct memxd_replica *rep, uint8_t op)
+{
+	return io_add_wr_range(q, tag, e, k, rep, op, 0, q->io[tag].ext[e].ext.len);
+}
+
 static int io_add_wr(struct memxd_queue *q, uint32_t tag, unsigned int e, unsigned int k,
 		     const struct memxd_replica *rep)
 {
 	return io_add_wr_op(q, tag, e, k, rep, q->io[tag].op);
+}
+
+/* Whether block i of a WRITE is same-filled and not sent. */
+static bool io_sf_block(const struct memxd_io *io, uint32_t i)
+{
+	return io->sf_mask[i / 64] & (1ULL << (i % 64));
+}
+
+/*
+ * The next run of blocks of extent x that a WRITE sends, from byte *pos of
+ * the extent on: its offset and length in the extent. False when none is left.
+ */
+static bool io_next_run(const struct memxd_io *io, const struct memxd_io_ext *x, uint32_t *pos,
+			uint32_t *at, uint32_t *len)
+{
+	uint32_t base = x->ext.buf_offset / MEMXD_SF_BLOCK;
+
+	if (!io->sf_any) {
+		if (*pos)
+			return false;
+		*at = 0;
+		*len = x->ext.len;
+		*pos = x->ext.len;
+		return true;
+	}
+	while (*pos < x->ext.len && io_sf_block(io, base + *pos / MEMXD_SF_BLOCK))
+		*pos += MEMXD_SF_BLOCK;
+	if (*pos >= x->ext.len)
+		return false;
+	*at = *pos;
+	while (*pos < x->ext.len && !io_sf_block(io, base + *pos / MEMXD_SF_BLOCK))
+		*pos += MEMXD_SF_BLOCK;
+	*len = *pos - *at;
+	return true;
+}
+
+/* How many runs a WRITE sends, over all its extents. */
+static unsigned int io_count_runs(const struct memxd_io *io)
+{
+	unsigned int n = 0;
+
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		uint32_t pos = 0, at, len;
+
+		while (io_next_run(io, &io->ext[e], &pos, &at, &len))
+			n++;
+	}
+	return n;
 }
 
 static bool replica_usable(struct memxd_client *c, const struct memxd_replica *rep)
@@ -261,6 +339,7 @@ static bool io_give_back(struct memxd_queue *q, uint64_t s)
 	atomic_fetch_add_explicit(&c->slabs_given_back, 1, memory_order_relaxed);
 	/* Mapped again, it will be fresh (zeroed) donor memory. */
 	memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+	memxd_samefill_clear(&c->samefill, s * c->map.slab_bytes, c->map.slab_bytes);
 	memxd_discards_reset_slab(&c->discards, s);
 	memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
 	return true;
@@ -322,6 +401,8 @@ static uint64_t io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_
 		 */
 		if (memxd_slab_claim(slab, MEMXD_SLAB_LOST, MEMXD_SLAB_FREEING)) {
 			memxd_crc_zero(&c->crc, s * c->map.slab_bytes, c->map.slab_bytes);
+			memxd_samefill_clear(&c->samefill, s * c->map.slab_bytes,
+					     c->map.slab_bytes);
 			memxd_discards_reset_slab(&c->discards, s);
 			atomic_fetch_sub(&c->slabs_lost, 1);
 			memxd_slab_publish(slab, MEMXD_SLAB_UNMAPPED);
@@ -361,6 +442,17 @@ static void io_warn_write_failed(struct memxd_queue *q, const struct memxd_io *i
 		 io->nr_bytes, (unsigned long long)io->offset);
 }
 
+/* A DISCARD: the blocks it covers whole are not same-filled any more. */
+static void io_discard_marks(struct memxd_queue *q, uint64_t offset, uint64_t len)
+{
+	uint64_t first = (offset + MEMXD_SF_BLOCK - 1) / MEMXD_SF_BLOCK;
+	uint64_t end = (offset + len) / MEMXD_SF_BLOCK;
+
+	if (first < end)
+		memxd_samefill_clear(&q->c->samefill, first * MEMXD_SF_BLOCK,
+				     (end - first) * MEMXD_SF_BLOCK);
+}
+
 /* FLUSH and DISCARD need no RDMA, and an unknown op fails: true when the request is done. */
 static bool io_start_local(struct memxd_queue *q, uint32_t tag)
 {
@@ -374,6 +466,7 @@ static bool io_start_local(struct memxd_queue *q, uint32_t tag)
 		io_finish(q, tag);
 		return true;
 	case MEMX_OP_DISCARD:
+		io_discard_marks(q, io->offset, io->nr_bytes);
 		busy = io_release_slabs(q, io->offset, io->nr_bytes);
 		/* Wait for a copy to end, unless that took half of --io-deadline: it is advisory. */
 		if (busy != IO_NO_SLAB && !io_wait_expired(q, io, busy)) {
@@ -424,7 +517,7 @@ static void io_issue_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 	struct memxd_io *io = &q->io[tag];
 	struct memxd_io_ext *x = &io->ext[e];
 	struct memxd_slab *slab = &c->map.slabs[x->ext.slab];
-	uint32_t state = memxd_slab_state(slab);
+	uint32_t state = memxd_slab_state(slab), at, len;
 
 	if (state != MEMXD_SLAB_MAPPED && state != MEMXD_SLAB_MIGRATING) {
 		/* Never written: zeros, without the network (writes were mapped when claimed). */
@@ -440,12 +533,130 @@ static void io_issue_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 			io_fail(io, -EIO);
 		return;
 	}
-	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++)
-		if (replica_usable(c, &slab->replica[k]) &&
-		    io_add_wr(q, tag, e, k, &slab->replica[k]))
-			io_fail(io, -EIO);
+	/* An extent all same-filled (the rest of the write is not) sends nothing. */
+	if (!io_next_run(io, x, &(uint32_t){ 0 }, &at, &len))
+		return;
+	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++) {
+		uint32_t pos = 0;
+
+		if (!replica_usable(c, &slab->replica[k]))
+			continue;
+		while (io_next_run(io, x, &pos, &at, &len))
+			if (io_add_wr_range(q, tag, e, k, &slab->replica[k], io->op, at, len))
+				io_fail(io, -EIO);
+	}
 	if (!x->pending)
 		io_fail(io, -EIO);
+}
+
+/* Bytes a write of extent e would have sent: once per usable replica. */
+static uint64_t io_ext_wire_bytes(struct memxd_queue *q, const struct memxd_io_ext *x)
+{
+	struct memxd_slab *slab = &q->c->map.slabs[x->ext.slab];
+	uint64_t n = 0;
+
+	for (uint32_t k = 0; k < atomic_load_explicit(&slab->nr_replicas, memory_order_acquire); k++)
+		if (replica_usable(q->c, &slab->replica[k]))
+			n += x->ext.len;
+	return n;
+}
+
+/*
+ * A WRITE's same-filled blocks between blocks it sends, up to gap blocks
+ * long, are sent after all: fewer runs, fewer work requests.
+ */
+static void io_sf_fill_gaps(struct memxd_io *io, uint32_t gap)
+{
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		uint32_t first = io->ext[e].ext.buf_offset / MEMXD_SF_BLOCK;
+		uint32_t end = first + io->ext[e].ext.len / MEMXD_SF_BLOCK;
+
+		for (uint32_t i = first; i < end;) {
+			uint32_t j = i;
+
+			if (!io_sf_block(io, i)) {
+				i++;
+				continue;
+			}
+			while (j < end && io_sf_block(io, j))
+				j++;
+			/* Interior: sent blocks on both sides, in the same extent. */
+			if (i > first && j < end && j - i <= gap)
+				for (uint32_t b = i; b < j; b++)
+					io->sf_mask[b / 64] &= ~(1ULL << (b % 64));
+			i = j;
+		}
+	}
+}
+
+/*
+ * Finds a WRITE's same-filled blocks (sf_mask), cut so that the blocks it
+ * sends make at most MEMXD_MAX_WRS_PER_TAG runs: small gaps are sent. Returns
+ * how many blocks are left same-filled.
+ */
+static uint32_t io_sf_find(struct memxd_queue *q, struct memxd_io *io, const uint8_t *buf)
+{
+	uint32_t nb = io->nr_bytes / MEMXD_SF_BLOCK, n = 0;
+	uint64_t v;
+
+	memset(io->sf_mask, 0, sizeof(io->sf_mask));
+	io->sf_any = false;
+	if (q->c->opt.no_same_filled || io->nr_bytes % MEMXD_SF_BLOCK ||
+	    nb > sizeof(io->sf_mask) * 8)
+		return 0;
+	for (uint32_t i = 0; i < nb; i++)
+		if (memxd_samefill_detect(buf + (size_t)i * MEMXD_SF_BLOCK, &v)) {
+			io->sf_mask[i / 64] |= 1ULL << (i % 64);
+			n++;
+		}
+	if (!n || n == nb)
+		return n;
+	io->sf_any = true;
+	for (uint32_t gap = 1; io_count_runs(io) > MEMXD_MAX_WRS_PER_TAG; gap++)
+		io_sf_fill_gaps(io, gap);
+	n = 0;
+	for (unsigned int w = 0; w < sizeof(io->sf_mask) / sizeof(io->sf_mask[0]); w++)
+		n += (uint32_t)__builtin_popcountll(io->sf_mask[w]);
+	io->sf_any = n != 0;
+	return n;
+}
+
+/*
+ * A claimed WRITE whose every block is same-filled, or a READ whose every
+ * block is marked: served from the table, no network. True when the request
+ * is done. A WRITE with some blocks same-filled goes on without them (sf_mask).
+ */
+static bool io_same_filled(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io *io = &q->io[tag];
+	uint8_t *buf = q->kq.buf + (size_t)tag * q->kq.buf_stride;
+	uint64_t saved = 0;
+
+	if (io->op == MEMX_OP_WRITE) {
+		if (io_sf_find(q, io, buf) != io->nr_bytes / MEMXD_SF_BLOCK)
+			return false;	/* none, or some: sent around them */
+		for (unsigned int e = 0; e < io->nr_ext; e++)
+			saved += io_ext_wire_bytes(q, &io->ext[e]);
+		memxd_samefill_mark(&c->samefill, io->offset, buf, io->nr_bytes);
+		atomic_fetch_add_explicit(&q->stats.samefill_writes, io->nr_bytes / MEMXD_SF_BLOCK,
+					  memory_order_relaxed);
+	} else if (io->op == MEMX_OP_READ) {
+		/* Marks are only ever on mapped slabs: the claim found none lost. */
+		if (!atomic_load_explicit(&c->samefill.nr_marked, memory_order_relaxed) ||
+		    !memxd_samefill_covers(&c->samefill, io->offset, io->nr_bytes))
+			return false;
+		memxd_samefill_fill(&c->samefill, io->offset, buf, io->nr_bytes);
+		saved = io->nr_bytes;
+		atomic_fetch_add_explicit(&q->stats.samefill_reads, io->nr_bytes / MEMXD_SF_BLOCK,
+					  memory_order_relaxed);
+	} else {
+		return false;
+	}
+	atomic_fetch_add_explicit(&q->stats.samefill_bytes_saved, saved, memory_order_relaxed);
+	io_uncount(q, io);
+	io_finish(q, tag);
+	return true;
 }
 
 /*
@@ -475,6 +686,8 @@ void memxd_io_start(struct memxd_queue *q, uint32_t tag)
 	case IO_CLAIM_GO:
 		break;
 	}
+	if (io_same_filled(q, tag))
+		return;
 	if (io->op == MEMX_OP_WRITE_ZEROES)
 		atomic_fetch_add_explicit(&q->stats.write_zeroes, 1, memory_order_relaxed);
 	io->state = MEMXD_IO_RDMA;
@@ -549,18 +762,69 @@ static void io_repair_ext(struct memxd_queue *q, uint32_t tag, unsigned int e)
 			io_add_wr_op(q, tag, e, k, &slab->replica[k], MEMX_OP_WRITE);
 }
 
-/* A request ends well: a write's blocks get their new checksums before the tag is committed. */
+/*
+ * A WRITE sent around its same-filled blocks completed: those are marked (the
+ * donors keep their old bytes and checksums), the others get their checksums
+ * and lose any mark.
+ */
+static void io_record_split_write(struct memxd_queue *q, struct memxd_io *io, const uint8_t *buf)
+{
+	struct memxd_client *c = q->c;
+	uint64_t blocks = 0, saved = 0;
+
+	for (unsigned int e = 0; e < io->nr_ext; e++) {
+		struct memxd_io_ext *x = &io->ext[e];
+		uint32_t first = x->ext.buf_offset / MEMXD_SF_BLOCK;
+		uint32_t end = first + x->ext.len / MEMXD_SF_BLOCK, n = 0;
+		uint64_t copies = x->tried ? (uint64_t)__builtin_popcount(x->tried & ~x->failed) :
+				  io_ext_wire_bytes(q, x) / x->ext.len;
+
+		for (uint32_t i = first; i < end; i++) {
+			uint64_t at = io->offset + (uint64_t)i * MEMXD_SF_BLOCK;
+			const uint8_t *b = buf + (size_t)i * MEMXD_SF_BLOCK;
+
+			if (io_sf_block(io, i)) {
+				memxd_samefill_mark(&c->samefill, at, b, MEMXD_SF_BLOCK);
+				n++;
+			} else {
+				memxd_crc_record(&c->crc, at, b, MEMXD_SF_BLOCK);
+				memxd_samefill_clear(&c->samefill, at, MEMXD_SF_BLOCK);
+			}
+		}
+		blocks += n;
+		saved += (uint64_t)n * MEMXD_SF_BLOCK * copies;
+	}
+	atomic_fetch_add_explicit(&q->stats.samefill_writes, blocks, memory_order_relaxed);
+	atomic_fetch_add_explicit(&q->stats.samefill_bytes_saved, saved, memory_order_relaxed);
+}
+
+/*
+ * A request ends well, before the tag is committed: a write's blocks get
+ * their new checksums and hold the donors' bytes again (no mark), but for
+ * the same-filled ones it did not send; a read's marked blocks are filled
+ * over what the donor returned for them.
+ */
 static void io_record_checksums(struct memxd_queue *q, uint32_t tag)
 {
 	struct memxd_io *io = &q->io[tag];
+	uint8_t *buf = q->kq.buf + (size_t)tag * q->kq.buf_stride;
 
 	if (io->result)
 		return;
+	if (io->op == MEMX_OP_WRITE && io->sf_any) {
+		io_record_split_write(q, io, buf);
+		return;
+	}
 	if (io->op == MEMX_OP_WRITE)
-		memxd_crc_record(&q->c->crc, io->offset, q->kq.buf + (size_t)tag *
-				 q->kq.buf_stride, io->nr_bytes);
+		memxd_crc_record(&q->c->crc, io->offset, buf, io->nr_bytes);
 	else if (io->op == MEMX_OP_WRITE_ZEROES)
 		memxd_crc_zero(&q->c->crc, io->offset, io->nr_bytes);
+	if (!atomic_load_explicit(&q->c->samefill.nr_marked, memory_order_relaxed))
+		return;
+	if (io->op == MEMX_OP_READ)
+		memxd_samefill_fill(&q->c->samefill, io->offset, buf, io->nr_bytes);
+	else
+		memxd_samefill_clear(&q->c->samefill, io->offset, io->nr_bytes);
 }
 
 /*
@@ -595,6 +859,8 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 		 */
 		if (id.gen == memxd_donor_gen(&c->donor[d]) && memxd_donor_mark_failed(&c->donor[d]))
 			memxd_mailbox_post(&c->mailbox, &mail);
+		if (io->op != MEMX_OP_READ)
+			x->failed |= (uint8_t)(1U << id.rep);
 	} else if (x->repairing) {
 		atomic_fetch_add_explicit(&q->stats.repairs, 1, memory_order_relaxed);
 	}
@@ -611,10 +877,12 @@ void memxd_io_wr_done(struct memxd_queue *q, uint64_t wr_id, bool ok)
 			else
 				io_fail(io, -EIO);
 		}
-	} else if (ok) {
-		x->ok++;
 	}
-	if (!x->pending && io->op != MEMX_OP_READ && !x->ok)
+	/*
+	 * A write stands if one replica took every work request of the extent
+	 * (a write cut around same-filled blocks sends several).
+	 */
+	if (!x->pending && io->op != MEMX_OP_READ && !(x->tried & (uint8_t)~x->failed))
 		io_fail(io, -EIO);
 	if (!io->pending) {
 		io_record_checksums(q, tag);

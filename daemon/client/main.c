@@ -347,6 +347,11 @@ static int client_setup(struct memxd_client *c)
 	if (r)
 		return memxd_log_errno(r, "checksum table for %" PRIu64 " MiB (4 bytes per 4 KiB)",
 				       c->opt.size >> 20);
+	/* Even with --no-same-filled: a resumed volume may hold marks (samefill.h). */
+	r = memxd_samefill_init(&c->samefill, c->opt.size);
+	if (r)
+		return memxd_log_errno(r, "same-filled block table for %" PRIu64 " MiB (8 bytes "
+				       "per 4 KiB)", c->opt.size >> 20);
 	if (c->opt.recovery_timeout_s) {
 		r = memxd_state_open(c, &resume);
 		if (r)
@@ -468,6 +473,7 @@ static void client_teardown(struct memxd_client *c)
 	free(c->fail_gen);
 	memxd_discards_fini(&c->discards);
 	memxd_crc_fini(&c->crc);
+	memxd_samefill_fini(&c->samefill);
 	memxd_copysets_fini(&c->copysets);
 	memxd_slabmap_fini(&c->map);
 }

@@ -26,7 +26,8 @@ void memxd_client_usage(FILE *f)
 		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
-		"                    [--no-checksum] [--scrub-rate SIZE] [--scatter-width W]\n"
+		"                    [--no-checksum] [--no-same-filled] [--scrub-rate SIZE]\n"
+		"                    [--scatter-width W]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach] [--config FILE]\n"
 		"                    [--kernel-backend auto|memx|ublk] [--overcommit]\n"
@@ -54,6 +55,9 @@ void memxd_client_usage(FILE *f)
 		"              such a volume is refused\n"
 		"  --no-checksum  do not keep and check a CRC32C of every 4K block (for\n"
 		"              volumes under dm-integrity; default: every read is checked)\n"
+		"  --no-same-filled  send every block to the donors, even one that is a\n"
+		"              single 64-bit value repeated (zeros); by default such a block\n"
+		"              is only recorded in the engine, and read back from there\n"
 		"  --scrub-rate  bytes per second of every replica read back and checked in\n"
 		"              the background, bad copies rewritten; 0 turns it off (default 4M)\n"
 		"  --scatter-width  how many other donors each donor may share slabs with\n"
@@ -335,6 +339,7 @@ static const struct option client_longopts[] = {
 	{ "ctl", required_argument, NULL, 'c' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "no-checksum", no_argument, NULL, 'C' },
+	{ "no-same-filled", no_argument, NULL, 'Z' },
 	{ "scrub-rate", required_argument, NULL, 'X' },
 	{ "scatter-width", required_argument, NULL, 'W' },
 	{ "key-file", required_argument, NULL, 'K' },
@@ -365,6 +370,10 @@ static int apply_option(int ch, const char *arg, struct memxd_client_opts *o)
 	}
 	if (ch == 'O') {
 		o->overcommit = true;
+		return 0;
+	}
+	if (ch == 'Z') {
+		o->no_same_filled = true;
 		return 0;
 	}
 	r = parse_name_option(ch, arg, o);

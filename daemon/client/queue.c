@@ -428,12 +428,12 @@ int memxd_queue_setup(struct memxd_client *c, struct memxd_queue *q, unsigned in
 	if (r)
 		return memxd_log_errno(r, "queue %u: register the zero buffer", qid);
 	/* Room for every tag's work requests to every donor. */
-	r = mxv_cq_create(c->ctx, (int)(depth * MEMXD_MAX_EXTENTS * MEMXD_MAX_REPLICAS + 64),
+	r = mxv_cq_create(c->ctx, (int)(depth * MEMXD_MAX_WRS_PER_TAG * MEMXD_MAX_REPLICAS + 64),
 			  &q->cq);
 	if (r)
 		return memxd_log_errno(r, "queue %u: create the CQ", qid);
 	for (unsigned int d = 0; d < MEMXD_MAX_DONORS; d++) {
-		r = mxv_batch_create(depth * MEMXD_MAX_EXTENTS, &q->batch[d]);
+		r = mxv_batch_create(depth * MEMXD_MAX_WRS_PER_TAG, &q->batch[d]);
 		if (r)
 			return r;
 	}

@@ -85,32 +85,49 @@ static void state_fresh(struct memxd_client *c)
 	memset(c->map.slabs, 0, c->map.nr_slabs * sizeof(*c->map.slabs));
 	if (c->crc.crc)
 		memxd_crc_zero(&c->crc, 0, c->crc.nr_blocks * (uint64_t)MEMXD_CRC_BLOCK);
+	memxd_samefill_clear(&c->samefill, 0, c->map.volume_bytes);
+	memxd_samefill_recount(&c->samefill);
 }
 
-/* Where the tables lie in the file, and its size. */
-static uint64_t state_layout(const struct memxd_client *c, uint64_t *map_off, uint64_t *crc_off)
+/* Where the tables lie in the file. */
+struct state_offsets {
+	uint64_t map, crc, sf_bits, sf_value;
+};
+
+/*
+ * Where the tables lie in the file, and its size. The same-filled marks are
+ * always there (samefill.h): the donors' copy of a marked block is stale.
+ */
+static uint64_t state_layout(const struct memxd_client *c, struct state_offsets *o)
 {
-	*map_off = align_up(sizeof(struct state_hdr));
-	*crc_off = *map_off + align_up(c->map.nr_slabs * sizeof(struct memxd_slab));
-	return *crc_off + align_up(c->crc.nr_blocks * sizeof(uint32_t));
+	o->map = align_up(sizeof(struct state_hdr));
+	o->crc = o->map + align_up(c->map.nr_slabs * sizeof(struct memxd_slab));
+	o->sf_bits = o->crc + align_up(c->crc.nr_blocks * sizeof(uint32_t));
+	o->sf_value = o->sf_bits + align_up(memxd_samefill_bits_bytes(c->map.volume_bytes));
+	return o->sf_value + align_up(memxd_samefill_value_bytes(c->map.volume_bytes));
 }
 
 /* The engine's tables live in the mapping at base from now on. */
 static void state_use(struct memxd_client *c, void *base, uint64_t bytes)
 {
-	uint64_t map_off, crc_off;
+	struct state_offsets o;
 
-	state_layout(c, &map_off, &crc_off);
+	state_layout(c, &o);
 	c->state_base = base;
 	c->state_bytes = bytes;
-	memxd_slabmap_borrow(&c->map, (struct memxd_slab *)((uint8_t *)base + map_off));
+	memxd_slabmap_borrow(&c->map, (struct memxd_slab *)((uint8_t *)base + o.map));
 	if (c->crc.crc)
-		memxd_crc_borrow(&c->crc, (_Atomic uint32_t *)((uint8_t *)base + crc_off));
+		memxd_crc_borrow(&c->crc, (_Atomic uint32_t *)((uint8_t *)base + o.crc));
+	if (c->samefill.bits)
+		memxd_samefill_borrow(&c->samefill, (_Atomic uint64_t *)((uint8_t *)base + o.sf_bits),
+				      (_Atomic uint64_t *)((uint8_t *)base + o.sf_value));
+	memxd_samefill_recount(&c->samefill);
 }
 
 int memxd_state_open(struct memxd_client *c, bool *resume)
 {
-	uint64_t map_off, crc_off, bytes = state_layout(c, &map_off, &crc_off);
+	struct state_offsets o;
+	uint64_t bytes = state_layout(c, &o);
 	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
 	struct stat st;
 	void *base;
@@ -150,7 +167,7 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 		close(fd);
 		unlink(path);
 		return memxd_log_errno(-errno, "volume %s: %s needs %" PRIu64 " MiB of %s (the slab "
-				       "map and checksums, for a restart); give it room, or run "
+				       "map, checksums and same-filled blocks, for a restart); give it room, or run "
 				       "with --recovery-timeout 0", c->opt.name, path,
 				       (bytes + (1 << 20) - 1) >> 20, MEMXD_RUN_DIR);
 	}
@@ -285,6 +302,7 @@ static void tidy_unmapped(struct memxd_client *c, uint64_t s)
 	atomic_store(&slab->nr_replicas, 0);
 	atomic_store(&slab->state, MEMXD_SLAB_UNMAPPED);
 	memxd_crc_zero(&c->crc, s << c->map.slab_shift, c->map.slab_bytes);
+	memxd_samefill_clear(&c->samefill, s << c->map.slab_shift, c->map.slab_bytes);
 }
 
 void memxd_state_resume(struct memxd_client *c)
@@ -346,7 +364,8 @@ void memxd_state_resume(struct memxd_client *c)
 	atomic_store(&c->slabs_lost, lost);
 	memxd_info("volume %s: resumed the dead engine's map: %" PRIu64 " slabs mapped, %" PRIu64
 		   " lost, %" PRIu64 " half-done changes undone, %" PRIu64 " replicas on donors "
-		   "that did not come back", c->opt.name, mapped, lost, tidied, gone);
+		   "that did not come back, %" PRIu64 " same-filled blocks", c->opt.name, mapped,
+		   lost, tidied, gone, memxd_samefill_recount(&c->samefill));
 }
 
 void memxd_state_close(struct memxd_client *c)
@@ -358,6 +377,7 @@ void memxd_state_close(struct memxd_client *c)
 	/* The tables go with the mapping: nothing may use them after this. */
 	memxd_slabmap_borrow(&c->map, NULL);
 	memxd_crc_borrow(&c->crc, NULL);
+	memxd_samefill_borrow(&c->samefill, NULL, NULL);
 	munmap(c->state_base, c->state_bytes);
 	c->state_base = NULL;
 	state_path(c, path, sizeof(path));

@@ -2,11 +2,12 @@
 /*
  * What an engine leaves to the next one, for engine restart (memx.ko's
  * recovery window, --recovery-timeout): the volume's identity and secret,
- * its donors in slot order, the slab map and the checksum table, in one file,
+ * its donors in slot order, the slab map, the checksum table and the
+ * same-filled marks (samefill.h), in one file,
  * /run/memx/client-NAME.state (tmpfs: memory, never disk; 0600, root's).
  *
- * The file is mapped MAP_SHARED and the engine's slab map and checksum table
- * live in it, so a crash leaves them exactly as the engine last wrote them,
+ * The file is mapped MAP_SHARED and the engine's slab map, checksum table and
+ * same-filled marks live in it, so a crash leaves them exactly as the engine last wrote them,
  * and nothing is written on the I/O path. A new engine with the same name and
  * geometry finds it, attaches to the orphaned volume in memx.ko, reconnects
  * to the same donors (which kept the grants under a lease, proven by the same

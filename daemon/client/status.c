@@ -63,7 +63,8 @@ static void emit(struct status_out *o, const char *fmt, ...)
 struct io_totals {
 	uint64_t reads, writes, read_bytes, write_bytes, flushes, discards, write_zeroes;
 	uint64_t errors, zero_reads, commits, wakeups, posts, arms, failovers;
-	uint64_t checksum_errors, repairs;
+	uint64_t checksum_errors, repairs, rdma_write_bytes;
+	uint64_t samefill_writes, samefill_reads, samefill_bytes_saved;
 };
 
 static uint64_t queue_requests(const struct memxd_queue_stats *s)
@@ -94,6 +95,10 @@ static void sum_queues(const struct memxd_client *c, struct io_totals *t)
 		t->failovers += atomic_load(&s->failovers);
 		t->checksum_errors += atomic_load(&s->checksum_errors);
 		t->repairs += atomic_load(&s->repairs);
+		t->rdma_write_bytes += atomic_load(&s->rdma_write_bytes);
+		t->samefill_writes += atomic_load(&s->samefill_writes);
+		t->samefill_reads += atomic_load(&s->samefill_reads);
+		t->samefill_bytes_saved += atomic_load(&s->samefill_bytes_saved);
 	}
 }
 
@@ -121,6 +126,10 @@ static json_object *json_io(const struct io_totals *t, bool *ok)
 	memxd_json_set(io, "failovers", U64(t->failovers), ok);
 	memxd_json_set(io, "checksum_errors", U64(t->checksum_errors), ok);
 	memxd_json_set(io, "repairs", U64(t->repairs), ok);
+	memxd_json_set(io, "rdma_write_bytes", U64(t->rdma_write_bytes), ok);
+	memxd_json_set(io, "same_filled_writes", U64(t->samefill_writes), ok);
+	memxd_json_set(io, "same_filled_reads", U64(t->samefill_reads), ok);
+	memxd_json_set(io, "same_filled_bytes_saved", U64(t->samefill_bytes_saved), ok);
 	return io;
 }
 
@@ -175,6 +184,9 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "poll_queues", U64(c->opt.poll_queues), ok);
 	memxd_json_set(v, "poll_us", U64(c->opt.poll_us), ok);
 	memxd_json_set(v, "checksums", BOOL(c->crc.crc != NULL), ok);
+	memxd_json_set(v, "same_filled", BOOL(!c->opt.no_same_filled), ok);
+	memxd_json_set(v, "same_filled_blocks",
+		       U64(atomic_load_explicit(&c->samefill.nr_marked, memory_order_relaxed)), ok);
 	/* Requests each queue served; polled queues are the last poll_queues. */
 	for (unsigned int q = 0; q < c->nr_queues; q++)
 		memxd_json_push(qr, U64(queue_requests(&c->queue[q].stats)), ok);
@@ -394,6 +406,12 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     PRIu64 " errors, %" PRIu64 " zero-filled reads\n", t->reads, t->read_bytes >> 20,
 	     t->writes, t->write_bytes >> 20, t->flushes, t->discards, t->write_zeroes, t->errors,
 	     t->zero_reads);
+	emit(o, "  same-filled: %s; %" PRIu64 " blocks now; %" PRIu64 " blocks written and %"
+	     PRIu64 " read without the network, %" PRIu64 " MiB not moved; %" PRIu64
+	     " MiB written to donors\n", c->opt.no_same_filled ? "off" : "on",
+	     atomic_load_explicit(&c->samefill.nr_marked, memory_order_relaxed),
+	     t->samefill_writes, t->samefill_reads, t->samefill_bytes_saved >> 20,
+	     t->rdma_write_bytes >> 20);
 	emit(o, "  integrity: %" PRIu64 " blocks failed their checksum, %" PRIu64 " copies "
 	     "repaired; scrub at %" PRIu64 " MiB/s: %" PRIu64 " passes, %" PRIu64 " bad blocks, %"
 	     PRIu64 " repaired\n", t->checksum_errors, t->repairs,

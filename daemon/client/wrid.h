@@ -25,6 +25,13 @@
 #define MEMXD_MAX_DONORS	16
 /* An I/O no larger than a slab touches at most two slabs. */
 #define MEMXD_MAX_EXTENTS	2
+/*
+ * Work requests one request may have in flight to one donor: a write is cut
+ * around its same-filled blocks into at most this many runs (io.c). QPs,
+ * CQs and batches are sized for it.
+ */
+#define MEMXD_MAX_WRS_PER_TAG	8
+_Static_assert(MEMXD_MAX_WRS_PER_TAG >= MEMXD_MAX_EXTENTS, "every extent needs a work request");
 
 #define WRID_TAG_BITS	16
 #define WRID_EXT_BITS	4

@@ -184,6 +184,7 @@ int main(int argc, char **argv)
 	text("client_opts", 3, "--name|v|--size|1G|--donor|h|--insecure");
 	text("client_opts", 4, "--name|v|--size|1G|--donor|h|--directory|etcd://10.0.0.5:2379/memx/d");
 	text("donor_opts", 4, "--listen|10.0.0.1|--memory|1G|--directory|etcd://[::1]");
+	text("client_opts", 5, "--name|v|--size|1G|--donor|h|--no-same-filled|--no-checksum|--overcommit");
 	text("keyfile", 0, "# keys\n1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b"
 	     "1c1d1e1f\n");
 	text("keyfile", 1, "7 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\r\n"
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
 	     "memory = 64M\n");
 	text("config", 1, "key-file = /k\n[donor]\nlisten = h:7000\nmemory = 1G\nallow-key = 3\n"
 	     "allow-key = 4\nforce = true\n[client]\nname = v ; c\nsize = 4K\ndonor = a\n"
-	     "donor = [::1]:7\nreplicas = 2\nno-checksum = yes\n");
+	     "donor = [::1]:7\nreplicas = 2\nno-checksum = yes\nno-same-filled = 1\n");
 	text("config", 2, "# c\n\nsize 1G\n[x\nbogus = 1\n");
 	return failed;
 }

@@ -115,6 +115,7 @@ Test(config, client_file)
 		  "\n"
 		  "io-deadline = 20\n"
 		  "no-checksum = true\n"
+		  "no-same-filled = yes\n"
 		  "key-file = /etc/memx/other.key\n");
 	cr_assert_eq(CLIENT_PARSE(&o, "client", "--config", cfg), 0, "%s", said);
 	cr_expect_str_eq(o.name, "swap0");
@@ -126,6 +127,7 @@ Test(config, client_file)
 	cr_expect_eq(o.replicas, 2, "the same defaults as the command line");
 	cr_expect_eq(o.io_deadline_s, 20);
 	cr_expect(o.no_checksum);
+	cr_expect(o.no_same_filled);
 	cr_expect_str_eq(o.trust.key_file, "/etc/memx/other.key");
 	cr_expect_str_eq(o.ctl_path, MEMXD_RUN_DIR "/client-swap0.sock");
 }

@@ -42,6 +42,20 @@ Test(opts, client)
 				  "--replicas", "2"), -EINVAL);
 }
 
+/* Same-filled blocks are recorded unless --no-same-filled (also a --config flag). */
+Test(opts, same_filled)
+{
+	struct memxd_client_opts o;
+
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1"), 0);
+	cr_expect_not(o.no_same_filled, "on by default");
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--no-same-filled"), 0);
+	cr_expect(o.no_same_filled);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--no-same-filled=1"), -EINVAL, "a flag takes no value");
+}
+
 /*
  * Found by tests/fuzz/fuzz_client_opts.c: "-xy" stops the parse at 'x' with
  * getopt inside "-xy"; with optind = 1 the next parse began with 'y' and

@@ -49,6 +49,10 @@ static struct memxd_client *fake_client(uint64_t nr_slabs)
 		atomic_store(&c->queue[q].stats.reads, 10 + q);
 		atomic_store(&c->queue[q].stats.writes, 20);
 		atomic_store(&c->queue[q].stats.read_bytes, 4096ULL * (10 + q));
+		atomic_store(&c->queue[q].stats.samefill_writes, 2);
+		atomic_store(&c->queue[q].stats.samefill_reads, 1);
+		atomic_store(&c->queue[q].stats.samefill_bytes_saved, 1ULL << 20);
+		atomic_store(&c->queue[q].stats.rdma_write_bytes, 2ULL << 20);
 	}
 	cr_assert_eq(memxd_slabmap_init(&c->map, nr_slabs * 4 * MiB, 4 * MiB), 0);
 	for (uint64_t i = 0; i < nr_slabs; i++) {
@@ -66,6 +70,7 @@ static struct memxd_client *fake_client(uint64_t nr_slabs)
 	c->slabs_rereplicated = 5;
 	c->scrub.passes = 2;
 	c->crc.crc = (_Atomic uint32_t *)copyset_members;	/* checksums on; never read */
+	atomic_store(&c->samefill.nr_marked, 7);
 	for (unsigned int i = 0; i < 3; i++) {
 		struct memxd_donor *d = &c->donor[i];
 
@@ -142,11 +147,13 @@ static const char golden[] =
 	"\"io\":{\"reads\":33,\"writes\":60,\"read_bytes\":135168,\"write_bytes\":0,"
 	"\"flushes\":0,\"discards\":0,\"write_zeroes\":0,\"errors\":0,\"zero_reads\":0,"
 	"\"commits\":0,\"wakeups\":0,\"rdma_posts\":0,\"cq_arms\":0,\"failovers\":0,"
-	"\"checksum_errors\":0,\"repairs\":0},"
+	"\"checksum_errors\":0,\"repairs\":0,\"rdma_write_bytes\":6291456,"
+	"\"same_filled_writes\":6,\"same_filled_reads\":3,\"same_filled_bytes_saved\":3145728},"
 	"\"scrub\":{\"rate\":4194304,\"passes\":2,\"bytes\":0,\"bad_blocks\":0,\"repaired\":0,"
 	"\"slab\":0},"
 	"\"rereplication_backlog\":7,\"slabs_rereplicated\":5,\"slabs_moved\":0,"
 	"\"copied_bytes\":0,\"poll_queues\":1,\"poll_us\":50,\"checksums\":true,"
+	"\"same_filled\":true,\"same_filled_blocks\":7,"
 	"\"queue_requests\":[30,31,32]}],"
 	"\"donors\":[{\"address\":\"10.0.0.2:7471\",\"state\":\"live\",\"host\":\"host0\","
 	"\"zone\":\"\",\"memory_total\":1073741824,\"memory_free\":536870912,\"slabs\":5,"
@@ -261,6 +268,8 @@ Test(status, text_as_before)
 		"leaving donors\n"
 		"  io: 33 reads (0 MiB), 60 writes (0 MiB), 0 flushes, 0 discards, 0 write-zeroes, "
 		"0 errors, 0 zero-filled reads\n"
+		"  same-filled: on; 7 blocks now; 6 blocks written and 3 read without the network, "
+		"3 MiB not moved; 6 MiB written to donors\n"
 		"  integrity: 0 blocks failed their checksum, 0 copies repaired; scrub at 4 MiB/s: "
 		"2 passes, 0 bad blocks, 0 repaired\n"
 		"  restart: if this engine dies, the volume waits 60 s for the same command to take "
