@@ -9,8 +9,10 @@ load_kmod
 
 start_donor d1 "$IP2" 128M
 start_donor d2 "$IP3" 128M
+# 256M at 2 replicas is more than d1 and d2 hold: the rest comes with the donors
+# that join (--overcommit).
 start_client vol --size 256M --slab 4M --replicas 2 --bind "$IP1" --listen "$IP1" \
-	--donor "$IP2" --donor "$IP3"
+	--donor "$IP2" --donor "$IP3" --overcommit
 fio_write_verify "$MEMX_DEV" 0 32M || fail "verify before the join"
 
 start_donor d3 "$IP4" 256M --join "$IP1"
