@@ -17,23 +17,11 @@
 #include "common/directory.h"
 #include "common/parse.h"
 #include "common/wire.h"
+#include "common/log.h"
 
 #define DIR_JSON_DEPTH	4
 #define DIR_VALUE_MAX	1024
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !why_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 /* HOST:PORT as --donor takes it, [v6] in brackets. */
 static void format_addr(const struct memxd_dir_donor *d, char *out, size_t len)
@@ -111,18 +99,18 @@ int memxd_dir_donor_decode(const uint8_t *json, size_t len, struct memxd_dir_don
 
 	memset(d, 0, sizeof(*d));
 	if (!len || len > DIR_VALUE_MAX) {
-		say(why, why_len, "value of %zu bytes (1 to %d)", len, DIR_VALUE_MAX);
+		memxd_say(why, why_len, "value of %zu bytes (1 to %d)", len, DIR_VALUE_MAX);
 		return -EPROTO;
 	}
 	tok = json_tokener_new_ex(DIR_JSON_DEPTH);
 	if (!tok) {
-		say(why, why_len, "out of memory");
+		memxd_say(why, why_len, "out of memory");
 		return -ENOMEM;
 	}
 	o = json_tokener_parse_ex(tok, (const char *)json, (int)len);
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 	    !json_object_is_type(o, json_type_object)) {
-		say(why, why_len, "value is not a JSON object");
+		memxd_say(why, why_len, "value is not a JSON object");
 		goto out;
 	}
 	addr = get_str(o, "address");
@@ -130,22 +118,22 @@ int memxd_dir_donor_decode(const uint8_t *json, size_t len, struct memxd_dir_don
 	id = get_str(o, "id");
 	if (!addr || memxd_parse_hostport(addr, d->host, sizeof(d->host), &d->port, 0) ||
 	    !d->port) {
-		say(why, why_len, "no good \"address\" (HOST:PORT)");
+		memxd_say(why, why_len, "no good \"address\" (HOST:PORT)");
 		goto out;
 	}
 	if (!zone || !memxd_label_ok(zone, true)) {
-		say(why, why_len, "no good \"zone\" (up to 15 letters, digits, '.', '_', '-')");
+		memxd_say(why, why_len, "no good \"zone\" (up to 15 letters, digits, '.', '_', '-')");
 		goto out;
 	}
 	strcpy(d->zone, zone);
 	if (!id || !hex32(id)) {
-		say(why, why_len, "no good \"id\" (32 lower-case hex digits)");
+		memxd_say(why, why_len, "no good \"id\" (32 lower-case hex digits)");
 		goto out;
 	}
 	strcpy(d->id, id);
 	if (get_u64(o, "capacity", &d->capacity) || get_u64(o, "free", &d->free) ||
 	    d->free > d->capacity) {
-		say(why, why_len, "no good \"capacity\" and \"free\" (bytes, free <= capacity)");
+		memxd_say(why, why_len, "no good \"capacity\" and \"free\" (bytes, free <= capacity)");
 		goto out;
 	}
 	r = 0;

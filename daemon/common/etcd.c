@@ -20,20 +20,8 @@
 #include <string.h>
 
 #include "common/etcd.h"
+#include "common/log.h"
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !why_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 /* The transport. */
 
@@ -145,7 +133,7 @@ static int post(struct memxd_etcd *e, const char *call, const char *body)
 	curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdr);
 	if (rc != CURLE_OK) {
-		say(e->why, sizeof(e->why), "%s: %s", call,
+		memxd_say(e->why, sizeof(e->why), "%s: %s", call,
 		    e->too_big ? "answer too large" : curl_easy_strerror(rc));
 		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
 		       rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EPROTO;
@@ -153,7 +141,7 @@ static int post(struct memxd_etcd *e, const char *call, const char *body)
 	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
 	/* etcd's errors come with a JSON body and a 4xx/5xx status: the parsers say them. */
 	if (status != 200 && (!e->len || e->buf[0] != '{')) {
-		say(e->why, sizeof(e->why), "%s: HTTP status %ld", call, status);
+		memxd_say(e->why, sizeof(e->why), "%s: HTTP status %ld", call, status);
 		return -EPROTO;
 	}
 	return 0;

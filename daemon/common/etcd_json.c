@@ -19,23 +19,11 @@
 #include <string.h>
 
 #include "common/etcd.h"
+#include "common/log.h"
 
 #define ETCD_JSON_DEPTH		16
 #define ETCD_NOT_FOUND		5	/* grpc codes.NotFound */
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !why_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 /* The answer as a JSON object, or NULL (why said). */
 static struct json_object *parse_object(const char *json, size_t len, char *why, size_t why_len)
@@ -44,21 +32,21 @@ static struct json_object *parse_object(const char *json, size_t len, char *why,
 	struct json_object *o;
 
 	if (!len || len > MEMXD_ETCD_REPLY_MAX || len > INT32_MAX) {
-		say(why, why_len, len ? "answer too large" : "empty answer");
+		memxd_say(why, why_len, len ? "answer too large" : "empty answer");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(ETCD_JSON_DEPTH);
 	if (!tok) {
-		say(why, why_len, "out of memory");
+		memxd_say(why, why_len, "out of memory");
 		return NULL;
 	}
 	o = json_tokener_parse_ex(tok, json, (int)len);
 	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		say(why, why_len, "answer is not JSON");
+		memxd_say(why, why_len, "answer is not JSON");
 		json_object_put(o);
 		o = NULL;
 	} else if (!json_object_is_type(o, json_type_object)) {
-		say(why, why_len, "answer is not a JSON object");
+		memxd_say(why, why_len, "answer is not a JSON object");
 		json_object_put(o);
 		o = NULL;
 	}
@@ -80,7 +68,7 @@ static int etcd_error(struct json_object *o, char *why, size_t why_len)
 	c = code && json_object_is_type(code, json_type_int) ? json_object_get_int(code) : -1;
 	if (!msg || !json_object_is_type(msg, json_type_string))
 		msg = err && json_object_is_type(err, json_type_string) ? err : NULL;
-	say(why, why_len, "etcd: %.96s (code %d)", msg ? json_object_get_string(msg) : "error", c);
+	memxd_say(why, why_len, "etcd: %.96s (code %d)", msg ? json_object_get_string(msg) : "error", c);
 	return c == ETCD_NOT_FOUND ? -ENOENT : -EPROTO;
 }
 
@@ -124,7 +112,7 @@ int memxd_etcd_parse_grant(const char *json, size_t len, int64_t *id, int64_t *t
 		return -EPROTO;
 	r = etcd_error(o, why, why_len);
 	if (!r && (get_i64(o, "ID", id) || get_i64(o, "TTL", ttl) || *id <= 0 || *ttl <= 0)) {
-		say(why, why_len, "lease grant answer without a good ID and TTL");
+		memxd_say(why, why_len, "lease grant answer without a good ID and TTL");
 		r = -EPROTO;
 	}
 	json_object_put(o);
@@ -145,7 +133,7 @@ int memxd_etcd_parse_keepalive(const char *json, size_t len, int64_t *ttl, char 
 	/* A stream's answer: {"result": {...}}. */
 	if (!json_object_object_get_ex(o, "result", &res) ||
 	    !json_object_is_type(res, json_type_object)) {
-		say(why, why_len, "keepalive answer without a result");
+		memxd_say(why, why_len, "keepalive answer without a result");
 		r = -EPROTO;
 		goto out;
 	}
@@ -155,10 +143,10 @@ int memxd_etcd_parse_keepalive(const char *json, size_t len, int64_t *ttl, char 
 	/* A lease that is gone gets a result with no TTL (0 is left out of JSON). */
 	r = get_i64(res, "TTL", ttl);
 	if (r == -ENOENT || (!r && *ttl <= 0)) {
-		say(why, why_len, "the lease is gone");
+		memxd_say(why, why_len, "the lease is gone");
 		r = -ENOENT;
 	} else if (r) {
-		say(why, why_len, "keepalive answer with a bad TTL");
+		memxd_say(why, why_len, "keepalive answer with a bad TTL");
 	}
 out:
 	json_object_put(o);
@@ -175,7 +163,7 @@ int memxd_etcd_parse_ack(const char *json, size_t len, char *why, size_t why_len
 	r = etcd_error(o, why, why_len);
 	if (!r && (!json_object_object_get_ex(o, "header", &h) ||
 		   !json_object_is_type(h, json_type_object))) {
-		say(why, why_len, "answer without a header");
+		memxd_say(why, why_len, "answer without a header");
 		r = -EPROTO;
 	}
 	json_object_put(o);
@@ -228,7 +216,7 @@ int memxd_etcd_parse_range(const char *json, size_t len, memxd_etcd_kv_fn fn, vo
 	if (r)
 		goto out;
 	if (!json_object_object_get_ex(o, "header", &hdr)) {
-		say(why, why_len, "range answer without a header");
+		memxd_say(why, why_len, "range answer without a header");
 		r = -EPROTO;
 		goto out;
 	}
@@ -236,7 +224,7 @@ int memxd_etcd_parse_range(const char *json, size_t len, memxd_etcd_kv_fn fn, vo
 	if (!json_object_object_get_ex(o, "kvs", &kvs))
 		goto out;
 	if (!json_object_is_type(kvs, json_type_array)) {
-		say(why, why_len, "range answer whose kvs is not an array");
+		memxd_say(why, why_len, "range answer whose kvs is not an array");
 		r = -EPROTO;
 		goto out;
 	}
@@ -247,7 +235,7 @@ int memxd_etcd_parse_range(const char *json, size_t len, memxd_etcd_kv_fn fn, vo
 		size_t klen, vlen;
 
 		if (!kv || !json_object_is_type(kv, json_type_object)) {
-			say(why, why_len, "range answer with a kv that is not an object");
+			memxd_say(why, why_len, "range answer with a kv that is not an object");
 			r = -EPROTO;
 			break;
 		}
@@ -255,7 +243,7 @@ int memxd_etcd_parse_range(const char *json, size_t len, memxd_etcd_kv_fn fn, vo
 		if (!r)
 			r = get_b64(kv, "value", &value, &vlen);
 		if (r)
-			say(why, why_len, "range answer with a key or value that is not base64");
+			memxd_say(why, why_len, "range answer with a key or value that is not base64");
 		else
 			r = fn(ctx, key, klen, value ? value : (const uint8_t *)"", vlen);
 		free(key);

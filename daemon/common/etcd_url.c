@@ -14,20 +14,8 @@
 
 #include "common/etcd.h"
 #include "common/parse.h"
+#include "common/log.h"
 
-static void say(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !why_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 /* A prefix part is letters, digits, '.', '_' or '-', and not "." or "..". */
 static bool prefix_ok(const char *p, char *why, size_t why_len)
@@ -35,7 +23,7 @@ static bool prefix_ok(const char *p, char *why, size_t why_len)
 	const char *part = p + 1;
 
 	if (p[0] != '/') {
-		say(why, why_len, "the prefix must start with '/'");
+		memxd_say(why, why_len, "the prefix must start with '/'");
 		return false;
 	}
 	for (const char *s = p + 1;; s++) {
@@ -43,11 +31,11 @@ static bool prefix_ok(const char *p, char *why, size_t why_len)
 			size_t n = (size_t)(s - part);
 
 			if (!n && *s) {
-				say(why, why_len, "the prefix has an empty part ('//')");
+				memxd_say(why, why_len, "the prefix has an empty part ('//')");
 				return false;
 			}
 			if ((n == 1 && part[0] == '.') || (n == 2 && !strncmp(part, "..", 2))) {
-				say(why, why_len, "the prefix has a '.' or '..' part");
+				memxd_say(why, why_len, "the prefix has a '.' or '..' part");
 				return false;
 			}
 			if (!*s)
@@ -56,7 +44,7 @@ static bool prefix_ok(const char *p, char *why, size_t why_len)
 			continue;
 		}
 		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') {
-			say(why, why_len, "the prefix may hold only letters, digits, '.', '_', '-' "
+			memxd_say(why, why_len, "the prefix may hold only letters, digits, '.', '_', '-' "
 			    "and '/'");
 			return false;
 		}
@@ -72,7 +60,7 @@ int memxd_etcd_parse_url(const char *s, struct memxd_etcd_url *u, char *why, siz
 
 	memset(u, 0, sizeof(*u));
 	if (strncmp(s, scheme, sizeof(scheme) - 1)) {
-		say(why, why_len, "it does not start with etcd://");
+		memxd_say(why, why_len, "it does not start with etcd://");
 		return -EINVAL;
 	}
 	rest = s + sizeof(scheme) - 1;
@@ -80,18 +68,18 @@ int memxd_etcd_parse_url(const char *s, struct memxd_etcd_url *u, char *why, siz
 	slash = strchr(rest, '/');
 	n = slash ? (size_t)(slash - rest) : strlen(rest);
 	if (!n || n >= sizeof(hostport)) {
-		say(why, why_len, n ? "HOST:PORT is too long" : "no HOST after etcd://");
+		memxd_say(why, why_len, n ? "HOST:PORT is too long" : "no HOST after etcd://");
 		return -EINVAL;
 	}
 	memcpy(hostport, rest, n);
 	hostport[n] = '\0';
 	if (strpbrk(hostport, "@?#%")) {
-		say(why, why_len, "HOST:PORT takes no user, query, fragment or escapes");
+		memxd_say(why, why_len, "HOST:PORT takes no user, query, fragment or escapes");
 		return -EINVAL;
 	}
 	if (memxd_parse_hostport(hostport, u->host, sizeof(u->host), &u->port,
 				 MEMXD_ETCD_DEFAULT_PORT) || !u->port) {
-		say(why, why_len, "'%s' is not HOST[:PORT] (port 1-65535)", hostport);
+		memxd_say(why, why_len, "'%s' is not HOST[:PORT] (port 1-65535)", hostport);
 		return -EINVAL;
 	}
 	if (!slash || !strcmp(slash, "/")) {
@@ -100,7 +88,7 @@ int memxd_etcd_parse_url(const char *s, struct memxd_etcd_url *u, char *why, siz
 	}
 	n = strlen(slash);
 	if (n + (slash[n - 1] != '/') >= sizeof(u->prefix)) {
-		say(why, why_len, "the prefix is longer than %d bytes", MEMXD_ETCD_PREFIX_MAX - 2);
+		memxd_say(why, why_len, "the prefix is longer than %d bytes", MEMXD_ETCD_PREFIX_MAX - 2);
 		return -EINVAL;
 	}
 	if (!prefix_ok(slash, why, why_len))
