@@ -17,7 +17,6 @@
 #include "common/directory.h"
 #include "common/parse.h"
 #include "common/wire.h"
-#include "common/log.h"
 
 #define DIR_JSON_DEPTH	4
 #define DIR_VALUE_MAX	1024

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "common/etcd.h"
-#include "common/log.h"
+#include "common/parse.h"
 
 
 /* The transport. */

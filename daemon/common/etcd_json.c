@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "common/etcd.h"
-#include "common/log.h"
+#include "common/parse.h"
 
 #define ETCD_JSON_DEPTH		16
 #define ETCD_NOT_FOUND		5	/* grpc codes.NotFound */

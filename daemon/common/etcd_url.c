@@ -14,7 +14,6 @@
 
 #include "common/etcd.h"
 #include "common/parse.h"
-#include "common/log.h"
 
 
 /* A prefix part is letters, digits, '.', '_' or '-', and not "." or "..". */

@@ -250,14 +250,3 @@ int memxd_log_errno(int err, const char *fmt, ...)
 	va_end(ap);
 	return err;
 }
-
-void memxd_say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !why_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}

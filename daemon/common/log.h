@@ -56,9 +56,6 @@ void memxd_log(enum memxd_log_level level, const char *fmt, ...)
 /* Logs "fmt: strerror(-err)" at error level and returns err (a -errno). */
 int memxd_log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Writes why something was refused into a caller's buffer (none when why is NULL or empty). */
-void memxd_say(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #define memxd_err(...)	memxd_log(MEMXD_LOG_ERR, __VA_ARGS__)
 #define memxd_warn(...)	memxd_log(MEMXD_LOG_WARN, __VA_ARGS__)

@@ -2,6 +2,8 @@
 /* Strict parsers for user input: whole string consumed, no sign, no overflow. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/parse.h"
@@ -105,4 +107,15 @@ int memxd_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *p
 	host[n] = '\0';
 	*port = (uint16_t)p;
 	return 0;
+}
+
+void memxd_say(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !why_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
 }

@@ -23,4 +23,8 @@ int memxd_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int memxd_parse_hostport(const char *s, char *host, size_t host_len, uint16_t *port,
 			uint16_t default_port);
 
+/* Writes why something was refused into a caller's buffer (none when why is NULL or empty). */
+void memxd_say(char *why, size_t why_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* MEMXD_PARSE_H */
