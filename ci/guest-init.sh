@@ -42,6 +42,20 @@ if grep -q '^export MEMX_WANT_RXE=1' "$job/cmd" && ! "$(dirname "$0")/rxe-setup.
 	echo "memx-guest: Soft-RoCE setup failed"
 	rc=125
 fi
+# ci/vm.sh --share: cache=none, so each guest sees the others' files at once.
+if grep -q '^export MEMX_SHARE=' "$job/cmd"; then
+	mkdir -p /mnt/memxshare
+	if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none memxshare /mnt/memxshare; then
+		echo "memx-guest: cannot mount the common share"
+		rc=125
+	fi
+fi
+# ci/vm.sh --net/--node: this guest is host N on the virtual network, with Soft-RoCE on its NIC.
+node=$(sed -n 's/^export MEMX_NET_NODE=\([0-9]*\)$/\1/p' "$job/cmd")
+if [ -n "$node" ] && [ "$rc" = 0 ] && ! "$(dirname "$0")/net-setup.sh" "$node"; then
+	echo "memx-guest: network setup failed"
+	rc=125
+fi
 
 echo "memx-guest: output begins"
 if [ "$rc" = 0 ]; then

@@ -15,7 +15,16 @@
 # for it (ci/test does so for each kernel it tests).
 #
 # Usage: ci/vm.sh [--timeout SEC] [--mem MIB] [--cpus N] [--rxe] [--keep-console]
-#                 [--kernel VERSION|SERIES] [--] COMMAND...
+#                 [--kernel VERSION|SERIES] [--net GROUP:PORT --node N]
+#                 [--share DIR] [--monitor SOCKET] [--no-lock] [--] COMMAND...
+# Several guests as separate hosts (ci/cluster): --net gives the guest a
+# virtio-net NIC on a QEMU multicast socket network (GROUP:PORT, always on the
+# host's loopback, so nothing leaves this machine); --node N gives it MAC
+# 52:54:00:00:00:N, IP 10.88.0.N/24 on eth0 and Soft-RoCE (rxe0) on eth0.
+# --share DIR: a writable 9p share every guest sees at /mnt/memxshare,
+# uncached, for guests to coordinate through files. --monitor SOCKET: a QEMU
+# monitor on that unix socket (`quit` there powers the guest off). --no-lock:
+# the caller already holds /tmp/memx-vm.lock (one run of several guests).
 # Exit: the command's status; 124 on time-out; 125 when the guest did not boot
 # or did not report a status. On any failure the console log is kept and its
 # path printed.
@@ -29,6 +38,11 @@ cpus=2
 rxe=0
 keep=0
 kver=""
+net=""
+node=""
+share=""
+monitor=""
+lock=1
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
 
@@ -40,6 +54,11 @@ while [ $# -gt 0 ]; do
 	--rxe) rxe=1; shift ;;
 	--keep-console) keep=1; shift ;;
 	--kernel) kver=$2; shift 2 ;;
+	--net) net=$2; shift 2 ;;
+	--node) node=$2; shift 2 ;;
+	--share) share=$2; shift 2 ;;
+	--monitor) monitor=$2; shift 2 ;;
+	--no-lock) lock=0; shift ;;
 	-h|--help) usage 0 ;;
 	--) shift; break ;;
 	-*) echo "vm.sh: unknown option $1" >&2; usage 2 ;;
@@ -47,7 +66,14 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || { echo "vm.sh: no command given" >&2; exit 2; }
-case "$timeout_s$mem$cpus" in *[!0-9]*) echo "vm.sh: --timeout, --mem, --cpus take numbers" >&2; exit 2 ;; esac
+case "$timeout_s$mem$cpus$node" in *[!0-9]*) echo "vm.sh: --timeout, --mem, --cpus, --node take numbers" >&2; exit 2 ;; esac
+if [ -n "$net$node" ]; then
+	[[ "$net" =~ ^2(2[4-9]|3[0-9])\.[0-9]+\.[0-9]+\.[0-9]+:[0-9]+$ ]] ||
+		{ echo "vm.sh: --net takes a multicast GROUP:PORT (224-239.x.x.x:PORT)" >&2; exit 2; }
+	[ -n "$node" ] && [ "$node" -ge 1 ] && [ "$node" -le 99 ] ||
+		{ echo "vm.sh: --net needs --node N (1-99)" >&2; exit 2; }
+fi
+[ -z "$share" ] || [ -d "$share" ] || { echo "vm.sh: --share $share is not a directory" >&2; exit 2; }
 
 # shellcheck source=ci/lib.sh
 . "$here/lib.sh"
@@ -85,14 +111,27 @@ trap cleanup EXIT
 		printf 'export %s=%q\n' "$v" "${!v}"
 	done
 	[ "$rxe" = 1 ] && printf 'export MEMX_WANT_RXE=1\n'
+	[ -n "$node" ] && printf 'export MEMX_NET_NODE=%d\n' "$node"
+	[ -n "$share" ] && printf 'export MEMX_SHARE=/mnt/memxshare\n'
 	printf '%q ' "$@"
 	printf '\n'
 } > "$job/cmd"
 mkdir -p "$job/out"
 
+extra=()
+if [ -n "$net" ]; then
+	# localaddr=127.0.0.1: the guests' multicast stays on the host's loopback.
+	extra+=(-netdev "socket,id=n0,mcast=$net,localaddr=127.0.0.1"
+		-device "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:$(printf %02d "$node")")
+fi
+[ -z "$share" ] || extra+=(-virtfs "local,path=$share,mount_tag=memxshare,security_model=none,multidevs=remap")
+[ -z "$monitor" ] || extra+=(-monitor "unix:$monitor,server=on,wait=off")
+
 # One guest at a time: the machines have two cores.
-exec 9> /tmp/memx-vm.lock
-flock 9
+if [ "$lock" = 1 ]; then
+	exec 9> /tmp/memx-vm.lock
+	flock 9
+fi
 
 set +e
 timeout --foreground -k 10 "$timeout_s" \
@@ -104,10 +143,11 @@ timeout --foreground -k 10 "$timeout_s" \
 	-append "console=ttyS0 panic=-1 loglevel=3 memxci.init=$here/guest-init.sh" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$job",mount_tag=memxjob,security_model=none,multidevs=remap \
+	"${extra[@]}" \
 	< /dev/null 2>&1 | tee "$console" | sed -u -n '/^memx-guest: output begins/,/^memx-guest: output ends/{/^memx-guest: output/d;p}'
 qemu_rc=${PIPESTATUS[0]}
 set -e
-exec 9>&-
+[ "$lock" = 0 ] || exec 9>&-
 
 if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
 	echo "vm.sh: guest timed out after ${timeout_s}s" >&2
