@@ -351,11 +351,14 @@ static bool io_give_back(struct memxd_queue *q, uint64_t s)
  * back like a whole one, unless I/O is in flight on it: a write there means
  * a block is not discarded any more (it clears its bit before its data goes
  * out, after it counted itself in flight, so one of us sees the other).
+ * Returns a slab discarded all over but being copied (the scrub, a repair, a
+ * drain), so not given back yet, or IO_NO_SLAB: the caller waits for the copy
+ * and runs the discard again, as for whole slabs (no later discard may come).
  */
-static void io_release_discarded(struct memxd_queue *q, uint64_t offset, uint64_t len)
+static uint64_t io_release_discarded(struct memxd_queue *q, uint64_t offset, uint64_t len)
 {
 	struct memxd_client *c = q->c;
-	uint64_t end = offset + len;
+	uint64_t end = offset + len, busy = IO_NO_SLAB;
 
 	for (uint64_t pos = offset; pos < end;) {
 		uint64_t s = pos >> c->map.slab_shift;
@@ -363,20 +366,26 @@ static void io_release_discarded(struct memxd_queue *q, uint64_t offset, uint64_
 		uint64_t piece = (end < slab_end ? end : slab_end) - pos;
 		struct memxd_slab *slab = &c->map.slabs[s];
 
-		if (piece < c->map.slab_bytes && memxd_discards_mark(&c->discards, s, pos, piece) &&
-		    memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING)) {
-			/*
-			 * Once nothing is in flight, look at the bits again: a write
-			 * that ended before we looked cleared its bit before that.
-			 */
-			if (atomic_load(&slab->writes_inflight) || atomic_load(&slab->reads_inflight) ||
-			    !memxd_discards_whole(&c->discards, s))
+		if (piece < c->map.slab_bytes && memxd_discards_mark(&c->discards, s, pos, piece)) {
+			if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING)) {
+				if (busy == IO_NO_SLAB &&
+				    memxd_slab_state(slab) == MEMXD_SLAB_MIGRATING)
+					busy = s;
+			} else if (atomic_load(&slab->writes_inflight) ||
+				   atomic_load(&slab->reads_inflight) ||
+				   !memxd_discards_whole(&c->discards, s)) {
+				/*
+				 * Looked at again once nothing is in flight: a write
+				 * that ended before we looked cleared its bit before.
+				 */
 				memxd_slab_publish(slab, MEMXD_SLAB_MAPPED);	/* a later discard retries */
-			else
+			} else {
 				io_give_back(q, s);
+			}
 		}
 		pos += piece;
 	}
+	return busy;
 }
 
 /*
@@ -386,9 +395,8 @@ static void io_release_discarded(struct memxd_queue *q, uint64_t offset, uint64_
 static uint64_t io_release_slabs(struct memxd_queue *q, uint64_t offset, uint64_t len)
 {
 	struct memxd_client *c = q->c;
-	uint64_t first, end, busy = IO_NO_SLAB;
+	uint64_t first, end, busy = io_release_discarded(q, offset, len);
 
-	io_release_discarded(q, offset, len);
 	if (!memxd_slabmap_whole_slabs(&c->map, offset, len, &first, &end))
 		return busy;
 	for (uint64_t s = first; s < end; s++) {
