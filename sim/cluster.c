@@ -346,9 +346,8 @@ void sim_recovery_begin(struct sim_cluster *c)
 	c->rec.max_volume_bytes = 0;
 }
 
-double sim_recovery_end(struct sim_cluster *c)
+uint64_t sim_recovery_take_max_donor(struct sim_cluster *c)
 {
-	double link = c->p->link_gbps * 1e9 / 8, t;
 	uint64_t max_donor = 0;
 
 	for (uint32_t i = 0; i < c->rec.nr_touched; i++) {
@@ -359,6 +358,14 @@ double sim_recovery_end(struct sim_cluster *c)
 		c->rec.donor_bytes[d] = 0;
 	}
 	c->rec.nr_touched = 0;
+	return max_donor;
+}
+
+double sim_recovery_end(struct sim_cluster *c)
+{
+	double link = c->p->link_gbps * 1e9 / 8, t;
+	uint64_t max_donor = sim_recovery_take_max_donor(c);
+
 	t = fmax((double)c->rec.max_volume_bytes / c->p->rereplicate_rate, (double)max_donor / link);
 	if (c->rec.bytes) {
 		c->st.recovery_bytes += c->rec.bytes;

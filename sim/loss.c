@@ -187,16 +187,8 @@ int sim_loss(struct sim_cluster *c, unsigned int k, struct sim_loss *out)
 			out->recount_mismatch++;
 		bytes_sum += (double)c->rec.bytes;
 		{
-			uint64_t max_donor = 0;
+			uint64_t max_donor = sim_recovery_take_max_donor(c);
 
-			for (uint32_t j = 0; j < c->rec.nr_touched; j++) {
-				uint32_t d = c->rec.touched[j];
-
-				if (c->rec.donor_bytes[d] > max_donor)
-					max_donor = c->rec.donor_bytes[d];
-				c->rec.donor_bytes[d] = 0;
-			}
-			c->rec.nr_touched = 0;
 			c->rec.bytes = 0;
 			time_sum += (double)max_vol / c->p->rereplicate_rate > (double)max_donor / link
 					    ? (double)max_vol / c->p->rereplicate_rate

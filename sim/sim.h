@@ -135,6 +135,8 @@ uint32_t sim_release_drained(struct sim_cluster *c, uint32_t *out);
 
 void sim_recovery_begin(struct sim_cluster *c);
 /* Returns the seconds the recovery since sim_recovery_begin takes. */
+/* The most bytes one donor took in the recovery just ended; clears the per-donor counts. */
+uint64_t sim_recovery_take_max_donor(struct sim_cluster *c);
 double sim_recovery_end(struct sim_cluster *c);
 
 /* A random live donor, or SIM_NONE. */
