@@ -229,6 +229,8 @@ struct memxd_queue {
 #define MEMXD_DEFAULT_SCRUB_RATE	(4ULL << 20)
 #define MEMXD_DEFAULT_SCATTER_WIDTH	4
 #define MEMXD_DEFAULT_RECOVERY_S	60
+#define MEMXD_DEFAULT_DIR_WAIT_S	30
+#define MEMXD_MAX_DIR_WAIT_S	3600
 #define MEMXD_MAX_POLL_US	100000
 
 struct memxd_client_opts {
@@ -238,7 +240,7 @@ struct memxd_client_opts {
 	unsigned int queues;
 	unsigned int depth;
 	unsigned int max_io;
-	unsigned int replicas;		/* 0: 2 with two or more donors, else 1 */
+	unsigned int replicas;		/* 0: 2 with two or more donors or --directory, else 1 */
 	uint64_t rereplicate_rate;	/* bytes per second of background copying */
 	unsigned int poll_us;		/* queue threads look for work this long before sleeping */
 	unsigned int poll_queues;	/* queues for polled I/O, after the others */
@@ -260,6 +262,7 @@ struct memxd_client_opts {
 	int kernel_backend;		/* --kernel-backend: enum memxd_kbackend_kind */
 	struct memxd_trust trust;	/* --key-file, --insecure: the keys we hold */
 	struct memxd_etcd_url dir_url;	/* --directory; host "" is none */
+	unsigned int dir_wait_s;	/* --directory-wait: for enough listed donors, at start */
 };
 
 /* A donor the directory listed, and what we did about it (directory.c). */
@@ -409,6 +412,7 @@ void memxd_heartbeat(struct memxd_client *c);
 
 /* directory.c: donors that --directory lists, joined as any donor that joins. */
 int memxd_directory_start(struct memxd_client *c);
+int memxd_directory_wait(struct memxd_client *c);
 /* Control thread, each turn: joins the donors of a new listing that are not ours yet. */
 void memxd_directory_join(struct memxd_client *c);
 void memxd_directory_stop(struct memxd_client *c);

@@ -15,10 +15,17 @@
  * growing wait (5 s to 5 min), since each try holds the control thread for
  * up to a connection timeout. A donor that is no longer listed is not
  * dropped for that: our heartbeats, not etcd, decide when a donor is gone.
+ *
+ * A new volume with fewer --donors than --replicas (none at all, often)
+ * waits at start, for up to --directory-wait, until the listed donors that
+ * joined make up its replica count (memxd_directory_wait); the capacity
+ * check then counts them as it counts static ones.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/client.h"
 #include "common/log.h"
@@ -30,7 +37,7 @@ int memxd_directory_start(struct memxd_client *c)
 {
 	int r;
 
-	if (!c->opt.dir_url.host[0])
+	if (!c->opt.dir_url.host[0] || c->dir)
 		return 0;
 	c->dir_listed = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_listed));
 	c->dir_seen = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_seen));
@@ -132,6 +139,56 @@ void memxd_directory_join(struct memxd_client *c)
 		if (!s->done && now >= s->retry_ns)
 			try_join(c, s, now);
 	}
+}
+
+/* SIGINT or SIGTERM, blocked for the signalfd the control loop has not read yet. */
+static bool stop_asked(void)
+{
+	sigset_t pending;
+
+	return !sigpending(&pending) &&
+	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}
+
+static unsigned int live_donors(struct memxd_client *c)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		n += atomic_load(&c->donor[i].state) == MEMXD_DONOR_LIVE;
+	return n;
+}
+
+int memxd_directory_wait(struct memxd_client *c)
+{
+	uint64_t start = memxd_now_ns(), deadline = start + c->opt.dir_wait_s * MEMXD_NS_PER_S;
+	const struct timespec turn = { .tv_nsec = 100 * 1000 * 1000 };
+	unsigned int want = c->opt.replicas;
+	int r;
+
+	if (live_donors(c) >= want)
+		return 0;
+	r = memxd_directory_start(c);
+	if (r)
+		return r;
+	memxd_info("volume %s: waiting up to %u s for the directory to list %u donor(s) that "
+		   "join (%u so far)", c->opt.name, c->opt.dir_wait_s, want, live_donors(c));
+	while (live_donors(c) < want) {
+		if (memxd_now_ns() >= deadline)
+			return memxd_log_errno(-ETIMEDOUT, "volume %s: after %u s the directory "
+					       "listed %u donor(s) and %u joined; --replicas %u "
+					       "needs %u (see the warnings above for those that "
+					       "did not join)", c->opt.name, c->opt.dir_wait_s,
+					       c->nr_dir_seen, live_donors(c), want, want);
+		memxd_directory_join(c);
+		if (stop_asked())
+			return memxd_log_errno(-EINTR, "volume %s: stopped while waiting for "
+					       "donors", c->opt.name);
+		nanosleep(&turn, NULL);
+	}
+	memxd_info("volume %s: %u donor(s) after %.1f s", c->opt.name, live_donors(c),
+		   (double)(memxd_now_ns() - start) / MEMXD_NS_PER_S);
+	return 0;
 }
 
 void memxd_directory_stop(struct memxd_client *c)

@@ -379,6 +379,9 @@ static int client_setup(struct memxd_client *c)
 	for (unsigned int i = 0; !r && i < c->opt.nr_donors; i++)
 		if (!resume || !donor_known(c, c->opt.donor_host[i], c->opt.donor_port[i]))
 			r = memxd_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);
+	/* Too few static donors for a new volume: the directory brings the rest. */
+	if (!r && !resume && c->opt.dir_url.host[0])
+		r = memxd_directory_wait(c);
 	/* A new volume must fit its donors; one taken over is held already. */
 	if (!r && !resume && c->nr_donors)
 		r = memxd_capacity_check(c);

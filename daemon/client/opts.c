@@ -23,6 +23,7 @@ void memxd_client_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: memxd client --name NAME --size SIZE --donor ADDR[:PORT] [--donor ...]\n"
+		"       memxd client --name NAME --size SIZE --directory URL [--donor ...]\n"
 		"                    [--slab SIZE] [--queues N] [--depth N] [--max-io SIZE]\n"
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
@@ -31,7 +32,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach] [--config FILE]\n"
 		"                    [--kernel-backend auto|memx|ublk] [--overcommit]\n"
-		"                    [--directory etcd://HOST[:PORT][/PREFIX]]\n"
+		"                    [--directory etcd://HOST[:PORT][/PREFIX]] [--directory-wait SEC]\n"
 		"  Creates a block device of SIZE bytes backed by the donors' memory and serves\n"
 		"  it until SIGINT/SIGTERM: /dev/memxN through memx.ko, or /dev/ublkbN through\n"
 		"  the kernel's ublk. Sizes take K, M, G, T suffixes (powers of 1024).\n"
@@ -40,7 +41,7 @@ void memxd_client_usage(FILE *f)
 		"  --depth     requests in flight per queue (default 32)\n"
 		"  --max-io    largest request, power of two 4K..1M (default 128K)\n"
 		"  --replicas  copies of each slab on distinct donors (default 2 with two or\n"
-		"              more donors, else 1)\n"
+		"              more donors or a --directory, else 1)\n"
 		"  --rereplicate-rate  bytes per second copied to restore lost replicas or\n"
 		"              move slabs off a leaving donor (default 64M)\n"
 		"  --poll-us   microseconds an idle queue thread keeps looking for requests\n"
@@ -84,11 +85,15 @@ void memxd_client_usage(FILE *f)
 		"              (default auto)\n"
 		"  --directory  also join the donors listed in etcd under PREFIX (default\n"
 		"              %s), read every %u s; they authenticate as any\n"
-		"              donor. A --donor is still needed to start\n"
+		"              donor. With no --donor, the donors all come from it\n"
+		"  --directory-wait  with --directory and fewer --donors than --replicas, how\n"
+		"              long a new volume waits at start for the directory to list\n"
+		"              enough donors that join (default %u)\n"
 		"  --config    read options from an ini file, keys named as the long options\n"
 		"              (memx.conf(5)); options after it override the file's\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
-		MEMXD_RUN_DIR, MEMXD_ETCD_DEFAULT_PREFIX, MEMXD_DIR_POLL_MS / 1000);
+		MEMXD_RUN_DIR, MEMXD_ETCD_DEFAULT_PREFIX, MEMXD_DIR_POLL_MS / 1000,
+		MEMXD_DEFAULT_DIR_WAIT_S);
 }
 
 static int opt_size(const char *what, const char *arg, uint64_t *out)
@@ -253,6 +258,11 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 			return -EINVAL;
 		o->io_deadline_s = (unsigned int)v;
 		return 0;
+	case 'w':
+		if (opt_count("--directory-wait", arg, 1, MEMXD_MAX_DIR_WAIT_S, &v))
+			return -EINVAL;
+		o->dir_wait_s = (unsigned int)v;
+		return 0;
 	case 'Y':
 		if (opt_count("--recovery-timeout", arg, 0, MEMX_MAX_LEASE_S, &v))
 			return -EINVAL;
@@ -272,10 +282,11 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 /* What the options mean together; fills in the defaults that depend on others. */
 static int check_options(struct memxd_client_opts *o)
 {
-	if (!o->name[0] || !o->size || !o->nr_donors) {
-		opt_err("--name, --size and at least one --donor are needed%s\n",
-			o->name[0] && !o->size ? " (--size must not be zero)" :
-			o->dir_url.host[0] ? " (--directory adds donors to those)" : "");
+	bool dir = o->dir_url.host[0];
+
+	if (!o->name[0] || !o->size || (!o->nr_donors && !dir)) {
+		opt_err("--name, --size and at least one --donor or a --directory are needed%s\n",
+			o->name[0] && !o->size ? " (--size must not be zero)" : "");
 		return -EINVAL;
 	}
 	if (o->size % MEMX_BLOCK_SIZE || o->size > MEMX_MAX_DEV_BYTES) {
@@ -310,9 +321,10 @@ static int check_options(struct memxd_client_opts *o)
 			"which --recovery-timeout 0 does not keep\n");
 		return -EINVAL;
 	}
+	/* The directory may bring any number of donors: it gets the safe default. */
 	if (!o->replicas)
-		o->replicas = o->nr_donors >= 2 ? 2 : 1;
-	if (o->replicas > o->nr_donors) {
+		o->replicas = o->nr_donors >= 2 || dir ? 2 : 1;
+	if (o->replicas > o->nr_donors && !dir) {
 		opt_err("--replicas %u needs at least that many donors\n",
 			o->replicas);
 		return -EINVAL;
@@ -350,6 +362,7 @@ static const struct option client_longopts[] = {
 	{ "overcommit", no_argument, NULL, 'O' },
 	{ "kernel-backend", required_argument, NULL, 'B' },
 	{ "directory", required_argument, NULL, 'G' },
+	{ "directory-wait", required_argument, NULL, 'w' },
 	{ "config", required_argument, NULL, 'F' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
@@ -409,6 +422,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->poll_us = MEMXD_DEFAULT_POLL_US;
 	o->io_deadline_s = MEMXD_DEFAULT_IO_DEADLINE_S;
 	o->recovery_timeout_s = MEMXD_DEFAULT_RECOVERY_S;
+	o->dir_wait_s = MEMXD_DEFAULT_DIR_WAIT_S;
 	/*
 	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a
 	 * parse that stopped inside a group of short options ("-xy": 'x' refused)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The donor directory (--directory etcd://): a client started with one static
-# --donor and --directory joins a donor started later with --directory, whose
-# address it was never told, and places new slabs on it; data written before
-# and after verifies. Killed with -9 (no goodbye), that donor is unlisted by
-# its 10 s etcd lease, and not at once. etcd runs in the guest on 127.0.0.1.
+# The donor directory (--directory etcd://): a client started with no --donor
+# at all waits for the directory, and becomes ready once a donor lists itself;
+# it then joins a second donor started later with --directory, whose address
+# it was never told, and places new slabs on it; data written before and after
+# verifies. Killed with -9 (no goodbye), that donor is unlisted by its 10 s
+# etcd lease, and not at once. A client whose directory never lists enough
+# donors fails after --directory-wait, leaving no device. etcd runs in the
+# guest on 127.0.0.1.
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -34,11 +37,23 @@ WAIT_S=30 wait_for eval 'ETCDCTL_API=3 etcdctl --endpoints 127.0.0.1:'"$cport"' 
 	|| { bg_log etcd; fail "etcd did not start"; }
 DIR=etcd://127.0.0.1:$cport/memxtest
 
+# No --donor: the client waits (and serves nothing) until the directory lists one.
+start_bg vol "$MEMXD" client --name vol --size 96M --slab 4M --bind "$IP1" --replicas 1 \
+	--directory "$DIR" --overcommit	# 64M of the 96M: the rest comes with the second donor
+WAIT_S=15 wait_for grep -q 'waiting up to 30 s for the directory to list 1 donor' "$TEST_TMP/vol.log" \
+	|| { bg_log vol; fail "the client without --donor did not wait for the directory"; }
+sleep 1
+! grep -q '^ready' "$TEST_TMP/vol.log" || fail "the client was ready with no donor"
+! exited "$(bg_pid vol)" || { bg_log vol; fail "the client without --donor gave up at once"; }
 start_donor d1 "$IP2" 64M --directory "$DIR"
-start_client vol --size 96M --slab 4M --bind "$IP1" --donor "$IP2" --directory "$DIR" \
-	--overcommit	# 64M of the 96M: the rest comes with the donor the directory lists
+WAIT_S=30 wait_for grep -q '^ready /dev/\(memx\|ublkb\)[0-9]' "$TEST_TMP/vol.log" \
+	|| { bg_log vol; fail "the client did not become ready once a donor was listed"; }
+MEMX_DEV=$(sed -n 's/^ready \(\/dev\/\(memx\|ublkb\)[0-9]*\)$/\1/p' "$TEST_TMP/vol.log")
+[ -b "$MEMX_DEV" ] || fail "$MEMX_DEV is not a block device"
+grep -q "donor $IP2:7471 joined (listed in the directory" "$TEST_TMP/vol.log" ||
+	fail "the client did not say the directory brought its first donor"
 fio_write_verify "$MEMX_DEV" 0 8M || fail "verify before the second donor"
-[ "$(donor_slabs "$IP2")" -gt 0 ] || fail "the static donor holds nothing"
+[ "$(donor_slabs "$IP2")" -gt 0 ] || fail "the first listed donor holds nothing"
 
 # The second donor lists itself; nobody tells the client its address.
 start_donor d2 "$IP3" 128M --directory "$DIR"
@@ -58,8 +73,8 @@ log "the donor found through the directory holds $n2 slabs"
 fio_verify_only "$MEMX_DEV" 0 8M || fail "first data no longer verifies"
 status_is '[x["directory"]["state"] for x in s if x and x["role"]=="donor" and x["listen"].startswith("'"$IP3"':")][0]' registered \
 	|| { "$MEMXCTL" status --json; fail "donor 2's status does not say registered"; }
-status_is '[x["directory"]["joined"] for x in s if x and x["role"]=="client"][0]' 1 \
-	|| { "$MEMXCTL" status --json; fail "the client's status does not count one donor joined from the directory"; }
+status_is '[x["directory"]["joined"] for x in s if x and x["role"]=="client"][0]' 2 \
+	|| { "$MEMXCTL" status --json; fail "the client's status does not count two donors joined from the directory"; }
 "$MEMXCTL" status
 
 # kill -9: no revoke; the lease (10 s) takes the entry away.
@@ -70,5 +85,18 @@ sleep 1
 WAIT_S=16 wait_for listed_is "$IP3" 0 || fail "donor 2 still listed 16 s after kill -9"
 log "donor 2 unlisted $(echo "$(date +%s.%N) - $killed" | bc | cut -c1-4) s after kill -9 (lease 10 s, etcd polled)"
 [ "$(listed "$IP2")" = 1 ] || fail "the live donor 1 dropped out of the directory"
-fio_verify_only "$MEMX_DEV" 0 8M || fail "the static donor's data no longer verifies"
+fio_verify_only "$MEMX_DEV" 0 8M || fail "the first donor's data no longer verifies"
 stop_bg vol || fail "client did not stop"
+
+# Too few donors listed: 3 replicas, one live donor listed; the start fails
+# after --directory-wait, says why, and leaves no device behind.
+devs_before=$(ls /dev/memx[0-9]* /dev/ublkb[0-9]* 2>/dev/null | wc -l)
+t0=$SECONDS
+"$MEMXD" client --name short --size 16M --slab 4M --bind "$IP1" --replicas 3 \
+	--directory "$DIR" --directory-wait 3 > "$TEST_TMP/short.log" 2>&1 && fail "a volume started with 1 of 3 donors"
+cat "$TEST_TMP/short.log" | tail -n 3
+grep -q 'after 3 s the directory listed 1 donor(s) and 1 joined; --replicas 3 needs 3' "$TEST_TMP/short.log" \
+	|| fail "the failed start did not say how many donors were listed and joined"
+[ $((SECONDS - t0)) -lt 20 ] || fail "the failed start took $((SECONDS - t0)) s with --directory-wait 3"
+[ "$(ls /dev/memx[0-9]* /dev/ublkb[0-9]* 2>/dev/null | wc -l)" = "$devs_before" ] \
+	|| fail "the failed start left a device behind"

@@ -187,9 +187,25 @@ Test(opts, directory)
 	cr_expect_eq(o.dir_url.host[0], '\0', "no --directory: no etcd");
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
 				  "--directory", "http://10.0.0.5:2379"), -EINVAL);
+	/* The directory alone may bring every donor: replicas default to 2, the wait to 30 s. */
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G",
+				  "--directory", "etcd://10.0.0.5"), 0);
+	cr_expect_eq(o.nr_donors, 0);
+	cr_expect_eq(o.replicas, 2);
+	cr_expect_eq(o.dir_wait_s, MEMXD_DEFAULT_DIR_WAIT_S);
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--replicas", "3",
+				  "--directory-wait", "90", "--directory", "etcd://10.0.0.5"), 0);
+	cr_expect_eq(o.replicas, 3, "more replicas than static donors: the directory has them");
+	cr_expect_eq(o.dir_wait_s, 90);
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G",
-				  "--directory", "etcd://10.0.0.5"), -EINVAL,
-		     "--directory adds donors: a --donor is still needed");
+				  "--directory-wait", "0", "--directory", "etcd://10.0.0.5"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G",
+				  "--directory-wait", "3601", "--directory", "etcd://10.0.0.5"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G"), -EINVAL,
+		     "neither a --donor nor a --directory");
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--replicas", "2"), -EINVAL,
+		     "no directory: --replicas 2 needs two --donors");
 	cr_assert_eq(DONOR_PARSE(&dn, "donor", "--listen", "10.0.0.1", "--memory", "64M",
 				 "--directory", "etcd://[::1]"), 0);
 	cr_expect_str_eq(dn->dir_url.host, "::1");
