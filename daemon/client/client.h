@@ -31,6 +31,7 @@
 #include "common/auth.h"
 #include "common/clock.h"
 #include "common/directory.h"
+#include "common/dns_srv.h"
 #include "common/limits.h"
 #include "common/wire.h"
 #include "mxv.h"
@@ -261,9 +262,15 @@ struct memxd_client_opts {
 	unsigned int recovery_timeout_s;	/* --recovery-timeout: the volume outlives us this long */
 	int kernel_backend;		/* --kernel-backend: enum memxd_kbackend_kind */
 	struct memxd_trust trust;	/* --key-file, --insecure: the keys we hold */
-	struct memxd_etcd_url dir_url;	/* --directory; host "" is none */
+	struct memxd_etcd_url dir_url;	/* --directory etcd://; host "" is none */
+	struct memxd_srv_url dir_srv;	/* --directory srv://; name "" is none */
 	unsigned int dir_wait_s;	/* --directory-wait: for enough listed donors, at start */
 };
+
+static inline bool memxd_client_has_directory(const struct memxd_client_opts *o)
+{
+	return o->dir_url.host[0] || o->dir_srv.name[0];
+}
 
 /* A donor the directory listed, and what we did about it (directory.c). */
 struct memxd_dir_seen {

@@ -11,7 +11,8 @@
  * A listed donor is acted on once per registration (its address and the
  * random id it listed): a donor our heartbeats declared dead is not joined
  * again while its old entry lingers for the rest of its lease, and one that
- * restarts (a new id) is joined again. A join that fails is retried with a
+ * restarts (a new id) is joined again. DNS SRV records (srv://) carry no id:
+ * a listed donor we lost is knocked on again, less and less often. A join that fails is retried with a
  * growing wait (5 s to 5 min), since each try holds the control thread for
  * up to a connection timeout. A donor that is no longer listed is not
  * dropped for that: our heartbeats, not etcd, decide when a donor is gone.
@@ -37,19 +38,26 @@ int memxd_directory_start(struct memxd_client *c)
 {
 	int r;
 
-	if (!c->opt.dir_url.host[0] || c->dir)
+	char url[sizeof(((struct memxd_dir_status *)0)->url)];
+
+	if (!memxd_client_has_directory(&c->opt) || c->dir)
 		return 0;
 	c->dir_listed = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_listed));
 	c->dir_seen = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_seen));
 	c->dir_seen_next = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*c->dir_seen_next));
 	if (!c->dir_listed || !c->dir_seen || !c->dir_seen_next)
 		return memxd_log_errno(-ENOMEM, "directory tables");
-	r = memxd_dir_watch_start(&c->opt.dir_url, MEMXD_DIR_POLL_MS, &c->dir);
+	if (c->opt.dir_srv.name[0]) {
+		memxd_srv_format_url(&c->opt.dir_srv, url, sizeof(url));
+		r = memxd_dir_watch_srv_start(&c->opt.dir_srv, 0, &c->dir);
+	} else {
+		snprintf(url, sizeof(url), "etcd://%s:%u%s", c->opt.dir_url.host,
+			 c->opt.dir_url.port, c->opt.dir_url.prefix);
+		r = memxd_dir_watch_start(&c->opt.dir_url, MEMXD_DIR_POLL_MS, &c->dir);
+	}
 	if (r)
-		return memxd_log_errno(r, "directory etcd://%s:%u%s", c->opt.dir_url.host,
-				       c->opt.dir_url.port, c->opt.dir_url.prefix);
-	memxd_info("volume %s: joining the donors listed in etcd://%s:%u%s", c->opt.name,
-		   c->opt.dir_url.host, c->opt.dir_url.port, c->opt.dir_url.prefix);
+		return memxd_log_errno(r, "directory %s", url);
+	memxd_info("volume %s: joining the donors listed in %s", c->opt.name, url);
 	return 0;
 }
 
@@ -74,9 +82,16 @@ static bool ours(struct memxd_client *c, const struct memxd_dir_donor *d)
 	return false;
 }
 
+/* The wait before the next try, after this many failures: 5 s, doubling, up to 5 min. */
+static uint64_t retry_wait_s(unsigned int failures)
+{
+	uint64_t wait_s = (uint64_t)DIR_RETRY_MIN_S << (failures < 7 ? failures : 7);
+
+	return wait_s < DIR_RETRY_MAX_S ? wait_s : DIR_RETRY_MAX_S;
+}
+
 static void try_join(struct memxd_client *c, struct memxd_dir_seen *s, uint64_t now)
 {
-	unsigned int wait_s;
 	int r;
 
 	if (ours(c, &s->d)) {
@@ -87,6 +102,7 @@ static void try_join(struct memxd_client *c, struct memxd_dir_seen *s, uint64_t 
 	if (!r || r == -EEXIST) {
 		s->done = true;
 		if (!r) {
+			s->failures = 0;
 			c->dir_joins++;
 			memxd_info("volume %s: donor %s:%u joined (listed in the directory%s%s)",
 				   c->opt.name, s->d.host, s->d.port, s->d.zone[0] ? ", zone " : "",
@@ -94,10 +110,7 @@ static void try_join(struct memxd_client *c, struct memxd_dir_seen *s, uint64_t 
 		}
 		return;
 	}
-	wait_s = DIR_RETRY_MIN_S << (s->failures < 6 ? s->failures : 6);
-	if (wait_s > DIR_RETRY_MAX_S)
-		wait_s = DIR_RETRY_MAX_S;
-	s->retry_ns = now + wait_s * MEMXD_NS_PER_S;
+	s->retry_ns = now + retry_wait_s(s->failures) * MEMXD_NS_PER_S;
 	/* The first failure of an entry is said; later ones only at debug level. */
 	if (!s->failures++)
 		memxd_warn("volume %s: donor %s:%u, listed in the directory, did not join: %s "
@@ -136,6 +149,15 @@ void memxd_directory_join(struct memxd_client *c)
 	for (unsigned int i = 0; i < c->nr_dir_seen; i++) {
 		struct memxd_dir_seen *s = &c->dir_seen[i];
 
+		/*
+		 * An SRV record names no registration (no id): a donor it lists
+		 * that we lost (dead, or restarted empty) is knocked on again, after
+		 * a wait that grows with each failure.
+		 */
+		if (s->done && !s->d.id[0] && !ours(c, &s->d)) {
+			s->done = false;
+			s->retry_ns = now + retry_wait_s(s->failures) * MEMXD_NS_PER_S;
+		}
 		if (!s->done && now >= s->retry_ns)
 			try_join(c, s, now);
 	}

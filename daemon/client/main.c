@@ -380,7 +380,7 @@ static int client_setup(struct memxd_client *c)
 		if (!resume || !donor_known(c, c->opt.donor_host[i], c->opt.donor_port[i]))
 			r = memxd_add_donor(c, c->opt.donor_host[i], c->opt.donor_port[i]);
 	/* Too few static donors for a new volume: the directory brings the rest. */
-	if (!r && !resume && c->opt.dir_url.host[0])
+	if (!r && !resume && memxd_client_has_directory(&c->opt))
 		r = memxd_directory_wait(c);
 	/* A new volume must fit its donors; one taken over is held already. */
 	if (!r && !resume && c->nr_donors)

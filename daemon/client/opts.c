@@ -32,7 +32,8 @@ void memxd_client_usage(FILE *f)
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach] [--config FILE]\n"
 		"                    [--kernel-backend auto|memx|ublk] [--overcommit]\n"
-		"                    [--directory etcd://HOST[:PORT][/PREFIX]] [--directory-wait SEC]\n"
+		"                    [--directory etcd://HOST[:PORT][/PREFIX] | srv://DOMAIN[@SERVER[:PORT]]]\n"
+		"                    [--directory-wait SEC]\n"
 		"  Creates a block device of SIZE bytes backed by the donors' memory and serves\n"
 		"  it until SIGINT/SIGTERM: /dev/memxN through memx.ko, or /dev/ublkbN through\n"
 		"  the kernel's ublk. Sizes take K, M, G, T suffixes (powers of 1024).\n"
@@ -85,7 +86,9 @@ void memxd_client_usage(FILE *f)
 		"              (default auto)\n"
 		"  --directory  also join the donors listed in etcd under PREFIX (default\n"
 		"              %s), read every %u s; they authenticate as any\n"
-		"              donor. With no --donor, the donors all come from it\n"
+		"              donor. With no --donor, the donors all come from it.\n"
+		"              srv://DOMAIN: the SRV records of _memx._tcp.DOMAIN instead\n"
+		"              (asked of SERVER, an IPv4 address, or the system's resolvers)\n"
 		"  --directory-wait  with --directory and fewer --donors than --replicas, how\n"
 		"              long a new volume waits at start for the directory to list\n"
 		"              enough donors that join (default %u)\n"
@@ -129,8 +132,14 @@ static int parse_name_option(int ch, const char *arg, struct memxd_client_opts *
 
 	switch (ch) {
 	case 'G':
-		if (memxd_etcd_parse_url(arg, &o->dir_url, why, sizeof(why))) {
-			opt_err("--directory '%s': %s (etcd://HOST[:PORT][/PREFIX])\n", arg, why);
+		/* One directory: the last --directory wins. */
+		memset(&o->dir_url, 0, sizeof(o->dir_url));
+		memset(&o->dir_srv, 0, sizeof(o->dir_srv));
+		if (!strncmp(arg, "srv://", 6) ?
+		    memxd_srv_parse_url(arg, &o->dir_srv, why, sizeof(why)) :
+		    memxd_etcd_parse_url(arg, &o->dir_url, why, sizeof(why))) {
+			opt_err("--directory '%s': %s (etcd://HOST[:PORT][/PREFIX] or "
+				"srv://DOMAIN[@SERVER[:PORT]])\n", arg, why);
 			return -EINVAL;
 		}
 		return 0;
@@ -282,7 +291,7 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 /* What the options mean together; fills in the defaults that depend on others. */
 static int check_options(struct memxd_client_opts *o)
 {
-	bool dir = o->dir_url.host[0];
+	bool dir = memxd_client_has_directory(o);
 
 	if (!o->name[0] || !o->size || (!o->nr_donors && !dir)) {
 		opt_err("--name, --size and at least one --donor or a --directory are needed%s\n",

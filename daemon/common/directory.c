@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/directory.h"
+#include "common/dns_srv.h"
 #include "common/log.h"
 
 enum dir_role { DIR_REGISTER, DIR_WATCH };
@@ -37,7 +38,10 @@ enum dir_role { DIR_REGISTER, DIR_WATCH };
 struct memxd_dir {
 	enum dir_role role;
 	struct memxd_etcd_url url;
-	struct memxd_etcd *etcd;	/* the thread's own */
+	struct memxd_etcd *etcd;	/* the thread's own; NULL when srv */
+	const struct memxd_srv_url *srv;	/* srv://: DNS, not etcd (watch only) */
+	struct memxd_srv_url srv_url;
+	uint8_t *answer;		/* srv: MEMXD_SRV_ANSWER_MAX bytes */
 	unsigned int period_ms;		/* between turns while things work */
 	unsigned int ttl_s;
 	pthread_t thread;
@@ -57,10 +61,15 @@ struct memxd_dir {
 	uint64_t logged_ns;
 };
 
-static void format_url(const struct memxd_etcd_url *u, char *out, size_t len)
+static void format_url(const struct memxd_dir *dir, char *out, size_t len)
 {
+	const struct memxd_etcd_url *u = &dir->url;
 	bool v6 = strchr(u->host, ':') != NULL;
 
+	if (dir->srv) {
+		memxd_srv_format_url(dir->srv, out, len);
+		return;
+	}
 	snprintf(out, len, "etcd://%s%s%s:%u%s", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port,
 		 u->prefix);
 }
@@ -83,7 +92,7 @@ static void failed(struct memxd_dir *dir, const char *what)
 	}
 	pthread_mutex_unlock(&dir->lock);
 	if (say) {
-		format_url(&dir->url, url, sizeof(url));
+		format_url(dir, url, sizeof(url));
 		memxd_warn("directory %s: %s (retrying; the same error is logged once a minute)",
 			   url, what);
 	}
@@ -102,7 +111,7 @@ static void worked(struct memxd_dir *dir)
 	dir->last_ok_ns = memxd_now_ns();
 	pthread_mutex_unlock(&dir->lock);
 	if (was_failing) {
-		format_url(&dir->url, url, sizeof(url));
+		format_url(dir, url, sizeof(url));
 		memxd_info("directory %s: reachable again", url);
 	}
 }
@@ -214,7 +223,7 @@ static void register_revoke(struct memxd_dir *dir)
 	pthread_mutex_unlock(&dir->lock);
 	if (!lease)
 		return;
-	format_url(&dir->url, url, sizeof(url));
+	format_url(dir, url, sizeof(url));
 	r = memxd_etcd_revoke(dir->etcd, lease);
 	if (r && r != -ENOENT)
 		memxd_warn("directory %s: could not revoke our lease (%s): the entry goes when it "
@@ -252,11 +261,57 @@ static int on_listed(void *ctx, const uint8_t *key, size_t key_len, const uint8_
 	return 0;
 }
 
+/* Publishes a listing for the control thread (memxd_dir_take). */
+static void publish(struct memxd_dir *dir, const struct memxd_dir_donor *scratch, unsigned int n,
+		    unsigned int skipped)
+{
+	pthread_mutex_lock(&dir->lock);
+	memcpy(dir->listed, scratch, n * sizeof(*scratch));
+	dir->nr_listed = n;
+	dir->skipped = skipped;
+	dir->gen++;
+	pthread_mutex_unlock(&dir->lock);
+}
+
+/* One turn of a client's thread on DNS: no such name or no records is an empty listing. */
+static void srv_turn(struct memxd_dir *dir, struct memxd_dir_donor *scratch)
+{
+	char why[MEMXD_ETCD_WHY_LEN] = "";
+	unsigned int skipped = 0;
+	int n;
+
+	n = memxd_srv_query(dir->srv, MEMXD_DIR_HTTP_TIMEOUT_MS, dir->answer,
+			    MEMXD_SRV_ANSWER_MAX, why, sizeof(why));
+	if (n >= 0)
+		n = memxd_srv_decode(dir->answer, (size_t)n, scratch, MEMXD_DIR_MAX_LISTED,
+				     &skipped, why, sizeof(why));
+	if (n == -ENOENT) {
+		publish(dir, scratch, 0, 0);
+		failed(dir, why);
+		return;
+	}
+	if (n < 0) {
+		failed(dir, why);
+		return;
+	}
+	publish(dir, scratch, (unsigned int)n, skipped);
+	if (skipped)
+		failed(dir, "SRV records whose target is not a host name (or beyond the most we "
+		       "take) were skipped");
+	else
+		worked(dir);
+}
+
 /* One turn of a client's thread. */
 static void watch_turn(struct memxd_dir *dir, struct memxd_dir_donor *scratch)
 {
 	struct listing l = { .dir = dir, .out = scratch };
 	int r;
+
+	if (dir->srv) {
+		srv_turn(dir, scratch);
+		return;
+	}
 
 	r = memxd_etcd_range_prefix(dir->etcd, dir->url.prefix, on_listed, &l);
 	if (r) {
@@ -264,12 +319,7 @@ static void watch_turn(struct memxd_dir *dir, struct memxd_dir_donor *scratch)
 		       "kv/range failed");
 		return;
 	}
-	pthread_mutex_lock(&dir->lock);
-	memcpy(dir->listed, scratch, l.n * sizeof(*scratch));
-	dir->nr_listed = l.n;
-	dir->skipped = l.skipped;
-	dir->gen++;
-	pthread_mutex_unlock(&dir->lock);
+	publish(dir, scratch, l.n, l.skipped);
 	if (l.skipped)
 		failed(dir, l.why[0] ? l.why : "entries beyond the most we take were skipped");
 	else
@@ -324,7 +374,7 @@ static int dir_start(struct memxd_dir *dir)
 	pthread_attr_t ta;
 	int r;
 
-	r = memxd_etcd_open(&dir->url, MEMXD_DIR_HTTP_TIMEOUT_MS, &dir->etcd);
+	r = dir->srv ? 0 : memxd_etcd_open(&dir->url, MEMXD_DIR_HTTP_TIMEOUT_MS, &dir->etcd);
 	if (r)
 		return r;
 	pthread_mutex_init(&dir->lock, NULL);
@@ -369,8 +419,16 @@ int memxd_dir_register_start(const struct memxd_etcd_url *u, const struct memxd_
 	return 0;
 }
 
-int memxd_dir_watch_start(const struct memxd_etcd_url *u, unsigned int poll_ms,
-			  struct memxd_dir **out)
+static void dir_free(struct memxd_dir *dir)
+{
+	free(dir->answer);
+	free(dir->listed);
+	free(dir);
+}
+
+/* A client's thread, on etcd (u) or DNS (srv). */
+static int watch_start(const struct memxd_etcd_url *u, const struct memxd_srv_url *srv,
+		       unsigned int poll_ms, struct memxd_dir **out)
 {
 	struct memxd_dir *dir;
 	int r;
@@ -379,21 +437,38 @@ int memxd_dir_watch_start(const struct memxd_etcd_url *u, unsigned int poll_ms,
 	if (!dir)
 		return -ENOMEM;
 	dir->listed = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*dir->listed));
-	if (!dir->listed) {
-		free(dir);
+	if (srv) {
+		dir->srv_url = *srv;
+		dir->srv = &dir->srv_url;
+		dir->answer = malloc(MEMXD_SRV_ANSWER_MAX);
+	}
+	if (!dir->listed || (srv && !dir->answer)) {
+		dir_free(dir);
 		return -ENOMEM;
 	}
 	dir->role = DIR_WATCH;
-	dir->url = *u;
-	dir->period_ms = poll_ms ? poll_ms : MEMXD_DIR_POLL_MS;
+	if (u)
+		dir->url = *u;
+	dir->period_ms = poll_ms ? poll_ms : srv ? MEMXD_DIR_SRV_POLL_MS : MEMXD_DIR_POLL_MS;
 	r = dir_start(dir);
 	if (r) {
-		free(dir->listed);
-		free(dir);
+		dir_free(dir);
 		return r;
 	}
 	*out = dir;
 	return 0;
+}
+
+int memxd_dir_watch_start(const struct memxd_etcd_url *u, unsigned int poll_ms,
+			  struct memxd_dir **out)
+{
+	return watch_start(u, NULL, poll_ms, out);
+}
+
+int memxd_dir_watch_srv_start(const struct memxd_srv_url *u, unsigned int poll_ms,
+			      struct memxd_dir **out)
+{
+	return watch_start(NULL, u, poll_ms, out);
 }
 
 void memxd_dir_set_free(struct memxd_dir *dir, uint64_t free_bytes)
@@ -437,7 +512,7 @@ void memxd_dir_status(struct memxd_dir *dir, struct memxd_dir_status *st)
 	uint64_t now = memxd_now_ns();
 
 	memset(st, 0, sizeof(*st));
-	format_url(&dir->url, st->url, sizeof(st->url));
+	format_url(dir, st->url, sizeof(st->url));
 	pthread_mutex_lock(&dir->lock);
 	if (dir->role == DIR_REGISTER)
 		st->state = dir->withdraw ? "withdrawn" : dir->registered ? "registered" :
@@ -466,6 +541,5 @@ void memxd_dir_stop(struct memxd_dir *dir)
 	pthread_cond_destroy(&dir->wake);
 	pthread_mutex_destroy(&dir->lock);
 	memxd_etcd_close(dir->etcd);
-	free(dir->listed);
-	free(dir);
+	dir_free(dir);
 }

@@ -28,6 +28,8 @@
 #define MEMXD_DIR_TTL_S		10
 /* Clients read the prefix this often. */
 #define MEMXD_DIR_POLL_MS	2000
+/* Clients ask DNS for the SRV records this often (srv://). */
+#define MEMXD_DIR_SRV_POLL_MS	5000
 /* Each HTTP call to etcd gives up after this long. */
 #define MEMXD_DIR_HTTP_TIMEOUT_MS	2000
 /* A client acts on at most this many listed donors (more than it can hold). */
@@ -60,7 +62,7 @@ int memxd_dir_donor_key(const char *prefix, const struct memxd_dir_donor *d, cha
 
 /* What memxctl status shows of the directory. */
 struct memxd_dir_status {
-	char url[MEMXD_HOST_MAX + MEMXD_ETCD_PREFIX_MAX + 16];
+	char url[320];			/* etcd://... or srv://... */
 	const char *state;		/* "registering", "registered", "withdrawn", "listing", "listed" */
 	char last_error[MEMXD_ETCD_WHY_LEN];	/* "" while the last call worked */
 	uint64_t errors;		/* calls that failed */
@@ -71,6 +73,7 @@ struct memxd_dir_status {
 };
 
 struct memxd_dir;
+struct memxd_srv_url;
 
 /*
  * Donor: lists self under u's prefix with a lease of ttl_s seconds, from a
@@ -90,6 +93,9 @@ void memxd_dir_withdraw(struct memxd_dir *dir);
  */
 int memxd_dir_watch_start(const struct memxd_etcd_url *u, unsigned int poll_ms,
 			  struct memxd_dir **out);
+/* Client: the same, from u's DNS SRV records (dns_srv.h), every poll_ms. */
+int memxd_dir_watch_srv_start(const struct memxd_srv_url *u, unsigned int poll_ms,
+			      struct memxd_dir **out);
 /*
  * The last listing, if newer than *gen (then *gen is updated): up to max
  * donors into out. Returns how many, or -EAGAIN when nothing new came.

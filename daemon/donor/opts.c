@@ -150,6 +150,12 @@ static int parse_option(int ch, const char *arg, struct donor *dn)
 		dn->max_lease_s = (unsigned int)v;
 		return 0;
 	case 'D':
+		if (!strncmp(arg, "srv://", 6)) {
+			opt_err("--directory '%s': DNS SRV records are read-only: whoever runs "
+				"the zone lists the donors there; a donor lists itself only in "
+				"etcd (etcd://HOST[:PORT][/PREFIX])\n", arg);
+			return -EINVAL;
+		}
 		if (memxd_etcd_parse_url(arg, &dn->dir_url, why, sizeof(why))) {
 			opt_err("--directory '%s': %s (etcd://HOST[:PORT][/PREFIX])\n", arg, why);
 			return -EINVAL;

@@ -49,9 +49,14 @@ static void check(const struct memxd_client_opts *o)
 	FUZZ_CHECK(o->depth >= 1 && o->depth <= MEMX_MAX_DEPTH);
 	FUZZ_CHECK(is_pow2(o->max_io) && o->max_io >= MEMX_MIN_IO_BYTES &&
 		   o->max_io <= MEMX_MAX_IO_BYTES && o->max_io <= o->slab);
-	FUZZ_CHECK(o->nr_donors >= 1 && o->nr_donors <= MEMXD_MAX_DONORS);
+	/* A directory may bring every donor: then no --donor, and any replica count. */
+	FUZZ_CHECK(o->nr_donors <= MEMXD_MAX_DONORS &&
+		   (o->nr_donors >= 1 || memxd_client_has_directory(o)));
+	FUZZ_CHECK(!o->dir_url.host[0] || !o->dir_srv.name[0]);
 	FUZZ_CHECK(o->replicas >= 1 && o->replicas <= MEMXD_MAX_COPIES &&
-		   o->replicas <= o->nr_donors);
+		   (o->replicas <= o->nr_donors || memxd_client_has_directory(o)));
+	FUZZ_CHECK(!memxd_client_has_directory(o) ||
+		   (o->dir_wait_s >= 1 && o->dir_wait_s <= MEMXD_MAX_DIR_WAIT_S));
 	FUZZ_CHECK(o->rereplicate_rate >= 1 << 20);
 	FUZZ_CHECK(o->poll_us <= MEMXD_MAX_POLL_US);
 	for (unsigned int i = 0; i < o->nr_donors; i++) {

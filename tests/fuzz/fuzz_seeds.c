@@ -127,6 +127,32 @@ static void etcd_seeds(void)
 		seed("etcd", (int)i, seeds[i], strlen(seeds[i] + 1) + 1);
 }
 
+/* DNS answers to _memx._tcp.c1.lan SRV (odd first byte) and URLs (even), for fuzz_srv.c. */
+static void srv_seeds(void)
+{
+	/*
+	 * The selector (1), then the header (id 1, QR RD RA, 1 question, 2
+	 * answers), the question at offset 12 ("c1.lan" at 23), two SRV records
+	 * whose targets point back into it: donor-a.c1.lan:7471, b.c1.lan:7472.
+	 */
+	static const uint8_t answer[] = {
+		1,
+		0, 1, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0,
+		5, '_', 'm', 'e', 'm', 'x', 4, '_', 't', 'c', 'p', 2, 'c', '1', 3, 'l', 'a', 'n', 0,
+		0, 33, 0, 1,
+		0xc0, 12, 0, 33, 0, 1, 0, 0, 0, 60, 0, 16, 0, 10, 0, 5, 0x1d, 0x2f,
+		7, 'd', 'o', 'n', 'o', 'r', '-', 'a', 0xc0, 23,
+		0xc0, 12, 0, 33, 0, 1, 0, 0, 0, 60, 0, 10, 0, 10, 0, 5, 0x1d, 0x30, 1, 'b', 0xc0, 23,
+	};
+	static const char *const urls[] = {
+		"\x00srv://c1.lan", "\x00srv://memx.example.org.@127.0.0.1:5353",
+	};
+
+	seed("srv", 0, answer, sizeof(answer));
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		seed("srv", (int)i + 1, urls[i], strlen(urls[i] + 1) + 1);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const sizes[] = { "4096", "64K", "1TiB", "512B", "3m", "16383P",
@@ -150,6 +176,7 @@ int main(int argc, char **argv)
 	}
 	wire_seeds();
 	etcd_seeds();
+	srv_seeds();
 	for (int i = 0; sizes[i]; i++)
 		text("parse_size", i, sizes[i]);
 	memcpy(buf, &min, 8);
@@ -184,6 +211,8 @@ int main(int argc, char **argv)
 	text("client_opts", 3, "--name|v|--size|1G|--donor|h|--insecure");
 	text("client_opts", 4, "--name|v|--size|1G|--donor|h|--directory|etcd://10.0.0.5:2379/memx/d");
 	text("donor_opts", 4, "--listen|10.0.0.1|--memory|1G|--directory|etcd://[::1]");
+	text("client_opts", 6, "--name|v|--size|1G|--directory|srv://c1.lan@10.0.0.5:53|"
+	     "--directory-wait|60");
 	text("client_opts", 5, "--name|v|--size|1G|--donor|h|--no-same-filled|--no-checksum|--overcommit");
 	text("keyfile", 0, "# keys\n1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b"
 	     "1c1d1e1f\n");

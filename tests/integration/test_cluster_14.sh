@@ -6,7 +6,10 @@
 # verifies. Killed with -9 (no goodbye), that donor is unlisted by its 10 s
 # etcd lease, and not at once. A client whose directory never lists enough
 # donors fails after --directory-wait, leaving no device. etcd runs in the
-# guest on 127.0.0.1.
+# guest on 127.0.0.1. Then DNS SRV records (srv://, a DNS server of the
+# test's own on 127.0.0.1) list the live donor and the dead one: a client
+# with no --donor becomes ready on the live one and keeps knocking on the
+# dead one, less and less often.
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -100,3 +103,39 @@ grep -q 'after 3 s the directory listed 1 donor(s) and 1 joined; --replicas 3 ne
 [ $((SECONDS - t0)) -lt 20 ] || fail "the failed start took $((SECONDS - t0)) s with --directory-wait 3"
 [ "$(ls /dev/memx[0-9]* /dev/ublkb[0-9]* 2>/dev/null | wc -l)" = "$devs_before" ] \
 	|| fail "the failed start left a device behind"
+
+# DNS SRV: a responder on 127.0.0.1 lists the live donor 1 and the dead donor 2.
+dport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$TEST_TMP/dns.py" <<'PY'
+import socket, struct, sys
+port, targets = int(sys.argv[1]), sys.argv[2:]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", port))
+def name(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".") if l) + b"\0"
+while True:
+    q, peer = s.recvfrom(512)
+    end = 12
+    while q[end]:
+        end += 1 + q[end]
+    question = q[12:end + 5]
+    answers = b""
+    for t in targets:
+        rdata = struct.pack("!HHH", 10, 5, 7471) + name(t)
+        answers += b"\xc0\x0c" + struct.pack("!HHIH", 33, 1, 5, len(rdata)) + rdata
+    s.sendto(q[:2] + b"\x81\x80" + struct.pack("!HHHH", 1, len(targets), 0, 0) + question + answers, peer)
+PY
+start_bg dns python3 "$TEST_TMP/dns.py" "$dport" "$IP2" "$IP3"
+start_client srvvol --size 8M --slab 4M --bind "$IP1" --replicas 1 --directory "srv://memx.test@127.0.0.1:$dport"
+grep -q "joining the donors listed in srv://memx.test@127.0.0.1:$dport" "$TEST_TMP/srvvol.log" ||
+	fail "the client did not say it reads the SRV records"
+grep -q "donor $IP2:7471 joined (listed in the directory" "$TEST_TMP/srvvol.log" ||
+	fail "the client did not join the live donor the SRV records list"
+fio_write_verify "$MEMX_DEV" 0 4M || fail "verify on the volume whose donor DNS listed"
+status_is '[x["directory"]["url"] for x in s if x and x["role"]=="client"][0]' "srv://memx.test@127.0.0.1:$dport" \
+	|| { "$MEMXCTL" status --json; fail "status does not show the SRV directory"; }
+status_is '[x["directory"]["listed"] for x in s if x and x["role"]=="client"][0]' 2 \
+	|| { "$MEMXCTL" status --json; fail "status does not count the two SRV records"; }
+WAIT_S=15 wait_for grep -q "donor $IP3:7471, listed in the directory, did not join" "$TEST_TMP/srvvol.log" \
+	|| { bg_log srvvol; fail "the dead donor the SRV records list was not tried (or not said)"; }
+stop_bg srvvol || fail "the SRV client did not stop"

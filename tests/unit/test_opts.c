@@ -203,6 +203,18 @@ Test(opts, directory)
 				  "--directory-wait", "3601", "--directory", "etcd://10.0.0.5"), -EINVAL);
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G"), -EINVAL,
 		     "neither a --donor nor a --directory");
+	/* DNS SRV records: the client reads them; the last --directory wins. */
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--directory",
+				  "etcd://10.0.0.5", "--directory", "srv://c1.lan@10.0.0.53"), 0);
+	cr_expect_str_eq(o.dir_srv.name, "_memx._tcp.c1.lan");
+	cr_expect_str_eq(o.dir_srv.server, "10.0.0.53");
+	cr_expect_eq(o.dir_url.host[0], '\0', "the etcd URL is replaced");
+	cr_expect(memxd_client_has_directory(&o));
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--directory",
+				  "srv://c1.lan@dns.lan"), -EINVAL, "the server is an IPv4 address");
+	cr_expect_eq(DONOR_PARSE(&dn, "donor", "--listen", "10.0.0.1", "--memory", "64M",
+				 "--directory", "srv://c1.lan"), -EINVAL,
+		     "a donor cannot list itself in DNS");
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
 				  "--replicas", "2"), -EINVAL,
 		     "no directory: --replicas 2 needs two --donors");
