@@ -534,15 +534,15 @@ static void memx_fill_info(struct memx_dev *md, struct memx_dev_info *info)
 }
 
 /*
- * Copy in and check a memx_dev_info: the fields that were reserved in ABI 2
- * (held_requests, info_flags, reserved) must be zero, dev_id in range
- * (-EINVAL); the other out fields are ignored on input.
+ * Copy in and check a memx_dev_info: reserved must be zero, dev_id in range
+ * (-EINVAL); the out fields are ignored on input (callers pass back what the
+ * last call filled in, new fields too).
  */
 static int memx_get_info_arg(struct memx_dev_info *info, void __user *argp)
 {
 	if (copy_from_user(info, argp, sizeof(*info)))
 		return -EFAULT;
-	if (info->held_requests || info->info_flags || info->reserved)
+	if (info->reserved)
 		return -EINVAL;
 	if (info->dev_id < 0 || info->dev_id >= MEMX_MAX_DEVS)
 		return -EINVAL;

@@ -149,10 +149,12 @@ struct memx_dev_info {
 };
 
 /*
- * GET_INFO grows into its reserved space: held_requests, info_flags and
- * reserved must be zero on input, and each out field added after ABI 2 comes
- * with a bit in info_flags, so that a caller tells an older memx.ko (which
- * leaves both zero) from a value of zero. Neither side needs the other's
+ * GET_INFO grows into its reserved space: each out field added after ABI 2
+ * comes with a bit in info_flags, so that a caller tells an older memx.ko
+ * (which leaves both zero) from a value of zero. Like every out field they
+ * are ignored on input: callers pass the last answer back (an older memx.ko
+ * refuses them non-zero, but never returns them so). What is left of the
+ * reserved space must be zero on input. Neither side needs the other's
  * version for that: MEMX_ABI_VERSION stays.
  */
 #define MEMX_INFO_F_HELD	(1U << 0)	/* held_requests is filled */
