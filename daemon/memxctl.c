@@ -521,11 +521,49 @@ static struct json_object *volume_json(int id, const struct memx_dev_info *info)
 	memxd_json_set(v, "recovery_timeout_ms", json_object_new_uint64(info->recovery_timeout_ms),
 		       &ok);
 	memxd_json_set(v, "recovery_left_ms", json_object_new_uint64(info->recovery_left_ms), &ok);
+	/* null: this memx.ko does not say (older, or it could not count just now) */
+	if (info->info_flags & MEMX_INFO_F_HELD)
+		memxd_json_set(v, "held_requests", json_object_new_uint64(info->held_requests), &ok);
+	else if (!v || json_object_object_add(v, "held_requests", NULL))
+		ok = false;
 	if (!ok) {
 		json_object_put(v);
 		return NULL;
 	}
 	return v;
+}
+
+/* A volume that waits for an engine: " (no engine: ...)". */
+static void print_waiting(const struct memx_dev_info *info)
+{
+	printf(" (no engine: %u s left for one to take over", (info->recovery_left_ms + 999) / 1000);
+	if (info->info_flags & MEMX_INFO_F_HELD)
+		printf(", %u request(s) held", info->held_requests);
+	printf(")");
+}
+
+/*
+ * memxctl status, text: the volumes memx.ko holds for an engine to take them
+ * over, whose engine is gone (or deposed) and so said nothing above. Asks
+ * memx.ko alone; nothing when it is not loaded.
+ */
+static void print_waiting_volumes(void)
+{
+	int fd = open("/dev/" MEMX_CONTROL_NAME, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int id = 0; id < MEMX_MAX_DEVS; id++) {
+		struct memx_dev_info info = { .dev_id = id };
+
+		if (ioctl(fd, MEMX_CTRL_GET_INFO, &info) || info.state != MEMX_S_RECOVERING)
+			continue;
+		info.name[sizeof(info.name) - 1] = '\0';
+		printf("memx.ko: volume %s (/dev/" MEMX_DISK_NAME "%d) is recovering", info.name, id);
+		print_waiting(&info);
+		printf("\n");
+	}
+	close(fd);
 }
 
 /* memxctl list [--json]: every volume memx.ko holds, from the kernel alone. */
@@ -559,8 +597,7 @@ static int list_volumes(bool json)
 			       info.name[0] ? info.name : "-", (uint64_t)info.size_bytes >> 20,
 			       state_name(info.state));
 			if (info.state == MEMX_S_RECOVERING)
-				printf(" (no engine: %u s left for one to take over)",
-				       (info.recovery_left_ms + 999) / 1000);
+				print_waiting(&info);
 			printf(", %u opener(s)\n", info.open_count);
 		}
 		n++;
@@ -887,5 +924,7 @@ int main(int argc, char **argv)
 	if (r)
 		return r;
 	r = cmd.socket_path ? ask_one(&cmd) : ask_all(&cmd);
+	if (!strcmp(argv[1], "status") && !cmd.socket_path && cmd.output == OUT_TEXT)
+		print_waiting_volumes();
 	return follow_drains(&cmd, r);
 }

@@ -12,6 +12,7 @@
  *   6.11  write cache / rotational / add_random became queue_limits features
  *   6.12  no_llseek removed (a NULL .llseek after nonseekable_open is enough)
  *   6.14  BLK_MQ_F_SHOULD_MERGE removed (merging is the default)
+ *   6.16  q->elevator and hctx->sched_tags under q->elevator_lock, not sysfs_lock
  */
 #ifndef MEMX_COMPAT_H
 #define MEMX_COMPAT_H
@@ -150,6 +151,36 @@ static inline struct gendisk *memx_alloc_disk(struct blk_mq_tag_set *set,
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, q);
 	return disk;
 #endif
+}
+
+/*
+ * How many requests @q made and has not ended (*n), counted as the tags in
+ * use: the scheduler's when it has one (a request holds one from when it is
+ * made to its end, the driver's tag only while dispatched), the driver's
+ * else. struct blk_mq_tags is in <linux/blk-mq.h> since 5.16. The scheduler
+ * and its tags change under q->sysfs_lock (up to 6.15): false when someone
+ * holds it (a scheduler change, which waits for these very requests), so
+ * that this never waits nor reads tags being freed.
+ */
+static inline bool memx_queue_requests(struct request_queue *q, unsigned int *n)
+{
+	struct blk_mq_hw_ctx *hctx;
+	unsigned long i;
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+#error "port memx_queue_requests(): the scheduler's tags are under q->elevator_lock"
+#endif
+	if (!mutex_trylock(&q->sysfs_lock))
+		return false;
+	*n = 0;
+	queue_for_each_hw_ctx(q, hctx, i) {
+		struct blk_mq_tags *tags = q->elevator ? hctx->sched_tags : hctx->tags;
+
+		if (tags)
+			*n += sbitmap_weight(&tags->bitmap_tags.sb);
+	}
+	mutex_unlock(&q->sysfs_lock);
+	return true;
 }
 
 #endif /* MEMX_COMPAT_H */

@@ -527,21 +527,23 @@ static void memx_fill_info(struct memx_dev *md, struct memx_dev_info *info)
 	info->recovery_timeout_ms = md->params.recovery_timeout_ms;
 	if (md->orphaned && time_before(jiffies, md->recovery_deadline))
 		info->recovery_left_ms = jiffies_to_msecs(md->recovery_deadline - jiffies);
+	if (info->state != MEMX_S_RECOVERING)
+		info->info_flags |= MEMX_INFO_F_HELD;	/* none held */
+	else if (memx_recovery_held(md, &info->held_requests))
+		info->info_flags |= MEMX_INFO_F_HELD;
 }
 
 /*
  * Copy in and check a memx_dev_info: reserved must be zero, dev_id in range
- * (-EINVAL); the out fields are ignored on input.
+ * (-EINVAL); the out fields are ignored on input (callers pass back what the
+ * last call filled in, new fields too).
  */
 static int memx_get_info_arg(struct memx_dev_info *info, void __user *argp)
 {
-	unsigned int i;
-
 	if (copy_from_user(info, argp, sizeof(*info)))
 		return -EFAULT;
-	for (i = 0; i < ARRAY_SIZE(info->reserved); i++)
-		if (info->reserved[i])
-			return -EINVAL;
+	if (info->reserved)
+		return -EINVAL;
 	if (info->dev_id < 0 || info->dev_id >= MEMX_MAX_DEVS)
 		return -EINVAL;
 	return 0;

@@ -194,6 +194,7 @@ static void memx_check_abi(void)
 	BUILD_BUG_ON(sizeof(struct memx_features) != 24);
 	BUILD_BUG_ON(sizeof(struct memx_dev_params) != 112);
 	BUILD_BUG_ON(sizeof(struct memx_dev_info) != 88);
+	BUILD_BUG_ON(offsetof(struct memx_dev_info, held_requests) != 72);
 	BUILD_BUG_ON(sizeof(struct memx_queue_bind) != 16);
 	BUILD_BUG_ON(sizeof(struct memx_queue_layout) != 48);
 	BUILD_BUG_ON(offsetof(struct memx_sq_ring, head) != 64);

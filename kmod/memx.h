@@ -162,6 +162,7 @@ int memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *
 void memx_recovery_resume(struct memx_dev *md);
 void memx_recovery_abandon(struct memx_dev *md);
 bool memx_recovery_depose(struct memx_queue *mq);	/* from a timeout; no lock */
+bool memx_recovery_held(struct memx_dev *md, u32 *held);	/* orphaned */
 
 /* sysfs.c: /sys/block/memxN/memx/ */
 extern const struct attribute_group *memx_disk_groups[];

@@ -49,6 +49,7 @@
 #include <linux/pid.h>
 
 #include "memx.h"
+#include "compat.h"
 
 /* Only the exit of an engine that served a live volume orphans it. */
 bool memx_recovery_wanted(struct memx_dev *md)
@@ -172,6 +173,22 @@ int memx_recovery_adopt(struct memx_dev *md, struct memx_file *mf, struct file *
 	memx_file_make_owner(mf, md, file);
 	pr_info("memx%d (%s): a new engine attached\n", md->id, md->params.name);
 	return 0;
+}
+
+/*
+ * The requests an orphaned volume holds for the next engine: those taken
+ * back from the engine that left and those made since, all waiting behind
+ * the quiesced queues. false when it cannot be told now (compat.h).
+ */
+bool memx_recovery_held(struct memx_dev *md, u32 *held)
+{
+	unsigned int n;
+
+	lockdep_assert_held(&memx_devs_lock);
+	if (!md->orphaned || !md->disk || !memx_queue_requests(md->disk->queue, &n))
+		return false;
+	*held = n;
+	return true;
 }
 
 static void memx_recovery_unquiesce(struct memx_dev *md)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The state an engine leaves to the next one (state.h). Control thread only. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,7 +17,26 @@
 #include "common/proc.h"
 
 #define STATE_MAGIC	"MEMXST1"
-#define STATE_ALIGN	4096ULL
+#define STATE_ALIGN	4096ULL	/* the header's page, then each section from a page of its own */
+
+/*
+ * The file's formats. Each adds sections after the last; an engine reads the
+ * current format and the one before it (migrated in place: the file grows,
+ * the new sections start empty) and refuses any other, leaving the file as
+ * it is for the memxd that wrote it.
+ *   1: the slab map and the checksums;
+ *   2: the same-filled marks after them (samefill.h).
+ * Files of builds before the format field read 0 there (the header's page is
+ * zeroed): format 1 or 2, told apart by their size.
+ */
+#define STATE_FORMAT		2
+#define STATE_FORMAT_OLDEST	1
+
+enum { SEC_MAP, SEC_CRC, SEC_SF_BITS, SEC_SF_VALUE, STATE_NR_SECTIONS };
+
+struct state_section {
+	uint64_t offset, bytes;	/* in the file; bytes 0: not in this format */
+};
 
 struct state_hdr {
 	char magic[8];
@@ -39,7 +59,13 @@ struct state_hdr {
 	 */
 	uint32_t kbackend;	/* enum memxd_kbackend_kind; AUTO: none noted */
 	uint32_t kdev_id;
+	/* STATE_FORMAT and where its sections lie (0 in files of older builds). */
+	uint32_t format;
+	uint32_t nr_sections;
+	struct state_section section[STATE_NR_SECTIONS];
 };
+
+static_assert(sizeof(struct state_hdr) <= STATE_ALIGN, "the header stays within its page");
 
 static uint64_t align_up(uint64_t v)
 {
@@ -51,19 +77,54 @@ static struct state_hdr *hdr(const struct memxd_client *c)
 	return c->state_base;
 }
 
+/* Where state files are: MEMXD_RUN_DIR (a unit test points it elsewhere). */
+static const char *state_dir = MEMXD_RUN_DIR;
+
 static void state_path(const struct memxd_client *c, char *path, size_t len)
 {
-	snprintf(path, len, "%s/client-%s.state", MEMXD_RUN_DIR, c->opt.name);
+	snprintf(path, len, "%s/client-%s.state", state_dir, c->opt.name);
 }
 
-/* Whether the file describes this volume's geometry, started, by this build. */
-static bool state_matches(const struct memxd_client *c, const struct state_hdr *h)
+/* Whether the file describes a volume of this geometry (size, slab, checksums or not). */
+static bool state_same_geometry(const struct memxd_client *c, const struct state_hdr *h)
 {
-	return !memcmp(h->magic, STATE_MAGIC, sizeof(h->magic)) &&
-	       h->layout == sizeof(struct memxd_slab) && h->started &&
-	       h->volume_bytes == c->map.volume_bytes && h->slab_bytes == c->map.slab_bytes &&
+	return h->volume_bytes == c->map.volume_bytes && h->slab_bytes == c->map.slab_bytes &&
 	       h->nr_slabs == c->map.nr_slabs && h->checksums == (c->crc.nr_blocks != 0) &&
-	       h->nr_blocks == c->crc.nr_blocks && h->nr_donors <= MEMXD_MAX_DONORS;
+	       h->nr_blocks == c->crc.nr_blocks;
+}
+
+/*
+ * Where the sections of format lie in the file, and its size. Format 2 on,
+ * the same-filled marks are always there (samefill.h): the donors' copy of a
+ * marked block is stale.
+ */
+static uint64_t state_layout(const struct memxd_client *c, uint32_t format,
+			     struct state_section *sec)
+{
+	uint64_t bytes[STATE_NR_SECTIONS] = {
+		[SEC_MAP] = c->map.nr_slabs * sizeof(struct memxd_slab),
+		[SEC_CRC] = c->crc.nr_blocks * sizeof(uint32_t),
+		[SEC_SF_BITS] = format >= 2 ? memxd_samefill_bits_bytes(c->map.volume_bytes) : 0,
+		[SEC_SF_VALUE] = format >= 2 ? memxd_samefill_value_bytes(c->map.volume_bytes) : 0,
+	};
+	uint64_t off = STATE_ALIGN;
+
+	for (unsigned int i = 0; i < STATE_NR_SECTIONS; i++) {
+		sec[i].offset = off;
+		sec[i].bytes = bytes[i];
+		off += align_up(bytes[i]);
+	}
+	return off;
+}
+
+/* The header says the file is of the current format, and where its sections are. */
+static void state_stamp(struct memxd_client *c)
+{
+	struct state_hdr *h = hdr(c);
+
+	state_layout(c, STATE_FORMAT, h->section);
+	h->nr_sections = STATE_NR_SECTIONS;
+	h->format = STATE_FORMAT;
 }
 
 /* A new volume: c's identity, no donors, every slab unmapped, every block zeros. */
@@ -87,54 +148,109 @@ static void state_fresh(struct memxd_client *c)
 		memxd_crc_zero(&c->crc, 0, c->crc.nr_blocks * (uint64_t)MEMXD_CRC_BLOCK);
 	memxd_samefill_clear(&c->samefill, 0, c->map.volume_bytes);
 	memxd_samefill_recount(&c->samefill);
+	state_stamp(c);
 }
 
-/* Where the tables lie in the file. */
-struct state_offsets {
-	uint64_t map, crc, sf_bits, sf_value;
+/* The engine's tables live in the mapping at base (the current format) from now on. */
+static void state_use(struct memxd_client *c, void *base, uint64_t bytes)
+{
+	struct state_section sec[STATE_NR_SECTIONS];
+	uint8_t *b = base;
+
+	state_layout(c, STATE_FORMAT, sec);
+	c->state_base = base;
+	c->state_bytes = bytes;
+	memxd_slabmap_borrow(&c->map, (struct memxd_slab *)(b + sec[SEC_MAP].offset));
+	if (c->crc.crc)
+		memxd_crc_borrow(&c->crc, (_Atomic uint32_t *)(b + sec[SEC_CRC].offset));
+	if (c->samefill.bits)
+		memxd_samefill_borrow(&c->samefill, (_Atomic uint64_t *)(b + sec[SEC_SF_BITS].offset),
+				      (_Atomic uint64_t *)(b + sec[SEC_SF_VALUE].offset));
+	memxd_samefill_recount(&c->samefill);
+}
+
+enum state_verdict {
+	STATE_START_OVER,	/* nothing worth keeping: no file, never started, another volume */
+	STATE_RESUME,		/* a started volume of this geometry, in a format we read */
+	STATE_REFUSE,		/* not ours to read, nor to overwrite */
 };
 
 /*
- * Where the tables lie in the file, and its size. The same-filled marks are
- * always there (samefill.h): the donors' copy of a marked block is stale.
+ * What the file (size bytes, header h) is to this engine, and for
+ * STATE_RESUME its *format; for STATE_REFUSE why says why.
  */
-static uint64_t state_layout(const struct memxd_client *c, struct state_offsets *o)
+static enum state_verdict state_judge(const struct memxd_client *c, const struct state_hdr *h,
+				      uint64_t size, uint32_t *format, char *why, size_t len)
 {
-	o->map = align_up(sizeof(struct state_hdr));
-	o->crc = o->map + align_up(c->map.nr_slabs * sizeof(struct memxd_slab));
-	o->sf_bits = o->crc + align_up(c->crc.nr_blocks * sizeof(uint32_t));
-	o->sf_value = o->sf_bits + align_up(memxd_samefill_bits_bytes(c->map.volume_bytes));
-	return o->sf_value + align_up(memxd_samefill_value_bytes(c->map.volume_bytes));
+	struct state_section sec[STATE_NR_SECTIONS];
+	static const char unmade[sizeof(h->magic)];
+
+	if (size < STATE_ALIGN || !memcmp(h->magic, unmade, sizeof(h->magic)))
+		return STATE_START_OVER;	/* nothing, or a file whose making was cut short */
+	if (memcmp(h->magic, STATE_MAGIC, sizeof(h->magic))) {
+		snprintf(why, len, "it is not a memxd state file (no %s at its start)", STATE_MAGIC);
+		return STATE_REFUSE;
+	}
+	if (h->format > STATE_FORMAT || (h->format && h->format < STATE_FORMAT_OLDEST)) {
+		snprintf(why, len, "it is of state format %" PRIu32 " and this memxd reads formats "
+			 "%u and %u: run the memxd that wrote it, or remove the file to start a "
+			 "new volume", h->format, STATE_FORMAT_OLDEST, STATE_FORMAT);
+		return STATE_REFUSE;
+	}
+	if (!h->started || !state_same_geometry(c, h))
+		return STATE_START_OVER;	/* never served, or another volume of that name */
+	if (h->layout != sizeof(struct memxd_slab) || h->nr_donors > MEMXD_MAX_DONORS) {
+		snprintf(why, len, "its slab map entries are %" PRIu32 " bytes (ours: %zu) and it "
+			 "lists %" PRIu32 " donors (at most %u): another build's, or damaged",
+			 h->layout, sizeof(struct memxd_slab), h->nr_donors, MEMXD_MAX_DONORS);
+		return STATE_REFUSE;
+	}
+	*format = h->format;
+	if (!*format) {
+		/* A build before the format field: format 1 or 2, by its size. */
+		if (size == state_layout(c, 1, sec))
+			*format = 1;
+		else if (size == state_layout(c, 2, sec))
+			*format = 2;
+		else
+			snprintf(why, len, "it has no format field and is %" PRIu64 " bytes, which "
+				 "neither format 1 nor 2 is for this volume", size);
+		return *format ? STATE_RESUME : STATE_REFUSE;
+	}
+	if (size != state_layout(c, *format, sec) || h->nr_sections != STATE_NR_SECTIONS ||
+	    memcmp(h->section, sec, sizeof(sec))) {
+		snprintf(why, len, "its size or sections are not those of format %" PRIu32 " for "
+			 "this volume: damaged", *format);
+		return STATE_REFUSE;
+	}
+	return STATE_RESUME;
 }
 
-/* The engine's tables live in the mapping at base from now on. */
-static void state_use(struct memxd_client *c, void *base, uint64_t bytes)
+/* Reads the header of the file at fd, if it is long enough to hold one. */
+static int state_read_hdr(int fd, uint64_t size, struct state_hdr *h)
 {
-	struct state_offsets o;
-
-	state_layout(c, &o);
-	c->state_base = base;
-	c->state_bytes = bytes;
-	memxd_slabmap_borrow(&c->map, (struct memxd_slab *)((uint8_t *)base + o.map));
-	if (c->crc.crc)
-		memxd_crc_borrow(&c->crc, (_Atomic uint32_t *)((uint8_t *)base + o.crc));
-	if (c->samefill.bits)
-		memxd_samefill_borrow(&c->samefill, (_Atomic uint64_t *)((uint8_t *)base + o.sf_bits),
-				      (_Atomic uint64_t *)((uint8_t *)base + o.sf_value));
-	memxd_samefill_recount(&c->samefill);
+	memset(h, 0, sizeof(*h));
+	if (size < STATE_ALIGN)
+		return 0;
+	errno = 0;
+	return pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) ? 0 : -(errno ?: EIO);
 }
 
 int memxd_state_open(struct memxd_client *c, bool *resume)
 {
-	struct state_offsets o;
-	uint64_t bytes = state_layout(c, &o);
-	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+	struct state_section sec[STATE_NR_SECTIONS];
+	uint64_t bytes = state_layout(c, STATE_FORMAT, sec);
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16], why[256];
+	enum state_verdict verdict;
+	uint32_t format = STATE_FORMAT;
+	struct state_hdr h;
 	struct stat st;
 	void *base;
-	int fd;
+	int fd, r;
 
 	*resume = false;
-	memxd_make_run_dir();
+	if (!strcmp(state_dir, MEMXD_RUN_DIR))
+		memxd_make_run_dir();
 	state_path(c, path, sizeof(path));
 	/* --attach: the file of a detached volume, as it is, or nothing. */
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (c->opt.attach ? 0 : O_CREAT), 0600);
@@ -148,15 +264,31 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 		return memxd_log_errno(-EPERM, "volume %s: state file %s must be ours and 0600",
 				       c->opt.name, path);
 	}
-	if ((uint64_t)st.st_size != bytes && c->opt.attach) {
+	r = state_read_hdr(fd, (uint64_t)st.st_size, &h);
+	if (r) {
 		close(fd);
-		return memxd_log_errno(-EINVAL, "volume %s: --attach, but %s is of another size or "
-				       "slab size than --size and --slab say", c->opt.name, path);
+		return memxd_log_errno(r, "volume %s: read %s", c->opt.name, path);
 	}
-	if ((uint64_t)st.st_size != bytes && ftruncate(fd, 0)) {	/* another geometry: start over */
+	verdict = state_judge(c, &h, (uint64_t)st.st_size, &format, why, sizeof(why));
+	if (verdict == STATE_REFUSE) {
+		close(fd);
+		return memxd_log_errno(-EPROTO, "volume %s: state file %s: %s; not resuming the "
+				       "volume from it, and leaving it as it is", c->opt.name,
+				       path, why);
+	}
+	if (verdict != STATE_RESUME && c->opt.attach) {
+		close(fd);
+		return 0;	/* not ours to reset: the caller refuses */
+	}
+	if (verdict != STATE_RESUME && h.started)
+		memxd_info("volume %s: %s describes a volume of another size, slab size or "
+			   "checksum setting: starting a new volume", c->opt.name, path);
+	/* Another geometry: start over. */
+	if (verdict != STATE_RESUME && (uint64_t)st.st_size != bytes && ftruncate(fd, 0)) {
 		close(fd);
 		return memxd_log_errno(-errno, "volume %s: truncate %s", c->opt.name, path);
 	}
+	/* An older format grows in place: its new sections start empty, as they should. */
 	if (ftruncate(fd, (off_t)bytes)) {
 		close(fd);
 		return memxd_log_errno(-errno, "volume %s: size %s", c->opt.name, path);
@@ -164,27 +296,40 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 	/* Every page now: a tmpfs that runs out later would SIGBUS the I/O path. */
 	errno = posix_fallocate(fd, 0, (off_t)bytes);
 	if (errno) {
+		r = -errno;
+		if (verdict == STATE_RESUME) {
+			/* The volume's state stays as it was, for a try with more room. */
+			if (ftruncate(fd, st.st_size)) {
+				/* Longer than it was: the next engine finds it the same. */
+			}
+		} else {
+			unlink(path);
+		}
 		close(fd);
-		unlink(path);
-		return memxd_log_errno(-errno, "volume %s: %s needs %" PRIu64 " MiB of %s (the slab "
+		return memxd_log_errno(r, "volume %s: %s needs %" PRIu64 " MiB of %s (the slab "
 				       "map, checksums and same-filled blocks, for a restart); give it room, or run "
 				       "with --recovery-timeout 0", c->opt.name, path,
-				       (bytes + (1 << 20) - 1) >> 20, MEMXD_RUN_DIR);
+				       (bytes + (1 << 20) - 1) >> 20, state_dir);
 	}
 	base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	close(fd);
 	if (base == MAP_FAILED)
 		return memxd_log_errno(-errno, "volume %s: map %s", c->opt.name, path);
 	state_use(c, base, bytes);
-	if (state_matches(c, hdr(c))) {
-		memcpy(c->volume_id, hdr(c)->volume_id, sizeof(c->volume_id));
-		memcpy(c->volume_secret, hdr(c)->secret, sizeof(c->volume_secret));
-		*resume = true;
+	if (verdict != STATE_RESUME) {
+		state_fresh(c);
 		return 0;
 	}
-	if (c->opt.attach)
-		return 0;	/* not ours to reset: the caller refuses */
-	state_fresh(c);
+	if (format != STATE_FORMAT || hdr(c)->format != STATE_FORMAT)
+		memxd_info("volume %s: %s is of state format %u%s: now format %u in place (%s)",
+			   c->opt.name, path, format, hdr(c)->format ? "" : " (no format field)",
+			   STATE_FORMAT, format < 2 ? "no same-filled marks: none were recorded" :
+			   "the header says so");
+	/* After the sections are there: a file cut short here reads as format 2 by its size. */
+	state_stamp(c);
+	memcpy(c->volume_id, hdr(c)->volume_id, sizeof(c->volume_id));
+	memcpy(c->volume_secret, hdr(c)->secret, sizeof(c->volume_secret));
+	*resume = true;
 	return 0;
 }
 

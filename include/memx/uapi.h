@@ -142,8 +142,22 @@ struct memx_dev_info {
 	char name[MEMX_NAME_LEN];	/* out: as ADD_DEV named it ("" = anonymous) */
 	__u32 recovery_timeout_ms;	/* out: 0 = the volume dies with its engine */
 	__u32 recovery_left_ms;	/* out, MEMX_S_RECOVERING: until requests fail */
-	__u64 reserved[2];	/* must be zero on input */
+	__u32 held_requests;	/* out, MEMX_INFO_F_HELD: MEMX_S_RECOVERING, the requests */
+				/* that wait in memx.ko for the next engine; else 0 */
+	__u32 info_flags;	/* out: MEMX_INFO_F_*, the out fields this memx.ko filled */
+	__u64 reserved;		/* must be zero on input */
 };
+
+/*
+ * GET_INFO grows into its reserved space: each out field added after ABI 2
+ * comes with a bit in info_flags, so that a caller tells an older memx.ko
+ * (which leaves both zero) from a value of zero. Like every out field they
+ * are ignored on input: callers pass the last answer back (an older memx.ko
+ * refuses them non-zero, but never returns them so). What is left of the
+ * reserved space must be zero on input. Neither side needs the other's
+ * version for that: MEMX_ABI_VERSION stays.
+ */
+#define MEMX_INFO_F_HELD	(1U << 0)	/* held_requests is filled */
 
 /* Volume states. */
 #define MEMX_S_NEW	0	/* added, waiting for queues and START */

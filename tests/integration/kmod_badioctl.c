@@ -184,8 +184,11 @@ static void test_params(void)
 	CHECK("DEL nonexistent", info_cmd(fd, MEMX_CTRL_DEL_DEV, 63, NULL), ENODEV);
 	CHECK("START nonexistent", info_cmd(fd, MEMX_CTRL_START_DEV, 63, NULL), ENODEV);
 	{
-		struct memx_dev_info i = { .dev_id = 63, .reserved = { 0, 1 } };
+		struct memx_dev_info i = { .dev_id = 63, .reserved = 1 };
 		CHECK("GET_INFO reserved", ioctl(fd, MEMX_CTRL_GET_INFO, &i), EINVAL);
+		/* Out fields that were reserved in ABI 2: ignored on input, as all out fields. */
+		i = (struct memx_dev_info){ .dev_id = 63, .held_requests = 1, .info_flags = ~0U };
+		CHECK("GET_INFO out fields in", ioctl(fd, MEMX_CTRL_GET_INFO, &i), ENODEV);
 	}
 	{
 		struct memx_queue_bind b = { .dev_id = 63 };
@@ -302,6 +305,8 @@ static void test_lifecycle(void)
 	CHECK("GET_INFO any fd", info_cmd(b, MEMX_CTRL_GET_INFO, id, &info), 0);
 	EXPECT("GET_INFO NEW", info.state == MEMX_S_NEW && info.nr_queues == 2 &&
 	       info.queue_depth == 4 && info.size_bytes == 16 << 20 && info.open_count == 0);
+	EXPECT("GET_INFO NEW holds nothing", info.info_flags == MEMX_INFO_F_HELD &&
+	       info.held_requests == 0 && info.reserved == 0);
 	CHECK("START before bind", info_cmd(a, MEMX_CTRL_START_DEV, id, NULL), EAGAIN);
 	CHECK("START not owner", info_cmd(b, MEMX_CTRL_START_DEV, id, NULL), EBADFD);
 	CHECK("DEL not owner", info_cmd(b, MEMX_CTRL_DEL_DEV, id, NULL), EBADFD);

@@ -730,7 +730,10 @@ static int info_ioctl(int fd, unsigned long cmd, int id, struct memx_dev_info *i
 	memset(info, 0, sizeof(*info));
 	info->dev_id = id;
 	if (bad == 1)
-		info->reserved[rnd(2)] = 1 + rnd(100);
+		info->reserved = 1 + rnd(100);
+	/* Out fields are ignored on input, whatever a caller left there. */
+	info->held_requests = rnd(2) ? rnd(100) : 0;
+	info->info_flags = rnd(2) ? 1U << rnd(32) : 0;
 	if (bad == 2)
 		return ioctl(fd, cmd, bad_ptr());
 	return ioctl(fd, cmd, info);

@@ -577,6 +577,10 @@ static void test_fork_recovery(void)
 	EXPECT("GET_INFO names it", !strcmp(info.name, RECOVERY_NAME));
 	EXPECT("time is left in its window",
 	       info.recovery_left_ms > 0 && info.recovery_left_ms <= 30000);
+	printf("orphan: %u request(s) held (info_flags %#x)\n", info.held_requests,
+	       info.info_flags);
+	EXPECT("GET_INFO counts the waiting read as held",
+	       (info.info_flags & MEMX_INFO_F_HELD) && info.held_requests >= 1);
 	if (write(go[1], &id, sizeof(id)) != sizeof(id) ||
 	    read(report[0], &n, sizeof(n)) != sizeof(n))
 		die("the child did not report");

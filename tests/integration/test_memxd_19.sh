@@ -3,7 +3,10 @@
 # (QD32, mixed sizes, 2 replicas, then 1), then the same command again: it takes the
 # volume over (same /dev/memxN, "ready" again), the donors kept its memory under
 # their lease, and fio ends with zero errors and every block verified. A clean
-# stop then gives the grants back at once. An engine that never comes back:
+# stop then gives the grants back at once. While no engine serves it, memxctl
+# list and status count the requests memx.ko holds (from memx.ko alone). The
+# 1-replica engine takes over from a state file rewritten to the format before
+# same-filled marks (migrated in place). An engine that never comes back:
 # I/O fails with EIO after --recovery-timeout, the volume goes, and the donors
 # free its memory when the lease ends.
 . "$(dirname "$0")/common.sh"
@@ -35,8 +38,16 @@ grep -Eq "^$first +vol .*recovering \(no engine: [0-9]+ s left" "$TEST_TMP/list.
 "$MEMXCTL" list --json | python3 -c '
 import json, sys
 v = [x for x in json.load(sys.stdin) if x["name"] == "vol"][0]
-assert v["state"] == "recovering" and 0 < v["recovery_left_ms"] <= 60000, v' ||
-	fail "memxctl list --json does not show the volume waiting"
+assert v["state"] == "recovering" and 0 < v["recovery_left_ms"] <= 60000, v
+assert 1 <= v["held_requests"] <= 32, v' ||
+	fail "memxctl list --json does not show the volume waiting with fio's requests held"
+# fio's requests (QD32) wait in memx.ko: list and status count them, from memx.ko alone.
+grep -Eq "^$first +vol .*recovering \(no engine: [0-9]+ s left for one to take over, [1-9][0-9]* request\(s\) held\)" \
+	"$TEST_TMP/list.txt" || fail "memxctl list does not count the held requests"
+"$MEMXCTL" status > "$TEST_TMP/status-dead.txt" 2>&1
+grep "^memx.ko: volume vol " "$TEST_TMP/status-dead.txt"
+grep -Eq "^memx.ko: volume vol \($first\) is recovering \(no engine: [0-9]+ s left for one to take over, [1-9][0-9]* request\(s\) held\)" \
+	"$TEST_TMP/status-dead.txt" || fail "memxctl status does not show the waiting volume and its held requests"
 t0=$(date +%s.%N)
 start_client vol "${args[@]}"
 t1=$(date +%s.%N)
@@ -73,10 +84,32 @@ sleep 2
 exited "$(bg_pid fio1)" && { cat "$TEST_TMP/fio-1.out"; fail "fio (1 replica) ended before the kill"; }
 kill -9 "$(bg_pid one)"
 WAIT_S=10 wait_for exited "$(bg_pid one)" || fail "the 1-replica engine did not die"
+# An upgrade across a state format: the file as a memxd before same-filled
+# marks (state format 1) would have left it: no format field, nothing after
+# the checksums. The new engine migrates it in place and takes the volume over.
+python3 - /run/memx/client-one.state <<'PY' || fail "could not rewrite the state file to format 1"
+import struct, sys
+path = sys.argv[1]
+with open(path, "r+b") as f:
+    hdr = bytearray(f.read(4096))
+    # format 2, 4 sections, the first (the slab map) on the second page
+    at = [i for i in range(0, 4096 - 72, 8) if struct.unpack_from("<IIQ", hdr, i) == (2, 4, 4096)]
+    assert len(at) == 1, at
+    sec = [struct.unpack_from("<QQ", hdr, at[0] + 8 + 16 * k) for k in range(4)]
+    f.seek(sec[2][0])
+    assert not any(f.read(sec[2][1])), "same-filled marks, which format 1 cannot hold"
+    hdr[at[0]:at[0] + 72] = bytes(72)
+    f.seek(0)
+    f.write(hdr)
+    f.truncate(sec[2][0])    # format 1 ends where the same-filled marks begin
+PY
 start_client one "${one[@]}"
+grep -q "is of state format 1 (no format field): now format 2 in place" "$TEST_TMP/one.log" ||
+	fail "the new engine did not say it migrated the format-1 state file"
+grep -q "taking over" "$TEST_TMP/one.log" || fail "the new engine did not take the format-1 volume over"
 WAIT_S=180 wait_for exited "$(bg_pid fio1)" || fail "fio (1 replica) did not finish"
 wait "$(bg_pid fio1)" || { cat "$TEST_TMP/fio-1.out"; fail "fio (1 replica) failed across the restart"; }
-log "1 replica: fio wrote and verified 32 MiB across kill -9 of the engine"
+log "1 replica: fio wrote and verified 32 MiB across kill -9 of the engine and a state file rewritten to format 1"
 stop_bg one || fail "the 1-replica engine did not stop cleanly"
 
 # --- an engine that never comes back ---------------------------------------

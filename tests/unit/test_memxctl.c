@@ -298,7 +298,15 @@ Test(memxctl, list_json_volume)
 	cr_expect_str_eq(json_object_to_json_string_length(v, MEMXD_JSON_FLAGS, &n),
 			 "{\"device\":\"/dev/memx7\",\"name\":\"vol\",\"size_bytes\":1073741824,"
 			 "\"state\":\"recovering\",\"openers\":2,\"recovery_timeout_ms\":60000,"
-			 "\"recovery_left_ms\":1234}");
+			 "\"recovery_left_ms\":1234,\"held_requests\":null}",
+			 "a memx.ko that does not count held requests: null");
+	json_object_put(v);
+	info.info_flags = MEMX_INFO_F_HELD;
+	info.held_requests = 32;
+	v = volume_json(7, &info);
+	cr_assert(v);
+	cr_expect(strstr(json_object_to_json_string_length(v, MEMXD_JSON_FLAGS, &n),
+			 ",\"recovery_left_ms\":1234,\"held_requests\":32}"));
 	json_object_put(v);
 }
 
