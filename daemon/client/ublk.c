@@ -166,7 +166,9 @@ static int ublk_create(struct memxd_client *c, bool *resume)
 
 	if (c->opt.poll_queues)
 		return memxd_log_errno(-EOPNOTSUPP, "--poll-queues: ublk has no polled queues "
-				      "(use memx.ko: --kernel-backend memx)");
+				      "(ublk_drv gives the block layer no poll queue map, so "
+				      "polled I/O on /dev/ublkbN is refused; memx.ko has them: "
+				      "--kernel-backend memx)");
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
