@@ -41,6 +41,7 @@
 #include <memx/proto.h>
 #include <memx/uapi.h>
 
+#include "client/kbackend.h"
 #include "common/auth.h"
 #include "common/ctl.h"
 #include "common/limits.h"
@@ -48,6 +49,7 @@
 #include "memx_config.h"
 #include "memxctl.h"
 #include "memxctl_prom.h"
+#include "memxctl_ublk.h"
 
 #define RUN_DIR MEMXD_RUN_DIR
 /* memx.ko's control device and sysfs directory (tests point them elsewhere). */
@@ -65,6 +67,10 @@
 #ifndef MEMXCTL_REMOVE_WAIT_MS
 #define MEMXCTL_REMOVE_WAIT_MS 30000
 #endif
+/* Where list finds ublk's devices (/dev/ublkcN). */
+#ifndef MEMXCTL_UBLK_DEV_DIR
+#define MEMXCTL_UBLK_DEV_DIR "/dev"
+#endif
 #ifndef MEMXCTL_SYSFS_MODULE
 #define MEMXCTL_SYSFS_MODULE "/sys/module/memx"
 #endif
@@ -72,7 +78,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: memxctl status [-o text|json|prometheus] [--slabs] [--socket PATH]\n"
-		"       memxctl list [-o text|json]        the volumes in memx.ko, engine or not\n"
+		"       memxctl list [-o text|json]        the volumes in memx.ko and ublk, engine or not\n"
 		"       memxctl donor drain ADDR[:PORT] [--wait] [--socket PATH]\n"
 		"                                          --wait: until it has left, with progress\n"
 		"       memxctl donor add ADDR[:PORT] [--socket PATH]\n"
@@ -514,6 +520,7 @@ static struct json_object *volume_json(int id, const struct memx_dev_info *info)
 
 	snprintf(dev, sizeof(dev), "/dev/" MEMX_DISK_NAME "%d", id);
 	memxd_json_set(v, "device", json_object_new_string(dev), &ok);
+	memxd_json_set(v, "backend", json_object_new_string("memx"), &ok);
 	memxd_json_set(v, "name", json_object_new_string(info->name), &ok);
 	memxd_json_set(v, "size_bytes", json_object_new_uint64(info->size_bytes), &ok);
 	memxd_json_set(v, "state", json_object_new_string(state_name(info->state)), &ok);
@@ -549,7 +556,7 @@ static void print_waiting(const struct memx_dev_info *info)
  */
 static void print_waiting_volumes(void)
 {
-	int fd = open("/dev/" MEMX_CONTROL_NAME, O_RDONLY | O_CLOEXEC);
+	int fd = open(MEMXCTL_CONTROL_DEV, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -566,25 +573,32 @@ static void print_waiting_volumes(void)
 	close(fd);
 }
 
-/* memxctl list [--json]: every volume memx.ko holds, from the kernel alone. */
+/*
+ * memxctl list [--json]: every volume memx.ko holds, from the kernel alone,
+ * then every ublk device, from ublk and the engines' state files
+ * (memxctl_ublk.c): engine or not.
+ */
 static int list_volumes(bool json)
 {
-	int fd = open("/dev/" MEMX_CONTROL_NAME, O_RDONLY | O_CLOEXEC);
+	int fd = open(MEMXCTL_CONTROL_DEV, O_RDONLY | O_CLOEXEC);
+	int err = errno;
+	bool have_ublk = !access(MEMXD_UBLK_CONTROL_PATH, F_OK);
 	struct json_object *all = NULL;
 	unsigned int n = 0;
 	bool ok = true;
 	int ret = 0;
 
-	if (fd < 0) {
-		fprintf(stderr, "memxctl: /dev/%s: %s%s\n", MEMX_CONTROL_NAME, strerror(errno),
-			errno == ENOENT ? " (is memx.ko loaded?)" : "");
+	if (fd < 0 && !have_ublk) {
+		fprintf(stderr, "memxctl: %s: %s%s\n", MEMXCTL_CONTROL_DEV, strerror(err),
+			err == ENOENT ? " (is memx.ko loaded? nor is there "
+			MEMXD_UBLK_CONTROL_PATH ")" : "");
 		return 1;
 	}
 	if (json) {
 		all = json_object_new_array();
 		ok = all != NULL;
 	}
-	for (int id = 0; id < MEMX_MAX_DEVS; id++) {
+	for (int id = 0; fd >= 0 && id < MEMX_MAX_DEVS; id++) {
 		struct memx_dev_info info = { .dev_id = id };
 
 		if (ioctl(fd, MEMX_CTRL_GET_INFO, &info))
@@ -602,7 +616,10 @@ static int list_volumes(bool json)
 		}
 		n++;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	if (have_ublk)
+		n += memxctl_ublk_list(RUN_DIR, MEMXCTL_UBLK_DEV_DIR, all, &ok);
 	if (json && !ok) {
 		fprintf(stderr, "memxctl: %s\n", strerror(ENOMEM));
 		ret = 1;

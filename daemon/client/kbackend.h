@@ -39,7 +39,7 @@ const char *memxd_kbackend_kind_name(int kind);
  * What --kernel-backend `wanted` means on a host where memx.ko's control
  * device and /dev/ublk-control do or do not exist: MEMXD_KBACKEND_MEMX or
  * _UBLK, and *why in words for the log. Auto prefers memx.ko (it has polled
- * queues and --io-deadline), then ublk; with neither it takes memx.ko, whose
+ * queues), then ublk; with neither it takes memx.ko, whose
  * error then says to load it.
  */
 int memxd_kbackend_choose(int wanted, bool memx_present, bool ublk_present, const char **why);

@@ -36,6 +36,12 @@
  * window itself is kept by a forked keeper (ublk_window.c), since ublk has
  * no deadline of its own. Without --recovery-timeout, the dead engine's
  * device fails its I/O with EIO and the keeper deletes it.
+ *
+ * --io-deadline: ublk has none either, so a stopped or deadlocked engine
+ * would hold its requests forever. Each queue thread counts, in a page
+ * shared with the keeper, the requests it took and the results it
+ * committed; the keeper SIGKILLs an engine that holds requests and finished
+ * none for the deadline, and the recovery above follows.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +60,7 @@ struct memxd_ublk {
 	struct memxd_ublk_ctrl ctrl;
 	struct ublksrv_ctrl_dev_info info;
 	int cdev_fd;			/* /dev/ublkcN: one opener at a time; all queues use it */
-	int window_fd;			/* to the keeper of the recovery window */
+	struct memxd_ublk_keeper keeper;	/* deposes a stuck engine, ends the recovery window */
 	bool added;
 	bool stopped;
 	bool recovering;		/* we took over a dead engine's device */
@@ -160,18 +166,21 @@ static int ublk_create(struct memxd_client *c, bool *resume)
 
 	if (c->opt.poll_queues)
 		return memxd_log_errno(-EOPNOTSUPP, "--poll-queues: ublk has no polled queues "
-				      "(use memx.ko: --kernel-backend memx)");
+				      "(ublk_drv gives the block layer no poll queue map, so "
+				      "polled I/O on /dev/ublkbN is refused; memx.ko has them: "
+				      "--kernel-backend memx)");
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->cdev_fd = -1;
 	u->ctrl.fd = -1;
-	u->window_fd = -1;
+	u->keeper.fd = -1;
 	c->ublk = u;
 	/* First, while we hold nothing the keeper should not. */
-	u->window_fd = memxd_ublk_window_start(c->opt.name, c->opt.recovery_timeout_s);
-	if (u->window_fd < 0)
-		return memxd_log_errno(u->window_fd, "fork the keeper of the recovery window");
+	r = memxd_ublk_keeper_start(&u->keeper, c->opt.name, c->opt.io_deadline_s,
+				    c->opt.recovery_timeout_s);
+	if (r)
+		return memxd_log_errno(r, "fork the volume's keeper (--io-deadline, recovery window)");
 	r = memxd_ublk_ctrl_open(&u->ctrl);
 	if (r)
 		return memxd_log_errno(r, "open %s (modprobe ublk_drv?)", MEMXD_UBLK_CONTROL_PATH);
@@ -214,7 +223,7 @@ opened:
 		memxd_info("volume %s: ublk gives %u queue(s), not %u (one per CPU at most)",
 			   c->opt.name, c->nr_queues, c->opt.queues);
 	snprintf(c->dev_path, sizeof(c->dev_path), "/dev/ublkb%d", c->dev_id);
-	memxd_ublk_window_watch(u->window_fd, u->info.dev_id);
+	memxd_ublk_window_watch(&u->keeper, u->info.dev_id);
 	memxd_state_note_kdev(c, MEMXD_KBACKEND_UBLK, u->info.dev_id);
 	return ublk_open_cdev(c, u);
 }
@@ -289,9 +298,8 @@ static void ublk_destroy(struct memxd_client *c)
 	if (!u)
 		return;
 	/* A clean exit: the keeper has nothing to look after. */
-	memxd_ublk_window_watch(u->window_fd, UINT32_MAX);
-	if (u->window_fd >= 0)
-		close(u->window_fd);
+	memxd_ublk_window_watch(&u->keeper, UINT32_MAX);
+	memxd_ublk_keeper_stop(&u->keeper);
 	/* DEL_DEV waits for /dev/ublkcN to be closed: every queue is gone by now. */
 	if (u->cdev_fd >= 0)
 		close(u->cdev_fd);
@@ -417,6 +425,8 @@ static unsigned int ublk_take_cqe(struct memxd_queue *q, const struct io_uring_c
 	nr_bytes = (uint64_t)d.nr_sectors << 9;
 	if (nr_bytes > UBLK_MAX_DISCARD_BYTES)
 		op = UINT8_MAX;	/* past what SET_PARAMS allowed: failed, not cut short */
+	atomic_fetch_add_explicit(&q->c->ublk->keeper.progress->q[q->qid].taken, 1,
+				  memory_order_relaxed);
 	memxd_queue_new_request(q, tag, op, (uint32_t)nr_bytes, d.start_sector << 9);
 	return 1;
 }
@@ -440,7 +450,12 @@ static int ublk_commit(struct memxd_queue *q)
 			return -EBUSY;	/* cannot be: one command per tag at most */
 	}
 	r = io_uring_submit(&q->ring);
-	return r < 0 ? r : (int)q->nr_results;
+	if (r < 0)
+		return r;
+	/* For the keeper: this engine makes progress (--io-deadline). */
+	atomic_fetch_add_explicit(&q->c->ublk->keeper.progress->q[q->qid].done, q->nr_results,
+				  memory_order_relaxed);
+	return (int)q->nr_results;
 }
 
 const struct memxd_kbackend memxd_kbackend_ublk = {

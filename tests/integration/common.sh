@@ -9,6 +9,16 @@ MEMX_KO=${MEMX_KO:-$MEMX_BUILD/kmod/memx.ko}
 MEMX_TEST_BIN=$MEMX_BUILD/tests/integration
 MEMXD=$MEMX_BUILD/daemon/memxd
 MEMXCTL=$MEMX_BUILD/daemon/memxctl
+# MEMX_TEST_BACKEND=ublk (run.sh's MEMX_UBLK_TESTS pass): the engines that
+# start_client starts serve their volumes through the kernel's ublk
+# (--kernel-backend ublk), load_kmod readies ublk_drv instead of memx.ko, and
+# whatever needs memx.ko itself (need_memx_ko, memx_ramd) skips. Unset: memx.ko.
+MEMX_TEST_BACKEND=${MEMX_TEST_BACKEND:-}
+case $MEMX_TEST_BACKEND in
+""|memx) MEMX_BACKEND_ARGS=() ;;
+ublk) MEMX_BACKEND_ARGS=(--kernel-backend ublk) ;;
+*) echo "common.sh: MEMX_TEST_BACKEND=$MEMX_TEST_BACKEND: memx or ublk" >&2; exit 1 ;;
+esac
 # Addresses on the guest's Soft-RoCE netdev (ci/guest-init.sh).
 IP1=10.77.0.1 IP2=10.77.0.2 IP3=10.77.0.3 IP4=10.77.0.4 IP5=10.77.0.5
 TEST_TMP=$(mktemp -d /tmp/memx-test.XXXXXX)
@@ -52,7 +62,17 @@ need_rxe() { ibv_devices 2>/dev/null | grep -q rxe || skip "no RDMA device (run 
 need_cmd() { command -v "$1" >/dev/null || skip "$1 not installed"; }
 
 kmod_loaded() { grep -q '^memx ' /proc/modules; }
+# need_memx_ko WHY: skips the ublk pass of a test that needs memx.ko itself.
+need_memx_ko() {
+	[ "$MEMX_TEST_BACKEND" != ublk ] || skip "needs memx.ko itself ($*), not run on ublk"
+}
 load_kmod() {
+	if [ "$MEMX_TEST_BACKEND" = ublk ]; then
+		modprobe ublk_drv 2>/dev/null
+		[ -c /dev/ublk-control ] || skip "MEMX_TEST_BACKEND=ublk: this kernel ($(uname -r)) has no ublk_drv"
+		if kmod_loaded; then rmmod memx || fail "memx.ko is loaded and will not unload"; fi
+		return 0
+	fi
 	[ -r "$MEMX_KO" ] || fail "module not built: $MEMX_KO"
 	kmod_loaded || insmod "$MEMX_KO" || fail "insmod $MEMX_KO"
 	on_exit unload_kmod
@@ -91,6 +111,7 @@ bg_log() { cat "$TEST_TMP/$1.log"; }
 # start_ramd NAME ARGS...: memx_ramd as background job NAME; sets DEV.
 start_ramd() {
 	local name=$1; shift
+	need_memx_ko "memx_ramd serves memx.ko's queues"
 	start_bg "$name" "$MEMX_TEST_BIN/memx_ramd" "$@"
 	wait_for grep -q '^ready /dev/memx' "$TEST_TMP/$name.log" \
 		|| { bg_log "$name"; fail "memx_ramd did not report ready"; }
@@ -132,11 +153,21 @@ start_donor() {
 # (or /dev/ublkbN, through the kernel's ublk) and sets MEMX_DEV to that device.
 start_client() {
 	local name=$1; shift
-	start_bg "$name" "$MEMXD" client --name "$name" "$@"
+	start_bg "$name" "$MEMXD" client --name "$name" "${MEMX_BACKEND_ARGS[@]}" "$@"
 	WAIT_S=60 wait_for grep -q '^ready /dev/\(memx\|ublkb\)[0-9]' "$TEST_TMP/$name.log" \
 		|| { bg_log "$name"; fail "client $name did not become ready"; }
 	MEMX_DEV=$(sed -n 's/^ready \(\/dev\/\(memx\|ublkb\)[0-9]*\)$/\1/p' "$TEST_TMP/$name.log")
 	[ -b "$MEMX_DEV" ] || fail "client $name: $MEMX_DEV is not a block device"
+	if [ "$MEMX_TEST_BACKEND" = ublk ] && [[ $MEMX_DEV != /dev/ublkb* ]]; then
+		fail "client $name: MEMX_TEST_BACKEND=ublk, but it serves $MEMX_DEV"
+	fi
+}
+
+# listed DEV NAME MIB STATE: `memxctl list` shows volume NAME on DEV, MIB MiB, in STATE
+# (its output in $TEST_TMP/list.out).
+listed() {
+	"$MEMXCTL" list > "$TEST_TMP/list.out" 2>&1 &&
+		grep -qE "^$1 +$2 +$3 MiB +$4( |,|\$)" "$TEST_TMP/list.out"
 }
 
 # stop_bg NAME: SIGTERM, then wait up to 30 s for a clean exit; returns its status.

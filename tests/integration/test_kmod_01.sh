@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # memx.ko loads, creates its control device, and unloads cleanly; twice.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 ! kmod_loaded || fail "memx already loaded before the test"
 for cycle in 1 2; do

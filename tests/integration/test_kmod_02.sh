@@ -3,6 +3,7 @@
 # the module keeps working (serves I/O, deletes a volume, fails I/O when the
 # engine dies); then the module unloads.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 ! kmod_loaded || fail "memx already loaded before the test"
 load_kmod

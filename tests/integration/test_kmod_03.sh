@@ -3,6 +3,7 @@
 # mixed sizes on two jobs, libaio 4k randrw), discard and write-zeroes reach
 # the engine, and SIGTERM removes the volume cleanly so the module unloads.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 need_cmd fio
 need_cmd blkdiscard

@@ -4,6 +4,7 @@
 # with a 'busy' message and the engine keeps serving; after umount/swapoff
 # SIGTERM removes the volume and the module unloads.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 need_cmd mkfs.ext4
 need_cmd mkswap

@@ -5,6 +5,7 @@
 # poll queue must not spin forever); kill -9 while ext4 is mounted: I/O
 # fails, umount works, the disk goes away, the module unloads.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 need_cmd fio
 need_cmd mkfs.ext4

@@ -8,6 +8,7 @@
 # value is refused; no data is corrupted and the volume is removed cleanly.
 user_ko=${MEMX_KO:-}
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 fault_ko=$MEMX_BUILD/kmod-fault/memx.ko
 [ -z "$user_ko" ] && [ -r "$fault_ko" ] && MEMX_KO=$fault_ko
 log "module: $MEMX_KO"

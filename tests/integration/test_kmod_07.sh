@@ -7,6 +7,7 @@
 # with a forked child alive still fails its I/O at once; per-queue buffers are
 # charged to the caller's memory cgroup. Then the module unloads.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 ! kmod_loaded || fail "memx already loaded before the test"
 load_kmod

@@ -10,6 +10,7 @@
 # and `rmmod memx` succeeds (no leaked reference). run.sh scans dmesg for
 # BUG/WARNING/Oops after the test.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 secs=${MEMX_KFUZZ_SECONDS:-30}
 threads=${MEMX_KFUZZ_THREADS:-4}

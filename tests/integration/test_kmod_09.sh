@@ -9,6 +9,7 @@
 # recovery_timeout_ms), and udev's rule (udev/60-memx.rules) names the
 # volume /dev/memx/NAME.
 . "$(dirname "$0")/common.sh"
+need_memx_ko "a test of memx.ko itself"
 
 need_cmd fio
 

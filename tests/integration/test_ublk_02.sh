@@ -3,7 +3,8 @@
 # during a verified fio (QD32, mixed sizes, 2 replicas), then the same command
 # again: it takes the device over (the same /dev/ublkbN, "ready" again), ublk
 # hands it the held requests, and fio ends with zero errors and every block
-# verified. An engine that never comes back: held I/O fails with EIO once
+# verified; in between, with no engine, `memxctl list` shows the volume
+# quiesced. An engine that never comes back: held I/O fails with EIO once
 # --recovery-timeout ends, and the device goes (the window keeper).
 # Skips on kernels without ublk_drv (Debian 12's 6.1).
 . "$(dirname "$0")/common.sh"
@@ -29,6 +30,9 @@ exited "$FP" && { cat "$TEST_TMP/fio-r.out"; fail "fio ended before the kill"; }
 kill -9 "$(bg_pid vol)" || fail "kill -9 the engine"
 sleep 1
 exited "$FP" && { cat "$TEST_TMP/fio-r.out"; fail "fio ended when the engine died: ublk did not hold its I/O"; }
+# No engine answers: memxctl list still shows the volume, from ublk and /run/memx.
+WAIT_S=10 wait_for listed "$first" vol 64 quiesced ||
+	{ cat "$TEST_TMP/list.out"; fail "memxctl list does not show vol on $first, quiesced, with no engine"; }
 # The window is no part of the volume: this engine's is 5 s, for the end of the test.
 start_client vol "${args[@]}" --recovery-timeout 5
 [ "$MEMX_DEV" = "$first" ] || fail "the new engine serves $MEMX_DEV, not $first"

@@ -8,8 +8,11 @@
 #include <json-c/json.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "common/limits.h"
+#include "client/state_hdr.h"
+#include "client/ublk_ctrl.h"
 #include "prom_check.h"
 
 static char test_run_dir[64];
@@ -146,6 +149,11 @@ static void teardown(void)
 		memxd_ctl_close(fakes[i].ctl);
 	snprintf(path, sizeof(path), "%s/client-gone.sock", test_run_dir);
 	unlink(path);
+	for (const char *const *v = (const char *const[]){ "swap", "other", "onmemx", NULL }; *v;
+	     v++) {
+		snprintf(path, sizeof(path), "%s/client-%s.state", test_run_dir, *v);
+		unlink(path);
+	}
 	rmdir(test_run_dir);
 }
 
@@ -296,7 +304,7 @@ Test(memxctl, list_json_volume)
 	v = volume_json(7, &info);
 	cr_assert(v);
 	cr_expect_str_eq(json_object_to_json_string_length(v, MEMXD_JSON_FLAGS, &n),
-			 "{\"device\":\"/dev/memx7\",\"name\":\"vol\",\"size_bytes\":1073741824,"
+			 "{\"device\":\"/dev/memx7\",\"backend\":\"memx\",\"name\":\"vol\",\"size_bytes\":1073741824,"
 			 "\"state\":\"recovering\",\"openers\":2,\"recovery_timeout_ms\":60000,"
 			 "\"recovery_left_ms\":1234,\"held_requests\":null}",
 			 "a memx.ko that does not count held requests: null");
@@ -308,6 +316,75 @@ Test(memxctl, list_json_volume)
 	cr_expect(strstr(json_object_to_json_string_length(v, MEMXD_JSON_FLAGS, &n),
 			 ",\"recovery_left_ms\":1234,\"held_requests\":32}"));
 	json_object_put(v);
+}
+
+/* A state file as an engine of volume name leaves it (client/state_hdr.h), in test_run_dir. */
+static void write_state(const char *name, uint32_t kind, uint32_t id, uint64_t bytes)
+{
+	struct state_hdr h = { .kbackend = kind, .kdev_id = id, .volume_bytes = bytes };
+	char path[128];
+	FILE *f;
+
+	memcpy(h.magic, STATE_MAGIC, sizeof(h.magic));
+	snprintf(path, sizeof(path), "%s/client-%s.state", test_run_dir, name);
+	f = fopen(path, "w");
+	cr_assert(f);
+	cr_assert_eq(fwrite(&h, sizeof(h), 1, f), 1);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* list's ublk half: a device's volume is named by the state file that says it lives there. */
+Test(memxctl, list_ublk_names_from_state_files)
+{
+	char name[MEMXD_NAME_MAX];
+	uint64_t bytes = 0;
+
+	write_state("swap", MEMXD_KBACKEND_UBLK, 3, 64ULL << 20);
+	write_state("other", MEMXD_KBACKEND_UBLK, 4, 1ULL << 30);
+	write_state("onmemx", MEMXD_KBACKEND_MEMX, 5, 1ULL << 30);
+	cr_assert(memxctl_ublk_volume(test_run_dir, 3, name, sizeof(name), &bytes));
+	cr_expect_str_eq(name, "swap");
+	cr_expect_eq(bytes, 64ULL << 20);
+	cr_expect_not(memxctl_ublk_volume(test_run_dir, 5, name, sizeof(name), &bytes),
+		      "memx.ko's device 5 is no ublk device");
+	cr_expect_not(memxctl_ublk_volume(test_run_dir, 9, name, sizeof(name), &bytes));
+	cr_expect_str_eq(memxctl_ublk_state_name(UBLK_S_DEV_QUIESCED), "quiesced");
+	cr_expect_str_eq(memxctl_ublk_state_name(UBLK_S_DEV_LIVE), "live");
+	cr_expect_str_eq(memxctl_ublk_state_name(UBLK_S_DEV_DEAD), "dead");
+	cr_expect_str_eq(memxctl_ublk_state_name(7), "unknown");
+}
+
+/*
+ * list --json's ublk entries: every /dev/ublkcN is listed, named from the
+ * state files; where ublk cannot be asked (no /dev/ublk-control here) the
+ * state says unknown, not a guess.
+ */
+Test(memxctl, list_ublk_json)
+{
+	char devs[64], path[96];
+	struct json_object *all = json_object_new_array(), *v;
+	bool ok = true;
+	size_t n;
+
+	cr_assert(access("/dev/ublk-control", F_OK), "this test wants a host without ublk");
+	strcpy(devs, "/tmp/memx-unit-dev-XXXXXX");
+	cr_assert(mkdtemp(devs));
+	snprintf(path, sizeof(path), "%s/ublkc3", devs);
+	cr_assert_eq(mknod(path, S_IFREG | 0600, 0), 0);
+	snprintf(path, sizeof(path), "%s/ublkb3", devs);
+	cr_assert_eq(mknod(path, S_IFREG | 0600, 0), 0);
+	write_state("swap", MEMXD_KBACKEND_UBLK, 3, 64ULL << 20);
+	cr_assert_eq(memxctl_ublk_list(test_run_dir, devs, all, &ok), 1, "one device");
+	cr_assert(ok);
+	v = json_object_array_get_idx(all, 0);
+	cr_expect_str_eq(json_object_to_json_string_length(v, MEMXD_JSON_FLAGS, &n),
+			 "{\"device\":\"/dev/ublkb3\",\"backend\":\"ublk\",\"name\":\"swap\","
+			 "\"size_bytes\":67108864,\"state\":\"unknown\",\"engine_pid\":0}");
+	json_object_put(all);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/ublkc3", devs);
+	unlink(path);
+	rmdir(devs);
 }
 
 /* -o json is --json, wherever it stands, in all its spellings. */
