@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,8 +85,11 @@ static struct json_object *ublk_json(uint32_t id, const char *name, uint64_t byt
 }
 
 /* What the state means for the volume, after its name in the text listing. */
-static const char *state_why(int state)
+static const char *state_why(int state, bool engine_gone)
 {
+	/* ublk notices a dead server only when its commands are cancelled: not at once. */
+	if (state == UBLK_S_DEV_LIVE && engine_gone)
+		return "; no engine: its pid is gone, ublk has not noticed yet";
 	switch (state) {
 	case UBLK_S_DEV_QUIESCED:
 		return "; no engine: ublk holds its requests for the next one";
@@ -111,6 +115,7 @@ unsigned int memxctl_ublk_list(const char *run_dir, const char *dev_dir,
 		uint64_t bytes = 0;
 		const char *state = "unknown";
 		int st = -1;
+		bool gone;
 		uint32_t id;
 
 		if (sscanf(e->d_name, "ublkc%" SCNu32 "%c", &id, &tail) != 1)
@@ -126,13 +131,16 @@ unsigned int memxctl_ublk_list(const char *run_dir, const char *dev_dir,
 			}
 		}
 		memxctl_ublk_volume(run_dir, id, name, sizeof(name), &bytes);
+		gone = st == UBLK_S_DEV_LIVE && (info.ublksrv_pid <= 0 ||
+						 (kill(info.ublksrv_pid, 0) && errno == ESRCH));
 		if (all) {
 			memxd_json_push(all, ublk_json(id, name, bytes, state,
-						       st == UBLK_S_DEV_LIVE ? info.ublksrv_pid : 0),
+						       st == UBLK_S_DEV_LIVE && !gone ?
+						       info.ublksrv_pid : 0),
 					ok);
 		} else {
 			printf("/dev/ublkb%-3" PRIu32 " %-20s %8" PRIu64 " MiB  %s (ublk%s)\n", id,
-			       name, bytes >> 20, state, state_why(st));
+			       name, bytes >> 20, state, state_why(st, gone));
 		}
 		n++;
 	}

@@ -163,11 +163,11 @@ start_client() {
 	fi
 }
 
-# listed DEV NAME MIB STATE: `memxctl list` shows volume NAME on DEV, MIB MiB, in STATE
-# (its output in $TEST_TMP/list.out).
+# listed DEV NAME MIB STATE: `memxctl list` shows volume NAME on DEV, MIB MiB,
+# then STATE (an extended regex: "live \(ublk\)"); its output in $TEST_TMP/list.out.
 listed() {
 	"$MEMXCTL" list > "$TEST_TMP/list.out" 2>&1 &&
-		grep -qE "^$1 +$2 +$3 MiB +$4( |,|\$)" "$TEST_TMP/list.out"
+		grep -qE "^$1 +$2 +$3 MiB +$4" "$TEST_TMP/list.out"
 }
 
 # stop_bg NAME: SIGTERM, then wait up to 30 s for a clean exit; returns its status.
