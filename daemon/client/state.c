@@ -230,6 +230,12 @@ int memxd_state_open(struct memxd_client *c, bool *resume)
 				       "volume from it, and leaving it as it is", c->opt.name,
 				       path, why);
 	}
+	if (verdict != STATE_RESUME && c->opt.attach && h.started) {
+		close(fd);
+		return memxd_log_errno(-EINVAL, "volume %s: --attach, but %s is of another size or "
+				       "slab size than --size and --slab say (or another checksum "
+				       "setting)", c->opt.name, path);
+	}
 	if (verdict != STATE_RESUME && c->opt.attach) {
 		close(fd);
 		return 0;	/* not ours to reset: the caller refuses */

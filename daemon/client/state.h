@@ -26,8 +26,10 @@ struct memxd_client;
 /*
  * Maps the state file of c->opt.name and makes c->map and c->crc live in it.
  * *resume: it describes a volume of the same geometry that was started,
- * whose identity is now c's; else it now describes a new volume (c's
- * identity, empty tables). Returns 0 or -errno.
+ * whose identity is now c's (a file of the format before the current one is
+ * migrated in place); else it now describes a new volume (c's identity,
+ * empty tables). Returns 0 or -errno; -EPROTO for a file of another format,
+ * damaged or not memxd's, which is left as it is.
  */
 int memxd_state_open(struct memxd_client *c, bool *resume);
 

@@ -414,3 +414,21 @@ Test(state_format, a_new_or_other_volume_starts_over_in_the_current_format)
 	cr_expect_eq(atomic_load(&c->map.slabs[2].state), MEMXD_SLAB_UNMAPPED);
 	free(f);
 }
+
+/* --attach never starts a volume over: another geometry is refused, the file kept. */
+Test(state_format, attach_to_another_geometry_is_refused_and_left_alone)
+{
+	uint64_t size, got_size;
+	uint8_t *f = format1_file(&size), *got;
+	bool resume = true;
+
+	((struct state_hdr *)f)->slab_bytes = 2 * SLAB;	/* another --slab */
+	write_file(f, size);
+	c->opt.attach = true;
+	cr_expect_eq(memxd_state_open(c, &resume), -EINVAL);
+	cr_expect_not(resume);
+	got = read_file(&got_size);
+	cr_expect(got_size == size && !memcmp(got, f, size), "the file is left as it was");
+	free(got);
+	free(f);
+}
