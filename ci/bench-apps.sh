@@ -1,3 +1,6 @@
+# shellcheck shell=bash
+# Its globals come from ci/bench-run.sh, which sources it (and uses $apps):
+# shellcheck disable=SC2154,SC2034
 # ci/bench-apps.sh: ci/bench's application runs, sourced by ci/bench-run.sh (its say, rec,
 # note, why, $raw, $cg, $swap_pattern, $memxctl, $here) when MEMX_BENCH_APPS is 1 (after each
 # device's fio and swap jobs) or "only" (instead of them). On each device, as swap:

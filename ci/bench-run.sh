@@ -54,6 +54,7 @@ cg=/sys/fs/cgroup/memx-bench
 nqn=nqn.2026-01.io.memx:bench
 nvcfg=/sys/kernel/config/nvmet
 t_start=$(date +%s)
+# shellcheck source=ci/bench-apps.sh
 . "$here/bench-apps.sh"
 # fio and the swap workload on each device, then (MEMX_BENCH_APPS) the applications.
 fio_phase() { [ "$apps" != only ]; }
