@@ -25,6 +25,8 @@ redis_size=${MEMX_BENCH_REDIS_SIZE:-1000}
 redis_gets=${MEMX_BENCH_REDIS_GETS:-8000}
 batch_mib=${MEMX_BENCH_BATCH_MIB:-64}
 app_fits=${MEMX_BENCH_FITS:-100 75 50}
+# vm.page-cluster values tried on memx at 50% (empty: none).
+app_pcs=${MEMX_BENCH_PAGE_CLUSTERS-0 1 3}
 redis_port=16379
 redis_seed=17
 redis_resp=/run/memx-bench-redis.resp
@@ -144,7 +146,7 @@ redis_fits() {
 			redis_mix "$name" "$fit" "$pc0"
 		done
 		if [ "$name" = memx ] && [ "$(cat "$apps_cg/memory.max")" != max ]; then
-			for pc in 0 1 3; do
+			for pc in $app_pcs; do
 				echo "$pc" > /proc/sys/vm/page-cluster
 				redis_mix "$name" "$fit" "$pc" pc_run
 			done
@@ -201,7 +203,7 @@ batch_fits() {
 		batch_run "$name" "$fit" "$pc0"
 	done
 	if [ "$name" = memx ]; then
-		for pc in 0 1 3; do
+		for pc in $app_pcs; do
 			echo "$pc" > /proc/sys/vm/page-cluster
 			batch_run "$name" 50 "$pc" pc_run
 		done

@@ -243,6 +243,10 @@ bench_engine() {
 	local shim=$1 name=$2 phase=$3 pids=() dev reps shim_opts shim_text
 	shift 3
 	[ "$phase" = fio ] && set -- "$@" --no-same-filled
+	# MEMX_BENCH_APP_CLIENT_ARGS: more client options for the application runs (a diagnosis,
+	# such as "--scrub-rate 0"); recorded in the device's setup line.
+	# shellcheck disable=SC2086
+	[ "$phase" = apps ] && set -- "$@" ${MEMX_BENCH_APP_CLIENT_ARGS:-}
 	say "$name: one client (10.77.0.1), two donors (10.77.0.2, 10.77.0.3), $shim $*"
 	if [ "$shim" = ublk ]; then
 		modprobe ublk_drv 2>/dev/null
@@ -275,6 +279,8 @@ bench_engine() {
 				measure "$name" "$dev"
 				[ "$name" = memx ] && restart_pause "$name" "$dev"
 			else
+				[ -n "${MEMX_BENCH_APP_CLIENT_ARGS:-}" ] &&
+					note "$name" "application runs with client options: $MEMX_BENCH_APP_CLIENT_ARGS"
 				apps_run "$name" "$dev"
 			fi
 			"$memxctl" status --json --socket "/run/memx/client-$name.sock" \
