@@ -515,7 +515,7 @@ def apps_report(d, res, L):
     m = res["meta"]
     L.append("## Applications at partial memory fit")
     L.append("")
-    L.append("Redis %s: %s keys of %s incompressible bytes (`ci/bench-redis.py`) in a memory "
+    L.append("Redis (%s): %s keys of %s incompressible bytes (`ci/bench-redis.py`) in a memory "
              "cgroup whose memory.max is 100%% (no limit), 75%% and 50%% of the footprint "
              "measured after loading; at each fit %s GETs over the whole key space (redis-"
              "benchmark, 4 connections) with a SET client alongside (1 connection, a ninth as "
