@@ -240,8 +240,10 @@ brd_unload() {
 # name; SHIM is memx (memx.ko, with a poll queue) or ublk (the kernel's ublk: no poll queues);
 # PHASE fio (fio and swap jobs, --no-same-filled) or apps (the applications, memx as shipped).
 bench_engine() {
-	local shim=$1 name=$2 phase=$3 pids=() dev reps shim_opts shim_text
+	local shim=$1 name=$2 phase=$3 pids=() dev reps shim_opts shim_text tag=$2
 	shift 3
+	# The application phase's engine logs apart from the fio phase's.
+	[ "$phase" = apps ] && tag=$name-apps
 	[ "$phase" = fio ] && set -- "$@" --no-same-filled
 	# MEMX_BENCH_APP_CLIENT_ARGS: more client options for the application runs (a diagnosis,
 	# such as "--scrub-rate 0"); recorded in the device's setup line.
@@ -262,16 +264,16 @@ bench_engine() {
 		shim_opts=(--kernel-backend memx --poll-queues 1) shim_text="memx.ko, 2 queues + 1 polled"
 	fi
 	# Donors lend twice the volume each: with 2 replicas each holds a full copy.
-	"$memxd" donor --listen 10.77.0.2 --memory 512M --host h2 > "$raw/$name-d1.log" 2>&1 & pids+=($!)
-	"$memxd" donor --listen 10.77.0.3 --memory 512M --host h3 > "$raw/$name-d2.log" 2>&1 & pids+=($!)
+	"$memxd" donor --listen 10.77.0.2 --memory 512M --host h2 > "$raw/$tag-d1.log" 2>&1 & pids+=($!)
+	"$memxd" donor --listen 10.77.0.3 --memory 512M --host h3 > "$raw/$tag-d2.log" 2>&1 & pids+=($!)
 	client_args=(client --name "$name" --size "$size" --slab 16M --queues 2 "${shim_opts[@]}"
 		--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@")
-	if wait_line "$raw/$name-d1.log" '^listening' && wait_line "$raw/$name-d2.log" '^listening'; then
-		"$memxd" "${client_args[@]}" > "$raw/$name-client.log" 2>&1 &
+	if wait_line "$raw/$tag-d1.log" '^listening' && wait_line "$raw/$tag-d2.log" '^listening'; then
+		"$memxd" "${client_args[@]}" > "$raw/$tag-client.log" 2>&1 &
 		pids+=($!)
 		engine_pid=$!
-		if wait_line "$raw/$name-client.log" '^ready'; then
-			dev=$(sed -n 's/^ready //p' "$raw/$name-client.log")
+		if wait_line "$raw/$tag-client.log" '^ready'; then
+			dev=$(sed -n 's/^ready //p' "$raw/$tag-client.log")
 			reps=$("$memxctl" status --json --socket "/run/memx/client-$name.sock" 2>/dev/null |
 				python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["replicas"])')
 			if [ "$phase" = fio ]; then
@@ -279,17 +281,18 @@ bench_engine() {
 				measure "$name" "$dev"
 				[ "$name" = memx ] && restart_pause "$name" "$dev"
 			else
+				fio_phase || setup_ok "$name" "$dev, ${reps:-?} replicas, $shim_text, depth 64, 16M slabs, donors 512M each"
 				[ -n "${MEMX_BENCH_APP_CLIENT_ARGS:-}" ] &&
 					note "$name" "application runs with client options: $MEMX_BENCH_APP_CLIENT_ARGS"
 				apps_run "$name" "$dev"
 			fi
 			"$memxctl" status --json --socket "/run/memx/client-$name.sock" \
-				> "$raw/$name-status.json" 2>&1
+				> "$raw/$tag-status.json" 2>&1
 		else
-			setup_failed "$name" "client not ready: $(why "$raw/$name-client.log")"
+			setup_failed "$name" "client not ready: $(why "$raw/$tag-client.log")"
 		fi
 	else
-		setup_failed "$name" "donor not listening: $(why "$raw/$name-d1.log") $(why "$raw/$name-d2.log")"
+		setup_failed "$name" "donor not listening: $(why "$raw/$tag-d1.log") $(why "$raw/$tag-d2.log")"
 	fi
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do
