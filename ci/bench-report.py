@@ -7,6 +7,11 @@
                                               append the figures of one fio --output-format=json
                                               run (and memx's engine counters and CPU ticks)
   bench-report.py perftest FILE TXT TEST     append the figures of one perftest client's output
+  bench-report.py redis FILE GETCSV SETCSV key=value...
+                                              append one Redis run (ci/bench-apps.sh): the GET
+                                              and SET redis-benchmark --csv outputs run side by
+                                              side, and its key=value figures (wall_s, requests)
+  bench-report.py redis-csv CSV               print what parse_redis_csv makes of one file
   bench-report.py report DIR                 DIR/results.jsonl -> results.json, results.md,
                                               chart.png (gnuplot, ci/bench-plot.gp)
 
@@ -29,7 +34,17 @@ DEVICES = [
 ]
 MEMX = ["memx", "memx_r1", "memx_ublk"]
 PEERS = [d for d, _ in DEVICES if d not in MEMX]
-SHORT = {"memx": "memx", "memx_r1": "memx-r1", "memx_ublk": "memx-ublk", "nvmeof": "NVMe-oF", "nbd": "NBD", "zram": "zram",
+# The application runs (ci/bench-apps.sh): no swap at all is the reference.
+APP_DEVICES = [
+    ("noswap", "no swap (reference)"),
+    ("memx", "memx as shipped (2 replicas)"),
+    ("memx_r1", "memx --replicas 1"),
+    ("memx_ublk", "memx through ublk (2 replicas)"),
+    ("nvmeof", "NVMe-oF/RDMA"),
+    ("nbd", "NBD/TCP"),
+    ("zram", "zram lz4"),
+]
+SHORT = {"noswap": "no swap", "memx": "memx", "memx_r1": "memx-r1", "memx_ublk": "memx-ublk", "nvmeof": "NVMe-oF", "nbd": "NBD", "zram": "zram",
          "brd": "brd"}
 
 
@@ -119,6 +134,48 @@ def cmd_perftest(path, txt, test):
     append(path, rec)
 
 
+def parse_redis_csv(text):
+    """redis-benchmark --csv (Redis 7): a header line, then one line per test with rps and
+    latencies in ms. Returns the first test's figures with latencies in us; raises ValueError
+    when there is none (an empty file, an error message, the older two-column format)."""
+    import csv
+    rows = list(csv.reader(line for line in text.splitlines() if line.strip()))
+    if len(rows) < 2 or rows[0][:2] != ["test", "rps"]:
+        raise ValueError("no redis-benchmark --csv header")
+    head, row = rows[0], rows[1]
+    if len(row) != len(head):
+        raise ValueError("a result line of %d fields under a header of %d" % (len(row), len(head)))
+    f = dict(zip(head, row))
+    out = {"test": f["test"], "rps": float(f["rps"])}
+    for k in ("avg", "min", "p50", "p95", "p99", "max"):
+        if k + "_latency_ms" not in f:
+            raise ValueError("no %s_latency_ms" % k)
+        out[k + "_us"] = float(f[k + "_latency_ms"]) * 1000
+    if out["rps"] <= 0:
+        raise ValueError("rps %s" % f["rps"])
+    return out
+
+
+def cmd_redis(path, get_csv, set_csv, *kv):
+    rec = {"kind": "app", "app": "redis"}
+    for item in kv:
+        k, _, v = item.partition("=")
+        rec[k] = value(v)
+    try:
+        g = parse_redis_csv(open(get_csv, errors="replace").read())
+        s = parse_redis_csv(open(set_csv, errors="replace").read())
+        if rec.get("rc"):
+            raise ValueError("redis-benchmark exit %s" % rec["rc"])
+        rec.update(ok=True, get_rps=g["rps"], set_rps=s["rps"], p50_us=g["p50_us"],
+                   p99_us=g["p99_us"], mean_us=g["avg_us"], max_us=g["max_us"],
+                   set_p99_us=s["p99_us"])
+        # All requests over the wall time of both clients together.
+        rec["rps"] = float(rec["requests"]) / float(rec["wall_s"])
+    except Exception as e:  # a broken run is reported, never dropped
+        rec.update(ok=False, error="no redis-benchmark result: %s" % e)
+    append(path, rec)
+
+
 def load(d):
     recs = []
     p = os.path.join(d, "results.jsonl")
@@ -130,7 +187,7 @@ def load(d):
                     recs.append(json.loads(line))
                 except ValueError:
                     pass
-    out = {"meta": {}, "perftest": {}, "devices": {}}
+    out = {"meta": {}, "perftest": {}, "devices": {}, "apps": {}}
     for dev, label in DEVICES:
         out["devices"][dev] = {"label": label, "setup": "not run", "fio": {}, "swap": None,
                                "notes": []}
@@ -157,6 +214,23 @@ def load(d):
             if best is None or (r.get("ok") and (not best.get("ok") or
                                                  r["wall_s"] < best["wall_s"])):
                 dev["swap"] = r
+        elif k in ("app", "app_verify", "samefill", "zram"):
+            a = out["apps"].setdefault(r.get("device", "zram"), {"redis": {}, "batch": {},
+                                                                  "pc_redis": {}, "pc_batch": {},
+                                                                  "samefill": {}})
+            if k == "app" and "fit" not in r:
+                a["redis_setup"] = r
+            elif k == "app" and r.get("pc_run"):
+                # memx's vm.page-cluster runs at 50% are kept apart from the fits.
+                a["pc_" + r["app"]][str(r["page_cluster"])] = r
+            elif k == "app":
+                a[r["app"]][str(r["fit"])] = r
+            elif k == "app_verify":
+                a["verify"] = r
+            elif k == "samefill":
+                a["samefill"][r["app"]] = r
+            else:
+                a["zram_mm_stat"] = r.get("mm_stat")
         elif k == "note":
             out["devices"][r["device"]]["notes"].append(r["text"])
     return out
@@ -407,9 +481,221 @@ def report(d):
     if m.get("elapsed_s"):
         L.append("Guest run time: %s s." % m["elapsed_s"])
         L.append("")
+    if res["apps"]:
+        apps_report(d, res, L)
     chart(d, res, L)
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write("\n".join(L) + "\n")
+
+
+FITS = ["100", "75", "50"]
+APP_MEMX = ["memx", "memx_r1"]
+
+
+def app_run(res, dev, app, fit):
+    """One application run that counts: it succeeded and (Redis) the data verified after."""
+    a = res["apps"].get(dev)
+    if not a:
+        return None
+    r = a[app].get(fit)
+    if not r or not r.get("ok"):
+        return None
+    if app == "redis" and not (a.get("verify") or {}).get("ok"):
+        return None
+    return r
+
+
+def app_val(res, dev, app, fit, field):
+    r = app_run(res, dev, app, fit)
+    v = r.get(field) if r else None
+    return float(v) if isinstance(v, (int, float)) else None
+
+
+def apps_report(d, res, L):
+    m = res["meta"]
+    L.append("## Applications at partial memory fit")
+    L.append("")
+    L.append("Redis (%s): %s keys of %s incompressible bytes (`ci/bench-redis.py`) in a memory "
+             "cgroup whose memory.max is 100%% (no limit), 75%% and 50%% of the footprint "
+             "measured after loading; at each fit %s GETs over the whole key space (redis-"
+             "benchmark, 4 connections) with a SET client alongside (1 connection, a ninth as "
+             "many). Throughput: all requests over the wall time; latency: the GETs'. After the "
+             "last fit every key is counted and 4000 are read back against their values: a "
+             "device that failed that has no figures. Batch job: swap_pattern over %s MiB "
+             "(every page written, then every page checked) in a cgroup of 100%% (no limit), "
+             "75%% and 50%% of it. Swap on the device alone; vm.page-cluster %s."
+             % (m.get("redis", "?"), m.get("redis_keys", "?"), m.get("redis_size", "?"),
+                m.get("redis_gets", "?"), m.get("batch_mib", "?"), m.get("page_cluster", "?")))
+    L.append("")
+    ref_rps = app_val(res, "noswap", "redis", "100", "rps")
+    ref_wall = app_val(res, "noswap", "batch", "100", "wall_s")
+    L.append("### Performance relative to no swap at 100% fit (higher is better)")
+    L.append("")
+    L.append("Redis: throughput / no swap's; batch job: no swap's wall time / the run's. "
+             "As in Infiniswap's table, each cell is one fit of one device.")
+    L.append("")
+    L.append("| application | device | 100% | 75% | 50% |")
+    L.append("| --- | --- | --- | --- | --- |")
+    for app, ref, field, inv in (("redis", ref_rps, "rps", False),
+                                 ("batch", ref_wall, "wall_s", True)):
+        for dev, label in APP_DEVICES:
+            if dev not in res["apps"]:
+                continue
+            cells = []
+            for fit in FITS:
+                v = app_val(res, dev, app, fit, field)
+                r = ratio(ref, v) if inv else ratio(v, ref)
+                cells.append("-" if r is None else "%.2f" % r)
+            L.append("| %s | %s | %s |" % ("Redis" if app == "redis" else "batch job", label,
+                                           " | ".join(cells)))
+    L.append("")
+    L.append("### Redis: requests/s, GET p50 / p99 latency")
+    L.append("")
+    L.append("| device | footprint | " + " | ".join("%s%% fit" % f for f in FITS) +
+             " | data verified |")
+    L.append("| --- | --- |" + " --- |" * len(FITS) + " --- |")
+    for dev, label in APP_DEVICES:
+        a = res["apps"].get(dev)
+        if not a:
+            continue
+        setup = a.get("redis_setup") or {}
+        cells = []
+        for fit in FITS:
+            r = a["redis"].get(fit)
+            if not r:
+                cells.append("-")
+            elif not r.get("ok"):
+                cells.append("failed: %s" % r.get("error", "?"))
+            else:
+                cells.append("%.0f (%s / %s)" % (r["rps"], fmt(r["p50_us"], "us"),
+                                                 fmt(r["p99_us"], "us")))
+        v = a.get("verify")
+        L.append("| %s | %s | %s | %s |" % (
+            label, "%.0f MiB" % (setup["footprint"] / 1048576) if setup.get("footprint")
+            else setup.get("why", "-"), " | ".join(cells),
+            "-" if not v else ("yes" if v.get("ok") else "**NO**: %s" % v.get("text", "?"))))
+    L.append("")
+    L.append("### Batch job: wall time")
+    L.append("")
+    L.append("| device | " + " | ".join("%s%% fit" % f for f in FITS) + " |")
+    L.append("| --- |" + " --- |" * len(FITS))
+    for dev, label in APP_DEVICES:
+        a = res["apps"].get(dev)
+        if not a or not a["batch"]:
+            continue
+        cells = []
+        for fit in FITS:
+            r = a["batch"].get(fit)
+            cells.append("-" if not r else ("%.1f s" % r["wall_s"] if r.get("ok") else
+                                            "**failed**: %s" % r.get("output", "?")))
+        L.append("| %s | %s |" % (label, " | ".join(cells)))
+    L.append("")
+    L.append("### memx's engine CPU during the application runs")
+    L.append("")
+    L.append("The engine's user + system seconds over each run, and the share of the guest's "
+             "two vCPUs that was busy. At 100% fit nothing pages: what the engine spends "
+             "there is not paging work but its background (the scrub reads replicas back at "
+             "`--scrub-rate`, 4 MiB/s, through Soft-RoCE; polling; not broken down here), "
+             "and on a 2-vCPU guest it is taken from the application.")
+    L.append("")
+    L.append("| device | application | " + " | ".join("%s%% fit" % f for f in FITS) + " |")
+    L.append("| --- | --- |" + " --- |" * len(FITS))
+    for dev in MEMX:
+        for app in ("redis", "batch"):
+            runs = [res["apps"].get(dev, {}).get(app, {}).get(f) for f in FITS]
+            if not any(r and "engine_cpu_s" in r for r in runs):
+                continue
+            L.append("| %s | %s | %s |" % (SHORT[dev], app, " | ".join(
+                "%.1f s of %.1f s (guest busy %.0f%%)" % (r["engine_cpu_s"], r["wall_s"],
+                                                          100 * r.get("cpu_busy", 0))
+                if r and "engine_cpu_s" in r else "-" for r in runs)))
+    L.append("")
+    L.append("### Goal at 50% fit (Redis)")
+    L.append("")
+    L.append("| goal | target | " + " | ".join(
+        res["devices"].get(mx, {}).get("label", mx) for mx in APP_MEMX) + " |")
+    L.append("| --- | --- |" + " --- |" * len(APP_MEMX))
+    for p in ("nvmeof", "nbd"):
+        L.append(goal_line("throughput / %s" % SHORT[p],
+                           [ratio(app_val(res, mx, "redis", "50", "rps"),
+                                  app_val(res, p, "redis", "50", "rps")) for mx in APP_MEMX],
+                           1.5, True))
+        L.append(goal_line("GET p99 / %s" % SHORT[p],
+                           [ratio(app_val(res, mx, "redis", "50", "p99_us"),
+                                  app_val(res, p, "redis", "50", "p99_us")) for mx in APP_MEMX],
+                           1.0, False, strict=True))
+    L.append(goal_line("throughput / zram (within 1.3x: at least 1/1.3)",
+                       [ratio(app_val(res, mx, "redis", "50", "rps"),
+                              app_val(res, "zram", "redis", "50", "rps")) for mx in APP_MEMX],
+                       1 / 1.3, True))
+    L.append("")
+    sf = [(dev, app, r) for dev, _ in APP_DEVICES for app, r in
+          sorted(res["apps"].get(dev, {}).get("samefill", {}).items())]
+    if sf:
+        L.append("### Same-filled pages (memx, `memxctl status` over each application)")
+        L.append("")
+        L.append("| device | application | blocks written | recorded same-filled, not sent | "
+                 "reads answered locally | not moved, every replica | written by RDMA |")
+        L.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for dev, app, r in sf:
+            sent = r["rdma_write_bytes"]
+            saved = r["bytes_saved"]
+            L.append("| %s | %s | %d requests | %d (%.1f%% of the bytes) | %d | %.1f MiB | "
+                     "%.1f MiB |" % (SHORT[dev], app, r["write_requests"], r["same_filled_writes"],
+                                     100.0 * saved / (saved + sent) if saved + sent else 0,
+                                     r["same_filled_reads"], saved / 1048576, sent / 1048576))
+        z = res["apps"].get("zram", {}).get("zram_mm_stat")
+        if z:
+            f = z.split()
+            if len(f) >= 6:
+                L.append("")
+                L.append("zram after Redis's runs (mm_stat): %.1f MiB stored, %.1f MiB "
+                         "compressed, %s same-filled pages." % (int(f[0]) / 1048576,
+                                                                int(f[1]) / 1048576, f[5]))
+        L.append("")
+    pcr = res["apps"].get("memx", {}).get("pc_redis", {})
+    pcb = res["apps"].get("memx", {}).get("pc_batch", {})
+    if pcr or pcb:
+        L.append("### vm.page-cluster (swap readahead, 2^N pages) on memx as shipped, 50% fit")
+        L.append("")
+        L.append("| page-cluster | Redis req/s | GET p50 / p99 | pswpin | batch job wall time "
+                 "| pswpin |")
+        L.append("| --- | --- | --- | --- | --- | --- |")
+        for pc in sorted(set(pcr) | set(pcb), key=int):
+            r, b = pcr.get(pc), pcb.get(pc)
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                pc, "%.0f" % r["rps"] if r and r.get("ok") else "-",
+                "%s / %s" % (fmt(r["p50_us"], "us"), fmt(r["p99_us"], "us"))
+                if r and r.get("ok") else "-", r.get("pswpin", "-") if r else "-",
+                "%.1f s" % b["wall_s"] if b and b.get("ok") else "-",
+                b.get("pswpin", "-") if b else "-"))
+        L.append("")
+    apps_chart(d, res, L)
+
+
+def apps_chart(d, res, L):
+    """Three panels: Redis req/s, Redis GET p99, batch wall time; one cluster per fit."""
+    devs = [x for x, _ in APP_DEVICES]
+    for name, app, field in (("redis-rps", "redis", "rps"), ("redis-p99", "redis", "p99_us"),
+                             ("batch", "batch", "wall_s")):
+        with open(os.path.join(d, "chart-apps-%s.dat" % name), "w") as f:
+            f.write("# fit " + " ".join(devs) + "\n")
+            for fit in FITS:
+                vals = [app_val(res, x, app, fit, field) for x in devs]
+                f.write('"%s%% fit" %s\n' % (fit, " ".join("0" if v is None else "%.3f" % v
+                                                           for v in vals)))
+    gp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-apps-plot.gp")
+    try:
+        p = subprocess.run(["gnuplot", "-e", "dir='%s'" % d, gp], capture_output=True,
+                           text=True, timeout=60)
+        if p.returncode == 0 and os.path.exists(os.path.join(d, "chart-apps.png")):
+            L.append("Application chart: chart-apps.png")
+        else:
+            L.append("Application chart: gnuplot failed: %s" %
+                     (p.stderr.strip().splitlines() or ["?"])[-1])
+    except Exception as e:
+        L.append("Application chart: gnuplot failed: %s" % e)
+    L.append("")
 
 
 def chart(d, res, L):
@@ -418,10 +704,11 @@ def chart(d, res, L):
         "iops": [("randread_qd1", "iops", "read QD1"), ("randread_qd32", "iops", "read QD32"),
                  ("randwrite_qd1", "iops", "write QD1"),
                  ("randwrite_qd32", "iops", "write QD32")],
-        "lat": [("randread_qd1", "mean_us", "rand read QD1"),
-                ("randwrite_qd1", "mean_us", "rand write QD1"),
-                ("randread-polled_qd1", "mean_us", "read QD1 polled"),
-                ("randwrite-polled_qd1", "mean_us", "write QD1 polled")],
+        # Short labels: four under one panel overlapped (the title says QD1).
+        "lat": [("randread_qd1", "mean_us", "read"),
+                ("randwrite_qd1", "mean_us", "write"),
+                ("randread-polled_qd1", "mean_us", "read polled"),
+                ("randwrite-polled_qd1", "mean_us", "write polled")],
         "mbps": [("read_qd8", "mbps", "seq read"), ("write_qd8", "mbps", "seq write")],
         "swap": [("swap", "wall_s", "swap workload")],
     }
@@ -463,6 +750,11 @@ def main(argv):
         cmd_fio(*rest)
     elif cmd == "perftest":
         cmd_perftest(*rest)
+    elif cmd == "redis":
+        cmd_redis(*rest)
+    elif cmd == "redis-csv":
+        print(json.dumps(parse_redis_csv(open(rest[0], errors="replace").read()),
+                         sort_keys=True))
     elif cmd == "report":
         report(rest[0])
     else:

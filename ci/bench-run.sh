@@ -17,8 +17,14 @@
 # and chart.png), raw outputs to $MEMX_OUT/raw/. Knobs: MEMX_BENCH_RUNTIME (s per fio job, 6),
 # MEMX_BENCH_SIZE (device size, 256M), MEMX_BENCH_SWAP_MIB (256), MEMX_BENCH_SWAP_LIMIT (64M),
 # MEMX_BENCH_SWAP_RUNS (2; the best run counts),
-# MEMX_BENCH_ONLY (space-separated subset of: perftest memx memx_r1 memx_ublk nvmeof nbd zram
-# brd).
+# MEMX_BENCH_ONLY (space-separated subset of: perftest noswap memx memx_r1 memx_ublk nvmeof nbd
+# zram brd), MEMX_BENCH_APPS (0: none; 1: the application runs of ci/bench-apps.sh after each
+# device's fio and swap jobs; only: the application runs alone, no perftest and no brd) and its
+# knobs there.
+#
+# memx's fio and swap jobs run with --no-same-filled: fio's and swap_pattern's data hold no
+# same-filled block, so the engine's check could only cost, and no peer but zram has one. The
+# application runs use memx as shipped (a fresh engine and volume).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/ci
@@ -37,7 +43,7 @@ swap_mib=${MEMX_BENCH_SWAP_MIB:-256}
 swap_limit=${MEMX_BENCH_SWAP_LIMIT:-64M}
 # Swap times swing by a third between runs: each device runs it this often, the best counts.
 swap_runs=${MEMX_BENCH_SWAP_RUNS:-2}
-only=${MEMX_BENCH_ONLY:-perftest memx memx_r1 memx_ublk nvmeof nbd zram brd}
+only=${MEMX_BENCH_ONLY:-perftest noswap memx memx_r1 memx_ublk nvmeof nbd zram brd}
 pt_depth=32
 mkdir -p "$out/raw"
 recs=$out/results.jsonl
@@ -48,6 +54,11 @@ cg=/sys/fs/cgroup/memx-bench
 nqn=nqn.2026-01.io.memx:bench
 nvcfg=/sys/kernel/config/nvmet
 t_start=$(date +%s)
+# shellcheck source=ci/bench-apps.sh
+. "$here/bench-apps.sh"
+# fio and the swap workload on each device, then (MEMX_BENCH_APPS) the applications.
+fio_phase() { [ "$apps" != only ]; }
+apps_phase() { [ "$apps" = 1 ] || [ "$apps" = only ]; }
 
 say() { printf '\n== %s (%ss)\n' "$*" $(( $(date +%s) - t_start )); }
 rec() { python3 "$here/bench-report.py" rec "$recs" "$@"; }
@@ -64,7 +75,10 @@ rec kind=meta date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" kernel="$(uname -r)" cpus="$
 	fio="$(fio --version)" runtime="$runtime" size="$size" swap_mib="$swap_mib" \
 	swap_limit="$swap_limit" swap_runs="$swap_runs" pt_depth="$pt_depth" \
 	where="$([ -n "${MEMX_GUEST:-}" ] && echo 'QEMU TCG guest' || echo native)" \
-	mem_mib="$(( $(awk '/MemTotal/{print $2}' /proc/meminfo) / 1024 ))"
+	mem_mib="$(( $(awk '/MemTotal/{print $2}' /proc/meminfo) / 1024 ))" apps="$apps"
+apps_phase && rec kind=meta redis_keys="$redis_keys" redis_size="$redis_size" \
+	redis_gets="$redis_gets" batch_mib="$batch_mib" fits="$app_fits" \
+	page_cluster="$(cat /proc/sys/vm/page-cluster)" redis="$(redis-server --version | cut -c1-60)"
 
 # --- the link's limit ----------------------------------------------------------------------
 # perftest 4.5 binds the rdma_cm listener to --source_ip; the client names its own address
@@ -93,7 +107,7 @@ perftest_one() {
 	grep -A1 '#bytes' "$raw/perftest-$t.txt" | tail -n 1 | sed "s/^/$t: /"
 }
 
-if wants perftest; then
+if wants perftest && fio_phase; then
 	say "link limit: perftest 4 KiB, rdma_cm, 10.77.0.6 -> 10.77.0.5"
 	perftest_one ib_write_bw 18515 "-D $runtime -t $pt_depth"
 	perftest_one ib_read_bw 18516 "-D $runtime -t $pt_depth"
@@ -222,11 +236,19 @@ brd_unload() {
 }
 
 # --- memx ----------------------------------------------------------------------------------
-# bench_engine SHIM NAME [client options...]: NAME is the device key and the volume's name;
-# SHIM is memx (memx.ko, with a poll queue) or ublk (the kernel's ublk: no poll queues).
+# bench_engine SHIM NAME PHASE [client options...]: NAME is the device key and the volume's
+# name; SHIM is memx (memx.ko, with a poll queue) or ublk (the kernel's ublk: no poll queues);
+# PHASE fio (fio and swap jobs, --no-same-filled) or apps (the applications, memx as shipped).
 bench_engine() {
-	local shim=$1 name=$2 pids=() dev reps shim_opts shim_text
-	shift 2
+	local shim=$1 name=$2 phase=$3 pids=() dev reps shim_opts shim_text tag=$2
+	shift 3
+	# The application phase's engine logs apart from the fio phase's.
+	[ "$phase" = apps ] && tag=$name-apps
+	[ "$phase" = fio ] && set -- "$@" --no-same-filled
+	# MEMX_BENCH_APP_CLIENT_ARGS: more client options for the application runs (a diagnosis,
+	# such as "--scrub-rate 0"); recorded in the device's setup line.
+	# shellcheck disable=SC2086
+	[ "$phase" = apps ] && set -- "$@" ${MEMX_BENCH_APP_CLIENT_ARGS:-}
 	say "$name: one client (10.77.0.1), two donors (10.77.0.2, 10.77.0.3), $shim $*"
 	if [ "$shim" = ublk ]; then
 		modprobe ublk_drv 2>/dev/null
@@ -242,28 +264,35 @@ bench_engine() {
 		shim_opts=(--kernel-backend memx --poll-queues 1) shim_text="memx.ko, 2 queues + 1 polled"
 	fi
 	# Donors lend twice the volume each: with 2 replicas each holds a full copy.
-	"$memxd" donor --listen 10.77.0.2 --memory 512M --host h2 > "$raw/$name-d1.log" 2>&1 & pids+=($!)
-	"$memxd" donor --listen 10.77.0.3 --memory 512M --host h3 > "$raw/$name-d2.log" 2>&1 & pids+=($!)
+	"$memxd" donor --listen 10.77.0.2 --memory 512M --host h2 > "$raw/$tag-d1.log" 2>&1 & pids+=($!)
+	"$memxd" donor --listen 10.77.0.3 --memory 512M --host h3 > "$raw/$tag-d2.log" 2>&1 & pids+=($!)
 	client_args=(client --name "$name" --size "$size" --slab 16M --queues 2 "${shim_opts[@]}"
 		--depth 64 --bind 10.77.0.1 --donor 10.77.0.2 --donor 10.77.0.3 "$@")
-	if wait_line "$raw/$name-d1.log" '^listening' && wait_line "$raw/$name-d2.log" '^listening'; then
-		"$memxd" "${client_args[@]}" > "$raw/$name-client.log" 2>&1 &
+	if wait_line "$raw/$tag-d1.log" '^listening' && wait_line "$raw/$tag-d2.log" '^listening'; then
+		"$memxd" "${client_args[@]}" > "$raw/$tag-client.log" 2>&1 &
 		pids+=($!)
 		engine_pid=$!
-		if wait_line "$raw/$name-client.log" '^ready'; then
-			dev=$(sed -n 's/^ready //p' "$raw/$name-client.log")
+		if wait_line "$raw/$tag-client.log" '^ready'; then
+			dev=$(sed -n 's/^ready //p' "$raw/$tag-client.log")
 			reps=$("$memxctl" status --json --socket "/run/memx/client-$name.sock" 2>/dev/null |
 				python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["replicas"])')
-			setup_ok "$name" "$dev, ${reps:-?} replicas, $shim_text, depth 64, 16M slabs, donors 512M each"
-			measure "$name" "$dev"
-			[ "$name" = memx ] && restart_pause "$name" "$dev"
+			if [ "$phase" = fio ]; then
+				setup_ok "$name" "$dev, ${reps:-?} replicas, $shim_text, depth 64, 16M slabs, donors 512M each"
+				measure "$name" "$dev"
+				[ "$name" = memx ] && restart_pause "$name" "$dev"
+			else
+				fio_phase || setup_ok "$name" "$dev, ${reps:-?} replicas, $shim_text, depth 64, 16M slabs, donors 512M each"
+				[ -n "${MEMX_BENCH_APP_CLIENT_ARGS:-}" ] &&
+					note "$name" "application runs with client options: $MEMX_BENCH_APP_CLIENT_ARGS"
+				apps_run "$name" "$dev"
+			fi
 			"$memxctl" status --json --socket "/run/memx/client-$name.sock" \
-				> "$raw/$name-status.json" 2>&1
+				> "$raw/$tag-status.json" 2>&1
 		else
-			setup_failed "$name" "client not ready: $(why "$raw/$name-client.log")"
+			setup_failed "$name" "client not ready: $(why "$raw/$tag-client.log")"
 		fi
 	else
-		setup_failed "$name" "donor not listening: $(why "$raw/$name-d1.log") $(why "$raw/$name-d2.log")"
+		setup_failed "$name" "donor not listening: $(why "$raw/$tag-d1.log") $(why "$raw/$tag-d2.log")"
 	fi
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do
@@ -275,9 +304,17 @@ bench_engine() {
 	for _ in $(seq 20); do rmmod memx 2>/dev/null && break; sleep 0.5; done
 	grep -q '^memx ' /proc/modules && echo "$name: rmmod memx failed"
 }
-bench_memx() { bench_engine memx memx; }
-bench_memx_r1() { bench_engine memx memx_r1 --replicas 1; }
-bench_memx_ublk() { bench_engine ublk memx_ublk; }
+# engine_phases SHIM NAME [options]: the fio phase and the application phase, each with its own
+# engine and volume (the application runs use memx as shipped, same-filled pages recorded).
+engine_phases() {
+	fio_phase && bench_engine "$1" "$2" fio "${@:3}"
+	apps_phase && bench_engine "$1" "$2" apps "${@:3}"
+	true
+}
+bench_memx() { engine_phases memx memx; }
+bench_memx_r1() { engine_phases memx memx_r1 --replicas 1; }
+bench_memx_ublk() { engine_phases ublk memx_ublk; }
+bench_noswap() { apps_phase && apps_run noswap; true; }
 
 # restart_pause NAME DEV (inside bench_engine): the pause a program sees when the engine dies and
 # the same command is started again at once (systemd waits RestartSec=2s more): fio random
@@ -356,7 +393,8 @@ bench_nvmeof() {
 	dev=$(echo "$r" | tail -n 1)
 	if [ -b "$dev" ]; then
 		setup_ok nvmeof "$dev, nvme-rdma $(cat /sys/class/nvme/*/queue_count 2>/dev/null | head -n1) queues incl. admin and 1 polled, target brd /dev/ram0"
-		measure nvmeof "$dev"
+		fio_phase && measure nvmeof "$dev"
+		apps_phase && apps_run nvmeof "$dev"
 	else
 		setup_failed nvmeof "$(echo "$r" | tr '\n' ' ' | tr -d '"\\' | cut -c1-200)"
 	fi
@@ -399,7 +437,8 @@ bench_nbd() {
 			done
 			if [ "$ok" = 1 ]; then
 				setup_ok nbd "$dev, 1 TCP connection, target brd /dev/ram0"
-				measure nbd "$dev"
+				fio_phase && measure nbd "$dev"
+				apps_phase && apps_run nbd "$dev"
 			else
 				setup_failed nbd "$dev has size 0 after nbd-client"
 			fi
@@ -428,7 +467,8 @@ bench_zram() {
 		setup_failed zram "configure: $(why "$work/zram.log")"
 	else
 		setup_ok zram "/dev/zram0, $(sed -n 's/.*\[\(.*\)\].*/\1/p' "$z/comp_algorithm")"
-		measure zram /dev/zram0
+		fio_phase && measure zram /dev/zram0
+		apps_phase && apps_run zram /dev/zram0
 		echo 1 > "$z/reset"
 	fi
 	for _ in $(seq 20); do grep -q '^zram ' /proc/modules || break; rmmod zram 2>/dev/null && break; sleep 0.5; done
@@ -437,7 +477,9 @@ bench_zram() {
 # --- brd ----------------------------------------------------------------------------------------
 bench_brd() {
 	say "brd: local RAM disk, $size"
-	if brd_load; then
+	if ! fio_phase; then
+		setup_failed brd "not run (MEMX_BENCH_APPS=only: brd has no application runs)"
+	elif brd_load; then
 		setup_ok brd "/dev/ram0"
 		measure brd /dev/ram0
 	else
@@ -447,7 +489,7 @@ bench_brd() {
 }
 
 swapoff -a 2>/dev/null
-for d in memx memx_r1 memx_ublk nvmeof nbd zram brd; do
+for d in noswap memx memx_r1 memx_ublk nvmeof nbd zram brd; do
 	if wants "$d"; then
 		"bench_$d"
 		grep -q '^brd ' /proc/modules && brd_unload

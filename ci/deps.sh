@@ -35,6 +35,8 @@ pkgs=(
 	python3 cryptsetup-bin
 	# ci/bench: the peers it measures memx against, and its chart
 	nvme-cli nbd-server nbd-client gnuplot-nox bc
+	# ci/bench MEMX_BENCH_APPS: the application runs (redis-benchmark is in redis-tools)
+	redis-server redis-tools
 )
 
 missing=()

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""bench_report.py CI_DIR: ci/bench-report.py's parser of redis-benchmark --csv output and its
+Redis records (ci/bench's application runs), against outputs in the shapes Redis 7 prints and
+broken ones. TAP output."""
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+
+spec = importlib.util.spec_from_file_location(
+    "bench_report", os.path.join(sys.argv[1], "bench-report.py"))
+br = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(br)
+
+HEAD = ('"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",'
+        '"p99_latency_ms","max_latency_ms"\n')
+GET = HEAD + '"GET","3569.15","1.075","0.208","0.527","2.071","3.303","19.711"\n'
+# A custom command's name holds commas and quotes as redis-benchmark writes them.
+SET = HEAD + '"SET key:__rand_int__ x,""y""","412.50","2.401","0.301","1.903","5.001","9.215","30.1"\n'
+
+results = []
+
+
+def check(name, cond):
+    results.append((name, bool(cond)))
+
+
+def raises(text):
+    try:
+        br.parse_redis_csv(text)
+    except ValueError:
+        return True
+    return False
+
+
+g = br.parse_redis_csv(GET)
+check("GET line: rps and latencies in us",
+      g["test"] == "GET" and g["rps"] == 3569.15 and g["p50_us"] == 527.0 and
+      g["p99_us"] == 3303.0 and g["avg_us"] == 1075.0 and g["max_us"] == 19711.0)
+s = br.parse_redis_csv(SET)
+check("custom command with a quoted comma", s["rps"] == 412.5 and s["p99_us"] == 9215.0)
+check("empty output refused", raises(""))
+check("an error message refused", raises("Could not connect to Redis at 127.0.0.1:16379\n"))
+check("header without a result refused", raises(HEAD))
+check("a short result line refused", raises(HEAD + '"GET","3569.15","1.075"\n'))
+check("the two-column format (no latencies) refused", raises('"GET","3569.15"\n'))
+check("rps 0 refused", raises(HEAD + '"GET","0.00","0","0","0","0","0","0"\n'))
+
+with tempfile.TemporaryDirectory() as d:
+    gp, sp, bad, out = (os.path.join(d, n) for n in ("get.csv", "set.csv", "bad.csv", "r.jsonl"))
+    open(gp, "w").write(GET)
+    open(sp, "w").write(SET)
+    open(bad, "w").write("")
+    br.cmd_redis(out, gp, sp, "device=memx", "fit=50", "rc=0", "wall_s=2.5", "requests=4444")
+    br.cmd_redis(out, bad, sp, "device=nbd", "fit=50", "rc=0", "wall_s=2.5", "requests=4444")
+    br.cmd_redis(out, gp, sp, "device=zram", "fit=50", "rc=124", "wall_s=2.5", "requests=4444")
+    recs = [json.loads(line) for line in open(out)]
+check("a good run: all requests over the wall time, the GETs' p99",
+      recs[0]["ok"] is True and abs(recs[0]["rps"] - 4444 / 2.5) < 1e-9 and
+      recs[0]["p99_us"] == 3303.0 and recs[0]["set_rps"] == 412.5 and recs[0]["fit"] == 50)
+check("an empty GET output is recorded as failed", recs[1]["ok"] is False and "error" in recs[1])
+check("a redis-benchmark that exited non-zero does not count",
+      recs[2]["ok"] is False and "exit 124" in recs[2]["error"])
+
+print("1..%d" % len(results))
+for i, (name, ok) in enumerate(results, 1):
+    print("%sok %d - %s" % ("" if ok else "not ", i, name))
+sys.exit(0 if all(ok for _, ok in results) else 1)
