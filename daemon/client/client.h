@@ -49,10 +49,6 @@
  */
 #define MEMXD_COPY_DEPTH	2
 #define MEMXD_BOUNCE_BYTES	((size_t)MEMXD_COPY_DEPTH * MEMXD_COPY_CHUNK)
-/* Slabs one recovery step copies as one stream (recovery.c). */
-#ifndef MEMXD_COPY_BATCH
-#define MEMXD_COPY_BATCH	2
-#endif
 
 enum memxd_donor_state {
 	MEMXD_DONOR_LIVE = 1,	/* connected, takes slabs */
@@ -331,7 +327,6 @@ struct memxd_client {
 	struct mxv_mr *bounce_mr;
 	uint32_t rdma_seq;		/* numbers each copy and transfer (wr_id's seq) */
 	uint64_t next_copy_ns;		/* rate limit: no copy before this time */
-	uint64_t copy_slab_ns;		/* recovery.c: the last stream's copying time per slab */
 	uint64_t next_heartbeat_ns;
 	uint64_t next_dead_check_ns;	/* main.c: when to ask memx.ko if the volume died */
 	uint64_t next_status_ns;	/* main.c: when to rebuild systemd's STATUS= line */

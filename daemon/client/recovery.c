@@ -31,12 +31,7 @@
  * was; the target never becomes a replica unless every piece was written.
  * Each copy has its own number in its work requests, so a late completion of
  * an abandoned copy is not mistaken for a piece of the next. Between slabs,
- * --rereplicate-rate leaves the link to the foreground. While the copying
- * itself runs slower than that rate (the limiter would not space the slabs),
- * a step readies MEMXD_COPY_BATCH slabs to re-replicate and copies them as
- * one stream: the next slab's READs take the slots the last one's pieces
- * leave, so the pipeline does not drain between slabs; a failed piece ends
- * only its slab.
+ * --rereplicate-rate leaves the link to the foreground.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -93,35 +88,18 @@ enum copy_slot_state {
 	COPY_SLOT_WRITING,	/* WRITE to the target in flight */
 };
 
-/* One slab's copy: where from, where to, how far. */
 struct slab_copy {
+	struct memxd_rdma_sink sink;
 	struct memxd_donor *src, *dst;
 	uint64_t src_addr, dst_addr;
 	uint32_t src_rkey, dst_rkey;
 	uint64_t bytes;			/* the slab's */
 	uint64_t next_off;		/* the next piece to read */
 	uint64_t written;		/* bytes whose WRITE completed */
-	int status;			/* the first failure: this slab's copy ends */
-	/* The job around it (copy_slab_begin/_end). */
-	uint64_t s;
-	int from, slot;
-	uint32_t nr;
-	struct memxd_replica target;
-};
-
-/*
- * The slabs of one step copied as one stream: the next slab's first READ
- * takes the slot its predecessor's last one left, so the pipeline does not
- * drain between them.
- */
-struct copy_stream {
-	struct memxd_rdma_sink sink;
-	struct slab_copy *cp[MEMXD_COPY_BATCH];
-	unsigned int nr;
 	unsigned int in_flight;
+	int status;			/* the first failure: the copy ends */
 	struct copy_slot {
 		enum copy_slot_state state;
-		struct slab_copy *cp;	/* whose piece */
 		uint64_t off;		/* of its piece in the slab */
 		uint32_t len;
 		uint64_t posted_ns;	/* of its work request in flight */
@@ -131,160 +109,126 @@ struct copy_stream {
 /* The control CQ's pump hands us each completion of our pieces. */
 static void copy_piece_done(struct memxd_rdma_sink *sink, unsigned int i, int status)
 {
-	struct copy_stream *st = (struct copy_stream *)sink;
+	struct slab_copy *cp = (struct slab_copy *)sink;
 	struct copy_slot *sl;
 
 	if (i >= MEMXD_COPY_DEPTH)
 		return;
-	sl = &st->slot[i];
+	sl = &cp->slot[i];
 	if (sl->state != COPY_SLOT_READING && sl->state != COPY_SLOT_WRITING)
 		return;		/* not ours to count */
-	st->in_flight--;
+	cp->in_flight--;
 	if (status) {
-		if (!sl->cp->status)
-			sl->cp->status = status;
+		if (!cp->status)
+			cp->status = status;
 		sl->state = COPY_SLOT_FREE;
 	} else if (sl->state == COPY_SLOT_READING) {
 		sl->state = COPY_SLOT_READ;
 	} else {
-		sl->cp->written += sl->len;
+		cp->written += sl->len;
 		sl->state = COPY_SLOT_FREE;
 	}
 }
 
-static int copy_post(struct memxd_client *c, struct copy_stream *st, unsigned int i, bool write)
+static int copy_post(struct memxd_client *c, struct slab_copy *cp, unsigned int i, bool write)
 {
-	struct copy_slot *sl = &st->slot[i];
-	struct slab_copy *cp = sl->cp;
-	int r = write ? memxd_copy_post(c, cp->dst, true, i, st->sink.seq, cp->dst_addr + sl->off,
+	struct copy_slot *sl = &cp->slot[i];
+	int r = write ? memxd_copy_post(c, cp->dst, true, i, cp->sink.seq, cp->dst_addr + sl->off,
 					cp->dst_rkey, sl->len)
-		      : memxd_copy_post(c, cp->src, false, i, st->sink.seq, cp->src_addr + sl->off,
+		      : memxd_copy_post(c, cp->src, false, i, cp->sink.seq, cp->src_addr + sl->off,
 					cp->src_rkey, sl->len);
 
 	if (r)
 		return r;
 	sl->state = write ? COPY_SLOT_WRITING : COPY_SLOT_READING;
 	sl->posted_ns = memxd_now_ns();
-	st->in_flight++;
+	cp->in_flight++;
 	return 0;
 }
 
-/* The first slab of the stream with a piece left to read, or NULL. */
-static struct slab_copy *next_to_read(struct copy_stream *st)
-{
-	for (unsigned int k = 0; k < st->nr; k++)
-		if (!st->cp[k]->status && st->cp[k]->next_off < st->cp[k]->bytes)
-			return st->cp[k];
-	return NULL;
-}
-
 /* Writes out the slots that hold a piece, then fills the free ones with READs. */
-static void copy_post_ready(struct memxd_client *c, struct copy_stream *st)
+static int copy_post_ready(struct memxd_client *c, struct slab_copy *cp)
 {
-	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH; i++) {
-		struct copy_slot *sl = &st->slot[i];
-		int r;
+	int r;
 
-		if (sl->state != COPY_SLOT_READ)
-			continue;
-		if (sl->cp->status) {
-			sl->state = COPY_SLOT_FREE;	/* its slab's copy ended */
-			continue;
-		}
-		if ((r = copy_post(c, st, i, true))) {
-			sl->cp->status = r;
-			sl->state = COPY_SLOT_FREE;
-		}
-	}
-	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH; i++) {
-		struct copy_slot *sl = &st->slot[i];
-		struct slab_copy *cp;
-		int r;
+	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH; i++)
+		if (cp->slot[i].state == COPY_SLOT_READ && (r = copy_post(c, cp, i, true)))
+			return r;
+	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH && cp->next_off < cp->bytes; i++) {
+		struct copy_slot *sl = &cp->slot[i];
 
-		if (sl->state != COPY_SLOT_FREE || !(cp = next_to_read(st)))
+		if (sl->state != COPY_SLOT_FREE)
 			continue;
-		sl->cp = cp;
 		sl->off = cp->next_off;
 		sl->len = cp->bytes - sl->off < MEMXD_COPY_CHUNK ? (uint32_t)(cp->bytes - sl->off)
 								  : MEMXD_COPY_CHUNK;
-		if ((r = copy_post(c, st, i, false))) {
-			cp->status = r;
-			continue;
-		}
+		r = copy_post(c, cp, i, false);
+		if (r)
+			return r;
 		cp->next_off += sl->len;
 	}
+	return 0;
 }
 
 /* Nothing completed for a while: the donor of the oldest piece in flight is stuck. */
-static void copy_blame_oldest(struct memxd_client *c, struct copy_stream *st)
+static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
 {
 	const struct copy_slot *oldest = NULL;
 
 	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH; i++) {
-		const struct copy_slot *sl = &st->slot[i];
+		const struct copy_slot *sl = &cp->slot[i];
 
 		if ((sl->state == COPY_SLOT_READING || sl->state == COPY_SLOT_WRITING) &&
 		    (!oldest || sl->posted_ns < oldest->posted_ns))
 			oldest = sl;
 	}
 	if (oldest)
-		memxd_donor_lost(c, oldest->state == COPY_SLOT_READING ? oldest->cp->src
-								       : oldest->cp->dst,
+		memxd_donor_lost(c, oldest->state == COPY_SLOT_READING ? cp->src : cp->dst,
 				 "RDMA on the copy connection timed out");
 }
 
-static void copy_fail_all(struct copy_stream *st, int r)
-{
-	for (unsigned int k = 0; k < st->nr; k++)
-		if (!st->cp[k]->status && st->cp[k]->written != st->cp[k]->bytes)
-			st->cp[k]->status = r;	/* a slab fully written stays done */
-}
-
 /*
- * Copies the stream's slabs from their source replicas to their targets,
- * MEMXD_COPY_DEPTH pieces in flight across them. Each slab's status is then
- * 0 once every piece of it is written, or -errno; either way nothing of the
- * stream is in flight any more (unless a donor never answered even its
- * disconnect: then the late completions carry a number nobody waits for).
+ * Copies cp->bytes from the source replica to the target, MEMXD_COPY_DEPTH
+ * pieces in flight. Returns 0 once every piece is written, or -errno; either
+ * way nothing of it is in flight any more (unless a donor never answered even
+ * its disconnect: then the late completions carry a number nobody waits for).
  */
-static void copy_pieces(struct memxd_client *c, struct copy_stream *st)
+static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 {
 	unsigned int stuck = 0;
 
-	st->sink.seq = ++c->rdma_seq;
-	st->sink.done = copy_piece_done;
+	cp->sink.seq = ++c->rdma_seq;
+	cp->sink.done = copy_piece_done;
 	for (;;) {
 		int r;
 
-		for (unsigned int k = 0; k < st->nr; k++) {
-			struct slab_copy *cp = st->cp[k];
-
-			if (!cp->status && cp->written != cp->bytes &&
-			    (!memxd_donor_usable(atomic_load(&cp->src->state)) ||
-			     !memxd_donor_usable(atomic_load(&cp->dst->state))))
-				cp->status = -ECONNRESET;
-		}
-		copy_post_ready(c, st);
-		if (!st->in_flight)
+		if (!cp->status && (!memxd_donor_usable(atomic_load(&cp->src->state)) ||
+				    !memxd_donor_usable(atomic_load(&cp->dst->state))))
+			cp->status = -ECONNRESET;
+		if (!cp->status && (r = copy_post_ready(c, cp)))
+			cp->status = r;
+		if (!cp->in_flight)
 			break;
-		r = memxd_copy_wait(c, &st->sink, MEMXD_MSG_TIMEOUT_MS);
+		r = memxd_copy_wait(c, &cp->sink, MEMXD_MSG_TIMEOUT_MS);
 		if (r == -ETIMEDOUT) {
-			copy_blame_oldest(c, st);
-			copy_fail_all(st, r);
+			copy_blame_oldest(c, cp);
+			if (!cp->status)
+				cp->status = r;
 			/* Both donors disconnected and still no flush: give up waiting. */
 			if (++stuck > 2)
 				break;
 		} else if (r) {
-			copy_fail_all(st, r);
+			if (!cp->status)
+				cp->status = r;
 			if (++stuck > 2)
 				break;
 		} else {
 			stuck = 0;
 		}
 	}
-	for (unsigned int k = 0; k < st->nr; k++)
-		if (!st->cp[k]->status && st->cp[k]->written != st->cp[k]->bytes)
-			st->cp[k]->status = -EIO;
+	if (!cp->status && cp->written != cp->bytes)
+		cp->status = -EIO;
+	return cp->status;
 }
 
 /*
@@ -328,19 +272,18 @@ static int drop_replica(struct memxd_client *c, uint64_t s, int from)
 }
 
 /*
- * Readies slab s for a copy to a new donor (a move when from >= 0: its
- * replica in slot `from` is dropped after): a grant, the slab MIGRATING and
- * idle. Returns 0 with *cp ready for copy_pieces, 1 when the work was done
- * without a copy (a leaving replica with nowhere to go was dropped), or
- * -errno with the slab as it was.
+ * Copies slab s to a new donor, and drops its replica in slot `from` when
+ * from >= 0 (a move). Returns 0 or -errno; on failure the slab is as it was.
  */
-static int copy_slab_begin(struct memxd_client *c, uint64_t s, int from, struct slab_copy *cp)
+static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 {
 	struct memxd_slab *slab = &c->map.slabs[s];
 	uint32_t exclude[MEMXD_MAX_REPLICAS], nr = slab->nr_replicas;
 	struct memxd_replica target, *src;
+	struct slab_copy cp;
 	int nx = 0, slot = -1, r;
-	uint64_t t0, t1;
+
+	uint64_t t0, t1, t2;
 
 	r = memxd_plan_copy_source(slab, from, donor_usable, c, exclude, &nx);
 	if (r < 0)
@@ -352,7 +295,7 @@ static int copy_slab_begin(struct memxd_client *c, uint64_t s, int from, struct 
 	t1 = memxd_now_ns();
 	c->copy_times.grant_ns += t1 - t0;
 	if (r == -ENOSPC && from >= 0 && memxd_slab_live_replicas(slab) > 1)
-		return drop_replica(c, s, from) ?: 1;
+		return drop_replica(c, s, from);
 	if (r)
 		return r;
 	for (uint32_t i = 0; i < MEMXD_MAX_REPLICAS && slot < 0; i++)
@@ -363,43 +306,27 @@ static int copy_slab_begin(struct memxd_client *c, uint64_t s, int from, struct 
 		return -EAGAIN;
 	}
 	if (!memxd_slab_wait_idle(slab, false, true)) {
-		memxd_end_migration(c, slab);
-		memxd_free_grant(c, &target);
-		return -EBUSY;
+		r = -EBUSY;
+		goto out_undo;
 	}
-	c->copy_times.idle_ns += memxd_now_ns() - t1;
-	*cp = (struct slab_copy){
+	t2 = memxd_now_ns();
+	c->copy_times.idle_ns += t2 - t1;
+	cp = (struct slab_copy){
 		.src = &c->donor[src->donor], .src_addr = src->remote_addr, .src_rkey = src->rkey,
 		.dst = &c->donor[target.donor], .dst_addr = target.remote_addr,
 		.dst_rkey = target.rkey, .bytes = c->map.slab_bytes,
-		.s = s, .from = from, .slot = slot, .nr = nr, .target = target,
 	};
-	return 0;
-}
-
-/*
- * Ends the copy copy_slab_begin readied: with every piece written the target
- * becomes a live replica (and a move drops the old one); else the slab is
- * left as it was. Returns cp->status.
- */
-static int copy_slab_end(struct memxd_client *c, struct slab_copy *cp)
-{
-	struct memxd_slab *slab = &c->map.slabs[cp->s];
-	struct memxd_replica target = cp->target;
-	int slot = cp->slot, from = cp->from;
-
-	if (cp->status) {
-		memxd_end_migration(c, slab);
-		memxd_free_grant(c, &cp->target);
-		return cp->status;
-	}
+	r = copy_pieces(c, &cp);
+	c->copy_times.copy_ns += memxd_now_ns() - t2;
+	if (r)
+		goto out_undo;
 	c->copied_bytes += c->map.slab_bytes;
 	c->copy_times.slabs++;
 	/* Fields first, then live, then the count: readers check them in the other order. */
 	target.live = 0;
 	slab->replica[slot] = target;
 	atomic_store_explicit(&slab->replica[slot].live, 1, memory_order_release);
-	if ((uint32_t)slot >= cp->nr)
+	if ((uint32_t)slot >= nr)
 		atomic_store_explicit(&slab->nr_replicas, (uint32_t)slot + 1, memory_order_release);
 	if (from >= 0) {
 		struct memxd_replica old = slab->replica[from];
@@ -409,7 +336,7 @@ static int copy_slab_end(struct memxd_client *c, struct slab_copy *cp)
 			memxd_free_grant(c, &old);
 		} else {
 			memxd_warn("volume %s: slab %" PRIu64 " stays busy; its old copy on %s is "
-				  "freed when we disconnect", c->opt.name, cp->s,
+				  "freed when we disconnect", c->opt.name, s,
 				  c->donor[old.donor].name);
 		}
 		c->slabs_moved++;
@@ -418,6 +345,11 @@ static int copy_slab_end(struct memxd_client *c, struct slab_copy *cp)
 	}
 	memxd_end_migration(c, slab);
 	return 0;
+
+out_undo:
+	memxd_end_migration(c, slab);
+	memxd_free_grant(c, &target);
+	return r;
 }
 
 /* Finds one piece of work: *from is the slot to move away, or -1 to add a copy. */
@@ -477,8 +409,29 @@ bool memxd_recovery_pending(struct memxd_client *c)
 	return find_work(c, &s, &from);
 }
 
-static void copy_result(struct memxd_client *c, uint64_t s, int from, int r, uint64_t now)
+int memxd_recovery_step(struct memxd_client *c)
 {
+	uint64_t now = memxd_now_ns(), s;
+	int from, r;
+
+	release_drained(c);
+	if (!find_work(c, &s, &from)) {
+		for (unsigned int i = 0; i < c->nr_donors; i++)
+			c->donor[i].evict_bytes = 0;	/* nothing left to move off them */
+		log_copy_times(c, now);
+		return memxd_recovery_pending(c) ? 1000 : -1;
+	}
+	if (now < c->next_copy_ns)
+		return (int)((c->next_copy_ns - now) / 1000000ULL) + 1;
+	if (!c->copy_times.first_ns)
+		c->copy_times.first_ns = now;
+	/* From the last copy's end (the rate limit, the loop) to this one's start. */
+	if (c->copy_times.slabs && c->copy_times.last_end_ns)
+		c->copy_times.gap_ns += now - c->copy_times.last_end_ns;
+	r = copy_slab(c, s, from);
+	c->copy_times.last_end_ns = memxd_now_ns();
+	/* The rate limit holds whether the copy worked or not: failures must not spin. */
+	c->next_copy_ns = memxd_now_ns() + c->map.slab_bytes * 1000000000ULL / c->opt.rereplicate_rate;
 	if (r) {
 		static uint64_t last_warn;
 
@@ -496,69 +449,5 @@ static void copy_result(struct memxd_client *c, uint64_t s, int from, int r, uin
 		memxd_info("volume %s: moved slab %" PRIu64 " off donor %s (%u left there)",
 			  c->opt.name, s, d->name, d->slabs);
 	}
-}
-
-int memxd_recovery_step(struct memxd_client *c)
-{
-	uint64_t now = memxd_now_ns(), s;
-	struct slab_copy cps[MEMXD_COPY_BATCH];
-	struct copy_stream st = { .nr = 0 };
-	unsigned int done = 0, batch;
-	int from, r = 0;
-
-	release_drained(c);
-	if (!find_work(c, &s, &from)) {
-		for (unsigned int i = 0; i < c->nr_donors; i++)
-			c->donor[i].evict_bytes = 0;	/* nothing left to move off them */
-		log_copy_times(c, now);
-		return memxd_recovery_pending(c) ? 1000 : -1;
-	}
-	if (now < c->next_copy_ns)
-		return (int)((c->next_copy_ns - now) / 1000000ULL) + 1;
-	if (!c->copy_times.first_ns)
-		c->copy_times.first_ns = now;
-	/* From the last copy's end (the rate limit, the loop) to this one's start. */
-	if (c->copy_times.slabs && c->copy_times.last_end_ns)
-		c->copy_times.gap_ns += now - c->copy_times.last_end_ns;
-	/*
-	 * Up to MEMXD_COPY_BATCH slabs, readied one by one (a readied slab is
-	 * MIGRATING: not found again), but only while copying runs slower than
-	 * --rereplicate-rate: then the limiter would not have spaced them. Only
-	 * re-replication: a move off an evicting donor counts down what it asked
-	 * for after each slab, and a second one could move more than that.
-	 */
-	batch = from < 0 && c->copy_slab_ns >= c->map.slab_bytes * 1000000000ULL /
-							c->opt.rereplicate_rate ? MEMXD_COPY_BATCH : 1;
-	while (st.nr + done < batch &&
-	       (st.nr + done == 0 || (find_work(c, &s, &from) && from < 0))) {
-		r = copy_slab_begin(c, s, from, &cps[st.nr]);
-		if (r == 1) {
-			copy_result(c, s, from, 0, now);
-			done++;
-			continue;
-		}
-		if (r)
-			break;
-		st.cp[st.nr] = &cps[st.nr];
-		st.nr++;
-	}
-	if (st.nr) {
-		uint64_t t = memxd_now_ns();
-
-		copy_pieces(c, &st);
-		t = memxd_now_ns() - t;
-		c->copy_times.copy_ns += t;
-		c->copy_slab_ns = t / st.nr;
-	}
-	for (unsigned int k = 0; k < st.nr; k++)
-		cps[k].status = copy_slab_end(c, &cps[k]);
-	c->copy_times.last_end_ns = memxd_now_ns();
-	/* The rate limit holds whether the copy worked or not: failures must not spin. */
-	c->next_copy_ns = c->copy_times.last_end_ns +
-			  (st.nr ? st.nr : 1) * c->map.slab_bytes * 1000000000ULL / c->opt.rereplicate_rate;
-	if (!st.nr && r)
-		copy_result(c, s, from, r, now);
-	for (unsigned int k = 0; k < st.nr; k++)
-		copy_result(c, cps[k].s, cps[k].from, cps[k].status, now);
 	return 0;
 }

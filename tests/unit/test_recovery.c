@@ -627,55 +627,6 @@ Test(recovery, eviction_moves_what_was_asked_then_stops)
 
 /* ---- failures -------------------------------------------------------------- */
 
-/*
- * Copying slower than --rereplicate-rate: a step copies MEMXD_COPY_BATCH
- * slabs as one stream (the next slab's READs take the slots the last one's
- * pieces leave). Every slab ends with its replicas, nothing is copied twice,
- * and a piece that fails ends only its own slab's copy, which is retried.
- */
-Test(recovery, slow_copies_stream_slabs_back_to_back)
-{
-	for (uint64_t fail = 0; fail <= 12; fail += 12) {
-		struct memxd_client *c;
-		unsigned int degraded = 0, steps = 0, copying_steps = 0;
-
-		fake_reset();
-		c = mk_client(5, 2, 40, 100);
-		c->opt.rereplicate_rate = 1ULL << 40;	/* 4 ns a slab: far above the copy */
-		for (uint64_t s = 0; s < 40; s++) {
-			unsigned int on[2] = { s % 5, (s + 1) % 5 };
-
-			map_on(c, s, on, 2);
-			degraded += on[0] == 2 || on[1] == 2;
-		}
-		kill_donor(c, 2);
-		F.rdma_fail_at = fail;	/* 12: the fourth piece of the stream's second slab */
-		for (;; steps++) {
-			unsigned int before = F.nr_copies;
-			int r = memxd_recovery_step(c);
-
-			cr_assert(steps < 1000, "recovery never settled");
-			if (r < 0)
-				break;
-			copying_steps += F.nr_copies > before;
-			F.now_ns += (uint64_t)r * 1000000ULL;
-		}
-		check_slabs(c, 2, 1U << 2);
-		cr_expect_eq(memxd_backlog(c), 0);
-		cr_expect_eq(c->slabs_rereplicated, degraded);
-		cr_expect_eq(c->copied_bytes, degraded * SLAB);
-		cr_expect_eq(F.bad_rdma, 0);
-		cr_expect_eq(F.bad_pipeline, 0);
-		cr_expect_eq(F.nr_wr, 0, "nothing left in flight");
-		cr_expect_eq(F.nr_copies, degraded + (fail ? 1 : 0), "fail %lu: each slab copied once "
-			     "(the failed one twice)", (unsigned long)fail);
-		cr_expect_lt(copying_steps, F.nr_copies - 1, "fail %lu: %u steps for %u copies: "
-			     "no stream carried two slabs", (unsigned long)fail, copying_steps,
-			     F.nr_copies);
-		cr_expect_eq(F.nr_freed, fail ? 1 : 0, "only the failed copy's target is freed");
-	}
-}
-
 Test(recovery, failed_copy_leaves_the_slab_as_it_was)
 {
 	/* Fail each of the 8 RDMA pieces of the copy in turn (4 reads, 4 writes). */
