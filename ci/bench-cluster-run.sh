@@ -47,7 +47,7 @@ link_bw() {
 # repair VICTIM_IDX LABEL [fio]: kills donor VICTIM_IDX and times until every
 # slab has its replicas again; with "fio", under 4 KiB random writes QD32.
 repair() {
-	local v=$1 label=$2 held start end fpid=
+	local v=$1 label=$2 held start end fpid= told
 	held=$(slabs_on "10.77.0.$v")
 	if [ "${3:-}" = fio ]; then
 		fio --name=w --filename="$dev" --rw=randwrite --bs=4k --direct=1 --ioengine=io_uring \
@@ -56,6 +56,7 @@ repair() {
 		fpid=$!
 		sleep 3	# fio running at full speed before the donor dies
 	fi
+	told=$(grep -c 'copied [0-9]* slab' "$clog" || true)
 	start=$(date +%s.%N)
 	kill -9 "${donor_pid[$v]}"
 	wait "${donor_pid[$v]}" 2>/dev/null || true
@@ -65,6 +66,12 @@ repair() {
 	seen=$(date +%s.%N)
 	until [ "$(backlog 2>/dev/null)" = 0 ]; do sleep 0.1; done
 	end=$(date +%s.%N)
+	# The client's own account of the burst: copying, grants, waits, gaps.
+	for _ in $(seq 30); do
+		[ "$(grep -c 'copied [0-9]* slab' "$clog")" -gt "$told" ] && break
+		sleep 0.1
+	done
+	grep 'copied [0-9]* slab' "$clog" | tail -n 1 | sed 's/^.*volume [^:]*: /  client: /'
 	if [ -n "$fpid" ]; then
 		kill -INT "$fpid"
 		wait "$fpid" || true
@@ -120,6 +127,7 @@ for r in 1 2; do
 		> "$work/c$r.log" 2>&1 &
 	cpid=$!
 	wait_line "$work/c$r.log" '^ready'
+	clog=$work/c$r.log
 	dev=$(sed -n 's/^ready //p' "$work/c$r.log")
 	fio --name=fill --filename="$dev" --rw=write --bs=1M --direct=1 --ioengine=io_uring \
 		--iodepth=8 --size=512M > /dev/null

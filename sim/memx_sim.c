@@ -10,6 +10,7 @@
  *
  *   memx-sim [--sizes N[,N...]] [--volumes-per-donor V] [--out DIR] [options]
  *   memx-sim --check      a small case that asserts properties (TAP)
+ *   memx-sim --one-volume DONORS,SLABS,FAIL,ROOM   one volume on a few donors (one_volume.c)
  *
  * Prints Markdown tables; with --out writes summary.csv, loss.csv,
  * timeline-*.csv and events-*.csv (for the largest size) and report.md there.
@@ -474,6 +475,55 @@ static void write_csv(const char *dir, const struct result *res, int n)
 
 /* ---- --check: a small case, properties asserted, TAP ------------------------- */
 
+/* --one-volume on test_cluster_13's cluster: six donors, 24 slabs, two failing. */
+static int check_one_volume(int *t)
+{
+	struct sim_one_volume p = { .donors = 6, .slabs = 24, .fail = 2, .room = 16,
+				    .replicas = 2, .trials = 2000, .seed = 7 };
+	struct sim_one_volume_result r[3];
+	static const unsigned int width[3] = { 0, 2, 4 };
+	unsigned int max_w2 = 0;
+	bool exact = true, placed = true;
+	int failed = 0;
+
+	for (int i = 0; i < 3; i++) {
+		p.scatter_width = width[i];
+		if (sim_one_volume(&p, &r[i])) {
+			printf("Bail out! out of memory\n");
+			return 1;
+		}
+		/* Each slab is lost to exactly one pair: the mean over pairs is slabs / pairs. */
+		exact &= r[i].pair_lost_sum * 15 == (uint64_t)p.slabs * r[i].pairs;
+		placed &= !r[i].short_slabs && !r[i].off_copysets;
+	}
+	for (unsigned int v = 0; v < SIM_OV_HIST; v++)
+		if (r[1].losing_pairs[v])
+			max_w2 = v;
+	printf("%s %d - one volume: every slab on 2 donors of one copyset; a random pair "
+	       "loses %.3f slabs (24/15 = 1.6), the mean over all pairs exactly 1.6\n",
+	       placed && exact && r[2].lost_sum > 1.5 * r[2].trials &&
+	       r[2].lost_sum < 1.7 * r[2].trials ? "ok" : "not ok", ++*t,
+	       (double)r[2].lost_sum / r[2].trials);
+	failed += !(placed && exact && r[2].lost_sum > 1.5 * r[2].trials &&
+		    r[2].lost_sum < 1.7 * r[2].trials);
+	printf("%s %d - one volume: scatter width 2 puts slabs on at most 6 pairs (%u)\n",
+	       max_w2 <= 6 ? "ok" : "not ok", ++*t, max_w2);
+	failed += max_w2 > 6;
+	{
+		double lp0 = 0, lp2 = 0;
+
+		for (unsigned int v = 0; v < SIM_OV_HIST; v++) {
+			lp0 += (double)v * r[0].losing_pairs[v];
+			lp2 += (double)v * r[1].losing_pairs[v];
+		}
+		printf("%s %d - one volume: pairs losing data, p2c %.2f of 15, copysets (W=2) "
+		       "%.2f: fewer pairs, more slabs each\n", lp2 < lp0 ? "ok" : "not ok", ++*t,
+		       lp0 / r[0].trials, lp2 / r[1].trials);
+		failed += !(lp2 < lp0);
+	}
+	return failed;
+}
+
 static int check_main(struct sim_params *p)
 {
 	struct result res[2];
@@ -491,7 +541,7 @@ static int check_main(struct sim_params *p)
 	p->rack_fail_per_year = 60;
 	p->drain_per_day = 0.05;
 	p->pressure_per_day = 1;
-	printf("TAP version 13\n1..10\n");
+	printf("TAP version 13\n1..13\n");
 	for (int i = 0; i < 2; i++) {
 		struct sim_params q = *p;
 		const struct result *r = &res[i];
@@ -540,6 +590,7 @@ static int check_main(struct sim_params *p)
 	       ++t, (unsigned long)res[0].st.copies, (unsigned long)res[0].st.moves,
 	       (double)res[0].st.recovery_bytes / (1 << 30), (unsigned long)res[0].st.slabs_placed);
 	failed += !(res[0].st.copies && res[0].st.moves && res[0].st.slabs_placed);
+	failed += check_one_volume(&t);
 	return failed ? 1 : 0;
 }
 
@@ -554,6 +605,10 @@ static void usage(void)
 		"                [--fail-per-day F] [--rack-fail-per-year F] [--drain-per-day F]\n"
 		"                [--pressure-per-day F] [--repair-hours H] [--link-gbps G]\n"
 		"                [--rereplicate-rate MIB] [--trials N] [--seed S] [--check]\n"
+		"       memx-sim --one-volume DONORS,SLABS,FAIL,ROOM [--replicas R]\n"
+		"                [--scatter-width W] [--trials N] [--seed S]\n"
+		"  one volume of SLABS slabs on DONORS donors with room for ROOM slabs each,\n"
+		"  FAIL of them failing at once: distributions of lost slabs over placements\n"
 		"Defaults: --sizes 32,100,316,1000,3162,10000 --volumes-per-donor 10 --hours 168\n"
 		"  --replicas 2 --scatter-width 4 (the copysets run; p2c is 0) --rack 40 --skew 3.35\n"
 		"  --local-median 0.35 --demand 0.35 --donor-gib 64 --fail-per-day 0.002\n"
@@ -586,6 +641,7 @@ int main(int argc, char **argv)
 		{ "trials", required_argument, NULL, 't' },
 		{ "seed", required_argument, NULL, 'x' },
 		{ "check", no_argument, NULL, 'c' },
+		{ "one-volume", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -601,7 +657,8 @@ int main(int argc, char **argv)
 	const char *out = NULL;
 	struct result res[2 * MAX_SIZES];
 	struct rusage ru;
-	bool check_mode = false;
+	bool check_mode = false, one_volume = false;
+	struct sim_one_volume ov = { 0 };
 	int c, n = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -634,6 +691,14 @@ int main(int argc, char **argv)
 		case 't': p.trials = (unsigned int)atoi(optarg); break;
 		case 'x': p.seed = strtoull(optarg, NULL, 0); break;
 		case 'c': check_mode = true; break;
+		case 'O':
+			one_volume = true;
+			if (sscanf(optarg, "%u,%u,%u,%u", &ov.donors, &ov.slabs, &ov.fail,
+				   &ov.room) != 4) {
+				usage();
+				return 2;
+			}
+			break;
 		case 'h':
 			usage();
 			return 0;
@@ -655,6 +720,29 @@ int main(int argc, char **argv)
 		}
 	if (check_mode)
 		return check_main(&p);
+	if (one_volume) {
+		struct sim_one_volume_result r;
+
+		if (ov.donors < 2 || ov.donors > MEMXD_MAX_DONORS || !ov.slabs ||
+		    ov.slabs > 1000000 || !ov.fail || ov.fail > ov.donors ||
+		    p.replicas > ov.donors || (uint64_t)ov.room * ov.donors <
+		    (uint64_t)ov.slabs * p.replicas) {
+			fprintf(stderr, "memx-sim: --one-volume DONORS,SLABS,FAIL,ROOM: 2 to %d "
+				"donors, FAIL of them, room for SLABS x replicas\n",
+				MEMXD_MAX_DONORS);
+			return 2;
+		}
+		ov.replicas = p.replicas;
+		ov.scatter_width = p.scatter_width;
+		ov.trials = p.trials;
+		ov.seed = p.seed;
+		if (sim_one_volume(&ov, &r)) {
+			fprintf(stderr, "memx-sim: out of memory\n");
+			return 1;
+		}
+		sim_one_volume_print(stdout, &ov, &r);
+		return 0;
+	}
 	for (uint32_t i = 0; i < nr_sizes; i++)
 		for (int w = 0; w < 2; w++) {
 			struct sim_params q = p;

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "client/copysets.h"
 #include "client/placement.h"
@@ -155,5 +156,33 @@ struct sim_loss {
 	uint64_t recount_mismatch;	/* trials whose independent recount differed */
 };
 int sim_loss(struct sim_cluster *c, unsigned int k, struct sim_loss *out);
+
+/*
+ * --one-volume: one volume's slabs on a few donors (a guest test's cluster),
+ * placed by the engine over fresh copysets each trial, and fail donors at once.
+ */
+struct sim_one_volume {
+	uint32_t donors;		/* at most MEMXD_MAX_DONORS */
+	uint32_t slabs;
+	uint32_t fail;			/* donors failing at once */
+	uint32_t room;			/* slabs each donor can hold */
+	unsigned int replicas, scatter_width, trials;
+	uint64_t seed;
+};
+#define SIM_OV_HIST	256		/* histogram buckets: counts above land in the last */
+struct sim_one_volume_result {
+	unsigned int trials;
+	uint32_t lost[SIM_OV_HIST];		/* slabs lost when fail random donors fail */
+	uint32_t losing_pairs[SIM_OV_HIST];	/* fail 2: pairs of donors that lose a slab */
+	uint32_t worst_pair[SIM_OV_HIST];	/* fail 2: slabs the worst pair loses */
+	uint64_t lost_sum, pair_lost_sum, pairs;
+	uint64_t short_slabs, off_copysets;	/* slabs with fewer replicas, off their groups */
+};
+/* Places p->slabs slabs (replicas: MEMXD_MAX_REPLICAS per slab) over fresh copysets cs. */
+int sim_one_volume_place(const struct sim_one_volume *p, uint32_t *rng, uint32_t *replicas,
+			 unsigned int *nr_replicas, struct memxd_copysets *cs);
+int sim_one_volume(const struct sim_one_volume *p, struct sim_one_volume_result *r);
+void sim_one_volume_print(FILE *f, const struct sim_one_volume *p,
+			  const struct sim_one_volume_result *r);
 
 #endif /* MEMX_SIM_H */

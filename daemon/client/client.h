@@ -346,6 +346,13 @@ struct memxd_client {
 	uint64_t next_watchdog_ns;
 	uint64_t copied_bytes;
 	uint64_t slabs_moved, slabs_rereplicated;
+	/*
+	 * recovery.c: where one burst of copying spent its time, logged once
+	 * when there is nothing left to copy (first: when the burst began).
+	 */
+	struct memxd_copy_times {
+		uint64_t first_ns, last_end_ns, slabs, grant_ns, idle_ns, copy_ns, gap_ns;
+	} copy_times;
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */
 	struct memxd_scrub {
 		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */

@@ -283,12 +283,17 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	struct slab_copy cp;
 	int nx = 0, slot = -1, r;
 
+	uint64_t t0, t1, t2;
+
 	r = memxd_plan_copy_source(slab, from, donor_usable, c, exclude, &nx);
 	if (r < 0)
 		return r;
 	src = &slab->replica[r];
 	/* A copy restores redundancy: donors let it into the room kept beyond quotas. */
+	t0 = memxd_now_ns();
 	r = memxd_grant_slab(c, s, exclude, nx, true, &target);
+	t1 = memxd_now_ns();
+	c->copy_times.grant_ns += t1 - t0;
 	if (r == -ENOSPC && from >= 0 && memxd_slab_live_replicas(slab) > 1)
 		return drop_replica(c, s, from);
 	if (r)
@@ -304,15 +309,19 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 		r = -EBUSY;
 		goto out_undo;
 	}
+	t2 = memxd_now_ns();
+	c->copy_times.idle_ns += t2 - t1;
 	cp = (struct slab_copy){
 		.src = &c->donor[src->donor], .src_addr = src->remote_addr, .src_rkey = src->rkey,
 		.dst = &c->donor[target.donor], .dst_addr = target.remote_addr,
 		.dst_rkey = target.rkey, .bytes = c->map.slab_bytes,
 	};
 	r = copy_pieces(c, &cp);
+	c->copy_times.copy_ns += memxd_now_ns() - t2;
 	if (r)
 		goto out_undo;
 	c->copied_bytes += c->map.slab_bytes;
+	c->copy_times.slabs++;
 	/* Fields first, then live, then the count: readers check them in the other order. */
 	target.live = 0;
 	slab->replica[slot] = target;
@@ -369,6 +378,26 @@ static void release_drained(struct memxd_client *c)
 	}
 }
 
+/*
+ * Once nothing is left to copy: where the burst's time went, so that what
+ * limits repair (the copies themselves, the grants, waiting for writes to
+ * drain, the time between slabs) can be read off a log.
+ */
+static void log_copy_times(struct memxd_client *c, uint64_t now)
+{
+	struct memxd_copy_times *t = &c->copy_times;
+	double total = (double)(now - t->first_ns) / 1e9;
+
+	if (!t->first_ns)
+		return;
+	if (t->slabs)
+		memxd_info("volume %s: copied %" PRIu64 " slab(s) of %" PRIu64 " MiB in %.1f s: "
+			  "%.1f s copying, %.1f s in grants, %.1f s waiting for writes, %.1f s "
+			  "between slabs", c->opt.name, t->slabs, c->map.slab_bytes >> 20, total,
+			  t->copy_ns / 1e9, t->grant_ns / 1e9, t->idle_ns / 1e9, t->gap_ns / 1e9);
+	*t = (struct memxd_copy_times){ 0 };
+}
+
 bool memxd_recovery_pending(struct memxd_client *c)
 {
 	uint64_t s;
@@ -389,11 +418,18 @@ int memxd_recovery_step(struct memxd_client *c)
 	if (!find_work(c, &s, &from)) {
 		for (unsigned int i = 0; i < c->nr_donors; i++)
 			c->donor[i].evict_bytes = 0;	/* nothing left to move off them */
+		log_copy_times(c, now);
 		return memxd_recovery_pending(c) ? 1000 : -1;
 	}
 	if (now < c->next_copy_ns)
 		return (int)((c->next_copy_ns - now) / 1000000ULL) + 1;
+	if (!c->copy_times.first_ns)
+		c->copy_times.first_ns = now;
+	/* From the last copy's end (the rate limit, the loop) to this one's start. */
+	if (c->copy_times.slabs && c->copy_times.last_end_ns)
+		c->copy_times.gap_ns += now - c->copy_times.last_end_ns;
 	r = copy_slab(c, s, from);
+	c->copy_times.last_end_ns = memxd_now_ns();
 	/* The rate limit holds whether the copy worked or not: failures must not spin. */
 	c->next_copy_ns = memxd_now_ns() + c->map.slab_bytes * 1000000000ULL / c->opt.rereplicate_rate;
 	if (r) {
