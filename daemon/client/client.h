@@ -336,6 +336,10 @@ struct memxd_client {
 	uint64_t next_watchdog_ns;
 	uint64_t copied_bytes;
 	uint64_t slabs_moved, slabs_rereplicated;
+	/* Copies and scrub transfers abandoned as slow (recovery.c: memxd_copy_slow). */
+	uint64_t copy_timeouts;
+	uint64_t copy_backoff_ns;	/* the wait after the last slow one (0: none) */
+	uint64_t copy_retry_ns;		/* no copy or scrub transfer before this time */
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */
 	struct memxd_scrub {
 		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */
@@ -386,6 +390,17 @@ int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, u
  * Returns 0, -ETIMEDOUT when none came within timeout_ms, or -errno.
  */
 int memxd_copy_wait(struct memxd_client *c, struct memxd_rdma_sink *sink, int timeout_ms);
+/*
+ * Liveness while a copy's pieces are slow: a STATS to the donor, the pieces'
+ * completions handed to sink meanwhile. A donor that does not answer in
+ * MEMXD_MSG_TIMEOUT_MS is lost (its connections flush). Returns 0 or -errno.
+ */
+int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_rdma_sink *sink);
+/*
+ * recovery.c: a copy or scrub transfer with donor d outlasted
+ * MEMXD_MSG_TIMEOUT_MS (what: for the log): counted, and copies back off.
+ */
+void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what);
 /* donors.c: the donor table, for main.c and status.c. */
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
 /*

@@ -81,6 +81,7 @@ static void scrub_chunk(struct memxd_client *c)
 	const struct memxd_replica *rep = &slab->replica[sc->rep];
 	uint64_t base = sc->slab * c->map.slab_bytes + sc->off, t0 = memxd_now_ns();
 	uint32_t len = MEMXD_COPY_CHUNK;
+	int r = -EBUSY;
 
 	if (sc->off + len > c->map.slab_bytes)
 		len = (uint32_t)(c->map.slab_bytes - sc->off);
@@ -88,9 +89,11 @@ static void scrub_chunk(struct memxd_client *c)
 		len = (uint32_t)(c->map.volume_bytes - base);
 	if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_MIGRATING))
 		return;
-	if (memxd_slab_wait_idle(slab, false, true) &&
-	    !memxd_ctrl_rdma(c, &c->donor[rep->donor], false, rep->remote_addr + sc->off, rep->rkey,
-			     len)) {
+	if (memxd_slab_wait_idle(slab, false, true))
+		r = memxd_ctrl_rdma(c, &c->donor[rep->donor], false, rep->remote_addr + sc->off,
+				    rep->rkey, len);
+	if (!r) {
+		c->copy_backoff_ns = 0;	/* the link carries transfers again */
 		for (uint32_t off = 0; off < len; off += MEMXD_CRC_BLOCK) {
 			if (memxd_crc_check(&c->crc, base + off, (uint8_t *)c->bounce + off,
 					    MEMXD_CRC_BLOCK) < 0)
@@ -105,6 +108,8 @@ static void scrub_chunk(struct memxd_client *c)
 	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: scrub: slab %" PRIu64 " replica %u at %" PRIu64
 		  ", %u bytes: %" PRIu64 " us", c->opt.name, sc->slab, sc->rep, sc->off, len,
 		  (memxd_now_ns() - t0) / 1000);
+	if (r == -ETIMEDOUT)
+		return;		/* slow: the same chunk again once copies back off */
 	sc->off += MEMXD_COPY_CHUNK;
 	if (sc->off >= c->map.slab_bytes) {
 		sc->off = 0;
@@ -120,6 +125,8 @@ int memxd_scrub_step(struct memxd_client *c)
 		return -1;
 	if (now < c->scrub.next_ns)
 		return (int)((c->scrub.next_ns - now) / MEMXD_NS_PER_MS) + 1;
+	if (now < c->copy_retry_ns)	/* backing off after a slow transfer */
+		return (int)((c->copy_retry_ns - now) / MEMXD_NS_PER_MS) + 1;
 	if (!scrub_next(c, &c->scrub))
 		return 1000;	/* nothing mapped yet */
 	scrub_chunk(c);
