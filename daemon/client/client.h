@@ -340,6 +340,12 @@ struct memxd_client {
 	uint64_t copy_timeouts;
 	uint64_t copy_backoff_ns;	/* the wait after the last slow one (0: none) */
 	uint64_t copy_retry_ns;		/* no copy or scrub transfer before this time */
+	/*
+	 * The slab a copy or scrub holds MIGRATING while its transfers run; a
+	 * slow one lets it go at once (memxd_copy_slow), so that writes parked
+	 * on it do not time out while the abandoned transfers are waited out.
+	 */
+	struct memxd_slab *copy_hold;
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */
 	struct memxd_scrub {
 		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */
@@ -398,7 +404,8 @@ int memxd_copy_wait(struct memxd_client *c, struct memxd_rdma_sink *sink, int ti
 int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_rdma_sink *sink);
 /*
  * recovery.c: a copy or scrub transfer with donor d outlasted
- * MEMXD_MSG_TIMEOUT_MS (what: for the log): counted, and copies back off.
+ * MEMXD_MSG_TIMEOUT_MS (what: for the log): counted, copies back off, and
+ * the slab in copy_hold is MAPPED again (its copy's result is not used).
  */
 void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what);
 /* donors.c: the donor table, for main.c and status.c. */

@@ -187,6 +187,17 @@ void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *
 	c->copy_backoff_ns = b;
 	c->copy_retry_ns = memxd_now_ns() + b;
 	c->copy_timeouts++;
+	/*
+	 * The slab goes back to the foreground now, not when the abandoned
+	 * transfers drain: its writes would otherwise wait until they fail. Its
+	 * grants stay: only this thread frees grants, after the drain.
+	 */
+	if (c->copy_hold) {
+		struct memxd_slab *slab = c->copy_hold;
+
+		c->copy_hold = NULL;
+		memxd_end_migration(c, slab);
+	}
 	memxd_warn("volume %s: %s on the copy connection to donor %s took over %d ms: abandoned "
 		   "(the donor stays, as long as it answers); copies wait %" PRIu64 " ms",
 		   c->opt.name, what, d->name, MEMXD_MSG_TIMEOUT_MS, (uint64_t)(b / 1000000U));
@@ -354,6 +365,7 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 		memxd_free_grant(c, &target);
 		return -EAGAIN;
 	}
+	c->copy_hold = slab;
 	if (!memxd_slab_wait_idle(slab, false, true)) {
 		r = -EBUSY;
 		goto out_undo;
@@ -366,6 +378,7 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	r = copy_pieces(c, &cp);
 	if (r)
 		goto out_undo;
+	c->copy_hold = NULL;
 	copy_went_through(c);
 	c->copied_bytes += c->map.slab_bytes;
 	/* Fields first, then live, then the count: readers check them in the other order. */
@@ -393,7 +406,11 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	return 0;
 
 out_undo:
-	memxd_end_migration(c, slab);
+	/* Unless a slow copy gave the slab back already (it may be another's by now). */
+	if (c->copy_hold == slab) {
+		c->copy_hold = NULL;
+		memxd_end_migration(c, slab);
+	}
 	memxd_free_grant(c, &target);
 	return r;
 }

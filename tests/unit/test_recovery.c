@@ -74,6 +74,7 @@ static struct {
 	unsigned int lost[MEMXD_MAX_DONORS];	/* memxd_donor_lost per donor */
 	unsigned int pings[MEMXD_MAX_DONORS];	/* memxd_copy_ping per donor */
 	bool silent[MEMXD_MAX_DONORS];		/* its control connection answers nothing */
+	uint32_t state_at_ping;			/* slab 0's state at the last ping */
 } F;
 
 /* Stand-ins for the donors' connections: only their addresses matter. */
@@ -197,6 +198,7 @@ int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_
 	if (!memxd_donor_usable(atomic_load(&d->state)))
 		return -ENOTCONN;
 	F.pings[d->idx]++;
+	F.state_at_ping = memxd_slab_state(&c->map.slabs[0]);
 	F.now_ns += 1000000ULL;
 	if (F.silent[d->idx]) {
 		F.now_ns += MEMXD_MSG_TIMEOUT_MS * 1000000ULL;
@@ -874,6 +876,9 @@ Test(recovery, slow_copy_is_abandoned_not_a_lost_donor)
 	cr_expect_eq(F.lost[0], 0, "a slow source is not declared lost");
 	cr_expect_eq(F.lost[2], 0, "nor the target");
 	cr_expect_geq(F.pings[0], 1, "the source's liveness was checked while its READs were slow");
+	cr_expect_eq(F.state_at_ping, MEMXD_SLAB_MAPPED,
+		     "the slab went back to the foreground while the slow pieces drained");
+	cr_expect_null(c->copy_hold);
 	cr_expect_eq(atomic_load(&c->donor[0].state), MEMXD_DONOR_LIVE);
 	cr_expect_eq(c->copy_timeouts, 1);
 	check_not_copied(c);
