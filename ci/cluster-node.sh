@@ -128,8 +128,10 @@ log "volume $MEMX_DEV: 128M, 2 replicas on 10.88.0.2 and 10.88.0.3"
 write_region 0 16M "both donors up"
 
 if scenario netem; then
-	# A bad link to donor 2 (delay and loss on its NIC) while verified writes go on, then a good one.
-	bad="delay 20ms 5ms loss 0.5%"
+	# A bad link to donor 2 (delay and loss on its NIC) while verified writes go on, then a
+	# good one. No jitter: netem's jitter reorders packets, and rxe's go-back-N then
+	# retransmits 1 MiB READs for tens of seconds and starved donor 2's heartbeat past 5 s.
+	bad="delay 20ms loss 0.5%"
 	echo "$bad" > "$share/netem.2"
 	wait_file "$share/netem-on.2" 60 || fail "donor 2 did not put netem on its NIC"
 	write_region 32M 8M "netem '$bad' on donor 2's NIC"
