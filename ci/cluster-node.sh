@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# ci/cluster-node.sh ROLE: one guest's part of ci/cluster's scenario, run as
-# root in a guest booted with ci/vm.sh --net/--node/--share (guest N is
-# 10.88.0.N). ROLE is "donor" (lends memory until the host says stop) or
-# "client" (guest 1: a 2-replica volume on donors 10.88.0.2 and .3, fio
-# verified writes, and mid-run asks the host to power off the guest of donor
-# .3). Guests and host meet through files in the common share:
+# ci/cluster-node.sh ROLE: one guest's part of ci/cluster, run as root in a
+# guest booted with ci/vm.sh --net/--node/--share (guest N is 10.88.0.N).
+# ROLE is "donor" (lends memory until the host says stop; puts tc netem on its
+# NIC on request), "client" (guest 1: a 2-replica volume on donors 10.88.0.2
+# and .3, fio verified writes, then the scenarios in MEMX_CLUSTER_SCENARIOS:
+# netem, poweroff, reboot, migrate; see ci/cluster) or "attach" (guest 4: the
+# volume guest 1 detached, attached here from the state file it left in the
+# share; every region written reads back exact). Guests and host meet through
+# files in the common share:
 #   up.N                  guest N booted, its NIC and rxe0 are up
 #   donor.N               the donor on guest N listens
+#   netem.N / netem-on.N  the client asks donor N to put `tc netem` (the
+#                         file's arguments) on its NIC / donor N did
+#   netem-off.N / netem-clear.N   ... to take it off again / donor N did
 #   poweroff.N / off.N    the client asks the host to power guest N off / done
+#   boot.N                the client asks the host to boot a fresh guest N
+#                         (the file holds its role)
+#   regions               "OFFSET SIZE" of each verified region written
+#   client-vol.state      the detached volume's state file (migrate)
+#   attached.rc           guest 4's verdict, for guest 1 to exit with
 #   stop                  the client is done: donors exit
-#   results               the client's figures, for the host to print
+#   results               the figures, for the host to print
 set -uo pipefail
 role=$1
 share=${MEMX_SHARE:?run in a guest booted with ci/vm.sh --share}
 n=${MEMX_NET_NODE:?run in a guest booted with ci/vm.sh --net --node}
+scenarios=" ${MEMX_CLUSTER_SCENARIOS:-netem poweroff reboot migrate} "
 # One cluster key for every guest (the host made it): peers authenticate with it.
 mkdir -p /etc/memx && chmod 700 /etc/memx
 install -m 600 "$share/cluster.key" /etc/memx/cluster.key
@@ -29,55 +41,199 @@ result() { log "$*"; echo "$*" >> "$share/results"; }
 fio_iops() {
 	awk '/^ *(write|read): IOPS=/ { sub(/,$/, "", $2); printf "%s%s %s", sep, $1, $2; sep=", " }' "$1"
 }
+scenario() { [[ "$scenarios" == *" $1 "* ]]; }
+# vol_get PATH: a field of the volume in memxctl status --json (PATH: ['io']['errors']).
+# memxctl waits while the control thread waits out a slow transfer (pings of 5 s): retried.
+vol_get() {
+	local v
+	for _ in $(seq 60); do
+		v=$(status_get "[x['volumes'][0]$1 for x in s if x and x['role']=='client'][0]" 2>/dev/null) &&
+			[ -n "$v" ] && { echo "$v"; return 0; }
+		sleep 1
+	done
+	echo "?"
+	return 1
+}
+# is_state IP STATE: the client's view of the donor at IP is STATE (a dead one never comes back).
+is_state() { [ "$(donor_state "$1" 2>/dev/null)" = "$2" ]; }
+# write_region OFFSET SIZE WHAT: verified random writes, then the region is recorded.
+write_region() {
+	local t=$SECONDS out=$TEST_TMP/wr-$1.out
+	fio_write_verify "$MEMX_DEV" "$1" "$2" "$out" > /dev/null || { cat "$out"; fail "verify: $3"; }
+	echo "$1 $2" >> "$share/regions"
+	result "fio 4k randwrite+verify $2 at $1, $3: $(fio_iops "$out") ($((SECONDS - t)) s)"
+}
+# verify_regions WHAT: every region written so far reads back exact.
+verify_regions() {
+	local off size k=0
+	while read -r off size; do
+		fio_verify_only "$MEMX_DEV" "$off" "$size" > /dev/null || fail "region $off+$size does not read back exact ($1)"
+		k=$((k + 1))
+	done < "$share/regions"
+	result "$k region(s) read back exact ($1)"
+}
+# The client's view of the donor at IP: the last slot naming it.
+common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.2 --donor 10.88.0.3
+	--recovery-timeout 600)
 
 if [ "$role" = donor ]; then
 	need_rxe
-	start_donor "donor$n" "10.88.0.$n" 192M --host "node$n"
+	# --lease 600: a detached volume's memory outlives the boot of the guest it moves to.
+	start_donor "donor$n" "10.88.0.$n" 192M --host "node$n" --lease 600
 	touch "$share/donor.$n"
 	log "donor listening on 10.88.0.$n"
-	wait_file "$share/stop" 900 || fail "no stop from the client"
+	# Until the client is done: a bad link on request (netem on this host's NIC).
+	end=$((SECONDS + 900))
+	until [ -e "$share/stop" ]; do
+		[ $SECONDS -lt $end ] || fail "no stop from the client"
+		if [ -e "$share/netem.$n" ] && [ ! -e "$share/netem-on.$n" ]; then
+			# shellcheck disable=SC2046 # the file holds netem's arguments
+			tc qdisc add dev eth0 root netem $(cat "$share/netem.$n") || fail "tc netem"
+			log "netem on eth0: $(tc qdisc show dev eth0)"
+			touch "$share/netem-on.$n"
+		fi
+		if [ -e "$share/netem-off.$n" ] && [ ! -e "$share/netem-clear.$n" ]; then
+			tc qdisc del dev eth0 root || fail "tc qdisc del"
+			touch "$share/netem-clear.$n"
+		fi
+		sleep 0.2
+	done
 	exit 0
 fi
 
-[ "$role" = client ] || { echo "cluster-node.sh: ROLE is donor or client" >&2; exit 2; }
+if [ "$role" = attach ]; then
+	# Guest 4: the volume guest 1 detached, attached on this host.
+	trap 'echo $? > "$share/attached.rc"; _run_cleanups' EXIT
+	need_rxe
+	need_cmd fio
+	load_kmod
+	touch "$share/attach-ready.$n"
+	wait_file "$share/client-vol.state" 600 || fail "guest 1 left no state file"
+	t=$SECONDS
+	mkdir -p /run/memx
+	install -m 600 "$share/client-vol.state" /run/memx/client-vol.state
+	start_client vol "${common_client[@]}" --bind "10.88.0.$n" --attach
+	grep -q "attaching the detached volume" "$TEST_TMP/vol.log" || fail "the engine did not say it attached"
+	result "attached on guest $n (10.88.0.$n) as $MEMX_DEV $((SECONDS - t)) s after the state file came"
+	verify_regions "after the attach on guest $n"
+	write_region 112M 8M "from guest $n after the attach"
+	verify_regions "on guest $n, with its own writes"
+	errors=$(vol_get "['io']['errors']")
+	result "after the attach: I/O errors $errors, backlog $(vol_get "['rereplication_backlog']"), donors $(donor_state 10.88.0.2)/$(donor_state 10.88.0.3)"
+	[ "$errors" = 0 ] || fail "I/O errors after the attach"
+	stop_bg vol || fail "the attached client did not stop"
+	result "attach: PASS"
+	exit 0
+fi
+
+[ "$role" = client ] || { echo "cluster-node.sh: ROLE is donor, client or attach" >&2; exit 2; }
 trap 'touch "$share/stop"; _run_cleanups' EXIT
 need_rxe
 need_cmd fio
 load_kmod
 wait_file "$share/donor.2" 300 && wait_file "$share/donor.3" 300 || fail "the donors did not come up"
-lost=10.88.0.3
-# --scrub-rate 0: the scrubber's 1 MiB reads, on this lossy emulated link,
-# outlast the 5 s a control RDMA may take and get healthy donors declared lost.
-start_client vol --size 128M --slab 4M --replicas 2 --bind 10.88.0.1 \
-	--donor 10.88.0.2 --donor 10.88.0.3 --scrub-rate 0
+# The scrubber runs (4 MiB/s by default): its reads on this lossy emulated
+# link may outlast MEMXD_MSG_TIMEOUT_MS; they are abandoned, not their donor.
+start_client vol "${common_client[@]}" --bind 10.88.0.1
 log "volume $MEMX_DEV: 128M, 2 replicas on 10.88.0.2 and 10.88.0.3"
-t=$SECONDS
-fio_write_verify "$MEMX_DEV" 0 16M "$TEST_TMP/first.out" > /dev/null || { cat "$TEST_TMP/first.out"; fail "first verify"; }
-result "fio 4k randwrite+verify 16M, both donors up: $(fio_iops "$TEST_TMP/first.out") ($((SECONDS - t)) s)"
+: > "$share/regions"
+write_region 0 16M "both donors up"
 
-# Verified writes keep going while the host powers off donor 3's guest.
-fio --name=during --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=randwrite --bs=4k \
-	--iodepth=16 --offset=64M --size=16M --verify=crc32c --verify_fatal=1 --do_verify=1 \
-	--output="$TEST_TMP/during.out" > /dev/null &
-fio_pid=$!
-sleep 3
-kill -0 $fio_pid 2>/dev/null || { cat "$TEST_TMP/during.out"; fail "fio ended before the power-off"; }
-touch "$share/poweroff.3"
-wait_file "$share/off.3" 120 || fail "the host did not power off donor 3's guest"
-t=$SECONDS
-WAIT_S=120 wait_for eval '[ "$(donor_state "$lost" 2>/dev/null)" = dead ]' ||
-	{ "$MEMXCTL" status; fail "the client did not see donor 3 die"; }
-result "powered-off donor seen dead after $((SECONDS - t)) s (from the power-off, 0.2 s polls)"
-"$MEMXCTL" status
-wait $fio_pid || { cat "$TEST_TMP/during.out"; fail "fio failed across the power-off"; }
-result "fio 4k randwrite+verify 16M across the power-off: $(fio_iops "$TEST_TMP/during.out")"
-fio_verify_only "$MEMX_DEV" 0 16M > /dev/null || fail "verify of data written before the power-off"
-fio_verify_only "$MEMX_DEV" 64M 16M > /dev/null || fail "verify of data written across the power-off"
-errors=$(status_get '[x["volumes"][0]["io"]["errors"] for x in s if x and x["role"]=="client"][0]')
-backlog=$(status_get '[x["volumes"][0]["rereplication_backlog"] for x in s if x and x["role"]=="client"][0]')
-result "after the power-off: donor 10.88.0.3 $(donor_state "$lost"), re-replication backlog $backlog slab(s), I/O errors $errors"
-[ "$errors" = 0 ] || fail "I/O errors across the power-off"
-[ "$backlog" -gt 0 ] || fail "no re-replication backlog with one of two donors gone"
+if scenario netem; then
+	# A bad link to donor 2 (delay and loss on its NIC) while verified writes go on, then a
+	# good one. No jitter: netem's jitter reorders packets, and rxe's go-back-N then
+	# retransmits 1 MiB READs for tens of seconds and starved donor 2's heartbeat past 5 s.
+	bad="delay 20ms loss 0.5%"
+	echo "$bad" > "$share/netem.2"
+	wait_file "$share/netem-on.2" 60 || fail "donor 2 did not put netem on its NIC"
+	write_region 32M 8M "netem '$bad' on donor 2's NIC"
+	touch "$share/netem-off.2"
+	wait_file "$share/netem-clear.2" 60 || fail "donor 2 did not take netem off"
+	WAIT_S=60 wait_for is_state 10.88.0.2 live || { "$MEMXCTL" status; fail "donor 2 is not live after the bad link"; }
+	WAIT_S=60 wait_for is_state 10.88.0.3 live || { "$MEMXCTL" status; fail "donor 3 is not live after the bad link"; }
+	verify_regions "after the bad link"
+	result "after the bad link: both donors live, scrub read $(vol_get "['scrub']['bytes']") bytes, $(vol_get "['copy_timeouts']") slow copies abandoned, I/O errors $(vol_get "['io']['errors']")"
+fi
+
+# power_off_3: the host powers off donor 3's guest; the client sees it dead.
+power_off_3() {
+	touch "$share/poweroff.3"
+	wait_file "$share/off.3" 120 || fail "the host did not power off donor 3's guest"
+	local t=$SECONDS
+	WAIT_S=120 wait_for eval '[ "$(donor_state 10.88.0.3 2>/dev/null)" = dead ]' ||
+		{ "$MEMXCTL" status; fail "the client did not see donor 3 die"; }
+	result "powered-off donor seen dead after $((SECONDS - t)) s (from the power-off, 0.2 s polls)"
+}
+
+if scenario poweroff; then
+	# Verified writes keep going while the host powers off donor 3's guest.
+	fio --name=during --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=randwrite --bs=4k \
+		--iodepth=16 --offset=64M --size=16M --verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--output="$TEST_TMP/during.out" > /dev/null &
+	fio_pid=$!
+	sleep 3
+	kill -0 $fio_pid 2>/dev/null || { cat "$TEST_TMP/during.out"; fail "fio ended before the power-off"; }
+	power_off_3
+	"$MEMXCTL" status
+	wait $fio_pid || { cat "$TEST_TMP/during.out"; fail "fio failed across the power-off"; }
+	echo "64M 16M" >> "$share/regions"
+	result "fio 4k randwrite+verify 16M at 64M across the power-off: $(fio_iops "$TEST_TMP/during.out")"
+	verify_regions "after the power-off"
+	errors=$(vol_get "['io']['errors']")
+	backlog=$(vol_get "['rereplication_backlog']")
+	result "after the power-off: donor 10.88.0.3 $(donor_state 10.88.0.3), re-replication backlog $backlog slab(s), I/O errors $errors, $(vol_get "['copy_timeouts']") slow copies abandoned"
+	[ "$errors" = 0 ] || fail "I/O errors across the power-off"
+	[ "$backlog" -gt 0 ] || fail "no re-replication backlog with one of two donors gone"
+fi
+
+if scenario reboot; then
+	# Donor 3's host reboots: a fresh guest, empty memory, same address; its donor rejoins.
+	WAIT_S=30 wait_for is_state 10.88.0.3 dead || power_off_3
+	backlog=$(vol_get "['rereplication_backlog']")
+	[ "$backlog" -gt 0 ] || fail "no backlog before the reboot"
+	before=$(vol_get "['slabs_rereplicated']")
+	rm -f "$share/donor.3"
+	t=$SECONDS
+	echo donor > "$share/boot.3"
+	wait_file "$share/donor.3" 300 || fail "the rebooted donor 3 did not come up"
+	result "donor 3's host rebooted (a fresh guest): its donor listens $((SECONDS - t)) s after the request"
+	t=$SECONDS
+	"$MEMXCTL" donor add 10.88.0.3 || fail "memxctl donor add of the rebooted donor"
+	WAIT_S=60 wait_for is_state 10.88.0.3 live || { "$MEMXCTL" status; fail "the rebooted donor is not live"; }
+	WAIT_S=300 wait_for status_is "[x['volumes'][0]['rereplication_backlog'] for x in s if x and x['role']=='client'][0]" 0 ||
+		{ "$MEMXCTL" status; fail "the backlog was not copied onto the rebooted donor"; }
+	copied=$(( $(vol_get "['slabs_rereplicated']") - before ))
+	result "rejoined: backlog of $backlog slab(s) copied onto the empty donor in $((SECONDS - t)) s ($copied re-replicated; donor 3 holds $(donor_slabs 10.88.0.3))"
+	verify_regions "after the rejoin"
+	write_region 96M 8M "after the rejoin, both donors"
+	errors=$(vol_get "['io']['errors']")
+	result "after the rejoin: I/O errors $errors, backlog $(vol_get "['rereplication_backlog']"), $(vol_get "['copy_timeouts']") slow copies abandoned"
+	[ "$errors" = 0 ] || fail "I/O errors across the reboot"
+fi
+
+if scenario migrate; then
+	# The volume leaves this host and is attached on guest 4 from its state file.
+	rm -f "$share/attached.rc" "$share/client-vol.state"
+	t=$SECONDS
+	echo attach > "$share/boot.4"
+	wait_file "$share/attach-ready.4" 600 || fail "guest 4 did not come up"
+	result "guest 4 booted and ready to attach $((SECONDS - t)) s after the request"
+	t=$SECONDS
+	"$MEMXCTL" volume detach vol | tee "$TEST_TMP/detach.txt" || fail "memxctl volume detach failed"
+	WAIT_S=30 wait_for exited "$(bg_pid vol)" || fail "the engine did not leave after the detach"
+	wait "$(bg_pid vol)" || fail "the engine exited non-zero after the detach"
+	# Whole or not at all: guest 4 starts when the name appears.
+	cp /run/memx/client-vol.state "$share/client-vol.state.tmp" &&
+		mv "$share/client-vol.state.tmp" "$share/client-vol.state" || fail "no state file after the detach"
+	result "detached on guest 1 in $((SECONDS - t)) s; state file $(stat -c %s /run/memx/client-vol.state) bytes"
+	t=$SECONDS
+	wait_file "$share/attached.rc" 600 || fail "guest 4 did not report"
+	rc=$(cat "$share/attached.rc")
+	result "guest 4 attached, verified, wrote and stopped in $((SECONDS - t)) s (exit $rc)"
+	[ "$rc" = 0 ] || fail "the attach on guest 4 failed"
+	result "client: PASS"
+	exit 0
+fi
 "$MEMXCTL" status
 stop_bg vol || fail "client did not stop"
 result "client: PASS"

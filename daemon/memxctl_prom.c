@@ -91,6 +91,8 @@ static const struct prom_family families[] = {
 	  "Slabs moved off a leaving or pressed donor." },
 	{ "memx_volume_copied_bytes_total", C, PROM_CLIENT_VOLUME, "copied_bytes",
 	  "Bytes copied in the background (re-replication, drain)." },
+	{ "memx_volume_copy_timeouts_total", C, PROM_CLIENT_VOLUME, "copy_timeouts",
+	  "Background copies and scrub reads abandoned as slow (the donor kept)." },
 	{ "memx_volume_scrub_rate_bytes_per_second", G, PROM_CLIENT_VOLUME, "scrub.rate",
 	  "Scrub rate; 0 when off." },
 	{ "memx_volume_scrub_passes_total", C, PROM_CLIENT_VOLUME, "scrub.passes",

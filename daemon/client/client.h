@@ -353,6 +353,16 @@ struct memxd_client {
 	struct memxd_copy_times {
 		uint64_t first_ns, last_end_ns, slabs, grant_ns, idle_ns, copy_ns, gap_ns;
 	} copy_times;
+	/* Copies and scrub transfers abandoned as slow (recovery.c: memxd_copy_slow). */
+	uint64_t copy_timeouts;
+	uint64_t copy_backoff_ns;	/* the wait after the last slow one (0: none) */
+	uint64_t copy_retry_ns;		/* no copy or scrub transfer before this time */
+	/*
+	 * The slab a copy or scrub holds MIGRATING while its transfers run; a
+	 * slow one lets it go at once (memxd_copy_slow), so that writes parked
+	 * on it do not time out while the abandoned transfers are waited out.
+	 */
+	struct memxd_slab *copy_hold;
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */
 	struct memxd_scrub {
 		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */
@@ -403,6 +413,18 @@ int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, u
  * Returns 0, -ETIMEDOUT when none came within timeout_ms, or -errno.
  */
 int memxd_copy_wait(struct memxd_client *c, struct memxd_rdma_sink *sink, int timeout_ms);
+/*
+ * Liveness while a copy's pieces are slow: a STATS to the donor, the pieces'
+ * completions handed to sink meanwhile. A donor that does not answer in
+ * MEMXD_MSG_TIMEOUT_MS is lost (its connections flush). Returns 0 or -errno.
+ */
+int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_rdma_sink *sink);
+/*
+ * recovery.c: a copy or scrub transfer with donor d outlasted
+ * MEMXD_MSG_TIMEOUT_MS (what: for the log): counted, copies back off, and
+ * the slab in copy_hold is MAPPED again (its copy's result is not used).
+ */
+void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what);
 /* donors.c: the donor table, for main.c and status.c. */
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
 /*

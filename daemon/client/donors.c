@@ -130,8 +130,11 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 			if (kind == MEMXD_CTRL_WR_RDMA && w && w->sink && id.seq == w->sink->seq) {
 				w->sink->done(w->sink, slot,
 					      wc[i].status == IBV_WC_SUCCESS ? 0 : -ECONNRESET);
-				w->done = true;
-				w->status = 0;
+				/* A liveness check (memxd_copy_ping) waits on for its reply. */
+				if (!w->seq) {
+					w->done = true;
+					w->status = 0;
+				}
 				continue;
 			}
 			if (wc[i].status != IBV_WC_SUCCESS) {
@@ -171,12 +174,16 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 	}
 }
 
-/* Sends a request to a donor and waits for its reply. Returns 0 or -errno. */
-static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
-		      struct memxd_msg_info *reply)
+/*
+ * Sends a request to a donor and waits for its reply, handing the completions
+ * of a copy's pieces to sink meanwhile (NULL: none). Returns 0 or -errno.
+ */
+static int donor_call_sink(struct memxd_client *c, struct memxd_donor *d,
+			   struct memxd_msg_info *req, struct memxd_msg_info *reply,
+			   struct memxd_rdma_sink *sink)
 {
 	uint8_t *send_slot = d->msgbuf + MEMXD_CTRL_RECVS * MEMX_MSG_SIZE;
-	struct ctrl_wait w = { .donor = d->idx };
+	struct ctrl_wait w = { .donor = d->idx, .sink = sink };
 	int r;
 
 	req->seq = ++c->seq;
@@ -195,6 +202,25 @@ static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memx
 		memxd_donor_lost(c, d, "no reply to a control message");
 	if (!r || (w.done && w.seq && w.reply.type))
 		*reply = w.reply;
+	return r;
+}
+
+static int donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
+		      struct memxd_msg_info *reply)
+{
+	return donor_call_sink(c, d, req, reply, NULL);
+}
+
+int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_rdma_sink *sink)
+{
+	struct memxd_msg_info req = { .type = MEMX_MSG_STATS }, reply;
+	int r;
+
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	r = donor_call_sink(c, d, &req, &reply, sink);
+	if (!r)
+		memxd_donor_set_free(d, reply.stats.memory_free, c->map.slab_bytes);
 	return r;
 }
 
@@ -221,24 +247,67 @@ int memxd_ctrl_rdma(struct memxd_client *c, struct memxd_donor *d, bool write, u
 	return memxd_ctrl_rdma_at(c, d, write, 0, raddr, rkey, len);
 }
 
+/* One transfer of memxd_ctrl_rdma_at, as a copy of one piece. */
+struct one_rdma {
+	struct memxd_rdma_sink sink;
+	bool in_flight;
+	int status;
+};
+
+static void one_rdma_done(struct memxd_rdma_sink *sink, unsigned int slot, int status)
+{
+	struct one_rdma *o = (struct one_rdma *)sink;
+
+	(void)slot;
+	o->in_flight = false;
+	o->status = status;
+}
+
+/*
+ * A transfer that outlasts MEMXD_MSG_TIMEOUT_MS is slow, not proof of a dead
+ * donor: it is abandoned (-ETIMEDOUT, counted, retried later) but waited out,
+ * since its READ may still land in the bounce buffer. Meanwhile the donor's
+ * liveness decides: one that does not answer a ping is lost, and its
+ * connections flush.
+ */
 int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write, uint32_t off,
 		       uint64_t raddr, uint32_t rkey, uint32_t len)
 {
-	struct ctrl_wait w = { .donor = d->idx, .wr_id = rdma_wr_id(d->idx, 0, ++c->rdma_seq) };
+	struct one_rdma o = { .sink = { .seq = ++c->rdma_seq, .done = one_rdma_done },
+			      .in_flight = true };
+	uint64_t wr_id = rdma_wr_id(d->idx, 0, o.sink.seq), slow_since = 0;
+	unsigned int stuck = 0;
 	int r;
 
 	if (!memxd_donor_usable(atomic_load(&d->state)))
 		return -ENOTCONN;
 	if ((uint64_t)off + len > MEMXD_COPY_CHUNK)
 		return -EINVAL;
-	r = write ? mxv_post_write(d->copy, c->bounce_mr, off, len, raddr, rkey, w.wr_id)
-		  : mxv_post_read(d->copy, c->bounce_mr, off, len, raddr, rkey, w.wr_id);
+	r = write ? mxv_post_write(d->copy, c->bounce_mr, off, len, raddr, rkey, wr_id)
+		  : mxv_post_read(d->copy, c->bounce_mr, off, len, raddr, rkey, wr_id);
 	if (r)
 		return r;
-	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
-	if (r == -ETIMEDOUT)
-		memxd_donor_lost(c, d, "RDMA on the copy connection timed out");
-	return r;
+	while (o.in_flight) {
+		r = memxd_copy_wait(c, &o.sink, MEMXD_MSG_TIMEOUT_MS);
+		if (!r)
+			continue;
+		if (r != -ETIMEDOUT || !memxd_donor_usable(atomic_load(&d->state))) {
+			/* A donor lost and never flushed: give up waiting, as copy_pieces. */
+			if (++stuck > 2)
+				return r;
+			continue;
+		}
+		if (!slow_since) {
+			slow_since = memxd_now_ns();
+			memxd_copy_slow(c, d, "a transfer");
+		}
+		if (memxd_now_ns() - slow_since >= MEMXD_COPY_STUCK_MS * 1000000ULL)
+			memxd_donor_lost(c, d, "RDMA on the copy connection stuck although the "
+					 "donor answers");
+		else
+			memxd_copy_ping(c, d, &o.sink);
+	}
+	return slow_since ? -ETIMEDOUT : o.status;
 }
 
 int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, unsigned int slot,

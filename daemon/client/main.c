@@ -306,6 +306,44 @@ static int setup_volume(struct memxd_client *c, bool *resume)
 	return r;
 }
 
+/* Live replicas the state's slab map puts on donor slot i. */
+static uint64_t slot_replicas(struct memxd_client *c, unsigned int i)
+{
+	uint64_t n = 0;
+
+	for (uint64_t s = 0; s < c->map.nr_slabs; s++)
+		n += memxd_slab_on_donor(&c->map.slabs[s], i);
+	return n;
+}
+
+/*
+ * A donor that died and was added again at the same address (its host
+ * rebooted) has a slot for each life. Only the slot holding live replicas
+ * (or, when none does, the newest) is connected again: the donor would refuse
+ * a second connection of ours anyway, and the replicas of the slot that
+ * connected first would be the wrong ones.
+ */
+static bool slot_superseded(struct memxd_client *c, unsigned int i, const char *host,
+			    uint16_t port)
+{
+	unsigned int n = memxd_state_nr_donors(c);
+	uint64_t mine = slot_replicas(c, i);
+
+	for (unsigned int j = 0; j < n; j++) {
+		char other[MEMXD_HOST_MAX] = "";
+		uint16_t oport = 0;
+		uint64_t theirs;
+
+		if (j == i || !memxd_state_donor(c, j, other, &oport) || oport != port ||
+		    strcmp(other, host))
+			continue;
+		theirs = slot_replicas(c, j);
+		if (theirs > mine || (theirs == mine && j > i))
+			return true;
+	}
+	return false;
+}
+
 /* Engine restart: the dead engine's donors again, in their slots. */
 static void restore_donors(struct memxd_client *c)
 {
@@ -317,6 +355,11 @@ static void restore_donors(struct memxd_client *c)
 
 		/* A slot the file does not name stays dead: the numbering is what matters. */
 		memxd_state_donor(c, i, host, &port);
+		if (host[0] && slot_superseded(c, i, host, port)) {
+			memxd_info("volume %s: donor slot %u (%s:%u) is an earlier life of a donor "
+				   "added again: it stays dead", c->opt.name, i, host, port);
+			host[0] = '\0';
+		}
 		if (!memxd_restore_donor(c, host, port))
 			live++;
 	}

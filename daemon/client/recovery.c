@@ -29,6 +29,12 @@
  * more is posted, what is in flight is waited out (so no late READ lands in a
  * slot the next user of the bounce buffer has), and the slab is left as it
  * was; the target never becomes a replica unless every piece was written.
+ * A slow piece is not a dead donor (a lossy link, a loaded host): the copy is
+ * abandoned and counted, copies back off (memxd_copy_slow), and while its
+ * pieces are waited out the donors' liveness decides, by pings on their
+ * control connections, as the heartbeat does. Only a donor that misses a ping,
+ * fails a work request, or whose pieces stay stuck for MEMXD_COPY_STUCK_MS
+ * while it answers, is declared lost.
  * Each copy has its own number in its work requests, so a late completion of
  * an abandoned copy is not mistaken for a piece of the next. Between slabs,
  * --rereplicate-rate leaves the link to the foreground.
@@ -170,7 +176,55 @@ static int copy_post_ready(struct memxd_client *c, struct slab_copy *cp)
 	return 0;
 }
 
-/* Nothing completed for a while: the donor of the oldest piece in flight is stuck. */
+void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what)
+{
+	uint64_t b = c->copy_backoff_ns * 2;
+
+	if (b < MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL)
+		b = MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL;
+	if (b > MEMXD_COPY_BACKOFF_MAX_MS * 1000000ULL)
+		b = MEMXD_COPY_BACKOFF_MAX_MS * 1000000ULL;
+	c->copy_backoff_ns = b;
+	c->copy_retry_ns = memxd_now_ns() + b;
+	c->copy_timeouts++;
+	/*
+	 * The slab goes back to the foreground now, not when the abandoned
+	 * transfers drain: its writes would otherwise wait until they fail. Its
+	 * grants stay: only this thread frees grants, after the drain.
+	 */
+	if (c->copy_hold) {
+		struct memxd_slab *slab = c->copy_hold;
+
+		c->copy_hold = NULL;
+		memxd_end_migration(c, slab);
+	}
+	memxd_warn("volume %s: %s on the copy connection to donor %s took over %d ms: abandoned "
+		   "(the donor stays, as long as it answers); copies wait %" PRIu64 " ms",
+		   c->opt.name, what, d->name, MEMXD_MSG_TIMEOUT_MS, (uint64_t)(b / 1000000U));
+}
+
+/* A copy went through: the link is good again, copies run at their rate. */
+static void copy_went_through(struct memxd_client *c)
+{
+	c->copy_backoff_ns = 0;
+}
+
+/* Liveness of the donors whose pieces are slow: a ping each (a silent one is lost). */
+static void copy_ping_donors(struct memxd_client *c, struct slab_copy *cp)
+{
+	bool src = false, dst = false;
+
+	for (unsigned int i = 0; i < MEMXD_COPY_DEPTH; i++) {
+		src |= cp->slot[i].state == COPY_SLOT_READING;
+		dst |= cp->slot[i].state == COPY_SLOT_WRITING;
+	}
+	if (src)
+		memxd_copy_ping(c, cp->src, &cp->sink);
+	if (dst && cp->in_flight)
+		memxd_copy_ping(c, cp->dst, &cp->sink);
+}
+
+/* Stuck although the donors answer: the donor of the oldest piece in flight is lost. */
 static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
 {
 	const struct copy_slot *oldest = NULL;
@@ -184,7 +238,7 @@ static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
 	}
 	if (oldest)
 		memxd_donor_lost(c, oldest->state == COPY_SLOT_READING ? cp->src : cp->dst,
-				 "RDMA on the copy connection timed out");
+				 "RDMA on the copy connection stuck although the donor answers");
 }
 
 /*
@@ -196,6 +250,7 @@ static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
 static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 {
 	unsigned int stuck = 0;
+	uint64_t slow_since = 0;
 
 	cp->sink.seq = ++c->rdma_seq;
 	cp->sink.done = copy_piece_done;
@@ -210,11 +265,21 @@ static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 		if (!cp->in_flight)
 			break;
 		r = memxd_copy_wait(c, &cp->sink, MEMXD_MSG_TIMEOUT_MS);
-		if (r == -ETIMEDOUT) {
-			copy_blame_oldest(c, cp);
+		if (r == -ETIMEDOUT && !slow_since) {
+			/* Slow: abandoned, not blamed; what is in flight is waited out. */
+			slow_since = memxd_now_ns();
+			memxd_copy_slow(c, cp->src, "a slab copy");
 			if (!cp->status)
 				cp->status = r;
-			/* Both donors disconnected and still no flush: give up waiting. */
+		}
+		if (r == -ETIMEDOUT && memxd_donor_usable(atomic_load(&cp->src->state)) &&
+		    memxd_donor_usable(atomic_load(&cp->dst->state))) {
+			if (memxd_now_ns() - slow_since < MEMXD_COPY_STUCK_MS * 1000000ULL)
+				copy_ping_donors(c, cp);
+			else
+				copy_blame_oldest(c, cp);
+		} else if (r == -ETIMEDOUT) {
+			/* A donor is lost and its pieces still do not flush: give up waiting. */
 			if (++stuck > 2)
 				break;
 		} else if (r) {
@@ -305,6 +370,7 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 		memxd_free_grant(c, &target);
 		return -EAGAIN;
 	}
+	c->copy_hold = slab;
 	if (!memxd_slab_wait_idle(slab, false, true)) {
 		r = -EBUSY;
 		goto out_undo;
@@ -320,6 +386,8 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	c->copy_times.copy_ns += memxd_now_ns() - t2;
 	if (r)
 		goto out_undo;
+	c->copy_hold = NULL;
+	copy_went_through(c);
 	c->copied_bytes += c->map.slab_bytes;
 	c->copy_times.slabs++;
 	/* Fields first, then live, then the count: readers check them in the other order. */
@@ -347,7 +415,11 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	return 0;
 
 out_undo:
-	memxd_end_migration(c, slab);
+	/* Unless a slow copy gave the slab back already (it may be another's by now). */
+	if (c->copy_hold == slab) {
+		c->copy_hold = NULL;
+		memxd_end_migration(c, slab);
+	}
 	memxd_free_grant(c, &target);
 	return r;
 }
@@ -423,6 +495,8 @@ int memxd_recovery_step(struct memxd_client *c)
 	}
 	if (now < c->next_copy_ns)
 		return (int)((c->next_copy_ns - now) / 1000000ULL) + 1;
+	if (now < c->copy_retry_ns)	/* backing off after a slow copy */
+		return (int)((c->copy_retry_ns - now) / 1000000ULL) + 1;
 	if (!c->copy_times.first_ns)
 		c->copy_times.first_ns = now;
 	/* From the last copy's end (the rate limit, the loop) to this one's start. */

@@ -59,6 +59,9 @@ static void scrub_repair(struct memxd_client *c, struct memxd_slab *slab, uint32
 			continue;
 		if (memxd_crc_check(&c->crc, where, (uint8_t *)c->bounce + off, MEMXD_CRC_BLOCK) >= 0)
 			continue;
+		/* Only while writes are held off: a slow read gave the slab back to them. */
+		if (c->copy_hold != slab)
+			return;
 		if (!memxd_ctrl_rdma_at(c, &c->donor[bad->donor], true, off,
 					bad->remote_addr + chunk_off + off, bad->rkey, MEMXD_CRC_BLOCK)) {
 			c->scrub.repaired++;
@@ -81,6 +84,7 @@ static void scrub_chunk(struct memxd_client *c)
 	const struct memxd_replica *rep = &slab->replica[sc->rep];
 	uint64_t base = sc->slab * c->map.slab_bytes + sc->off, t0 = memxd_now_ns();
 	uint32_t len = MEMXD_COPY_CHUNK;
+	int r = -EBUSY;
 
 	if (sc->off + len > c->map.slab_bytes)
 		len = (uint32_t)(c->map.slab_bytes - sc->off);
@@ -88,10 +92,13 @@ static void scrub_chunk(struct memxd_client *c)
 		len = (uint32_t)(c->map.volume_bytes - base);
 	if (!memxd_slab_claim(slab, MEMXD_SLAB_MAPPED, MEMXD_SLAB_MIGRATING))
 		return;
-	if (memxd_slab_wait_idle(slab, false, true) &&
-	    !memxd_ctrl_rdma(c, &c->donor[rep->donor], false, rep->remote_addr + sc->off, rep->rkey,
-			     len)) {
-		for (uint32_t off = 0; off < len; off += MEMXD_CRC_BLOCK) {
+	c->copy_hold = slab;
+	if (memxd_slab_wait_idle(slab, false, true))
+		r = memxd_ctrl_rdma(c, &c->donor[rep->donor], false, rep->remote_addr + sc->off,
+				    rep->rkey, len);
+	if (!r) {
+		c->copy_backoff_ns = 0;	/* the link carries transfers again */
+		for (uint32_t off = 0; off < len && c->copy_hold == slab; off += MEMXD_CRC_BLOCK) {
 			if (memxd_crc_check(&c->crc, base + off, (uint8_t *)c->bounce + off,
 					    MEMXD_CRC_BLOCK) < 0)
 				continue;
@@ -100,11 +107,19 @@ static void scrub_chunk(struct memxd_client *c)
 		}
 		sc->bytes += len;
 	}
-	/* A donor may have died during the reads: never republish a dead replica as live. */
-	memxd_end_migration(c, slab);
+	/*
+	 * A donor may have died during the reads: never republish a dead replica
+	 * as live. A slow read gave the slab back already (memxd_copy_slow).
+	 */
+	if (c->copy_hold == slab) {
+		c->copy_hold = NULL;
+		memxd_end_migration(c, slab);
+	}
 	memxd_dbg(MEMXD_DBG_CTRL, "volume %s: scrub: slab %" PRIu64 " replica %u at %" PRIu64
 		  ", %u bytes: %" PRIu64 " us", c->opt.name, sc->slab, sc->rep, sc->off, len,
 		  (memxd_now_ns() - t0) / 1000);
+	if (r == -ETIMEDOUT)
+		return;		/* slow: the same chunk again once copies back off */
 	sc->off += MEMXD_COPY_CHUNK;
 	if (sc->off >= c->map.slab_bytes) {
 		sc->off = 0;
@@ -120,6 +135,8 @@ int memxd_scrub_step(struct memxd_client *c)
 		return -1;
 	if (now < c->scrub.next_ns)
 		return (int)((c->scrub.next_ns - now) / MEMXD_NS_PER_MS) + 1;
+	if (now < c->copy_retry_ns)	/* backing off after a slow transfer */
+		return (int)((c->copy_retry_ns - now) / MEMXD_NS_PER_MS) + 1;
 	if (!scrub_next(c, &c->scrub))
 		return 1000;	/* nothing mapped yet */
 	scrub_chunk(c);

@@ -181,6 +181,7 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "slabs_rereplicated", U64(c->slabs_rereplicated), ok);
 	memxd_json_set(v, "slabs_moved", U64(c->slabs_moved), ok);
 	memxd_json_set(v, "copied_bytes", U64(c->copied_bytes), ok);
+	memxd_json_set(v, "copy_timeouts", U64(c->copy_timeouts), ok);
 	memxd_json_set(v, "poll_queues", U64(c->opt.poll_queues), ok);
 	memxd_json_set(v, "poll_us", U64(c->opt.poll_us), ok);
 	memxd_json_set(v, "checksums", BOOL(c->crc.crc != NULL), ok);
@@ -399,8 +400,9 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 		     c->opt.overcommit ? " (--overcommit)" : "");
 	}
 	emit(o, "  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64
-	     " re-replicated, %" PRIu64 " moved off leaving donors\n", backlog,
-	     c->opt.replicas, c->slabs_rereplicated, c->slabs_moved);
+	     " re-replicated, %" PRIu64 " moved off leaving donors, %" PRIu64
+	     " slow copies abandoned\n", backlog, c->opt.replicas, c->slabs_rereplicated,
+	     c->slabs_moved, c->copy_timeouts);
 	emit(o, "  io: %" PRIu64 " reads (%" PRIu64 " MiB), %" PRIu64 " writes (%" PRIu64
 	     " MiB), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes, %"
 	     PRIu64 " errors, %" PRIu64 " zero-filled reads\n", t->reads, t->read_bytes >> 20,

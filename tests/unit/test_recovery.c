@@ -72,6 +72,9 @@ static struct {
 	unsigned int hang_waits;	/* this many waits time out with nothing completed */
 	unsigned int waits, timeouts;
 	unsigned int lost[MEMXD_MAX_DONORS];	/* memxd_donor_lost per donor */
+	unsigned int pings[MEMXD_MAX_DONORS];	/* memxd_copy_ping per donor */
+	bool silent[MEMXD_MAX_DONORS];		/* its control connection answers nothing */
+	uint32_t state_at_ping;			/* slab 0's state at the last ping */
 } F;
 
 /* Stand-ins for the donors' connections: only their addresses matter. */
@@ -186,6 +189,23 @@ void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char 
 	for (unsigned int i = 0; i < F.nr_wr; i++)
 		if (F.wr[i].donor == d->idx)
 			F.wr[i].status = -ECONNRESET;
+}
+
+/* As donors.c: a STATS on the control connection; one that gets no reply buries the donor. */
+int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_rdma_sink *sink)
+{
+	(void)sink;
+	if (!memxd_donor_usable(atomic_load(&d->state)))
+		return -ENOTCONN;
+	F.pings[d->idx]++;
+	F.state_at_ping = memxd_slab_state(&c->map.slabs[0]);
+	F.now_ns += 1000000ULL;
+	if (F.silent[d->idx]) {
+		F.now_ns += MEMXD_MSG_TIMEOUT_MS * 1000000ULL;
+		memxd_donor_lost(c, d, "no reply to a control message");
+		return -ETIMEDOUT;
+	}
+	return 0;
 }
 
 int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, unsigned int slot,
@@ -836,21 +856,98 @@ Test(recovery, copy_whose_write_fails_adds_no_replica)
 	}
 }
 
-Test(recovery, stuck_copy_blames_the_oldest_piece_and_ends)
+/*
+ * A lossy link: the first batch of READs takes longer than
+ * MEMXD_MSG_TIMEOUT_MS, then completes; the donors answer their pings. The
+ * copy is abandoned and counted, the source is NOT declared lost (it used to
+ * be: the slab lost its last replica and its reads failed with EIO), nothing
+ * of the abandoned copy stays in flight, and the copy is retried after the
+ * backoff and goes through.
+ */
+Test(recovery, slow_copy_is_abandoned_not_a_lost_donor)
 {
-	/* Nothing completes: the source's READs are the oldest, so the source is lost. */
 	struct memxd_client *c = mk_big();
+	uint64_t t;
+	int r;
 
 	F.hang_waits = 1;
 	cr_assert_eq(memxd_recovery_step(c), 0);
 	cr_expect_eq(F.timeouts, 1);
-	cr_expect_eq(F.lost[0], 1, "the stuck source is declared lost");
+	cr_expect_eq(F.lost[0], 0, "a slow source is not declared lost");
+	cr_expect_eq(F.lost[2], 0, "nor the target");
+	cr_expect_geq(F.pings[0], 1, "the source's liveness was checked while its READs were slow");
+	cr_expect_eq(F.state_at_ping, MEMXD_SLAB_MAPPED,
+		     "the slab went back to the foreground while the slow pieces drained");
+	cr_expect_null(c->copy_hold);
+	cr_expect_eq(atomic_load(&c->donor[0].state), MEMXD_DONOR_LIVE);
+	cr_expect_eq(c->copy_timeouts, 1);
+	check_not_copied(c);
+	/* Retried only after the backoff. */
+	t = F.now_ns;
+	r = memxd_recovery_step(c);
+	cr_expect_gt(r, 0, "backing off: the step asks to be called again later");
+	cr_expect_eq(F.nr_copies, 1, "no new copy before the backoff ends");
+	cr_expect_geq(c->copy_retry_ns, t + MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL - 2 * 1000000000ULL);
+	F.now_ns = c->copy_retry_ns;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 2, "the retried copy went through");
+	cr_expect(memxd_slab_on_donor(&c->map.slabs[0], 2));
+	cr_expect_eq(c->copy_backoff_ns, 0, "a copy that went through ends the backoff");
+	cr_expect_eq(c->copy_timeouts, 1);
+	free_client(c);
+}
+
+Test(recovery, slow_copies_back_off_longer_each_time)
+{
+	struct memxd_client *c = mk_big();
+	uint64_t prev = 0;
+
+	for (unsigned int i = 0; i < 10; i++) {
+		F.hang_waits = 1;
+		F.now_ns = c->copy_retry_ns > c->next_copy_ns ? c->copy_retry_ns : c->next_copy_ns;
+		cr_assert_eq(memxd_recovery_step(c), 0);
+		cr_expect_eq(c->copy_timeouts, i + 1);
+		cr_expect_geq(c->copy_backoff_ns, prev);
+		cr_expect_leq(c->copy_backoff_ns, MEMXD_COPY_BACKOFF_MAX_MS * 1000000ULL);
+		prev = c->copy_backoff_ns;
+	}
+	cr_expect_eq(prev, MEMXD_COPY_BACKOFF_MAX_MS * 1000000ULL, "the backoff is capped");
+	cr_expect_eq(F.lost[0] + F.lost[2], 0, "ten slow copies, no donor lost");
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 1);
+	free_client(c);
+}
+
+/* Slow pieces and a source that stops answering its control connection: that is a lost donor. */
+Test(recovery, slow_copy_whose_donor_does_not_answer_loses_it)
+{
+	struct memxd_client *c = mk_big();
+
+	F.hang_waits = 1;
+	F.silent[0] = true;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_eq(F.lost[0], 1, "the silent source is declared lost, by its liveness");
 	cr_expect_eq(F.lost[2], 0, "not the target");
 	cr_expect_eq(F.nr_wr, 0, "the flushes were waited out");
 	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 0);
 	cr_expect_not(memxd_slab_on_donor(&c->map.slabs[0], 2), "no replica from a failed copy");
 	cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_LOST);
 	cr_expect_eq(c->copied_bytes, 0);
+	free_client(c);
+}
+
+/* Pieces that never complete although the source answers: after MEMXD_COPY_STUCK_MS it is lost. */
+Test(recovery, copy_stuck_while_the_donor_answers_blames_the_oldest_piece)
+{
+	struct memxd_client *c = mk_big();
+
+	F.hang_waits = 1000;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_geq(F.timeouts, MEMXD_COPY_STUCK_MS / MEMXD_MSG_TIMEOUT_MS - 1);
+	cr_expect_eq(F.lost[0], 1, "the stuck source is declared lost");
+	cr_expect_eq(F.lost[2], 0, "not the target");
+	cr_expect_eq(F.nr_wr, 0, "the flushes were waited out");
+	cr_expect_eq(memxd_slab_state(&c->map.slabs[0]), MEMXD_SLAB_LOST);
+	cr_expect_eq(c->copy_timeouts, 1);
 	free_client(c);
 }
 
