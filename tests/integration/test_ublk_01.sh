@@ -2,7 +2,7 @@
 # memxd client through the kernel's own ublk (no memx.ko): the backend is
 # chosen on its own and says why, the ready line names /dev/ublkbN, status
 # says "ublk"; fio verifies random writes of 4 KiB and of mixed sizes at QD32;
-# discard gives zeros back; the swap pattern program (64 MiB through a 16 MiB
+# discard gives zeros back; the swap pattern program (32 MiB through a 12 MiB
 # cgroup) verifies every page; SIGTERM is refused while the disk is swap; a slab
 # whose only donor was killed fails with EIO (never other data) while the rest
 # reads back exactly; SIGTERM then removes /dev/ublkbN and /dev/ublkcN.
@@ -44,16 +44,16 @@ cmp -n $((4 << 20)) <(dd if="$MEMX_DEV" bs=1M skip=120 count=4 iflag=direct stat
 # In use as swap: SIGTERM is refused and the engine serves on.
 mkswap "$MEMX_DEV" > /dev/null && swapon "$MEMX_DEV" || fail "swapon $MEMX_DEV"
 on_exit "swapoff $MEMX_DEV"
-# The swap pattern through ublk: every page of 64 MiB written and verified from
-# a cgroup of a quarter of that, so most of them go out to the donors and back.
+# The swap pattern through ublk: every page of 32 MiB written and verified from
+# a 12 MiB cgroup, so most of them go out to the donors and back.
 out0=$(vmstat pswpout) in0=$(vmstat pswpin)
-run_in_memcg memx-ublk-swap 16M "$MEMX_TEST_BIN/swap_pattern" 64 > "$TEST_TMP/pattern.out" 2>&1 \
+run_in_memcg memx-ublk-swap 12M "$MEMX_TEST_BIN/swap_pattern" 32 > "$TEST_TMP/pattern.out" 2>&1 \
 	|| { cat "$TEST_TMP/pattern.out"; fail "swap_pattern through ublk failed (or was killed)"; }
 cat "$TEST_TMP/pattern.out"
 grep -q ', 0 bad pages$' "$TEST_TMP/pattern.out" || fail "swap_pattern did not report every page verified"
 out1=$(vmstat pswpout) in1=$(vmstat pswpin)
 log "swap through $MEMX_DEV: every page verified; pswpout +$((out1 - out0)) pswpin +$((in1 - in0))"
-[ $((out1 - out0)) -gt 8000 ] && [ $((in1 - in0)) -gt 4000 ] \
+[ $((out1 - out0)) -gt 4000 ] && [ $((in1 - in0)) -gt 2000 ] \
 	|| fail "too little went through swap: pswpout +$((out1 - out0)), pswpin +$((in1 - in0))"
 kill -TERM "$(bg_pid vol)"
 WAIT_S=10 wait_for grep -q "in use" "$TEST_TMP/vol.log" || fail "SIGTERM of a swap volume not refused"
