@@ -165,6 +165,15 @@ static bool memx_dead(struct memxd_client *c)
 	return true;
 }
 
+/* A queue thread's commit was refused: if we were deposed, we leave now. */
+static void memx_queue_leave_if_deposed(struct memxd_client *c)
+{
+	struct memx_dev_info info;
+
+	if (!memxd_kdev_info(c->kfd, c->dev_id, &info))
+		memx_leave_if_deposed(c, &info);
+}
+
 static void memx_destroy(struct memxd_client *c)
 {
 	if (c->kfd >= 0)
@@ -250,6 +259,7 @@ const struct memxd_kbackend memxd_kbackend_memx = {
 	.start = memx_start,
 	.remove = memx_remove,
 	.dead = memx_dead,
+	.leave_if_deposed = memx_queue_leave_if_deposed,
 	.destroy = memx_destroy,
 	.queue_open = memx_queue_open,
 	.queue_close = memx_queue_close,

@@ -93,6 +93,12 @@ struct memxd_kbackend {
 	int (*remove)(struct memxd_client *c, bool quiet);
 	/* True when the kernel killed the volume: nothing can serve it any more. */
 	bool (*dead)(struct memxd_client *c);
+	/*
+	 * Optional, from a queue thread whose commit the kernel refused: when
+	 * the kernel deposed this engine (a successor may serve the volume
+	 * already), leaves the process at once without touching anything.
+	 */
+	void (*leave_if_deposed)(struct memxd_client *c);
 	/* Last, after every queue was closed: gives back what create took. */
 	void (*destroy)(struct memxd_client *c);
 	int (*queue_open)(struct memxd_client *c, struct memxd_queue *q);

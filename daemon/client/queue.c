@@ -142,6 +142,13 @@ static void queue_commit(struct memxd_queue *q)
 		return;
 	r = q->c->kb->commit(q);
 	if (r == -ENODEV) {
+		/*
+		 * Deposed (we were stopped or hung past --io-deadline): leave at
+		 * once from here, not when the control thread gets to it, which
+		 * may be busy for seconds with connections the donors fenced.
+		 */
+		if (!q->volume_dead && q->c->kb->leave_if_deposed)
+			q->c->kb->leave_if_deposed(q->c);
 		/* Its requests were failed already; the control thread sees it and exits. */
 		if (!q->volume_dead)
 			memxd_err("queue %u: the kernel refused our results: the volume is dead",
