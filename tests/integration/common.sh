@@ -58,6 +58,14 @@ fail() {
 }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 
+# need_ublk: the kernel's ublk_drv loaded (skip without it: Debian 12's 6.1),
+# and memx.ko out of the way, so that the engine takes ublk.
+need_ublk() {
+	modprobe ublk_drv 2>/dev/null
+	[ -c /dev/ublk-control ] || skip "this kernel ($(uname -r)) has no ublk_drv"
+	if kmod_loaded; then rmmod memx || fail "memx.ko is loaded and will not unload"; fi
+}
+
 need_rxe() { ibv_devices 2>/dev/null | grep -q rxe || skip "no RDMA device (run with Soft-RoCE)"; }
 need_cmd() { command -v "$1" >/dev/null || skip "$1 not installed"; }
 

@@ -10,9 +10,7 @@
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
-modprobe ublk_drv 2>/dev/null
-[ -c /dev/ublk-control ] || skip "this kernel ($(uname -r)) has no ublk_drv"
-if kmod_loaded; then rmmod memx || fail "memx.ko is loaded and will not unload"; fi
+need_ublk
 
 start_donor d1 "$IP2" 256M
 start_donor d2 "$IP3" 256M

@@ -12,9 +12,7 @@
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
-modprobe ublk_drv 2>/dev/null
-[ -c /dev/ublk-control ] || skip "this kernel ($(uname -r)) has no ublk_drv"
-if kmod_loaded; then rmmod memx || fail "memx.ko is loaded and will not unload"; fi
+need_ublk
 
 # A task blocked past this is reported: the held I/O must end well before.
 hung=/proc/sys/kernel/hung_task_timeout_secs
