@@ -58,4 +58,5 @@ memx_can_run_native() {
 	modprobe -n rdma_rxe >/dev/null 2>&1 || ls /sys/class/infiniband/* >/dev/null 2>&1 || return 1
 }
 
-memx_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# (at N s: the script's time so far, to see where a long run's time goes)
+memx_log() { printf '\033[1m==> %s\033[0m (at %d s)\n' "$*" "$SECONDS" >&2; }
