@@ -4,9 +4,10 @@
 # ROLE is "donor" (lends memory until the host says stop; puts tc netem on its
 # NIC on request), "client" (guest 1: a 2-replica volume on donors 10.88.0.2
 # and .3, fio verified writes, then the scenarios in MEMX_CLUSTER_SCENARIOS:
-# netem, poweroff, reboot, migrate; see ci/cluster) or "attach" (guest 4: the
-# volume guest 1 detached, attached here from the state file it left in the
-# share; every region written reads back exact). Guests and host meet through
+# netem, poweroff, reboot, directory, migrate; see ci/cluster), "dirdonor"
+# (guest 5: a donor that lists itself in guest 1's etcd, named to nobody) or
+# "attach" (guest 4: the volume guest 1 detached, attached here from the state
+# file it left in the share; every region written reads back exact). Guests and host meet through
 # files in the common share:
 #   up.N                  guest N booted, its NIC and rxe0 are up
 #   donor.N               the donor on guest N listens
@@ -25,7 +26,7 @@ set -uo pipefail
 role=$1
 share=${MEMX_SHARE:?run in a guest booted with ci/vm.sh --share}
 n=${MEMX_NET_NODE:?run in a guest booted with ci/vm.sh --net --node}
-scenarios=" ${MEMX_CLUSTER_SCENARIOS:-netem poweroff reboot migrate} "
+scenarios=" ${MEMX_CLUSTER_SCENARIOS:-netem poweroff reboot directory migrate} "
 # One cluster key for every guest (the host made it): peers authenticate with it.
 mkdir -p /etc/memx && chmod 700 /etc/memx
 install -m 600 "$share/cluster.key" /etc/memx/cluster.key
@@ -72,6 +73,8 @@ verify_regions() {
 	done < "$share/regions"
 	result "$k region(s) read back exact ($1)"
 }
+# The donor directory of the directory scenario: etcd on guest 1.
+directory=etcd://10.88.0.1:2379/memxcluster
 # The client's view of the donor at IP: the last slot naming it.
 common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.2 --donor 10.88.0.3
 	--recovery-timeout 600)
@@ -101,6 +104,16 @@ if [ "$role" = donor ]; then
 	exit 0
 fi
 
+if [ "$role" = dirdonor ]; then
+	# Guest 5: a donor nobody names; it lists itself in guest 1's etcd.
+	need_rxe
+	start_donor "donor$n" "10.88.0.$n" 192M --host "node$n" --directory "$directory"
+	touch "$share/donor.$n"
+	log "donor listening on 10.88.0.$n, listed in $directory"
+	wait_file "$share/stop" 900 || fail "no stop from the client"
+	exit 0
+fi
+
 if [ "$role" = attach ]; then
 	# Guest 4: the volume guest 1 detached, attached on this host.
 	trap 'echo $? > "$share/attached.rc"; _run_cleanups' EXIT
@@ -126,7 +139,7 @@ if [ "$role" = attach ]; then
 	exit 0
 fi
 
-[ "$role" = client ] || { echo "cluster-node.sh: ROLE is donor, client or attach" >&2; exit 2; }
+[ "$role" = client ] || { echo "cluster-node.sh: ROLE is donor, dirdonor, client or attach" >&2; exit 2; }
 trap 'touch "$share/stop"; _run_cleanups' EXIT
 need_rxe
 need_cmd fio
@@ -134,7 +147,20 @@ load_kmod
 wait_file "$share/donor.2" 300 && wait_file "$share/donor.3" 300 || fail "the donors did not come up"
 # The scrubber runs (4 MiB/s by default): its reads on this lossy emulated
 # link may outlast MEMXD_MSG_TIMEOUT_MS; they are abandoned, not their donor.
-start_client vol "${common_client[@]}" --bind 10.88.0.1
+client_extra=()
+if scenario directory; then
+	# etcd for the whole cluster, on this host's NIC (10.88.0.1), nothing else reachable.
+	need_cmd etcd
+	need_cmd etcdctl
+	start_bg etcd etcd --name memxcluster --data-dir "$TEST_TMP/etcd" \
+		--listen-client-urls http://10.88.0.1:2379 --advertise-client-urls http://10.88.0.1:2379 \
+		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster memxcluster=http://127.0.0.1:2380 --logger zap --log-outputs stderr
+	WAIT_S=60 wait_for eval 'ETCDCTL_API=3 etcdctl --endpoints 10.88.0.1:2379 endpoint health >/dev/null 2>&1' \
+		|| { bg_log etcd; fail "etcd did not start on guest 1"; }
+	client_extra=(--directory "$directory")
+fi
+start_client vol "${common_client[@]}" --bind 10.88.0.1 "${client_extra[@]}"
 log "volume $MEMX_DEV: 128M, 2 replicas on 10.88.0.2 and 10.88.0.3"
 : > "$share/regions"
 write_region 0 16M "both donors up"
@@ -209,6 +235,47 @@ if scenario reboot; then
 	errors=$(vol_get "['io']['errors']")
 	result "after the rejoin: I/O errors $errors, backlog $(vol_get "['rereplication_backlog']"), $(vol_get "['copy_timeouts']") slow copies abandoned"
 	[ "$errors" = 0 ] || fail "I/O errors across the reboot"
+fi
+
+# listed IP: how many entries etcd holds for a donor at IP (0 or 1), "error" if it did not answer.
+listed() {
+	local out
+	out=$(ETCDCTL_API=3 etcdctl --endpoints 10.88.0.1:2379 --command-timeout=2s \
+		get --prefix /memxcluster/ --keys-only 2>/dev/null) || { echo error; return; }
+	grep -c "^/memxcluster/$1:" <<< "$out"
+}
+listed_is() { [ "$(listed "$1")" = "$2" ]; }
+
+if scenario directory; then
+	# A new host's donor, never named to the client, found through etcd.
+	rm -f "$share/donor.5"
+	t=$SECONDS
+	echo dirdonor > "$share/boot.5"
+	wait_file "$share/donor.5" 300 || fail "guest 5's donor did not come up"
+	result "guest 5's donor listens $((SECONDS - t)) s after the request"
+	t=$SECONDS
+	WAIT_S=30 wait_for listed_is 10.88.0.5 1 || fail "guest 5's donor is not listed in etcd on guest 1"
+	WAIT_S=60 wait_for is_state 10.88.0.5 live || { "$MEMXCTL" status; fail "the client did not join the listed donor"; }
+	grep -q "donor 10.88.0.5:7471 joined (listed in the directory" "$TEST_TMP/vol.log" ||
+		fail "the client did not say the directory brought guest 5's donor"
+	result "guest 5's donor listed in etcd and joined by the client $((SECONDS - t)) s after it listened"
+	write_region 48M 16M "with guest 5's donor joined"
+	n5=$(donor_slabs 10.88.0.5)
+	result "guest 5's donor holds $n5 slab(s)"
+	[ "$n5" -gt 0 ] || fail "the donor found through the directory received no slabs"
+	# Its host powered off: no revoke; the lease (10 s) takes the entry away.
+	touch "$share/poweroff.5"
+	wait_file "$share/off.5" 120 || fail "the host did not power off guest 5"
+	t=$(date +%s.%N)
+	sleep 1
+	[ "$(listed 10.88.0.5)" = 1 ] || fail "guest 5's entry went at once (expected: at its lease's end)"
+	WAIT_S=20 wait_for listed_is 10.88.0.5 0 || fail "guest 5's entry still listed 20 s after its power-off"
+	result "guest 5 powered off: its etcd entry gone $(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t" "$(date +%s.%N)") s after (lease 10 s)"
+	WAIT_S=60 wait_for is_state 10.88.0.5 dead || { "$MEMXCTL" status; fail "the client did not see guest 5's donor die"; }
+	verify_regions "after guest 5's power-off"
+	errors=$(vol_get "['io']['errors']")
+	result "after guest 5's power-off: I/O errors $errors, backlog $(vol_get "['rereplication_backlog']")"
+	[ "$errors" = 0 ] || fail "I/O errors across guest 5's power-off"
 fi
 
 if scenario migrate; then
