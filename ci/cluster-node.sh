@@ -4,7 +4,8 @@
 # ROLE is "donor" (lends memory until the host says stop; puts tc netem on its
 # NIC on request), "client" (guest 1: a 2-replica volume on donors 10.88.0.2
 # and .3, fio verified writes, then the scenarios in MEMX_CLUSTER_SCENARIOS:
-# netem, poweroff, reboot, directory, migrate; see ci/cluster), "dirdonor"
+# netem, poweroff, reboot, directory, migrate; see ci/cluster; or, for the
+# scenario pair alone, on a donor of its own and 10.88.0.2), "dirdonor"
 # (guest 5: a donor that lists itself in guest 1's etcd, named to nobody) or
 # "attach" (guest 4: the volume guest 1 detached, attached here from the state
 # file it left in the share; every region written reads back exact). Guests and host meet through
@@ -78,6 +79,9 @@ directory=etcd://10.88.0.1:2379/memxcluster
 # The client's view of the donor at IP: the last slot naming it.
 common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.2 --donor 10.88.0.3
 	--recovery-timeout 600)
+# pair (two guests, ci/test's case): guest 1 lends memory too, one replica on each host.
+scenario pair && common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.1 --donor 10.88.0.2
+	--recovery-timeout 600)
 
 if [ "$role" = donor ]; then
 	need_rxe
@@ -144,7 +148,12 @@ trap 'touch "$share/stop"; _run_cleanups' EXIT
 need_rxe
 need_cmd fio
 load_kmod
-wait_file "$share/donor.2" 300 && wait_file "$share/donor.3" 300 || fail "the donors did not come up"
+if scenario pair; then
+	start_donor donor1 10.88.0.1 192M --host node1
+	wait_file "$share/donor.2" 300 || fail "donor 2 did not come up"
+else
+	wait_file "$share/donor.2" 300 && wait_file "$share/donor.3" 300 || fail "the donors did not come up"
+fi
 # The scrubber runs (4 MiB/s by default): its reads on this lossy emulated
 # link may outlast MEMXD_MSG_TIMEOUT_MS; they are abandoned, not their donor.
 client_extra=()
@@ -161,9 +170,13 @@ if scenario directory; then
 	client_extra=(--directory "$directory")
 fi
 start_client vol "${common_client[@]}" --bind 10.88.0.1 "${client_extra[@]}"
-log "volume $MEMX_DEV: 128M, 2 replicas on 10.88.0.2 and 10.88.0.3"
+log "volume $MEMX_DEV: ${common_client[*]}"
 : > "$share/regions"
-write_region 0 16M "both donors up"
+if scenario pair; then
+	write_region 0 4M "both donors up"
+else
+	write_region 0 16M "both donors up"
+fi
 
 if scenario netem; then
 	# A bad link to donor 2 (delay and loss on its NIC) while verified writes go on, then a
@@ -181,25 +194,26 @@ if scenario netem; then
 	result "after the bad link: both donors live, scrub read $(vol_get "['scrub']['bytes']") bytes, $(vol_get "['copy_timeouts']") slow copies abandoned, I/O errors $(vol_get "['io']['errors']")"
 fi
 
-# power_off_3: the host powers off donor 3's guest; the client sees it dead.
-power_off_3() {
-	touch "$share/poweroff.3"
-	wait_file "$share/off.3" 120 || fail "the host did not power off donor 3's guest"
+# power_off N: the host powers off donor N's guest; the client sees it dead.
+power_off() {
+	touch "$share/poweroff.$1"
+	wait_file "$share/off.$1" 120 || fail "the host did not power off donor $1's guest"
 	local t=$SECONDS
-	WAIT_S=120 wait_for eval '[ "$(donor_state 10.88.0.3 2>/dev/null)" = dead ]' ||
-		{ "$MEMXCTL" status; fail "the client did not see donor 3 die"; }
+	WAIT_S=120 wait_for is_state "10.88.0.$1" dead ||
+		{ "$MEMXCTL" status; fail "the client did not see donor $1 die"; }
 	result "powered-off donor seen dead after $((SECONDS - t)) s (from the power-off, 0.2 s polls)"
 }
 
-if scenario poweroff; then
-	# Verified writes keep going while the host powers off donor 3's guest.
+# power_off_under_io N: verified writes keep going while the host powers off donor N's guest:
+# no error, every region exact, its slabs in the re-replication backlog (no donor to take them).
+power_off_under_io() {
 	fio --name=during --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=randwrite --bs=4k \
 		--iodepth=16 --offset=64M --size=16M --verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--output="$TEST_TMP/during.out" > /dev/null &
 	fio_pid=$!
 	sleep 3
 	kill -0 $fio_pid 2>/dev/null || { cat "$TEST_TMP/during.out"; fail "fio ended before the power-off"; }
-	power_off_3
+	power_off "$1"
 	"$MEMXCTL" status
 	wait $fio_pid || { cat "$TEST_TMP/during.out"; fail "fio failed across the power-off"; }
 	echo "64M 16M" >> "$share/regions"
@@ -207,14 +221,17 @@ if scenario poweroff; then
 	verify_regions "after the power-off"
 	errors=$(vol_get "['io']['errors']")
 	backlog=$(vol_get "['rereplication_backlog']")
-	result "after the power-off: donor 10.88.0.3 $(donor_state 10.88.0.3), re-replication backlog $backlog slab(s), I/O errors $errors, $(vol_get "['copy_timeouts']") slow copies abandoned"
+	result "after the power-off: donor 10.88.0.$1 $(donor_state "10.88.0.$1"), re-replication backlog $backlog slab(s), I/O errors $errors, $(vol_get "['copy_timeouts']") slow copies abandoned"
 	[ "$errors" = 0 ] || fail "I/O errors across the power-off"
 	[ "$backlog" -gt 0 ] || fail "no re-replication backlog with one of two donors gone"
-fi
+}
+
+scenario poweroff && power_off_under_io 3
+scenario pair && power_off_under_io 2
 
 if scenario reboot; then
 	# Donor 3's host reboots: a fresh guest, empty memory, same address; its donor rejoins.
-	WAIT_S=30 wait_for is_state 10.88.0.3 dead || power_off_3
+	WAIT_S=30 wait_for is_state 10.88.0.3 dead || power_off 3
 	backlog=$(vol_get "['rereplication_backlog']")
 	[ "$backlog" -gt 0 ] || fail "no backlog before the reboot"
 	before=$(vol_get "['slabs_rereplicated']")
