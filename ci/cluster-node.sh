@@ -4,9 +4,11 @@
 # ROLE is "donor" (lends memory until the host says stop; puts tc netem on its
 # NIC on request), "client" (guest 1: a 2-replica volume on donors 10.88.0.2
 # and .3, fio verified writes, then the scenarios in MEMX_CLUSTER_SCENARIOS:
-# netem, poweroff, reboot, migrate; see ci/cluster) or "attach" (guest 4: the
-# volume guest 1 detached, attached here from the state file it left in the
-# share; every region written reads back exact). Guests and host meet through
+# netem, poweroff, reboot, directory, migrate; see ci/cluster; or, for the
+# scenario pair alone, on a donor of its own and 10.88.0.2), "dirdonor"
+# (guest 5: a donor that lists itself in guest 1's etcd, named to nobody) or
+# "attach" (guest 4: the volume guest 1 detached, attached here from the state
+# file it left in the share; every region written reads back exact). Guests and host meet through
 # files in the common share:
 #   up.N                  guest N booted, its NIC and rxe0 are up
 #   donor.N               the donor on guest N listens
@@ -25,7 +27,7 @@ set -uo pipefail
 role=$1
 share=${MEMX_SHARE:?run in a guest booted with ci/vm.sh --share}
 n=${MEMX_NET_NODE:?run in a guest booted with ci/vm.sh --net --node}
-scenarios=" ${MEMX_CLUSTER_SCENARIOS:-netem poweroff reboot migrate} "
+scenarios=" ${MEMX_CLUSTER_SCENARIOS:-netem poweroff reboot directory migrate} "
 # One cluster key for every guest (the host made it): peers authenticate with it.
 mkdir -p /etc/memx && chmod 700 /etc/memx
 install -m 600 "$share/cluster.key" /etc/memx/cluster.key
@@ -72,8 +74,13 @@ verify_regions() {
 	done < "$share/regions"
 	result "$k region(s) read back exact ($1)"
 }
+# The donor directory of the directory scenario: etcd on guest 1.
+directory=etcd://10.88.0.1:2379/memxcluster
 # The client's view of the donor at IP: the last slot naming it.
 common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.2 --donor 10.88.0.3
+	--recovery-timeout 600)
+# pair (two guests, ci/test's case): guest 1 lends memory too, one replica on each host.
+scenario pair && common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.1 --donor 10.88.0.2
 	--recovery-timeout 600)
 
 if [ "$role" = donor ]; then
@@ -98,6 +105,16 @@ if [ "$role" = donor ]; then
 		fi
 		sleep 0.2
 	done
+	exit 0
+fi
+
+if [ "$role" = dirdonor ]; then
+	# Guest 5: a donor nobody names; it lists itself in guest 1's etcd.
+	need_rxe
+	start_donor "donor$n" "10.88.0.$n" 192M --host "node$n" --directory "$directory"
+	touch "$share/donor.$n"
+	log "donor listening on 10.88.0.$n, listed in $directory"
+	wait_file "$share/stop" 900 || fail "no stop from the client"
 	exit 0
 fi
 
@@ -126,18 +143,40 @@ if [ "$role" = attach ]; then
 	exit 0
 fi
 
-[ "$role" = client ] || { echo "cluster-node.sh: ROLE is donor, client or attach" >&2; exit 2; }
+[ "$role" = client ] || { echo "cluster-node.sh: ROLE is donor, dirdonor, client or attach" >&2; exit 2; }
 trap 'touch "$share/stop"; _run_cleanups' EXIT
 need_rxe
 need_cmd fio
 load_kmod
-wait_file "$share/donor.2" 300 && wait_file "$share/donor.3" 300 || fail "the donors did not come up"
+if scenario pair; then
+	start_donor donor1 10.88.0.1 192M --host node1
+	wait_file "$share/donor.2" 300 || fail "donor 2 did not come up"
+else
+	wait_file "$share/donor.2" 300 && wait_file "$share/donor.3" 300 || fail "the donors did not come up"
+fi
 # The scrubber runs (4 MiB/s by default): its reads on this lossy emulated
 # link may outlast MEMXD_MSG_TIMEOUT_MS; they are abandoned, not their donor.
-start_client vol "${common_client[@]}" --bind 10.88.0.1
-log "volume $MEMX_DEV: 128M, 2 replicas on 10.88.0.2 and 10.88.0.3"
+client_extra=()
+if scenario directory; then
+	# etcd for the whole cluster, on this host's NIC (10.88.0.1), nothing else reachable.
+	need_cmd etcd
+	need_cmd etcdctl
+	start_bg etcd etcd --name memxcluster --data-dir "$TEST_TMP/etcd" \
+		--listen-client-urls http://10.88.0.1:2379 --advertise-client-urls http://10.88.0.1:2379 \
+		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster memxcluster=http://127.0.0.1:2380 --logger zap --log-outputs stderr
+	WAIT_S=60 wait_for eval 'ETCDCTL_API=3 etcdctl --endpoints 10.88.0.1:2379 endpoint health >/dev/null 2>&1' \
+		|| { bg_log etcd; fail "etcd did not start on guest 1"; }
+	client_extra=(--directory "$directory")
+fi
+start_client vol "${common_client[@]}" --bind 10.88.0.1 "${client_extra[@]}"
+log "volume $MEMX_DEV: ${common_client[*]}"
 : > "$share/regions"
-write_region 0 16M "both donors up"
+if scenario pair; then
+	write_region 0 4M "both donors up"
+else
+	write_region 0 16M "both donors up"
+fi
 
 if scenario netem; then
 	# A bad link to donor 2 (delay and loss on its NIC) while verified writes go on, then a
@@ -155,25 +194,26 @@ if scenario netem; then
 	result "after the bad link: both donors live, scrub read $(vol_get "['scrub']['bytes']") bytes, $(vol_get "['copy_timeouts']") slow copies abandoned, I/O errors $(vol_get "['io']['errors']")"
 fi
 
-# power_off_3: the host powers off donor 3's guest; the client sees it dead.
-power_off_3() {
-	touch "$share/poweroff.3"
-	wait_file "$share/off.3" 120 || fail "the host did not power off donor 3's guest"
+# power_off N: the host powers off donor N's guest; the client sees it dead.
+power_off() {
+	touch "$share/poweroff.$1"
+	wait_file "$share/off.$1" 120 || fail "the host did not power off donor $1's guest"
 	local t=$SECONDS
-	WAIT_S=120 wait_for eval '[ "$(donor_state 10.88.0.3 2>/dev/null)" = dead ]' ||
-		{ "$MEMXCTL" status; fail "the client did not see donor 3 die"; }
+	WAIT_S=120 wait_for is_state "10.88.0.$1" dead ||
+		{ "$MEMXCTL" status; fail "the client did not see donor $1 die"; }
 	result "powered-off donor seen dead after $((SECONDS - t)) s (from the power-off, 0.2 s polls)"
 }
 
-if scenario poweroff; then
-	# Verified writes keep going while the host powers off donor 3's guest.
+# power_off_under_io N: verified writes keep going while the host powers off donor N's guest:
+# no error, every region exact, its slabs in the re-replication backlog (no donor to take them).
+power_off_under_io() {
 	fio --name=during --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=randwrite --bs=4k \
 		--iodepth=16 --offset=64M --size=16M --verify=crc32c --verify_fatal=1 --do_verify=1 \
 		--output="$TEST_TMP/during.out" > /dev/null &
 	fio_pid=$!
 	sleep 3
 	kill -0 $fio_pid 2>/dev/null || { cat "$TEST_TMP/during.out"; fail "fio ended before the power-off"; }
-	power_off_3
+	power_off "$1"
 	"$MEMXCTL" status
 	wait $fio_pid || { cat "$TEST_TMP/during.out"; fail "fio failed across the power-off"; }
 	echo "64M 16M" >> "$share/regions"
@@ -181,14 +221,17 @@ if scenario poweroff; then
 	verify_regions "after the power-off"
 	errors=$(vol_get "['io']['errors']")
 	backlog=$(vol_get "['rereplication_backlog']")
-	result "after the power-off: donor 10.88.0.3 $(donor_state 10.88.0.3), re-replication backlog $backlog slab(s), I/O errors $errors, $(vol_get "['copy_timeouts']") slow copies abandoned"
+	result "after the power-off: donor 10.88.0.$1 $(donor_state "10.88.0.$1"), re-replication backlog $backlog slab(s), I/O errors $errors, $(vol_get "['copy_timeouts']") slow copies abandoned"
 	[ "$errors" = 0 ] || fail "I/O errors across the power-off"
 	[ "$backlog" -gt 0 ] || fail "no re-replication backlog with one of two donors gone"
-fi
+}
+
+scenario poweroff && power_off_under_io 3
+scenario pair && power_off_under_io 2
 
 if scenario reboot; then
 	# Donor 3's host reboots: a fresh guest, empty memory, same address; its donor rejoins.
-	WAIT_S=30 wait_for is_state 10.88.0.3 dead || power_off_3
+	WAIT_S=30 wait_for is_state 10.88.0.3 dead || power_off 3
 	backlog=$(vol_get "['rereplication_backlog']")
 	[ "$backlog" -gt 0 ] || fail "no backlog before the reboot"
 	before=$(vol_get "['slabs_rereplicated']")
@@ -209,6 +252,47 @@ if scenario reboot; then
 	errors=$(vol_get "['io']['errors']")
 	result "after the rejoin: I/O errors $errors, backlog $(vol_get "['rereplication_backlog']"), $(vol_get "['copy_timeouts']") slow copies abandoned"
 	[ "$errors" = 0 ] || fail "I/O errors across the reboot"
+fi
+
+# listed IP: how many entries etcd holds for a donor at IP (0 or 1), "error" if it did not answer.
+listed() {
+	local out
+	out=$(ETCDCTL_API=3 etcdctl --endpoints 10.88.0.1:2379 --command-timeout=2s \
+		get --prefix /memxcluster/ --keys-only 2>/dev/null) || { echo error; return; }
+	grep -c "^/memxcluster/$1:" <<< "$out"
+}
+listed_is() { [ "$(listed "$1")" = "$2" ]; }
+
+if scenario directory; then
+	# A new host's donor, never named to the client, found through etcd.
+	rm -f "$share/donor.5"
+	t=$SECONDS
+	echo dirdonor > "$share/boot.5"
+	wait_file "$share/donor.5" 300 || fail "guest 5's donor did not come up"
+	result "guest 5's donor listens $((SECONDS - t)) s after the request"
+	t=$SECONDS
+	WAIT_S=30 wait_for listed_is 10.88.0.5 1 || fail "guest 5's donor is not listed in etcd on guest 1"
+	WAIT_S=60 wait_for is_state 10.88.0.5 live || { "$MEMXCTL" status; fail "the client did not join the listed donor"; }
+	grep -q "donor 10.88.0.5:7471 joined (listed in the directory" "$TEST_TMP/vol.log" ||
+		fail "the client did not say the directory brought guest 5's donor"
+	result "guest 5's donor listed in etcd and joined by the client $((SECONDS - t)) s after it listened"
+	write_region 48M 16M "with guest 5's donor joined"
+	n5=$(donor_slabs 10.88.0.5)
+	result "guest 5's donor holds $n5 slab(s)"
+	[ "$n5" -gt 0 ] || fail "the donor found through the directory received no slabs"
+	# Its host powered off: no revoke; the lease (10 s) takes the entry away.
+	touch "$share/poweroff.5"
+	wait_file "$share/off.5" 120 || fail "the host did not power off guest 5"
+	t=$(date +%s.%N)
+	sleep 1
+	[ "$(listed 10.88.0.5)" = 1 ] || fail "guest 5's entry went at once (expected: at its lease's end)"
+	WAIT_S=20 wait_for listed_is 10.88.0.5 0 || fail "guest 5's entry still listed 20 s after its power-off"
+	result "guest 5 powered off: its etcd entry gone $(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t" "$(date +%s.%N)") s after (lease 10 s)"
+	WAIT_S=60 wait_for is_state 10.88.0.5 dead || { "$MEMXCTL" status; fail "the client did not see guest 5's donor die"; }
+	verify_regions "after guest 5's power-off"
+	errors=$(vol_get "['io']['errors']")
+	result "after guest 5's power-off: I/O errors $errors, backlog $(vol_get "['rereplication_backlog']")"
+	[ "$errors" = 0 ] || fail "I/O errors across guest 5's power-off"
 fi
 
 if scenario migrate; then
