@@ -59,6 +59,64 @@ cpu_fields() {
 		"engine_cpu_s=$(echo "scale=2; (${b[2]} - ${a[2]}) / $(getconf CLK_TCK)" | bc | sed 's/^\./0./')"
 }
 
+# engine_threads NAME: "comm:user_ticks:sys_ticks ..." for each thread of memx's engine (nothing
+# for other devices): which thread's CPU a run cost, user and system apart.
+engine_threads() {
+	case "$1" in memx*) ;; *) return 0 ;; esac
+	[ -n "${engine_pid:-}" ] || return 0
+	local t
+	for t in /proc/"$engine_pid"/task/*/stat; do
+		awk '{c=$0; sub(/^[^(]*\(/, "", c); sub(/\).*/, "", c); gsub(/ /, "_", c);
+			sub(/.*\) /, ""); print c ":" $12 ":" $13}' "$t" 2>/dev/null
+	done | sort | tr '\n' ' '
+}
+
+# thread_fields BEFORE AFTER: engine_threads="comm=user_s+sys_s ..." over a run, for rec; the
+# same thread name twice (two threads of one name) adds up.
+thread_fields() {
+	[ -n "$2" ] || return 0
+	echo "engine_threads=$(python3 - "$1" "$2" "$(getconf CLK_TCK)" <<'PY'
+import sys
+def parse(s):
+    d = {}
+    for w in s.split():
+        c, u, k = w.rsplit(":", 2)
+        a = d.setdefault(c, [0, 0])
+        a[0] += int(u); a[1] += int(k)
+    return d
+a, b, hz = parse(sys.argv[1]), parse(sys.argv[2]), int(sys.argv[3])
+print(",".join("%s=%.2f+%.2f" % (c, (v[0] - a.get(c, [0, 0])[0]) / hz,
+                                  (v[1] - a.get(c, [0, 0])[1]) / hz) for c, v in sorted(b.items())))
+PY
+)"
+}
+
+# perf_start NAME FIT TAG: with FIT in MEMX_BENCH_APP_PERF (fits, such as "50"; a diagnosis: it
+# costs the engine CPU), a perf profile of memx's engine (call graphs, kernel included) over
+# one Redis run, into $raw/perf-TAG.data; perf_stop TAG prints its top.
+perf_start() {
+	perf_pid=
+	case "$1" in memx*) ;; *) return 0 ;; esac
+	case " ${MEMX_BENCH_APP_PERF:-} " in *" $2 "*) ;; *) return 0 ;; esac
+	[ -n "${engine_pid:-}" ] && command -v perf > /dev/null || return 0
+	perf record -q -g -e cpu-clock -F 1000 -p "$engine_pid" -o "$raw/perf-$3.data" \
+		> "$raw/perf-$3.log" 2>&1 &
+	perf_pid=$!
+}
+perf_stop() {
+	[ -n "${perf_pid:-}" ] || return 0
+	kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null
+	echo "--- perf $1: engine threads"
+	perf report -q -i "$raw/perf-$1.data" --no-children --sort comm --stdio -g none \
+		2>/dev/null | head -8
+	echo "--- perf $1: engine symbols"
+	perf report -q -i "$raw/perf-$1.data" --no-children --sort comm,dso,sym --stdio -g none \
+		2>/dev/null | head -45
+	perf report -q -i "$raw/perf-$1.data" --children --sort sym --stdio -g none \
+		2>/dev/null | head -45 > "$raw/perf-$1-children.txt"
+	perf_pid=
+}
+
 # secs T0 T1: T1 - T0 with a leading zero (bc prints .8), for JSON.
 secs() { printf '%.3f' "$(echo "$2 - $1" | bc)"; }
 
@@ -91,10 +149,12 @@ redis_cli() { timeout 600 redis-cli -p "$redis_port" "$@"; }
 # redis_mix NAME FIT PC [pc_run]: one GET + SET run against the running redis-server, recorded
 # ("pc_run": one of the page-cluster runs).
 redis_mix() {
-	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1
+	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1 th0 th1
 	base=$raw/redis-$name-$fit-pc$pc${pc_run:+-r}
 	sets=$((redis_gets / 9))
 	o0=$(vmstat_val pswpout); i0=$(vmstat_val pswpin); c0=$(cpu_now "$name")
+	th0=$(engine_threads "$name")
+	perf_start "$name" "$fit" "redis-$name-$fit-pc$pc${pc_run:+-r}"
 	t0=$(date +%s.%N)
 	timeout 900 redis-benchmark -p "$redis_port" -t get -r "$redis_keys" -n "$redis_gets" -c 4 \
 		-q --csv > "$base-get.csv" 2> "$base-get.err" &
@@ -104,17 +164,20 @@ redis_mix() {
 	wait "$gpid" || rc=$?
 	t1=$(date +%s.%N)
 	o1=$(vmstat_val pswpout); i1=$(vmstat_val pswpin); c1=$(cpu_now "$name")
+	th1=$(engine_threads "$name")
+	perf_stop "redis-$name-$fit-pc$pc${pc_run:+-r}"
 	# shellcheck disable=SC2046
 	python3 "$here/bench-report.py" redis "$recs" "$base-get.csv" "$base-set.csv" \
 		device="$name" fit="$fit" page_cluster="$pc" pc_run="${pc_run:-false}" rc="$rc" \
 		wall_s="$(secs "$t0" "$t1")" requests=$((redis_gets + sets)) $(cpu_fields "$c0" "$c1") \
+		$(thread_fields "$th0" "$th1") \
 		pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) limit="$(cat "$apps_cg/memory.max")"
 	tail -n 1 "$recs" | python3 -c '
 import json,sys; r=json.load(sys.stdin)
 print("%-8s redis %3s%% fit page-cluster %s: %s" % (r["device"], r["fit"], r["page_cluster"],
       r.get("error") or "%.0f req/s, GET p50 %.0f us p99 %.0f us, pswpout %d pswpin %d, "
-      "CPU busy %.0f%%, engine %.1f s" % (r["rps"], r["p50_us"], r["p99_us"], r["pswpout"],
-      r["pswpin"], 100 * r["cpu_busy"], r["engine_cpu_s"])))'
+      "CPU busy %.0f%%, engine %.1f s %s" % (r["rps"], r["p50_us"], r["p99_us"], r["pswpout"],
+      r["pswpin"], 100 * r["cpu_busy"], r["engine_cpu_s"], r.get("engine_threads", ""))))'
 }
 
 # redis_fits NAME: load, then each fit (and the page-cluster runs on memx), then verify.
@@ -172,26 +235,28 @@ redis_fits() {
 
 # batch_run NAME FIT PC [pc_run]: swap_pattern over batch_mib in a cgroup of FIT percent of it.
 batch_run() {
-	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} log o0 i0 o1 i1 t0 t1 rc c0 c1
+	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} log o0 i0 o1 i1 t0 t1 rc c0 c1 th0 th1
 	log=$raw/batch-$name-$fit-pc$pc${pc_run:+-r}.log
 	mkdir -p "$apps_cg"
 	if [ "$fit" = 100 ]; then echo max; else echo $((batch_mib * fit / 100))M; fi \
 		> "$apps_cg/memory.max"
 	[ -w "$apps_cg/memory.swap.max" ] && echo max > "$apps_cg/memory.swap.max"
 	o0=$(vmstat_val pswpout); i0=$(vmstat_val pswpin); c0=$(cpu_now "$name")
+	th0=$(engine_threads "$name")
 	t0=$(date +%s.%N)
 	( cg_enter "$apps_cg"; exec timeout 900 "$swap_pattern" "$batch_mib" ) > "$log" 2>&1
 	rc=$?
 	t1=$(date +%s.%N)
 	o1=$(vmstat_val pswpout); i1=$(vmstat_val pswpin); c1=$(cpu_now "$name")
+	th1=$(engine_threads "$name")
 	rmdir "$apps_cg" 2>/dev/null
 	# shellcheck disable=SC2046
 	rec kind=app app=batch device="$name" fit="$fit" page_cluster="$pc" pc_run="${pc_run:-false}" ok="$([ "$rc" = 0 ] && echo true || echo false)" \
 		wall_s="$(secs "$t0" "$t1")" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
-		$(cpu_fields "$c0" "$c1") mib="$batch_mib" output="$(tr -d '"\\' < "$log" | tr '\n' ' ' | cut -c1-300)"
-	printf '%-8s batch %s MiB %3s%% fit page-cluster %s: %.1f s, pswpout %d, pswpin %d, %s, exit %d: %s\n' \
+		$(cpu_fields "$c0" "$c1") $(thread_fields "$th0" "$th1") mib="$batch_mib" output="$(tr -d '"\\' < "$log" | tr '\n' ' ' | cut -c1-300)"
+	printf '%-8s batch %s MiB %3s%% fit page-cluster %s: %.1f s, pswpout %d, pswpin %d, %s %s, exit %d: %s\n' \
 		"$name" "$batch_mib" "$fit" "$pc" "$(secs "$t0" "$t1")" $((o1 - o0)) $((i1 - i0)) \
-		"$(cpu_fields "$c0" "$c1")" "$rc" "$(cat "$log")"
+		"$(cpu_fields "$c0" "$c1")" "$(thread_fields "$th0" "$th1")" "$rc" "$(cat "$log")"
 }
 
 batch_fits() {

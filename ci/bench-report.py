@@ -592,11 +592,12 @@ def apps_report(d, res, L):
     L.append("")
     L.append("### memx's engine CPU during the application runs")
     L.append("")
-    L.append("The engine's user + system seconds over each run, and the share of the guest's "
-             "two vCPUs that was busy. At 100% fit nothing pages: what the engine spends "
-             "there is not paging work but its background (the scrub reads replicas back at "
-             "`--scrub-rate`, 4 MiB/s, through Soft-RoCE; polling; not broken down here), "
-             "and on a 2-vCPU guest it is taken from the application.")
+    L.append("The engine's user + system seconds over each run, the share of the guest's "
+             "two vCPUs that was busy, and the engine's CPU per 4 KiB page swapped in or out "
+             "(pswpin + pswpout). At 100% fit nothing pages: what the engine spends there is "
+             "its background (the scrub reads replicas back through Soft-RoCE; it yields to "
+             "load), and on a 2-vCPU guest it is taken from the application. The records' "
+             "`engine_threads` split it by thread (`memxd`: the control thread, the scrub's).")
     L.append("")
     L.append("| device | application | " + " | ".join("%s%% fit" % f for f in FITS) + " |")
     L.append("| --- | --- |" + " --- |" * len(FITS))
@@ -606,8 +607,9 @@ def apps_report(d, res, L):
             if not any(r and "engine_cpu_s" in r for r in runs):
                 continue
             L.append("| %s | %s | %s |" % (SHORT[dev], app, " | ".join(
-                "%.1f s of %.1f s (guest busy %.0f%%)" % (r["engine_cpu_s"], r["wall_s"],
-                                                          100 * r.get("cpu_busy", 0))
+                "%.1f s of %.1f s (guest busy %.0f%%)%s" % (
+                    r["engine_cpu_s"], r["wall_s"], 100 * r.get("cpu_busy", 0),
+                    ", %.0f us a page" % (1e6 * r["engine_cpu_s"] / pages(r)) if pages(r) else "")
                 if r and "engine_cpu_s" in r else "-" for r in runs)))
     L.append("")
     L.append("### Goal at 50% fit (Redis)")
@@ -737,6 +739,11 @@ def chart(d, res, L):
             L.append("Chart: gnuplot failed: %s" % (p.stderr.strip().splitlines() or ["?"])[-1])
     except Exception as e:
         L.append("Chart: gnuplot failed: %s" % e)
+
+
+def pages(r):
+    """Pages swapped in and out over an application run."""
+    return int(r.get("pswpin") or 0) + int(r.get("pswpout") or 0)
 
 
 def main(argv):

@@ -20,6 +20,7 @@
 
 #include "client/copysets.h"
 #include "client/discards.h"
+#include "client/idle.h"
 #include "client/integrity.h"
 #include "client/kbackend.h"
 #include "client/kdev.h"
@@ -369,6 +370,9 @@ struct memxd_client {
 		uint32_t rep;		/* and replica slot */
 		uint64_t next_ns;	/* rate limit */
 		uint64_t passes, bytes, bad_blocks, repaired;
+		uint64_t yielded;	/* steps left out because the machine was busy */
+		unsigned int deferred;	/* of them in a row, now */
+		struct memxd_idle load;	/* is the machine busy (idle.h) */
 	} scrub;
 	/* --directory (directory.c), control thread only but for dir's own thread. */
 	struct memxd_dir *dir;

@@ -35,6 +35,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -296,8 +298,12 @@ static void *queue_thread(void *arg)
 	struct memxd_client *c = q->c;
 	uint64_t poll_ns = (uint64_t)c->opt.poll_us * 1000, spin_since = 0;
 	unsigned int spins = 0;
+	char name[16];
 	int r;
 
+	/* Named, so that per-thread CPU (/proc, top -H, perf) tells the queues apart. */
+	snprintf(name, sizeof(name), "memxd-q%u", q->qid);
+	pthread_setname_np(pthread_self(), name);
 	r = c->kb->queue_prime ? c->kb->queue_prime(q) : 0;
 	if (r)
 		queue_fatal(q, r, "hand the kernel our tags");

@@ -142,6 +142,7 @@ static json_object *json_scrub(struct memxd_client *c, bool *ok)
 	memxd_json_set(sc, "bytes", U64(c->scrub.bytes), ok);
 	memxd_json_set(sc, "bad_blocks", U64(c->scrub.bad_blocks), ok);
 	memxd_json_set(sc, "repaired", U64(c->scrub.repaired), ok);
+	memxd_json_set(sc, "yielded", U64(c->scrub.yielded), ok);
 	memxd_json_set(sc, "slab", U64(c->scrub.slab), ok);
 	return sc;
 }

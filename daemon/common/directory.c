@@ -332,6 +332,7 @@ static void *dir_thread(void *arg)
 	struct memxd_dir_donor *scratch = NULL;
 	unsigned int ms;
 
+	pthread_setname_np(pthread_self(), "memxd-dir");
 	if (dir->role == DIR_WATCH) {
 		scratch = calloc(MEMXD_DIR_MAX_LISTED, sizeof(*scratch));
 		if (!scratch) {

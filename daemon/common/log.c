@@ -131,6 +131,7 @@ static void *logger(void *arg)
 	char out[4096];
 	uint64_t reported = 0;
 
+	pthread_setname_np(pthread_self(), "memxd-log");
 	for (;;) {
 		size_t n = 0;
 		bool stop;

@@ -149,7 +149,7 @@ static const char golden[] =
 	"\"commits\":0,\"wakeups\":0,\"rdma_posts\":0,\"cq_arms\":0,\"failovers\":0,"
 	"\"checksum_errors\":0,\"repairs\":0,\"rdma_write_bytes\":6291456,"
 	"\"same_filled_writes\":6,\"same_filled_reads\":3,\"same_filled_bytes_saved\":3145728},"
-	"\"scrub\":{\"rate\":4194304,\"passes\":2,\"bytes\":0,\"bad_blocks\":0,\"repaired\":0,"
+	"\"scrub\":{\"rate\":4194304,\"passes\":2,\"bytes\":0,\"bad_blocks\":0,\"repaired\":0,\"yielded\":0,"
 	"\"slab\":0},"
 	"\"rereplication_backlog\":7,\"slabs_rereplicated\":5,\"slabs_moved\":0,"
 	"\"copied_bytes\":0,\"copy_timeouts\":0,\"poll_queues\":1,\"poll_us\":50,\"checksums\":true,"
