@@ -364,6 +364,14 @@ struct memxd_client {
 	 * on it do not time out while the abandoned transfers are waited out.
 	 */
 	struct memxd_slab *copy_hold;
+	/*
+	 * While an abandoned transfer is waited out (up to MEMXD_COPY_STUCK_MS),
+	 * the control thread still maps slabs for first writes: main.c's
+	 * mailbox server, run aside (memxd_serve_aside). Meanwhile aside_sink
+	 * takes the waited-out transfer's completions, whoever pumps the CQ.
+	 */
+	void (*serve_aside)(struct memxd_client *c);
+	struct memxd_rdma_sink *aside_sink;
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */
 	struct memxd_scrub {
 		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */
@@ -429,6 +437,16 @@ int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_
  * the slab in copy_hold is MAPPED again (its copy's result is not used).
  */
 void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what);
+/*
+ * recovery.c: while sink's abandoned transfers are waited out, what the queue
+ * threads wait for (the mailbox: slabs to map, slabs to free, failed donors)
+ * is served, so that a slow link to one donor does not fail first writes
+ * parked for a slab. Not nested: a no-op inside itself. The slow waits call
+ * it about once a second.
+ */
+void memxd_serve_aside(struct memxd_client *c, struct memxd_rdma_sink *sink);
+/* Waits of at most this long while a slow transfer is waited out, the mailbox served between. */
+#define MEMXD_ASIDE_WAIT_MS	1000
 /* donors.c: the donor table, for main.c and status.c. */
 int memxd_add_donor(struct memxd_client *c, const char *host, uint16_t port);
 /*

@@ -127,6 +127,13 @@ static int ctrl_pump(struct memxd_client *c, struct ctrl_wait *w, int timeout_ms
 				if (memxd_donor_usable(atomic_load(&from->state)))
 					memxd_donor_lost(c, from, ibv_wc_status_str(wc[i].status));
 			}
+			/* The transfer waited out while the mailbox is served aside. */
+			if (kind == MEMXD_CTRL_WR_RDMA && c->aside_sink && id.seq == c->aside_sink->seq &&
+			    !(w && w->sink == c->aside_sink)) {
+				c->aside_sink->done(c->aside_sink, slot,
+						    wc[i].status == IBV_WC_SUCCESS ? 0 : -ECONNRESET);
+				continue;
+			}
 			if (kind == MEMXD_CTRL_WR_RDMA && w && w->sink && id.seq == w->sink->seq) {
 				w->sink->done(w->sink, slot,
 					      wc[i].status == IBV_WC_SUCCESS ? 0 : -ECONNRESET);
@@ -275,8 +282,8 @@ int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write
 {
 	struct one_rdma o = { .sink = { .seq = ++c->rdma_seq, .done = one_rdma_done },
 			      .in_flight = true };
-	uint64_t wr_id = rdma_wr_id(d->idx, 0, o.sink.seq), slow_since = 0;
-	unsigned int stuck = 0;
+	uint64_t wr_id = rdma_wr_id(d->idx, 0, o.sink.seq), slow_since = 0, last_ping = 0;
+	unsigned int stuck = 0, stuck_ms = 0, wait_ms;
 	int r;
 
 	if (!memxd_donor_usable(atomic_load(&d->state)))
@@ -288,24 +295,36 @@ int memxd_ctrl_rdma_at(struct memxd_client *c, struct memxd_donor *d, bool write
 	if (r)
 		return r;
 	while (o.in_flight) {
-		r = memxd_copy_wait(c, &o.sink, MEMXD_MSG_TIMEOUT_MS);
+		uint64_t now;
+
+		/* Slow: waited out a second at a time, the mailbox served between. */
+		if (slow_since)
+			memxd_serve_aside(c, &o.sink);
+		if (!o.in_flight)
+			break;
+		wait_ms = slow_since ? MEMXD_ASIDE_WAIT_MS : MEMXD_MSG_TIMEOUT_MS;
+		r = memxd_copy_wait(c, &o.sink, (int)wait_ms);
 		if (!r)
 			continue;
 		if (r != -ETIMEDOUT || !memxd_donor_usable(atomic_load(&d->state))) {
-			/* A donor lost and never flushed: give up waiting, as copy_pieces. */
-			if (++stuck > 2)
+			/* A donor lost and never flushed (3 waits of 5 s): give up, as copy_pieces. */
+			if (r == -ETIMEDOUT ? (stuck_ms += wait_ms) >= 3 * MEMXD_MSG_TIMEOUT_MS
+					    : ++stuck > 2)
 				return r;
 			continue;
 		}
+		now = memxd_now_ns();
 		if (!slow_since) {
-			slow_since = memxd_now_ns();
+			slow_since = last_ping = now;
 			memxd_copy_slow(c, d, "a transfer");
 		}
-		if (memxd_now_ns() - slow_since >= MEMXD_COPY_STUCK_MS * 1000000ULL)
+		if (now - slow_since >= MEMXD_COPY_STUCK_MS * 1000000ULL)
 			memxd_donor_lost(c, d, "RDMA on the copy connection stuck although the "
 					 "donor answers");
-		else
+		else if (now - last_ping >= MEMXD_MSG_TIMEOUT_MS * 1000000ULL || now == slow_since) {
+			last_ping = now;
 			memxd_copy_ping(c, d, &o.sink);
+		}
 	}
 	return slow_since ? -ETIMEDOUT : o.status;
 }

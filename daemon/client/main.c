@@ -409,6 +409,7 @@ static int client_setup(struct memxd_client *c)
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
 		return memxd_log_errno(r, "mailbox");
+	c->serve_aside = serve_mailbox;	/* while a slow transfer is waited out */
 	/* The volume first: ublk's window keeper is forked there, before any RDMA resource. */
 	r = setup_volume(c, &resume);
 	if (!r)

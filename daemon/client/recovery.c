@@ -224,6 +224,15 @@ static void copy_ping_donors(struct memxd_client *c, struct slab_copy *cp)
 		memxd_copy_ping(c, cp->dst, &cp->sink);
 }
 
+void memxd_serve_aside(struct memxd_client *c, struct memxd_rdma_sink *sink)
+{
+	if (!c->serve_aside || c->aside_sink)
+		return;
+	c->aside_sink = sink;
+	c->serve_aside(c);
+	c->aside_sink = NULL;
+}
+
 /* Stuck although the donors answer: the donor of the oldest piece in flight is lost. */
 static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
 {
@@ -249,12 +258,13 @@ static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
  */
 static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 {
-	unsigned int stuck = 0;
-	uint64_t slow_since = 0;
+	unsigned int stuck = 0, stuck_ms = 0, wait_ms;
+	uint64_t slow_since = 0, last_ping = 0;
 
 	cp->sink.seq = ++c->rdma_seq;
 	cp->sink.done = copy_piece_done;
 	for (;;) {
+		uint64_t now;
 		int r;
 
 		if (!cp->status && (!memxd_donor_usable(atomic_load(&cp->src->state)) ||
@@ -262,25 +272,34 @@ static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 			cp->status = -ECONNRESET;
 		if (!cp->status && (r = copy_post_ready(c, cp)))
 			cp->status = r;
+		/* Slow: waited out a second at a time, the mailbox served between. */
+		if (slow_since && cp->in_flight)
+			memxd_serve_aside(c, &cp->sink);
 		if (!cp->in_flight)
 			break;
-		r = memxd_copy_wait(c, &cp->sink, MEMXD_MSG_TIMEOUT_MS);
+		wait_ms = slow_since ? MEMXD_ASIDE_WAIT_MS : MEMXD_MSG_TIMEOUT_MS;
+		r = memxd_copy_wait(c, &cp->sink, (int)wait_ms);
+		now = memxd_now_ns();
 		if (r == -ETIMEDOUT && !slow_since) {
 			/* Slow: abandoned, not blamed; what is in flight is waited out. */
-			slow_since = memxd_now_ns();
+			slow_since = now;
+			last_ping = now - MEMXD_MSG_TIMEOUT_MS * 1000000ULL;
 			memxd_copy_slow(c, cp->src, "a slab copy");
 			if (!cp->status)
 				cp->status = r;
 		}
 		if (r == -ETIMEDOUT && memxd_donor_usable(atomic_load(&cp->src->state)) &&
 		    memxd_donor_usable(atomic_load(&cp->dst->state))) {
-			if (memxd_now_ns() - slow_since < MEMXD_COPY_STUCK_MS * 1000000ULL)
-				copy_ping_donors(c, cp);
-			else
+			if (now - slow_since >= MEMXD_COPY_STUCK_MS * 1000000ULL) {
 				copy_blame_oldest(c, cp);
+			} else if (now - last_ping >= MEMXD_MSG_TIMEOUT_MS * 1000000ULL) {
+				last_ping = now;
+				copy_ping_donors(c, cp);
+			}
 		} else if (r == -ETIMEDOUT) {
-			/* A donor is lost and its pieces still do not flush: give up waiting. */
-			if (++stuck > 2)
+			/* A donor is lost and its pieces still do not flush in 3 waits of 5 s: give up. */
+			stuck_ms += wait_ms;
+			if (stuck_ms >= 3 * MEMXD_MSG_TIMEOUT_MS)
 				break;
 		} else if (r) {
 			if (!cp->status)
@@ -288,7 +307,7 @@ static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 			if (++stuck > 2)
 				break;
 		} else {
-			stuck = 0;
+			stuck = stuck_ms = 0;
 		}
 	}
 	if (!cp->status && cp->written != cp->bytes)

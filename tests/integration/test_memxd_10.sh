@@ -26,7 +26,7 @@ fio_write_verify "$MEMX_DEV" 0 8M || fail "fio on the slabs the donor can hold f
 # 1 GiB of 1 MiB slabs on a 16 MiB donor: nearly every write is a slab no
 # donor can take, and a log line about it.
 timeout 120 fio --name=flood --filename="$MEMX_DEV" --direct=1 --ioengine=libaio \
-	--rw=randwrite --bs=4k --offset=16M --size=1000M --iodepth=8 --time_based --runtime=20 \
+	--rw=randwrite --bs=4k --offset=16M --size=1000M --iodepth=8 --time_based --runtime=8 \
 	--continue_on_error=all --output="$TEST_TMP/flood.out" > /dev/null 2>&1
 [ $? = 124 ] && fail "writes hung: the engine waits on its stderr"
 grep -o 'err=[^,]*' "$TEST_TMP/flood.out" | head -n 1

@@ -917,6 +917,81 @@ Test(recovery, slow_copies_back_off_longer_each_time)
 	free_client(c);
 }
 
+/*
+ * While a slow copy's pieces are waited out, the mailbox (first writes
+ * parked for a slab to be mapped) is served aside about once a second, not
+ * once the pieces drained (up to MEMXD_COPY_STUCK_MS later); what the aside
+ * work pumps off the CQ for the copy reaches the copy. (Before: the control
+ * thread served nothing for as long, and writes parked for a slab failed with
+ * EIO after half of --io-deadline: ci/cluster netem.)
+ */
+static struct {
+	unsigned int calls, nested, with_pieces;
+	uint64_t last_ns, max_gap_ns;
+	struct memxd_rdma_sink *sink;
+	bool complete_at_3;
+} aside;
+
+static void serve_aside_fake(struct memxd_client *c)
+{
+	if (aside.calls && F.now_ns - aside.last_ns > aside.max_gap_ns)
+		aside.max_gap_ns = F.now_ns - aside.last_ns;
+	aside.last_ns = F.now_ns;
+	aside.calls++;
+	aside.sink = c->aside_sink;
+	aside.with_pieces += F.nr_wr > 0;
+	memxd_serve_aside(c, c->aside_sink);	/* not nested: a no-op */
+	if (c->aside_sink != aside.sink)
+		aside.nested++;
+	/* A map's reply waited for here pumps the copy's completions to aside_sink. */
+	if (aside.complete_at_3 && aside.calls == 3 && c->aside_sink) {
+		for (unsigned int i = 0; i < F.nr_wr; i++) {
+			F.slot_full[F.wr[i].slot] = !F.wr[i].write && !F.wr[i].status;
+			if (F.wr[i].seq == c->aside_sink->seq)
+				c->aside_sink->done(c->aside_sink, F.wr[i].slot, F.wr[i].status);
+		}
+		F.nr_wr = 0;
+	}
+}
+
+Test(recovery, slow_copy_serves_the_mailbox_while_it_is_waited_out)
+{
+	struct memxd_client *c = mk_big();
+
+	memset(&aside, 0, sizeof(aside));
+	c->serve_aside = serve_aside_fake;
+	F.hang_waits = 6;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_geq(aside.calls, 5, "the mailbox was served while the pieces were slow (%u)",
+		      aside.calls);
+	cr_expect_eq(aside.with_pieces, aside.calls, "each time with the copy's pieces in flight");
+	cr_expect_leq(aside.max_gap_ns, (MEMXD_ASIDE_WAIT_MS + 100) * 1000000ULL,
+		      "served at least once a second (largest gap %" PRIu64 " ms)",
+		      aside.max_gap_ns / 1000000);
+	cr_expect_not_null(aside.sink, "the copy's sink takes completions meanwhile");
+	cr_expect_eq(aside.nested, 0);
+	cr_expect_null(c->aside_sink, "and only meanwhile");
+	cr_expect_eq(F.lost[0] + F.lost[2], 0, "no donor lost");
+	check_not_copied(c);
+	free_client(c);
+}
+
+/* Completions that the aside work pumps off the CQ end the wait as well. */
+Test(recovery, slow_copy_pieces_completed_aside_end_the_wait)
+{
+	struct memxd_client *c = mk_big();
+
+	memset(&aside, 0, sizeof(aside));
+	aside.complete_at_3 = true;
+	c->serve_aside = serve_aside_fake;
+	F.hang_waits = 1000;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_eq(aside.calls, 3, "no more waiting once the pieces completed aside");
+	cr_expect_eq(F.lost[0] + F.lost[2], 0, "no donor blamed");
+	check_not_copied(c);
+	free_client(c);
+}
+
 /* Slow pieces and a source that stops answering its control connection: that is a lost donor. */
 Test(recovery, slow_copy_whose_donor_does_not_answer_loses_it)
 {
