@@ -190,6 +190,18 @@ static int state_read_hdr(int fd, uint64_t size, struct state_hdr *h)
 	return pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) ? 0 : -(errno ?: EIO);
 }
 
+void memxd_state_file_path(const struct memxd_client *c, char *path, size_t len)
+{
+	state_path(c, path, len);
+}
+
+uint64_t memxd_state_file_bytes(const struct memxd_client *c)
+{
+	struct state_section sec[STATE_NR_SECTIONS];
+
+	return state_layout(c, STATE_FORMAT, sec);
+}
+
 int memxd_state_open(struct memxd_client *c, bool *resume)
 {
 	struct state_section sec[STATE_NR_SECTIONS];
