@@ -38,6 +38,14 @@
 #include "common/proc.h"
 #include "common/state_seal.h"
 
+/* The key that seals and opens the state: --state-key, or the one that connects. */
+static const struct memxd_key *state_key(const struct memxd_client *c)
+{
+	const struct memxd_keyring *kr = &c->opt.trust.kr;
+
+	return c->opt.state_key_id ? memxd_keyring_find(kr, c->opt.state_key_id) : &kr->key[0];
+}
+
 /* ---- at a detach: leave the sealed state on the donors -------------------- */
 
 static unsigned int slab_shift_for(size_t bytes)
@@ -94,7 +102,7 @@ static int store_on(struct memxd_client *c, struct memxd_donor *d, const uint8_t
 
 int memxd_handoff_store(struct memxd_client *c)
 {
-	const struct memxd_key *k = &c->opt.trust.kr.key[0];
+	const struct memxd_key *k = state_key(c);
 	uint8_t tag[MEMXD_STATE_TAG_LEN];
 	size_t len = memxd_state_sealed_len(c->state_bytes);
 	unsigned int stored = 0, tried = 0, shift = slab_shift_for(len);
@@ -105,6 +113,12 @@ int memxd_handoff_store(struct memxd_client *c)
 		memxd_warn("volume %s: --insecure: its state is not left on the donors (that needs "
 			   "a cluster key to seal it with); attach it where %s/client-%s.state is",
 			   c->opt.name, MEMXD_RUN_DIR, c->opt.name);
+		return 0;
+	}
+	if (!k) {
+		memxd_warn("volume %s: --state-key %u is not in %s: its state is not left on the "
+			   "donors; attach it where %s/client-%s.state is", c->opt.name,
+			   c->opt.state_key_id, c->opt.trust.key_file, MEMXD_RUN_DIR, c->opt.name);
 		return 0;
 	}
 	if (len > UINT32_MAX || shift > MEMX_MAX_SLAB_SHIFT) {
@@ -369,7 +383,7 @@ static int write_state_file(struct memxd_client *c, const void *plain, size_t le
 
 int memxd_handoff_fetch(struct memxd_client *c)
 {
-	const struct memxd_key *k = &c->opt.trust.kr.key[0];
+	const struct memxd_key *k = state_key(c);
 	size_t plain_max = memxd_state_file_bytes(c), sealed_max = memxd_state_sealed_len(plain_max);
 	uint8_t tag[MEMXD_STATE_TAG_LEN], *sealed = NULL, *plain = NULL, *best = NULL;
 	unsigned int had = 0, refused = 0, answered = 0;
@@ -385,6 +399,11 @@ int memxd_handoff_fetch(struct memxd_client *c)
 		memxd_warn("volume %s: --insecure: no state is asked of the donors (a state on the "
 			   "donors needs a cluster key to seal it)", c->opt.name);
 		return -ENOENT;
+	}
+	if (!k) {
+		memxd_err("volume %s: --state-key %u is not in %s: cannot open a state from the "
+			  "donors", c->opt.name, c->opt.state_key_id, c->opt.trust.key_file);
+		return -ENOKEY;
 	}
 	memxd_state_tag(k, c->opt.name, tag);
 	r = mxv_ctx_open(c->opt.bind, &ctx);
@@ -432,7 +451,7 @@ int memxd_handoff_fetch(struct memxd_client *c)
 		if (!len)
 			continue;
 		had++;
-		n = memxd_state_open_sealed(&c->opt.trust.kr, c->opt.name, sealed, (size_t)len,
+		n = memxd_state_open_sealed(k, c->opt.name, sealed, (size_t)len,
 					    plain, plain_max, &epoch);
 		if (n >= 0 && ((size_t)n < sizeof(struct state_hdr) ||
 			       ((struct state_hdr *)plain)->epoch != epoch))
@@ -442,7 +461,7 @@ int memxd_handoff_fetch(struct memxd_client *c)
 			memxd_err("volume %s: donor %s handed out a state copy that %s: refused",
 				  c->opt.name, name, n == -EACCES ? "does not authenticate "
 				  "(altered, forged, or sealed under another key or name)" :
-				  n == -ENOKEY ? "is sealed under a key we do not hold" :
+				  n == -ENOKEY ? "is not sealed under our state key" :
 				  "is not a sealed state of this volume's size");
 			continue;
 		}

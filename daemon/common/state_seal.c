@@ -60,12 +60,11 @@ void memxd_state_seal(const struct memxd_key *k, const char *name, uint64_t epoc
 	sodium_memzero(key, sizeof(key));
 }
 
-long memxd_state_open_sealed(const struct memxd_keyring *kr, const char *name, const void *in,
+long memxd_state_open_sealed(const struct memxd_key *k, const char *name, const void *in,
 			     size_t len, void *out, size_t out_max, uint64_t *epoch)
 {
 	uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
 	struct memxd_state_seal_hdr h;
-	const struct memxd_key *k;
 	unsigned long long n;
 	int r;
 
@@ -75,8 +74,7 @@ long memxd_state_open_sealed(const struct memxd_keyring *kr, const char *name, c
 	if (memcmp(h.magic, MEMXD_STATE_SEAL_MAGIC, sizeof(h.magic)) || h.reserved ||
 	    h.plain_len > out_max || memxd_state_sealed_len(h.plain_len) != len)
 		return -EPROTO;
-	k = memxd_keyring_find(kr, h.key_id);
-	if (!k || kr->insecure)
+	if (h.key_id != k->id || !k->id)	/* key 0: --insecure's, no key at all */
 		return -ENOKEY;
 	derive(k, LABEL_KEY, name, key, sizeof(key));
 	r = crypto_aead_xchacha20poly1305_ietf_decrypt(out, &n, NULL, (const uint8_t *)in + sizeof(h),

@@ -45,13 +45,14 @@ void memxd_state_seal(const struct memxd_key *k, const char *name, uint64_t epoc
 		      const void *plain, size_t len, void *out);
 
 /*
- * Opens a sealed state of volume name with the key its header names, into
- * out (room for out_max bytes). Returns its plain length (*epoch set), or
- * -EPROTO (not a sealed state, or too long), -ENOKEY (a key we do not hold)
- * or -EACCES (does not authenticate: altered, forged, another volume's, or
- * another cluster key).
+ * Opens a sealed state of volume name with key k, into out (room for out_max
+ * bytes). Only k opens it: a copy sealed under any other key, even one we
+ * hold (and donors may too), is refused. Returns its plain length (*epoch
+ * set), or -EPROTO (not a sealed state, or too long), -ENOKEY (its header
+ * names another key) or -EACCES (does not authenticate: altered, forged,
+ * another volume's).
  */
-long memxd_state_open_sealed(const struct memxd_keyring *kr, const char *name, const void *in,
+long memxd_state_open_sealed(const struct memxd_key *k, const char *name, const void *in,
 			     size_t len, void *out, size_t out_max, uint64_t *epoch);
 
 #endif /* MEMXD_STATE_SEAL_H */

@@ -2,11 +2,17 @@
 # Detach and attach elsewhere (MemX's migration): a volume written by one
 # engine (from 10.77.0.1) is handed off with `memxctl volume detach` (refused
 # while the device is open): its device goes, the engine leaves without giving
-# the grants back and the donors keep them under the lease. Another engine,
-# from another address (10.77.0.4), started with --attach and the state file,
-# serves it: a 256 MiB fio pattern reads back exact. --attach with nothing to
-# attach (no state file, another size) fails with a clear error and leaves the
-# state file alone; a clean stop afterwards gives the grants back.
+# the grants back, seals its state and leaves a copy on each donor, and the
+# donors keep all of it under the lease. Another engine, from another address
+# (10.77.0.4), started with --attach and NO state file (it is moved away),
+# rebuilds the file from the donors' sealed copies and serves the volume: a
+# 256 MiB fio pattern reads back exact. Before it, a peer holding the
+# cluster key (memx_attack state-forge) leaves a forged copy claiming a newer
+# epoch under the volume's tag on d1: the donor cannot tell, engine b must
+# refuse it by name and take d2's real copy. --attach with nothing to attach
+# (no state file and none on the donors, another size) fails with a clear
+# error and leaves the state file alone; a clean stop afterwards gives the
+# grants back.
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -35,23 +41,45 @@ wait "$(bg_pid a)" || fail "engine a exited non-zero after a detach"
 [ -e "$dev" ] && fail "$dev is still there after the detach"
 grep -Eq "gave back [0-9]+ grant" "$TEST_TMP/a.log" && fail "the detached engine gave its grants back"
 [ -e /run/memx/client-mig.state ] || fail "the detach removed the state file"
+grep -q "on any host with the cluster key (its sealed state is on the donors)" "$TEST_TMP/detach.txt" ||
+	{ cat "$TEST_TMP/detach.txt"; fail "the detach did not leave the state on the donors"; }
+grep -q "sealed state of epoch 1 .* left on 2 of 2 donor" "$TEST_TMP/a.log" ||
+	{ grep sealed "$TEST_TMP/a.log"; fail "engine a did not leave its sealed state on both donors"; }
 for d in d1 d2; do
 	WAIT_S=10 wait_for grep -q "keeping its .* slabs for 60 s (lease)" "$TEST_TMP/$d.log" ||
 		fail "donor $d did not keep the volume under its lease"
+	grep -q "keeping its sealed state of epoch 1" "$TEST_TMP/$d.log" ||
+		fail "donor $d did not keep the sealed state"
 done
-log "detached: device gone, the donors keep the data (lease 60 s)"
+log "detached: device gone, the donors keep the data and the sealed state (lease 60 s)"
 
 # Nothing to attach: clear errors, and the state file stays.
 "$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" \
 	> "$TEST_TMP/attach-none.log" 2>&1 && fail "--attach of a volume with no state file succeeded"
-grep -q "no /run/memx/client-other.state" "$TEST_TMP/attach-none.log" || { cat "$TEST_TMP/attach-none.log"; fail "--attach without a state file did not say why"; }
+grep -q "no /run/memx/client-other.state and the donors had none either" "$TEST_TMP/attach-none.log" || { cat "$TEST_TMP/attach-none.log"; fail "--attach without a state file did not say why"; }
 "$MEMXD" client --name mig --size 128M --slab 4M --donor "$IP2" --attach --bind "$IP4" \
 	> "$TEST_TMP/attach-size.log" 2>&1 && fail "--attach with another size succeeded"
 grep -q "another size" "$TEST_TMP/attach-size.log" || { cat "$TEST_TMP/attach-size.log"; fail "--attach with another size did not say why"; }
 [ -e /run/memx/client-mig.state ] || fail "a refused --attach removed the state file"
 
+# The other host has no state file: it comes from the donors. d1 also keeps
+# a forged copy (random bytes under a header claiming epoch 99), which it
+# hands out first: it claims to be the newest.
+mv /run/memx/client-mig.state "$TEST_TMP/client-mig.state.a"
+"$MEMX_TEST_BIN/memx_attack" state-forge --bind "$IP1" --donor "$IP2" --key-file "$MEMX_KEY" \
+	--name mig --epoch 99 > "$TEST_TMP/forge.txt" 2>&1 ||
+	{ cat "$TEST_TMP/forge.txt"; fail "memx_attack could not leave a forged state on d1"; }
+grep -q "keeping its sealed state of epoch 99" "$TEST_TMP/d1.log" || fail "d1 did not keep the forged state"
 start_bg b "$MEMXD" client "${common[@]}" --bind "$IP4" --attach
 WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/b.log" || { bg_log b; fail "engine b did not attach"; }
+grep -q "donor $IP2:7471 handed out a state copy that does not authenticate" "$TEST_TMP/b.log" ||
+	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not refuse d1's forged copy by name"; }
+grep -q "state file rebuilt from the sealed state of epoch 1 on donor $IP3:7471 (2 of 2 donor(s) had one, 1 refused)" "$TEST_TMP/b.log" ||
+	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not rebuild the state file from d2's real copy"; }
+for d in d1 d2; do
+	WAIT_S=5 wait_for grep -q "dropping its sealed state of epoch 1 (stale now)" "$TEST_TMP/$d.log" ||
+		fail "donor $d kept the sealed state after the volume's new engine proved its secret"
+done
 dev=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/b.log")
 grep -q "attaching the detached volume" "$TEST_TMP/b.log" || fail "engine b did not say it attached"
 grep -q "its engine is back" "$TEST_TMP/d1.log" || fail "donor d1 did not give the volume back to engine b"

@@ -52,13 +52,15 @@ Test(state_seal, opens_to_the_same_bytes_with_its_epoch)
 	uint64_t epoch = 0;
 
 	cr_expect_eq(len, sizeof(struct memxd_state_seal_hdr) + PLAIN_LEN + 16);
-	cr_assert_eq(memxd_state_open_sealed(&kr1, "mig", s, len, out, sizeof(out), &epoch),
+	cr_assert_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, sizeof(out), &epoch),
 		     PLAIN_LEN);
 	cr_expect_eq(epoch, 5);
 	cr_expect_arr_eq(out, plain, PLAIN_LEN);
-	/* A keyring that holds the key among others opens it too (key rotation). */
-	cr_expect_eq(memxd_state_open_sealed(&both, "mig", s, len, out, sizeof(out), &epoch),
-		     PLAIN_LEN);
+	/* Only the sealing key opens it, not another key we (and the donors) may hold. */
+	cr_expect_eq(memxd_state_open_sealed(&both.key[0], "mig", s, len, out, sizeof(out), &epoch),
+		     -ENOKEY);
+	cr_expect_eq(memxd_state_open_sealed(memxd_keyring_find(&both, 1), "mig", s, len, out,
+					     sizeof(out), &epoch), PLAIN_LEN);
 	free(s);
 }
 
@@ -89,7 +91,7 @@ Test(state_seal, every_altered_byte_is_refused)
 		long r;
 
 		s[i] ^= 0x01;
-		r = memxd_state_open_sealed(&kr1, "mig", s, len, out, sizeof(out), &epoch);
+		r = memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, sizeof(out), &epoch);
 		/* The magic, the key id and the length are checked first; the rest authenticates. */
 		cr_expect(r == -EACCES || r == -EPROTO || r == -ENOKEY, "byte %zu: %ld", i, r);
 		s[i] ^= 0x01;
@@ -97,7 +99,7 @@ Test(state_seal, every_altered_byte_is_refused)
 	cr_expect_eq(epoch, 77, "a refused copy sets no epoch");
 	/* The last byte (the tag's) too. */
 	s[len - 1] ^= 0x80;
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, len, out, sizeof(out), &epoch), -EACCES);
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, sizeof(out), &epoch), -EACCES);
 	free(s);
 }
 
@@ -110,7 +112,7 @@ Test(state_seal, a_raised_epoch_is_refused)
 
 	/* An older copy dressed up as the newest does not open. */
 	h->epoch = 4;
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, len, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, sizeof(out), &epoch),
 		     -EACCES);
 	free(s);
 }
@@ -123,12 +125,12 @@ Test(state_seal, another_volume_or_key_does_not_open)
 	struct memxd_state_seal_hdr *h = (struct memxd_state_seal_hdr *)s2;
 	uint64_t epoch;
 
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, len, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, sizeof(out), &epoch),
 		     -EACCES, "another volume's state swapped in");
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s2, len, out, sizeof(out), &epoch),
-		     -ENOKEY, "a key we do not hold");
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s2, len, out, sizeof(out), &epoch),
+		     -ENOKEY, "sealed under another key (one a donor may hold)");
 	h->key_id = 1;	/* names our key, sealed under another */
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s2, len, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s2, len, out, sizeof(out), &epoch),
 		     -EACCES);
 	free(s);
 	free(s2);
@@ -144,7 +146,7 @@ Test(state_seal, a_forged_copy_is_refused)
 
 	memcpy(s, &h, sizeof(h));
 	memcpy(s + sizeof(h), plain, PLAIN_LEN);
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, len, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, sizeof(out), &epoch),
 		     -EACCES);
 	free(s);
 }
@@ -156,19 +158,24 @@ Test(state_seal, bad_shapes_are_refused_before_the_key)
 	uint64_t epoch;
 	struct memxd_keyring insecure;
 
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, len - 1, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len - 1, out, sizeof(out), &epoch),
 		     -EPROTO, "cut short");
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, 10, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, 10, out, sizeof(out), &epoch),
 		     -EPROTO, "shorter than a header");
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, len, out, PLAIN_LEN - 1, &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, PLAIN_LEN - 1, &epoch),
 		     -EPROTO, "longer than this volume's state can be");
 	s[0] = 'X';
-	cr_expect_eq(memxd_state_open_sealed(&kr1, "mig", s, len, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&kr1.key[0], "mig", s, len, out, sizeof(out), &epoch),
 		     -EPROTO, "not a sealed state");
 	s[0] = 'M';
 	memxd_keyring_insecure(&insecure);
-	cr_expect_eq(memxd_state_open_sealed(&insecure, "mig", s, len, out, sizeof(out), &epoch),
+	cr_expect_eq(memxd_state_open_sealed(&insecure.key[0], "mig", s, len, out, sizeof(out), &epoch),
 		     -ENOKEY, "--insecure opens nothing");
+	free(s);
+	/* Not even what the all-zero key of --insecure sealed. */
+	s = sealed_of(&insecure, "mig", 1, &len);
+	cr_expect_eq(memxd_state_open_sealed(&insecure.key[0], "mig", s, len, out, sizeof(out), &epoch),
+		     -ENOKEY);
 	free(s);
 }
 
