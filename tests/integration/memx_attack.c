@@ -593,7 +593,7 @@ static int usage(void)
 	fprintf(stderr, "usage: memx_attack steal-data|steal-client|knock|ticket-swap|record|"
 		"replay|state-forge --bind IP --donor IP[:PORT] [--volume HEXID] [--addr A --rkey K] [--len N]\n"
 		"        [--ticket zero|random|HEX] [--key-id N] [--key-file PATH] [--handles N]"
-		" [--file PATH]\n        [--secret HEX] [--epoch N]\n");
+		" [--file PATH]\n        [--secret HEX] [--epoch N] [--name NAME]\n");
 	return EXIT_USAGE;
 }
 
