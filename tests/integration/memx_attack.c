@@ -29,12 +29,13 @@
  *   replay        no key: sends --file's hello and AUTH bytes on a new
  *                 connection, then DATA connects with its ticket.
  *   state-forge   with --key-file and --name: a volume of our own (lease 60 s),
- *                 a slab of it filled with a forged sealed state of volume
- *                 --name claiming --epoch (default 99: newer than any real
- *                 one), not sealed under the key (we play a peer that knows
- *                 the tag but not the sealing key), kept with STATE_KEEP under
- *                 that volume's tag; disconnect. The donor cannot tell it from
- *                 a real one (exit 0 when kept): the engine that reads it must.
+ *                 a slab of it filled with a forged state of volume --name
+ *                 claiming --epoch (default 99: newer than any real one),
+ *                 sealed properly under --key-file's first key (the one a
+ *                 donor holds), kept with STATE_KEEP under that volume's tag
+ *                 (from --state-key-file's first key when given: a donor
+ *                 sees tags); disconnect. The donor cannot tell it from a real
+ *                 copy (exit 0 when kept): the engine must, by its state key.
  * Exit: 0 the attack SUCCEEDED (record: recorded); 3 the donor refused (its
  * reason is printed); 1 other errors; 2 usage.
  */
@@ -62,7 +63,7 @@
 #define RECORD_LEN	(HELLO_LEN + MEMX_MSG_SIZE + MEMX_SECRET_LEN)
 
 static struct {
-	const char *bind_ip, *key_file, *file, *ticket, *name;
+	const char *bind_ip, *key_file, *file, *ticket, *name, *state_key_file;
 	char donor_ip[64];
 	uint16_t port;
 	uint8_t volume[16];
@@ -514,17 +515,23 @@ static int attack_replay(void)
 static int attack_state_forge(void)
 {
 	uint8_t own_id[16], auth[MEMX_MSG_SIZE], ticket[MEMX_SECRET_LEN], raw[MEMX_MSG_SIZE];
-	struct memxd_state_seal_hdr h = { .magic = MEMXD_STATE_SEAL_MAGIC,
-					  .epoch = opt.epoch ? opt.epoch : 99, .plain_len = 8192 };
+	uint8_t forged[8192];
+	uint64_t epoch = opt.epoch ? opt.epoch : 99;
 	struct memxd_msg_info info, rep;
 	struct peer ctl, data;
-	struct memxd_key key;
+	struct memxd_key key, tag_key;
+	static struct memxd_keyring tag_kr;
 	struct peer_hs hs;
 	int r;
 
 	if (file_key(&key))
 		return EXIT_ERR;
-	h.key_id = key.id;
+	tag_key = key;
+	if (opt.state_key_file) {
+		if (peer_load_keys(opt.state_key_file, &tag_kr))
+			return EXIT_ERR;
+		tag_key = tag_kr.key[0];
+	}
 	memxd_auth_random(own_id, sizeof(own_id));
 	/* Our own volume, with a lease: the forged state outlives this connection. */
 	memxd_auth_random(ticket, sizeof(ticket));
@@ -551,17 +558,17 @@ static int attack_state_forge(void)
 		return EXIT_ERR;
 	opt.addr = rep.grant.remote_addr;
 	opt.rkey = rep.grant.rkey;
-	opt.len = (uint32_t)memxd_state_sealed_len(h.plain_len);
-	memcpy(data.buf + DATA_OFF, &h, sizeof(h));
-	memxd_auth_random(data.buf + DATA_OFF + sizeof(h), opt.len - sizeof(h));
+	opt.len = (uint32_t)memxd_state_sealed_len(sizeof(forged));
+	memxd_auth_random(forged, sizeof(forged));
+	memxd_state_seal(&key, opt.name, epoch, forged, sizeof(forged), data.buf + DATA_OFF);
 	r = rdma(&data, 1);
 	if (r) {
 		printf("attack: writing the forged state failed: %s\n", strerror(-r));
 		return EXIT_ERR;
 	}
 	info = (struct memxd_msg_info){ .type = MEMX_MSG_STATE_KEEP, .seq = 3 };
-	memxd_state_tag(&key, opt.name, info.state.tag);
-	info.state.epoch = h.epoch;
+	memxd_state_tag(&tag_key, opt.name, info.state.tag);
+	info.state.epoch = epoch;
 	info.state.handle = rep.grant.handle;
 	info.state.length = opt.len;
 	memxd_msg_encode(raw, sizeof(raw), &info);
@@ -572,8 +579,8 @@ static int attack_state_forge(void)
 		printf("attack: STATE_KEEP: no reply\n");
 		return EXIT_ERR;
 	}
-	printf("attack: forged state of volume %s, epoch %" PRIu64 ", %u bytes: %s\n", opt.name,
-	       h.epoch, opt.len, rep.status ? strerror((int)rep.status) : "KEPT by the donor");
+	printf("attack: forged state of volume %s, epoch %" PRIu64 ", %u bytes, sealed under key "
+	       "%u: %s\n", opt.name, epoch, opt.len, key.id, rep.status ? strerror((int)rep.status) : "KEPT by the donor");
 	return rep.status ? EXIT_REFUSED : EXIT_OK;
 }
 
@@ -593,7 +600,8 @@ static int usage(void)
 	fprintf(stderr, "usage: memx_attack steal-data|steal-client|knock|ticket-swap|record|"
 		"replay|state-forge --bind IP --donor IP[:PORT] [--volume HEXID] [--addr A --rkey K] [--len N]\n"
 		"        [--ticket zero|random|HEX] [--key-id N] [--key-file PATH] [--handles N]"
-		" [--file PATH]\n        [--secret HEX] [--epoch N] [--name NAME]\n");
+		" [--file PATH]\n        [--secret HEX] [--epoch N] [--name NAME]\n"
+		"        [--state-key-file PATH]\n");
 	return EXIT_USAGE;
 }
 
@@ -633,6 +641,7 @@ static int parse_opt(int ch, char *arg)
 		break;
 	case 'E': opt.epoch = strtoull(arg, NULL, 0); break;
 	case 'N': opt.name = arg; break;
+	case 'S': opt.state_key_file = arg; break;
 	default: return -1;
 	}
 	return 0;
@@ -650,6 +659,7 @@ int main(int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' }, { "secret", required_argument, NULL, 's' },
 		{ "epoch", required_argument, NULL, 'E' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "state-key-file", required_argument, NULL, 'S' },
 		{ 0 }
 	};
 	static const struct {

@@ -6,10 +6,12 @@
 # donors keep all of it under the lease. Another engine, from another address
 # (10.77.0.4), started with --attach and NO state file (it is moved away),
 # rebuilds the file from the donors' sealed copies and serves the volume: a
-# 256 MiB fio pattern reads back exact. Before it, a peer holding the
-# cluster key (memx_attack state-forge) leaves a forged copy claiming a newer
-# epoch under the volume's tag on d1: the donor cannot tell, engine b must
-# refuse it by name and take d2's real copy. --attach with nothing to attach
+# 256 MiB fio pattern reads back exact. The engines seal with a state key
+# (--state-key 2) that only the clients' key file holds: the donors hold the
+# cluster key alone. Before the attach, a peer with the cluster key, as a
+# donor is (memx_attack state-forge), leaves on d1 a copy properly sealed
+# under the cluster key, claiming a newer epoch, under the volume's tag: the
+# donor cannot tell, engine b must refuse it by name and take d2's copy. --attach with nothing to attach
 # (no state file and none on the donors, another size) fails with a clear
 # error and leaves the state file alone; a clean stop afterwards gives the
 # grants back.
@@ -20,8 +22,12 @@ load_kmod
 
 start_donor d1 "$IP2" 512M
 start_donor d2 "$IP3" 512M
+# The clients' keys: the cluster key (it connects), then a state key the donors lack.
+"$MEMXCTL" keygen "$TEST_TMP/state.key" --id 2 > /dev/null || fail "memxctl keygen failed"
+(umask 077; cat "$MEMX_KEY" "$TEST_TMP/state.key" > "$TEST_TMP/client.key")
+keys=(--key-file "$TEST_TMP/client.key" --state-key 2)
 common=(--name mig --size 256M --slab 4M --replicas 2 --donor "$IP2" --donor "$IP3"
-	--recovery-timeout 60)
+	--recovery-timeout 60 "${keys[@]}")
 start_bg a "$MEMXD" client "${common[@]}" --bind "$IP1"
 WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/a.log" || { bg_log a; fail "engine a did not become ready"; }
 dev=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/a.log")
@@ -54,25 +60,25 @@ done
 log "detached: device gone, the donors keep the data and the sealed state (lease 60 s)"
 
 # Nothing to attach: clear errors, and the state file stays.
-"$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" \
+"$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" "${keys[@]}" \
 	> "$TEST_TMP/attach-none.log" 2>&1 && fail "--attach of a volume with no state file succeeded"
 grep -q "no /run/memx/client-other.state and the donors had none either" "$TEST_TMP/attach-none.log" || { cat "$TEST_TMP/attach-none.log"; fail "--attach without a state file did not say why"; }
-"$MEMXD" client --name mig --size 128M --slab 4M --donor "$IP2" --attach --bind "$IP4" \
+"$MEMXD" client --name mig --size 128M --slab 4M --donor "$IP2" --attach --bind "$IP4" "${keys[@]}" \
 	> "$TEST_TMP/attach-size.log" 2>&1 && fail "--attach with another size succeeded"
 grep -q "another size" "$TEST_TMP/attach-size.log" || { cat "$TEST_TMP/attach-size.log"; fail "--attach with another size did not say why"; }
 [ -e /run/memx/client-mig.state ] || fail "a refused --attach removed the state file"
 
 # The other host has no state file: it comes from the donors. d1 also keeps
-# a forged copy (random bytes under a header claiming epoch 99), which it
+# a forged copy (sealed under the cluster key, claiming epoch 99), which it
 # hands out first: it claims to be the newest.
 mv /run/memx/client-mig.state "$TEST_TMP/client-mig.state.a"
 "$MEMX_TEST_BIN/memx_attack" state-forge --bind "$IP1" --donor "$IP2" --key-file "$MEMX_KEY" \
-	--name mig --epoch 99 > "$TEST_TMP/forge.txt" 2>&1 ||
+	--state-key-file "$TEST_TMP/state.key" --name mig --epoch 99 > "$TEST_TMP/forge.txt" 2>&1 ||
 	{ cat "$TEST_TMP/forge.txt"; fail "memx_attack could not leave a forged state on d1"; }
 grep -q "keeping its sealed state of epoch 99" "$TEST_TMP/d1.log" || fail "d1 did not keep the forged state"
 start_bg b "$MEMXD" client "${common[@]}" --bind "$IP4" --attach
 WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/b.log" || { bg_log b; fail "engine b did not attach"; }
-grep -q "donor $IP2:7471 handed out a state copy that does not authenticate" "$TEST_TMP/b.log" ||
+grep -q "donor $IP2:7471 handed out a state copy that is not sealed under our state key: refused" "$TEST_TMP/b.log" ||
 	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not refuse d1's forged copy by name"; }
 grep -q "state file rebuilt from the sealed state of epoch 1 on donor $IP3:7471 (2 of 2 donor(s) had one, 1 refused)" "$TEST_TMP/b.log" ||
 	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not rebuild the state file from d2's real copy"; }
