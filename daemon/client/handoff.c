@@ -354,17 +354,19 @@ static void reader_close(struct reader *rd)
 	rd->msgbuf = NULL;
 }
 
-/* Writes the state file, which must not exist (an attach never overwrites one). */
+/* Writes the state file whole under another name, then renames it over the file's. */
 static int write_state_file(struct memxd_client *c, const void *plain, size_t len)
 {
-	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16], tmp[sizeof(path) + 8];
 	int fd, r = 0;
 
 	memxd_make_run_dir();
 	memxd_state_file_path(c, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return memxd_log_errno(-errno, "volume %s: create %s", c->opt.name, path);
+		return memxd_log_errno(-errno, "volume %s: create %s", c->opt.name, tmp);
 	for (size_t off = 0; !r && off < len;) {
 		ssize_t n = write(fd, (const uint8_t *)plain + off, len - off);
 
@@ -374,14 +376,16 @@ static int write_state_file(struct memxd_client *c, const void *plain, size_t le
 			off += (size_t)n;
 	}
 	close(fd);
+	if (!r && rename(tmp, path))
+		r = -errno;
 	if (r) {
-		unlink(path);
+		unlink(tmp);
 		return memxd_log_errno(r, "volume %s: write %s", c->opt.name, path);
 	}
 	return 0;
 }
 
-int memxd_handoff_fetch(struct memxd_client *c)
+int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than)
 {
 	const struct memxd_key *k = state_key(c);
 	size_t plain_max = memxd_state_file_bytes(c), sealed_max = memxd_state_sealed_len(plain_max);
@@ -477,18 +481,24 @@ int memxd_handoff_fetch(struct memxd_client *c)
 			strcpy(best_from, name);
 		}
 	}
-	if (!best_len) {
-		memxd_err("volume %s: none of its %u donor(s) holds a sealed state of it that opens "
-			  "(%u answered, %u had one, %u refused)", c->opt.name, c->opt.nr_donors,
-			  answered, had, refused);
+	if (!best_len || best_epoch <= newer_than) {
+		if (newer_than)
+			memxd_info("volume %s: no donor holds a state newer than the state file's "
+				   "(epoch %" PRIu64 "; %u of %u donor(s) had one, %u refused)",
+				   c->opt.name, newer_than, had, c->opt.nr_donors, refused);
+		else
+			memxd_err("volume %s: none of its %u donor(s) holds a sealed state of it "
+				  "that opens (%u answered, %u had one, %u refused)", c->opt.name,
+				  c->opt.nr_donors, answered, had, refused);
 		r = -ENOENT;
 		goto out;
 	}
 	r = write_state_file(c, best, (size_t)best_len);
 	if (!r)
-		memxd_info("volume %s: state file rebuilt from the sealed state of epoch %" PRIu64
+		memxd_info("volume %s: state file %s from the sealed state of epoch %" PRIu64
 			   " on donor %s (%u of %u donor(s) had one, %u refused) in %" PRIu64 " ms",
-			   c->opt.name, best_epoch, best_from, had, c->opt.nr_donors, refused,
+			   c->opt.name, newer_than ? "replaced (it was older)" : "rebuilt",
+			   best_epoch, best_from, had, c->opt.nr_donors, refused,
 			   (uint64_t)((memxd_now_ns() - t0) / MEMXD_NS_PER_MS));
 out:
 	if (best)

@@ -18,12 +18,13 @@ struct memxd_client;
 int memxd_handoff_store(struct memxd_client *c);
 
 /*
- * --attach with no state file: asks each --donor for the volume's sealed
- * state (proving the cluster key, as any connection does), keeps the newest
- * copy that opens, and writes the state file from it. Returns 0 (the file is
- * there now), -ENOENT (no donor had a copy that opens; why logged) or
+ * --attach: asks each --donor for the volume's sealed state (proving the
+ * cluster key, as any connection does), keeps the newest copy that opens,
+ * and, if its epoch is above newer_than (the state file's, or 0 without one),
+ * writes the state file from it (in place of one there). Returns 0 (written),
+ * -ENOENT (no donor had a copy that opens, or none newer; why logged) or
  * -errno. Before the engine's own RDMA resources exist.
  */
-int memxd_handoff_fetch(struct memxd_client *c);
+int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than);
 
 #endif /* MEMXD_HANDOFF_H */

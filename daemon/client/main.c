@@ -394,21 +394,36 @@ static bool donor_known(struct memxd_client *c, const char *host, uint16_t port)
 }
 
 /*
- * --attach on a host without the state file: the donors' sealed copy (left
- * at the detach, handoff.c) becomes the file. Returns 0 when there is a file
- * now, or -errno with why.
+ * --attach: the donors' sealed copy (left at the detach, handoff.c) becomes
+ * the state file when there is none here, or when the one here is older (the
+ * volume was attached elsewhere since: back and forth between two hosts).
+ * Returns 0 when there is a file to take the volume over from, or -errno
+ * with why.
  */
 static int attach_from_donors(struct memxd_client *c)
 {
 	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+	uint64_t epoch = 0;
 	int r;
 
 	memxd_state_file_path(c, path, sizeof(path));
-	if (access(path, F_OK) == 0 || !c->opt.nr_donors)
-		return 0;	/* memxd_state_open says what is wrong with it, if anything */
+	if (!c->opt.nr_donors)
+		return 0;	/* memxd_state_open says what is missing */
+	if (access(path, F_OK) == 0) {
+		/* A file we cannot read an epoch from: memxd_state_open says why. */
+		if (memxd_state_file_epoch(c, &epoch) || c->opt.trust.insecure)
+			return 0;
+		r = resolve_bind(c);
+		if (!r)
+			r = memxd_handoff_fetch(c, epoch);
+		if (r && r != -ENOENT)
+			memxd_warn("volume %s: could not ask the donors for a newer state (%s): "
+				   "taking it over from %s", c->opt.name, strerror(-r), path);
+		return 0;
+	}
 	r = resolve_bind(c);
 	if (!r)
-		r = memxd_handoff_fetch(c);
+		r = memxd_handoff_fetch(c, 0);
 	if (r == -ENOENT && c->opt.trust.insecure)
 		return memxd_log_errno(r, "volume %s: --attach, but there is no %s (copy it from "
 				       "the host the volume was detached on: with --insecure the "

@@ -14,7 +14,8 @@
 # donor cannot tell, engine b must refuse it by name and take d2's copy. --attach with nothing to attach
 # (no state file and none on the donors, another size) fails with a clear
 # error and leaves the state file alone; a clean stop afterwards gives the
-# grants back.
+# grants back. Then back to the first address, whose own state file is now
+# stale (epoch 1): the donors' newer copy (epoch 2) replaces it.
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -92,7 +93,23 @@ grep -q "its engine is back" "$TEST_TMP/d1.log" || fail "donor d1 did not give t
 fio "${job[@]}" --filename="$dev" --verify_only --output="$TEST_TMP/fio-v.out" ||
 	{ cat "$TEST_TMP/fio-v.out"; fail "the pattern did not read back exact after the attach"; }
 log "attached from $IP4: 256 MiB read back exact"
-stop_bg b || fail "engine b did not stop cleanly"
-grep -Eq "gave back [1-9][0-9]* grant" "$TEST_TMP/b.log" || fail "a clean stop after the attach did not give the grants back"
+
+# And back: b detaches (epoch 2); the first host still has its own older file
+# (epoch 1), which must lose to the donors' newer copy.
+"$MEMXCTL" volume detach mig > "$TEST_TMP/detach-b.txt" 2>&1 || { cat "$TEST_TMP/detach-b.txt"; fail "detach of b failed"; }
+WAIT_S=15 wait_for exited "$(bg_pid b)" || fail "engine b did not leave after the detach"
+grep -q "sealed state of epoch 2 .* left on 2 of 2 donor" "$TEST_TMP/b.log" || fail "engine b did not leave its state on both donors"
+mv /run/memx/client-mig.state "$TEST_TMP/client-mig.state.b"
+cp "$TEST_TMP/client-mig.state.a" /run/memx/client-mig.state
+start_bg c "$MEMXD" client "${common[@]}" --bind "$IP1" --attach
+WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/c.log" || { bg_log c; fail "engine c did not attach"; }
+dev=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/c.log")
+grep -q "state file replaced (it was older) from the sealed state of epoch 2" "$TEST_TMP/c.log" ||
+	{ grep -i "state" "$TEST_TMP/c.log"; fail "engine c took the volume over from the stale file"; }
+fio "${job[@]}" --filename="$dev" --verify_only --io_size=32M --output="$TEST_TMP/fio-c.out" ||
+	{ cat "$TEST_TMP/fio-c.out"; fail "the pattern did not read back exact after the attach back"; }
+log "attached back at $IP1 over its stale file: the first 32 MiB read back exact"
+stop_bg c || fail "engine c did not stop cleanly"
+grep -Eq "gave back [1-9][0-9]* grant" "$TEST_TMP/c.log" || fail "a clean stop after the attach did not give the grants back"
 [ ! -e /run/memx/client-mig.state ] || fail "a clean stop left the state file"
 log "passed"
