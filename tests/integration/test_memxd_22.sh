@@ -59,6 +59,7 @@ for d in d1 d2; do
 		fail "donor $d did not keep the sealed state"
 done
 log "detached: device gone, the donors keep the data and the sealed state (lease 60 s)"
+log "a: $(grep -o 'sealed state of epoch 1 .*' "$TEST_TMP/a.log")"
 
 # Nothing to attach: clear errors, and the state file stays.
 "$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" "${keys[@]}" \
@@ -83,6 +84,7 @@ grep -q "donor $IP2:7471 handed out a state copy that is not sealed under our st
 	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not refuse d1's forged copy by name"; }
 grep -q "state file rebuilt from the sealed state of epoch 1 on donor $IP3:7471 (2 of 2 donor(s) had one, 1 refused)" "$TEST_TMP/b.log" ||
 	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not rebuild the state file from d2's real copy"; }
+log "b: $(grep -o 'state file rebuilt .*' "$TEST_TMP/b.log")"
 for d in d1 d2; do
 	WAIT_S=5 wait_for grep -q "dropping its sealed state of epoch 1 (stale now)" "$TEST_TMP/$d.log" ||
 		fail "donor $d kept the sealed state after the volume's new engine proved its secret"
