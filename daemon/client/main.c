@@ -46,6 +46,8 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "client/handoff.h"
+#include "client/state.h"
 #include "common/ctl.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -166,11 +168,12 @@ static void serve_mailbox(struct memxd_client *c)
  * donors. Its device goes (refused while open, as SIGTERM is); then the
  * engine leaves without giving the grants back: the donors keep them under
  * the lease it asked for (--recovery-timeout) for `memxd client --attach`,
- * here or on a host that has the state file.
+ * here, on a host that has the state file, or (its state sealed and left on
+ * the donors, handoff.c) on any host with the cluster key.
  */
 static int client_detach(struct memxd_client *c, char *out, size_t len)
 {
-	int r;
+	int kept, r;
 
 	if (!c->state_base)
 		return memxd_ctl_reply(out, len, "error: volume %s runs with --recovery-timeout 0: "
@@ -184,14 +187,18 @@ static int client_detach(struct memxd_client *c, char *out, size_t len)
 		return memxd_ctl_reply(out, len, "error: remove %s: %s; not detached\n",
 				       c->dev_path, strerror(-r));
 	c->detached = true;
+	kept = memxd_handoff_store(c);
 	memxd_info("volume %s: detached (memxctl): %s removed; the donors keep its data for %u s "
-		   "for `memxd client --name %s --attach` with %s/client-%s.state", c->opt.name,
-		   c->dev_path, c->opt.recovery_timeout_s, c->opt.name, MEMXD_RUN_DIR,
-		   c->opt.name);
+		   "for `memxd client --name %s --attach`%s", c->opt.name, c->dev_path,
+		   c->opt.recovery_timeout_s, c->opt.name, kept ?
+		   " on any host with the cluster key (its sealed state is on the donors)" :
+		   " where its state file is");
 	return memxd_ctl_reply(out, len, "detached volume %s: %s removed, its data kept on the "
 			       "donors for %u s; attach it with memxd client --name %s --attach "
-			       "where %s/client-%s.state is\n", c->opt.name, c->dev_path,
-			       c->opt.recovery_timeout_s, c->opt.name, MEMXD_RUN_DIR, c->opt.name);
+			       "%s%s/client-%s.state is\n", c->opt.name, c->dev_path,
+			       c->opt.recovery_timeout_s, c->opt.name, kept ?
+			       "on any host with the cluster key (its sealed state is on the "
+			       "donors), or where " : "where ", MEMXD_RUN_DIR, c->opt.name);
 }
 
 static int client_ctl(void *arg, const char *line, char *out, size_t len)
@@ -245,17 +252,28 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 			 "volume remove NAME)\n", line);
 }
 
+/* The local address we reach the donors from: --bind, or the route to the first. */
+static int resolve_bind(struct memxd_client *c)
+{
+	int r;
+
+	if (c->opt.bind[0])
+		return 0;
+	r = route_source(c->opt.donor_host[0], c->opt.donor_port[0], c->opt.bind,
+			 sizeof(c->opt.bind));
+	if (r)
+		return memxd_log_errno(r, "no route to donor %s", c->opt.donor_host[0]);
+	return 0;
+}
+
 /* The RDMA side: a device for the local address, the control CQ, the bounce buffer. */
 static int setup_rdma(struct memxd_client *c)
 {
 	int r;
 
-	if (!c->opt.bind[0]) {
-		r = route_source(c->opt.donor_host[0], c->opt.donor_port[0], c->opt.bind,
-				 sizeof(c->opt.bind));
-		if (r)
-			return memxd_log_errno(r, "no route to donor %s", c->opt.donor_host[0]);
-	}
+	r = resolve_bind(c);
+	if (r)
+		return r;
 	r = mxv_ctx_open(c->opt.bind, &c->ctx);
 	if (r)
 		return memxd_log_errno(r, "no RDMA device serves %s", c->opt.bind);
@@ -375,6 +393,49 @@ static bool donor_known(struct memxd_client *c, const char *host, uint16_t port)
 	return false;
 }
 
+/*
+ * --attach: the donors' sealed copy (left at the detach, handoff.c) becomes
+ * the state file when there is none here, or when the one here is older (the
+ * volume was attached elsewhere since: back and forth between two hosts).
+ * Returns 0 when there is a file to take the volume over from, or -errno
+ * with why.
+ */
+static int attach_from_donors(struct memxd_client *c)
+{
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+	uint64_t epoch = 0;
+	int r;
+
+	memxd_state_file_path(c, path, sizeof(path));
+	if (!c->opt.nr_donors)
+		return 0;	/* memxd_state_open says what is missing */
+	if (access(path, F_OK) == 0) {
+		/* A file we cannot read an epoch from: memxd_state_open says why. */
+		if (memxd_state_file_epoch(c, &epoch) || c->opt.trust.insecure)
+			return 0;
+		r = resolve_bind(c);
+		if (!r)
+			r = memxd_handoff_fetch(c, epoch);
+		if (r && r != -ENOENT)
+			memxd_warn("volume %s: could not ask the donors for a newer state (%s): "
+				   "taking it over from %s", c->opt.name, strerror(-r), path);
+		return 0;
+	}
+	r = resolve_bind(c);
+	if (!r)
+		r = memxd_handoff_fetch(c, 0);
+	if (r == -ENOENT && c->opt.trust.insecure)
+		return memxd_log_errno(r, "volume %s: --attach, but there is no %s (copy it from "
+				       "the host the volume was detached on: with --insecure the "
+				       "donors keep no state, that needs a cluster key)",
+				       c->opt.name, path);
+	if (r == -ENOENT)
+		return memxd_log_errno(r, "volume %s: --attach, but there is no %s and the donors "
+				       "had none either (no --donor keeps a sealed state of it "
+				       "that opens with our cluster key)", c->opt.name, path);
+	return r;
+}
+
 static int client_setup(struct memxd_client *c)
 {
 	bool resume = false;
@@ -395,6 +456,11 @@ static int client_setup(struct memxd_client *c)
 	if (r)
 		return memxd_log_errno(r, "same-filled block table for %" PRIu64 " MiB (8 bytes "
 				       "per 4 KiB)", c->opt.size >> 20);
+	if (c->opt.recovery_timeout_s && c->opt.attach) {
+		r = attach_from_donors(c);
+		if (r)
+			return r;
+	}
 	if (c->opt.recovery_timeout_s) {
 		r = memxd_state_open(c, &resume);
 		if (r)

@@ -30,7 +30,8 @@ void memxd_client_usage(FILE *f)
 		"                    [--no-checksum] [--no-same-filled] [--scrub-rate SIZE]\n"
 		"                    [--scatter-width W]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
-		"                    [--recovery-timeout SEC] [--attach] [--config FILE]\n"
+		"                    [--recovery-timeout SEC] [--attach] [--state-key ID]\n"
+		"                    [--config FILE]\n"
 		"                    [--kernel-backend auto|memx|ublk] [--overcommit]\n"
 		"                    [--directory etcd://HOST[:PORT][/PREFIX] | srv://DOMAIN[@SERVER[:PORT]]]\n"
 		"                    [--directory-wait SEC]\n"
@@ -78,8 +79,14 @@ void memxd_client_usage(FILE *f)
 		"              (default %u)\n"
 		"  --attach    take over the volume NAME that `memxctl volume detach` handed\n"
 		"              off (here or on another host): its data stays on the donors for\n"
-		"              the recovery timeout, and %s/client-NAME.state\n"
-		"              (copied from the host it left) says where; never a new volume\n"
+		"              the recovery timeout, and %s/client-NAME.state says\n"
+		"              where: copied from the host it left, or, when there is none,\n"
+		"              rebuilt from the sealed copy the detach left on the donors\n"
+		"              (any host with the key opens it); never a new volume\n"
+		"  --state-key  the id of the key in --key-file that seals (detach) and\n"
+		"              opens (attach) the state left on the donors (default: the\n"
+		"              first, which the donors hold too: one their key files lack\n"
+		"              keeps them from reading or forging it)\n"
 		"  --kernel-backend  how the kernel hands us block requests: memx (memx.ko),\n"
 		"              ublk (the kernel's ublk_drv, Linux 6.0+: no module to build;\n"
 		"              no --poll-queues), or auto:\n"
@@ -273,6 +280,11 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 			return -EINVAL;
 		o->dir_wait_s = (unsigned int)v;
 		return 0;
+	case 'V':
+		if (opt_count("--state-key", arg, 1, UINT32_MAX, &v))
+			return -EINVAL;
+		o->state_key_id = (uint32_t)v;
+		return 0;
 	case 'Y':
 		if (opt_count("--recovery-timeout", arg, 0, MEMX_MAX_LEASE_S, &v))
 			return -EINVAL;
@@ -326,6 +338,10 @@ static int check_options(struct memxd_client_opts *o)
 		opt_err("--insecure takes no --key-file\n");
 		return -EINVAL;
 	}
+	if (o->state_key_id && o->trust.insecure) {
+		opt_err("--insecure has no keys: no --state-key\n");
+		return -EINVAL;
+	}
 	if (o->attach && !o->recovery_timeout_s) {
 		opt_err("--attach takes a volume over from its state file, "
 			"which --recovery-timeout 0 does not keep\n");
@@ -369,6 +385,7 @@ static const struct option client_longopts[] = {
 	{ "io-deadline", required_argument, NULL, 'T' },
 	{ "recovery-timeout", required_argument, NULL, 'Y' },
 	{ "attach", no_argument, NULL, 'A' },
+	{ "state-key", required_argument, NULL, 'V' },
 	{ "overcommit", no_argument, NULL, 'O' },
 	{ "kernel-backend", required_argument, NULL, 'B' },
 	{ "directory", required_argument, NULL, 'G' },

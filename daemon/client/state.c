@@ -190,6 +190,38 @@ static int state_read_hdr(int fd, uint64_t size, struct state_hdr *h)
 	return pread(fd, h, sizeof(*h), 0) == (ssize_t)sizeof(*h) ? 0 : -(errno ?: EIO);
 }
 
+void memxd_state_file_path(const struct memxd_client *c, char *path, size_t len)
+{
+	state_path(c, path, len);
+}
+
+int memxd_state_file_epoch(const struct memxd_client *c, uint64_t *epoch)
+{
+	char path[sizeof(MEMXD_RUN_DIR) + MEMXD_NAME_MAX + 16];
+	struct state_hdr h;
+	struct stat st;
+	int fd, r;
+
+	state_path(c, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	r = fstat(fd, &st) ? -errno : state_read_hdr(fd, (uint64_t)st.st_size, &h);
+	close(fd);
+	if (!r && memcmp(h.magic, STATE_MAGIC, sizeof(STATE_MAGIC)))
+		r = -EPROTO;
+	if (!r)
+		*epoch = h.epoch;
+	return r;
+}
+
+uint64_t memxd_state_file_bytes(const struct memxd_client *c)
+{
+	struct state_section sec[STATE_NR_SECTIONS];
+
+	return state_layout(c, STATE_FORMAT, sec);
+}
+
 int memxd_state_open(struct memxd_client *c, bool *resume)
 {
 	struct state_section sec[STATE_NR_SECTIONS];

@@ -19,6 +19,7 @@
 #define MEMXD_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct memxd_client;
@@ -73,6 +74,12 @@ bool memxd_state_donor(const struct memxd_client *c, unsigned int idx, char *hos
  * not come back) and recounts what the counters say.
  */
 void memxd_state_resume(struct memxd_client *c);
+
+/* The state file's path, and its size for this volume's geometry (handoff.c). */
+void memxd_state_file_path(const struct memxd_client *c, char *path, size_t len);
+uint64_t memxd_state_file_bytes(const struct memxd_client *c);
+/* The epoch the state file's header says. Returns 0 or -errno (-EPROTO: not a state file). */
+int memxd_state_file_epoch(const struct memxd_client *c, uint64_t *epoch);
 
 /* The engine stops with its volume gone: unmaps and removes the file. */
 void memxd_state_close(struct memxd_client *c);

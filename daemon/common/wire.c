@@ -260,7 +260,36 @@ static int is_slab_size(uint64_t bytes)
 static int is_reply(uint16_t type)
 {
 	return type == MEMX_MSG_ALLOC_REPLY || type == MEMX_MSG_FREE_REPLY ||
-	       type == MEMX_MSG_STATS_REPLY || type == MEMX_MSG_AUTH_REPLY;
+	       type == MEMX_MSG_STATS_REPLY || type == MEMX_MSG_AUTH_REPLY ||
+	       type == MEMX_MSG_STATE_REPLY;
+}
+
+/* Which fields of a state message its type allows (proto.h); NULL: all is well. */
+static const char *state_check(uint16_t type, const struct memxd_state_info *s)
+{
+	bool tag = !all_zero(s->tag, sizeof(s->tag));
+
+	switch (type) {
+	case MEMX_MSG_STATE_KEEP:
+		if (s->remote_addr || s->rkey || s->offset)
+			return "state keep carries reader fields";
+		if (!s->handle || !s->length || !tag)
+			return "state keep without a slab, a length or a tag";
+		return NULL;
+	case MEMX_MSG_STATE_READ:
+		if (tag || s->epoch || s->handle)
+			return "state read carries keeper fields";
+		if (s->length > MEMX_STATE_PIECE)
+			return "state read of a piece over MEMX_STATE_PIECE";
+		if (s->length && (!s->remote_addr || s->remote_addr + s->length < s->remote_addr ||
+				  (uint64_t)s->offset + s->length > UINT32_MAX))
+			return "state read to a bad address or range";
+		return NULL;
+	default:	/* MEMX_MSG_STATE_REPLY */
+		if (tag || s->remote_addr || s->handle || s->rkey || s->offset)
+			return "state reply carries request fields";
+		return NULL;
+	}
 }
 
 int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
@@ -323,6 +352,19 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 		m.auth.lease_s = htole32(in->auth.lease_s);
 		m.auth.slabs_kept = htole32(in->auth.slabs_kept);
 		m.auth.epoch = htole64(in->auth.epoch);
+		break;
+	case MEMX_MSG_STATE_KEEP:
+	case MEMX_MSG_STATE_READ:
+	case MEMX_MSG_STATE_REPLY:
+		if (state_check(in->type, &in->state))
+			return -EINVAL;
+		memcpy(m.state.tag, in->state.tag, sizeof(m.state.tag));
+		m.state.epoch = htole64(in->state.epoch);
+		m.state.remote_addr = htole64(in->state.remote_addr);
+		m.state.handle = htole32(in->state.handle);
+		m.state.rkey = htole32(in->state.rkey);
+		m.state.offset = htole32(in->state.offset);
+		m.state.length = htole32(in->state.length);
 		break;
 	default:
 		return -EINVAL;
@@ -428,6 +470,23 @@ int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
 		if (decode_tail(&m, &info, err))
 			return -EPROTO;
 		break;
+	case MEMX_MSG_STATE_KEEP:
+	case MEMX_MSG_STATE_READ:
+	case MEMX_MSG_STATE_REPLY: {
+		const char *why;
+
+		memcpy(info.state.tag, m.state.tag, sizeof(info.state.tag));
+		info.state.epoch = le64toh(m.state.epoch);
+		info.state.remote_addr = le64toh(m.state.remote_addr);
+		info.state.handle = le32toh(m.state.handle);
+		info.state.rkey = le32toh(m.state.rkey);
+		info.state.offset = le32toh(m.state.offset);
+		info.state.length = le32toh(m.state.length);
+		why = state_check(type, &info.state);
+		if (why)
+			return wire_fail(err, MEMX_REJ_MALFORMED, why);
+		break;
+	}
 	default:
 		return wire_fail(err, MEMX_REJ_MALFORMED, "unknown control message type");
 	}
@@ -449,6 +508,9 @@ const char *memxd_msg_type_name(uint16_t type)
 	case MEMX_MSG_AUTH: return "auth";
 	case MEMX_MSG_AUTH_REPLY: return "auth-reply";
 	case MEMX_MSG_RELEASE: return "release";
+	case MEMX_MSG_STATE_KEEP: return "state-keep";
+	case MEMX_MSG_STATE_READ: return "state-read";
+	case MEMX_MSG_STATE_REPLY: return "state-reply";
 	default: return "unknown";
 	}
 }

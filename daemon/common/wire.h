@@ -77,6 +77,17 @@ int memxd_reject_decode(const void *buf, size_t len, uint16_t *code, char *reaso
  */
 int memxd_reject_explain(const void *buf, size_t len, char *out, size_t out_len);
 
+/* The body of MEMX_MSG_STATE_KEEP, _READ and _REPLY (proto.h says which field is whose). */
+struct memxd_state_info {
+	uint8_t tag[16];	/* KEEP only */
+	uint64_t epoch;		/* KEEP, REPLY */
+	uint64_t remote_addr;	/* READ only */
+	uint32_t handle;	/* KEEP only */
+	uint32_t rkey;		/* READ only */
+	uint32_t offset;	/* READ only */
+	uint32_t length;	/* READ: <= MEMX_STATE_PIECE */
+};
+
 /* A decoded control message, in host byte order. Which body is valid follows from type. */
 struct memxd_msg_info {
 	uint16_t type;		/* enum memx_msg_type */
@@ -113,6 +124,7 @@ struct memxd_msg_info {
 			uint32_t slabs_kept;	/* replies only */
 			uint64_t epoch;		/* the engine's; replies: the volume's */
 		} auth;
+		struct memxd_state_info state;
 	};
 };
 

@@ -204,7 +204,8 @@ int lend_expire_handshakes(struct donor *dn)
 	for (int i = 0; i < DONOR_MAX_CONNS; i++) {
 		struct donor_conn *dc = &dn->conn[i];
 
-		if (!dc->used || (dc->established && dc->authed))
+		/* A state reader is let a minute in all: it holds a slot, never a volume. */
+		if (!dc->used || (dc->established && dc->authed && !dc->state_reader))
 			continue;
 		if (now >= dc->deadline_ns) {
 			if (!dc->refused)
@@ -266,6 +267,10 @@ void lend_accept(struct donor *dn, struct mxv_req *req)
 		reject(dn, req, peer, MEMX_REJ_ROLE, "a donor serves client engines only");
 		return;
 	}
+	if (hello.role != MEMX_ROLE_CLIENT && (hello.flags & MEMX_HELLO_F_STATE)) {
+		reject(dn, req, peer, MEMX_REJ_MALFORMED, "only a control connection reads state");
+		return;
+	}
 	strcpy(source, peer);
 	if (strrchr(source, ':'))
 		*strrchr(source, ':') = '\0';
@@ -286,6 +291,7 @@ void lend_accept(struct donor *dn, struct mxv_req *req)
 	memset(dc, 0, sizeof(*dc));
 	dc->used = true;
 	dc->role = hello.role;
+	dc->state_reader = hello.flags & MEMX_HELLO_F_STATE;
 	dc->key_id = hello.key_id;
 	dc->vol = vol;		/* data: its volume; control: none until it authenticates */
 	dc->authed = vol != NULL;
@@ -366,6 +372,33 @@ static struct donor_volume *owned_volume(struct donor *dn, struct donor_conn *dc
 	return vol;
 }
 
+/*
+ * A state reader proved the key: what it sealed is the tag its hello named
+ * (so the handshake is its own). It gets no volume and no ticket, only
+ * MEMX_MSG_STATE_READ, for a minute; wipes session and opened.
+ */
+static void state_reader_authed(struct donor *dn, struct donor_conn *dc,
+				const struct memxd_msg_info *msg, uint8_t session[MEMXD_KEY_BYTES],
+				uint8_t opened[MEMX_SECRET_LEN])
+{
+	struct memxd_msg_info reply = { .type = MEMX_MSG_AUTH_REPLY, .seq = msg->seq };
+	bool ok = memxd_auth_equal(opened, dc->volume_id, sizeof(dc->volume_id));
+	uint8_t nothing[MEMX_SECRET_LEN] = { 0 };
+
+	memset(opened, 0, MEMX_SECRET_LEN);
+	if (!ok) {
+		memset(session, 0, MEMXD_KEY_BYTES);
+		auth_refuse(dn, dc, msg->seq, "a state reader sealed another tag than its hello's");
+		return;
+	}
+	memxd_auth_seal(session, MEMXD_SEAL_DONOR, nothing, reply.auth.sealed);
+	memset(session, 0, MEMXD_KEY_BYTES);
+	dc->authed = true;
+	dc->deadline_ns = memxd_now_ns() + 60000 * MEMXD_NS_PER_MS;
+	lend_send(dn, dc, &reply);
+	memxd_info("state reader from %s authenticated (key %u)", dc->peer, dc->key_id);
+}
+
 void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *msg)
 {
 	struct memxd_msg_info reply = { .type = MEMX_MSG_AUTH_REPLY, .seq = msg->seq };
@@ -392,12 +425,18 @@ void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg
 			    "altered handshake");
 		return;
 	}
+	if (dc->state_reader) {
+		state_reader_authed(dn, dc, msg, session, secret);
+		return;
+	}
 	vol = owned_volume(dn, dc, secret, msg->auth.epoch, &why);
 	if (!vol) {
 		memset(session, 0, sizeof(session));
 		auth_refuse(dn, dc, msg->seq, why);
 		return;
 	}
+	/* Its engine took it back, here or elsewhere: a state kept for that is stale now. */
+	lend_state_drop(dn, vol);
 	if (vol->lease_end_ns) {
 		memxd_info("volume %s: its engine is back from %s: %u slabs kept under the lease",
 			   vol->idstr, dc->peer, vol->slabs);

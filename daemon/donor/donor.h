@@ -54,6 +54,16 @@ struct donor_volume {
 	 * --max-per-client counts, until connections authenticate.
 	 */
 	char owner[64];
+	/*
+	 * Its sealed state (MEMX_MSG_STATE_KEEP at a detach): in slab
+	 * state_handle, registered again in the control PD (local access only)
+	 * so that we can RDMA WRITE it to a reader. 0: none kept.
+	 */
+	uint32_t state_handle;
+	uint32_t state_len;
+	uint64_t state_epoch;
+	uint8_t state_tag[16];
+	struct mxv_mr *state_mr;
 };
 
 struct donor_conn {
@@ -61,6 +71,7 @@ struct donor_conn {
 	bool established;	/* false: half-open, accepted but no RTU yet */
 	bool authed;		/* control: its MEMX_MSG_AUTH was good; data: its ticket */
 	bool refused;		/* control: its MEMX_MSG_AUTH was bad; closes at its deadline */
+	bool state_reader;	/* control with MEMX_HELLO_F_STATE: reads a sealed state only */
 	uint16_t role;
 	struct donor_volume *vol;	/* control: NULL until authenticated */
 	uint32_t key_id;
@@ -142,6 +153,10 @@ void lend_conn_event(struct donor *dn, struct donor_conn *dc);
 int lend_expire_handshakes(struct donor *dn);
 /* Frees volumes whose lease ran out; returns ms until the next ends, or -1. */
 int lend_expire_leases(struct donor *dn);
+/* The volume whose sealed state has this tag (the newest if several claim it), or NULL. */
+struct donor_volume *lend_state_find(struct donor *dn, const uint8_t tag[16]);
+/* Frees the sealed state a volume keeps, if any (a new engine proved its secret: it is stale). */
+void lend_state_drop(struct donor *dn, struct donor_volume *vol);
 /* A control message on a connection that has not authenticated, or a second MEMX_MSG_AUTH. */
 void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *msg);
 

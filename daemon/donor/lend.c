@@ -30,6 +30,12 @@
 
 static void slab_free(struct donor *dn, struct donor_slab *s)
 {
+	if (s->vol->state_handle == (uint32_t)(s - dn->slab) + 1) {
+		mxv_mr_dereg(s->vol->state_mr);
+		s->vol->state_mr = NULL;
+		s->vol->state_handle = 0;
+		s->vol->state_len = 0;
+	}
 	mxv_mr_dereg(s->mr);	/* the rkey dies here */
 	munmap(s->mem, s->bytes);
 	dn->memory_granted -= s->bytes;
@@ -129,6 +135,99 @@ static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 	reply->grant.handle = i + 1;
 	reply->grant.memory_free = lend_room_for(dn, vol->owner);
 	return 0;
+}
+
+/* ---- a detached volume's sealed state ------------------------------------- */
+
+struct donor_volume *lend_state_find(struct donor *dn, const uint8_t tag[16])
+{
+	struct donor_volume *best = NULL;
+
+	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
+		struct donor_volume *v = &dn->vol[i];
+
+		if (v->used && v->state_handle && memxd_auth_equal(v->state_tag, tag, 16) &&
+		    (!best || v->state_epoch > best->state_epoch))
+			best = v;
+	}
+	return best;
+}
+
+void lend_state_drop(struct donor *dn, struct donor_volume *vol)
+{
+	uint32_t h = vol->state_handle;
+
+	if (!h)
+		return;
+	memxd_info("volume %s: dropping its sealed state of epoch %" PRIu64 " (stale now)",
+		   vol->idstr, vol->state_epoch);
+	slab_free(dn, &dn->slab[h - 1]);
+}
+
+/*
+ * MEMX_MSG_STATE_KEEP from a volume's engine: slab handle holds its sealed
+ * state (length bytes, of this epoch). Replaces one kept before. We cannot
+ * check what it wrote there (it is sealed for the cluster, not for us).
+ */
+static int state_keep(struct donor *dn, struct donor_volume *vol, const struct memxd_state_info *st)
+{
+	uint32_t h = st->handle;
+	struct donor_slab *s;
+	int r;
+
+	if (h > DONOR_MAX_SLABS || !dn->slab[h - 1].used || dn->slab[h - 1].vol != vol)
+		return -ENOENT;
+	s = &dn->slab[h - 1];
+	if (st->length > s->bytes || h == vol->state_handle)
+		return -EINVAL;
+	if (vol->state_handle && st->epoch < vol->state_epoch)
+		return -ESTALE;
+	lend_state_drop(dn, vol);
+	r = mxv_mr_reg(dn->ctl_ctx, s->mem, s->bytes, 0, &vol->state_mr);
+	if (r)
+		return r;
+	vol->state_handle = h;
+	vol->state_len = st->length;
+	vol->state_epoch = st->epoch;
+	memcpy(vol->state_tag, st->tag, sizeof(vol->state_tag));
+	memxd_info("volume %s: keeping its sealed state of epoch %" PRIu64 " (%u bytes) for an "
+		   "engine that attaches it", vol->idstr, st->epoch, st->length);
+	return 0;
+}
+
+/*
+ * MEMX_MSG_STATE_READ on a state reader's connection: RDMA WRITE the piece
+ * asked for to the reader's memory, then the reply (the same QP: the WRITE
+ * lands before the reply arrives). Length 0 asks the size only.
+ */
+static void state_read(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *msg)
+{
+	struct memxd_msg_info reply = { .type = MEMX_MSG_STATE_REPLY, .seq = msg->seq };
+	const struct memxd_state_info *st = &msg->state;
+	struct donor_volume *vol = lend_state_find(dn, dc->volume_id);
+	int r = 0;
+
+	if (msg->type != MEMX_MSG_STATE_READ) {
+		memxd_warn("state reader %s: unexpected %s message", dc->peer,
+			   memxd_msg_type_name(msg->type));
+		return;
+	}
+	if (!vol)
+		r = -ENOENT;
+	else if ((uint64_t)st->offset + st->length > vol->state_len)
+		r = -EINVAL;
+	else if (st->length)
+		r = mxv_post_write(dc->conn, vol->state_mr, st->offset, st->length,
+				   st->remote_addr, st->rkey, DONOR_RECVS + 1);
+	if (vol && !r) {
+		reply.state.length = vol->state_len;
+		reply.state.epoch = vol->state_epoch;
+	}
+	if (!vol || !st->length || r)
+		memxd_info("state reader %s: %s", dc->peer, !vol ? "no sealed state with its tag" :
+			   r ? strerror(-r) : "asked the size of a sealed state");
+	reply.status = (uint32_t)-r;
+	lend_send(dn, dc, &reply);
 }
 
 /* ---- volumes and connections ---------------------------------------------- */
@@ -282,6 +381,10 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 		accept_auth(dn, dc, &msg);
 		return;
 	}
+	if (dc->state_reader) {
+		state_read(dn, dc, &msg);
+		return;
+	}
 	reply.seq = msg.seq;
 	switch (msg.type) {
 	case MEMX_MSG_ALLOC_SLAB:
@@ -325,13 +428,23 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 			   n);
 		break;
 	}
+	case MEMX_MSG_STATE_KEEP:
+		reply.type = MEMX_MSG_STATE_REPLY;
+		r = state_keep(dn, dc->vol, &msg.state);
+		if (r)
+			memxd_warn("volume %s: its sealed state not kept: %s", dc->vol->idstr,
+				   strerror(-r));
+		else
+			reply.state = (struct memxd_state_info){ .length = dc->vol->state_len,
+								 .epoch = dc->vol->state_epoch };
+		break;
 	default:
 		memxd_warn("volume %s: unexpected %s message from %s", dc->vol->idstr,
 			  memxd_msg_type_name(msg.type), dc->peer);
 		return;
 	}
 	reply.status = (uint32_t)-r;
-	if (reply.type != MEMX_MSG_ALLOC_REPLY || r) {
+	if (reply.type != MEMX_MSG_STATE_REPLY && (reply.type != MEMX_MSG_ALLOC_REPLY || r)) {
 		memset(&reply.stats, 0, sizeof(reply.stats));
 		if (reply.type != MEMX_MSG_ALLOC_REPLY) {
 			reply.stats.memory_total = dn->memory_total;

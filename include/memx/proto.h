@@ -33,8 +33,14 @@ enum memx_role {
 	MEMX_ROLE_JOIN = 4,	/* a donor asking a client to take its memory (memxd donor --join) */
 };
 
-/* Hello flags: none defined yet; non-zero bits are rejected. */
-#define MEMX_HELLO_F_ALL	0U
+/*
+ * Hello flags; unknown bits are rejected. MEMX_HELLO_F_STATE: a control
+ * connection (CLIENT) that only reads the sealed state a detached volume left
+ * on this donor (MEMX_MSG_STATE_READ); volume_id is the state's lookup tag,
+ * and its MEMX_MSG_AUTH seals that tag (it proves the key, no volume secret).
+ */
+#define MEMX_HELLO_F_STATE	(1U << 0)
+#define MEMX_HELLO_F_ALL	MEMX_HELLO_F_STATE
 
 /*
  * Trust. Peers share a cluster key (32 bytes, named by a key id; id 0 is the
@@ -147,6 +153,11 @@ enum memx_msg_type {
 	MEMX_MSG_RELEASE = 10,		/* client -> donor: the volume ends (no body): free */
 					/* every slab of it here now, keep no lease; the */
 					/* answer is a MEMX_MSG_FREE_REPLY */
+	MEMX_MSG_STATE_KEEP = 11,	/* client -> donor: a slab of the volume holds its */
+					/* sealed state (detach): keep it under the lease */
+	MEMX_MSG_STATE_READ = 12,	/* client -> donor, on a MEMX_HELLO_F_STATE */
+					/* connection: RDMA WRITE a piece of it to me */
+	MEMX_MSG_STATE_REPLY = 13,	/* donor -> client: to either */
 };
 
 #define MEMX_MSG_SIZE		64
@@ -229,6 +240,31 @@ struct memx_msg_auth {		/* MEMX_MSG_AUTH, MEMX_MSG_AUTH_REPLY (status 0) */
 				/* still there; REPLY: the volume's epoch here now */
 };
 
+/*
+ * A detached volume's state on its donors (memxctl volume detach, then
+ * memxd client --attach anywhere with the cluster key). The engine writes it,
+ * sealed (XChaCha20-Poly1305 under a key derived from the cluster key and the
+ * volume's name, with its epoch as a generation), into a slab it was granted,
+ * then names that slab with STATE_KEEP; the donor keeps it with the volume
+ * (freed with it, or when an engine proves the volume's secret again: it is
+ * stale from then on) and can neither read nor alter it undetected. A reader
+ * finds it by its tag (a keyed hash of the name), asks for its size with a
+ * READ of length 0, and for pieces (at most MEMX_STATE_PIECE bytes) that the
+ * donor RDMA WRITEs to the reader's memory before it replies.
+ */
+#define MEMX_STATE_PIECE	(1U << 20)
+
+struct memx_msg_state {		/* MEMX_MSG_STATE_KEEP, _READ, _REPLY */
+	__u8 tag[16];		/* KEEP: the lookup tag; else zero */
+	__le64 epoch;		/* KEEP: the state's generation; REPLY: the kept one's; READ: 0 */
+	__le64 remote_addr;	/* READ: where the piece goes in the reader's memory */
+	__le32 handle;		/* KEEP: the slab that holds it; else zero */
+	__le32 rkey;		/* READ: of the reader's memory */
+	__le32 offset;		/* READ: where the piece starts in the state; else zero */
+	__le32 length;		/* KEEP, REPLY: the sealed state's bytes; READ: the piece's */
+				/* (0: only the reply) */
+};
+
 struct memx_msg {
 	struct memx_msg_hdr hdr;
 	union {
@@ -238,6 +274,7 @@ struct memx_msg {
 		struct memx_msg_stats stats;
 		struct memx_msg_evict evict;
 		struct memx_msg_auth auth;
+		struct memx_msg_state state;
 		__u8 raw[MEMX_MSG_SIZE - sizeof(struct memx_msg_hdr)];
 	};
 };

@@ -31,6 +31,10 @@ static int same_body(const struct memxd_msg_info *a, const struct memxd_msg_info
 		return !memcmp(a->auth.sealed, b->auth.sealed, sizeof(a->auth.sealed)) &&
 		       a->auth.lease_s == b->auth.lease_s && a->auth.slabs_kept == b->auth.slabs_kept &&
 		       a->auth.epoch == b->auth.epoch;
+	case MEMX_MSG_STATE_KEEP:
+	case MEMX_MSG_STATE_READ:
+	case MEMX_MSG_STATE_REPLY:
+		return !memcmp(&a->state, &b->state, sizeof(a->state));
 	}
 	return 0;
 }

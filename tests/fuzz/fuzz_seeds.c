@@ -64,6 +64,14 @@ static void wire_seeds(void)
 		{ .type = MEMX_MSG_STATS_REPLY, .seq = 4, .stats = { 8ULL << 30, 8ULL << 30, 0 } },
 		{ .type = MEMX_MSG_EVICT, .evict = { 1ULL << 30, MEMX_EVICT_F_LEAVE } },
 		{ .type = MEMX_MSG_RELEASE, .seq = 5 },
+		{ .type = MEMX_MSG_STATE_KEEP, .seq = 6,
+		  .state = { .tag = { 7, 7 }, .epoch = 2, .handle = 9, .length = 700000 } },
+		{ .type = MEMX_MSG_STATE_READ, .seq = 7,
+		  .state = { .remote_addr = 0x7f0000100000, .rkey = 0x42, .offset = 1 << 20,
+			     .length = MEMX_STATE_PIECE } },
+		{ .type = MEMX_MSG_STATE_READ, .seq = 8 },
+		{ .type = MEMX_MSG_STATE_REPLY, .seq = 8, .state = { .epoch = 2, .length = 700000 } },
+		{ .type = MEMX_MSG_STATE_REPLY, .seq = 9, .status = ENOENT },
 	};
 	uint8_t buf[MEMX_CM_REJECT_PDATA_MAX + 2];
 	int n;
@@ -76,6 +84,11 @@ static void wire_seeds(void)
 	h.join_port = 7471;
 	n = memxd_hello_encode(buf, sizeof(buf), &h);
 	seed("hello", 2, buf, n);
+	h.role = MEMX_ROLE_CLIENT;
+	h.join_port = 0;
+	h.flags = MEMX_HELLO_F_STATE;
+	n = memxd_hello_encode(buf, sizeof(buf), &h);
+	seed("hello", 3, buf, n);
 
 	n = memxd_welcome_encode(buf, sizeof(buf), &w);
 	seed("welcome", 0, buf, n);

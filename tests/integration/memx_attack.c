@@ -28,6 +28,14 @@
  *                 (16) to --file, then disconnects.
  *   replay        no key: sends --file's hello and AUTH bytes on a new
  *                 connection, then DATA connects with its ticket.
+ *   state-forge   with --key-file and --name: a volume of our own (lease 60 s),
+ *                 a slab of it filled with a forged state of volume --name
+ *                 claiming --epoch (default 99: newer than any real one),
+ *                 sealed properly under --key-file's first key (the one a
+ *                 donor holds), kept with STATE_KEEP under that volume's tag
+ *                 (from --state-key-file's first key when given: a donor
+ *                 sees tags); disconnect. The donor cannot tell it from a real
+ *                 copy (exit 0 when kept): the engine must, by its state key.
  * Exit: 0 the attack SUCCEEDED (record: recorded); 3 the donor refused (its
  * reason is printed); 1 other errors; 2 usage.
  */
@@ -41,6 +49,7 @@
 
 #include "mxv.h"
 #include "peer_auth.h"
+#include "common/state_seal.h"
 
 #define EXIT_OK		0
 #define EXIT_ERR	1
@@ -54,7 +63,7 @@
 #define RECORD_LEN	(HELLO_LEN + MEMX_MSG_SIZE + MEMX_SECRET_LEN)
 
 static struct {
-	const char *bind_ip, *key_file, *file, *ticket;
+	const char *bind_ip, *key_file, *file, *ticket, *name, *state_key_file;
 	char donor_ip[64];
 	uint16_t port;
 	uint8_t volume[16];
@@ -502,6 +511,79 @@ static int attack_replay(void)
 	return !r || !r2 ? EXIT_OK : EXIT_REFUSED;
 }
 
+/* Mode state-forge: a forged sealed state of volume --name, kept under its tag. */
+static int attack_state_forge(void)
+{
+	uint8_t own_id[16], auth[MEMX_MSG_SIZE], ticket[MEMX_SECRET_LEN], raw[MEMX_MSG_SIZE];
+	uint8_t forged[8192];
+	uint64_t epoch = opt.epoch ? opt.epoch : 99;
+	struct memxd_msg_info info, rep;
+	struct peer ctl, data;
+	struct memxd_key key, tag_key;
+	static struct memxd_keyring tag_kr;
+	struct peer_hs hs;
+	int r;
+
+	if (file_key(&key))
+		return EXIT_ERR;
+	tag_key = key;
+	if (opt.state_key_file) {
+		if (peer_load_keys(opt.state_key_file, &tag_kr))
+			return EXIT_ERR;
+		tag_key = tag_kr.key[0];
+	}
+	memxd_auth_random(own_id, sizeof(own_id));
+	/* Our own volume, with a lease: the forged state outlives this connection. */
+	memxd_auth_random(ticket, sizeof(ticket));
+	peer_hs_hello(&hs, MEMX_ROLE_CLIENT, &key, own_id, NULL);
+	r = dial(&ctl, hs.hello, true, "our own volume's control connection");
+	if (r)
+		return r;
+	if (peer_hs_auth(&hs, &key, ctl.welcome, ctl.welcome_len, ticket, 1, auth) ||
+	    memxd_msg_decode(auth, sizeof(auth), &info, NULL))
+		return EXIT_ERR;
+	info.auth.lease_s = 60;
+	memxd_msg_encode(auth, sizeof(auth), &info);
+	if (send_auth(&ctl, auth, &rep) || peer_hs_ticket(&hs, &rep, ticket))
+		return EXIT_ERR;
+	info = (struct memxd_msg_info){ .type = MEMX_MSG_ALLOC_SLAB, .seq = 2,
+					.alloc.slab_bytes = 1 << 20 };
+	memxd_msg_encode(raw, sizeof(raw), &info);
+	if (exchange(&ctl, raw, 5000, &rep) != 1 || rep.status) {
+		printf("attack: no slab for the forged state\n");
+		return EXIT_ERR;
+	}
+	peer_hs_hello(&hs, MEMX_ROLE_DATA, NULL, own_id, ticket);
+	if (dial(&data, hs.hello, false, "our own volume's data connection"))
+		return EXIT_ERR;
+	opt.addr = rep.grant.remote_addr;
+	opt.rkey = rep.grant.rkey;
+	opt.len = (uint32_t)memxd_state_sealed_len(sizeof(forged));
+	memxd_auth_random(forged, sizeof(forged));
+	memxd_state_seal(&key, opt.name, epoch, forged, sizeof(forged), data.buf + DATA_OFF);
+	r = rdma(&data, 1);
+	if (r) {
+		printf("attack: writing the forged state failed: %s\n", strerror(-r));
+		return EXIT_ERR;
+	}
+	info = (struct memxd_msg_info){ .type = MEMX_MSG_STATE_KEEP, .seq = 3 };
+	memxd_state_tag(&tag_key, opt.name, info.state.tag);
+	info.state.epoch = epoch;
+	info.state.handle = rep.grant.handle;
+	info.state.length = opt.len;
+	memxd_msg_encode(raw, sizeof(raw), &info);
+	r = exchange(&ctl, raw, 5000, &rep);
+	hangup(&data);
+	hangup(&ctl);
+	if (r != 1 || rep.type != MEMX_MSG_STATE_REPLY) {
+		printf("attack: STATE_KEEP: no reply\n");
+		return EXIT_ERR;
+	}
+	printf("attack: forged state of volume %s, epoch %" PRIu64 ", %u bytes, sealed under key "
+	       "%u: %s\n", opt.name, epoch, opt.len, key.id, rep.status ? strerror((int)rep.status) : "KEPT by the donor");
+	return rep.status ? EXIT_REFUSED : EXIT_OK;
+}
+
 static int parse_volume(const char *s)
 {
 	if (strlen(s) != 32)
@@ -516,9 +598,10 @@ static int parse_volume(const char *s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: memx_attack steal-data|steal-client|knock|ticket-swap|record|"
-		"replay --bind IP --donor IP[:PORT] [--volume HEXID] [--addr A --rkey K] [--len N]\n"
+		"replay|state-forge --bind IP --donor IP[:PORT] [--volume HEXID] [--addr A --rkey K] [--len N]\n"
 		"        [--ticket zero|random|HEX] [--key-id N] [--key-file PATH] [--handles N]"
-		" [--file PATH]\n        [--secret HEX] [--epoch N]\n");
+		" [--file PATH]\n        [--secret HEX] [--epoch N] [--name NAME]\n"
+		"        [--state-key-file PATH]\n");
 	return EXIT_USAGE;
 }
 
@@ -557,6 +640,8 @@ static int parse_opt(int ch, char *arg)
 		opt.have_secret = true;
 		break;
 	case 'E': opt.epoch = strtoull(arg, NULL, 0); break;
+	case 'N': opt.name = arg; break;
+	case 'S': opt.state_key_file = arg; break;
 	default: return -1;
 	}
 	return 0;
@@ -573,6 +658,8 @@ int main(int argc, char **argv)
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "file", required_argument, NULL, 'f' }, { "secret", required_argument, NULL, 's' },
 		{ "epoch", required_argument, NULL, 'E' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "state-key-file", required_argument, NULL, 'S' },
 		{ 0 }
 	};
 	static const struct {
@@ -586,6 +673,7 @@ int main(int argc, char **argv)
 		{ "ticket-swap", attack_ticket_swap, true, true, false },
 		{ "record", attack_record, false, true, true },
 		{ "replay", attack_replay, false, false, true },
+		{ "state-forge", attack_state_forge, false, true, false },
 	};
 	const char *mode;
 	unsigned int i;
@@ -603,7 +691,8 @@ int main(int argc, char **argv)
 		if (!strcmp(mode, modes[i].name))
 			break;
 	if (i == sizeof(modes) / sizeof(modes[0]) || (modes[i].volume && !opt.have_volume) ||
-	    (modes[i].key && !opt.key_file) || (modes[i].file && !opt.file))
+	    (modes[i].key && !opt.key_file) || (modes[i].file && !opt.file) ||
+	    (modes[i].run == attack_state_forge && !opt.name))
 		return usage();
 	if (memxd_auth_init())
 		return EXIT_ERR;

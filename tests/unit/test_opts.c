@@ -94,9 +94,17 @@ Test(opts, keys)
 				  "--key-file", "/etc/k"), 0);
 	cr_expect_str_eq(o.trust.key_file, "/etc/k");
 	cr_expect_not(o.trust.insecure);
+	cr_expect_eq(o.state_key_id, 0, "the state key is the connecting one by default");
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
 				  "--key-file", "/etc/k", "--insecure"), -EINVAL,
 		     "--insecure with a key file is a contradiction");
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--state-key", "4294967295"), 0);
+	cr_expect_eq(o.state_key_id, 4294967295U);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--state-key", "0"), -EINVAL, "key id 0 is --insecure's");
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--insecure", "--state-key", "2"), -EINVAL, "--insecure has no keys");
 	cr_assert_eq(DONOR_PARSE(&dn, "donor", "--listen", "h", "--memory", "64M", "--allow-key",
 				 "7", "--allow-key", "4294967295"), 0);
 	cr_expect_eq(dn->nr_allow, 2);

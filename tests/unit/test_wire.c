@@ -81,7 +81,7 @@ Test(hello, encode_refuses_bad_arguments)
 	cr_expect_eq(memxd_hello_encode(buf, sizeof(struct memx_hello) - 1, &h), -EINVAL);
 	cr_expect_eq(memxd_hello_encode(NULL, sizeof(buf), &h), -EINVAL);
 	cr_expect_eq(memxd_hello_encode(buf, sizeof(buf), NULL), -EINVAL);
-	h.flags = 1;
+	h.flags = MEMX_HELLO_F_ALL + 1;	/* an unknown flag */
 	cr_expect_eq(memxd_hello_encode(buf, sizeof(buf), &h), -EINVAL);
 }
 
@@ -486,4 +486,87 @@ Test(hello, join_carries_a_port_and_only_join_does)
 	cr_expect_eq(memxd_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
 	in = (struct memxd_hello_info){ .role = MEMX_ROLE_CLIENT, .join_port = 5 };
 	cr_expect_eq(memxd_hello_encode(pdata, sizeof(pdata), &in), -EINVAL);
+}
+
+/* A detached volume's state on its donors: KEEP, READ and REPLY, and what each may carry. */
+Test(msg, state_messages_round_trip_and_carry_only_their_fields)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memx_msg *m = (struct memx_msg *)buf;
+	struct memxd_msg_info out;
+	struct memxd_msg_info keep = { .type = MEMX_MSG_STATE_KEEP, .seq = 3,
+				      .state = { .tag = { 1, 2, 3 }, .epoch = 9, .handle = 17,
+						 .length = 4096 } };
+	struct memxd_msg_info read = { .type = MEMX_MSG_STATE_READ, .seq = 4,
+				      .state = { .remote_addr = 0x7f0000002000ULL, .rkey = 0x55,
+						 .offset = 1 << 20, .length = MEMX_STATE_PIECE } };
+	struct memxd_msg_info reply = { .type = MEMX_MSG_STATE_REPLY, .seq = 4, .status = ENOENT,
+				       .state = { .epoch = 9, .length = 4096 } };
+
+	encode_msg(buf, &keep);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.state.tag[2], 3);
+	cr_expect_eq(out.state.epoch, 9);
+	cr_expect_eq(out.state.handle, 17);
+	cr_expect_eq(out.state.length, 4096);
+	cr_expect_str_eq(memxd_msg_type_name(MEMX_MSG_STATE_KEEP), "state-keep");
+	encode_msg(buf, &read);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.state.remote_addr, 0x7f0000002000ULL);
+	cr_expect_eq(out.state.rkey, 0x55);
+	cr_expect_eq(out.state.offset, 1 << 20);
+	cr_expect_eq(out.state.length, MEMX_STATE_PIECE);
+	encode_msg(buf, &reply);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.status, ENOENT);
+	cr_expect_eq(out.state.epoch, 9);
+	/* A size query: a READ of nothing, to nowhere. */
+	read.state = (struct memxd_state_info){ 0 };
+	encode_msg(buf, &read);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+
+	encode_msg(buf, &keep);
+	memset(m->state.tag, 0, sizeof(m->state.tag));
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* no tag */
+	encode_msg(buf, &keep);
+	m->state.handle = 0;
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* no slab */
+	encode_msg(buf, &keep);
+	m->state.rkey = htole32(1);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* a reader's field */
+	read.state = (struct memxd_state_info){ .remote_addr = 4096, .rkey = 1, .length = 10 };
+	encode_msg(buf, &read);
+	m->state.length = htole32(MEMX_STATE_PIECE + 1);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* over a piece */
+	encode_msg(buf, &read);
+	m->state.remote_addr = 0;
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* to nowhere */
+	encode_msg(buf, &read);
+	m->state.remote_addr = htole64(UINT64_MAX - 4);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* wraps */
+	encode_msg(buf, &read);
+	m->state.offset = htole32(UINT32_MAX - 4);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* past 4 GiB */
+	encode_msg(buf, &read);
+	m->state.tag[0] = 1;
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* a keeper's field */
+	encode_msg(buf, &read);
+	m->hdr.status = htole32(EIO);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* a request with a status */
+	encode_msg(buf, &reply);
+	m->state.handle = htole32(1);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* a request's field */
+	keep.state.remote_addr = 1;
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &keep), -EINVAL);
+}
+
+Test(hello, the_state_reader_flag_round_trips)
+{
+	uint8_t buf[MEMX_CM_CONNECT_PDATA_MAX] = { 0 };
+	struct memxd_hello_info h = good_hello(), out;
+
+	h.flags = MEMX_HELLO_F_STATE;
+	cr_assert_eq(memxd_hello_encode(buf, sizeof(buf), &h), (int)sizeof(struct memx_hello));
+	cr_assert_eq(memxd_hello_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.flags, MEMX_HELLO_F_STATE);
 }
