@@ -255,7 +255,7 @@ struct memxd_client_opts {
 	bool no_checksum;		/* --no-checksum: no CRC32C per block */
 	bool no_same_filled;		/* --no-same-filled: every block crosses the wire */
 	bool attach;			/* --attach: a detached volume, from its state file */
-	uint32_t state_key_id;		/* --state-key: seals the state left on donors; 0: the first */
+	uint32_t state_key_id;		/* --state-key: seals the state left on donors; 0: none left */
 	bool overcommit;		/* --overcommit: larger than the donors can hold */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */

@@ -38,12 +38,14 @@
 #include "common/proc.h"
 #include "common/state_seal.h"
 
-/* The key that seals and opens the state: --state-key, or the one that connects. */
+/*
+ * The key that seals and opens the state: --state-key's, never by default.
+ * The donors hold the key that connects (they check it), so a state sealed
+ * under it would be theirs to open: the volume's secret with it.
+ */
 static const struct memxd_key *state_key(const struct memxd_client *c)
 {
-	const struct memxd_keyring *kr = &c->opt.trust.kr;
-
-	return c->opt.state_key_id ? memxd_keyring_find(kr, c->opt.state_key_id) : &kr->key[0];
+	return memxd_keyring_find(&c->opt.trust.kr, c->opt.state_key_id);
 }
 
 /* ---- at a detach: leave the sealed state on the donors -------------------- */
@@ -113,6 +115,12 @@ int memxd_handoff_store(struct memxd_client *c)
 		memxd_warn("volume %s: --insecure: its state is not left on the donors (that needs "
 			   "a cluster key to seal it with); attach it where %s/client-%s.state is",
 			   c->opt.name, MEMXD_RUN_DIR, c->opt.name);
+		return 0;
+	}
+	if (!c->opt.state_key_id) {
+		memxd_info("volume %s: no --state-key: its state is not left on the donors (they "
+			   "hold the key that connects, so they could open it); attach it where "
+			   "%s/client-%s.state is", c->opt.name, MEMXD_RUN_DIR, c->opt.name);
 		return 0;
 	}
 	if (!k) {
@@ -404,6 +412,8 @@ int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than)
 			   "donors needs a cluster key to seal it)", c->opt.name);
 		return -ENOENT;
 	}
+	if (!c->opt.state_key_id)
+		return -ENOKEY;		/* none was left there (memxd_handoff_store) */
 	if (!k) {
 		memxd_err("volume %s: --state-key %u is not in %s: cannot open a state from the "
 			  "donors", c->opt.name, c->opt.state_key_id, c->opt.trust.key_file);

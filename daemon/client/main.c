@@ -416,7 +416,7 @@ static int attach_from_donors(struct memxd_client *c)
 		r = resolve_bind(c);
 		if (!r)
 			r = memxd_handoff_fetch(c, epoch);
-		if (r && r != -ENOENT)
+		if (r && r != -ENOENT && !(r == -ENOKEY && !c->opt.state_key_id))
 			memxd_warn("volume %s: could not ask the donors for a newer state (%s): "
 				   "taking it over from %s", c->opt.name, strerror(-r), path);
 		return 0;
@@ -429,6 +429,10 @@ static int attach_from_donors(struct memxd_client *c)
 				       "the host the volume was detached on: with --insecure the "
 				       "donors keep no state, that needs a cluster key)",
 				       c->opt.name, path);
+	if (r == -ENOKEY && !c->opt.state_key_id)
+		return memxd_log_errno(-ENOENT, "volume %s: --attach, but there is no %s (copy it "
+				       "from the host the volume was detached on; without "
+				       "--state-key the donors keep no state)", c->opt.name, path);
 	if (r == -ENOENT)
 		return memxd_log_errno(r, "volume %s: --attach, but there is no %s and the donors "
 				       "had none either (no --donor keeps a sealed state of it "

@@ -94,7 +94,7 @@ Test(opts, keys)
 				  "--key-file", "/etc/k"), 0);
 	cr_expect_str_eq(o.trust.key_file, "/etc/k");
 	cr_expect_not(o.trust.insecure);
-	cr_expect_eq(o.state_key_id, 0, "the state key is the connecting one by default");
+	cr_expect_eq(o.state_key_id, 0, "no state key by default: no state is left on the donors");
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
 				  "--key-file", "/etc/k", "--insecure"), -EINVAL,
 		     "--insecure with a key file is a contradiction");
