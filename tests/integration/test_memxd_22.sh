@@ -65,6 +65,12 @@ log "a: $(grep -o 'sealed state of epoch 1 .*' "$TEST_TMP/a.log")"
 "$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" "${keys[@]}" \
 	> "$TEST_TMP/attach-none.log" 2>&1 && fail "--attach of a volume with no state file succeeded"
 grep -q "no /run/memx/client-other.state and the donors had none either" "$TEST_TMP/attach-none.log" || { cat "$TEST_TMP/attach-none.log"; fail "--attach without a state file did not say why"; }
+# Without --state-key no state is asked of the donors (the key that connects is one they hold).
+"$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" \
+	--key-file "$TEST_TMP/client.key" --recovery-timeout 60 > "$TEST_TMP/attach-nokey.log" 2>&1 &&
+	fail "--attach with no state file and no --state-key succeeded"
+grep -q "without --state-key the donors keep no state" "$TEST_TMP/attach-nokey.log" ||
+	{ cat "$TEST_TMP/attach-nokey.log"; fail "--attach without --state-key did not say why"; }
 "$MEMXD" client --name mig --size 128M --slab 4M --donor "$IP2" --attach --bind "$IP4" "${keys[@]}" \
 	> "$TEST_TMP/attach-size.log" 2>&1 && fail "--attach with another size succeeded"
 grep -q "another size" "$TEST_TMP/attach-size.log" || { cat "$TEST_TMP/attach-size.log"; fail "--attach with another size did not say why"; }
