@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark, not a test (run.sh's default set is test_*.sh): first writes with
-# and without the grant pool (--grant-pool 2 against 0), same boot, rounds
-# alternated. Two donors, 2 replicas, a fresh volume each run:
+# and without the grant pool (--grant-pool 2 and 8 against 0; the swap run
+# 2 against 0), same boot, rounds alternated. Two donors, 2 replicas, a fresh volume each run:
 #   randwrite: fio 4 KiB random writes at QD1 over 64 slabs of 1 MiB (1024
 #     writes: about one in sixteen is a slab's first), completion latency;
 #   seqwrite: fio 4 KiB sequential writes at QD1 over 32 slabs of 1 MiB (one
@@ -64,8 +64,9 @@ swap_run() { # TAG POOL
 }
 
 for r in $(seq "$rounds"); do
-	for pool in 0 2; do
-		[ $((r % 2)) = 0 ] && pool=$((2 - pool))	# alternate which goes first
+	order="0 2 8"
+	[ $((r % 2)) = 0 ] && order="8 2 0"	# alternate which goes first
+	for pool in $order; do
 		fio_run "rand-$r-$pool" "$pool" randwrite 64M 4M
 		fio_run "seq-$r-$pool" "$pool" write 32M 32M
 	done
