@@ -54,6 +54,8 @@
 #define MEMXD_MAX_GRANT_POOL	16
 /* A donor that refused a pool refill is not asked again for this long. */
 #define MEMXD_POOL_RETRY_MS	1000
+/* Nor one that asked for memory back, from then until this long after. */
+#define MEMXD_POOL_PRESSED_MS	30000
 #define MEMXD_BOUNCE_BYTES	((size_t)MEMXD_COPY_DEPTH * MEMXD_COPY_CHUNK)
 
 enum memxd_donor_state {

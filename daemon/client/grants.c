@@ -22,8 +22,9 @@
  * unwritten slabs can use. A pooled grant is fresh memory (the donor zeroes
  * what it grants) that nothing has written. It dies with its donor's
  * connection (a slot's generation changes with a new donor); a donor that
- * leaves or asks for memory back gets its pooled grants back first; the
- * engine gives them back when it stops. They are not in the state file: an
+ * leaves or asks for memory back gets its pooled grants back first (and a
+ * pressed one no refill until MEMXD_POOL_PRESSED_MS after); the engine gives
+ * them back when it stops or detaches. They are not in the state file: an
  * engine that dies leaves them on the donors as it leaves a half-done
  * mapping, freed when the volume is released or its lease ends.
  */
@@ -351,6 +352,9 @@ void memxd_pool_prune(struct memxd_client *c)
 		/* A pressed or leaving donor gets these back before any slab moves. */
 		while (d->nr_pooled > target)
 			pool_free_one(c, d);
+		/* Nor does it get asked again while pressed, nor soon after: no tug of war. */
+		if (d->evict_bytes)
+			d->pool_retry_ns = memxd_now_ns() + MEMXD_POOL_PRESSED_MS * 1000000ULL;
 	}
 }
 

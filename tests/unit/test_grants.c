@@ -313,6 +313,14 @@ Test(pool, a_leaving_or_pressed_donor_gets_its_pooled_grants_back)
 	cr_expect_eq(c->pool.dropped, 4);
 	cr_expect_eq(fill(c), 0, "no refill on a leaving or pressed donor");
 	cr_expect_eq(memxd_pool_held(c), 4);
+	/* Its eviction done (recovery.c clears it): still no refill, for a while. */
+	c->donor[3].evict_bytes = 0;
+	memxd_pool_prune(c);
+	cr_expect_eq(fill(c), 0, "a donor that just asked for memory back was refilled at once");
+	cr_expect_gt(memxd_pool_refill(c), MEMXD_POOL_PRESSED_MS - 1000);
+	c->donor[3].pool_retry_ns = 0;	/* that while is over */
+	fill(c);
+	cr_expect_eq(c->donor[3].nr_pooled, 2);
 	free_client(c);
 }
 
