@@ -115,6 +115,12 @@ struct memxd_donor {
 	} pool[MEMXD_MAX_GRANT_POOL];
 	uint32_t nr_pooled;
 	uint64_t pool_retry_ns;		/* no refill before this (it refused one) */
+	/*
+	 * A repair was granted past the room it reports for first mappings (its
+	 * reserve beyond a quota): no pool there until it reports room again, so
+	 * that first mappings stay held to the quota as without a pool.
+	 */
+	bool pool_off;
 	uint8_t *msgbuf;		/* MEMXD_CTRL_RECVS receive slots, then one send slot */
 	struct mxv_mr *msg_mr;
 };

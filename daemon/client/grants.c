@@ -23,8 +23,10 @@
  * what it grants) that nothing has written. It dies with its donor's
  * connection (a slot's generation changes with a new donor); a donor that
  * leaves or asks for memory back gets its pooled grants back first (and a
- * pressed one no refill until MEMXD_POOL_PRESSED_MS after); the engine gives
- * them back when it stops or detaches. They are not in the state file: an
+ * pressed one no refill until MEMXD_POOL_PRESSED_MS after), and so does one
+ * that granted a repair from the reserve it keeps beyond a quota (first
+ * mappings stay held to the quota); the engine gives them back when it stops
+ * or detaches. They are not in the state file: an
  * engine that dies leaves them on the donors as it leaves a half-done
  * mapping, freed when the volume is released or its lease ends.
  */
@@ -157,6 +159,8 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 		if (!r && reply.grant.slab_bytes == c->map.slab_bytes) {
 			d->slabs++;
 			memxd_donor_set_free(d, reply.grant.memory_free, c->map.slab_bytes);
+			if (repair && reply.grant.memory_free < c->map.slab_bytes)
+				d->pool_off = true;	/* in its reserve: see pool_target() */
 			*out = (struct memxd_replica){ .donor = (uint32_t)idx, .rkey = reply.grant.rkey,
 						      .handle = reply.grant.handle, .live = 1,
 						      .gen = memxd_donor_gen(d),
@@ -301,7 +305,13 @@ static uint32_t pool_target(struct memxd_client *c, struct memxd_donor *d)
 {
 	uint64_t want = c->opt.grant_pool, unwritten = unwritten_slabs(c);
 
-	if (!donor_usable(d->idx, c))
+	/*
+	 * A donor in its repair reserve has no room for our first mappings:
+	 * without a pool it would refuse them, so with one it keeps none.
+	 */
+	if (d->pool_off && d->memory_free >= c->map.slab_bytes)
+		d->pool_off = false;
+	if (!donor_usable(d->idx, c) || d->pool_off)
 		return 0;
 	return (uint32_t)(want < unwritten ? want : unwritten);
 }

@@ -33,7 +33,18 @@ static struct {
 	unsigned int allocs[NR_DONORS], frees[NR_DONORS];
 	unsigned int calls_to_gone;	/* a call to a donor that is not usable */
 	int refuse[NR_DONORS];		/* answer ALLOC_SLAB with this (0: grant) */
+	uint64_t quota;			/* --max-per-client (0: none); repairs a quarter more */
 } F;
+
+/* What a donor tells us is free: its memory, capped by the quota (lend_room_for). */
+static uint64_t room(uint64_t used)
+{
+	uint64_t r = DONOR_MEM - used;
+
+	if (F.quota)
+		r = used >= F.quota ? 0 : (F.quota - used < r ? F.quota - used : r);
+	return r;
+}
 
 /* As donors.c's, answered by a fake donor: grants, frees, and the free memory it reports. */
 int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
@@ -55,6 +66,9 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd
 			return F.refuse[i];
 		if (used[i] + req->alloc.slab_bytes > DONOR_MEM)
 			return -ENOSPC;
+		if (F.quota && used[i] + req->alloc.slab_bytes >
+		    F.quota + (req->alloc.flags & MEMX_ALLOC_F_REPAIR ? F.quota / 4 : 0))
+			return -EDQUOT;
 		h = ++F.next_handle;
 		cr_assert_lt(h, MAX_GRANTS);
 		F.grant_donor[h] = i;
@@ -64,7 +78,7 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd
 		reply->grant.slab_bytes = req->alloc.slab_bytes;
 		reply->grant.remote_addr = (uint64_t)h * SLAB;
 		reply->grant.rkey = h ^ 0x5a5a0000U;
-		reply->grant.memory_free = DONOR_MEM - used[i];
+		reply->grant.memory_free = room(used[i]);
 		return 0;
 	}
 	if (req->type == MEMX_MSG_FREE_SLAB) {
@@ -75,7 +89,7 @@ int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd
 			  "FREE_SLAB of handle %u on donor %u: not a live grant of it", h, i);
 		F.grant_live[h] = false;
 		used[i] -= SLAB;
-		reply->stats.memory_free = DONOR_MEM - used[i];
+		reply->stats.memory_free = room(used[i]);
 		return 0;
 	}
 	cr_assert_fail("unexpected message %u", req->type);
@@ -405,5 +419,48 @@ Test(pool, a_refusing_donor_is_asked_again_later)
 	for (unsigned int i = 0; i < NR_DONORS; i++)
 		if (i != 1)
 			cr_expect_eq(c->donor[i].nr_pooled, 2);
+	free_client(c);
+}
+
+/*
+ * Quotas (test_cluster_11's case): a donor that granted a repair from the
+ * reserve beyond its quota keeps no pool, so first mappings there stay
+ * refused as without one; once it reports room again, the pool comes back.
+ */
+Test(pool, a_donor_in_its_repair_reserve_keeps_no_pool)
+{
+	struct memxd_client *c = mk_client(64, 2, 29);
+	struct memxd_replica r;
+	uint32_t ex[NR_DONORS];
+	int nx = 0;
+
+	F.quota = 8 * SLAB;
+	/* Slabs and pools up to the quota on every donor. */
+	fill(c);
+	for (uint64_t s = 0; s < 12; s++) {
+		map(c, s);
+		fill(c);
+	}
+	cr_assert_leq(F.used[0], F.quota, "a first mapping or refill past the quota");
+	/* Repairs onto donor 0 until it is past its quota: from the pool, then from its reserve. */
+	for (unsigned int i = 1; i < NR_DONORS; i++)
+		ex[nx++] = i;
+	while (F.used[0] < F.quota + F.quota / 4 && !c->donor[0].pool_off) {
+		cr_assert_eq(memxd_grant_slab(c, 40, ex, nx, true, &r), 0);
+		cr_assert_eq(r.donor, 0);
+	}
+	cr_expect(c->donor[0].pool_off, "a repair from the reserve did not turn the pool off");
+	memxd_pool_prune(c);
+	cr_expect_eq(c->donor[0].nr_pooled, 0, "pooled grants kept past the quota");
+	fill(c);
+	cr_expect_eq(c->donor[0].nr_pooled, 0, "refilled in the reserve");
+	/* A first mapping on it is refused, as without a pool. */
+	cr_expect_eq(memxd_grant_slab(c, 41, ex, nx, false, &r), -ENOSPC);
+	/* It reports room again (slabs freed): the pool comes back. */
+	F.used[0] = 0;
+	c->donor[0].memory_free = F.quota;
+	memxd_pool_prune(c);
+	fill(c);
+	cr_expect_eq(c->donor[0].nr_pooled, 2);
 	free_client(c);
 }
