@@ -54,7 +54,11 @@
 #define MEMXD_MAX_GRANT_POOL	16
 /* A donor that refused a pool refill is not asked again for this long. */
 #define MEMXD_POOL_RETRY_MS	1000
-/* Nor one that asked for memory back, from then until this long after. */
+/*
+ * Nor one that asked for memory back, from then until this long after; nor
+ * one a discard just gave slabs back to: that memory goes back to the
+ * cluster, as a discard means, not into our pool.
+ */
 #define MEMXD_POOL_PRESSED_MS	30000
 #define MEMXD_BOUNCE_BYTES	((size_t)MEMXD_COPY_DEPTH * MEMXD_COPY_CHUNK)
 

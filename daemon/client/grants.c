@@ -23,10 +23,11 @@
  * what it grants) that nothing has written. It dies with its donor's
  * connection (a slot's generation changes with a new donor); a donor that
  * leaves or asks for memory back gets its pooled grants back first (and a
- * pressed one no refill until MEMXD_POOL_PRESSED_MS after), and so does one
- * that granted a repair from the reserve it keeps beyond a quota (first
- * mappings stay held to the quota); the engine gives them back when it stops
- * or detaches. They are not in the state file: an
+ * pressed one, or one a discard gave slabs back to, no refill until
+ * MEMXD_POOL_PRESSED_MS after: that memory goes back to the cluster), and so
+ * does one that granted a repair from the reserve it keeps beyond a quota
+ * (first mappings stay held to the quota); the engine gives them back when
+ * it stops or detaches. They are not in the state file: an
  * engine that dies leaves them on the donors as it leaves a half-done
  * mapping, freed when the volume is released or its lease ends.
  */
@@ -231,6 +232,10 @@ void memxd_map_slab(struct memxd_client *c, uint64_t s)
 /* Frees a replica's grant now, or later if I/O still uses the slab. */
 static void free_or_defer(struct memxd_client *c, uint64_t s, const struct memxd_replica *rep)
 {
+	/* What a discard gives back is not for our pool to take again (MEMXD_POOL_PRESSED_MS). */
+	if (rep->donor < c->nr_donors)
+		c->donor[rep->donor].pool_retry_ns = memxd_now_ns() +
+						     MEMXD_POOL_PRESSED_MS * 1000000ULL;
 	if (memxd_slab_wait_idle(&c->map.slabs[s], true, true)) {
 		memxd_free_grant(c, rep);
 		return;

@@ -464,3 +464,30 @@ Test(pool, a_donor_in_its_repair_reserve_keeps_no_pool)
 	cr_expect_eq(c->donor[0].nr_pooled, 2);
 	free_client(c);
 }
+
+/* What a discard gives back goes back to the donor, not into the pool (test_memxd_06's case). */
+Test(pool, a_discard_s_memory_is_not_taken_again)
+{
+	struct memxd_client *c = mk_client(64, 1, 31);
+	struct memxd_mail mail = { .type = MEMXD_MAIL_FREE_SLAB, .free.slab = 3 };
+	uint32_t d0, d1;
+
+	fill(c);
+	map(c, 3);
+	d0 = c->map.slabs[3].replica[0].donor;
+	d1 = c->map.slabs[3].replica[1].donor;
+	cr_assert(memxd_slab_claim(&c->map.slabs[3], MEMXD_SLAB_MAPPED, MEMXD_SLAB_FREEING));
+	mail.free.nr_replicas = 2;
+	memcpy(mail.free.replica, c->map.slabs[3].replica, sizeof(mail.free.replica[0]) * 2);
+	memxd_free_discarded(c, &mail);
+	cr_expect_eq(F.frees[d0], 1);
+	cr_expect_eq(F.frees[d1], 1);
+	cr_expect_eq(fill(c), 0, "the pools took the discarded memory again at once");
+	cr_expect_eq(c->donor[d0].nr_pooled, 0);
+	cr_expect_eq(c->donor[d1].nr_pooled, 0);
+	cr_expect_gt(memxd_pool_refill(c), MEMXD_POOL_PRESSED_MS - 1000);
+	c->donor[d0].pool_retry_ns = c->donor[d1].pool_retry_ns = 0;	/* a while later */
+	fill(c);
+	cr_expect_eq(memxd_pool_held(c), NR_DONORS);
+	free_client(c);
+}
