@@ -26,7 +26,8 @@ void memxd_capacity(struct memxd_client *c, struct memxd_capacity *cap)
 
 		slots[i] = 0;
 		if (atomic_load(&d->state) == MEMXD_DONOR_LIVE) {
-			slots[i] = d->memory_free / c->map.slab_bytes;
+			/* Our pooled grants there are room for our slabs too. */
+			slots[i] = d->memory_free / c->map.slab_bytes + d->nr_pooled;
 			usable++;
 		}
 	}

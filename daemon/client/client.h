@@ -50,6 +50,17 @@
  * flight each way is far beyond a hardware link's bandwidth-delay product.
  */
 #define MEMXD_COPY_DEPTH	2
+/* --grant-pool: grants each live donor keeps ready for first writes (grants.c). */
+#define MEMXD_DEFAULT_GRANT_POOL	2
+#define MEMXD_MAX_GRANT_POOL	16
+/* A donor that refused a pool refill is not asked again for this long. */
+#define MEMXD_POOL_RETRY_MS	1000
+/*
+ * Nor one that asked for memory back, from then until this long after; nor
+ * one a discard just gave slabs back to: that memory goes back to the
+ * cluster, as a discard means, not into our pool.
+ */
+#define MEMXD_POOL_PRESSED_MS	30000
 #define MEMXD_BOUNCE_BYTES	((size_t)MEMXD_COPY_DEPTH * MEMXD_COPY_CHUNK)
 
 enum memxd_donor_state {
@@ -97,6 +108,24 @@ struct memxd_donor {
 	uint64_t memory_free;		/* last figure the donor gave */
 	uint32_t slabs;			/* slabs of ours it holds */
 	uint64_t evict_bytes;		/* memory it asked back (pressure), not yet moved */
+	/*
+	 * Grants obtained ahead (--grant-pool, grants.c), bound to no slab yet:
+	 * a first write takes one instead of waiting for an ALLOC_SLAB round
+	 * trip. Fresh (zeros, nothing written). Each carries the slot's
+	 * generation at its grant; none outlives the donor's connection.
+	 */
+	struct memxd_pooled_grant {
+		uint64_t remote_addr;
+		uint32_t rkey, handle, gen;
+	} pool[MEMXD_MAX_GRANT_POOL];
+	uint32_t nr_pooled;
+	uint64_t pool_retry_ns;		/* no refill before this (it refused one) */
+	/*
+	 * A repair was granted past the room it reports for first mappings (its
+	 * reserve beyond a quota): no pool there until it reports room again, so
+	 * that first mappings stay held to the quota as without a pool.
+	 */
+	bool pool_off;
 	uint8_t *msgbuf;		/* MEMXD_CTRL_RECVS receive slots, then one send slot */
 	struct mxv_mr *msg_mr;
 };
@@ -109,7 +138,7 @@ struct memxd_donor {
 static inline void memxd_donor_set_free(struct memxd_donor *d, uint64_t reported,
 					uint64_t slab_bytes)
 {
-	uint64_t ours = (uint64_t)d->slabs * slab_bytes;
+	uint64_t ours = ((uint64_t)d->slabs + d->nr_pooled) * slab_bytes;
 	uint64_t most = d->welcome.memory_total > ours ? d->welcome.memory_total - ours : 0;
 
 	d->memory_free = reported < most ? reported : most;
@@ -259,6 +288,7 @@ struct memxd_client_opts {
 	bool overcommit;		/* --overcommit: larger than the donors can hold */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
+	unsigned int grant_pool;	/* --grant-pool: grants kept ready per donor; 0: none */
 	uint16_t listen_port;
 	unsigned int io_deadline_s;	/* --io-deadline: memx.ko kills a volume stuck this long */
 	unsigned int recovery_timeout_s;	/* --recovery-timeout: the volume outlives us this long */
@@ -390,6 +420,13 @@ struct memxd_client {
 	struct memxd_dir_seen *dir_seen, *dir_seen_next;	/* MEMXD_DIR_MAX_LISTED each */
 	unsigned int nr_dir_seen;
 	uint64_t dir_joins;		/* donors joined because the directory listed them */
+	/* The grant pool (grants.c), control thread only. */
+	struct memxd_pool_stats {
+		uint64_t taken;		/* grants a mapping or copy took from the pool */
+		uint64_t slabs;		/* slabs mapped with every replica from the pool */
+		uint64_t refills;	/* grants obtained for the pool */
+		uint64_t dropped;	/* given back or forgotten: donor gone, leaving, pressed */
+	} pool;
 	struct memxd_deferred_free {
 		uint64_t slab;
 		struct memxd_replica rep;
@@ -485,6 +522,27 @@ void memxd_copysets_refresh(struct memxd_client *c);
 void memxd_map_slab(struct memxd_client *c, uint64_t s);
 void memxd_free_discarded(struct memxd_client *c, const struct memxd_mail *mail);
 void memxd_retry_deferred(struct memxd_client *c);
+/*
+ * The grant pool, control thread. prune: each turn, drops the pooled grants
+ * of donors that are gone, leaving or pressed (given back where the donor
+ * still answers), and those beyond what the volume can still use. refill:
+ * when no mailbox message waits, one ALLOC_SLAB for the emptiest pool;
+ * returns ms until the next refill is due (0: at once), or -1 if none.
+ * give_back: every pooled grant freed (the engine stops, or detaches).
+ * grants_pooled: held now, over every donor.
+ */
+void memxd_pool_prune(struct memxd_client *c);
+int memxd_pool_refill(struct memxd_client *c);
+void memxd_pool_drop(struct memxd_client *c, struct memxd_donor *d);
+void memxd_pool_give_back(struct memxd_client *c);
+static inline uint64_t memxd_pool_held(const struct memxd_client *c)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < c->nr_donors; i++)
+		n += c->donor[i].nr_pooled;
+	return n;
+}
 /*
  * memxctl volume forget-lost: every LOST slab (all its replicas gone) is
  * given up, as a discard of it would: it reads as zeros and takes writes

@@ -74,3 +74,13 @@ bool memxd_mailbox_take(struct memxd_mailbox *mb, struct memxd_mail *out)
 	pthread_mutex_unlock(&mb->lock);
 	return got;
 }
+
+bool memxd_mailbox_pending(struct memxd_mailbox *mb)
+{
+	bool pending;
+
+	pthread_mutex_lock(&mb->lock);
+	pending = mb->head != mb->tail;
+	pthread_mutex_unlock(&mb->lock);
+	return pending;
+}

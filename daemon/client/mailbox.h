@@ -50,5 +50,7 @@ int memxd_mailbox_post(struct memxd_mailbox *mb, const struct memxd_mail *mail);
 /* Control thread: clears the doorbell, then takes messages one by one until false. */
 void memxd_mailbox_ack(struct memxd_mailbox *mb);
 bool memxd_mailbox_take(struct memxd_mailbox *mb, struct memxd_mail *out);
+/* Control thread: whether a message waits (background work yields to it). */
+bool memxd_mailbox_pending(struct memxd_mailbox *mb);
 
 #endif /* MEMXD_MAILBOX_H */

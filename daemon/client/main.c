@@ -23,7 +23,8 @@
  *   - a signalfd: SIGINT/SIGTERM remove the volume, unless it is open
  *     (mounted, swap), which is refused with a message while serving goes on.
  * Between events it sends heartbeats and does one step of background copying
- * (recovery.c) at a time.
+ * (recovery.c) at a time, and, while no queue thread waits on it, tops up the
+ * pools of grants that let first writes map without a round trip (grants.c).
  *
  * Under systemd (Type=notify) it says READY=1 with the "ready" line, STATUS=
  * when the number of usable donors changes, and STOPPING=1 once the volume is
@@ -568,6 +569,8 @@ static void client_teardown(struct memxd_client *c)
 		memxd_queue_stop(&c->queue[q]);
 	if (c->kb && c->dev_id >= 0 && !c->removed && !c->detached)
 		c->kb->remove(c, true);
+	/* Detached too: a lease would keep them for an engine that knows nothing of them. */
+	memxd_pool_give_back(c);
 	if (volume_ends_here(c))
 		give_back_grants(c);	/* detached: the donors keep them, under the lease */
 	for (unsigned int i = 0; i < c->nr_donors; i++)
@@ -764,7 +767,9 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		watchdog_ping(c);
 		if (volume_died(c))
 			return -ENODEV;
+		memxd_pool_prune(c);
 		timeout = soonest(memxd_recovery_step(c), memxd_scrub_step(c));
+		timeout = soonest(timeout, memxd_pool_refill(c));
 		if (timeout < 0 || timeout > MEMXD_HEARTBEAT_MS)
 			timeout = MEMXD_HEARTBEAT_MS;
 	}

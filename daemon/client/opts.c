@@ -28,7 +28,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--replicas R] [--rereplicate-rate SIZE] [--bind ADDR]\n"
 		"                    [--poll-us US] [--poll-queues N] [--listen ADDR[:PORT]]\n"
 		"                    [--no-checksum] [--no-same-filled] [--scrub-rate SIZE]\n"
-		"                    [--scatter-width W]\n"
+		"                    [--scatter-width W] [--grant-pool N]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach] [--state-key ID]\n"
 		"                    [--config FILE]\n"
@@ -66,6 +66,9 @@ void memxd_client_usage(FILE *f)
 		"  --scatter-width  how many other donors each donor may share slabs with\n"
 		"              (copysets: fewer lose less to two failures at once; 0: any)\n"
 		"              (default 4)\n"
+		"  --grant-pool  grants each donor keeps ready, so that a first write to a\n"
+		"              slab maps at once instead of waiting for the donor; refilled\n"
+		"              in the background; 0: none (default %u, at most %u)\n"
 		"  --ctl       control socket for memxctl (default %s/client-NAME.sock)\n"
 		"  --key-file  the cluster keys (default %s, mode 0600, root's); the\n"
 		"              first connects; re-read on SIGHUP or memxctl reload\n"
@@ -103,7 +106,8 @@ void memxd_client_usage(FILE *f)
 		"              enough donors that join (default %u)\n"
 		"  --config    read options from an ini file, keys named as the long options\n"
 		"              (memx.conf(5)); options after it override the file's\n",
-		MEMXD_DEFAULT_POLL_US, MEMXD_RUN_DIR, MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
+		MEMXD_DEFAULT_POLL_US, MEMXD_DEFAULT_GRANT_POOL, MEMXD_MAX_GRANT_POOL, MEMXD_RUN_DIR,
+		MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
 		MEMXD_RUN_DIR, MEMXD_ETCD_DEFAULT_PREFIX, MEMXD_DIR_POLL_MS / 1000,
 		MEMXD_DEFAULT_DIR_WAIT_S);
 }
@@ -250,6 +254,11 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 			return -EINVAL;
 		o->scatter_width = (unsigned int)v;
 		return 0;
+	case 'g':
+		if (opt_count("--grant-pool", arg, 0, MEMXD_MAX_GRANT_POOL, &v))
+			return -EINVAL;
+		o->grant_pool = (unsigned int)v;
+		return 0;
 	case 'p':
 		if (opt_count("--poll-us", arg, 0, MEMXD_MAX_POLL_US, &v))
 			return -EINVAL;
@@ -381,6 +390,7 @@ static const struct option client_longopts[] = {
 	{ "no-same-filled", no_argument, NULL, 'Z' },
 	{ "scrub-rate", required_argument, NULL, 'X' },
 	{ "scatter-width", required_argument, NULL, 'W' },
+	{ "grant-pool", required_argument, NULL, 'g' },
 	{ "key-file", required_argument, NULL, 'K' },
 	{ "insecure", no_argument, NULL, 'I' },
 	{ "io-deadline", required_argument, NULL, 'T' },
@@ -447,6 +457,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->rereplicate_rate = 64ULL << 20;
 	o->scrub_rate = MEMXD_DEFAULT_SCRUB_RATE;
 	o->scatter_width = MEMXD_DEFAULT_SCATTER_WIDTH;
+	o->grant_pool = MEMXD_DEFAULT_GRANT_POOL;
 	o->poll_us = MEMXD_DEFAULT_POLL_US;
 	o->io_deadline_s = MEMXD_DEFAULT_IO_DEADLINE_S;
 	o->recovery_timeout_s = MEMXD_DEFAULT_RECOVERY_S;

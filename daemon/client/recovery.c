@@ -460,6 +460,7 @@ static void release_drained(struct memxd_client *c)
 			continue;
 		if (memxd_plan_donor_holds(&c->map, i) || !atomic_compare_exchange_strong(&d->state, &expect, MEMXD_DONOR_LEFT))
 			continue;
+		memxd_pool_drop(c, d);	/* its lease would keep them */
 		memxd_info("volume %s: donor %s drained: it holds none of our slabs; disconnecting",
 			  c->opt.name, d->name);
 		for (unsigned int q = 0; q < c->nr_queues; q++)

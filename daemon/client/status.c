@@ -183,6 +183,12 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "slabs_moved", U64(c->slabs_moved), ok);
 	memxd_json_set(v, "copied_bytes", U64(c->copied_bytes), ok);
 	memxd_json_set(v, "copy_timeouts", U64(c->copy_timeouts), ok);
+	memxd_json_set(v, "grant_pool", U64(c->opt.grant_pool), ok);
+	memxd_json_set(v, "grants_pooled", U64(memxd_pool_held(c)), ok);
+	memxd_json_set(v, "slabs_mapped_from_pool", U64(c->pool.slabs), ok);
+	memxd_json_set(v, "grants_from_pool", U64(c->pool.taken), ok);
+	memxd_json_set(v, "pool_refills", U64(c->pool.refills), ok);
+	memxd_json_set(v, "pool_dropped", U64(c->pool.dropped), ok);
 	memxd_json_set(v, "poll_queues", U64(c->opt.poll_queues), ok);
 	memxd_json_set(v, "poll_us", U64(c->opt.poll_us), ok);
 	memxd_json_set(v, "checksums", BOOL(c->crc.crc != NULL), ok);
@@ -233,6 +239,7 @@ static json_object *json_donors(struct memxd_client *c, bool *ok)
 		memxd_json_set(o, "memory_total", U64(d->welcome.memory_total), ok);
 		memxd_json_set(o, "memory_free", U64(d->memory_free), ok);
 		memxd_json_set(o, "slabs", U64(d->slabs), ok);
+		memxd_json_set(o, "pooled", U64(d->nr_pooled), ok);
 		memxd_json_set(o, "evict_bytes", U64(d->evict_bytes), ok);
 		memxd_json_set(o, "lease_s", U64(d->lease_s), ok);
 		memxd_json_push(all, o, ok);
@@ -400,6 +407,10 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 		     cap.room_slabs, cap.replicas, cap.unmapped_slabs, cap.shortfall_bytes >> 20,
 		     c->opt.overcommit ? " (--overcommit)" : "");
 	}
+	emit(o, "  grant pool: %u per donor, %" PRIu64 " held; %" PRIu64 " slabs mapped from it "
+	     "without a round trip (%" PRIu64 " grants taken), %" PRIu64 " refills, %" PRIu64
+	     " dropped\n", c->opt.grant_pool, memxd_pool_held(c), c->pool.slabs, c->pool.taken,
+	     c->pool.refills, c->pool.dropped);
 	emit(o, "  replication: %" PRIu64 " slabs below %u replicas (backlog), %" PRIu64
 	     " re-replicated, %" PRIu64 " moved off leaving donors, %" PRIu64
 	     " slow copies abandoned\n", backlog, c->opt.replicas, c->slabs_rereplicated,

@@ -227,6 +227,8 @@ int main(int argc, char **argv)
 	text("client_opts", 6, "--name|v|--size|1G|--directory|srv://c1.lan@10.0.0.5:53|"
 	     "--directory-wait|60");
 	text("client_opts", 5, "--name|v|--size|1G|--donor|h|--no-same-filled|--no-checksum|--overcommit");
+	text("client_opts", 7, "--name|v|--size|1G|--donor|h|--grant-pool|16|--grant-pool|0|"
+	     "--grant-pool|17");
 	text("keyfile", 0, "# keys\n1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b"
 	     "1c1d1e1f\n");
 	text("keyfile", 1, "7 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\r\n"

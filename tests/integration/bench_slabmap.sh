@@ -3,7 +3,8 @@
 # mapped on first write, and where a grant's time goes. One client, two donors,
 # --replicas 1; fio writes one 4 KiB block at the start of each of N slabs
 # (--io_size: one write per slab, else fio goes round its offsets until --size
-# of I/O is done). Rates are slabs mapped per second of fio; the timeline comes
+# of I/O is done), with no grant pool (bench_grantpool.sh compares it with one).
+# Rates are slabs mapped per second of fio; the timeline comes
 # from MEMXD_DEBUG (proto 16, ctrl 32) lines of the client and the donors:
 #   sent -> donor: ALLOC_SLAB on the wire; donor: mmap + ibv_reg_mr;
 #   donor -> reply: ALLOC_REPLY on the wire; reply -> next sent: the client.
@@ -58,7 +59,9 @@ run() { # TAG SLAB SIZE NR_SLABS IODEPTH
 	stride=$((slab_k * (($(numfmt --from=iec "$size") / 1024 / slab_k) / n) - 4))
 	start_donor "a$tag" "$IP2" 1200M
 	start_donor "b$tag" "$IP3" 1200M
-	start_client "v$tag" --size "$size" --slab "$slab" --replicas 1 --bind "$IP1" --donor "$IP2" --donor "$IP3"
+	# --grant-pool 0: every slab's grant on its first write, the path measured here
+	start_client "v$tag" --size "$size" --slab "$slab" --replicas 1 --grant-pool 0 \
+		--bind "$IP1" --donor "$IP2" --donor "$IP3"
 	t0=$(date +%s.%N)
 	fio --name=slabs --filename="$MEMX_DEV" --direct=1 --ioengine=libaio --iodepth="$qd" \
 		--rw=write:${stride}k --bs=4k --size="$size" --io_size=$((n * 4))k --verify=crc32c \

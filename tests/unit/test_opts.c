@@ -56,6 +56,28 @@ Test(opts, same_filled)
 				  "--no-same-filled=1"), -EINVAL, "a flag takes no value");
 }
 
+/* --grant-pool N: 2 by default, 0 (none) to MEMXD_MAX_GRANT_POOL. */
+Test(opts, grant_pool)
+{
+	struct memxd_client_opts o;
+
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1"), 0);
+	cr_expect_eq(o.grant_pool, MEMXD_DEFAULT_GRANT_POOL);
+	cr_expect_eq(MEMXD_DEFAULT_GRANT_POOL, 2);
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--grant-pool", "0"), 0);
+	cr_expect_eq(o.grant_pool, 0);
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--grant-pool", "16"), 0);
+	cr_expect_eq(o.grant_pool, 16);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--grant-pool", "17"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--grant-pool", "-1"), -EINVAL);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d1",
+				  "--grant-pool", "two"), -EINVAL);
+}
+
 /*
  * Found by tests/fuzz/fuzz_client_opts.c: "-xy" stops the parse at 'x' with
  * getopt inside "-xy"; with optind = 1 the next parse began with 'y' and

@@ -74,6 +74,8 @@ static struct {
 	unsigned int lost[MEMXD_MAX_DONORS];	/* memxd_donor_lost per donor */
 	unsigned int pings[MEMXD_MAX_DONORS];	/* memxd_copy_ping per donor */
 	bool silent[MEMXD_MAX_DONORS];		/* its control connection answers nothing */
+	/* memxd_pool_drop per donor, and whether the donor was still connected then */
+	unsigned int pool_drops[MEMXD_MAX_DONORS], pool_drops_connected[MEMXD_MAX_DONORS];
 	uint32_t state_at_ping;			/* slab 0's state at the last ping */
 } F;
 
@@ -180,6 +182,15 @@ void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep)
 }
 
 static void kill_donor(struct memxd_client *c, unsigned int idx);
+
+/* grants.c's: the pooled grants of a donor that leaves are given back (here only counted). */
+void memxd_pool_drop(struct memxd_client *c, struct memxd_donor *d)
+{
+	(void)c;
+	F.pool_drops[d->idx]++;
+	F.pool_drops_connected[d->idx] += !F.disconnects[d->idx];
+	d->nr_pooled = 0;
+}
 
 /* As donors.c: a stuck donor is buried; its connections' work requests then flush. */
 void memxd_donor_lost(struct memxd_client *c, struct memxd_donor *d, const char *why)
@@ -519,6 +530,10 @@ Test(recovery, drain_moves_everything_then_lets_the_donor_go)
 	for (unsigned int i = 0; i < 4; i++)
 		if (i != 1)
 			cr_expect_eq(F.disconnects[i], 0, "donor %u disconnected", i);
+	/* Its lease would keep pooled grants nobody knows of: given back while it still answers. */
+	cr_expect_eq(F.pool_drops[1], 1, "the drained donor's pool was dropped %u times",
+		     F.pool_drops[1]);
+	cr_expect_eq(F.pool_drops_connected[1], 1, "its pool was dropped after the disconnect");
 	cr_expect_eq(c->donor[1].slabs, 0);
 	cr_expect_eq(c->slabs_moved, held);
 	cr_expect_eq(c->slabs_rereplicated, 0);

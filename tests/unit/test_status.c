@@ -92,6 +92,16 @@ static struct memxd_client *fake_client(uint64_t nr_slabs)
 	return c;
 }
 
+/* The goldens' grant pool: counted as room (capacity) and shown per donor. */
+static struct memxd_client *with_pool(struct memxd_client *c)
+{
+	c->opt.grant_pool = 2;
+	c->donor[0].nr_pooled = 1;
+	c->donor[1].nr_pooled = 2;
+	c->pool = (struct memxd_pool_stats){ .taken = 9, .slabs = 4, .refills = 12, .dropped = 1 };
+	return c;
+}
+
 static void free_client(struct memxd_client *c)
 {
 	memxd_slabmap_fini(&c->map);
@@ -143,7 +153,7 @@ static const char golden[] =
 	"\"volumes\":[{\"name\":\"vol\",\"device\":\"/dev/memx3\",\"backend\":\"memx\",\"size\":20971520,"
 	"\"slab_size\":4194304,\"slabs\":5,\"slabs_mapped\":5,\"slabs_lost\":1,\"replicas\":2,"
 	"\"queues\":3,\"depth\":64,\"recovery_timeout_s\":60,\"resumed\":false,\"epoch\":3,\"slabs_given_back\":0,"
-	"\"overcommit\":false,\"room_bytes\":536870912,\"shortfall_bytes\":0,"
+	"\"overcommit\":false,\"room_bytes\":541065216,\"shortfall_bytes\":0,"
 	"\"io\":{\"reads\":33,\"writes\":60,\"read_bytes\":135168,\"write_bytes\":0,"
 	"\"flushes\":0,\"discards\":0,\"write_zeroes\":0,\"errors\":0,\"zero_reads\":0,"
 	"\"commits\":0,\"wakeups\":0,\"rdma_posts\":0,\"cq_arms\":0,\"failovers\":0,"
@@ -152,23 +162,25 @@ static const char golden[] =
 	"\"scrub\":{\"rate\":4194304,\"passes\":2,\"bytes\":0,\"bad_blocks\":0,\"repaired\":0,\"yielded\":0,"
 	"\"slab\":0},"
 	"\"rereplication_backlog\":7,\"slabs_rereplicated\":5,\"slabs_moved\":0,"
-	"\"copied_bytes\":0,\"copy_timeouts\":0,\"poll_queues\":1,\"poll_us\":50,\"checksums\":true,"
+	"\"copied_bytes\":0,\"copy_timeouts\":0,\"grant_pool\":2,\"grants_pooled\":3,"
+	"\"slabs_mapped_from_pool\":4,\"grants_from_pool\":9,\"pool_refills\":12,\"pool_dropped\":1,"
+	"\"poll_queues\":1,\"poll_us\":50,\"checksums\":true,"
 	"\"same_filled\":true,\"same_filled_blocks\":7,"
 	"\"queue_requests\":[30,31,32]}],"
 	"\"donors\":[{\"address\":\"10.0.0.2:7471\",\"state\":\"live\",\"host\":\"host0\","
 	"\"zone\":\"\",\"memory_total\":1073741824,\"memory_free\":536870912,\"slabs\":5,"
-	"\"evict_bytes\":0,\"lease_s\":60},"
+	"\"pooled\":1,\"evict_bytes\":0,\"lease_s\":60},"
 	"{\"address\":\"10.0.0.3:7471\",\"state\":\"live\",\"host\":\"host1\",\"zone\":\"z1\","
-	"\"memory_total\":1073741824,\"memory_free\":536870912,\"slabs\":5,\"evict_bytes\":0,"
-	"\"lease_s\":60},"
+	"\"memory_total\":1073741824,\"memory_free\":536870912,\"slabs\":5,\"pooled\":2,"
+	"\"evict_bytes\":0,\"lease_s\":60},"
 	"{\"address\":\"10.0.0.4:7471\",\"state\":\"dead\","
 	"\"host\":\"abababababababababababababababab\",\"zone\":\"\",\"memory_total\":1073741824,"
-	"\"memory_free\":536870912,\"slabs\":5,\"evict_bytes\":0,\"lease_s\":60}],"
+	"\"memory_free\":536870912,\"slabs\":5,\"pooled\":0,\"evict_bytes\":0,\"lease_s\":60}],"
 	"\"copysets\":[[\"10.0.0.2:7471\",\"10.0.0.3:7471\"],[\"10.0.0.3:7471\",\"10.0.0.4:7471\"]]";
 
 Test(status, json_as_before)
 {
-	struct memxd_client *c = fake_client(5);
+	struct memxd_client *c = with_pool(fake_client(5));
 	char want[sizeof(golden) + 2];
 	size_t n;
 	char *s = ctl_ask(status_fn, c, "status --json", &n);
@@ -182,7 +194,7 @@ Test(status, json_as_before)
 
 Test(status, json_slabs_as_before)
 {
-	struct memxd_client *c = fake_client(5);
+	struct memxd_client *c = with_pool(fake_client(5));
 	size_t n;
 	char *s = ctl_ask(status_fn, c, "status --json --slabs", &n);
 	char want[sizeof(golden) + 1024];
@@ -255,15 +267,17 @@ Test(status, text_2000_slabs)
 /* The text, as the printf code wrote it into a fixed buffer. */
 Test(status, text_as_before)
 {
-	struct memxd_client *c = fake_client(5);
+	struct memxd_client *c = with_pool(fake_client(5));
 	size_t n;
 	char *s = ctl_ask(status_fn, c, "status --slabs", &n);
 
 	cr_expect_str_eq(s,
 		"volume vol: /dev/memx3 (memx), 20 MiB, slabs 4 MiB: 5 of 5 mapped, 1 lost, 2 replica(s), "
 		"3 queues x 64 (1 polled), engine polls 50 us\n"
-		"  capacity: the donors have room for 128 more slab(s) at 2 replica(s); 0 unwritten; "
+		"  capacity: the donors have room for 129 more slab(s) at 2 replica(s); 0 unwritten; "
 		"shortfall 0 MiB\n"
+		"  grant pool: 2 per donor, 3 held; 4 slabs mapped from it without a round trip "
+		"(9 grants taken), 12 refills, 1 dropped\n"
 		"  replication: 7 slabs below 2 replicas (backlog), 5 re-replicated, 0 moved off "
 		"leaving donors, 0 slow copies abandoned\n"
 		"  io: 33 reads (0 MiB), 60 writes (0 MiB), 0 flushes, 0 discards, 0 write-zeroes, "
@@ -317,6 +331,24 @@ Test(capacity, room_at_the_replica_count)
 	memxd_capacity(c, &cap);
 	cr_expect_eq(cap.replicas, 1);
 	cr_expect_eq(cap.room_slabs, 128);
+	free_client(c);
+}
+
+/* Our pooled grants on a donor are room for our slabs: the donor's free memory left out. */
+Test(capacity, pooled_grants_are_room)
+{
+	struct memxd_client *c = fake_client(400);
+	struct memxd_capacity cap;
+
+	atomic_store(&c->slabs_mapped, 100);
+	c->donor[0].nr_pooled = 2;
+	c->donor[1].nr_pooled = 2;
+	memxd_capacity(c, &cap);
+	cr_expect_eq(cap.room_slabs, 130, "two donors of 128 free slots and 2 pooled each");
+	c->donor[0].memory_free = 0;	/* full: only its pool is left */
+	c->opt.replicas = 1;
+	memxd_capacity(c, &cap);
+	cr_expect_eq(cap.room_slabs, 2 + 130);
 	free_client(c);
 }
 
