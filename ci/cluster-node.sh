@@ -7,8 +7,8 @@
 # netem, poweroff, reboot, directory, migrate; see ci/cluster; or, for the
 # scenario pair alone, on a donor of its own and 10.88.0.2), "dirdonor"
 # (guest 5: a donor that lists itself in guest 1's etcd, named to nobody) or
-# "attach" (guest 4: the volume guest 1 detached, attached here from the state
-# file it left in the share; every region written reads back exact). Guests and host meet through
+# "attach" (guest 4: the volume guest 1 detached, attached here with no state
+# file, from the sealed state on the donors; every region written reads back exact). Guests and host meet through
 # files in the common share:
 #   up.N                  guest N booted, its NIC and rxe0 are up
 #   donor.N               the donor on guest N listens
@@ -19,7 +19,7 @@
 #   boot.N                the client asks the host to boot a fresh guest N
 #                         (the file holds its role)
 #   regions               "OFFSET SIZE" of each verified region written
-#   client-vol.state      the detached volume's state file (migrate)
+#   detached              guest 1 detached the volume (migrate)
 #   attached.rc           guest 4's verdict, for guest 1 to exit with
 #   stop                  the client is done: donors exit
 #   results               the figures, for the host to print
@@ -31,6 +31,8 @@ scenarios=" ${MEMX_CLUSTER_SCENARIOS:-netem poweroff reboot directory migrate} "
 # One cluster key for every guest (the host made it): peers authenticate with it.
 mkdir -p /etc/memx && chmod 700 /etc/memx
 install -m 600 "$share/cluster.key" /etc/memx/cluster.key
+# Clients also hold the state key (id 2), which seals a detached volume's state on the donors.
+(umask 077; cat "$share/cluster.key" "$share/state.key" > /etc/memx/client.key)
 # shellcheck source=tests/integration/common.sh
 . "$MEMX_ROOT/tests/integration/common.sh"
 touch "$share/up.$n"
@@ -78,10 +80,10 @@ verify_regions() {
 directory=etcd://10.88.0.1:2379/memxcluster
 # The client's view of the donor at IP: the last slot naming it.
 common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.2 --donor 10.88.0.3
-	--recovery-timeout 600)
+	--recovery-timeout 600 --key-file /etc/memx/client.key --state-key 2)
 # pair (two guests, ci/test's case): guest 1 lends memory too, one replica on each host.
 scenario pair && common_client=(--size 128M --slab 4M --replicas 2 --donor 10.88.0.1 --donor 10.88.0.2
-	--recovery-timeout 600)
+	--recovery-timeout 600 --key-file /etc/memx/client.key --state-key 2)
 
 if [ "$role" = donor ]; then
 	need_rxe
@@ -125,13 +127,12 @@ if [ "$role" = attach ]; then
 	need_cmd fio
 	load_kmod
 	touch "$share/attach-ready.$n"
-	wait_file "$share/client-vol.state" 600 || fail "guest 1 left no state file"
+	wait_file "$share/detached" 600 || fail "guest 1 did not detach the volume"
 	t=$SECONDS
-	mkdir -p /run/memx
-	install -m 600 "$share/client-vol.state" /run/memx/client-vol.state
+	[ ! -e /run/memx/client-vol.state ] || fail "guest $n has a state file before the attach"
 	start_client vol "${common_client[@]}" --bind "10.88.0.$n" --attach
 	grep -q "attaching the detached volume" "$TEST_TMP/vol.log" || fail "the engine did not say it attached"
-	result "attached on guest $n (10.88.0.$n) as $MEMX_DEV $((SECONDS - t)) s after the state file came"
+	result "attached on guest $n (10.88.0.$n) as $MEMX_DEV $((SECONDS - t)) s after the detach, with no state file: $(grep -o 'state of epoch .*' "$TEST_TMP/vol.log" | head -n 1)"
 	verify_regions "after the attach on guest $n"
 	write_region 112M 8M "from guest $n after the attach"
 	verify_regions "on guest $n, with its own writes"
@@ -296,8 +297,9 @@ if scenario directory; then
 fi
 
 if scenario migrate; then
-	# The volume leaves this host and is attached on guest 4 from its state file.
-	rm -f "$share/attached.rc" "$share/client-vol.state"
+	# The volume leaves this host with its state sealed on the donors; guest 4 attaches it
+	# from them, no file carried.
+	rm -f "$share/attached.rc" "$share/detached"
 	t=$SECONDS
 	echo attach > "$share/boot.4"
 	wait_file "$share/attach-ready.4" 600 || fail "guest 4 did not come up"
@@ -306,10 +308,10 @@ if scenario migrate; then
 	"$MEMXCTL" volume detach vol | tee "$TEST_TMP/detach.txt" || fail "memxctl volume detach failed"
 	WAIT_S=30 wait_for exited "$(bg_pid vol)" || fail "the engine did not leave after the detach"
 	wait "$(bg_pid vol)" || fail "the engine exited non-zero after the detach"
-	# Whole or not at all: guest 4 starts when the name appears.
-	cp /run/memx/client-vol.state "$share/client-vol.state.tmp" &&
-		mv "$share/client-vol.state.tmp" "$share/client-vol.state" || fail "no state file after the detach"
-	result "detached on guest 1 in $((SECONDS - t)) s; state file $(stat -c %s /run/memx/client-vol.state) bytes"
+	grep -q "sealed state of epoch" "$TEST_TMP/vol.log" ||
+		{ bg_log vol; fail "the detach left no sealed state on the donors"; }
+	touch "$share/detached"
+	result "detached on guest 1 in $((SECONDS - t)) s: $(grep -o 'sealed state of epoch .*' "$TEST_TMP/vol.log" | head -n 1)"
 	t=$SECONDS
 	wait_file "$share/attached.rc" 600 || fail "guest 4 did not report"
 	rc=$(cat "$share/attached.rc")
