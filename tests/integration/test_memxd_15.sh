@@ -106,7 +106,7 @@ swapon -p 10 "$MAP" || fail "swapon $MAP"
 on_exit "swapoff $MAP"
 grep -F "$(readlink -f "$MAP")" /proc/swaps | sed 's/^/  /'
 out0=$(vmstat pswpout) in0=$(vmstat pswpin)
-run_in_memcg memx-crypt-swap 16M "$MEMX_TEST_BIN/swap_pattern" 64 > "$TEST_TMP/pattern.out" 2>&1
+run_in_memcg memx-crypt-swap 64M "$MEMX_TEST_BIN/swap_pattern" 128 > "$TEST_TMP/pattern.out" 2>&1
 rc=$?
 out1=$(vmstat pswpout) in1=$(vmstat pswpin)
 cat "$TEST_TMP/pattern.out"
