@@ -434,6 +434,13 @@ struct memxd_client {
 	unsigned int nr_deferred;
 };
 
+/*
+ * donors.c: mxv_connect to the donor `name` (for the log), saying why it
+ * failed: the donor's reject reason, or the connection manager's. 0 or -errno.
+ */
+int memxd_connect_to_donor(const char *name, const struct mxv_connect_param *p,
+			   const struct mxv_qp_attr *attr, struct mxv_conn **out,
+			   struct mxv_cm_result *res);
 /* donors.c: the control channel to donors, used by grants.c and recovery.c. */
 int memxd_donor_call(struct memxd_client *c, struct memxd_donor *d, struct memxd_msg_info *req,
 		     struct memxd_msg_info *reply);

@@ -447,6 +447,25 @@ static int donor_authenticate(struct memxd_client *c, struct memxd_donor *d, con
 	return r;
 }
 
+int memxd_connect_to_donor(const char *name, const struct mxv_connect_param *p,
+			   const struct mxv_qp_attr *attr, struct mxv_conn **out,
+			   struct mxv_cm_result *res)
+{
+	int r = mxv_connect(p, attr, out, res);
+
+	if (r == -ECONNREFUSED && res->pdata_len) {
+		char why[MEMX_REJECT_REASON_LEN + 32];
+
+		if (!memxd_reject_explain(res->pdata, res->pdata_len, why, sizeof(why))) {
+			memxd_err("donor %s refused us: %s", name, why);
+			return r;
+		}
+	}
+	if (r)
+		memxd_err("donor %s: cannot connect: %s (%s)", name, strerror(-r), res->reason);
+	return r;
+}
+
 static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint16_t role,
 			     const struct mxv_qp_attr *attr, struct mxv_conn **out)
 {
@@ -470,19 +489,9 @@ static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint
 	memxd_hello_encode(pdata, sizeof(pdata), &hello);
 	memxd_dbg(MEMXD_DBG_CM, "donor %s: connecting (%s)", d->name,
 		 role == MEMX_ROLE_CLIENT ? "control" : "data");
-	r = mxv_connect(&p, attr, out, &res);
-	if (r == -ECONNREFUSED && res.pdata_len) {
-		char why[MEMX_REJECT_REASON_LEN + 32];
-
-		if (!memxd_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
-			memxd_err("donor %s refused us: %s", d->name, why);
-			return r;
-		}
-	}
-	if (r) {
-		memxd_err("donor %s: cannot connect: %s (%s)", d->name, strerror(-r), res.reason);
+	r = memxd_connect_to_donor(d->name, &p, attr, out, &res);
+	if (r)
 		return r;
-	}
 	if (role != MEMX_ROLE_CLIENT)
 		return 0;
 	if (res.pdata_len < sizeof(struct memx_welcome) ||

@@ -272,19 +272,9 @@ static int reader_connect(struct reader *rd, const char *host, uint16_t port,
 	memcpy(hello.volume_id, tag, MEMXD_STATE_TAG_LEN);
 	memxd_auth_random(hello.token, sizeof(hello.token));
 	memxd_hello_encode(pdata, sizeof(pdata), &hello);
-	r = mxv_connect(&p, &attr, &rd->conn, &res);
-	if (r == -ECONNREFUSED && res.pdata_len) {
-		char why[MEMX_REJECT_REASON_LEN + 32];
-
-		if (!memxd_reject_explain(res.pdata, res.pdata_len, why, sizeof(why))) {
-			memxd_err("donor %s refused us: %s", rd->name, why);
-			return r;
-		}
-	}
-	if (r) {
-		memxd_err("donor %s: cannot connect: %s (%s)", rd->name, strerror(-r), res.reason);
+	r = memxd_connect_to_donor(rd->name, &p, &attr, &rd->conn, &res);
+	if (r)
 		return r;
-	}
 	if (res.pdata_len < sizeof(struct memx_welcome) ||
 	    memxd_welcome_decode(res.pdata, res.pdata_len, &wi, &err)) {
 		memxd_err("donor %s: bad welcome", rd->name);
