@@ -158,11 +158,47 @@ static void daemon_name(const char *socket_path, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)n, base);
 }
 
+/*
+ * A "wait: ..." line that opens an answer: memxd keeps the request for after
+ * what it is busy with (a slow transfer, up to two minutes), and says so. It
+ * goes to stderr, and the rest of the answer is waited for longer.
+ */
+static size_t take_wait_lines(int fd, char *buf, size_t len, bool *waiting)
+{
+	for (;;) {
+		char *nl;
+
+		if (len < 5 || memcmp(buf, "wait:", 5))
+			return len;
+		nl = memchr(buf, '\n', len);
+		if (!nl)
+			return len;	/* the rest of the line is still to come */
+		fprintf(stderr, "memxctl: memxd says %.*s\n", (int)(nl - buf), buf);
+		if (!*waiting)
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO,
+				   &(struct timeval){ .tv_sec = MEMXCTL_LATER_S },
+				   sizeof(struct timeval));
+		*waiting = true;
+		len -= (size_t)(nl + 1 - buf);
+		memmove(buf, nl + 1, len);
+	}
+}
+
+/* Whether buf (len bytes, its "wait:" lines taken) is the answer, or may be a "wait:" line yet. */
+static bool answer_begun(const char *buf, size_t len, size_t cap)
+{
+	if (len == cap)
+		return true;	/* no "wait:" line is that long */
+	return memcmp(buf, "wait:", len < 5 ? len : 5) != 0;
+}
+
 /* memxctl.h */
 int memxctl_ask(const char *path, const char *request, struct memxctl_answer *ans)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool answered = false, waiting = false;
 	char buf[65536];
+	size_t head = 0;	/* bytes in buf not yet known to be the answer */
 	ssize_t n = 0;
 	int fd, r = 0;
 	FILE *f;
@@ -188,11 +224,25 @@ int memxctl_ask(const char *path, const char *request, struct memxctl_answer *an
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    write(fd, request, strlen(request)) != (ssize_t)strlen(request))
 		r = -errno;
-	while (!r && (n = read(fd, buf, sizeof(buf))) > 0)
-		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n)
+	while (!r && (n = read(fd, buf + head, sizeof(buf) - head)) > 0) {
+		size_t len = head + (size_t)n;
+
+		if (!answered) {
+			len = take_wait_lines(fd, buf, len, &waiting);
+			answered = len && answer_begun(buf, len, sizeof(buf));
+			if (!answered) {
+				head = len;
+				continue;
+			}
+		}
+		head = 0;
+		if (fwrite(buf, 1, len, f) != len)
 			r = -ENOMEM;
+	}
 	if (!r && n < 0)
 		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
+	if (!r && head && fwrite(buf, 1, head, f) != head)	/* a short answer like "wai" */
+		r = -ENOMEM;
 	close(fd);
 	if (fclose(f) && !r)
 		r = -ENOMEM;

@@ -16,8 +16,11 @@ struct memxctl_answer {
 /*
  * Sends one request to one memxd's socket and reads the whole answer into
  * *ans (malloc'd; free it). Returns 0, -EREMOTEIO when the answer starts with
- * "error:", or -errno (no answer, or only part of one, in *ans).
+ * "error:", or -errno (no answer, or only part of one, in *ans). memxd must
+ * answer within 5 s, or say "wait: why" first: that line goes to stderr, and
+ * the answer is then waited for up to MEMXCTL_LATER_S.
  */
+#define MEMXCTL_LATER_S	300
 int memxctl_ask(const char *path, const char *request, struct memxctl_answer *ans);
 
 /* A drain one client started: its socket, the donor's name there, slabs to move. */

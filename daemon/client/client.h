@@ -37,6 +37,8 @@
 #include "common/wire.h"
 #include "mxv.h"
 
+struct memxd_ctl;
+
 #define MEMXD_DEFAULT_IO_DEADLINE_S	30	/* --io-deadline (memx.ko's own default) */
 #define MEMXD_MAX_JOINS		4	/* joins in progress at once (--listen) */
 #define MEMXD_HEARTBEAT_MS	1000	/* each donor answers a STATS this often */
@@ -403,6 +405,7 @@ struct memxd_client {
 	 */
 	void (*serve_aside)(struct memxd_client *c);
 	struct memxd_rdma_sink *aside_sink;
+	struct memxd_ctl *ctl;		/* memxctl's socket, served aside too (NULL: none) */
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */
 	struct memxd_scrub {
 		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */

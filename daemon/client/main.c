@@ -202,6 +202,21 @@ static int client_detach(struct memxd_client *c, char *out, size_t len)
 			       "donors), or where " : "where ", MEMXD_RUN_DIR, c->opt.name);
 }
 
+/*
+ * A request that changes the volume, asked while the control thread waits
+ * out a slow transfer (memxd_serve_aside): it must not run inside that wait
+ * (a detach or a drain would act on the slab being copied), so it runs when
+ * the wait is over, at most MEMXD_COPY_STUCK_MS later. Status is answered.
+ */
+static int answer_later(struct memxd_client *c, const char *line, char *out, size_t len)
+{
+	if (memxd_ctl_reply(out, len, "wait: volume %s: the control thread is waiting out a slow "
+			    "RDMA transfer (up to %u s); '%.60s' runs after it\n", c->opt.name,
+			    MEMXD_COPY_STUCK_MS / 1000, line))
+		return -ENOSPC;
+	return MEMXD_CTL_LATER;
+}
+
 static int client_ctl(void *arg, const char *line, char *out, size_t len)
 {
 	struct memxd_client *c = arg;
@@ -210,6 +225,9 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 	int expect = MEMXD_DONOR_LIVE, r;
 
 	r = memxd_ctl_parse(line, &req);
+	if (c->aside_sink && req.kind != MEMXD_CTL_STATUS && req.kind != MEMXD_CTL_RELOAD &&
+	    req.kind != MEMXD_CTL_UNKNOWN)
+		return answer_later(c, line, out, len);
 	switch (req.kind) {
 	case MEMXD_CTL_RELOAD:
 		if (memxd_trust_reload(&c->opt.trust))
@@ -251,6 +269,17 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 	return memxd_ctl_reply(out, len, "error: unknown request '%s' (known: status [--json] [--slabs], "
 			 "donor drain ADDR, donor add ADDR, volume detach, volume forget-lost, "
 			 "volume remove NAME)\n", line);
+}
+
+/*
+ * While a slow transfer is waited out (recovery.c, donors.c): slabs for first
+ * writes, and memxctl (status answered, the rest kept for after the wait).
+ */
+static void serve_aside(struct memxd_client *c)
+{
+	serve_mailbox(c);
+	if (c->ctl)
+		memxd_ctl_serve(c->ctl, client_ctl, c);
 }
 
 /* The local address we reach the donors from: --bind, or the route to the first. */
@@ -480,7 +509,7 @@ static int client_setup(struct memxd_client *c)
 	r = memxd_mailbox_init(&c->mailbox, (uint32_t)(c->map.nr_slabs + 1024));
 	if (r)
 		return memxd_log_errno(r, "mailbox");
-	c->serve_aside = serve_mailbox;	/* while a slow transfer is waited out */
+	c->serve_aside = serve_aside;	/* while a slow transfer is waited out */
 	/* The volume first: ublk's window keeper is forked there, before any RDMA resource. */
 	r = setup_volume(c, &resume);
 	if (!r)
@@ -751,7 +780,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 			else if (client_try_remove(c, (int)si.ssi_signo))
 				return 0;
 		}
-		if (pfd[POLL_CTL].revents)
+		if (pfd[POLL_CTL].revents || memxd_ctl_later(ctl))
 			memxd_ctl_serve(ctl, client_ctl, c);
 		if (c->detached)
 			return 0;
@@ -772,6 +801,8 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		timeout = soonest(timeout, memxd_pool_refill(c));
 		if (timeout < 0 || timeout > MEMXD_HEARTBEAT_MS)
 			timeout = MEMXD_HEARTBEAT_MS;
+		if (memxd_ctl_later(ctl))
+			timeout = 0;	/* memxctl waits for what a slow wait put off */
 	}
 }
 
@@ -830,6 +861,7 @@ int memxd_client_main(int argc, char **argv)
 	r = memxd_ctl_open(c->opt.ctl_path, &ctl);
 	if (r)
 		memxd_log_errno(r, "control socket %s: memxctl will not reach us", c->opt.ctl_path);
+	c->ctl = ctl;
 	printf("ready %s\n", c->dev_path);
 	fflush(stdout);
 	sd_notify(0, "READY=1");
@@ -843,6 +875,7 @@ int memxd_client_main(int argc, char **argv)
 		  c->dev_path, c->kb->name, c->opt.size >> 20, c->nr_donors);
 
 	r = client_loop(c, sfd, ctl);
+	c->ctl = NULL;
 	memxd_ctl_close(ctl);
 	client_teardown(c);
 	close(sfd);

@@ -7,8 +7,12 @@
  * "error:" is a refusal. Served from the control thread between its other
  * events, so a peer is never waited on for long: 2 seconds to send its line,
  * 5 to read the whole answer (a 64 GiB volume's slab list is about 80 KiB),
- * then it is cut off. memxd_ctl_parse() turns a line into a request for the
- * handlers; it touches nothing else, so it is unit tested and fuzzed alone.
+ * then it is cut off. A request the handler cannot answer where it is called
+ * (client: while the control thread waits out a slow transfer, only status and
+ * reload are answered) is told "wait: ..." and kept, with its line, for the
+ * next serve (MEMXD_CTL_LATER). memxd_ctl_parse() turns a line into a request
+ * for the handlers; it touches nothing else, so it is unit tested and fuzzed
+ * alone.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -35,6 +39,7 @@
 #define CTL_SHORT_MAX	(64 * 1024)	/* what memxd_ctl_reply may write */
 #define CTL_LINE_MS	2000		/* a peer sends its request line in this */
 #define CTL_SEND_MS	5000		/* and reads the whole answer in this */
+#define CTL_LINE_MAX	256		/* a request line, its newline and NUL included */
 
 /*
  * The answer being made: a short text in text[], or what the handler handed
@@ -47,10 +52,19 @@ struct ctl_answer {
 	char text[CTL_SHORT_MAX];
 };
 
+/* A request kept for later (MEMXD_CTL_LATER): its peer waits on fd. */
+struct ctl_later {
+	int fd;
+	char line[CTL_LINE_MAX];
+};
+
 struct memxd_ctl {
 	int fd;
 	char path[108];
 	struct ctl_answer *ans;
+	struct ctl_later later[MEMXD_CTL_LATER_MAX];
+	unsigned int nr_later;
+	bool serving;	/* a handler runs: a serve from inside it returns at once */
 };
 
 /* The answer whose handler runs in this thread, for memxd_ctl_reply_text and _json. */
@@ -199,21 +213,62 @@ static void send_answer(struct ctl_answer *a, int cfd, int r)
 	a->doc = NULL;
 }
 
-static void ctl_answer(struct memxd_ctl *ctl, int cfd, memxd_ctl_fn fn, void *arg)
+/*
+ * Runs the handler on line and answers cfd. Returns true when the request was
+ * kept for later (cfd then belongs to ctl), false when cfd may be closed.
+ */
+static bool answer_line(struct memxd_ctl *ctl, int cfd, const char *line, bool told_wait,
+			memxd_ctl_fn fn, void *arg)
+{
+	struct ctl_answer *a = ctl->ans;
+	struct ctl_later *l;
+	int r;
+
+	a->text[0] = '\0';
+	answering = a;
+	r = fn(arg, line, a->text, sizeof(a->text));
+	answering = NULL;
+	if (r != MEMXD_CTL_LATER) {
+		send_answer(a, cfd, r);
+		return false;
+	}
+	free(a->big);
+	a->big = NULL;
+	json_object_put(a->doc);
+	a->doc = NULL;
+	if (told_wait)
+		return true;	/* still waiting: the peer was told so */
+	if (ctl->nr_later == MEMXD_CTL_LATER_MAX) {
+		memxd_ctl_reply(a->text, sizeof(a->text), "error: busy: %u requests wait for an "
+				"answer already; try again later\n", ctl->nr_later);
+		send_answer(a, cfd, 0);
+		return false;
+	}
+	/* The peer learns that the answer comes later, and why: one "wait:" line. */
+	if (strncmp(a->text, "wait:", 5) || strcspn(a->text, "\n") + 1 != strlen(a->text))
+		memxd_ctl_reply(a->text, sizeof(a->text), "wait: busy; answered later\n");
+	if (send_all(cfd, a->text, strlen(a->text), mono_ms() + CTL_SEND_MS))
+		return false;
+	l = &ctl->later[ctl->nr_later++];
+	l->fd = cfd;
+	snprintf(l->line, sizeof(l->line), "%s", line);
+	return true;
+}
+
+/* Reads a peer's request line and answers it. Returns as answer_line. */
+static bool ctl_answer(struct memxd_ctl *ctl, int cfd, memxd_ctl_fn fn, void *arg)
 {
 	struct pollfd pfd = { .fd = cfd, .events = POLLIN };
 	uint64_t deadline = mono_ms() + CTL_LINE_MS;
-	struct ctl_answer *a = ctl->ans;
-	char line[256];
+	char line[CTL_LINE_MAX];
 	size_t got = 0;
-	int r;
 
 	while (got < sizeof(line) - 1 && !memchr(line, '\n', got)) {
 		uint64_t now = mono_ms();
 		ssize_t n;
 
 		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
-			return;
+			return false;
 		n = read(cfd, line + got, sizeof(line) - 1 - got);
 		if (n <= 0)
 			break;
@@ -221,29 +276,58 @@ static void ctl_answer(struct memxd_ctl *ctl, int cfd, memxd_ctl_fn fn, void *ar
 	}
 	line[got] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
-	a->text[0] = '\0';
-	answering = a;
-	r = fn(arg, line, a->text, sizeof(a->text));
-	answering = NULL;
-	send_answer(a, cfd, r);
+	return answer_line(ctl, cfd, line, false, fn, arg);
+}
+
+/* The requests kept for later, asked again in the order they came; those answered go. */
+static void serve_later(struct memxd_ctl *ctl, memxd_ctl_fn fn, void *arg)
+{
+	unsigned int kept = 0, n = ctl->nr_later;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct ctl_later l = ctl->later[i];
+
+		if (answer_line(ctl, l.fd, l.line, true, fn, arg))
+			ctl->later[kept++] = l;
+		else
+			close(l.fd);
+	}
+	ctl->nr_later = kept;
 }
 
 void memxd_ctl_serve(struct memxd_ctl *ctl, memxd_ctl_fn fn, void *arg)
 {
+	/* Nested (a handler's slow wait serves aside): the answer buffer is in use. */
+	if (ctl->serving)
+		return;
+	ctl->serving = true;
+	serve_later(ctl, fn, arg);
 	for (;;) {
 		int cfd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (cfd < 0)
-			return;
-		ctl_answer(ctl, cfd, fn, arg);
-		close(cfd);
+			break;
+		if (!ctl_answer(ctl, cfd, fn, arg))
+			close(cfd);
 	}
+	ctl->serving = false;
+}
+
+bool memxd_ctl_later(const struct memxd_ctl *ctl)
+{
+	return ctl && ctl->nr_later;
 }
 
 void memxd_ctl_close(struct memxd_ctl *ctl)
 {
 	if (!ctl)
 		return;
+	for (unsigned int i = 0; i < ctl->nr_later; i++) {
+		static const char gone[] = "error: memxd stopped before it could answer\n";
+
+		send_all(ctl->later[i].fd, gone, sizeof(gone) - 1, mono_ms() + CTL_SEND_MS);
+		close(ctl->later[i].fd);
+	}
 	close(ctl->fd);
 	unlink(ctl->path);
 	free(ctl->ans);

@@ -54,18 +54,30 @@ int memxd_ctl_parse(const char *line, struct memxd_ctl_req *out);
  * Answers one request line ("status", "status --json", "donor drain ADDR", ...)
  * by writing a short text into out (memxd_ctl_reply), or by handing over an
  * answer of any length (memxd_ctl_reply_text, memxd_ctl_reply_json). Returns
- * 0, or -errno: the peer is then told "error: ..." instead.
+ * 0, or -errno: the peer is then told "error: ..." instead, or
+ * MEMXD_CTL_LATER: not now (the handler runs where the request must not
+ * nest); out holds one "wait: ..." line for the peer, and the request is kept
+ * and asked again by the next memxd_ctl_serve.
  */
 typedef int (*memxd_ctl_fn)(void *arg, const char *request, char *out, size_t len);
+
+#define MEMXD_CTL_LATER		1
+/* Requests kept for later at most; one more is refused ("error: busy"). */
+#define MEMXD_CTL_LATER_MAX	4
 
 int memxd_ctl_open(const char *path, struct memxd_ctl **out);
 int memxd_ctl_fd(const struct memxd_ctl *ctl);
 /*
  * Answers whatever is waiting on the socket, with fn writing the answer. Each
  * peer gets 2 s to send its line and 5 s to read the whole answer; one that
- * is slower is cut off, so the calling thread is never held longer.
+ * is slower is cut off, so the calling thread is never held longer. Requests
+ * kept for later are asked again first. Called from inside a handler (a slow
+ * wait there serves aside), it does nothing.
  */
 void memxd_ctl_serve(struct memxd_ctl *ctl, memxd_ctl_fn fn, void *arg);
+/* Whether requests wait for a memxd_ctl_serve (kept by MEMXD_CTL_LATER); NULL: none. */
+bool memxd_ctl_later(const struct memxd_ctl *ctl);
+/* Closes the socket; requests still kept for later are told "error: memxd stopped ...". */
 void memxd_ctl_close(struct memxd_ctl *ctl);
 
 /* printf into a reply buffer. Returns 0, or -ENOSPC when it did not fit. */

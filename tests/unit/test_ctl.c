@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <time.h>
 
 #include "common/ctl.h"
@@ -275,6 +276,164 @@ Test(ctl, slow_and_gone_readers, .timeout = 30)
 	cr_expect(t >= 1.5 && t < 4, "waited %.1f s for a line", t);
 	close(fd);
 	ctl_done(ctl, dir);
+}
+
+/* ---- requests kept for later (MEMXD_CTL_LATER) ------------------------------ */
+
+/* One more peer of the control socket in dir (ctl_connect made it), its line sent. */
+static int connect_again(const char dir[64], const char *line)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", dir);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect");
+	cr_assert_eq(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	return fd;
+}
+
+/* What the peer has been sent so far (waits up to 1 s for the first byte); "" when nothing. */
+static const char *sent_so_far(int fd)
+{
+	static char buf[4096];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t n = 0;
+	ssize_t got;
+
+	while (n < sizeof(buf) - 1 && poll(&pfd, 1, n ? 50 : 1000) > 0 &&
+	       (got = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)got;
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Says "wait" while *busy, else answers; counts its calls. */
+struct busy_handler {
+	bool busy;
+	unsigned int calls;
+	const char *wait_text;
+};
+
+static int busy_or_answer(void *arg, const char *line, char *out, size_t len)
+{
+	struct busy_handler *h = arg;
+
+	h->calls++;
+	if (!h->busy)
+		return memxd_ctl_reply(out, len, "done '%s'\n", line);
+	memxd_ctl_reply(out, len, "%s", h->wait_text);
+	return MEMXD_CTL_LATER;
+}
+
+/*
+ * A request the handler cannot answer now: the peer is told one "wait:" line
+ * at once and gets the answer from a later serve, with no new connection.
+ */
+Test(ctl, kept_for_later_then_answered, .timeout = 30)
+{
+	struct busy_handler h = { .busy = true, .wait_text = "wait: copying\n" };
+	struct memxd_ctl *ctl;
+	char dir[64];
+	int fd = ctl_connect(&ctl, dir);
+
+	cr_assert_eq(write(fd, "volume detach\n", 14), 14);
+	cr_expect_not(memxd_ctl_later(ctl));
+	memxd_ctl_serve(ctl, busy_or_answer, &h);
+	cr_expect_str_eq(sent_so_far(fd), "wait: copying\n");
+	cr_expect(memxd_ctl_later(ctl));
+	/* Still busy: asked again, kept, and not told twice. */
+	memxd_ctl_serve(ctl, busy_or_answer, &h);
+	cr_expect_str_eq(sent_so_far(fd), "");
+	cr_expect_eq(h.calls, 2);
+	h.busy = false;
+	memxd_ctl_serve(ctl, busy_or_answer, &h);
+	cr_expect_str_eq(sent_so_far(fd), "done 'volume detach'\n");
+	cr_expect_eq(read(fd, (char[1]){ 0 }, 1), 0, "closed after the answer");
+	cr_expect_not(memxd_ctl_later(ctl));
+	cr_expect_not(memxd_ctl_later(NULL));
+	close(fd);
+	ctl_done(ctl, dir);
+}
+
+/* A handler's "wait" text that is not one "wait:" line is replaced: memxctl needs one. */
+Test(ctl, wait_text_is_one_line, .timeout = 30)
+{
+	static const char *const bad[] = { "", "busy\n", "wait: no newline", "wait: a\nwait: b\n" };
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct busy_handler h = { .busy = true, .wait_text = bad[i] };
+		struct memxd_ctl *ctl;
+		char dir[64];
+		int fd = ctl_connect(&ctl, dir);
+
+		cr_assert_eq(write(fd, "x\n", 2), 2);
+		memxd_ctl_serve(ctl, busy_or_answer, &h);
+		cr_expect_str_eq(sent_so_far(fd), "wait: busy; answered later\n", "for '%s'", bad[i]);
+		close(fd);
+		ctl_done(ctl, dir);
+	}
+}
+
+/* Four kept at most: the fifth is refused at once; at the close the kept ones are told. */
+Test(ctl, later_is_bounded_and_told_at_close, .timeout = 30)
+{
+	struct busy_handler h = { .busy = true, .wait_text = "wait: copying\n" };
+	int fd[MEMXD_CTL_LATER_MAX + 1];
+	struct memxd_ctl *ctl;
+	char dir[64];
+
+	fd[0] = ctl_connect(&ctl, dir);
+	cr_assert_eq(write(fd[0], "a\n", 2), 2);
+	for (unsigned int i = 1; i <= MEMXD_CTL_LATER_MAX; i++)
+		fd[i] = connect_again(dir, "b\n");
+	memxd_ctl_serve(ctl, busy_or_answer, &h);
+	for (unsigned int i = 0; i < MEMXD_CTL_LATER_MAX; i++)
+		cr_expect_str_eq(sent_so_far(fd[i]), "wait: copying\n", "peer %u", i);
+	cr_expect(strstr(sent_so_far(fd[MEMXD_CTL_LATER_MAX]), "error: busy: 4 requests"),
+		  "the fifth is refused");
+	ctl_done(ctl, dir);
+	for (unsigned int i = 0; i < MEMXD_CTL_LATER_MAX; i++) {
+		cr_expect_str_eq(sent_so_far(fd[i]), "error: memxd stopped before it could answer\n",
+				 "peer %u", i);
+		close(fd[i]);
+	}
+	close(fd[MEMXD_CTL_LATER_MAX]);
+}
+
+/* A handler whose slow wait serves aside: the nested serve leaves its answer buffer alone. */
+struct nesting {
+	struct memxd_ctl *ctl;
+	int nested_calls;
+};
+
+static int nests(void *arg, const char *line, char *out, size_t len)
+{
+	struct nesting *n = arg;
+
+	memxd_ctl_reply(out, len, "outer '%s'\n", line);
+	if (!strcmp(line, "outer"))
+		memxd_ctl_serve(n->ctl, nests, n);
+	else
+		n->nested_calls++;
+	return 0;
+}
+
+Test(ctl, serve_inside_a_handler_does_nothing, .timeout = 30)
+{
+	struct nesting n = { 0 };
+	char dir[64];
+	int fd = ctl_connect(&n.ctl, dir), fd2;
+
+	cr_assert_eq(write(fd, "outer\n", 6), 6);
+	fd2 = connect_again(dir, "inner\n");
+	memxd_ctl_serve(n.ctl, nests, &n);
+	cr_expect_str_eq(sent_so_far(fd), "outer 'outer'\n");
+	cr_expect_eq(n.nested_calls, 1, "the second peer was answered by the outer serve");
+	cr_expect_str_eq(sent_so_far(fd2), "outer 'inner'\n");
+	close(fd);
+	close(fd2);
+	ctl_done(n.ctl, dir);
 }
 
 /* ---- memxctl: every memxd's answer in one JSON array ----------------------- */

@@ -657,3 +657,90 @@ Test(remove, wrong_volume_or_usage)
 	cr_expect_eq(memxctl(&s, "volume", "remove", "rm0", "-o", "json", NULL), 2);
 	free(s);
 }
+
+/* ---- a request memxd answers later: "wait:" lines first --------------------- */
+
+/* A raw memxd: sends each of parts (NULL-ended) to the first peer, a pause_ms before each. */
+struct raw_memxd {
+	int fd;
+	const char *const *parts;
+	unsigned int pause_ms;
+};
+
+static void *serve_raw(void *p)
+{
+	struct raw_memxd *m = p;
+	int cfd = accept(m->fd, NULL, NULL);
+	char line[256];
+
+	cr_assert_geq(cfd, 0);
+	cr_assert_gt(read(cfd, line, sizeof(line)), 0);
+	for (const char *const *s = m->parts; *s; s++) {
+		usleep(m->pause_ms * 1000);
+		/* A peer that gave up is gone: no SIGPIPE. */
+		if (send(cfd, *s, strlen(*s), MSG_NOSIGNAL) != (ssize_t)strlen(*s))
+			break;
+	}
+	close(cfd);
+	return NULL;
+}
+
+static int raw_ask(const char *const *parts, unsigned int pause_ms, struct memxctl_answer *ans)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct raw_memxd m = { .parts = parts, .pause_ms = pause_ms };
+	char dir[] = "/tmp/memx-unit-XXXXXX";
+	pthread_t t;
+	int r;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/client-slow.sock", dir);
+	m.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(m.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(m.fd, 1), 0);
+	cr_assert_eq(pthread_create(&t, NULL, serve_raw, &m), 0);
+	r = memxctl_ask(sa.sun_path, "volume detach\n", ans);
+	pthread_join(t, NULL);
+	close(m.fd);
+	unlink(sa.sun_path);
+	rmdir(dir);
+	return r;
+}
+
+/* The wait lines (one split in two) go to stderr; the answer, 6 s later, is waited for. */
+Test(later, answer_after_wait_lines, .timeout = 30)
+{
+	static const char *const parts[] = { "wa", "it: copying\nwait: still\nde", "tached\n",
+					     NULL };
+	struct memxctl_answer ans;
+
+	/* Each part 2.5 s apart: over memxctl's 5 s once the first wait line came. */
+	cr_assert_eq(raw_ask(parts, 2500, &ans), 0);
+	cr_expect_eq(ans.len, 9);
+	cr_expect_eq(memcmp(ans.buf, "detached\n", 9), 0, "'%.*s'", (int)ans.len, ans.buf);
+	free(ans.buf);
+}
+
+/* Without a wait line, a memxd silent for more than 5 s is given up on. */
+Test(later, silent_memxd_times_out, .timeout = 30)
+{
+	static const char *const parts[] = { "late\n", NULL };
+	struct memxctl_answer ans;
+
+	cr_expect_eq(raw_ask(parts, 6000, &ans), -ETIMEDOUT);
+	free(ans.buf);
+}
+
+/* Answers that only look like the start of a wait line are answers. */
+Test(later, short_answers_kept, .timeout = 30)
+{
+	static const char *const wai[] = { "wai", NULL }, *const err[] = { "error: x\n", NULL };
+	struct memxctl_answer ans;
+
+	cr_expect_eq(raw_ask(wai, 0, &ans), 0);
+	cr_expect_eq(ans.len, 3);
+	cr_expect_eq(memcmp(ans.buf, "wai", 3), 0);
+	free(ans.buf);
+	cr_expect_eq(raw_ask(err, 0, &ans), -EREMOTEIO);
+	free(ans.buf);
+}
