@@ -542,6 +542,12 @@ void memxd_retry_deferred(struct memxd_client *c);
  * grants_pooled: held now, over every donor.
  */
 void memxd_pool_prune(struct memxd_client *c);
+/*
+ * After a take-over's resume (prune.c): each donor that kept more grants than
+ * the map names there is told which are ours (CLAIM) and frees the rest
+ * (PRUNE): the dead engine's pooled and half-mapped grants.
+ */
+void memxd_prune_leftovers(struct memxd_client *c);
 int memxd_pool_refill(struct memxd_client *c);
 void memxd_pool_drop(struct memxd_client *c, struct memxd_donor *d);
 void memxd_pool_give_back(struct memxd_client *c);

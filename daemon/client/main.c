@@ -531,8 +531,10 @@ static int client_setup(struct memxd_client *c)
 		r = memxd_capacity_check(c);
 	if (r)
 		return r;
-	if (resume)
+	if (resume) {
 		memxd_state_resume(c);
+		memxd_prune_leftovers(c);
+	}
 	for (unsigned int q = 0; q < c->nr_queues; q++) {
 		r = memxd_queue_start(&c->queue[q]);
 		if (r)

@@ -326,8 +326,15 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 	case MEMX_MSG_FREE_SLAB:
 		m.free.handle = htole32(in->free.handle);
 		break;
+	case MEMX_MSG_CLAIM:
+		if (!in->claim.first)
+			return -EINVAL;
+		m.claim.first = htole32(in->claim.first);
+		memcpy(m.claim.bits, in->claim.bits, sizeof(m.claim.bits));
+		break;
 	case MEMX_MSG_STATS:
 	case MEMX_MSG_RELEASE:
+	case MEMX_MSG_PRUNE:
 		break;
 	case MEMX_MSG_EVICT:
 		if (in->evict.flags & ~MEMX_EVICT_F_ALL)
@@ -450,10 +457,20 @@ int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
 			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
 		info.free.handle = le32toh(m.free.handle);
 		break;
+	case MEMX_MSG_CLAIM:
+		if (m.claim.reserved0)
+			return wire_fail(err, MEMX_REJ_MALFORMED, "reserved field is not zero");
+		info.claim.first = le32toh(m.claim.first);
+		if (!info.claim.first)
+			return wire_fail(err, MEMX_REJ_MALFORMED, "claim of handle 0 (no such grant)");
+		memcpy(info.claim.bits, m.claim.bits, sizeof(info.claim.bits));
+		break;
 	case MEMX_MSG_STATS:
 	case MEMX_MSG_RELEASE:
+	case MEMX_MSG_PRUNE:
 		if (!all_zero(m.raw, sizeof(m.raw)))
-			return wire_fail(err, MEMX_REJ_MALFORMED, "stats or release request has a body");
+			return wire_fail(err, MEMX_REJ_MALFORMED, "stats, release or prune request "
+					 "has a body");
 		break;
 	case MEMX_MSG_EVICT:
 		if (m.evict.reserved0 || !all_zero(m.evict.reserved, sizeof(m.evict.reserved)))
@@ -511,6 +528,8 @@ const char *memxd_msg_type_name(uint16_t type)
 	case MEMX_MSG_STATE_KEEP: return "state-keep";
 	case MEMX_MSG_STATE_READ: return "state-read";
 	case MEMX_MSG_STATE_REPLY: return "state-reply";
+	case MEMX_MSG_CLAIM: return "claim";
+	case MEMX_MSG_PRUNE: return "prune";
 	default: return "unknown";
 	}
 }

@@ -125,6 +125,10 @@ struct memxd_msg_info {
 			uint64_t epoch;		/* the engine's; replies: the volume's */
 		} auth;
 		struct memxd_state_info state;
+		struct {
+			uint32_t first;		/* >= 1 */
+			uint8_t bits[MEMX_CLAIM_BITS / 8];
+		} claim;
 	};
 };
 

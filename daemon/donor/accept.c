@@ -368,6 +368,8 @@ static struct donor_volume *owned_volume(struct donor *dn, struct donor_conn *dc
 		*why = "donor has no room for another volume";
 	if (*why)
 		return NULL;
+	if (epoch > vol->epoch)
+		lend_mark_unclaimed(dn, vol);	/* a take-over: the new engine claims its own */
 	vol->epoch = epoch;
 	return vol;
 }

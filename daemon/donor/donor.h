@@ -88,6 +88,8 @@ struct donor_conn {
 
 struct donor_slab {
 	bool used;
+	/* Kept from before a take-over, not claimed by the new engine yet (PRUNE frees it). */
+	bool unclaimed;
 	void *mem;
 	uint64_t bytes;
 	struct mxv_mr *mr;
@@ -157,6 +159,8 @@ int lend_expire_leases(struct donor *dn);
 struct donor_volume *lend_state_find(struct donor *dn, const uint8_t tag[16]);
 /* Frees the sealed state a volume keeps, if any (a new engine proved its secret: it is stale). */
 void lend_state_drop(struct donor *dn, struct donor_volume *vol);
+/* A take-over: every grant kept of vol waits for the new engine's CLAIM (proto.h). */
+void lend_mark_unclaimed(struct donor *dn, struct donor_volume *vol);
 /* A control message on a connection that has not authenticated, or a second MEMX_MSG_AUTH. */
 void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg_info *msg);
 

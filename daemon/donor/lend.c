@@ -164,6 +164,52 @@ void lend_state_drop(struct donor *dn, struct donor_volume *vol)
 	slab_free(dn, &dn->slab[h - 1]);
 }
 
+/* ---- a take-over's reconciliation (proto.h: MEMX_MSG_CLAIM, _PRUNE) ------- */
+
+void lend_mark_unclaimed(struct donor *dn, struct donor_volume *vol)
+{
+	if (!vol->slabs)
+		return;
+	for (int i = 0; i < DONOR_MAX_SLABS; i++)
+		if (dn->slab[i].used && dn->slab[i].vol == vol)
+			dn->slab[i].unclaimed = true;
+}
+
+/* CLAIM: the grants of vol its bits name are its engine's. -ENOENT: one named is not vol's. */
+static int claim_grants(struct donor *dn, struct donor_volume *vol, const struct memxd_msg_info *m)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < MEMX_CLAIM_BITS; i++) {
+		uint64_t h = (uint64_t)m->claim.first + i;
+		struct donor_slab *s;
+
+		if (!(m->claim.bits[i / 8] & (1U << (i % 8))))
+			continue;
+		s = h <= DONOR_MAX_SLABS ? &dn->slab[h - 1] : NULL;
+		if (!s || !s->used || s->vol != vol) {
+			r = -ENOENT;
+			continue;
+		}
+		s->unclaimed = false;
+	}
+	return r;
+}
+
+/* PRUNE: what vol's engine before this one left and this one did not claim is freed. */
+static void prune_grants(struct donor *dn, struct donor_volume *vol)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < DONOR_MAX_SLABS; i++)
+		if (dn->slab[i].used && dn->slab[i].vol == vol && dn->slab[i].unclaimed) {
+			slab_free(dn, &dn->slab[i]);
+			n++;
+		}
+	memxd_info("volume %s: pruned %u grant(s) an engine before this one left and this one "
+		   "did not claim; %u kept", vol->idstr, n, vol->slabs);
+}
+
 /*
  * MEMX_MSG_STATE_KEEP from a volume's engine: slab handle holds its sealed
  * state (length bytes, of this epoch). Replaces one kept before. We cannot
@@ -428,6 +474,17 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 			   n);
 		break;
 	}
+	case MEMX_MSG_CLAIM:
+		reply.type = MEMX_MSG_FREE_REPLY;
+		r = claim_grants(dn, dc->vol, &msg);
+		if (r)
+			memxd_warn("volume %s: its engine claimed grants that are not its own here",
+				   dc->vol->idstr);
+		break;
+	case MEMX_MSG_PRUNE:
+		reply.type = MEMX_MSG_FREE_REPLY;
+		prune_grants(dn, dc->vol);
+		break;
 	case MEMX_MSG_STATE_KEEP:
 		reply.type = MEMX_MSG_STATE_REPLY;
 		r = state_keep(dn, dc->vol, &msg.state);

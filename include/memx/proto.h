@@ -18,7 +18,7 @@
 #include <linux/types.h>
 
 #define MEMX_PROTO_MAGIC	0x584d454dU	/* "MEMX" read as little-endian bytes */
-#define MEMX_PROTO_VERSION	5	/* 3: every connection authenticates (see "Trust"); 4: leases; 5: engine epochs */
+#define MEMX_PROTO_VERSION	6	/* 3: every connection authenticates (see "Trust"); 4: leases; 5: engine epochs; 6: CLAIM and PRUNE after a take-over */
 #define MEMX_DEFAULT_PORT	7471
 
 #define MEMX_CM_CONNECT_PDATA_MAX	56
@@ -158,6 +158,12 @@ enum memx_msg_type {
 	MEMX_MSG_STATE_READ = 12,	/* client -> donor, on a MEMX_HELLO_F_STATE */
 					/* connection: RDMA WRITE a piece of it to me */
 	MEMX_MSG_STATE_REPLY = 13,	/* donor -> client: to either */
+	MEMX_MSG_CLAIM = 14,		/* client -> donor, after a take-over: these grants */
+					/* kept from before it are still ours (the slab */
+					/* map names them); answered FREE_REPLY */
+	MEMX_MSG_PRUNE = 15,		/* client -> donor, after its CLAIMs (no body): free */
+					/* every grant kept from before the take-over that */
+					/* was not claimed; answered FREE_REPLY */
 };
 
 #define MEMX_MSG_SIZE		64
@@ -265,6 +271,22 @@ struct memx_msg_state {		/* MEMX_MSG_STATE_KEEP, _READ, _REPLY */
 				/* (0: only the reply) */
 };
 
+/*
+ * A take-over's reconciliation: when an engine takes a volume over (its
+ * epoch is newer), the donor marks every grant it keeps of the volume as
+ * unclaimed. The engine CLAIMs those its slab map names, as a bitmap of
+ * handles, then PRUNEs: what its predecessor held and nothing names (pooled
+ * grants, a mapping or a copy it died in, frees it had deferred) is freed.
+ * Grants made after the take-over are claimed already.
+ */
+#define MEMX_CLAIM_BITS		320
+
+struct memx_msg_claim {		/* MEMX_MSG_CLAIM */
+	__le32 first;		/* the handle of bit 0 (>= 1) */
+	__le32 reserved0;	/* must be zero */
+	__u8 bits[MEMX_CLAIM_BITS / 8];	/* bit i (byte i / 8, 1 << i % 8): handle first + i */
+};
+
 struct memx_msg {
 	struct memx_msg_hdr hdr;
 	union {
@@ -275,6 +297,7 @@ struct memx_msg {
 		struct memx_msg_evict evict;
 		struct memx_msg_auth auth;
 		struct memx_msg_state state;
+		struct memx_msg_claim claim;
 		__u8 raw[MEMX_MSG_SIZE - sizeof(struct memx_msg_hdr)];
 	};
 };

@@ -18,7 +18,11 @@ static int same_body(const struct memxd_msg_info *a, const struct memxd_msg_info
 		return a->free.handle == b->free.handle;
 	case MEMX_MSG_STATS:
 	case MEMX_MSG_RELEASE:
+	case MEMX_MSG_PRUNE:
 		return 1;	/* no body */
+	case MEMX_MSG_CLAIM:
+		return a->claim.first == b->claim.first &&
+		       !memcmp(a->claim.bits, b->claim.bits, sizeof(a->claim.bits));
 	case MEMX_MSG_EVICT:
 		return a->evict.bytes == b->evict.bytes && a->evict.flags == b->evict.flags;
 	case MEMX_MSG_FREE_REPLY:

@@ -72,6 +72,8 @@ static void wire_seeds(void)
 		{ .type = MEMX_MSG_STATE_READ, .seq = 8 },
 		{ .type = MEMX_MSG_STATE_REPLY, .seq = 8, .state = { .epoch = 2, .length = 700000 } },
 		{ .type = MEMX_MSG_STATE_REPLY, .seq = 9, .status = ENOENT },
+		{ .type = MEMX_MSG_CLAIM, .seq = 10, .claim = { .first = 17, .bits = { 0xff, 1 } } },
+		{ .type = MEMX_MSG_PRUNE, .seq = 11 },
 	};
 	uint8_t buf[MEMX_CM_REJECT_PDATA_MAX + 2];
 	int n;

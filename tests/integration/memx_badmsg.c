@@ -328,6 +328,22 @@ int main(int argc, char **argv)
 	if (!peer_connect(&b)) {
 		r = rdma(&b, 0, raddr, rkey);
 		check(r == -EACCES || r == -EREMOTEIO, "another volume's READ with our rkey fails");
+		/* A take-over's CLAIM and PRUNE (proto.h) reach the sender's own grants only. */
+		req = (struct memxd_msg_info){ .type = MEMX_MSG_CLAIM, .claim.first = handle };
+		req.claim.bits[0] = 1;
+		r = request(&b, &req, &rep);
+		check(r == 1 && rep.status == ENOENT, "another volume's CLAIM of our grant: ENOENT");
+		req = (struct memxd_msg_info){ .type = MEMX_MSG_PRUNE };
+		r = request(&b, &req, &rep);
+		check(r == 1 && !rep.status && !rep.stats.slabs_granted,
+		      "another volume's PRUNE answered for its own (none)");
+		r = request(&a, &req, &rep);
+		check(r == 1 && !rep.status && rep.stats.slabs_granted == 1,
+		      "our PRUNE keeps a grant made since our take-over");
+		memset(a.buf + DATA_OFF, 0, SLAB);
+		r = rdma(&a, 0, raddr, rkey);
+		check(!r && a.buf[DATA_OFF + 5] == (uint8_t)(5 * 7 + 3),
+		      "after both PRUNEs the slab still holds what we wrote");
 	} else {
 		check(0, "second volume connects");
 	}

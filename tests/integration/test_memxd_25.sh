@@ -5,8 +5,10 @@
 # in use), strided first writes map from the pool (slabs_mapped_from_pool),
 # what the pool gave reads as zeros where nothing was written; a donor killed
 # while it holds pooled grants takes them along (dropped, no slab lost); fio
-# then writes 2 more slabs at QD16 (crc32c), and a clean stop gives
-# everything back: the donors hold nothing of ours afterwards.
+# then writes 2 more slabs at QD16 (crc32c); kill -9 of the engine and the same
+# command: the donors give back the dead engine's pooled grants (CLAIM, PRUNE) and
+# lend what the new engine counts; a clean stop gives everything back: the donors
+# hold nothing of ours afterwards.
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -15,8 +17,9 @@ load_kmod
 start_donor d1 "$IP2" 96M
 start_donor d2 "$IP3" 96M
 start_donor d3 "$IP4" 96M
-start_client vol --size 16M --slab 1M --replicas 2 --grant-pool 2 --bind "$IP1" \
-	--donor "$IP2" --donor "$IP3" --donor "$IP4"
+args=(--size 16M --slab 1M --replicas 2 --grant-pool 2 --bind "$IP1" --donor "$IP2" --donor "$IP3"
+	--donor "$IP4")
+start_client vol "${args[@]}"
 
 vol() { status_get '[x["volumes"][0]["'"$1"'"] for x in s if x and x["role"]=="client"][0]'; }
 pooled() { # IP: the client's pooled grants on that donor
@@ -24,6 +27,9 @@ pooled() { # IP: the client's pooled grants on that donor
 }
 donor_used() { # IP: bytes the donor there has granted, its own count
 	status_get '[x["memory_total"] - x["memory_free"] for x in s if x and x["role"]=="donor" and x["listen"].startswith("'"$1"':")][0]'
+}
+ours_on() { # IP: the client's slabs and pooled grants on that donor, in bytes (1 MiB slabs)
+	status_get '[(d["slabs"] + d["pooled"]) << 20 for x in s if x and x["role"]=="client" for d in x["donors"] if d["address"].startswith("'"$1"':")][0]'
 }
 
 WAIT_S=20 wait_for status_is '[x["volumes"][0]["grants_pooled"] for x in s if x and x["role"]=="client"][0]' 6 ||
@@ -73,6 +79,30 @@ grep -q 'err= 0' "$TEST_TMP/fio-wv.out" || fail "fio reported errors"
 [ "$(vol slabs_mapped)" = 14 ] || fail "$(vol slabs_mapped) slabs mapped, not 14"
 log "14 slabs written and verified (${SECONDS} s)"
 [ "$(vol slabs_lost)" = 0 ] || fail "slabs lost"
+
+# kill -9 with the pools full, then the same command: the new engine takes the volume
+# over, and the donors give back what the dead one held that its map does not name (its
+# pooled grants, CLAIM then PRUNE): each donor then lends exactly what the engine counts.
+WAIT_S=10 wait_for status_is '[x["volumes"][0]["grants_pooled"] for x in s if x and x["role"]=="client"][0]' 4 ||
+	fail "$(vol grants_pooled) pooled before the kill, not 2 on each live donor"
+kill -9 "$(bg_pid vol)" || fail "kill -9 the engine"
+WAIT_S=10 wait_for exited "$(bg_pid vol)" || fail "the engine did not die"
+start_client vol "${args[@]}"
+[ "$(vol resumed)" = True ] || fail "the new engine did not take the volume over"
+for ip in "$IP2" "$IP3"; do
+	grep -q "donor $ip:7471 gave back 2 grant(s) the engine before us left" "$TEST_TMP/vol.log" ||
+		{ bg_log vol; fail "donor $ip: the dead engine's 2 pooled grants were not given back"; }
+done
+WAIT_S=10 wait_for status_is '[x["volumes"][0]["grants_pooled"] for x in s if x and x["role"]=="client"][0]' 4 ||
+	fail "$(vol grants_pooled) pooled after the take-over, not 2 on each live donor"
+for ip in "$IP2" "$IP3"; do
+	[ "$(donor_used "$ip")" = "$(ours_on "$ip")" ] ||
+		fail "donor $ip lends $(donor_used "$ip") bytes, the engine counts $(ours_on "$ip") (leftovers of the dead engine)"
+done
+fio --name=wv --filename="$MEMX_DEV" --direct=1 --ioengine=io_uring --rw=randwrite --bs=64k \
+	--iodepth=16 --offset=12M --size=2M --verify=crc32c --verify_fatal=1 --verify_only \
+	--output="$TEST_TMP/fio-wv.out" || { cat "$TEST_TMP/fio-wv.out"; fail "verify after the take-over"; }
+log "kill -9 and the same command: each donor gave back the dead engine's 2 pooled grants, lends what the engine counts, every block verified (${SECONDS} s)"
 
 # A clean stop gives back everything, the pooled grants too: the donors hold nothing of ours.
 WAIT_S=10 wait_for status_is '[x["volumes"][0]["grants_pooled"] for x in s if x and x["role"]=="client"][0]' 4 ||

@@ -351,6 +351,39 @@ Test(msg, release_has_no_body)
 	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &rel), -EINVAL, "a request with a status");
 }
 
+/* A take-over's CLAIM (a bitmap of handles from first) and PRUNE (no body), proto.h. */
+Test(msg, claim_and_prune)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memx_msg *m = (struct memx_msg *)buf;
+	struct memxd_msg_info out, claim = { .type = MEMX_MSG_CLAIM, .seq = 9,
+					     .claim.first = 70000 };
+	struct memxd_msg_info prune = { .type = MEMX_MSG_PRUNE, .seq = 10 };
+
+	claim.claim.bits[0] = 0x81;
+	claim.claim.bits[MEMX_CLAIM_BITS / 8 - 1] = 0x80;
+	encode_msg(buf, &claim);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.type, MEMX_MSG_CLAIM);
+	cr_expect_eq(out.claim.first, 70000);
+	cr_expect_eq(memcmp(out.claim.bits, claim.claim.bits, sizeof(out.claim.bits)), 0);
+	cr_expect_str_eq(memxd_msg_type_name(MEMX_MSG_CLAIM), "claim");
+	m->claim.reserved0 = htole32(1);
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO, "reserved set");
+	m->claim.reserved0 = 0;
+	m->claim.first = 0;
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO, "handle 0");
+	claim.claim.first = 0;
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &claim), -EINVAL, "handle 0");
+
+	encode_msg(buf, &prune);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.type, MEMX_MSG_PRUNE);
+	cr_expect_str_eq(memxd_msg_type_name(MEMX_MSG_PRUNE), "prune");
+	buf[MEMX_MSG_SIZE - 1] = 1;
+	cr_expect_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), -EPROTO, "a body");
+}
+
 Test(msg, every_type_round_trips)
 {
 	uint8_t buf[MEMX_MSG_SIZE];
