@@ -52,6 +52,14 @@ struct memxd_ctl;
  * flight each way is far beyond a hardware link's bandwidth-delay product.
  */
 #define MEMXD_COPY_DEPTH	2
+/*
+ * A copy abandoned as slow shrinks the pieces of the next ones, by half down
+ * to this, before copies back off longer: on a lossy link (Soft-RoCE
+ * retransmits the rest of a READ from the first packet lost) a small piece
+ * completes where a large one stalls. Each copy that goes through doubles
+ * them back, up to MEMXD_COPY_CHUNK.
+ */
+#define MEMXD_COPY_PIECE_MIN	(64U << 10)
 /* --grant-pool: grants each live donor keeps ready for first writes (grants.c). */
 #define MEMXD_DEFAULT_GRANT_POOL	2
 #define MEMXD_MAX_GRANT_POOL	16
@@ -390,6 +398,7 @@ struct memxd_client {
 	/* Copies and scrub transfers abandoned as slow (recovery.c: memxd_copy_slow). */
 	uint64_t copy_timeouts;
 	uint64_t copy_backoff_ns;	/* the wait after the last slow one (0: none) */
+	uint32_t copy_piece;		/* bytes a copy moves per piece now (0: MEMXD_COPY_CHUNK) */
 	uint64_t copy_retry_ns;		/* no copy or scrub transfer before this time */
 	/*
 	 * The slab a copy or scrub holds MIGRATING while its transfers run; a

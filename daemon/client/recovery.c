@@ -30,7 +30,9 @@
  * slot the next user of the bounce buffer has), and the slab is left as it
  * was; the target never becomes a replica unless every piece was written.
  * A slow piece is not a dead donor (a lossy link, a loaded host): the copy is
- * abandoned and counted, copies back off (memxd_copy_slow), and while its
+ * abandoned and counted, the next copies use pieces half as large (down to
+ * MEMXD_COPY_PIECE_MIN, then they back off longer; copies that go through
+ * double them back) (memxd_copy_slow), and while its
  * pieces are waited out the donors' liveness decides, by pings on their
  * control connections, as the heartbeat does. Only a donor that misses a ping,
  * fails a work request, or whose pieces stay stuck for MEMXD_COPY_STUCK_MS
@@ -101,6 +103,7 @@ struct slab_copy {
 	uint32_t src_rkey, dst_rkey;
 	uint64_t bytes;			/* the slab's */
 	uint64_t next_off;		/* the next piece to read */
+	uint32_t piece;			/* bytes per piece (c->copy_piece) */
 	uint64_t written;		/* bytes whose WRITE completed */
 	unsigned int in_flight;
 	int status;			/* the first failure: the copy ends */
@@ -166,8 +169,8 @@ static int copy_post_ready(struct memxd_client *c, struct slab_copy *cp)
 		if (sl->state != COPY_SLOT_FREE)
 			continue;
 		sl->off = cp->next_off;
-		sl->len = cp->bytes - sl->off < MEMXD_COPY_CHUNK ? (uint32_t)(cp->bytes - sl->off)
-								  : MEMXD_COPY_CHUNK;
+		sl->len = cp->bytes - sl->off < cp->piece ? (uint32_t)(cp->bytes - sl->off)
+							  : cp->piece;
 		r = copy_post(c, cp, i, false);
 		if (r)
 			return r;
@@ -176,10 +179,21 @@ static int copy_post_ready(struct memxd_client *c, struct slab_copy *cp)
 	return 0;
 }
 
+/* The pieces copies use now: MEMXD_COPY_CHUNK, smaller after slow ones. */
+static uint32_t copy_piece(const struct memxd_client *c)
+{
+	return c->copy_piece ? c->copy_piece : MEMXD_COPY_CHUNK;
+}
+
 void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what)
 {
 	uint64_t b = c->copy_backoff_ns * 2;
 
+	/* Smaller pieces first, at the shortest wait; a longer wait once they are smallest. */
+	if (copy_piece(c) > MEMXD_COPY_PIECE_MIN) {
+		c->copy_piece = copy_piece(c) / 2;
+		b = 0;
+	}
 	if (b < MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL)
 		b = MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL;
 	if (b > MEMXD_COPY_BACKOFF_MAX_MS * 1000000ULL)
@@ -199,14 +213,17 @@ void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *
 		memxd_end_migration(c, slab);
 	}
 	memxd_warn("volume %s: %s on the copy connection to donor %s took over %d ms: abandoned "
-		   "(the donor stays, as long as it answers); copies wait %" PRIu64 " ms",
-		   c->opt.name, what, d->name, MEMXD_MSG_TIMEOUT_MS, (uint64_t)(b / 1000000U));
+		   "(the donor stays, as long as it answers); copies wait %" PRIu64 " ms, in pieces "
+		   "of %u KiB", c->opt.name, what, d->name, MEMXD_MSG_TIMEOUT_MS,
+		   (uint64_t)(b / 1000000U), copy_piece(c) >> 10);
 }
 
-/* A copy went through: the link is good again, copies run at their rate. */
+/* A copy went through: the link is good again, copies run at their rate, pieces grow back. */
 static void copy_went_through(struct memxd_client *c)
 {
 	c->copy_backoff_ns = 0;
+	if (copy_piece(c) < MEMXD_COPY_CHUNK)
+		c->copy_piece = copy_piece(c) * 2;
 }
 
 /* Liveness of the donors whose pieces are slow: a ping each (a silent one is lost). */
@@ -233,8 +250,8 @@ void memxd_serve_aside(struct memxd_client *c, struct memxd_rdma_sink *sink)
 	c->aside_sink = NULL;
 }
 
-/* Stuck although the donors answer: the donor of the oldest piece in flight is lost. */
-static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
+/* The donor of the oldest piece in flight (the source when none is). */
+static struct memxd_donor *copy_oldest_donor(const struct slab_copy *cp)
 {
 	const struct copy_slot *oldest = NULL;
 
@@ -245,8 +262,14 @@ static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
 		    (!oldest || sl->posted_ns < oldest->posted_ns))
 			oldest = sl;
 	}
-	if (oldest)
-		memxd_donor_lost(c, oldest->state == COPY_SLOT_READING ? cp->src : cp->dst,
+	return oldest && oldest->state == COPY_SLOT_WRITING ? cp->dst : cp->src;
+}
+
+/* Stuck although the donors answer: the donor of the oldest piece in flight is lost. */
+static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
+{
+	if (cp->in_flight)
+		memxd_donor_lost(c, copy_oldest_donor(cp),
 				 "RDMA on the copy connection stuck although the donor answers");
 }
 
@@ -284,7 +307,7 @@ static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 			/* Slow: abandoned, not blamed; what is in flight is waited out. */
 			slow_since = now;
 			last_ping = now - MEMXD_MSG_TIMEOUT_MS * 1000000ULL;
-			memxd_copy_slow(c, cp->src, "a slab copy");
+			memxd_copy_slow(c, copy_oldest_donor(cp), "a slab copy");
 			if (!cp->status)
 				cp->status = r;
 		}
@@ -399,7 +422,7 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	cp = (struct slab_copy){
 		.src = &c->donor[src->donor], .src_addr = src->remote_addr, .src_rkey = src->rkey,
 		.dst = &c->donor[target.donor], .dst_addr = target.remote_addr,
-		.dst_rkey = target.rkey, .bytes = c->map.slab_bytes,
+		.dst_rkey = target.rkey, .bytes = c->map.slab_bytes, .piece = copy_piece(c),
 	};
 	r = copy_pieces(c, &cp);
 	c->copy_times.copy_ns += memxd_now_ns() - t2;

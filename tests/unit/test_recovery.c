@@ -77,6 +77,7 @@ static struct {
 	/* memxd_pool_drop per donor, and whether the donor was still connected then */
 	unsigned int pool_drops[MEMXD_MAX_DONORS], pool_drops_connected[MEMXD_MAX_DONORS];
 	uint32_t state_at_ping;			/* slab 0's state at the last ping */
+	uint32_t read_len_max;			/* the largest READ posted (a copy's piece) */
 } F;
 
 /* Stand-ins for the donors' connections: only their addresses matter. */
@@ -237,6 +238,8 @@ int memxd_copy_post(struct memxd_client *c, struct memxd_donor *d, bool write, u
 		return -ENOTCONN;
 	cr_assert_lt(slot, MEMXD_COPY_DEPTH);
 	cr_assert_leq(len, MEMXD_COPY_CHUNK);
+	if (!write && len > F.read_len_max)
+		F.read_len_max = len;
 	/* The piece lies inside a grant this donor made, not yet freed, under its rkey. */
 	if (!h || h >= MAX_GRANTS || F.grant_donor[h] != d->idx || F.grant_freed[h] ||
 	    rkey != RKEY((uint32_t)h) || raddr + len > (h + 1) * c->map.slab_bytes)
@@ -929,6 +932,58 @@ Test(recovery, slow_copies_back_off_longer_each_time)
 	cr_expect_eq(prev, MEMXD_COPY_BACKOFF_MAX_MS * 1000000ULL, "the backoff is capped");
 	cr_expect_eq(F.lost[0] + F.lost[2], 0, "ten slow copies, no donor lost");
 	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 1);
+	free_client(c);
+}
+
+/*
+ * A slow copy makes the next ones use pieces half as large, at the shortest
+ * backoff, down to MEMXD_COPY_PIECE_MIN; only then do copies wait longer.
+ * Copies that go through grow them back, doubling, to MEMXD_COPY_CHUNK.
+ */
+Test(recovery, slow_copies_shrink_their_pieces_first)
+{
+	struct memxd_client *c = mk_big();
+	uint32_t piece = MEMXD_COPY_CHUNK;
+	unsigned int halvings = 0;
+
+	for (uint32_t p = MEMXD_COPY_CHUNK; p > MEMXD_COPY_PIECE_MIN; p /= 2)
+		halvings++;
+	cr_assert_gt(halvings, 0);
+	for (unsigned int i = 0; i <= halvings + 1; i++) {
+		F.hang_waits = 1;
+		F.read_len_max = 0;
+		F.now_ns = c->copy_retry_ns > c->next_copy_ns ? c->copy_retry_ns : c->next_copy_ns;
+		cr_assert_eq(memxd_recovery_step(c), 0);
+		cr_expect_eq(F.read_len_max, piece, "slow copy %u read pieces of %u bytes, not %u",
+			     i, F.read_len_max, piece);
+		if (i < halvings) {
+			piece /= 2;
+			cr_expect_eq(c->copy_backoff_ns, MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL,
+				     "pieces still shrink: the shortest wait");
+		} else {
+			cr_expect_gt(c->copy_backoff_ns, MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL,
+				     "the smallest pieces were slow too: a longer wait");
+		}
+		cr_expect_eq(c->copy_piece, piece);
+	}
+	cr_expect_eq(piece, MEMXD_COPY_PIECE_MIN);
+	/*
+	 * A copy that goes through with small pieces: the next uses twice as
+	 * large. (The abandoned copies left slots that the fake counts as full:
+	 * their READs landed, their WRITEs were never posted.)
+	 */
+	cr_expect_eq(F.bad_rdma, 0);
+	memset(F.slot_full, 0, sizeof(F.slot_full));
+	F.bad_pipeline = 0;
+	F.read_len_max = 0;
+	F.now_ns = c->copy_retry_ns > c->next_copy_ns ? c->copy_retry_ns : c->next_copy_ns;
+	cr_assert_eq(memxd_recovery_step(c), 0);
+	cr_expect_eq(memxd_slab_live_replicas(&c->map.slabs[0]), 2, "the copy went through");
+	cr_expect_eq(F.read_len_max, MEMXD_COPY_PIECE_MIN);
+	cr_expect_eq(F.bad_rdma + F.bad_pipeline, 0, "small pieces cover the slab, slot by slot: "
+		     "%u %u", F.bad_rdma, F.bad_pipeline);
+	cr_expect_eq(c->copy_piece, 2 * MEMXD_COPY_PIECE_MIN);
+	cr_expect_eq(c->copy_backoff_ns, 0);
 	free_client(c);
 }
 
