@@ -494,6 +494,14 @@ int memxd_copy_ping(struct memxd_client *c, struct memxd_donor *d, struct memxd_
  * the slab in copy_hold is MAPPED again (its copy's result is not used).
  */
 void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what);
+/* A copy or scrub transfer went through: no backoff, pieces grow back (doubled). */
+void memxd_transfer_went_through(struct memxd_client *c);
+
+/* The bytes a copy or scrub moves per piece now: MEMXD_COPY_CHUNK, less after slow ones. */
+static inline uint32_t memxd_copy_piece(const struct memxd_client *c)
+{
+	return c->copy_piece ? c->copy_piece : MEMXD_COPY_CHUNK;
+}
 /*
  * recovery.c: while sink's abandoned transfers are waited out, what the queue
  * threads wait for (the mailbox: slabs to map, slabs to free, failed donors)

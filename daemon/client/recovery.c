@@ -179,19 +179,13 @@ static int copy_post_ready(struct memxd_client *c, struct slab_copy *cp)
 	return 0;
 }
 
-/* The pieces copies use now: MEMXD_COPY_CHUNK, smaller after slow ones. */
-static uint32_t copy_piece(const struct memxd_client *c)
-{
-	return c->copy_piece ? c->copy_piece : MEMXD_COPY_CHUNK;
-}
-
 void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *what)
 {
 	uint64_t b = c->copy_backoff_ns * 2;
 
 	/* Smaller pieces first, at the shortest wait; a longer wait once they are smallest. */
-	if (copy_piece(c) > MEMXD_COPY_PIECE_MIN) {
-		c->copy_piece = copy_piece(c) / 2;
+	if (memxd_copy_piece(c) > MEMXD_COPY_PIECE_MIN) {
+		c->copy_piece = memxd_copy_piece(c) / 2;
 		b = 0;
 	}
 	if (b < MEMXD_COPY_BACKOFF_MIN_MS * 1000000ULL)
@@ -215,15 +209,14 @@ void memxd_copy_slow(struct memxd_client *c, struct memxd_donor *d, const char *
 	memxd_warn("volume %s: %s on the copy connection to donor %s took over %d ms: abandoned "
 		   "(the donor stays, as long as it answers); copies wait %" PRIu64 " ms, in pieces "
 		   "of %u KiB", c->opt.name, what, d->name, MEMXD_MSG_TIMEOUT_MS,
-		   (uint64_t)(b / 1000000U), copy_piece(c) >> 10);
+		   (uint64_t)(b / 1000000U), memxd_copy_piece(c) >> 10);
 }
 
-/* A copy went through: the link is good again, copies run at their rate, pieces grow back. */
-static void copy_went_through(struct memxd_client *c)
+void memxd_transfer_went_through(struct memxd_client *c)
 {
 	c->copy_backoff_ns = 0;
-	if (copy_piece(c) < MEMXD_COPY_CHUNK)
-		c->copy_piece = copy_piece(c) * 2;
+	if (memxd_copy_piece(c) < MEMXD_COPY_CHUNK)
+		c->copy_piece = memxd_copy_piece(c) * 2;
 }
 
 /* Liveness of the donors whose pieces are slow: a ping each (a silent one is lost). */
@@ -422,14 +415,14 @@ static int copy_slab(struct memxd_client *c, uint64_t s, int from)
 	cp = (struct slab_copy){
 		.src = &c->donor[src->donor], .src_addr = src->remote_addr, .src_rkey = src->rkey,
 		.dst = &c->donor[target.donor], .dst_addr = target.remote_addr,
-		.dst_rkey = target.rkey, .bytes = c->map.slab_bytes, .piece = copy_piece(c),
+		.dst_rkey = target.rkey, .bytes = c->map.slab_bytes, .piece = memxd_copy_piece(c),
 	};
 	r = copy_pieces(c, &cp);
 	c->copy_times.copy_ns += memxd_now_ns() - t2;
 	if (r)
 		goto out_undo;
 	c->copy_hold = NULL;
-	copy_went_through(c);
+	memxd_transfer_went_through(c);
 	c->copied_bytes += c->map.slab_bytes;
 	c->copy_times.slabs++;
 	/* Fields first, then live, then the count: readers check them in the other order. */

@@ -4,8 +4,8 @@
  *
  * Reads cannot find a bad copy that nobody reads (a replica that is not the
  * first, a block written once and kept): the scrub walks every replica of
- * every mapped slab, one MEMXD_COPY_CHUNK per step at --scrub-rate bytes per
- * second, and checks each block against its CRC32C (integrity.h). While a
+ * every mapped slab, one copy piece (memxd_copy_piece: MEMXD_COPY_CHUNK, less
+ * on a slow link) per step at --scrub-rate bytes per second, and checks each block against its CRC32C (integrity.h). While a
  * chunk is checked its slab is MIGRATING (writes wait, reads go on), so the
  * table cannot change under it. A bad block is read from another replica
  * into the same place of the bounce buffer; if that copy is good it is
@@ -91,7 +91,7 @@ static void scrub_chunk(struct memxd_client *c)
 	struct memxd_slab *slab = &c->map.slabs[sc->slab];
 	const struct memxd_replica *rep = &slab->replica[sc->rep];
 	uint64_t base = sc->slab * c->map.slab_bytes + sc->off, t0 = memxd_now_ns();
-	uint32_t len = MEMXD_COPY_CHUNK;
+	uint32_t len = memxd_copy_piece(c);
 	int r = -EBUSY;
 
 	if (sc->off + len > c->map.slab_bytes)
@@ -105,7 +105,7 @@ static void scrub_chunk(struct memxd_client *c)
 		r = memxd_ctrl_rdma(c, &c->donor[rep->donor], false, rep->remote_addr + sc->off,
 				    rep->rkey, len);
 	if (!r) {
-		c->copy_backoff_ns = 0;	/* the link carries transfers again */
+		memxd_transfer_went_through(c);	/* the link carries transfers again */
 		for (uint32_t off = 0; off < len && c->copy_hold == slab; off += MEMXD_CRC_BLOCK) {
 			if (memxd_crc_check(&c->crc, base + off, (uint8_t *)c->bounce + off,
 					    MEMXD_CRC_BLOCK) < 0)
@@ -128,7 +128,7 @@ static void scrub_chunk(struct memxd_client *c)
 		  (memxd_now_ns() - t0) / 1000);
 	if (r == -ETIMEDOUT)
 		return;		/* slow: the same chunk again once copies back off */
-	sc->off += MEMXD_COPY_CHUNK;
+	sc->off += len;
 	if (sc->off >= c->map.slab_bytes) {
 		sc->off = 0;
 		sc->rep++;
@@ -163,7 +163,7 @@ int memxd_scrub_step(struct memxd_client *c)
 
 	if (!c->opt.scrub_rate || !c->crc.crc)
 		return -1;
-	interval_ns = MEMXD_COPY_CHUNK * MEMXD_NS_PER_S / c->opt.scrub_rate;
+	interval_ns = (uint64_t)memxd_copy_piece(c) * MEMXD_NS_PER_S / c->opt.scrub_rate;
 	if (now < c->scrub.next_ns)
 		return (int)((c->scrub.next_ns - now) / MEMXD_NS_PER_MS) + 1;
 	if (now < c->copy_retry_ns)	/* backing off after a slow transfer */

@@ -183,8 +183,7 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "slabs_moved", U64(c->slabs_moved), ok);
 	memxd_json_set(v, "copied_bytes", U64(c->copied_bytes), ok);
 	memxd_json_set(v, "copy_timeouts", U64(c->copy_timeouts), ok);
-	memxd_json_set(v, "copy_piece_bytes",
-		       U64(c->copy_piece ? c->copy_piece : MEMXD_COPY_CHUNK), ok);
+	memxd_json_set(v, "copy_piece_bytes", U64(memxd_copy_piece(c)), ok);
 	memxd_json_set(v, "grant_pool", U64(c->opt.grant_pool), ok);
 	memxd_json_set(v, "grants_pooled", U64(memxd_pool_held(c)), ok);
 	memxd_json_set(v, "slabs_mapped_from_pool", U64(c->pool.slabs), ok);
@@ -417,7 +416,7 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 	     " re-replicated, %" PRIu64 " moved off leaving donors, %" PRIu64
 	     " slow copies abandoned (pieces of %u KiB)\n", backlog, c->opt.replicas,
 	     c->slabs_rereplicated, c->slabs_moved, c->copy_timeouts,
-	     (c->copy_piece ? c->copy_piece : MEMXD_COPY_CHUNK) >> 10);
+	     memxd_copy_piece(c) >> 10);
 	emit(o, "  io: %" PRIu64 " reads (%" PRIu64 " MiB), %" PRIu64 " writes (%" PRIu64
 	     " MiB), %" PRIu64 " flushes, %" PRIu64 " discards, %" PRIu64 " write-zeroes, %"
 	     PRIu64 " errors, %" PRIu64 " zero-filled reads\n", t->reads, t->read_bytes >> 20,
