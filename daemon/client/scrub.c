@@ -6,8 +6,9 @@
  * first, a block written once and kept): the scrub walks every replica of
  * every mapped slab, one copy piece (memxd_copy_piece: MEMXD_COPY_CHUNK, less
  * on a slow link) per step at --scrub-rate bytes per second, and checks each
- * block against its CRC32C (integrity.h). While a chunk is checked its slab is MIGRATING (writes wait, reads go on), so the
- * table cannot change under it. A bad block is read from another replica
+ * block against its CRC32C (integrity.h). While a chunk is checked its slab
+ * is MIGRATING (writes wait, reads go on), so the table cannot change under
+ * it. A bad block is read from another replica
  * into the same place of the bounce buffer; if that copy is good it is
  * written over the bad one. A block with no good copy is counted and logged:
  * its reads already fail with EIO. The walk starts over when it reaches the
