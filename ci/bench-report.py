@@ -28,6 +28,7 @@ DEVICES = [
     ("memx_r1", "memx --replicas 1 (2 donors)"),
     ("memx_ublk", "memx through the kernel's ublk (2 donors, 2 replicas)"),
     ("nvmeof", "NVMe-oF/RDMA (nvmet, brd)"),
+    ("nvmeof_raid1", "md RAID1 over two NVMe-oF/RDMA (nvmet, brd)"),
     ("nbd", "NBD/TCP lo (brd)"),
     ("zram", "zram lz4"),
     ("brd", "brd (local RAM disk)"),
@@ -41,10 +42,12 @@ APP_DEVICES = [
     ("memx_r1", "memx --replicas 1"),
     ("memx_ublk", "memx through ublk (2 replicas)"),
     ("nvmeof", "NVMe-oF/RDMA"),
+    ("nvmeof_raid1", "md RAID1 over two NVMe-oF/RDMA"),
     ("nbd", "NBD/TCP"),
     ("zram", "zram lz4"),
 ]
-SHORT = {"noswap": "no swap", "memx": "memx", "memx_r1": "memx-r1", "memx_ublk": "memx-ublk", "nvmeof": "NVMe-oF", "nbd": "NBD", "zram": "zram",
+SHORT = {"noswap": "no swap", "memx": "memx", "memx_r1": "memx-r1", "memx_ublk": "memx-ublk",
+         "nvmeof": "NVMe-oF", "nvmeof_raid1": "NVMe-oF RAID1", "nbd": "NBD", "zram": "zram",
          "brd": "brd"}
 
 
@@ -478,6 +481,7 @@ def report(d):
                                      rl["mean_us"], SHORT[mx]) for mx in MEMX
                      if metric(res, mx, "randwrite-polled_qd1", "mean_us")) + ".")
     L.append("")
+    L.extend(resilience_lines(res))
     if m.get("elapsed_s"):
         L.append("Guest run time: %s s." % m["elapsed_s"])
         L.append("")
@@ -486,6 +490,42 @@ def report(d):
     chart(d, res, L)
     with open(os.path.join(d, "results.md"), "w") as f:
         f.write("\n".join(L) + "\n")
+
+
+# memx as shipped against one NVMe-oF/RDMA copy and against md RAID1 over two (its resilience).
+RESILIENCE_ROWS = [
+    # label, unit, higher_is_better, value(res, dev)
+    ("4K randread QD32 IOPS", "", True,
+     lambda res, dev: metric(res, dev, "randread_qd32", "iops")),
+    ("4K randwrite QD32 IOPS", "", True,
+     lambda res, dev: metric(res, dev, "randwrite_qd32", "iops")),
+    ("swap workload wall time", "s", False,
+     lambda res, dev: metric(res, dev, "swap", "wall_s")),
+    ("Redis at 50% fit, requests/s", "", True,
+     lambda res, dev: app_val(res, dev, "redis", "50", "rps")),
+    ("Redis at 50% fit, GET p99", "us", False,
+     lambda res, dev: app_val(res, dev, "redis", "50", "p99_us")),
+]
+
+
+def resilience_lines(res):
+    """memx as shipped (2 replicas) / NVMe-oF/RDMA (one copy) next to memx / md RAID1 over two
+    NVMe-oF/RDMA targets (two copies, like memx): the table under "Same resilience"."""
+    L = ["## memx as shipped against the same resilience: md RAID1 over two NVMe-oF/RDMA "
+         "targets", "",
+         "memx as shipped keeps 2 replicas on 2 donors; NVMe-oF/RDMA keeps one copy, md RAID1 "
+         "over two NVMe-oF/RDMA targets (two RDMA connections, to memx's two donors' "
+         "addresses) keeps two and writes both. memx / peer: above 1 is better for IOPS and "
+         "requests/s, below 1 for time and latency. \"-\": not measured in this run.", "",
+         "| metric | memx | NVMe-oF | NVMe-oF RAID1 | memx / NVMe-oF | memx / NVMe-oF RAID1 |",
+         "| --- | --- | --- | --- | --- | --- |"]
+    for label, unit, _hib, val in RESILIENCE_ROWS:
+        mx, one, two = (val(res, d) for d in ("memx", "nvmeof", "nvmeof_raid1"))
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
+            label, fmt(mx, unit), fmt(one, unit), fmt(two, unit),
+            *("-" if r is None else "%.2f" % r for r in (ratio(mx, one), ratio(mx, two)))))
+    L.append("")
+    return L
 
 
 FITS = ["100", "75", "50"]

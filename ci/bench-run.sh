@@ -6,7 +6,9 @@
 #     crosses the link twice) and with --replicas 1 (one copy, like every peer), and as shipped
 #     through the kernel's own ublk instead of memx.ko (memx_ublk; kernels with ublk_drv, such
 #     as 6.12: ci/bench's MEMX_BENCH_KERNEL), NVMe over Fabrics on RDMA (nvmet-rdma exporting a brd RAM
-#     disk), NBD over TCP on loopback (nbd-server exporting a brd RAM disk), zram (lz4), brd;
+#     disk), md RAID1 over two NVMe-oF/RDMA targets (nvmeof_raid1: two copies over two RDMA
+#     connections, the peer with memx's resilience), NBD over TCP on loopback (nbd-server
+#     exporting a brd RAM disk), zram (lz4), brd;
 # and on each device: fio 4 KiB random read/write at QD 1 and 32 after writing the whole
 # device once, the same at QD 1 polled (fio --hipri) where the device has poll queues (memx
 # and NVMe-oF get one each), 128 KiB sequential read/write, then the swap workload (swap_pattern in a cgroup
@@ -17,8 +19,8 @@
 # and chart.png), raw outputs to $MEMX_OUT/raw/. Knobs: MEMX_BENCH_RUNTIME (s per fio job, 6),
 # MEMX_BENCH_SIZE (device size, 256M), MEMX_BENCH_SWAP_MIB (256), MEMX_BENCH_SWAP_LIMIT (64M),
 # MEMX_BENCH_SWAP_RUNS (2; the best run counts),
-# MEMX_BENCH_ONLY (space-separated subset of: perftest noswap memx memx_r1 memx_ublk nvmeof nbd
-# zram brd), MEMX_BENCH_APPS (0: none; 1: the application runs of ci/bench-apps.sh after each
+# MEMX_BENCH_ONLY (space-separated subset of: perftest noswap memx memx_r1 memx_ublk nvmeof
+# nvmeof_raid1 nbd zram brd), MEMX_BENCH_APPS (0: none; 1: the application runs of ci/bench-apps.sh after each
 # device's fio and swap jobs; only: the application runs alone, no perftest and no brd) and its
 # knobs there.
 #
@@ -43,7 +45,7 @@ swap_mib=${MEMX_BENCH_SWAP_MIB:-256}
 swap_limit=${MEMX_BENCH_SWAP_LIMIT:-64M}
 # Swap times swing by a third between runs: each device runs it this often, the best counts.
 swap_runs=${MEMX_BENCH_SWAP_RUNS:-2}
-only=${MEMX_BENCH_ONLY:-perftest noswap memx memx_r1 memx_ublk nvmeof nbd zram brd}
+only=${MEMX_BENCH_ONLY:-perftest noswap memx memx_r1 memx_ublk nvmeof nvmeof_raid1 nbd zram brd}
 pt_depth=32
 mkdir -p "$out/raw"
 recs=$out/results.jsonl
@@ -220,10 +222,12 @@ measure() {
 	for run in $(seq "$swap_runs"); do swap_run "$name" "$path" "$run"; done
 }
 
+# brd_load [N [KIB]]: N RAM disks /dev/ram0.. of KIB KiB each (default: one of the bench size).
 brd_load() {
+	local n=${1:-1} kib=${2:-$(( $(bytes "$size") / 1024 ))}
 	grep -q '^brd ' /proc/modules && rmmod brd
-	modprobe brd rd_nr=1 rd_size=$(( $(bytes "$size") / 1024 )) max_part=0 || return 1
-	for _ in $(seq 50); do [ -b /dev/ram0 ] && return 0; sleep 0.1; done
+	modprobe brd rd_nr="$n" rd_size="$kib" max_part=0 || return 1
+	for _ in $(seq 50); do [ -b "/dev/ram$((n - 1))" ] && return 0; sleep 0.1; done
 	return 1
 }
 brd_unload() {
@@ -346,44 +350,66 @@ print("%.0f" % (max(j["write"]["clat_ns"]["max"], j["read"]["clat_ns"]["max"]) /
 }
 
 # --- NVMe over Fabrics on RDMA ---------------------------------------------------------------
+# nvmet_export NQN PORT TRADDR DEV: a subsystem NQN (any host) with DEV as namespace 1, on
+# nvmet port PORT listening on TRADDR:4420 over RDMA.
+nvmet_export() {
+	local s=$nvcfg/subsystems/$1 p=$nvcfg/ports/$2
+	mkdir "$s" && echo 1 > "$s/attr_allow_any_host" && mkdir "$s/namespaces/1" &&
+		echo -n "$4" > "$s/namespaces/1/device_path" &&
+		echo 1 > "$s/namespaces/1/enable" || { echo "configfs subsystem/namespace $1"; return 1; }
+	mkdir "$p" && echo rdma > "$p/addr_trtype" && echo ipv4 > "$p/addr_adrfam" &&
+		echo "$3" > "$p/addr_traddr" && echo 4420 > "$p/addr_trsvcid" &&
+		ln -s "$s" "$p/subsystems/$1" || { echo "configfs port $2 ($3)"; return 1; }
+}
+# nvmet_unexport NQN PORT: disconnects this host from NQN and removes what nvmet_export made.
+nvmet_unexport() {
+	nvme disconnect -n "$1" > /dev/null 2>&1
+	rm -f "$nvcfg/ports/$2/subsystems/$1" 2>/dev/null
+	rmdir "$nvcfg/ports/$2" 2>/dev/null
+	[ -e "$nvcfg/subsystems/$1/namespaces/1/enable" ] &&
+		echo 0 > "$nvcfg/subsystems/$1/namespaces/1/enable"
+	rmdir "$nvcfg/subsystems/$1/namespaces/1" 2>/dev/null
+	rmdir "$nvcfg/subsystems/$1" 2>/dev/null
+}
+# nvmet_modules: configfs mounted, the target and host modules loaded.
+nvmet_modules() {
+	modprobe configfs 2>/dev/null
+	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config ||
+		{ echo "cannot mount configfs"; return 1; }
+	modprobe -a nvmet nvmet-rdma nvme-rdma 2>&1 || { echo "modprobe nvmet nvmet-rdma nvme-rdma failed"; return 1; }
+}
+# nvme_dev NQN: the namespace block device this host sees for subsystem NQN (waits up to 10 s).
+nvme_dev() {
+	local b
+	for _ in $(seq 100); do
+		for b in /sys/block/nvme*; do
+			# nvmeXcYnZ are multipath's hidden paths, not block devices to use.
+			[[ $(basename "$b") =~ ^nvme[0-9]+n[0-9]+$ ]] || continue
+			[ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = "$1" ] || continue
+			[ -b "/dev/$(basename "$b")" ] && { echo "/dev/$(basename "$b")"; return 0; }
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
 nvmeof_teardown() {
-	nvme disconnect -n "$nqn" > /dev/null 2>&1
-	rm -f "$nvcfg/ports/1/subsystems/$nqn" 2>/dev/null
-	rmdir "$nvcfg/ports/1" 2>/dev/null
-	[ -e "$nvcfg/subsystems/$nqn/namespaces/1/enable" ] &&
-		echo 0 > "$nvcfg/subsystems/$nqn/namespaces/1/enable"
-	rmdir "$nvcfg/subsystems/$nqn/namespaces/1" 2>/dev/null
-	rmdir "$nvcfg/subsystems/$nqn" 2>/dev/null
+	nvmet_unexport "$nqn" 1
 	modprobe -r nvme_rdma nvmet_rdma 2>/dev/null
 	modprobe -r nvmet 2>/dev/null
 	brd_unload
 }
 
 nvmeof_setup() {
-	local s p dev
-	modprobe configfs 2>/dev/null
-	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config ||
-		{ echo "cannot mount configfs"; return 1; }
+	local dev
+	nvmet_modules || return 1
 	brd_load || { echo "modprobe brd failed"; return 1; }
-	modprobe -a nvmet nvmet-rdma nvme-rdma 2>&1 || { echo "modprobe nvmet nvmet-rdma nvme-rdma failed"; return 1; }
-	s=$nvcfg/subsystems/$nqn
-	mkdir "$s" && echo 1 > "$s/attr_allow_any_host" && mkdir "$s/namespaces/1" &&
-		echo -n /dev/ram0 > "$s/namespaces/1/device_path" &&
-		echo 1 > "$s/namespaces/1/enable" || { echo "configfs subsystem/namespace"; return 1; }
-	p=$nvcfg/ports/1
-	mkdir "$p" && echo rdma > "$p/addr_trtype" && echo ipv4 > "$p/addr_adrfam" &&
-		echo 10.77.0.4 > "$p/addr_traddr" && echo 4420 > "$p/addr_trsvcid" &&
-		ln -s "$s" "$p/subsystems/$nqn" || { echo "configfs port"; return 1; }
+	nvmet_export "$nqn" 1 10.77.0.4 /dev/ram0 || return 1
 	nvme connect -t rdma -a 10.77.0.4 -s 4420 -n "$nqn" --host-traddr 10.77.0.1 \
 		--nr-poll-queues=1 2>&1 ||
 		{ echo "nvme connect -t rdma failed"; return 1; }
-	for _ in $(seq 100); do
-		dev=$(ls /dev/nvme*n1 2>/dev/null | head -n 1)
-		[ -n "$dev" ] && [ -b "$dev" ] && { echo "$dev"; return 0; }
-		sleep 0.1
-	done
-	echo "no /dev/nvme*n1 after nvme connect"
-	return 1
+	dev=$(nvme_dev "$nqn") || { echo "no namespace of $nqn after nvme connect"; return 1; }
+	echo "$dev"
 }
 
 bench_nvmeof() {
@@ -399,6 +425,105 @@ bench_nvmeof() {
 		setup_failed nvmeof "$(echo "$r" | tr '\n' ' ' | tr -d '"\\' | cut -c1-200)"
 	fi
 	nvmeof_teardown
+}
+
+# --- md RAID1 over two NVMe-oF/RDMA targets --------------------------------------------------
+# The peer with memx's resilience (2 replicas on 2 donors): every block on two targets, each
+# leg its own RDMA connection from 10.77.0.1, to 10.77.0.2 and 10.77.0.3 (memx's two donors'
+# addresses), each target exporting its own brd disk. md writes every block to both legs and
+# completes when both have; it reads from one leg (the less busy).
+raid_nqns=("$nqn-leg1" "$nqn-leg2")
+raid_ips=(10.77.0.2 10.77.0.3)
+raid_md=/dev/md/memxbench
+
+# raid_arrays: every md array over NVMe namespaces (in this guest only ours).
+raid_arrays() {
+	local m s
+	for m in /sys/block/md*; do
+		for s in "$m"/slaves/nvme*; do
+			[ -e "$s" ] && { echo "/dev/$(basename "$m")"; break; }
+		done
+	done
+	true
+}
+
+nvmeof_raid1_teardown() {
+	local i m
+	for m in $(raid_arrays); do
+		mdadm --stop "$m" > "$work/mdadm-stop.log" 2>&1 ||
+			echo "nvmeof_raid1: mdadm --stop $m failed: $(why "$work/mdadm-stop.log")"
+	done
+	for i in 0 1; do nvmet_unexport "${raid_nqns[i]}" $((i + 2)); done
+	modprobe -r raid1 2>/dev/null
+	modprobe -r nvme_rdma nvmet_rdma 2>/dev/null
+	modprobe -r nvmet 2>/dev/null
+	brd_unload
+}
+
+# nvmeof_raid1_setup: prints the legs on the line before last and the md device on the last.
+nvmeof_raid1_setup() {
+	local i dev kib legs=()
+	kib=$(( $(bytes "$size") / 1024 ))
+	command -v mdadm > /dev/null || { echo "no mdadm (ci/deps.sh installs it)"; return 1; }
+	nvmet_modules || return 1
+	modprobe raid1 2>&1 || { echo "modprobe raid1 failed"; return 1; }
+	# 8 MiB more per leg than the array: md's superblock and data offset come first.
+	brd_load 2 $((kib + 8192)) || { echo "modprobe brd rd_nr=2 failed"; return 1; }
+	for i in 0 1; do
+		nvmet_export "${raid_nqns[i]}" $((i + 2)) "${raid_ips[i]}" "/dev/ram$i" || return 1
+		# No poll queues: md is bio-based and submits to its legs itself; it has no polled
+		# path (its queue/io_poll is 0), so a leg's poll queue would never be used.
+		nvme connect -t rdma -a "${raid_ips[i]}" -s 4420 -n "${raid_nqns[i]}" \
+			--host-traddr 10.77.0.1 2>&1 ||
+			{ echo "nvme connect -t rdma to ${raid_ips[i]} failed"; return 1; }
+		dev=$(nvme_dev "${raid_nqns[i]}") ||
+			{ echo "no namespace of ${raid_nqns[i]} after nvme connect"; return 1; }
+		set_scheduler "$dev"
+		legs+=("$dev")
+	done
+	# --assume-clean: both legs are fresh brd disks, all zeros, so they already hold the same
+	# data, and the initial resync would copy the whole device over both RDMA connections
+	# while the jobs run. --bitmap=none: with a write-intent bitmap md writes a bitmap block
+	# to both legs before writing to a clean region; memx keeps no such log, and mdadm adds
+	# none below 100 GB anyway. --size: the array exactly as big as every other device.
+	mdadm --create "$raid_md" --run --level=1 --raid-devices=2 --metadata=1.2 \
+		--assume-clean --bitmap=none --size="$kib" "${legs[@]}" < /dev/null 2>&1 ||
+		{ echo "mdadm --create failed"; return 1; }
+	for _ in $(seq 50); do [ -b "$raid_md" ] && break; sleep 0.1; done
+	dev=$(readlink -f "$raid_md")
+	[ -b "$dev" ] || { echo "no $raid_md after mdadm --create"; return 1; }
+	# Debian starts md arrays auto-read-only (md_mod start_ro=1); the first write would flip it.
+	mdadm --readwrite "$dev" 2>/dev/null
+	[ "$(blockdev --getsize64 "$dev")" = "$(bytes "$size")" ] ||
+		{ echo "$dev holds $(blockdev --getsize64 "$dev") bytes, not $size"; return 1; }
+	if grep -Eq 'resync|recover' /proc/mdstat; then
+		echo "md is syncing, the bench would measure that: $(grep -E 'resync|recover' /proc/mdstat)"
+		return 1
+	fi
+	echo "${legs[*]}"
+	echo "$dev"
+}
+
+bench_nvmeof_raid1() {
+	local r dev legs
+	say "md RAID1 over two NVMe-oF/RDMA targets: nvmet-rdma on ${raid_ips[*]} exporting one brd each, nvme connect from 10.77.0.1"
+	r=$(nvmeof_raid1_setup 2>&1)
+	echo "$r" > "$raw/nvmeof_raid1-setup.log"
+	dev=$(echo "$r" | tail -n 1)
+	legs=$(echo "$r" | tail -n 2 | head -n 1)
+	if [ -b "$dev" ]; then
+		{ cat /proc/mdstat; mdadm --detail "$dev"; } > "$raw/nvmeof_raid1-md.txt" 2>&1
+		setup_ok nvmeof_raid1 "$dev, md RAID1 (metadata 1.2, no bitmap, assume-clean) over ${legs// / and }, nvme-rdma $(cat /sys/class/nvme/*/queue_count 2>/dev/null | sort -u | tr '\n' ' ')queues each incl. admin, no poll queues (md has no polled path), targets brd /dev/ram0 on ${raid_ips[0]} and /dev/ram1 on ${raid_ips[1]}"
+		fio_phase && measure nvmeof_raid1 "$dev"
+		apps_phase && apps_run nvmeof_raid1 "$dev"
+		{ echo "--- after the runs"; cat /proc/mdstat; } >> "$raw/nvmeof_raid1-md.txt" 2>&1
+		# Both legs still in the array: a leg that failed would have left md on one copy.
+		grep -q '\[UU\]' /proc/mdstat ||
+			note nvmeof_raid1 "a leg left the array during the runs: $(tr '\n' ' ' < /proc/mdstat | tr -d '"\\' | cut -c1-200)"
+	else
+		setup_failed nvmeof_raid1 "$(echo "$r" | tr '\n' ' ' | tr -d '"\\' | cut -c1-200)"
+	fi
+	nvmeof_raid1_teardown
 }
 
 # --- NBD over TCP on loopback ------------------------------------------------------------------
@@ -489,7 +614,7 @@ bench_brd() {
 }
 
 swapoff -a 2>/dev/null
-for d in noswap memx memx_r1 memx_ublk nvmeof nbd zram brd; do
+for d in noswap memx memx_r1 memx_ublk nvmeof nvmeof_raid1 nbd zram brd; do
 	if wants "$d"; then
 		"bench_$d"
 		grep -q '^brd ' /proc/modules && brd_unload

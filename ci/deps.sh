@@ -33,8 +33,9 @@ pkgs=(
 	# inside the guest (it runs the host's userspace)
 	rdma-core ibverbs-utils rdmacm-utils perftest fio iproute2 e2fsprogs util-linux procps bc
 	python3 cryptsetup-bin
-	# ci/bench: the peers it measures memx against, and its chart
-	nvme-cli nbd-server nbd-client gnuplot-nox bc
+	# ci/bench: the peers it measures memx against (mdadm: md RAID1 over two NVMe-oF
+	# targets, the peer with memx's two copies), and its chart
+	nvme-cli nbd-server nbd-client mdadm gnuplot-nox bc
 	# ci/bench MEMX_BENCH_APPS: the application runs (redis-benchmark is in redis-tools)
 	redis-server redis-tools
 )

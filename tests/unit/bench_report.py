@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench_report.py CI_DIR: ci/bench-report.py's parser of redis-benchmark --csv output and its
 Redis records (ci/bench's application runs), against outputs in the shapes Redis 7 prints and
-broken ones. TAP output."""
+broken ones; and the table of memx against NVMe-oF/RDMA and md RAID1 over two NVMe-oF/RDMA
+targets. TAP output."""
 import importlib.util
 import json
 import os
@@ -62,6 +63,34 @@ check("a good run: all requests over the wall time, the GETs' p99",
 check("an empty GET output is recorded as failed", recs[1]["ok"] is False and "error" in recs[1])
 check("a redis-benchmark that exited non-zero does not count",
       recs[2]["ok"] is False and "exit 124" in recs[2]["error"])
+
+# memx as shipped against one NVMe-oF copy and md RAID1 over two: the report's ratios.
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "results.jsonl"), "w") as f:
+        def w(**r):
+            f.write(json.dumps(r) + "\n")
+        for dev, rd, wr, swap, rps, p99 in (("memx", 12000, 8000, 20.0, 1200, 8000),
+                                             ("nvmeof", 8000, 10000, 16.0, 1000, 10000),
+                                             ("nvmeof_raid1", 6000, 4000, 25.0, 800, 16000)):
+            w(kind="setup", device=dev, ok=True)
+            w(kind="fio", device=dev, job="randread", bs=4096, qd=32, iops=rd)
+            w(kind="fio", device=dev, job="randwrite", bs=4096, qd=32, iops=wr)
+            w(kind="swap", device=dev, run=1, ok=True, wall_s=swap)
+            w(kind="app", app="redis", device=dev, fit=50, ok=True, rps=rps, p99_us=p99)
+            # A Redis whose data did not verify has no figures (nvmeof_raid1's is checked below).
+            w(kind="app_verify", app="redis", device=dev, ok=dev != "nvmeof_raid1")
+    rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
+            for line in br.resilience_lines(br.load(d)) if line.startswith("| ")}
+check("resilience table: memx / NVMe-oF next to memx / NVMe-oF RAID1, QD32 reads and writes",
+      rows["4K randread QD32 IOPS"] == ["12000", "8000", "6000", "1.50", "2.00"] and
+      rows["4K randwrite QD32 IOPS"] == ["8000", "10000", "4000", "0.80", "2.00"])
+check("resilience table: the swap workload's time ratios",
+      rows["swap workload wall time"] == ["20.0 s", "16.0 s", "25.0 s", "1.25", "0.80"])
+check("resilience table: Redis at 50% fit; a peer whose data did not verify has no ratio",
+      rows["Redis at 50% fit, requests/s"] == ["1200", "1000", "-", "1.20", "-"] and
+      rows["Redis at 50% fit, GET p99"] == ["8000 us", "10000 us", "-", "0.80", "-"])
+check("the RAID1 peer is in the fio table and the application devices",
+      "nvmeof_raid1" in br.PEERS and "nvmeof_raid1" in [x for x, _ in br.APP_DEVICES])
 
 print("1..%d" % len(results))
 for i, (name, ok) in enumerate(results, 1):
