@@ -184,6 +184,18 @@ static size_t take_wait_lines(int fd, char *buf, size_t len, bool *waiting)
 	}
 }
 
+/* How long memxd has to begin its answer: a status at once, a change within MEMXCTL_CHANGE_S. */
+static long answer_wait_s(const char *request)
+{
+	struct memxd_ctl_req req;
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s", request);
+	line[strcspn(line, "\r\n")] = '\0';
+	memxd_ctl_parse(line, &req);
+	return req.kind == MEMXD_CTL_STATUS ? MEMXCTL_STATUS_S : MEMXCTL_CHANGE_S;
+}
+
 /* Whether buf (len bytes, its "wait:" lines taken) is the answer, or may be a "wait:" line yet. */
 static bool answer_begun(const char *buf, size_t len, size_t cap)
 {
@@ -197,6 +209,7 @@ int memxctl_ask(const char *path, const char *request, struct memxctl_answer *an
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	bool answered = false, waiting = false;
+	struct timeval first = { 0 };
 	char buf[65536];
 	size_t head = 0;	/* bytes in buf not yet known to be the answer */
 	ssize_t n = 0;
@@ -216,9 +229,13 @@ int memxctl_ask(const char *path, const char *request, struct memxctl_answer *an
 		close(fd);
 		return -ENOMEM;
 	}
-	/* A memxd that is stopped (SIGSTOP, hung) must not hang us too. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 5 },
-		   sizeof(struct timeval));
+	/*
+	 * A memxd that is stopped (SIGSTOP, hung) must not hang us too; one that
+	 * is busy answers a change once its control thread is done with the step
+	 * it is in (one control message or handshake: seconds).
+	 */
+	first.tv_sec = answer_wait_s(request);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &first, sizeof(first));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 5 },
 		   sizeof(struct timeval));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) ||

@@ -17,10 +17,14 @@ struct memxctl_answer {
  * Sends one request to one memxd's socket and reads the whole answer into
  * *ans (malloc'd; free it). Returns 0, -EREMOTEIO when the answer starts with
  * "error:", or -errno (no answer, or only part of one, in *ans). memxd must
- * answer within 5 s, or say "wait: why" first: that line goes to stderr, and
- * the answer is then waited for up to MEMXCTL_LATER_S.
+ * begin its answer to a status within MEMXCTL_STATUS_S, to any other request
+ * (a change: its control thread may be inside one control message or
+ * handshake) within MEMXCTL_CHANGE_S, or say "wait: why" first: that line
+ * goes to stderr, and the answer is then waited for up to MEMXCTL_LATER_S.
  */
-#define MEMXCTL_LATER_S	300
+#define MEMXCTL_STATUS_S	5
+#define MEMXCTL_CHANGE_S	30
+#define MEMXCTL_LATER_S		300
 int memxctl_ask(const char *path, const char *request, struct memxctl_answer *ans);
 
 /* A drain one client started: its socket, the donor's name there, slabs to move. */

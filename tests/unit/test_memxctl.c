@@ -685,7 +685,8 @@ static void *serve_raw(void *p)
 	return NULL;
 }
 
-static int raw_ask(const char *const *parts, unsigned int pause_ms, struct memxctl_answer *ans)
+static int raw_ask_req(const char *request, const char *const *parts, unsigned int pause_ms,
+		       struct memxctl_answer *ans)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct raw_memxd m = { .parts = parts, .pause_ms = pause_ms };
@@ -699,12 +700,17 @@ static int raw_ask(const char *const *parts, unsigned int pause_ms, struct memxc
 	cr_assert_eq(bind(m.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	cr_assert_eq(listen(m.fd, 1), 0);
 	cr_assert_eq(pthread_create(&t, NULL, serve_raw, &m), 0);
-	r = memxctl_ask(sa.sun_path, "volume detach\n", ans);
+	r = memxctl_ask(sa.sun_path, request, ans);
 	pthread_join(t, NULL);
 	close(m.fd);
 	unlink(sa.sun_path);
 	rmdir(dir);
 	return r;
+}
+
+static int raw_ask(const char *const *parts, unsigned int pause_ms, struct memxctl_answer *ans)
+{
+	return raw_ask_req("volume detach\n", parts, pause_ms, ans);
 }
 
 /* The wait lines (one split in two) go to stderr; the answer, 6 s later, is waited for. */
@@ -721,13 +727,25 @@ Test(later, answer_after_wait_lines, .timeout = 30)
 	free(ans.buf);
 }
 
-/* Without a wait line, a memxd silent for more than 5 s is given up on. */
-Test(later, silent_memxd_times_out, .timeout = 30)
+/*
+ * Without a wait line, a memxd silent for more than MEMXCTL_STATUS_S is given
+ * up on for a status; a change (its control thread may be inside a control
+ * message of 5 s) gets MEMXCTL_CHANGE_S.
+ */
+Test(later, silent_memxd_times_out, .timeout = 60)
 {
 	static const char *const parts[] = { "late\n", NULL };
 	struct memxctl_answer ans;
+	int r;
 
-	cr_expect_eq(raw_ask(parts, 6000, &ans), -ETIMEDOUT);
+	cr_expect_eq(raw_ask_req("status --json\n", parts, (MEMXCTL_STATUS_S + 1) * 1000, &ans),
+		     -ETIMEDOUT);
+	free(ans.buf);
+	cr_expect_eq(raw_ask(parts, (MEMXCTL_STATUS_S + 3) * 1000, &ans), 0, "a change, late");
+	cr_expect_eq(ans.len, 5);
+	free(ans.buf);
+	r = raw_ask(parts, (MEMXCTL_CHANGE_S + 3) * 1000, &ans);
+	cr_expect_eq(r, -ETIMEDOUT, "a change silent for longer: %d", r);
 	free(ans.buf);
 }
 
