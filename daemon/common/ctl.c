@@ -178,6 +178,15 @@ static int send_all(int fd, const char *buf, size_t len, uint64_t deadline)
 	return 0;
 }
 
+/* Drops what a handler handed over (the text buffer is simply written again). */
+static void forget_answer(struct ctl_answer *a)
+{
+	free(a->big);
+	a->big = NULL;
+	json_object_put(a->doc);
+	a->doc = NULL;
+}
+
 /* Sends the answer the handler made (r: what it returned), then forgets it. */
 static void send_answer(struct ctl_answer *a, int cfd, int r)
 {
@@ -207,10 +216,7 @@ static void send_answer(struct ctl_answer *a, int cfd, int r)
 	if (w == -ETIMEDOUT)
 		memxd_warn("control socket: a reader took more than %d s over its answer; cut off",
 			   CTL_SEND_MS / 1000);
-	free(a->big);
-	a->big = NULL;
-	json_object_put(a->doc);
-	a->doc = NULL;
+	forget_answer(a);
 }
 
 /*
@@ -232,10 +238,7 @@ static bool answer_line(struct memxd_ctl *ctl, int cfd, const char *line, bool t
 		send_answer(a, cfd, r);
 		return false;
 	}
-	free(a->big);
-	a->big = NULL;
-	json_object_put(a->doc);
-	a->doc = NULL;
+	forget_answer(a);
 	if (told_wait)
 		return true;	/* still waiting: the peer was told so */
 	if (ctl->nr_later == MEMXD_CTL_LATER_MAX) {
