@@ -135,7 +135,7 @@ if [ "$role" = attach ]; then
 	[ ! -e /run/memx/client-vol.state ] || fail "guest $n has a state file before the attach"
 	start_client vol "${common_client[@]}" --bind "10.88.0.$n" --attach
 	grep -q "attaching the detached volume" "$TEST_TMP/vol.log" || fail "the engine did not say it attached"
-	result "attached on guest $n (10.88.0.$n) as $MEMX_DEV $((SECONDS - t)) s after the detach, with no state file: $(grep -o 'state of epoch .*' "$TEST_TMP/vol.log" | head -n 1)"
+	result "attached on guest $n (10.88.0.$n) as $MEMX_DEV $((SECONDS - t)) s after the detach, with no state file: $(grep -o 'state of generation .*' "$TEST_TMP/vol.log" | head -n 1)"
 	verify_regions "after the attach on guest $n"
 	write_region 112M 8M "from guest $n after the attach"
 	verify_regions "on guest $n, with its own writes"
@@ -319,10 +319,10 @@ if scenario migrate; then
 		result "memxctl volume detach was kept for after a slow transfer ($((SECONDS - t)) s)"
 	WAIT_S=30 wait_for exited "$(bg_pid vol)" || fail "the engine did not leave after the detach"
 	wait "$(bg_pid vol)" || fail "the engine exited non-zero after the detach"
-	grep -q "sealed state of epoch" "$TEST_TMP/vol.log" ||
+	grep -q "detached: sealed state of generation" "$TEST_TMP/vol.log" ||
 		{ bg_log vol; fail "the detach left no sealed state on the donors"; }
 	touch "$share/detached"
-	result "detached on guest 1 in $((SECONDS - t)) s: $(grep -o 'sealed state of epoch .*' "$TEST_TMP/vol.log" | head -n 1)"
+	result "detached on guest 1 in $((SECONDS - t)) s: $(grep -o 'sealed state of generation .*' "$TEST_TMP/vol.log" | head -n 1)"
 	t=$SECONDS
 	wait_file "$share/attached.rc" 600 || fail "guest 4 did not report"
 	rc=$(cat "$share/attached.rc")

@@ -25,6 +25,7 @@
 #include "client/kbackend.h"
 #include "client/kdev.h"
 #include "client/mailbox.h"
+#include "client/rest.h"
 #include "client/samefill.h"
 #include "client/slabmap.h"
 #include "client/state.h"
@@ -62,6 +63,8 @@ struct memxd_ctl;
 #define MEMXD_COPY_PIECE_MIN	(64U << 10)
 /* --grant-pool: grants each live donor keeps ready for first writes (grants.c). */
 #define MEMXD_DEFAULT_GRANT_POOL	2
+#define MEMXD_DEFAULT_REST_AFTER_S	10	/* --rest-after (rest.c) */
+#define MEMXD_MAX_REST_AFTER_S		86400
 #define MEMXD_MAX_GRANT_POOL	16
 /* A donor that refused a pool refill is not asked again for this long. */
 #define MEMXD_POOL_RETRY_MS	1000
@@ -117,6 +120,7 @@ struct memxd_donor {
 	struct memxd_welcome_info welcome;
 	uint64_t memory_free;		/* last figure the donor gave */
 	uint32_t slabs;			/* slabs of ours it holds */
+	bool rest_kept;			/* keeps our state at rest (rest.c) */
 	uint64_t evict_bytes;		/* memory it asked back (pressure), not yet moved */
 	/*
 	 * Grants obtained ahead (--grant-pool, grants.c), bound to no slab yet:
@@ -178,6 +182,7 @@ static inline bool memxd_donor_mark_failed(struct memxd_donor *d)
 enum memxd_io_state {
 	MEMXD_IO_FREE = 0,	/* not in the engine */
 	MEMXD_IO_WAIT_SLAB,	/* parked until the control thread maps a slab */
+	MEMXD_IO_WAIT_REST,	/* a change parked until the volume is no longer at rest */
 	MEMXD_IO_RDMA,		/* work requests posted, `pending` completions to go */
 };
 
@@ -208,6 +213,7 @@ struct memxd_io {
 	/* WRITE: blocks (of the request) that are same-filled and not sent (io.c). */
 	uint64_t sf_mask[MEMX_MAX_IO_BYTES / MEMXD_SF_BLOCK / 64];
 	bool sf_any;		/* a bit of sf_mask is set */
+	bool change_counted;	/* a change: counted in the queue's changes_started */
 };
 
 /* Written by the queue thread (relaxed), read by status.c in the control thread. */
@@ -250,7 +256,7 @@ struct memxd_queue {
 	bool cq_armed;
 	_Atomic bool wake_pending;	/* control thread -> this queue: retry parked tags */
 	struct memxd_io *io;		/* queue_depth */
-	uint32_t *waiting;		/* tags in WAIT_SLAB */
+	uint32_t *waiting;		/* tags in WAIT_SLAB or WAIT_REST */
 	uint32_t nr_waiting;
 	struct memx_io_result *results;	/* commit batch */
 	uint32_t nr_results;
@@ -262,6 +268,8 @@ struct memxd_queue {
 	 */
 	_Atomic uint64_t passes;
 	_Atomic bool asleep;
+	/* Changes (writes, write-zeroes, discards) begun and finished: rest.c. */
+	_Atomic uint64_t changes_started, changes_done;
 	pthread_t thread;
 	bool started;
 };
@@ -295,6 +303,7 @@ struct memxd_client_opts {
 	bool no_same_filled;		/* --no-same-filled: every block crosses the wire */
 	bool attach;			/* --attach: a detached volume, from its state file */
 	uint32_t state_key_id;		/* --state-key: seals the state left on donors; 0: none left */
+	unsigned int rest_after_s;	/* --rest-after: quiet this long, the volume rests; 0: never */
 	bool overcommit;		/* --overcommit: larger than the donors can hold */
 	uint64_t scrub_rate;		/* --scrub-rate: bytes per second checked; 0: off */
 	unsigned int scatter_width;	/* --scatter-width: copyset partners per donor */
@@ -439,6 +448,7 @@ struct memxd_client {
 		uint64_t refills;	/* grants obtained for the pool */
 		uint64_t dropped;	/* given back or forgotten: donor gone, leaving, pressed */
 	} pool;
+	struct memxd_rest rest;		/* rest.c */
 	struct memxd_deferred_free {
 		uint64_t slab;
 		struct memxd_replica rep;

@@ -139,6 +139,7 @@ int memxd_grant_slab(struct memxd_client *c, uint64_t s, uint32_t *exclude, int 
 	};
 	int nr_tried = 0;
 
+	memxd_rest_end(c, "a slab gets a new grant");
 	memcpy(tried, exclude, nr_exclude * sizeof(*exclude));
 	nr_tried = nr_exclude;
 	for (;;) {
@@ -186,6 +187,7 @@ void memxd_free_grant(struct memxd_client *c, const struct memxd_replica *rep)
 	if (rep->donor >= c->nr_donors || rep->gen != memxd_donor_gen(d) ||
 	    !memxd_donor_usable(atomic_load(&d->state)))
 		return;
+	memxd_rest_end(c, "a slab's grant is freed");
 	if (memxd_donor_call(c, d, &req, &reply) == 0) {
 		if (d->slabs)
 			d->slabs--;
@@ -262,6 +264,8 @@ uint64_t memxd_forget_lost(struct memxd_client *c)
 {
 	uint64_t n = 0;
 
+	if (c->slabs_lost)
+		memxd_rest_end(c, "memxctl volume forget-lost");
 	for (uint64_t s = 0; s < c->map.nr_slabs; s++) {
 		struct memxd_slab *slab = &c->map.slabs[s];
 

@@ -59,9 +59,10 @@ static unsigned int slab_shift_for(size_t bytes)
 	return shift;
 }
 
-/* One donor: a slab, the sealed bytes in it, then STATE_KEEP. Returns 0 or -errno. */
+/* One donor: a slab, the sealed bytes in it, then STATE_KEEP (generation gen). Returns 0 or -errno. */
 static int store_on(struct memxd_client *c, struct memxd_donor *d, const uint8_t *sealed,
-		    size_t len, unsigned int shift, const uint8_t tag[MEMXD_STATE_TAG_LEN])
+		    size_t len, unsigned int shift, uint64_t gen,
+		    const uint8_t tag[MEMXD_STATE_TAG_LEN])
 {
 	struct memxd_msg_info req = { .type = MEMX_MSG_ALLOC_SLAB }, reply;
 	uint32_t handle;
@@ -87,7 +88,7 @@ static int store_on(struct memxd_client *c, struct memxd_donor *d, const uint8_t
 	if (!r) {
 		req = (struct memxd_msg_info){ .type = MEMX_MSG_STATE_KEEP };
 		memcpy(req.state.tag, tag, MEMXD_STATE_TAG_LEN);
-		req.state.epoch = c->epoch;
+		req.state.epoch = gen;
 		req.state.handle = handle;
 		req.state.length = (uint32_t)len;
 		r = memxd_donor_call(c, d, &req, &reply);
@@ -102,44 +103,74 @@ static int store_on(struct memxd_client *c, struct memxd_donor *d, const uint8_t
 	return r;
 }
 
-int memxd_handoff_store(struct memxd_client *c)
+/* Whether the state may be left on the donors: a key to seal it that they lack. */
+static bool can_seal(struct memxd_client *c, bool say)
+{
+	if (c->opt.trust.insecure) {
+		if (say)
+			memxd_warn("volume %s: --insecure: its state is not left on the donors "
+				   "(that needs a cluster key to seal it with); attach it where "
+				   "%s/client-%s.state is", c->opt.name, MEMXD_RUN_DIR, c->opt.name);
+		return false;
+	}
+	if (!c->opt.state_key_id) {
+		if (say)
+			memxd_info("volume %s: no --state-key: its state is not left on the donors "
+				   "(they hold the key that connects, so they could open it); attach "
+				   "it where %s/client-%s.state is", c->opt.name, MEMXD_RUN_DIR,
+				   c->opt.name);
+		return false;
+	}
+	if (!state_key(c)) {
+		if (say)
+			memxd_warn("volume %s: --state-key %u is not in %s: its state is not left on "
+				   "the donors; attach it where %s/client-%s.state is", c->opt.name,
+				   c->opt.state_key_id, c->opt.trust.key_file, MEMXD_RUN_DIR,
+				   c->opt.name);
+		return false;
+	}
+	return true;
+}
+
+bool memxd_handoff_possible(struct memxd_client *c)
+{
+	return can_seal(c, false);
+}
+
+void memxd_handoff_tag(struct memxd_client *c, uint8_t tag[MEMXD_STATE_TAG_LEN])
+{
+	memxd_state_tag(state_key(c), c->opt.name, tag);
+}
+
+size_t memxd_handoff_sealed_bytes(const struct memxd_client *c)
+{
+	return memxd_state_sealed_len(c->state_bytes);
+}
+
+int memxd_handoff_keep(struct memxd_client *c, uint64_t gen, uint8_t *buf, bool loud,
+		       const char *why)
 {
 	const struct memxd_key *k = state_key(c);
 	uint8_t tag[MEMXD_STATE_TAG_LEN];
 	size_t len = memxd_state_sealed_len(c->state_bytes);
 	unsigned int stored = 0, tried = 0, shift = slab_shift_for(len);
 	uint64_t t0 = memxd_now_ns();
-	uint8_t *sealed;
+	uint8_t *sealed = buf;
 
-	if (c->opt.trust.insecure) {
-		memxd_warn("volume %s: --insecure: its state is not left on the donors (that needs "
-			   "a cluster key to seal it with); attach it where %s/client-%s.state is",
-			   c->opt.name, MEMXD_RUN_DIR, c->opt.name);
+	if (!gen)
 		return 0;
-	}
-	if (!c->opt.state_key_id) {
-		memxd_info("volume %s: no --state-key: its state is not left on the donors (they "
-			   "hold the key that connects, so they could open it); attach it where "
-			   "%s/client-%s.state is", c->opt.name, MEMXD_RUN_DIR, c->opt.name);
-		return 0;
-	}
-	if (!k) {
-		memxd_warn("volume %s: --state-key %u is not in %s: its state is not left on the "
-			   "donors; attach it where %s/client-%s.state is", c->opt.name,
-			   c->opt.state_key_id, c->opt.trust.key_file, MEMXD_RUN_DIR, c->opt.name);
-		return 0;
-	}
 	if (len > UINT32_MAX || shift > MEMX_MAX_SLAB_SHIFT) {
 		memxd_warn("volume %s: its state (%zu bytes) is too large to leave on the donors",
 			   c->opt.name, c->state_bytes);
 		return 0;
 	}
-	sealed = malloc(len);
+	if (!sealed)
+		sealed = malloc(len);
 	if (!sealed) {
 		memxd_warn("volume %s: no memory to seal its state for the donors", c->opt.name);
 		return 0;
 	}
-	memxd_state_seal(k, c->opt.name, c->epoch, c->state_base, c->state_bytes, sealed);
+	memxd_state_seal(k, c->opt.name, gen, c->state_base, c->state_bytes, sealed);
 	memxd_state_tag(k, c->opt.name, tag);
 	for (unsigned int i = 0; i < c->nr_donors; i++) {
 		struct memxd_donor *d = &c->donor[i];
@@ -148,18 +179,36 @@ int memxd_handoff_store(struct memxd_client *c)
 		if (!d->slabs || !memxd_donor_usable(atomic_load(&d->state)))
 			continue;
 		tried++;
-		r = store_on(c, d, sealed, len, shift, tag);
-		if (r)
+		r = store_on(c, d, sealed, len, shift, gen, tag);
+		if (r) {
 			memxd_warn("volume %s: donor %s did not take its sealed state: %s",
 				   c->opt.name, d->name, strerror(-r));
-		else
-			stored++;
+			continue;
+		}
+		d->rest_kept = true;
+		stored++;
 	}
-	free(sealed);
-	memxd_info("volume %s: sealed state of epoch %" PRIu64 " (%zu bytes) left on %u of %u "
-		   "donor(s) holding its slabs in %" PRIu64 " ms", c->opt.name, c->epoch, len, stored,
-		   tried, (uint64_t)((memxd_now_ns() - t0) / MEMXD_NS_PER_MS));
+	if (sealed != buf)
+		free(sealed);
+	if (loud || stored < tried)
+		memxd_info("volume %s: %s: sealed state of generation %" PRIu64 ".%" PRIu64 " (%zu "
+			   "bytes) left on %u of %u donor(s) holding its slabs in %" PRIu64 " ms",
+			   c->opt.name, why, (uint64_t)MEMX_STATE_GEN_EPOCH(gen),
+			   gen & MEMX_STATE_SEQ_MAX, len, stored, tried,
+			   (uint64_t)((memxd_now_ns() - t0) / MEMXD_NS_PER_MS));
+	else
+		memxd_dbg(MEMXD_DBG_CTRL, "volume %s: %s: sealed state of generation %" PRIu64 ".%"
+			  PRIu64 " left on %u donor(s) in %" PRIu64 " ms", c->opt.name, why,
+			  (uint64_t)MEMX_STATE_GEN_EPOCH(gen), gen & MEMX_STATE_SEQ_MAX, stored,
+			  (uint64_t)((memxd_now_ns() - t0) / MEMXD_NS_PER_MS));
 	return (int)stored;
+}
+
+int memxd_handoff_store(struct memxd_client *c)
+{
+	if (!can_seal(c, true))
+		return 0;
+	return memxd_handoff_keep(c, memxd_rest_next_gen(c), c->rest.sealed, true, "detached");
 }
 
 /* ---- at an attach: the newest sealed state from the donors ---------------- */
@@ -301,9 +350,10 @@ static int reader_connect(struct reader *rd, const char *host, uint16_t port,
 
 /*
  * Reads the sealed state the donor keeps under tag into rd->buf_mr (at most
- * max bytes). Returns its length, 0 when it keeps none, or -errno.
+ * max bytes). Returns its length, 0 when it keeps none (*floor then says the
+ * newest generation it knows to be stale, 0 if none), or -errno.
  */
-static long reader_fetch(struct reader *rd, size_t max)
+static long reader_fetch(struct reader *rd, size_t max, uint64_t *floor)
 {
 	struct memxd_msg_info req = { .type = MEMX_MSG_STATE_READ }, reply;
 	uint8_t *buf = mxv_mr_addr(rd->buf_mr);
@@ -313,8 +363,10 @@ static long reader_fetch(struct reader *rd, size_t max)
 	r = reader_call(rd, &req, &reply);
 	if (!r && reply.type != MEMX_MSG_STATE_REPLY)
 		r = -EPROTO;
-	if (!r && reply.status == ENOENT)
+	if (!r && reply.status == ENOENT) {
+		*floor = reply.state.epoch;	/* what it knows to be stale, if anything */
 		return 0;
+	}
 	if (!r && reply.status)
 		r = -(int)reply.status;
 	if (r)
@@ -389,11 +441,11 @@ int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than)
 	size_t plain_max = memxd_state_file_bytes(c), sealed_max = memxd_state_sealed_len(plain_max);
 	uint8_t tag[MEMXD_STATE_TAG_LEN], *sealed = NULL, *plain = NULL, *best = NULL;
 	unsigned int had = 0, refused = 0, answered = 0;
-	uint64_t best_epoch = 0, t0 = memxd_now_ns();
+	uint64_t best_gen = 0, floor = 0, t0 = memxd_now_ns();
 	struct mxv_ctx *ctx = NULL;
 	struct mxv_cq *cq = NULL;
 	struct mxv_mr *buf_mr = NULL;
-	char best_from[MEMXD_HOST_MAX + 8] = "";
+	char best_from[MEMXD_HOST_MAX + 8] = "", floor_from[MEMXD_HOST_MAX + 8] = "";
 	long best_len = 0;
 	int r;
 
@@ -432,7 +484,7 @@ int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than)
 	for (unsigned int i = 0; i < c->opt.nr_donors; i++) {
 		char name[MEMXD_HOST_MAX + 8];
 		struct reader rd = { .c = c, .name = name, .cq = cq, .buf_mr = buf_mr };
-		uint64_t epoch = 0;
+		uint64_t gen = 0, its_floor = 0;
 		long len, n;
 
 		snprintf(name, sizeof(name), "%s:%u", c->opt.donor_host[i], c->opt.donor_port[i]);
@@ -444,7 +496,7 @@ int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than)
 		}
 		len = reader_connect(&rd, c->opt.donor_host[i], c->opt.donor_port[i], tag);
 		if (!len)
-			len = reader_fetch(&rd, sealed_max);
+			len = reader_fetch(&rd, sealed_max, &its_floor);
 		reader_close(&rd);
 		if (len < 0) {
 			memxd_warn("volume %s: donor %s: no state from it: %s", c->opt.name, name,
@@ -452,13 +504,18 @@ int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than)
 			continue;
 		}
 		answered++;
+		if (its_floor > floor) {
+			floor = its_floor;
+			strcpy(floor_from, name);
+		}
 		if (!len)
 			continue;
 		had++;
 		n = memxd_state_open_sealed(k, c->opt.name, sealed, (size_t)len,
-					    plain, plain_max, &epoch);
+					    plain, plain_max, &gen);
+		/* A generation is its engine's epoch and a count (proto.h). */
 		if (n >= 0 && ((size_t)n < sizeof(struct state_hdr) ||
-			       ((struct state_hdr *)plain)->epoch != epoch))
+			       ((struct state_hdr *)plain)->epoch != MEMX_STATE_GEN_EPOCH(gen)))
 			n = -EPROTO;
 		if (n < 0) {
 			refused++;
@@ -469,36 +526,51 @@ int memxd_handoff_fetch(struct memxd_client *c, uint64_t newer_than)
 				  "is not a sealed state of this volume's size");
 			continue;
 		}
-		memxd_info("volume %s: donor %s keeps its sealed state of epoch %" PRIu64,
-			   c->opt.name, name, epoch);
-		if (epoch > best_epoch) {
+		memxd_info("volume %s: donor %s keeps its sealed state of generation %" PRIu64
+			   ".%" PRIu64, c->opt.name, name, (uint64_t)MEMX_STATE_GEN_EPOCH(gen),
+			   gen & MEMX_STATE_SEQ_MAX);
+		if (gen > best_gen) {
 			uint8_t *t = best;
 
 			best = plain;
 			plain = t;
-			best_epoch = epoch;
+			best_gen = gen;
 			best_len = n;
 			strcpy(best_from, name);
 		}
 	}
-	if (!best_len || best_epoch <= newer_than) {
+	if (best_len && best_gen <= floor) {
+		memxd_err("volume %s: its newest state on the donors (generation %" PRIu64 ".%"
+			  PRIu64 ", from %s) is stale: donor %s knows the volume changed after it "
+			  "(generation %" PRIu64 ".%" PRIu64 "); only its state file can attach it",
+			  c->opt.name, (uint64_t)MEMX_STATE_GEN_EPOCH(best_gen),
+			  best_gen & MEMX_STATE_SEQ_MAX, best_from, floor_from,
+			  (uint64_t)MEMX_STATE_GEN_EPOCH(floor), floor & MEMX_STATE_SEQ_MAX);
+		r = -ESTALE;
+		goto out;
+	}
+	if (!best_len || MEMX_STATE_GEN_EPOCH(best_gen) <= newer_than) {
 		if (newer_than)
 			memxd_info("volume %s: no donor holds a state newer than the state file's "
 				   "(epoch %" PRIu64 "; %u of %u donor(s) had one, %u refused)",
 				   c->opt.name, newer_than, had, c->opt.nr_donors, refused);
 		else
 			memxd_err("volume %s: none of its %u donor(s) holds a sealed state of it "
-				  "that opens (%u answered, %u had one, %u refused)", c->opt.name,
-				  c->opt.nr_donors, answered, had, refused);
+				  "that opens (%u answered, %u had one, %u refused)%s", c->opt.name,
+				  c->opt.nr_donors, answered, had, refused, floor ?
+				  "; the last one was dropped because the volume changed after it: "
+				  "only its state file can attach it" : "");
 		r = -ENOENT;
 		goto out;
 	}
 	r = write_state_file(c, best, (size_t)best_len);
 	if (!r)
-		memxd_info("volume %s: state file %s from the sealed state of epoch %" PRIu64
+		memxd_info("volume %s: state file %s from the sealed state of generation %" PRIu64
+			   ".%" PRIu64
 			   " on donor %s (%u of %u donor(s) had one, %u refused) in %" PRIu64 " ms",
 			   c->opt.name, newer_than ? "replaced (it was older)" : "rebuilt",
-			   best_epoch, best_from, had, c->opt.nr_donors, refused,
+			   (uint64_t)MEMX_STATE_GEN_EPOCH(best_gen), best_gen & MEMX_STATE_SEQ_MAX,
+			   best_from, had, c->opt.nr_donors, refused,
 			   (uint64_t)((memxd_now_ns() - t0) / MEMXD_NS_PER_MS));
 out:
 	if (best)

@@ -7,6 +7,10 @@
 #ifndef MEMXD_HANDOFF_H
 #define MEMXD_HANDOFF_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 struct memxd_client;
 
 /*
@@ -16,6 +20,24 @@ struct memxd_client;
  * --insecure, which has no key to seal with).
  */
 int memxd_handoff_store(struct memxd_client *c);
+
+/*
+ * Seals the state file's content as generation gen into buf (of
+ * memxd_handoff_sealed_bytes(); NULL: one is allocated) and leaves it on
+ * each live donor holding a slab of the volume (marking it rest_kept); why
+ * names the occasion in the log, at info level when loud or when a donor did
+ * not take it. The volume must not change meanwhile. Returns how many donors
+ * keep it.
+ */
+int memxd_handoff_keep(struct memxd_client *c, uint64_t gen, uint8_t *buf, bool loud,
+		       const char *why);
+size_t memxd_handoff_sealed_bytes(const struct memxd_client *c);
+
+/* Whether a state can be left on the donors (a --state-key they lack). */
+bool memxd_handoff_possible(struct memxd_client *c);
+
+/* The tag the donors find the state by (memxd_handoff_possible first). */
+void memxd_handoff_tag(struct memxd_client *c, uint8_t tag[16]);
 
 /*
  * --attach: asks each --donor for the volume's sealed state (proving the

@@ -4,6 +4,10 @@
  * thread. Per tag (struct memxd_io, preallocated):
  *
  *   FREE -- memxd_io_start() -->
+ *     WRITE, WRITE_ZEROES, DISCARD while the volume is at rest (rest.c)
+ *                                    -> WAIT_REST until the control thread
+ *                                       dropped the state it left on the
+ *                                       donors; then as below
  *     FLUSH: done at once (writes complete only in donor memory);
  *     DISCARD: the slabs it covers whole are given back (mailbox), done;
  *       one being copied (scrub, repair) -> WAIT_SLAB until the copy ends;
@@ -75,6 +79,8 @@ static void io_finish(struct memxd_queue *q, uint32_t tag)
 	q->results[q->nr_results].result = io->result;
 	q->nr_results++;
 	io->state = MEMXD_IO_FREE;
+	if (io->change_counted)
+		atomic_fetch_add(&q->changes_done, 1);	/* its marks and checksums are in */
 }
 
 static void io_fail(struct memxd_io *io, int err)
@@ -668,13 +674,64 @@ static bool io_same_filled(struct memxd_queue *q, uint32_t tag)
 }
 
 /*
+ * A change (WRITE, WRITE_ZEROES, DISCARD) while the volume is at rest waits
+ * for the control thread to drop the state it left on the donors (rest.c),
+ * at most half of --io-deadline, as a wait for a slab. Counted as begun
+ * before it looks, which pairs with memxd_rest_step. True when it parked
+ * (WAIT_REST) or failed.
+ */
+static bool io_wait_for_rest_end(struct memxd_queue *q, uint32_t tag)
+{
+	struct memxd_client *c = q->c;
+	struct memxd_io *io = &q->io[tag];
+	uint64_t now, limit = (uint64_t)c->opt.io_deadline_s * MEMXD_NS_PER_MS * 500;
+
+	if (io->op != MEMX_OP_WRITE && io->op != MEMX_OP_WRITE_ZEROES &&
+	    io->op != MEMX_OP_DISCARD)
+		return false;
+	if (!io->change_counted) {
+		atomic_fetch_add(&q->changes_started, 1);
+		io->change_counted = true;
+	}
+	if (atomic_load(&c->rest.state) != MEMXD_REST_HELD) {
+		if (io->state == MEMXD_IO_WAIT_REST)
+			io->state = MEMXD_IO_FREE;	/* from the start, as a new request */
+		return false;
+	}
+	now = memxd_now_ns();
+	if (io->state != MEMXD_IO_WAIT_REST) {
+		io->state = MEMXD_IO_WAIT_REST;
+		io->parked_ns = now;
+	} else if (now - io->parked_ns >= limit) {
+		memxd_err("queue %u: a write at %llu waited %llu ms for the volume's state at rest "
+			  "to be dropped on the donors (the control thread is stuck or far behind): "
+			  "failed with EIO", q->qid, (unsigned long long)io->offset,
+			  (unsigned long long)((now - io->parked_ns) / MEMXD_NS_PER_MS));
+		io->result = -EIO;
+		io_finish(q, tag);
+		return true;
+	}
+	q->waiting[q->nr_waiting++] = tag;
+	if (!atomic_exchange(&c->rest.end_asked, true)) {
+		struct memxd_mail mail = { .type = MEMXD_MAIL_REST_END };
+
+		if (memxd_mailbox_post(&c->mailbox, &mail))
+			atomic_store(&c->rest.end_asked, false);	/* asked again at the retry */
+	}
+	return true;
+}
+
+/*
  * Starts the request of one tag, or restarts it after it waited for a slab
- * (WAIT_SLAB keeps its extents): to RDMA, to WAIT_SLAB, or finished (FREE).
+ * (WAIT_SLAB keeps its extents) or for the end of a rest (WAIT_REST): to
+ * RDMA, to WAIT_SLAB or WAIT_REST, or finished (FREE).
  */
 void memxd_io_start(struct memxd_queue *q, uint32_t tag)
 {
 	struct memxd_io *io = &q->io[tag];
 
+	if (io_wait_for_rest_end(q, tag))
+		return;
 	if (io_start_local(q, tag))
 		return;
 	if (io->state != MEMXD_IO_WAIT_SLAB && !io_split(q, tag))

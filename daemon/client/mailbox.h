@@ -13,6 +13,7 @@ enum memxd_mail_type {
 	MEMXD_MAIL_MAP_SLAB = 1,	/* a first write: map this slab */
 	MEMXD_MAIL_FREE_SLAB,		/* a whole-slab DISCARD: give these grants back */
 	MEMXD_MAIL_DONOR_FAILED,	/* a work request to this donor failed */
+	MEMXD_MAIL_REST_END,		/* a change waits: the volume is at rest (no body) */
 };
 
 struct memxd_mail {

@@ -141,7 +141,8 @@ static void serve_mailbox(struct memxd_client *c)
 	memxd_mailbox_ack(&c->mailbox);
 	while (memxd_mailbox_take(&c->mailbox, &mail)) {
 		memxd_dbg(MEMXD_DBG_CTRL, "mailbox: %s", mail.type == MEMXD_MAIL_MAP_SLAB ? "map slab" :
-			 mail.type == MEMXD_MAIL_FREE_SLAB ? "free slab" : "donor failed");
+			 mail.type == MEMXD_MAIL_FREE_SLAB ? "free slab" :
+			 mail.type == MEMXD_MAIL_REST_END ? "end the rest" : "donor failed");
 		switch (mail.type) {
 		case MEMXD_MAIL_MAP_SLAB:
 			memxd_map_slab(c, mail.map.slab);
@@ -156,6 +157,10 @@ static void serve_mailbox(struct memxd_client *c)
 			    mail.donor_failed.gen == memxd_donor_gen(&c->donor[mail.donor_failed.donor]))
 				memxd_donor_lost(c, &c->donor[mail.donor_failed.donor],
 						 "I/O error on its queue pair");
+			break;
+		case MEMXD_MAIL_REST_END:
+			memxd_rest_end(c, "a write came");
+			wake = true;
 			break;
 		}
 	}
@@ -619,6 +624,7 @@ static void client_teardown(struct memxd_client *c)
 	if (c->kb)
 		c->kb->destroy(c);
 	memxd_mailbox_fini(&c->mailbox);
+	memxd_rest_teardown(c);
 	if (volume_ends_here(c))
 		memxd_state_close(c);	/* the volume is gone: nothing to resume */
 	free(c->fail_gen);
@@ -801,6 +807,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 		memxd_pool_prune(c);
 		timeout = soonest(memxd_recovery_step(c), memxd_scrub_step(c));
 		timeout = soonest(timeout, memxd_pool_refill(c));
+		timeout = soonest(timeout, memxd_rest_step(c));
 		if (timeout < 0 || timeout > MEMXD_HEARTBEAT_MS)
 			timeout = MEMXD_HEARTBEAT_MS;
 		if (memxd_ctl_later(ctl))
@@ -876,6 +883,7 @@ int memxd_client_main(int argc, char **argv)
 	memxd_info("volume %s: %s ready (%s), %" PRIu64 " MiB on %u donor(s)", c->opt.name,
 		  c->dev_path, c->kb->name, c->opt.size >> 20, c->nr_donors);
 
+	memxd_rest_init(c);
 	r = client_loop(c, sfd, ctl);
 	c->ctl = NULL;
 	memxd_ctl_close(ctl);

@@ -31,6 +31,7 @@ void memxd_client_usage(FILE *f)
 		"                    [--scatter-width W] [--grant-pool N]\n"
 		"                    [--ctl PATH] [--key-file PATH] [--insecure] [--io-deadline SEC]\n"
 		"                    [--recovery-timeout SEC] [--attach] [--state-key ID]\n"
+		"                    [--rest-after SEC]\n"
 		"                    [--config FILE]\n"
 		"                    [--kernel-backend auto|memx|ublk] [--overcommit]\n"
 		"                    [--directory etcd://HOST[:PORT][/PREFIX] | srv://DOMAIN[@SERVER[:PORT]]]\n"
@@ -84,13 +85,18 @@ void memxd_client_usage(FILE *f)
 		"              off (here or on another host): its data stays on the donors for\n"
 		"              the recovery timeout, and %s/client-NAME.state says\n"
 		"              where: copied from the host it left, or, when there is none,\n"
-		"              rebuilt from the sealed copy the detach left on the donors\n"
-		"              (any host with the key opens it); never a new volume\n"
+		"              rebuilt from the sealed copy the detach (or the volume at\n"
+		"              rest, --rest-after) left on the donors (any host with the key\n"
+		"              opens it); never a new volume\n"
 		"  --state-key  the id of the key in --key-file that seals (detach) and\n"
 		"              opens (attach) the state left on the donors: one the donors'\n"
 		"              key files lack (default: none; no state is left on the donors,\n"
 		"              since they hold the connecting key and could read the\n"
 		"              volume's secret in it)\n"
+		"  --rest-after  with --state-key: once nothing is written for this long,\n"
+		"              leave the sealed state on the donors too (the volume is at\n"
+		"              rest), so that if this host dies --attach elsewhere takes it\n"
+		"              over; the next write first drops it; 0: never (default %u)\n"
 		"  --kernel-backend  how the kernel hands us block requests: memx (memx.ko),\n"
 		"              ublk (the kernel's ublk_drv, Linux 6.0+: no module to build;\n"
 		"              no --poll-queues), or auto:\n"
@@ -108,7 +114,8 @@ void memxd_client_usage(FILE *f)
 		"              (memx.conf(5)); options after it override the file's\n",
 		MEMXD_DEFAULT_POLL_US, MEMXD_DEFAULT_GRANT_POOL, MEMXD_MAX_GRANT_POOL, MEMXD_RUN_DIR,
 		MEMXD_KEY_FILE, MEMXD_DEFAULT_RECOVERY_S,
-		MEMXD_RUN_DIR, MEMXD_ETCD_DEFAULT_PREFIX, MEMXD_DIR_POLL_MS / 1000,
+		MEMXD_RUN_DIR, MEMXD_DEFAULT_REST_AFTER_S, MEMXD_ETCD_DEFAULT_PREFIX,
+		MEMXD_DIR_POLL_MS / 1000,
 		MEMXD_DEFAULT_DIR_WAIT_S);
 }
 
@@ -295,6 +302,11 @@ static int parse_size_option(int ch, const char *arg, struct memxd_client_opts *
 			return -EINVAL;
 		o->state_key_id = (uint32_t)v;
 		return 0;
+	case 'v':
+		if (opt_count("--rest-after", arg, 0, MEMXD_MAX_REST_AFTER_S, &v))
+			return -EINVAL;
+		o->rest_after_s = (unsigned int)v;
+		return 0;
 	case 'Y':
 		if (opt_count("--recovery-timeout", arg, 0, MEMX_MAX_LEASE_S, &v))
 			return -EINVAL;
@@ -397,6 +409,7 @@ static const struct option client_longopts[] = {
 	{ "recovery-timeout", required_argument, NULL, 'Y' },
 	{ "attach", no_argument, NULL, 'A' },
 	{ "state-key", required_argument, NULL, 'V' },
+	{ "rest-after", required_argument, NULL, 'v' },
 	{ "overcommit", no_argument, NULL, 'O' },
 	{ "kernel-backend", required_argument, NULL, 'B' },
 	{ "directory", required_argument, NULL, 'G' },
@@ -462,6 +475,7 @@ int memxd_client_parse(int argc, char **argv, struct memxd_client_opts *o)
 	o->io_deadline_s = MEMXD_DEFAULT_IO_DEADLINE_S;
 	o->recovery_timeout_s = MEMXD_DEFAULT_RECOVERY_S;
 	o->dir_wait_s = MEMXD_DEFAULT_DIR_WAIT_S;
+	o->rest_after_s = MEMXD_DEFAULT_REST_AFTER_S;
 	/*
 	 * 0, not 1: glibc (and musl) then reset all of getopt's state. With 1, a
 	 * parse that stopped inside a group of short options ("-xy": 'x' refused)

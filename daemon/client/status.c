@@ -147,6 +147,58 @@ static json_object *json_scrub(struct memxd_client *c, bool *ok)
 	return sc;
 }
 
+static const char *rest_state_name(struct memxd_client *c)
+{
+	switch (atomic_load(&c->rest.state)) {
+	case MEMXD_REST_BUSY: return "busy";
+	case MEMXD_REST_HELD: return c->rest.kept ? "at_rest" : "holding";
+	default: return "off";
+	}
+}
+
+/* The state left on the donors while the volume is at rest (rest.c). */
+static json_object *json_rest(struct memxd_client *c, bool *ok)
+{
+	const struct memxd_rest *rs = &c->rest;
+	json_object *r = json_object_new_object();
+
+	memxd_json_set(r, "state", json_object_new_string(rest_state_name(c)), ok);
+	memxd_json_set(r, "after_s", U64(c->opt.rest_after_s), ok);
+	memxd_json_set(r, "generation", U64(rs->gen), ok);
+	memxd_json_set(r, "donors_keeping", U64(rs->kept ? rs->nr_kept : 0), ok);
+	memxd_json_set(r, "rests", U64(rs->rests), ok);
+	memxd_json_set(r, "ends", U64(rs->ends), ok);
+	memxd_json_set(r, "last_keep_ms", U64(rs->last_keep_ms), ok);
+	memxd_json_set(r, "last_drop_ms", U64(rs->last_drop_ms), ok);
+	return r;
+}
+
+static void emit_rest(struct memxd_client *c, struct status_out *o)
+{
+	const struct memxd_rest *rs = &c->rest;
+
+	if (atomic_load(&rs->state) == MEMXD_REST_OFF) {
+		emit(o, "  at rest: off (%s): if this host dies, only its state file can attach "
+		     "the volume\n", !c->opt.rest_after_s ? "--rest-after 0" :
+		     !c->opt.recovery_timeout_s ? "--recovery-timeout 0" :
+		     rs->seq >= MEMX_STATE_SEQ_MAX ? "every generation used" : "no --state-key");
+		return;
+	}
+	if (rs->kept)
+		emit(o, "  at rest: yes, for %" PRIu64 " s: its state (generation %" PRIu64 ".%"
+		     PRIu64 ") is on %u donor(s), so --attach on another host takes it over; "
+		     "the next write first drops it\n",
+		     (uint64_t)((memxd_now_ns() - rs->since_ns) / (1000 * MEMXD_NS_PER_MS)),
+		     (uint64_t)MEMX_STATE_GEN_EPOCH(rs->gen), rs->gen & MEMX_STATE_SEQ_MAX,
+		     rs->nr_kept);
+	else
+		emit(o, "  at rest: no (its state is left on the donors after %u s without a "
+		     "write)\n", c->opt.rest_after_s);
+	emit(o, "  rests: %" PRIu64 " begun, %" PRIu64 " ended; the last keep took %" PRIu64
+	     " ms, the last drop %" PRIu64 " ms\n", rs->rests, rs->ends, rs->last_keep_ms,
+	     rs->last_drop_ms);
+}
+
 /* The volume: "volumes" holds this one object. */
 static json_object *json_volume(struct memxd_client *c, const struct io_totals *t,
 				uint64_t backlog, bool *ok)
@@ -168,6 +220,7 @@ static json_object *json_volume(struct memxd_client *c, const struct io_totals *
 	memxd_json_set(v, "resumed", BOOL(c->resumed), ok);
 	memxd_json_set(v, "epoch", U64(c->epoch), ok);
 	memxd_json_set(v, "slabs_given_back", U64(atomic_load(&c->slabs_given_back)), ok);
+	memxd_json_set(v, "rest", json_rest(c, ok), ok);
 	{
 		struct memxd_capacity cap;
 
@@ -440,6 +493,7 @@ static void text_status(struct memxd_client *c, const struct io_totals *t, uint6
 		     c->resumed ? " (this engine took it over from a dead one)" : "", c->epoch);
 	else
 		emit(o, "  restart: off (--recovery-timeout 0): the volume dies with this engine\n");
+	emit_rest(c, o);
 	if (c->opt.trust.insecure)
 		emit(o, "  trust: INSECURE (--insecure): peers are not authenticated\n");
 	else

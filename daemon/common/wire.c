@@ -276,6 +276,12 @@ static const char *state_check(uint16_t type, const struct memxd_state_info *s)
 		if (!s->handle || !s->length || !tag)
 			return "state keep without a slab, a length or a tag";
 		return NULL;
+	case MEMX_MSG_STATE_DROP:
+		if (s->remote_addr || s->rkey || s->offset || s->handle || s->length)
+			return "state drop carries more than a tag and a generation";
+		if (!tag || !s->epoch)
+			return "state drop without a tag or a generation";
+		return NULL;
 	case MEMX_MSG_STATE_READ:
 		if (tag || s->epoch || s->handle)
 			return "state read carries keeper fields";
@@ -363,6 +369,7 @@ int memxd_msg_encode(void *buf, size_t len, const struct memxd_msg_info *in)
 	case MEMX_MSG_STATE_KEEP:
 	case MEMX_MSG_STATE_READ:
 	case MEMX_MSG_STATE_REPLY:
+	case MEMX_MSG_STATE_DROP:
 		if (state_check(in->type, &in->state))
 			return -EINVAL;
 		memcpy(m.state.tag, in->state.tag, sizeof(m.state.tag));
@@ -489,7 +496,8 @@ int memxd_msg_decode(const void *buf, size_t len, struct memxd_msg_info *out,
 		break;
 	case MEMX_MSG_STATE_KEEP:
 	case MEMX_MSG_STATE_READ:
-	case MEMX_MSG_STATE_REPLY: {
+	case MEMX_MSG_STATE_REPLY:
+	case MEMX_MSG_STATE_DROP: {
 		const char *why;
 
 		memcpy(info.state.tag, m.state.tag, sizeof(info.state.tag));
@@ -530,6 +538,7 @@ const char *memxd_msg_type_name(uint16_t type)
 	case MEMX_MSG_STATE_REPLY: return "state-reply";
 	case MEMX_MSG_CLAIM: return "claim";
 	case MEMX_MSG_PRUNE: return "prune";
+	case MEMX_MSG_STATE_DROP: return "state-drop";
 	default: return "unknown";
 	}
 }

@@ -77,10 +77,10 @@ int memxd_reject_decode(const void *buf, size_t len, uint16_t *code, char *reaso
  */
 int memxd_reject_explain(const void *buf, size_t len, char *out, size_t out_len);
 
-/* The body of MEMX_MSG_STATE_KEEP, _READ and _REPLY (proto.h says which field is whose). */
+/* The body of MEMX_MSG_STATE_KEEP, _READ, _REPLY and _DROP (proto.h says which field is whose). */
 struct memxd_state_info {
-	uint8_t tag[16];	/* KEEP only */
-	uint64_t epoch;		/* KEEP, REPLY */
+	uint8_t tag[16];	/* KEEP, DROP */
+	uint64_t epoch;		/* KEEP, DROP, REPLY: a generation */
 	uint64_t remote_addr;	/* READ only */
 	uint32_t handle;	/* KEEP only */
 	uint32_t rkey;		/* READ only */

@@ -437,7 +437,12 @@ void accept_auth(struct donor *dn, struct donor_conn *dc, const struct memxd_msg
 		auth_refuse(dn, dc, msg->seq, why);
 		return;
 	}
-	/* Its engine took it back, here or elsewhere: a state kept for that is stale now. */
+	/*
+	 * Its engine took it back, here or elsewhere: a state kept for that is
+	 * stale now, and so is any of an older epoch a reader may be shown.
+	 */
+	if (MEMX_STATE_GEN(msg->auth.epoch, 0) > vol->state_floor)
+		vol->state_floor = MEMX_STATE_GEN(msg->auth.epoch, 0);
 	lend_state_drop(dn, vol);
 	if (vol->lease_end_ns) {
 		memxd_info("volume %s: its engine is back from %s: %u slabs kept under the lease",

@@ -61,8 +61,14 @@ struct donor_volume {
 	 */
 	uint32_t state_handle;
 	uint32_t state_len;
-	uint64_t state_epoch;
-	uint8_t state_tag[16];
+	uint64_t state_epoch;		/* the kept state's generation */
+	/*
+	 * The newest generation known stale (STATE_DROP, or a take-over by a
+	 * newer epoch): none at or below it is kept, and a reader with the
+	 * tag is told it when nothing is kept (proto.h). 0: none.
+	 */
+	uint64_t state_floor;
+	uint8_t state_tag[16];		/* set by a KEEP or a DROP */
 	struct mxv_mr *state_mr;
 };
 

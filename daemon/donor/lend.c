@@ -139,6 +139,12 @@ static int slab_grant(struct donor *dn, struct donor_volume *vol, uint64_t bytes
 
 /* ---- a detached volume's sealed state ------------------------------------- */
 
+/* The newest generation a volume's state here speaks of: the kept one's, or the floor. */
+static uint64_t state_newest(const struct donor_volume *v)
+{
+	return v->state_handle && v->state_epoch > v->state_floor ? v->state_epoch : v->state_floor;
+}
+
 struct donor_volume *lend_state_find(struct donor *dn, const uint8_t tag[16])
 {
 	struct donor_volume *best = NULL;
@@ -146,8 +152,9 @@ struct donor_volume *lend_state_find(struct donor *dn, const uint8_t tag[16])
 	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
 		struct donor_volume *v = &dn->vol[i];
 
-		if (v->used && v->state_handle && memxd_auth_equal(v->state_tag, tag, 16) &&
-		    (!best || v->state_epoch > best->state_epoch))
+		if (v->used && (v->state_handle || v->state_floor) &&
+		    memxd_auth_equal(v->state_tag, tag, 16) &&
+		    (!best || state_newest(v) > state_newest(best)))
 			best = v;
 	}
 	return best;
@@ -159,8 +166,9 @@ void lend_state_drop(struct donor *dn, struct donor_volume *vol)
 
 	if (!h)
 		return;
-	memxd_info("volume %s: dropping its sealed state of epoch %" PRIu64 " (stale now)",
-		   vol->idstr, vol->state_epoch);
+	memxd_info("volume %s: dropping its sealed state of generation %" PRIu64 ".%" PRIu64
+		   " (stale now)", vol->idstr, (uint64_t)MEMX_STATE_GEN_EPOCH(vol->state_epoch),
+		   vol->state_epoch & MEMX_STATE_SEQ_MAX);
 	slab_free(dn, &dn->slab[h - 1]);
 }
 
@@ -226,7 +234,7 @@ static int state_keep(struct donor *dn, struct donor_volume *vol, const struct m
 	s = &dn->slab[h - 1];
 	if (st->length > s->bytes || h == vol->state_handle)
 		return -EINVAL;
-	if (vol->state_handle && st->epoch < vol->state_epoch)
+	if ((vol->state_handle && st->epoch < vol->state_epoch) || st->epoch <= vol->state_floor)
 		return -ESTALE;
 	lend_state_drop(dn, vol);
 	r = mxv_mr_reg(dn->ctl_ctx, s->mem, s->bytes, 0, &vol->state_mr);
@@ -236,9 +244,26 @@ static int state_keep(struct donor *dn, struct donor_volume *vol, const struct m
 	vol->state_len = st->length;
 	vol->state_epoch = st->epoch;
 	memcpy(vol->state_tag, st->tag, sizeof(vol->state_tag));
-	memxd_info("volume %s: keeping its sealed state of epoch %" PRIu64 " (%u bytes) for an "
-		   "engine that attaches it", vol->idstr, st->epoch, st->length);
+	memxd_info("volume %s: keeping its sealed state of generation %" PRIu64 ".%" PRIu64
+		   " (%u bytes) for an engine that attaches it", vol->idstr,
+		   (uint64_t)MEMX_STATE_GEN_EPOCH(st->epoch), st->epoch & MEMX_STATE_SEQ_MAX,
+		   st->length);
 	return 0;
+}
+
+/*
+ * MEMX_MSG_STATE_DROP: the volume changes, so its state kept at rest is
+ * stale from generation st->epoch down: freed, and that floor remembered for
+ * readers (a state we never kept may be stale elsewhere: the floor says so).
+ */
+static void state_drop_to(struct donor *dn, struct donor_volume *vol,
+			  const struct memxd_state_info *st)
+{
+	if (st->epoch > vol->state_floor)
+		vol->state_floor = st->epoch;
+	memcpy(vol->state_tag, st->tag, sizeof(vol->state_tag));
+	if (vol->state_handle && vol->state_epoch <= vol->state_floor)
+		lend_state_drop(dn, vol);
 }
 
 /*
@@ -258,8 +283,8 @@ static void state_read(struct donor *dn, struct donor_conn *dc, const struct mem
 			   memxd_msg_type_name(msg->type));
 		return;
 	}
-	if (!vol)
-		r = -ENOENT;
+	if (!vol || !vol->state_handle)
+		r = -ENOENT;	/* with the floor, if there is one */
 	else if ((uint64_t)st->offset + st->length > vol->state_len)
 		r = -EINVAL;
 	else if (st->length)
@@ -268,9 +293,12 @@ static void state_read(struct donor *dn, struct donor_conn *dc, const struct mem
 	if (vol && !r) {
 		reply.state.length = vol->state_len;
 		reply.state.epoch = vol->state_epoch;
+	} else if (vol && r == -ENOENT) {
+		reply.state.epoch = vol->state_floor;
 	}
 	if (!vol || !st->length || r)
 		memxd_info("state reader %s: %s", dc->peer, !vol ? "no sealed state with its tag" :
+			   !vol->state_handle ? "its sealed state was dropped (stale)" :
 			   r ? strerror(-r) : "asked the size of a sealed state");
 	reply.status = (uint32_t)-r;
 	lend_send(dn, dc, &reply);
@@ -494,6 +522,12 @@ static void handle_msg(struct donor *dn, struct donor_conn *dc, const void *buf,
 		else
 			reply.state = (struct memxd_state_info){ .length = dc->vol->state_len,
 								 .epoch = dc->vol->state_epoch };
+		break;
+	case MEMX_MSG_STATE_DROP:
+		reply.type = MEMX_MSG_STATE_REPLY;
+		state_drop_to(dn, dc->vol, &msg.state);
+		reply.state = (struct memxd_state_info){ .length = dc->vol->state_len,
+							 .epoch = dc->vol->state_floor };
 		break;
 	default:
 		memxd_warn("volume %s: unexpected %s message from %s", dc->vol->idstr,

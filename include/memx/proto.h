@@ -18,7 +18,7 @@
 #include <linux/types.h>
 
 #define MEMX_PROTO_MAGIC	0x584d454dU	/* "MEMX" read as little-endian bytes */
-#define MEMX_PROTO_VERSION	6	/* 3: every connection authenticates (see "Trust"); 4: leases; 5: engine epochs; 6: CLAIM and PRUNE after a take-over */
+#define MEMX_PROTO_VERSION	7	/* 3: every connection authenticates (see "Trust"); 4: leases; 5: engine epochs; 6: CLAIM and PRUNE after a take-over; 7: a state at rest (STATE_DROP, state generations) */
 #define MEMX_DEFAULT_PORT	7471
 
 #define MEMX_CM_CONNECT_PDATA_MAX	56
@@ -164,6 +164,9 @@ enum memx_msg_type {
 	MEMX_MSG_PRUNE = 15,		/* client -> donor, after its CLAIMs (no body): free */
 					/* every grant kept from before the take-over that */
 					/* was not claimed; answered FREE_REPLY */
+	MEMX_MSG_STATE_DROP = 16,	/* client -> donor: the volume changes: its state */
+					/* kept here (at rest) is stale from generation */
+					/* state.epoch down; answered STATE_REPLY */
 };
 
 #define MEMX_MSG_SIZE		64
@@ -257,12 +260,29 @@ struct memx_msg_auth {		/* MEMX_MSG_AUTH, MEMX_MSG_AUTH_REPLY (status 0) */
  * finds it by its tag (a keyed hash of the name), asks for its size with a
  * READ of length 0, and for pieces (at most MEMX_STATE_PIECE bytes) that the
  * donor RDMA WRITEs to the reader's memory before it replies.
+ *
+ * An engine also keeps its state there while the volume is at rest (nothing
+ * written for a while), so that a host that dies leaves the volume to be
+ * attached elsewhere: before the next change it sends STATE_DROP, and the
+ * donor frees the state and remembers its generation as a floor. A state's
+ * generation is MEMX_STATE_GEN(engine epoch, a count the engine keeps); a
+ * donor refuses to keep one at or below its floor, raises the floor to
+ * MEMX_STATE_GEN(epoch, 0) when an engine of a newer epoch takes the volume
+ * over, and answers a READ with no state kept ENOENT and its floor in
+ * epoch: a reader trusts no state at or below a floor any donor tells it
+ * (a donor that hands out a state its peers know to be stale loses).
  */
+#define MEMX_STATE_SEQ_BITS	20
+#define MEMX_STATE_GEN(epoch, seq)	(((__u64)(epoch) << MEMX_STATE_SEQ_BITS) | (seq))
+#define MEMX_STATE_GEN_EPOCH(gen)	((gen) >> MEMX_STATE_SEQ_BITS)
+#define MEMX_STATE_SEQ_MAX	((1U << MEMX_STATE_SEQ_BITS) - 1)
 #define MEMX_STATE_PIECE	(1U << 20)
 
-struct memx_msg_state {		/* MEMX_MSG_STATE_KEEP, _READ, _REPLY */
-	__u8 tag[16];		/* KEEP: the lookup tag; else zero */
-	__le64 epoch;		/* KEEP: the state's generation; REPLY: the kept one's; READ: 0 */
+struct memx_msg_state {		/* MEMX_MSG_STATE_KEEP, _READ, _REPLY, _DROP */
+	__u8 tag[16];		/* KEEP, DROP: the lookup tag; else zero */
+	__le64 epoch;		/* KEEP: the state's generation; DROP: the newest one stale; */
+				/* REPLY: the kept one's (status 0) or the floor (ENOENT, */
+				/* and to a DROP); READ: 0 */
 	__le64 remote_addr;	/* READ: where the piece goes in the reader's memory */
 	__le32 handle;		/* KEEP: the slab that holds it; else zero */
 	__le32 rkey;		/* READ: of the reader's memory */

@@ -38,6 +38,7 @@ static int same_body(const struct memxd_msg_info *a, const struct memxd_msg_info
 	case MEMX_MSG_STATE_KEEP:
 	case MEMX_MSG_STATE_READ:
 	case MEMX_MSG_STATE_REPLY:
+	case MEMX_MSG_STATE_DROP:
 		return !memcmp(&a->state, &b->state, sizeof(a->state));
 	}
 	return 0;

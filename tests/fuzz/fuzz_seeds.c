@@ -74,6 +74,8 @@ static void wire_seeds(void)
 		{ .type = MEMX_MSG_STATE_REPLY, .seq = 9, .status = ENOENT },
 		{ .type = MEMX_MSG_CLAIM, .seq = 10, .claim = { .first = 17, .bits = { 0xff, 1 } } },
 		{ .type = MEMX_MSG_PRUNE, .seq = 11 },
+		{ .type = MEMX_MSG_STATE_DROP, .seq = 12,
+		  .state = { .tag = { 9, 8 }, .epoch = MEMX_STATE_GEN(2, 3) } },
 	};
 	uint8_t buf[MEMX_CM_REJECT_PDATA_MAX + 2];
 	int n;

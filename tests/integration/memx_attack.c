@@ -517,6 +517,7 @@ static int attack_state_forge(void)
 	uint8_t own_id[16], auth[MEMX_MSG_SIZE], ticket[MEMX_SECRET_LEN], raw[MEMX_MSG_SIZE];
 	uint8_t forged[8192];
 	uint64_t epoch = opt.epoch ? opt.epoch : 99;
+	uint64_t gen = MEMX_STATE_GEN(epoch, 1);	/* the first state of that engine */
 	struct memxd_msg_info info, rep;
 	struct peer ctl, data;
 	struct memxd_key key, tag_key;
@@ -560,7 +561,7 @@ static int attack_state_forge(void)
 	opt.rkey = rep.grant.rkey;
 	opt.len = (uint32_t)memxd_state_sealed_len(sizeof(forged));
 	memxd_auth_random(forged, sizeof(forged));
-	memxd_state_seal(&key, opt.name, epoch, forged, sizeof(forged), data.buf + DATA_OFF);
+	memxd_state_seal(&key, opt.name, gen, forged, sizeof(forged), data.buf + DATA_OFF);
 	r = rdma(&data, 1);
 	if (r) {
 		printf("attack: writing the forged state failed: %s\n", strerror(-r));
@@ -568,7 +569,7 @@ static int attack_state_forge(void)
 	}
 	info = (struct memxd_msg_info){ .type = MEMX_MSG_STATE_KEEP, .seq = 3 };
 	memxd_state_tag(&tag_key, opt.name, info.state.tag);
-	info.state.epoch = epoch;
+	info.state.epoch = gen;
 	info.state.handle = rep.grant.handle;
 	info.state.length = opt.len;
 	memxd_msg_encode(raw, sizeof(raw), &info);

@@ -10,12 +10,13 @@
 # (--state-key 2) that only the clients' key file holds: the donors hold the
 # cluster key alone. Before the attach, a peer with the cluster key, as a
 # donor is (memx_attack state-forge), leaves on d1 a copy properly sealed
-# under the cluster key, claiming a newer epoch, under the volume's tag: the
+# under the cluster key, claiming a newer epoch (generation 99.1), under the volume's tag: the
 # donor cannot tell, engine b must refuse it by name and take d2's copy. --attach with nothing to attach
 # (no state file and none on the donors, another size) fails with a clear
 # error and leaves the state file alone; a clean stop afterwards gives the
 # grants back. Then back to the first address, whose own state file is now
-# stale (epoch 1): the donors' newer copy (epoch 2) replaces it.
+# stale (epoch 1): the donors' newer copy (epoch 2) replaces it. (A state's
+# generation is its engine's epoch and a count: 1.N, 2.N.)
 . "$(dirname "$0")/common.sh"
 need_rxe
 need_cmd fio
@@ -50,16 +51,16 @@ grep -Eq "gave back [0-9]+ grant" "$TEST_TMP/a.log" && fail "the detached engine
 [ -e /run/memx/client-mig.state ] || fail "the detach removed the state file"
 grep -q "on any host with the cluster key (its sealed state is on the donors)" "$TEST_TMP/detach.txt" ||
 	{ cat "$TEST_TMP/detach.txt"; fail "the detach did not leave the state on the donors"; }
-grep -q "sealed state of epoch 1 .* left on 2 of 2 donor" "$TEST_TMP/a.log" ||
+grep -Eq "detached: sealed state of generation 1\.[0-9]+ .* left on 2 of 2 donor" "$TEST_TMP/a.log" ||
 	{ grep sealed "$TEST_TMP/a.log"; fail "engine a did not leave its sealed state on both donors"; }
 for d in d1 d2; do
 	WAIT_S=10 wait_for grep -q "keeping its .* slabs for 60 s (lease)" "$TEST_TMP/$d.log" ||
 		fail "donor $d did not keep the volume under its lease"
-	grep -q "keeping its sealed state of epoch 1" "$TEST_TMP/$d.log" ||
+	grep -Eq "keeping its sealed state of generation 1\.[0-9]+" "$TEST_TMP/$d.log" ||
 		fail "donor $d did not keep the sealed state"
 done
 log "detached: device gone, the donors keep the data and the sealed state (lease 60 s)"
-log "a: $(grep -o 'sealed state of epoch 1 .*' "$TEST_TMP/a.log")"
+log "a: $(grep -o 'detached: sealed state of generation .*' "$TEST_TMP/a.log")"
 
 # Nothing to attach: clear errors, and the state file stays.
 "$MEMXD" client --name other --size 256M --slab 4M --donor "$IP2" --attach --bind "$IP4" "${keys[@]}" \
@@ -83,16 +84,16 @@ mv /run/memx/client-mig.state "$TEST_TMP/client-mig.state.a"
 "$MEMX_TEST_BIN/memx_attack" state-forge --bind "$IP1" --donor "$IP2" --key-file "$MEMX_KEY" \
 	--state-key-file "$TEST_TMP/state.key" --name mig --epoch 99 > "$TEST_TMP/forge.txt" 2>&1 ||
 	{ cat "$TEST_TMP/forge.txt"; fail "memx_attack could not leave a forged state on d1"; }
-grep -q "keeping its sealed state of epoch 99" "$TEST_TMP/d1.log" || fail "d1 did not keep the forged state"
+grep -q "keeping its sealed state of generation 99.1" "$TEST_TMP/d1.log" || fail "d1 did not keep the forged state"
 start_bg b "$MEMXD" client "${common[@]}" --bind "$IP4" --attach
 WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/b.log" || { bg_log b; fail "engine b did not attach"; }
 grep -q "donor $IP2:7471 handed out a state copy that is not sealed under our state key: refused" "$TEST_TMP/b.log" ||
 	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not refuse d1's forged copy by name"; }
-grep -q "state file rebuilt from the sealed state of epoch 1 on donor $IP3:7471 (2 of 2 donor(s) had one, 1 refused)" "$TEST_TMP/b.log" ||
+grep -Eq "state file rebuilt from the sealed state of generation 1\.[0-9]+ on donor $IP3:7471 \(2 of 2 donor\(s\) had one, 1 refused\)" "$TEST_TMP/b.log" ||
 	{ grep -i "state" "$TEST_TMP/b.log"; fail "engine b did not rebuild the state file from d2's real copy"; }
 log "b: $(grep -o 'state file rebuilt .*' "$TEST_TMP/b.log")"
 for d in d1 d2; do
-	WAIT_S=5 wait_for grep -q "dropping its sealed state of epoch 1 (stale now)" "$TEST_TMP/$d.log" ||
+	WAIT_S=5 wait_for grep -Eq "dropping its sealed state of generation 1\.[0-9]+ \(stale now\)" "$TEST_TMP/$d.log" ||
 		fail "donor $d kept the sealed state after the volume's new engine proved its secret"
 done
 dev=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/b.log")
@@ -106,13 +107,13 @@ log "attached from $IP4: 256 MiB read back exact"
 # (epoch 1), which must lose to the donors' newer copy.
 "$MEMXCTL" volume detach mig > "$TEST_TMP/detach-b.txt" 2>&1 || { cat "$TEST_TMP/detach-b.txt"; fail "detach of b failed"; }
 WAIT_S=15 wait_for exited "$(bg_pid b)" || fail "engine b did not leave after the detach"
-grep -q "sealed state of epoch 2 .* left on 2 of 2 donor" "$TEST_TMP/b.log" || fail "engine b did not leave its state on both donors"
+grep -Eq "detached: sealed state of generation 2\.[0-9]+ .* left on 2 of 2 donor" "$TEST_TMP/b.log" || fail "engine b did not leave its state on both donors"
 mv /run/memx/client-mig.state "$TEST_TMP/client-mig.state.b"
 cp "$TEST_TMP/client-mig.state.a" /run/memx/client-mig.state
 start_bg c "$MEMXD" client "${common[@]}" --bind "$IP1" --attach
 WAIT_S=60 wait_for grep -q '^ready /dev/memx' "$TEST_TMP/c.log" || { bg_log c; fail "engine c did not attach"; }
 dev=$(sed -n 's/^ready \(\/dev\/memx[0-9]*\)$/\1/p' "$TEST_TMP/c.log")
-grep -q "state file replaced (it was older) from the sealed state of epoch 2" "$TEST_TMP/c.log" ||
+grep -Eq "state file replaced \(it was older\) from the sealed state of generation 2\.[0-9]+" "$TEST_TMP/c.log" ||
 	{ grep -i "state" "$TEST_TMP/c.log"; fail "engine c took the volume over from the stale file"; }
 fio "${job[@]}" --filename="$dev" --verify_only --io_size=32M --output="$TEST_TMP/fio-c.out" ||
 	{ cat "$TEST_TMP/fio-c.out"; fail "the pattern did not read back exact after the attach back"; }

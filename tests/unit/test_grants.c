@@ -34,7 +34,16 @@ static struct {
 	unsigned int calls_to_gone;	/* a call to a donor that is not usable */
 	int refuse[NR_DONORS];		/* answer ALLOC_SLAB with this (0: grant) */
 	uint64_t quota;			/* --max-per-client (0: none); repairs a quarter more */
+	unsigned int rest_ends;		/* memxd_rest_end: before every change to the slab map */
 } F;
+
+/* rest.c: a volume at rest ends its rest before its slab map changes. */
+void memxd_rest_end(struct memxd_client *c, const char *why)
+{
+	(void)c;
+	(void)why;
+	F.rest_ends++;
+}
 
 /* What a donor tells us is free: its memory, capped by the quota (lend_room_for). */
 static uint64_t room(uint64_t used)
@@ -188,7 +197,9 @@ Test(pool, fills_then_maps_a_slab_without_a_round_trip)
 	cr_expect_eq(memxd_pool_held(c), 2 * NR_DONORS);
 	cr_expect_eq(c->pool.refills, 2 * NR_DONORS);
 
+	cr_expect_eq(F.rest_ends, 0, "pool refills change no slab's map: a rest goes on");
 	map(c, 5);
+	cr_expect_geq(F.rest_ends, 1, "a mapping ends a rest first");
 	cr_expect_eq(total_allocs(), 2 * NR_DONORS, "no ALLOC_SLAB for a slab mapped from the pool");
 	cr_expect_eq(c->map.slabs[5].nr_replicas, 2);
 	for (unsigned int k = 0; k < 2; k++) {

@@ -127,6 +127,17 @@ Test(opts, keys)
 				  "--state-key", "0"), -EINVAL, "key id 0 is --insecure's");
 	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
 				  "--insecure", "--state-key", "2"), -EINVAL, "--insecure has no keys");
+	cr_expect_eq(o.rest_after_s, MEMXD_DEFAULT_REST_AFTER_S);
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--state-key", "2", "--rest-after", "0"), 0);
+	cr_expect_eq(o.rest_after_s, 0, "--rest-after 0: the state is never left at rest");
+	cr_assert_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--rest-after", "86400"), 0);
+	cr_expect_eq(o.rest_after_s, 86400);
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--rest-after", "86401"), -EINVAL, "more than a day");
+	cr_expect_eq(CLIENT_PARSE(&o, "client", "--name", "v", "--size", "1G", "--donor", "d",
+				  "--rest-after", "-1"), -EINVAL);
 	cr_assert_eq(DONOR_PARSE(&dn, "donor", "--listen", "h", "--memory", "64M", "--allow-key",
 				 "7", "--allow-key", "4294967295"), 0);
 	cr_expect_eq(dn->nr_allow, 2);

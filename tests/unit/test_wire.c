@@ -593,6 +593,44 @@ Test(msg, state_messages_round_trip_and_carry_only_their_fields)
 	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &keep), -EINVAL);
 }
 
+Test(msg, state_drop_carries_a_tag_and_a_generation_only)
+{
+	uint8_t buf[MEMX_MSG_SIZE];
+	struct memx_msg *m = (struct memx_msg *)buf;
+	struct memxd_msg_info out;
+	struct memxd_msg_info drop = { .type = MEMX_MSG_STATE_DROP, .seq = 5,
+				      .state = { .tag = { 7 }, .epoch = MEMX_STATE_GEN(3, 2) } };
+
+	encode_msg(buf, &drop);
+	cr_assert_eq(memxd_msg_decode(buf, sizeof(buf), &out, NULL), 0);
+	cr_expect_eq(out.type, MEMX_MSG_STATE_DROP);
+	cr_expect_eq(out.state.tag[0], 7);
+	cr_expect_eq(out.state.epoch, MEMX_STATE_GEN(3, 2));
+	cr_expect_eq(MEMX_STATE_GEN_EPOCH(out.state.epoch), 3);
+	cr_expect_eq(out.state.epoch & MEMX_STATE_SEQ_MAX, 2);
+	cr_expect_str_eq(memxd_msg_type_name(MEMX_MSG_STATE_DROP), "state-drop");
+	/* Generations order by epoch first, then by the count within it. */
+	cr_expect_gt(MEMX_STATE_GEN(4, 0), MEMX_STATE_GEN(3, MEMX_STATE_SEQ_MAX));
+
+	encode_msg(buf, &drop);
+	memset(m->state.tag, 0, sizeof(m->state.tag));
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* no tag */
+	encode_msg(buf, &drop);
+	m->state.epoch = 0;
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* no generation */
+	encode_msg(buf, &drop);
+	m->state.handle = htole32(1);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* a keeper's slab */
+	encode_msg(buf, &drop);
+	m->state.length = htole32(4096);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);
+	encode_msg(buf, &drop);
+	m->state.remote_addr = htole64(4096);
+	expect_msg_reject(buf, sizeof(buf), MEMX_REJ_MALFORMED);	/* a reader's field */
+	drop.state.rkey = 1;
+	cr_expect_eq(memxd_msg_encode(buf, sizeof(buf), &drop), -EINVAL);
+}
+
 Test(hello, the_state_reader_flag_round_trips)
 {
 	uint8_t buf[MEMX_CM_CONNECT_PDATA_MAX] = { 0 };
