@@ -152,9 +152,12 @@ struct donor_volume *lend_state_find(struct donor *dn, const uint8_t tag[16])
 	for (int i = 0; i < DONOR_MAX_VOLUMES; i++) {
 		struct donor_volume *v = &dn->vol[i];
 
-		if (v->used && (v->state_handle || v->state_floor) &&
-		    memxd_auth_equal(v->state_tag, tag, 16) &&
-		    (!best || state_newest(v) > state_newest(best)))
+		if (!v->used || !(v->state_handle || v->state_floor) ||
+		    !memxd_auth_equal(v->state_tag, tag, 16))
+			continue;
+		/* Newest first; at a tie the floor, which says that generation is stale. */
+		if (!best || state_newest(v) > state_newest(best) ||
+		    (state_newest(v) == state_newest(best) && !v->state_handle))
 			best = v;
 	}
 	return best;
