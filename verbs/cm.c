@@ -75,9 +75,13 @@ static int cm_channel_create(struct rdma_event_channel **out)
 	return 0;
 }
 
-/* Takes the next event of @ch, waiting until @deadline. Returns 0, -ETIMEDOUT, -EINTR or -errno. */
+/*
+ * Takes the next event of @ch, waiting until @deadline; with a @hook, in
+ * slices of MXV_WAIT_HOOK_MS with the hook called after each.
+ * Returns 0, -ETIMEDOUT, -EINTR or -errno.
+ */
 static int cm_next_event(struct rdma_event_channel *ch, int64_t deadline,
-			 struct rdma_cm_event **ev)
+			 struct rdma_cm_event **ev, void (*hook)(void *), void *hook_arg)
 {
 	struct pollfd pfd;
 	int left;
@@ -90,14 +94,18 @@ static int cm_next_event(struct rdma_event_channel *ch, int64_t deadline,
 		left = mxv_remaining_ms(deadline);
 		if (!left)
 			return -ETIMEDOUT;
+		if (hook && (left < 0 || left > MXV_WAIT_HOOK_MS))
+			left = MXV_WAIT_HOOK_MS;
 		pfd.fd = ch->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		r = poll(&pfd, 1, left);
 		if (r < 0)
 			return -errno;
-		if (!r)
+		if (!r && !hook)
 			return -ETIMEDOUT;
+		if (!r)
+			hook(hook_arg);	/* the deadline is checked on the next turn */
 	}
 }
 
@@ -167,7 +175,7 @@ static int cm_expect(struct mxv_conn *conn, enum rdma_cm_event_type want, int64_
 	int r;
 
 	for (;;) {
-		r = cm_next_event(conn->ch, deadline, &ev);
+		r = cm_next_event(conn->ch, deadline, &ev, conn->wait_hook, conn->wait_arg);
 		if (r == -ETIMEDOUT)
 			return mxv_res_fail(res, r, "%s: no %s within the time limit", step,
 					    rdma_event_str(want));
@@ -346,7 +354,7 @@ int mxv_listener_get_request(struct mxv_listener *l, int timeout_ms, struct mxv_
 	if (!l)
 		return -EINVAL;
 	for (;;) {
-		r = cm_next_event(l->ch, deadline, &ev);
+		r = cm_next_event(l->ch, deadline, &ev, NULL, NULL);
 		if (r)
 			return r;
 		mxv_dbg("listener: %s, status %d", rdma_event_str(ev->event), ev->status);
@@ -551,6 +559,8 @@ int mxv_connect(const struct mxv_connect_param *p, const struct mxv_qp_attr *att
 	if (!conn)
 		return mxv_res_fail(res, -ENOMEM, "connect: out of memory");
 	conn->active = true;
+	conn->wait_hook = p->wait_hook;
+	conn->wait_arg = p->wait_arg;
 	r = cm_channel_create(&conn->ch);
 	if (r) {
 		mxv_res_fail(res, r, "connect to %s: cannot open an rdma_cm channel", peer);
@@ -597,6 +607,7 @@ int mxv_connect(const struct mxv_connect_param *p, const struct mxv_qp_attr *att
 		goto out_destroy_conn;
 
 	conn->state = MXV_CONN_ESTABLISHED;
+	conn->wait_hook = NULL;	/* the connect is over */
 	if (res) {
 		res->pdata_len = conn->pdata_len;
 		memcpy(res->pdata, conn->pdata, conn->pdata_len);
@@ -632,7 +643,7 @@ int mxv_conn_check(struct mxv_conn *conn, int timeout_ms)
 	if (conn->state != MXV_CONN_ESTABLISHED)
 		return -ENOTCONN;
 	for (;;) {
-		r = cm_next_event(conn->ch, deadline, &ev);
+		r = cm_next_event(conn->ch, deadline, &ev, NULL, NULL);
 		if (r == -ETIMEDOUT)
 			return 0;
 		if (r)

@@ -339,7 +339,17 @@ struct mxv_connect_param {
 	 * still give up after 30 s, as rdma_cm does).
 	 */
 	int timeout_ms;
+	/*
+	 * Optional: called at least every MXV_WAIT_HOOK_MS while the connect
+	 * waits for the network (resolution, the peer's answer), so that the
+	 * caller's event loop can do what must not wait that long. It must not
+	 * use this connection.
+	 */
+	void (*wait_hook)(void *arg);
+	void *wait_arg;
 };
+
+#define MXV_WAIT_HOOK_MS	100
 
 /*
  * Connects to a listener: resolves the address (from src_ip when given) and

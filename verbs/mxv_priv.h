@@ -77,6 +77,8 @@ struct mxv_conn {
 	void *user;
 	size_t pdata_len;
 	uint8_t pdata[MXV_PDATA_MAX];	/* the peer's welcome (active) or hello (passive) */
+	void (*wait_hook)(void *arg);	/* mxv_connect_param's, while connecting */
+	void *wait_arg;
 };
 
 struct mxv_batch {

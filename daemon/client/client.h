@@ -416,14 +416,30 @@ struct memxd_client {
 	 */
 	struct memxd_slab *copy_hold;
 	/*
-	 * While an abandoned transfer is waited out (up to MEMXD_COPY_STUCK_MS),
-	 * the control thread still maps slabs for first writes: main.c's
-	 * mailbox server, run aside (memxd_serve_aside). Meanwhile aside_sink
+	 * While an abandoned transfer is waited out (up to MEMXD_COPY_STUCK_MS)
+	 * or a donor is being connected (up to MEMXD_CM_TIMEOUT_MS), the control
+	 * thread still maps slabs for first writes: main.c's mailbox server, run
+	 * aside (memxd_serve_aside; aside says it runs). Meanwhile aside_sink
 	 * takes the waited-out transfer's completions, whoever pumps the CQ.
 	 */
 	void (*serve_aside)(struct memxd_client *c);
-	struct memxd_rdma_sink *aside_sink;
+	/* memxctl alone, while one control message waits for a slow donor (donors.c). */
+	void (*serve_ctl_aside)(struct memxd_client *c);
+	bool looping;			/* the control loop runs: start-up is over */
+	bool aside;
+	char aside_why[MEMXD_HOST_MAX + 96];	/* what the control thread waits for, for memxctl */
+	struct memxd_rdma_sink *aside_sink;	/* NULL while a donor is connected */
 	struct memxd_ctl *ctl;		/* memxctl's socket, served aside too (NULL: none) */
+	/*
+	 * memxctl donor add, queued by its handler and connected from the
+	 * control loop (main.c), where memxctl is served while it waits.
+	 */
+	struct memxd_ctl_add {
+		enum { CTL_ADD_NONE, CTL_ADD_QUEUED, CTL_ADD_DONE } state;
+		char host[MEMXD_HOST_MAX];
+		uint16_t port;
+		int result;		/* DONE: 0 or -errno */
+	} ctl_add;
 	/* The scrub (scrub.c), control thread only: where it is and what it found. */
 	struct memxd_scrub {
 		uint64_t slab, off;	/* the next chunk: slab, byte offset in it */
@@ -513,11 +529,12 @@ static inline uint32_t memxd_copy_piece(const struct memxd_client *c)
 	return c->copy_piece ? c->copy_piece : MEMXD_COPY_CHUNK;
 }
 /*
- * recovery.c: while sink's abandoned transfers are waited out, what the queue
- * threads wait for (the mailbox: slabs to map, slabs to free, failed donors)
- * is served, so that a slow link to one donor does not fail first writes
- * parked for a slab. Not nested: a no-op inside itself. The slow waits call
- * it about once a second.
+ * recovery.c: while sink's abandoned transfers are waited out (or, sink
+ * NULL, a donor is being connected), what the queue threads wait for (the
+ * mailbox: slabs to map, slabs to free, failed donors) is served, so that a
+ * slow link to one donor does not fail first writes parked for a slab. Not
+ * nested: a no-op inside itself. The slow waits call it about once a second,
+ * a connect every MXV_WAIT_HOOK_MS.
  */
 void memxd_serve_aside(struct memxd_client *c, struct memxd_rdma_sink *sink);
 /* Waits of at most this long while a slow transfer is waited out, the mailbox served between. */

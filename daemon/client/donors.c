@@ -204,7 +204,19 @@ static int donor_call_sink(struct memxd_client *c, struct memxd_donor *d,
 			  ctrl_wr_id(d->idx, MEMXD_CTRL_WR_SEND, 0));
 	if (r)
 		return r;
-	r = ctrl_pump(c, &w, MEMXD_MSG_TIMEOUT_MS);
+	/* A slow answer: memxctl is answered meanwhile, about once a second. */
+	for (unsigned int waited = 0;; waited += MEMXD_ASIDE_WAIT_MS) {
+		r = ctrl_pump(c, &w, MEMXD_ASIDE_WAIT_MS);
+		if (r != -ETIMEDOUT || waited + MEMXD_ASIDE_WAIT_MS >= MEMXD_MSG_TIMEOUT_MS)
+			break;
+		if (c->looping && c->serve_ctl_aside && !c->aside) {
+			c->aside = true;
+			snprintf(c->aside_why, sizeof(c->aside_why), "waiting for donor %s's "
+				 "answer (up to %u s)", d->name, MEMXD_MSG_TIMEOUT_MS / 1000);
+			c->serve_ctl_aside(c);
+			c->aside = false;
+		}
+	}
 	if (r == -ETIMEDOUT && memxd_donor_usable(atomic_load(&d->state)))
 		memxd_donor_lost(c, d, "no reply to a control message");
 	if (!r || (w.done && w.seq && w.reply.type))
@@ -466,6 +478,19 @@ int memxd_connect_to_donor(const char *name, const struct mxv_connect_param *p,
 	return r;
 }
 
+/*
+ * While a connect waits for the network, once the control loop runs (not in
+ * a take-over's reconnects, while the map is being restored): first writes
+ * and memxctl are served.
+ */
+static void connect_wait_hook(void *arg)
+{
+	struct memxd_client *c = arg;
+
+	if (c->looping)
+		memxd_serve_aside(c, NULL);
+}
+
 static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint16_t role,
 			     const struct mxv_qp_attr *attr, struct mxv_conn **out)
 {
@@ -474,6 +499,7 @@ static int donor_connect_one(struct memxd_client *c, struct memxd_donor *d, uint
 	struct mxv_connect_param p = {
 		.dst_ip = d->host, .port = d->port, .src_ip = c->opt.bind,
 		.pdata = pdata, .pdata_len = sizeof(pdata), .timeout_ms = MEMXD_CM_TIMEOUT_MS,
+		.wait_hook = connect_wait_hook, .wait_arg = c,
 	};
 	struct mxv_cm_result res;
 	struct memxd_wire_error err;

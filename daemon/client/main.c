@@ -209,17 +209,59 @@ static int client_detach(struct memxd_client *c, char *out, size_t len)
 
 /*
  * A request that changes the volume, asked while the control thread waits
- * out a slow transfer (memxd_serve_aside): it must not run inside that wait
- * (a detach or a drain would act on the slab being copied), so it runs when
- * the wait is over, at most MEMXD_COPY_STUCK_MS later. Status is answered.
+ * out a slow transfer or connects a donor (memxd_serve_aside): it must not
+ * run inside that wait (a detach or a drain would act on the slab being
+ * copied, a donor add on the slot being filled), so it runs when the wait is
+ * over, at most MEMXD_COPY_STUCK_MS later. Status is answered.
  */
 static int answer_later(struct memxd_client *c, const char *line, char *out, size_t len)
 {
-	if (memxd_ctl_reply(out, len, "wait: volume %s: the control thread is waiting out a slow "
-			    "RDMA transfer (up to %u s); '%.60s' runs after it\n", c->opt.name,
-			    MEMXD_COPY_STUCK_MS / 1000, line))
+	if (memxd_ctl_reply(out, len, "wait: volume %s: the control thread is %s; '%.60s' runs "
+			    "after it\n", c->opt.name, c->aside_why, line))
 		return -ENOSPC;
 	return MEMXD_CTL_LATER;
+}
+
+/*
+ * memxctl donor add. Connecting may wait up to MEMXD_CM_TIMEOUT_MS for a peer
+ * that does not answer, and a handler cannot let memxctl be served meanwhile
+ * (its answer is being made): so the handler queues the add and says so in a
+ * "wait:" line, the control loop connects (run_ctl_add; memxctl and first
+ * writes are served between the connect's waits), and the next serve of the
+ * kept request answers with the result.
+ */
+static int ctl_donor_add(struct memxd_client *c, const struct memxd_ctl_req *req, char *out,
+			 size_t len)
+{
+	struct memxd_ctl_add *a = &c->ctl_add;
+
+	if (a->state == CTL_ADD_DONE && !strcmp(a->host, req->host) && a->port == req->port) {
+		a->state = CTL_ADD_NONE;
+		if (a->result)
+			return memxd_ctl_reply(out, len, "error: donor %s:%u not added: %s\n",
+					       req->host, req->port, strerror(-a->result));
+		return memxd_ctl_reply(out, len, "added donor %s:%u\n", req->host, req->port);
+	}
+	if (a->state != CTL_ADD_QUEUED) {	/* a result nobody came back for is dropped */
+		snprintf(a->host, sizeof(a->host), "%s", req->host);
+		a->port = req->port;
+		a->state = CTL_ADD_QUEUED;
+	}
+	if (memxd_ctl_reply(out, len, "wait: volume %s: connecting donor %s:%u (up to %u s)\n",
+			    c->opt.name, a->host, a->port, MEMXD_CM_TIMEOUT_MS / 1000))
+		return -ENOSPC;
+	return MEMXD_CTL_LATER;
+}
+
+/* The control loop's turn for a queued memxctl donor add. */
+static void run_ctl_add(struct memxd_client *c)
+{
+	struct memxd_ctl_add *a = &c->ctl_add;
+
+	if (a->state != CTL_ADD_QUEUED)
+		return;
+	a->result = memxd_add_donor(c, a->host, a->port);
+	a->state = CTL_ADD_DONE;
 }
 
 static int client_ctl(void *arg, const char *line, char *out, size_t len)
@@ -230,7 +272,7 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 	int expect = MEMXD_DONOR_LIVE, r;
 
 	r = memxd_ctl_parse(line, &req);
-	if (c->aside_sink && req.kind != MEMXD_CTL_STATUS && req.kind != MEMXD_CTL_RELOAD &&
+	if (c->aside && req.kind != MEMXD_CTL_STATUS && req.kind != MEMXD_CTL_RELOAD &&
 	    req.kind != MEMXD_CTL_UNKNOWN)
 		return answer_later(c, line, out, len);
 	switch (req.kind) {
@@ -255,11 +297,7 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 	case MEMXD_CTL_DONOR_ADD:
 		if (r)
 			return memxd_ctl_reply(out, len, "error: '%s' is not ADDR[:PORT]\n", req.arg);
-		r = memxd_add_donor(c, req.host, req.port);
-		if (r)
-			return memxd_ctl_reply(out, len, "error: donor %s:%u not added: %s\n", req.host,
-					 req.port, strerror(-r));
-		return memxd_ctl_reply(out, len, "added donor %s:%u\n", req.host, req.port);
+		return ctl_donor_add(c, &req, out, len);
 	case MEMXD_CTL_VOLUME_DETACH:
 		return client_detach(c, out, len);
 	case MEMXD_CTL_VOLUME_FORGET_LOST:
@@ -283,6 +321,13 @@ static int client_ctl(void *arg, const char *line, char *out, size_t len)
 static void serve_aside(struct memxd_client *c)
 {
 	serve_mailbox(c);
+	if (c->ctl)
+		memxd_ctl_serve(c->ctl, client_ctl, c);
+}
+
+/* While one control message waits for a slow donor: memxctl (status answered, changes kept). */
+static void serve_ctl_aside(struct memxd_client *c)
+{
 	if (c->ctl)
 		memxd_ctl_serve(c->ctl, client_ctl, c);
 }
@@ -515,6 +560,7 @@ static int client_setup(struct memxd_client *c)
 	if (r)
 		return memxd_log_errno(r, "mailbox");
 	c->serve_aside = serve_aside;	/* while a slow transfer is waited out */
+	c->serve_ctl_aside = serve_ctl_aside;	/* while a control message is */
 	/* The volume first: ublk's window keeper is forked there, before any RDMA resource. */
 	r = setup_volume(c, &resume);
 	if (!r)
@@ -792,6 +838,7 @@ static int client_loop(struct memxd_client *c, int sfd, struct memxd_ctl *ctl)
 			memxd_ctl_serve(ctl, client_ctl, c);
 		if (c->detached)
 			return 0;
+		run_ctl_add(c);
 		memxd_pump_ctrl(c);
 		memxd_check_donors(c, &pfd[POLL_DONORS]);
 		notify_status(c);
@@ -884,7 +931,9 @@ int memxd_client_main(int argc, char **argv)
 		  c->dev_path, c->kb->name, c->opt.size >> 20, c->nr_donors);
 
 	memxd_rest_init(c);
+	c->looping = true;
 	r = client_loop(c, sfd, ctl);
+	c->looping = false;
 	c->ctl = NULL;
 	memxd_ctl_close(ctl);
 	client_teardown(c);

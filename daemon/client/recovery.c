@@ -236,11 +236,16 @@ static void copy_ping_donors(struct memxd_client *c, struct slab_copy *cp)
 
 void memxd_serve_aside(struct memxd_client *c, struct memxd_rdma_sink *sink)
 {
-	if (!c->serve_aside || c->aside_sink)
+	if (!c->serve_aside || c->aside)
 		return;
+	c->aside = true;
+	snprintf(c->aside_why, sizeof(c->aside_why), sink ? "waiting out a slow RDMA transfer "
+		 "(up to %u s)" : "connecting a donor (up to %u s)",
+		 (sink ? MEMXD_COPY_STUCK_MS : MEMXD_CM_TIMEOUT_MS) / 1000);
 	c->aside_sink = sink;
 	c->serve_aside(c);
 	c->aside_sink = NULL;
+	c->aside = false;
 }
 
 /* The donor of the oldest piece in flight (the source when none is). */

@@ -234,6 +234,22 @@ int __wrap_rdma_listen(struct rdma_cm_id *id, int backlog)
 	return -1;
 }
 
+/* Address resolution starts, and no event ever comes: a peer that does not answer. */
+int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src, struct sockaddr *dst,
+			     int timeout_ms);
+int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src, struct sockaddr *dst,
+			     int timeout_ms)
+{
+	return 0;
+}
+
+int __wrap_rdma_get_cm_event(struct rdma_event_channel *channel, struct rdma_cm_event **event);
+int __wrap_rdma_get_cm_event(struct rdma_event_channel *channel, struct rdma_cm_event **event)
+{
+	errno = EAGAIN;
+	return -1;
+}
+
 int __wrap_rdma_destroy_id(struct rdma_cm_id *id);
 int __wrap_rdma_destroy_id(struct rdma_cm_id *id)
 {
@@ -603,6 +619,34 @@ Test(verbs, connect_unwinds_on_failure)
 	cr_expect_null(conn);
 	cr_expect_eq(mock.destroy_event_channel, 1, "the channel is freed");
 	cr_expect_eq(mock.destroy_id, 0, "no id to free");
+}
+
+static void count_wait_hook(void *arg)
+{
+	(*(unsigned int *)arg)++;
+}
+
+/* A connect that waits for a peer lets its caller's loop run every MXV_WAIT_HOOK_MS. */
+Test(verbs, a_waiting_connect_calls_its_hook)
+{
+	struct mxv_cq cq = { .ctx = &fake_ctx };
+	struct mxv_qp_attr attr = { .send_cq = &cq, .recv_cq = &cq, .max_send_wr = 4 };
+	unsigned int calls = 0;
+	struct mxv_connect_param p = { .dst_ip = "10.77.0.1", .port = 7471, .timeout_ms = 450,
+				       .wait_hook = count_wait_hook, .wait_arg = &calls };
+	struct mxv_cm_result res;
+	struct mxv_conn *conn;
+
+	cr_expect_eq(mxv_connect(&p, &attr, &conn, &res), -ETIMEDOUT);
+	cr_expect_null(conn);
+	cr_expect_geq(calls, 3, "called %u times in 450 ms", calls);
+	cr_expect_leq(calls, 5, "called %u times in 450 ms", calls);
+	cr_expect(strstr(res.reason, "address resolution"), "%s", res.reason);
+	calls = 0;
+	p.wait_hook = NULL;
+	p.timeout_ms = 150;
+	cr_expect_eq(mxv_connect(&p, &attr, &conn, &res), -ETIMEDOUT);
+	cr_expect_eq(calls, 0);
 }
 
 Test(verbs, req_calls_accept_null)
