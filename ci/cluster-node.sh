@@ -135,7 +135,7 @@ if [ "$role" = attach ]; then
 	[ ! -e /run/memx/client-vol.state ] || fail "guest $n has a state file before the attach"
 	start_client vol "${common_client[@]}" --bind "10.88.0.$n" --attach
 	grep -q "attaching the detached volume" "$TEST_TMP/vol.log" || fail "the engine did not say it attached"
-	result "attached on guest $n (10.88.0.$n) as $MEMX_DEV $((SECONDS - t)) s after the detach, with no state file: $(grep -o 'state of generation .*' "$TEST_TMP/vol.log" | head -n 1)"
+	result "attached on guest $n (10.88.0.$n) as $MEMX_DEV $((SECONDS - t)) s after the detach, with no state file: $(grep -o 'rebuilt from the sealed state of generation .*' "$TEST_TMP/vol.log" | head -n 1)"
 	verify_regions "after the attach on guest $n"
 	write_region 112M 8M "from guest $n after the attach"
 	verify_regions "on guest $n, with its own writes"
@@ -322,7 +322,7 @@ if scenario migrate; then
 	grep -q "detached: sealed state of generation" "$TEST_TMP/vol.log" ||
 		{ bg_log vol; fail "the detach left no sealed state on the donors"; }
 	touch "$share/detached"
-	result "detached on guest 1 in $((SECONDS - t)) s: $(grep -o 'sealed state of generation .*' "$TEST_TMP/vol.log" | head -n 1)"
+	result "detached on guest 1 in $((SECONDS - t)) s: $(grep -o 'detached: sealed state of generation .*' "$TEST_TMP/vol.log" | tail -n 1)"
 	t=$SECONDS
 	wait_file "$share/attached.rc" 600 || fail "guest 4 did not report"
 	rc=$(cat "$share/attached.rc")

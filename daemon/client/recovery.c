@@ -280,7 +280,7 @@ static void copy_blame_oldest(struct memxd_client *c, struct slab_copy *cp)
 static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 {
 	unsigned int stuck = 0, stuck_ms = 0, wait_ms;
-	uint64_t slow_since = 0, last_ping = 0;
+	uint64_t slow_since = 0, last_ping = 0, last_aside = memxd_now_ns();
 
 	cp->sink.seq = ++c->rdma_seq;
 	cp->sink.done = copy_piece_done;
@@ -293,9 +293,18 @@ static int copy_pieces(struct memxd_client *c, struct slab_copy *cp)
 			cp->status = -ECONNRESET;
 		if (!cp->status && (r = copy_post_ready(c, cp)))
 			cp->status = r;
-		/* Slow: waited out a second at a time, the mailbox served between. */
-		if (slow_since && cp->in_flight)
+		/*
+		 * Slow: waited out a second at a time, the mailbox served between.
+		 * Not slow but long (a slab in small pieces on a slow link, no
+		 * piece past the timeout): the mailbox is served about once a
+		 * second too, so that first writes parked for a slab are not
+		 * starved by a copy that takes longer than their deadline.
+		 */
+		if (cp->in_flight && (slow_since || memxd_now_ns() - last_aside >=
+				      MEMXD_ASIDE_WAIT_MS * 1000000ULL)) {
 			memxd_serve_aside(c, &cp->sink);
+			last_aside = memxd_now_ns();
+		}
 		if (!cp->in_flight)
 			break;
 		wait_ms = slow_since ? MEMXD_ASIDE_WAIT_MS : MEMXD_MSG_TIMEOUT_MS;
