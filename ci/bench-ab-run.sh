@@ -45,7 +45,7 @@ engine_run() {
 	fio --name=fill --filename="$dev" --rw=write --bs=1M --direct=1 --ioengine=io_uring \
 		--iodepth=8 --size=384M > /dev/null
 	for job in $jobs; do
-		IFS=: read -r rw qd polled <<< "$job"
+		IFS=: read -r rw qd polled think <<< "$job"
 		hipri=0
 		if [ -n "$polled" ]; then
 			[ "$(cat "/sys/block/${dev#/dev/}/queue/io_poll")" = 1 ] || continue
@@ -53,10 +53,10 @@ engine_run() {
 		fi
 		read -r r0 s0 u0 k0 < <(snap "$dir" "$pid")
 		fio --name=ab --filename="$dev" --rw="$rw" --bs=4k --direct=1 --ioengine=io_uring \
-			--hipri="$hipri" --iodepth="$qd" --time_based --runtime="$runtime" \
+			--hipri="$hipri" --iodepth="$qd" --thinktime="${think:-0}" --time_based --runtime="$runtime" \
 			--ramp_time=1 --output-format=json --eta=never --output="$work/fio.json"
 		read -r r1 s1 u1 k1 < <(snap "$dir" "$pid")
-		python3 - "$work/fio.json" "$label" "$rw${polled:+ polled}" "$qd" $((r1 - r0)) \
+		python3 - "$work/fio.json" "$label" "$rw${polled:+ polled}${think:+ think $think}" "$qd" $((r1 - r0)) \
 			$((s1 - s0)) $((u1 - u0)) $((k1 - k0)) "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]

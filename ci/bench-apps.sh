@@ -144,16 +144,39 @@ samefill_rec() {
 
 cg_enter() { echo "$BASHPID" > "$1/cgroup.procs"; }
 
+# dev_stat: "reads read_sectors read_ms writes write_sectors write_ms" of the swap device
+# ($apps_dev, from /sys/block/*/stat; nothing with no swap): the block layer's own count.
+dev_stat() {
+	[ -n "${apps_dev:-}" ] || return 0
+	local b
+	b=$(basename "$(readlink -f "$apps_dev")")
+	# brd and NVMe's multipath node count nothing unless asked to.
+	[ -w "/sys/class/block/$b/queue/iostats" ] && echo 1 > "/sys/class/block/$b/queue/iostats"
+	[ -r "/sys/class/block/$b/stat" ] && awk '{print $1, $3, $4, $5, $7, $8}' "/sys/class/block/$b/stat"
+}
+
+# dev_fields BEFORE AFTER: key=value words for rec: requests, mean time a request spent in the
+# block layer (queue + device), and KiB moved each way: what a page-in waited for, per device.
+dev_fields() {
+	local a b
+	read -r -a a <<< "$1"
+	read -r -a b <<< "$2"
+	[ "${#a[@]}" = 6 ] && [ "${#b[@]}" = 6 ] || return 0
+	local r=$((b[0] - a[0])) w=$((b[3] - a[3]))
+	echo "dev_reads=$r dev_read_kib=$(((b[1] - a[1]) / 2)) dev_read_us=$((r ? (b[2] - a[2]) * 1000 / r : 0))" \
+		"dev_writes=$w dev_write_kib=$(((b[4] - a[4]) / 2)) dev_write_us=$((w ? (b[5] - a[5]) * 1000 / w : 0))"
+}
+
 redis_cli() { timeout 600 redis-cli -p "$redis_port" "$@"; }
 
 # redis_mix NAME FIT PC [pc_run]: one GET + SET run against the running redis-server, recorded
 # ("pc_run": one of the page-cluster runs).
 redis_mix() {
-	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1 th0 th1
+	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1 th0 th1 d0 d1
 	base=$raw/redis-$name-$fit-pc$pc${pc_run:+-r}
 	sets=$((redis_gets / 9))
 	o0=$(vmstat_val pswpout); i0=$(vmstat_val pswpin); c0=$(cpu_now "$name")
-	th0=$(engine_threads "$name")
+	th0=$(engine_threads "$name"); d0=$(dev_stat)
 	perf_start "$name" "$fit" "redis-$name-$fit-pc$pc${pc_run:+-r}"
 	t0=$(date +%s.%N)
 	timeout 900 redis-benchmark -p "$redis_port" -t get -r "$redis_keys" -n "$redis_gets" -c 4 \
@@ -164,20 +187,22 @@ redis_mix() {
 	wait "$gpid" || rc=$?
 	t1=$(date +%s.%N)
 	o1=$(vmstat_val pswpout); i1=$(vmstat_val pswpin); c1=$(cpu_now "$name")
-	th1=$(engine_threads "$name")
+	th1=$(engine_threads "$name"); d1=$(dev_stat)
 	perf_stop "redis-$name-$fit-pc$pc${pc_run:+-r}"
 	# shellcheck disable=SC2046
 	python3 "$here/bench-report.py" redis "$recs" "$base-get.csv" "$base-set.csv" \
 		device="$name" fit="$fit" page_cluster="$pc" pc_run="${pc_run:-false}" rc="$rc" \
 		wall_s="$(secs "$t0" "$t1")" requests=$((redis_gets + sets)) $(cpu_fields "$c0" "$c1") \
-		$(thread_fields "$th0" "$th1") \
+		$(thread_fields "$th0" "$th1") $(dev_fields "$d0" "$d1") \
 		pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) limit="$(cat "$apps_cg/memory.max")"
 	tail -n 1 "$recs" | python3 -c '
 import json,sys; r=json.load(sys.stdin)
 print("%-8s redis %3s%% fit page-cluster %s: %s" % (r["device"], r["fit"], r["page_cluster"],
       r.get("error") or "%.0f req/s, GET p50 %.0f us p99 %.0f us, pswpout %d pswpin %d, "
-      "CPU busy %.0f%%, engine %.1f s %s" % (r["rps"], r["p50_us"], r["p99_us"], r["pswpout"],
-      r["pswpin"], 100 * r["cpu_busy"], r["engine_cpu_s"], r.get("engine_threads", ""))))'
+      "CPU busy %.0f%%, engine %.1f s %s, device: %s reads of %s us, %s writes of %s us" % (
+      r["rps"], r["p50_us"], r["p99_us"], r["pswpout"], r["pswpin"], 100 * r["cpu_busy"],
+      r["engine_cpu_s"], r.get("engine_threads", ""), r.get("dev_reads", "-"),
+      r.get("dev_read_us", "-"), r.get("dev_writes", "-"), r.get("dev_write_us", "-"))))'
 }
 
 # redis_fits NAME: load, then each fit (and the page-cluster runs on memx), then verify.
@@ -235,28 +260,29 @@ redis_fits() {
 
 # batch_run NAME FIT PC [pc_run]: swap_pattern over batch_mib in a cgroup of FIT percent of it.
 batch_run() {
-	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} log o0 i0 o1 i1 t0 t1 rc c0 c1 th0 th1
+	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} log o0 i0 o1 i1 t0 t1 rc c0 c1 th0 th1 d0 d1
 	log=$raw/batch-$name-$fit-pc$pc${pc_run:+-r}.log
 	mkdir -p "$apps_cg"
 	if [ "$fit" = 100 ]; then echo max; else echo $((batch_mib * fit / 100))M; fi \
 		> "$apps_cg/memory.max"
 	[ -w "$apps_cg/memory.swap.max" ] && echo max > "$apps_cg/memory.swap.max"
 	o0=$(vmstat_val pswpout); i0=$(vmstat_val pswpin); c0=$(cpu_now "$name")
-	th0=$(engine_threads "$name")
+	th0=$(engine_threads "$name"); d0=$(dev_stat)
 	t0=$(date +%s.%N)
 	( cg_enter "$apps_cg"; exec timeout 900 "$swap_pattern" "$batch_mib" ) > "$log" 2>&1
 	rc=$?
 	t1=$(date +%s.%N)
 	o1=$(vmstat_val pswpout); i1=$(vmstat_val pswpin); c1=$(cpu_now "$name")
-	th1=$(engine_threads "$name")
+	th1=$(engine_threads "$name"); d1=$(dev_stat)
 	rmdir "$apps_cg" 2>/dev/null
 	# shellcheck disable=SC2046
 	rec kind=app app=batch device="$name" fit="$fit" page_cluster="$pc" pc_run="${pc_run:-false}" ok="$([ "$rc" = 0 ] && echo true || echo false)" \
 		wall_s="$(secs "$t0" "$t1")" pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) \
-		$(cpu_fields "$c0" "$c1") $(thread_fields "$th0" "$th1") mib="$batch_mib" output="$(tr -d '"\\' < "$log" | tr '\n' ' ' | cut -c1-300)"
-	printf '%-8s batch %s MiB %3s%% fit page-cluster %s: %.1f s, pswpout %d, pswpin %d, %s %s, exit %d: %s\n' \
+		$(cpu_fields "$c0" "$c1") $(thread_fields "$th0" "$th1") $(dev_fields "$d0" "$d1") mib="$batch_mib" output="$(tr -d '"\\' < "$log" | tr '\n' ' ' | cut -c1-300)"
+	printf '%-8s batch %s MiB %3s%% fit page-cluster %s: %.1f s, pswpout %d, pswpin %d, %s %s %s, exit %d: %s\n' \
 		"$name" "$batch_mib" "$fit" "$pc" "$(secs "$t0" "$t1")" $((o1 - o0)) $((i1 - i0)) \
-		"$(cpu_fields "$c0" "$c1")" "$(thread_fields "$th0" "$th1")" "$rc" "$(cat "$log")"
+		"$(cpu_fields "$c0" "$c1")" "$(thread_fields "$th0" "$th1")" "$(dev_fields "$d0" "$d1")" \
+		"$rc" "$(cat "$log")"
 }
 
 batch_fits() {
@@ -281,6 +307,7 @@ batch_fits() {
 # apps_run NAME [SWAPDEV]: both applications with SWAPDEV as the only swap (none: noswap).
 apps_run() {
 	local name=$1 path=${2:-}
+	apps_dev=$path
 	say "$name: applications (Redis, batch job) at ${app_fits// /%, }% fit"
 	if ! apps_prepare 2> "$raw/apps-prepare.log"; then
 		rec kind=app app=redis device="$name" ok=false why="ci/bench-redis.py gen: $(why "$raw/apps-prepare.log")"

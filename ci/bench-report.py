@@ -45,6 +45,7 @@ APP_DEVICES = [
     ("nvmeof_raid1", "md RAID1 over two NVMe-oF/RDMA"),
     ("nbd", "NBD/TCP"),
     ("zram", "zram lz4"),
+    ("brd", "brd, local RAM (the ceiling: no wire, no peer)"),
 ]
 SHORT = {"noswap": "no swap", "memx": "memx", "memx_r1": "memx-r1", "memx_ublk": "memx-ublk",
          "nvmeof": "NVMe-oF", "nvmeof_raid1": "NVMe-oF RAID1", "nbd": "NBD", "zram": "zram",
@@ -551,6 +552,49 @@ def app_val(res, dev, app, fit, field):
     return float(v) if isinstance(v, (int, float)) else None
 
 
+def device_lines(res):
+    """The swap device's own counters over each Redis run: what a fault waited for."""
+    L = []
+    L.append("### Redis: the swap device's requests")
+    L.append("")
+    L.append("From the device's own counters (/sys/block/*/stat) over each run: reads "
+             "(page-ins, with their readahead) and writes (page-outs), each with the mean "
+             "time a request spent in the block layer, queue and device: what a fault waited "
+             "for.")
+    L.append("")
+    L.append("| device | " + " | ".join("%s%% fit: reads, writes" % f for f in FITS if f != "100")
+             + " |")
+    L.append("| --- |" + " --- |" * len([f for f in FITS if f != "100"]))
+    for dev, label in APP_DEVICES:
+        a = res["apps"].get(dev)
+        if not a or dev == "noswap":
+            continue
+        cells = []
+        for fit in FITS:
+            if fit == "100":
+                continue
+            r = a["redis"].get(fit)
+            if not r or "dev_reads" not in r:
+                cells.append("-")
+                continue
+            cells.append("%d of %.0f us (%.0f KiB), %d of %.0f us" % (
+                r["dev_reads"], r["dev_read_us"], r["dev_read_kib"] / max(r["dev_reads"], 1),
+                r["dev_writes"], r["dev_write_us"]))
+        L.append("| %s | %s |" % (label, " | ".join(cells)))
+    L.append("")
+    return L
+
+
+def ceiling_lines(res):
+    """brd against NVMe-oF at 50%: the most any device could show over NVMe-oF in this run."""
+    ceil = ratio(app_val(res, "brd", "redis", "50", "rps"),
+                 app_val(res, "nvmeof", "redis", "50", "rps"))
+    if ceil is None:
+        return []
+    return ["The ceiling in this run: brd (local RAM, no wire) did %.2fx NVMe-oF/RDMA's Redis "
+            "throughput at 50%% fit: the most a swap device could show over NVMe-oF here." % ceil, ""]
+
+
 def apps_report(d, res, L):
     m = res["meta"]
     L.append("## Applications at partial memory fit")
@@ -630,6 +674,7 @@ def apps_report(d, res, L):
                                             "**failed**: %s" % r.get("output", "?")))
         L.append("| %s | %s |" % (label, " | ".join(cells)))
     L.append("")
+    L.extend(device_lines(res))
     L.append("### memx's engine CPU during the application runs")
     L.append("")
     L.append("The engine's user + system seconds over each run, the share of the guest's "
@@ -671,6 +716,7 @@ def apps_report(d, res, L):
                               app_val(res, "zram", "redis", "50", "rps")) for mx in APP_MEMX],
                        1 / 1.3, True))
     L.append("")
+    L.extend(ceiling_lines(res))
     sf = [(dev, app, r) for dev, _ in APP_DEVICES for app, r in
           sorted(res["apps"].get(dev, {}).get("samefill", {}).items())]
     if sf:

@@ -21,7 +21,7 @@
 # MEMX_BENCH_SWAP_RUNS (2; the best run counts),
 # MEMX_BENCH_ONLY (space-separated subset of: perftest noswap memx memx_r1 memx_ublk nvmeof
 # nvmeof_raid1 nbd zram brd), MEMX_BENCH_APPS (0: none; 1: the application runs of ci/bench-apps.sh after each
-# device's fio and swap jobs; only: the application runs alone, no perftest and no brd) and its
+# device's fio and swap jobs; only: the application runs alone, no perftest) and its
 # knobs there.
 #
 # memx's fio and swap jobs run with --no-same-filled: fio's and swap_pattern's data hold no
@@ -602,11 +602,11 @@ bench_zram() {
 # --- brd ----------------------------------------------------------------------------------------
 bench_brd() {
 	say "brd: local RAM disk, $size"
-	if ! fio_phase; then
-		setup_failed brd "not run (MEMX_BENCH_APPS=only: brd has no application runs)"
-	elif brd_load; then
+	if brd_load; then
 		setup_ok brd "/dev/ram0"
-		measure brd /dev/ram0
+		fio_phase && measure brd /dev/ram0
+		# The ceiling of the application runs: swap that costs no wire and no peer.
+		apps_phase && apps_run brd /dev/ram0
 	else
 		setup_failed brd "modprobe brd failed"
 	fi

@@ -76,11 +76,26 @@ with tempfile.TemporaryDirectory() as d:
             w(kind="fio", device=dev, job="randread", bs=4096, qd=32, iops=rd)
             w(kind="fio", device=dev, job="randwrite", bs=4096, qd=32, iops=wr)
             w(kind="swap", device=dev, run=1, ok=True, wall_s=swap)
-            w(kind="app", app="redis", device=dev, fit=50, ok=True, rps=rps, p99_us=p99)
+            w(kind="app", app="redis", device=dev, fit=50, ok=True, rps=rps, p99_us=p99,
+              dev_reads=rps * 2, dev_read_us=p99 / 10, dev_read_kib=rps * 8, dev_writes=rps,
+              dev_write_us=p99 / 5)
             # A Redis whose data did not verify has no figures (nvmeof_raid1's is checked below).
             w(kind="app_verify", app="redis", device=dev, ok=dev != "nvmeof_raid1")
+        w(kind="app", app="redis", device="brd", fit=50, ok=True, rps=2500, p99_us=900)
+        w(kind="app_verify", app="redis", device="brd", ok=True)
+    res = br.load(d)
     rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
-            for line in br.resilience_lines(br.load(d)) if line.startswith("| ")}
+            for line in br.resilience_lines(res) if line.startswith("| ")}
+    dev_rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
+                for line in br.device_lines(res) if line.startswith("| ")}
+    ceiling = br.ceiling_lines(res)
+check("device table: reads and writes with their mean time and size at 75% and 50% fit",
+      dev_rows["NVMe-oF/RDMA"] == ["-", "2000 of 1000 us (4 KiB), 1000 of 2000 us"] and
+      dev_rows["memx as shipped (2 replicas)"] == ["-", "2400 of 800 us (4 KiB), 1200 of 1600 us"])
+check("device table: a run without the device's counters shows a dash",
+      dev_rows["brd, local RAM (the ceiling: no wire, no peer)"] == ["-", "-"])
+check("the ceiling: brd's Redis throughput over NVMe-oF's at 50% fit",
+      len(ceiling) == 2 and "did 2.50x NVMe-oF/RDMA's" in ceiling[0])
 check("resilience table: memx / NVMe-oF next to memx / NVMe-oF RAID1, QD32 reads and writes",
       rows["4K randread QD32 IOPS"] == ["12000", "8000", "6000", "1.50", "2.00"] and
       rows["4K randwrite QD32 IOPS"] == ["8000", "10000", "4000", "0.80", "2.00"])
