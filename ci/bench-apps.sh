@@ -150,9 +150,13 @@ dev_stat() {
 	[ -n "${apps_dev:-}" ] || return 0
 	local b
 	b=$(basename "$(readlink -f "$apps_dev")")
-	# brd and NVMe's multipath node count nothing unless asked to.
+	# Some drivers count only when asked to.
 	[ -w "/sys/class/block/$b/queue/iostats" ] && echo 1 > "/sys/class/block/$b/queue/iostats"
-	[ -r "/sys/class/block/$b/stat" ] && awk '{print $1, $3, $4, $5, $7, $8}' "/sys/class/block/$b/stat"
+	local f="/sys/class/block/$b/stat"
+	# NVMe's multipath node (nvme0n1) counts nothing on 6.1: its path (nvme0c0n1) does.
+	case $b in nvme*n*) for p in /sys/class/nvme/*/"${b%n*}"c*n"${b##*n}"/stat; do
+		[ -r "$p" ] && f=$p; done ;; esac
+	[ -r "$f" ] && awk '{print $1, $3, $4, $5, $7, $8}' "$f"
 }
 
 # dev_fields BEFORE AFTER: key=value words for rec: requests, mean time a request spent in the
@@ -163,6 +167,8 @@ dev_fields() {
 	read -r -a b <<< "$2"
 	[ "${#a[@]}" = 6 ] && [ "${#b[@]}" = 6 ] || return 0
 	local r=$((b[0] - a[0])) w=$((b[3] - a[3]))
+	# brd counts nothing at all (a bio driver that does no accounting): no figures, not zeros.
+	[ $((r + w)) -gt 0 ] || return 0
 	echo "dev_reads=$r dev_read_kib=$(((b[1] - a[1]) / 2)) dev_read_us=$((r ? (b[2] - a[2]) * 1000 / r : 0))" \
 		"dev_writes=$w dev_write_kib=$(((b[4] - a[4]) / 2)) dev_write_us=$((w ? (b[5] - a[5]) * 1000 / w : 0))"
 }

@@ -204,11 +204,14 @@ fio_verify() {
 vmstat() { awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat; }
 
 # run_in_memcg NAME LIMIT CMD...: runs CMD in a fresh cgroup v2 group whose
-# memory.max is LIMIT; the group is removed afterwards.
+# memory.max is LIMIT; the group is removed afterwards. MEMCG_LIMIT=memory.high makes LIMIT
+# the group's memory.high instead: above it the kernel reclaims and throttles the program but
+# never kills it, where memory.max's reclaim gives up and OOM-kills when pages wait long on
+# a slow writeback (dm-crypt over the volume under TCG).
 run_in_memcg() {
 	local name=$1 limit=$2 cg=/sys/fs/cgroup/$1 rc; shift 2
 	mkdir -p "$cg" || return 1
-	echo "$limit" > "$cg/memory.max" || return 1
+	echo "$limit" > "$cg/${MEMCG_LIMIT:-memory.max}" || return 1
 	( echo $BASHPID > "$cg/cgroup.procs" && exec "$@" )
 	rc=$?
 	rmdir "$cg" 2>/dev/null
