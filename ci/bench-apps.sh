@@ -144,19 +144,24 @@ samefill_rec() {
 
 cg_enter() { echo "$BASHPID" > "$1/cgroup.procs"; }
 
-# dev_stat: "reads read_sectors read_ms writes write_sectors write_ms" of the swap device
-# ($apps_dev, from /sys/block/*/stat; nothing with no swap): the block layer's own count.
-dev_stat() {
-	[ -n "${apps_dev:-}" ] || return 0
-	local b
-	b=$(basename "$(readlink -f "$apps_dev")")
-	# Some drivers count only when asked to.
+# dev_stat_file DEV: the /sys stat file that counts DEV's requests (nothing for no swap), with
+# counting switched on where a driver counts only when asked to.
+dev_stat_file() {
+	[ -n "$1" ] || return 0
+	local b f p
+	b=$(basename "$(readlink -f "$1")")
 	[ -w "/sys/class/block/$b/queue/iostats" ] && echo 1 > "/sys/class/block/$b/queue/iostats"
-	local f="/sys/class/block/$b/stat"
+	f="/sys/class/block/$b/stat"
 	# NVMe's multipath node (nvme0n1) counts nothing on 6.1: its path (nvme0c0n1) does.
 	case $b in nvme*n*) for p in /sys/class/nvme/*/"${b%n*}"c*n"${b##*n}"/stat; do
 		[ -r "$p" ] && f=$p; done ;; esac
-	[ -r "$f" ] && awk '{print $1, $3, $4, $5, $7, $8}' "$f"
+	[ -r "$f" ] && echo "$f"
+}
+
+# dev_stat: "reads read_sectors read_ms writes write_sectors write_ms" of the swap device
+# ($apps_stat, set by apps_run): the block layer's own count.
+dev_stat() {
+	[ -z "${apps_stat:-}" ] || awk '{print $1, $3, $4, $5, $7, $8}' "$apps_stat"
 }
 
 # dev_fields BEFORE AFTER: key=value words for rec: requests, mean time a request spent in the
@@ -313,7 +318,7 @@ batch_fits() {
 # apps_run NAME [SWAPDEV]: both applications with SWAPDEV as the only swap (none: noswap).
 apps_run() {
 	local name=$1 path=${2:-}
-	apps_dev=$path
+	apps_stat=$(dev_stat_file "$path")
 	say "$name: applications (Redis, batch job) at ${app_fits// /%, }% fit"
 	if ! apps_prepare 2> "$raw/apps-prepare.log"; then
 		rec kind=app app=redis device="$name" ok=false why="ci/bench-redis.py gen: $(why "$raw/apps-prepare.log")"

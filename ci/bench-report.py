@@ -562,17 +562,15 @@ def device_lines(res):
              "time a request spent in the block layer, queue and device: what a fault waited "
              "for.")
     L.append("")
-    L.append("| device | " + " | ".join("%s%% fit: reads, writes" % f for f in FITS if f != "100")
-             + " |")
-    L.append("| --- |" + " --- |" * len([f for f in FITS if f != "100"]))
+    paging = [f for f in FITS if f != "100"]
+    L.append("| device | " + " | ".join("%s%% fit: reads, writes" % f for f in paging) + " |")
+    L.append("| --- |" + " --- |" * len(paging))
     for dev, label in APP_DEVICES:
         a = res["apps"].get(dev)
         if not a or dev == "noswap":
             continue
         cells = []
-        for fit in FITS:
-            if fit == "100":
-                continue
+        for fit in paging:
             r = a["redis"].get(fit)
             if not r or "dev_reads" not in r:
                 cells.append("-")

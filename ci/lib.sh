@@ -60,3 +60,14 @@ memx_can_run_native() {
 
 # (at N s: the script's time so far, to see where a long run's time goes)
 memx_log() { printf '\033[1m==> %s\033[0m (at %d s)\n' "$*" "$SECONDS" >&2; }
+
+# memx_bench_guest: the guest of ci/bench and ci/bench-ab (ci/vm.sh's MEMX_VM_CPU and
+# MEMX_VM_APPEND, unless set), without what TCG emulates far slower than hardware runs it (the
+# README's ci/bench section has the before and after): QEMU 7.2 runs each crc32 and pclmulqdq
+# instruction as a 64-step bit loop, about 100 times slower than the table code software falls
+# back to; and the kernel, distrusting TCG's TSC, would read its clock from the emulated HPET
+# (a system call and an exit into QEMU under its global lock per read), where TCG's TSC is the
+# host's clock.
+memx_bench_guest() {
+	export MEMX_VM_CPU=${MEMX_VM_CPU:-max,-sse4.2,-pclmulqdq} MEMX_VM_APPEND=${MEMX_VM_APPEND-tsc=reliable}
+}

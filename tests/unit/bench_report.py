@@ -64,6 +64,12 @@ check("an empty GET output is recorded as failed", recs[1]["ok"] is False and "e
 check("a redis-benchmark that exited non-zero does not count",
       recs[2]["ok"] is False and "exit 124" in recs[2]["error"])
 
+def table_rows(lines):
+    """A markdown table's rows by their first cell."""
+    return {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
+            for line in lines if line.startswith("| ")}
+
+
 # memx as shipped against one NVMe-oF copy and md RAID1 over two: the report's ratios.
 with tempfile.TemporaryDirectory() as d:
     with open(os.path.join(d, "results.jsonl"), "w") as f:
@@ -84,10 +90,8 @@ with tempfile.TemporaryDirectory() as d:
         w(kind="app", app="redis", device="brd", fit=50, ok=True, rps=2500, p99_us=900)
         w(kind="app_verify", app="redis", device="brd", ok=True)
     res = br.load(d)
-    rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
-            for line in br.resilience_lines(res) if line.startswith("| ")}
-    dev_rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[1:]
-                for line in br.device_lines(res) if line.startswith("| ")}
+    rows = table_rows(br.resilience_lines(res))
+    dev_rows = table_rows(br.device_lines(res))
     ceiling = br.ceiling_lines(res)
 check("device table: reads and writes with their mean time and size at 75% and 50% fit",
       dev_rows["NVMe-oF/RDMA"] == ["-", "2000 of 1000 us (4 KiB), 1000 of 2000 us"] and
