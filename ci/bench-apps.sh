@@ -6,7 +6,10 @@
 # device's fio and swap jobs) or "only" (instead of them). On each device, as swap:
 #   - Redis: redis-server alone in a memory cgroup, filled with MEMX_BENCH_REDIS_KEYS keys of
 #     MEMX_BENCH_REDIS_SIZE incompressible bytes (ci/bench-redis.py), its footprint measured
-#     (memory.current), then memory.max set to 100% (no limit), 75% and 50% of that footprint,
+#     (memory.current, and memory.stat's anon), then memory.max set to 100% (no limit), 75%
+#     and 50% of the footprint of the boot's first load: every device gets the same cgroup
+#     (a footprint measured on each varied by up to 10 MiB over a boot, and memx, early in
+#     it, got 2-7% less memory than the peers after it),
 #     and at each fit redis-benchmark's GETs over the whole key space (4 connections) with a
 #     SET client alongside (1 connection, a ninth as many requests): throughput (all requests
 #     over the wall time), the GETs' p50 and p99. At the end every key is counted and a sample
@@ -218,7 +221,7 @@ print("%-8s redis %3s%% fit page-cluster %s: %s" % (r["device"], r["fit"], r["pa
 
 # redis_fits NAME: load, then each fit (and the page-cluster runs on memx), then verify.
 redis_fits() {
-	local name=$1 rpid foot fit pc pc0 io0 io1 vrc
+	local name=$1 rpid foot anon fit pc pc0 io0 io1 vrc
 	mkdir -p "$apps_cg"
 	echo max > "$apps_cg/memory.max"
 	[ -w "$apps_cg/memory.swap.max" ] && echo max > "$apps_cg/memory.swap.max"
@@ -233,14 +236,16 @@ redis_fits() {
 		echo "$name: redis load failed: $(why "$raw/redis-$name-load.log")"
 	else
 		foot=$(cat "$apps_cg/memory.current")
-		rec kind=app app=redis device="$name" ok=true footprint="$foot" keys="$redis_keys" \
+		anon=$(awk '$1 == "anon" {print $2}' "$apps_cg/memory.stat")
+		apps_redis_foot=${apps_redis_foot:-$foot}	# the first load's, for every device
+		rec kind=app app=redis device="$name" ok=true footprint="$foot" anon="$anon" keys="$redis_keys" \
 			value_bytes="$redis_size" used_memory="$(redis_cli info memory | tr -d '\r' | sed -n 's/^used_memory://p')"
-		echo "$name: redis holds $redis_keys keys of $redis_size bytes: $((foot >> 20)) MiB in its cgroup"
+		echo "$name: redis holds $redis_keys keys of $redis_size bytes: $((foot >> 20)) MiB in its cgroup, $((anon >> 20)) MiB of it anonymous"
 		io0=$(memx_io "$name")
 		pc0=$(cat /proc/sys/vm/page-cluster)
 		for fit in $app_fits; do
 			[ "$name" = noswap ] && [ "$fit" != 100 ] && continue
-			if [ "$fit" = 100 ]; then echo max; else echo $((foot * fit / 100)); fi \
+			if [ "$fit" = 100 ]; then echo max; else echo $((apps_redis_foot * fit / 100)); fi \
 				> "$apps_cg/memory.max"
 			redis_mix "$name" "$fit" "$pc0"
 		done

@@ -599,7 +599,7 @@ def apps_report(d, res, L):
     L.append("")
     L.append("Redis (%s): %s keys of %s incompressible bytes (`ci/bench-redis.py`) in a memory "
              "cgroup whose memory.max is 100%% (no limit), 75%% and 50%% of the footprint "
-             "measured after loading; at each fit %s GETs over the whole key space (redis-"
+             "measured after the boot's first load (the same for every device); at each fit %s GETs over the whole key space (redis-"
              "benchmark, 4 connections) with a SET client alongside (1 connection, a ninth as "
              "many). Throughput: all requests over the wall time; latency: the GETs'. After the "
              "last fit every key is counted and 4000 are read back against their values: a "
