@@ -12,9 +12,10 @@
 #     it, got 2-7% less memory than the peers after it),
 #     and at each fit redis-benchmark's GETs over the whole key space (4 connections) with a
 #     SET client alongside (1 connection, a ninth as many requests): throughput (all requests
-#     over the wall time), the GETs' p50 and p99. At the end every key is counted and a sample
-#     of 4000 read back against its expected value: a device that loses or mixes up pages
-#     fails there and its figures do not count.
+#     over the wall time), the GETs' p50 and p99; MEMX_BENCH_REDIS_ROUNDS runs at each fit
+#     (1; more show the spread, and the tables take the median). At the end every key is
+#     counted and a sample of 4000 read back against its expected value: a device that loses
+#     or mixes up pages fails there and its figures do not count.
 #   - A batch job: swap_pattern (writes a unique pattern to every page, then checks every page)
 #     over MEMX_BENCH_BATCH_MIB in a cgroup of 100% (no limit), 75% and 50% of it; wall time.
 #   - On memx as shipped, vm.page-cluster (swap readahead: 2^N pages) 0, 1 and 3 with Redis and
@@ -26,6 +27,8 @@ apps=${MEMX_BENCH_APPS:-0}
 redis_keys=${MEMX_BENCH_REDIS_KEYS:-98304}
 redis_size=${MEMX_BENCH_REDIS_SIZE:-1000}
 redis_gets=${MEMX_BENCH_REDIS_GETS:-8000}
+# Redis runs at each fit, one after the other on the same server; the tables take the median.
+redis_rounds=${MEMX_BENCH_REDIS_ROUNDS:-1}
 batch_mib=${MEMX_BENCH_BATCH_MIB:-64}
 app_fits=${MEMX_BENCH_FITS:-100 75 50}
 # vm.page-cluster values tried on memx at 50% (empty: none).
@@ -186,8 +189,9 @@ redis_cli() { timeout 600 redis-cli -p "$redis_port" "$@"; }
 # redis_mix NAME FIT PC [pc_run]: one GET + SET run against the running redis-server, recorded
 # ("pc_run": one of the page-cluster runs).
 redis_mix() {
-	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1 th0 th1 d0 d1
+	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} round=${redis_round:-1} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1 th0 th1 d0 d1
 	base=$raw/redis-$name-$fit-pc$pc${pc_run:+-r}
+	[ "$round" = 1 ] || base=$base-round$round
 	sets=$((redis_gets / 9))
 	o0=$(vmstat_val pswpout); i0=$(vmstat_val pswpin); c0=$(cpu_now "$name")
 	th0=$(engine_threads "$name"); d0=$(dev_stat)
@@ -205,13 +209,14 @@ redis_mix() {
 	perf_stop "redis-$name-$fit-pc$pc${pc_run:+-r}"
 	# shellcheck disable=SC2046
 	python3 "$here/bench-report.py" redis "$recs" "$base-get.csv" "$base-set.csv" \
-		device="$name" fit="$fit" page_cluster="$pc" pc_run="${pc_run:-false}" rc="$rc" \
+		device="$name" fit="$fit" round="$round" page_cluster="$pc" pc_run="${pc_run:-false}" rc="$rc" \
 		wall_s="$(secs "$t0" "$t1")" requests=$((redis_gets + sets)) $(cpu_fields "$c0" "$c1") \
 		$(thread_fields "$th0" "$th1") $(dev_fields "$d0" "$d1") \
 		pswpout=$((o1 - o0)) pswpin=$((i1 - i0)) limit="$(cat "$apps_cg/memory.max")"
 	tail -n 1 "$recs" | python3 -c '
 import json,sys; r=json.load(sys.stdin)
-print("%-8s redis %3s%% fit page-cluster %s: %s" % (r["device"], r["fit"], r["page_cluster"],
+print("%-8s redis %3s%% fit page-cluster %s%s: %s" % (r["device"], r["fit"], r["page_cluster"],
+      "" if r.get("round", 1) == 1 else " round %d" % r["round"],
       r.get("error") or "%.0f req/s, GET p50 %.0f us p99 %.0f us, pswpout %d pswpin %d, "
       "CPU busy %.0f%%, engine %.1f s %s, device: %s reads of %s us, %s writes of %s us" % (
       r["rps"], r["p50_us"], r["p99_us"], r["pswpout"], r["pswpin"], 100 * r["cpu_busy"],
@@ -221,7 +226,7 @@ print("%-8s redis %3s%% fit page-cluster %s: %s" % (r["device"], r["fit"], r["pa
 
 # redis_fits NAME: load, then each fit (and the page-cluster runs on memx), then verify.
 redis_fits() {
-	local name=$1 rpid foot anon fit pc pc0 io0 io1 vrc
+	local name=$1 rpid foot anon fit pc pc0 io0 io1 vrc redis_round
 	mkdir -p "$apps_cg"
 	echo max > "$apps_cg/memory.max"
 	[ -w "$apps_cg/memory.swap.max" ] && echo max > "$apps_cg/memory.swap.max"
@@ -247,7 +252,10 @@ redis_fits() {
 			[ "$name" = noswap ] && [ "$fit" != 100 ] && continue
 			if [ "$fit" = 100 ]; then echo max; else echo $((apps_redis_foot * fit / 100)); fi \
 				> "$apps_cg/memory.max"
-			redis_mix "$name" "$fit" "$pc0"
+			for redis_round in $(seq "$redis_rounds"); do
+				redis_mix "$name" "$fit" "$pc0"
+			done
+			redis_round=1
 		done
 		if [ "$name" = memx ] && [ "$(cat "$apps_cg/memory.max")" != max ]; then
 			for pc in $app_pcs; do

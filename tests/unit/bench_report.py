@@ -3,7 +3,9 @@
 Redis records (ci/bench's application runs), against outputs in the shapes Redis 7 prints and
 broken ones; and the table of memx against NVMe-oF/RDMA and md RAID1 over two NVMe-oF/RDMA
 targets. TAP output."""
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -110,6 +112,45 @@ check("resilience table: Redis at 50% fit; a peer whose data did not verify has 
       rows["Redis at 50% fit, GET p99"] == ["8000 us", "10000 us", "-", "0.80", "-"])
 check("the RAID1 peer is in the fio table and the application devices",
       "nvmeof_raid1" in br.PEERS and "nvmeof_raid1" in [x for x, _ in br.APP_DEVICES])
+
+# MEMX_BENCH_REDIS_ROUNDS: the tables take the median round; every round is listed.
+with tempfile.TemporaryDirectory() as d:
+    with open(os.path.join(d, "results.jsonl"), "w") as f:
+        for dev, rounds in (("memx", (900, 1500, 1100)), ("nvmeof", (1300, 700)),
+                            ("zram", (4000,))):
+            for i, rps in enumerate(rounds, 1):
+                f.write(json.dumps(dict(kind="app", app="redis", device=dev, fit=50, round=i,
+                                        ok=True, rps=rps, p50_us=1000, p99_us=rps)) + "\n")
+        f.write(json.dumps(dict(kind="app", app="redis", device="nbd", fit=50, round=1,
+                                ok=False, error="exit 124")) + "\n")
+        f.write(json.dumps(dict(kind="app", app="redis", device="nbd", fit=50, round=2,
+                                ok=True, rps=600, p50_us=1000, p99_us=600)) + "\n")
+        f.write(json.dumps(dict(kind="app", app="batch", device="memx", fit=50, round=1,
+                                ok=True, wall_s=9.0)) + "\n")
+    res = br.load(d)
+    rounds = table_rows(br.rounds_lines(res))
+    with contextlib.redirect_stdout(io.StringIO()):
+        br.report(d)	# results.json takes the rounds too
+    whole = open(os.path.join(d, "results.md")).read()
+    saved = json.load(open(os.path.join(d, "results.json")))
+apps = res["apps"]
+check("rounds: the whole report lists them and saves them",
+      "| NVMe-oF/RDMA | 50% | 1300, 700 |" in whole and
+      len(saved["apps"]["memx"]["rounds"]["redis"]["50"]) == 3)
+check("rounds: the median of three is the middle one",
+      apps["memx"]["redis"]["50"]["rps"] == 1100 and apps["memx"]["redis"]["50"]["p99_us"] == 1100)
+check("rounds: of two, the better; a single run is itself",
+      apps["nvmeof"]["redis"]["50"]["rps"] == 1300 and apps["zram"]["redis"]["50"]["rps"] == 4000)
+check("rounds: a failed round does not count",
+      apps["nbd"]["redis"]["50"]["rps"] == 600)
+check("rounds: every round listed, in order, only where there were several",
+      rounds["memx as shipped (2 replicas)"] == ["50%", "900, 1500, 1100"] and
+      rounds["NVMe-oF/RDMA"] == ["50%", "1300, 700"] and
+      rounds["NBD/TCP"] == ["50%", "failed, 600"] and "zram lz4" not in rounds)
+with tempfile.TemporaryDirectory() as d:
+    open(os.path.join(d, "results.jsonl"), "w").write(json.dumps(dict(
+        kind="app", app="redis", device="memx", fit=50, ok=True, rps=900)) + "\n")
+    check("rounds: none listed when every fit ran once", br.rounds_lines(br.load(d)) == [])
 
 print("1..%d" % len(results))
 for i, (name, ok) in enumerate(results, 1):
