@@ -195,7 +195,7 @@ redis_mix() {
 	sets=$((redis_gets / 9))
 	o0=$(vmstat_val pswpout); i0=$(vmstat_val pswpin); c0=$(cpu_now "$name")
 	th0=$(engine_threads "$name"); d0=$(dev_stat)
-	perf_start "$name" "$fit" "redis-$name-$fit-pc$pc${pc_run:+-r}"
+	perf_start "$name" "$fit" "${base##*/}"
 	t0=$(date +%s.%N)
 	timeout 900 redis-benchmark -p "$redis_port" -t get -r "$redis_keys" -n "$redis_gets" -c 4 \
 		-q --csv > "$base-get.csv" 2> "$base-get.err" &
@@ -206,7 +206,7 @@ redis_mix() {
 	t1=$(date +%s.%N)
 	o1=$(vmstat_val pswpout); i1=$(vmstat_val pswpin); c1=$(cpu_now "$name")
 	th1=$(engine_threads "$name"); d1=$(dev_stat)
-	perf_stop "redis-$name-$fit-pc$pc${pc_run:+-r}"
+	perf_stop "${base##*/}"
 	# shellcheck disable=SC2046
 	python3 "$here/bench-report.py" redis "$recs" "$base-get.csv" "$base-set.csv" \
 		device="$name" fit="$fit" round="$round" page_cluster="$pc" pc_run="${pc_run:-false}" rc="$rc" \
