@@ -186,10 +186,11 @@ dev_fields() {
 
 redis_cli() { timeout 600 redis-cli -p "$redis_port" "$@"; }
 
-# redis_mix NAME FIT PC [pc_run]: one GET + SET run against the running redis-server, recorded
+# redis_mix NAME FIT PC ROUND [pc_run]: one GET + SET run (round ROUND of the fit) against the
+# running redis-server, recorded
 # ("pc_run": one of the page-cluster runs).
 redis_mix() {
-	local name=$1 fit=$2 pc=$3 pc_run=${4:+true} round=${redis_round:-1} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1 th0 th1 d0 d1
+	local name=$1 fit=$2 pc=$3 round=$4 pc_run=${5:+true} base o0 i0 o1 i1 t0 t1 gpid rc=0 sets c0 c1 th0 th1 d0 d1
 	base=$raw/redis-$name-$fit-pc$pc${pc_run:+-r}
 	[ "$round" = 1 ] || base=$base-round$round
 	sets=$((redis_gets / 9))
@@ -226,7 +227,7 @@ print("%-8s redis %3s%% fit page-cluster %s%s: %s" % (r["device"], r["fit"], r["
 
 # redis_fits NAME: load, then each fit (and the page-cluster runs on memx), then verify.
 redis_fits() {
-	local name=$1 rpid foot anon fit pc pc0 io0 io1 vrc redis_round
+	local name=$1 rpid foot anon fit pc pc0 io0 io1 vrc round
 	mkdir -p "$apps_cg"
 	echo max > "$apps_cg/memory.max"
 	[ -w "$apps_cg/memory.swap.max" ] && echo max > "$apps_cg/memory.swap.max"
@@ -252,15 +253,14 @@ redis_fits() {
 			[ "$name" = noswap ] && [ "$fit" != 100 ] && continue
 			if [ "$fit" = 100 ]; then echo max; else echo $((apps_redis_foot * fit / 100)); fi \
 				> "$apps_cg/memory.max"
-			for redis_round in $(seq "$redis_rounds"); do
-				redis_mix "$name" "$fit" "$pc0"
+			for round in $(seq "$redis_rounds"); do
+				redis_mix "$name" "$fit" "$pc0" "$round"
 			done
-			redis_round=1
 		done
 		if [ "$name" = memx ] && [ "$(cat "$apps_cg/memory.max")" != max ]; then
 			for pc in $app_pcs; do
 				echo "$pc" > /proc/sys/vm/page-cluster
-				redis_mix "$name" "$fit" "$pc" pc_run
+				redis_mix "$name" "$fit" "$pc" 1 pc_run
 			done
 			echo "$pc0" > /proc/sys/vm/page-cluster
 		fi

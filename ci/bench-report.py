@@ -241,10 +241,8 @@ def load(d):
                 # memx's vm.page-cluster runs at 50% are kept apart from the fits.
                 a["pc_" + r["app"]][str(r["page_cluster"])] = r
             elif k == "app":
-                runs = a.setdefault("rounds", {}).setdefault(r["app"], {}).setdefault(
-                    str(r["fit"]), [])
-                runs.append(r)
-                a[r["app"]][str(r["fit"])] = median_run(r["app"], runs)
+                a.setdefault("rounds", {}).setdefault(r["app"], {}).setdefault(
+                    str(r["fit"]), []).append(r)
             elif k == "app_verify":
                 a["verify"] = r
             elif k == "samefill":
@@ -253,6 +251,11 @@ def load(d):
                 a["zram_mm_stat"] = r.get("mm_stat")
         elif k == "note":
             out["devices"][r["device"]]["notes"].append(r["text"])
+    # Each fit's figure is its median round, picked once every round is in.
+    for a in out["apps"].values():
+        for app, fits in a.get("rounds", {}).items():
+            for fit, runs in fits.items():
+                a[app][fit] = median_run(app, runs)
     return out
 
 
